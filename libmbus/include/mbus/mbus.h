@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* libmbus: the client library of the mbus message bus. */
+
+/*
+ * A connection (struct mbus_conn) is an opaque, reference-counted handle on one connection to
+ * the broker. It is not thread-safe: use it from one thread. It runs in any event loop: poll
+ * mbus_conn_get_fd() for mbus_conn_get_events() until mbus_conn_get_timeout(), then call
+ * mbus_conn_process() until it returns 0; or attach it to an sd-event loop and let the loop do
+ * that. Synchronous calls (mbus_call(), mbus_register(), mbus_subscribe(), ...) run a private
+ * loop on the connection until their reply arrives, dispatching nothing else meanwhile: frames
+ * that arrive in between are kept and dispatched by the next mbus_conn_process().
+ *
+ * Every function returns a negative errno on failure. Where the broker or a service answered
+ * with a named error, the call also fills the struct mbus_error the caller passed (may be
+ * NULL), and the errno is the one mbus_error_name_to_errno() gives for that name. -EINVAL
+ * always means the caller passed a bad argument (a NULL connection, an invalid name, ...).
+ * A broken connection gives -ENOTCONN to every later operation; pending asynchronous calls are
+ * then completed with MBUS_ERROR_DISCONNECTED.
+ *
+ * JSON values are json-c objects. Arguments passed in are borrowed (the library takes its own
+ * reference if it needs one); values handed to callbacks are borrowed for the duration of the
+ * callback (take a reference with json_object_get() to keep one); values returned through
+ * ret_* pointers belong to the caller. A NULL json_object stands for JSON null / no body.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+#include <mbus/mbus-errors.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mbus_conn;
+struct mbus_request;
+struct mbus_slot;
+typedef struct sd_event sd_event;
+
+/* The broker's own namespace. */
+#define MBUS_BROKER_NAMESPACE "org.mbus.Broker"
+
+/* Default timeout of a call, in microseconds, when the caller passes 0. */
+#define MBUS_CALL_TIMEOUT_DEFAULT_USEC (25ULL * 1000000ULL)
+/* Pass as a timeout to wait forever (the broker still applies its own upper bound). */
+#define MBUS_TIMEOUT_INFINITY UINT64_MAX
+
+/* ---- Connections ------------------------------------------------------------------------ */
+
+/*
+ * Connects to the broker at address and completes the handshake (HELLO/WELCOME), blocking
+ * until it is done. address may be NULL: then $MBUS_ADDRESS is used if set, else the default
+ * socket (/run/mbus/socket for root, $XDG_RUNTIME_DIR/mbus/socket otherwise). A plain absolute
+ * path names a UNIX socket. client_name (may be NULL: the program name is used) is shown to
+ * administrators in org.mbus.Broker.ListPeers. Returns 0 and the new connection (one reference)
+ * in *ret; -ENOENT/-ECONNREFUSED if no broker listens there; -EBADMSG if the broker speaks
+ * another protocol; -EINVAL for a bad address; -ENOMEM.
+ */
+int mbus_conn_open(struct mbus_conn **ret, const char *address, const char *client_name);
+
+/* Takes a reference. Returns conn. Takes NULL. */
+struct mbus_conn *mbus_conn_ref(struct mbus_conn *conn);
+
+/*
+ * Drops a reference; the last one flushes what is queued (without blocking), detaches from any
+ * event loop, completes pending asynchronous calls with MBUS_ERROR_DISCONNECTED, closes the
+ * connection and frees it. Returns NULL. Takes NULL.
+ */
+struct mbus_conn *mbus_conn_unref(struct mbus_conn *conn);
+
+/* Closes the connection now (namespaces it owned are released by the broker); later
+ * operations return -ENOTCONN. The handle stays valid until its last unref. */
+void mbus_conn_close(struct mbus_conn *conn);
+
+/* The unique id the broker assigned to this connection, such as ":1.42". Owned by conn. */
+const char *mbus_conn_get_unique_id(const struct mbus_conn *conn);
+
+/* True while the connection is usable. */
+bool mbus_conn_is_open(const struct mbus_conn *conn);
+
+/* ---- Running in an event loop ----------------------------------------------------------- */
+
+/* The socket to poll. Returns the fd or -ENOTCONN. */
+int mbus_conn_get_fd(const struct mbus_conn *conn);
+
+/* The poll events to wait for on that fd (POLLIN, plus POLLOUT while output is queued).
+ * Returns the mask or -ENOTCONN. */
+int mbus_conn_get_events(const struct mbus_conn *conn);
+
+/*
+ * The CLOCK_MONOTONIC time (µs) by which mbus_conn_process() must be called even without I/O
+ * (the next call deadline or keep-alive duty), or UINT64_MAX if none. Returns 0 or -ENOTCONN.
+ */
+int mbus_conn_get_timeout(const struct mbus_conn *conn, uint64_t *ret_usec);
+
+/*
+ * Does one bounded step of work: reads what has arrived, dispatches at most one incoming frame
+ * (a reply to an asynchronous call, an event, an incoming call for a registered namespace),
+ * expires timed-out calls, writes queued output. Returns 1 if it did something (call it again),
+ * 0 if there was nothing to do (poll again), or a negative errno if the connection broke
+ * (-ECONNRESET when the broker hung up, -EBADMSG when it sent a malformed frame).
+ */
+int mbus_conn_process(struct mbus_conn *conn);
+
+/* Waits up to timeout_usec (UINT64_MAX: forever) for the connection to have work. Returns 1
+ * if it has, 0 on timeout, -EINTR if interrupted by a signal, or another negative errno. */
+int mbus_conn_wait(struct mbus_conn *conn, uint64_t timeout_usec);
+
+/* Writes all queued output, blocking until it is sent. Returns 0 or a negative errno. */
+int mbus_conn_flush(struct mbus_conn *conn);
+
+/*
+ * Attaches conn to an sd-event loop (NULL: the thread's default loop) at priority; from then
+ * on the loop drives I/O, timeouts and callbacks. Returns 0, -EBUSY if already attached,
+ * -ENOMEM. The connection holds a reference on the loop until detached or freed.
+ */
+int mbus_conn_attach_event(struct mbus_conn *conn, sd_event *event, int64_t priority);
+
+/* Detaches from the loop. Returns 0 (also if not attached). */
+int mbus_conn_detach_event(struct mbus_conn *conn);
+
+/*
+ * Runs a loop on the connection alone until mbus_conn_exit() is called from a callback or the
+ * connection breaks. Convenient for simple services and tools. Returns the code passed to
+ * mbus_conn_exit(), or a negative errno if the connection broke.
+ */
+int mbus_conn_run(struct mbus_conn *conn);
+
+/* Makes mbus_conn_run() return code after the current callback. */
+void mbus_conn_exit(struct mbus_conn *conn, int code);
+
+/* ---- Calling procedures ------------------------------------------------------------------ */
+
+/*
+ * Calls procedure of namespace ns with args (NULL: no arguments) and waits for the answer.
+ * timeout_usec 0 means MBUS_CALL_TIMEOUT_DEFAULT_USEC. On success returns 0 and the result in
+ * *ret_result (may be NULL; pass ret_result NULL to drop it). If the call failed with a named
+ * error (the service's or one of org.mbus.Error.*), returns its errno and fills *ret_error.
+ * Returns -ETIMEDOUT (MBUS_ERROR_TIMEOUT) if no answer came in time.
+ */
+int mbus_call(struct mbus_conn *conn, const char *ns, const char *procedure, json_object *args,
+              uint64_t timeout_usec, json_object **ret_result, struct mbus_error *ret_error);
+
+/*
+ * Called exactly once for an asynchronous call: with result set and error NULL on success, or
+ * with result NULL and error set. Its return value is ignored.
+ */
+typedef int (*mbus_reply_handler_t)(struct mbus_conn *conn, json_object *result,
+                                    const struct mbus_error *error, void *userdata);
+
+/*
+ * Sends a call and returns at once; handler runs from mbus_conn_process() when the answer
+ * arrives, the call times out or the connection breaks. If ret_slot is not NULL, *ret_slot
+ * gets a slot whose mbus_slot_free() cancels the call (the handler then never runs). Returns 0
+ * or a negative errno (the handler will not run then).
+ */
+int mbus_call_async(struct mbus_conn *conn, const char *ns, const char *procedure,
+                    json_object *args, uint64_t timeout_usec, mbus_reply_handler_t handler,
+                    void *userdata, struct mbus_slot **ret_slot);
+
+/* Sends a PING to the broker and waits for its PONG: proves every frame sent before has been
+ * processed by the broker. Returns 0 or a negative errno. */
+int mbus_ping(struct mbus_conn *conn, uint64_t timeout_usec);
+
+/* ---- Serving a namespace ----------------------------------------------------------------- */
+
+/*
+ * Handles one incoming call. args is the call's JSON arguments (borrowed). Reply with
+ * mbus_request_reply() or mbus_request_reply_error(), now or later (take a reference with
+ * mbus_request_ref() to reply after returning). If the handler returns a negative errno
+ * without having replied, the library replies with the error mbus_errno_to_error_name() gives.
+ * If the handler returns >= 0, has not replied and holds no reference, the library replies
+ * with an empty result ({}).
+ */
+typedef int (*mbus_procedure_handler_t)(struct mbus_request *request, json_object *args,
+                                        void *userdata);
+
+struct mbus_procedure {
+        const char *name;                       /* member name, such as "GetState" */
+        mbus_procedure_handler_t handler;
+};
+
+/*
+ * Registers namespace ns for this connection with procedures (n_procedures entries; the
+ * table must outlive the registration) and declares the events it emits (a NULL-terminated
+ * list of member names, or NULL). A call of a procedure not in the table is answered with
+ * MBUS_ERROR_UNKNOWN_PROCEDURE by the library. userdata is passed to every handler. Waits for
+ * the broker's answer: returns 0, -EEXIST (MBUS_ERROR_NAMESPACE_TAKEN) if another peer owns ns,
+ * -EACCES if policy denies it, or another errno with ret_error filled.
+ */
+int mbus_register(struct mbus_conn *conn, const char *ns, const struct mbus_procedure *procedures,
+                  size_t n_procedures, const char *const *events, void *userdata,
+                  struct mbus_error *ret_error);
+
+/* Gives ns up. Returns 0, -EPERM (MBUS_ERROR_NOT_OWNER) if this connection does not own it. */
+int mbus_unregister(struct mbus_conn *conn, const char *ns, struct mbus_error *ret_error);
+
+/* Takes / drops a reference on a request. Both take NULL. */
+struct mbus_request *mbus_request_ref(struct mbus_request *request);
+struct mbus_request *mbus_request_unref(struct mbus_request *request);
+
+/* The namespace, procedure and caller's peer id of a request. Owned by the request. */
+const char *mbus_request_get_namespace(const struct mbus_request *request);
+const char *mbus_request_get_procedure(const struct mbus_request *request);
+const char *mbus_request_get_sender(const struct mbus_request *request);
+struct mbus_conn *mbus_request_get_conn(const struct mbus_request *request);
+
+/* Replies with result (NULL: JSON null). Returns 0, -EALREADY if already answered. */
+int mbus_request_reply(struct mbus_request *request, json_object *result);
+
+/* Replies with a named error and a printf-formatted message. Returns 0, -EALREADY if already
+ * answered, -EINVAL if name is not a valid error name. */
+int mbus_request_reply_error(struct mbus_request *request, const char *name, const char *format,
+                             ...) __attribute__((__format__(printf, 3, 4)));
+
+/* ---- Events ------------------------------------------------------------------------------ */
+
+/*
+ * Emits event of namespace ns (which this connection must own) with payload (NULL: none) to
+ * every subscriber. Queues the frame and returns without waiting: returns 0 or a negative
+ * errno. A refusal by the broker (-EPERM not owner) arrives later and is logged at debug level;
+ * use mbus_ping() after emitting to be sure the broker has routed it.
+ */
+int mbus_emit(struct mbus_conn *conn, const char *ns, const char *event, json_object *payload);
+
+/* Like mbus_emit(), but sends the event to the one peer destination (":1.N") only. */
+int mbus_emit_to(struct mbus_conn *conn, const char *destination, const char *ns,
+                 const char *event, json_object *payload);
+
+/* One received event; the strings and payload are borrowed for the duration of the handler. */
+struct mbus_event {
+        const char *ns;
+        const char *event;
+        const char *sender;       /* peer id of the emitter, ":1.0" for the broker itself */
+        bool direct;              /* true if it was sent to this connection alone */
+        json_object *payload;
+};
+typedef int (*mbus_event_handler_t)(struct mbus_conn *conn, const struct mbus_event *event,
+                                    void *userdata);
+
+/*
+ * Subscribes to events matching pattern ("*", "org.example.*", "org.example.Network.*",
+ * "org.example.Network.StateChanged") and waits for the broker's answer. handler runs for each
+ * matching event, once per event even if several subscriptions of this connection match
+ * (each matching subscription's handler runs once). Direct events to this connection reach
+ * every handler whose pattern matches them. *ret_slot (required) gets a slot whose
+ * mbus_slot_free() unsubscribes. Returns 0, -EINVAL for an invalid pattern, or a negative errno.
+ */
+int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_event_handler_t handler,
+                   void *userdata, struct mbus_slot **ret_slot);
+
+/* Cancels what a slot stands for (a pending async call, a subscription). Returns NULL. Takes
+ * NULL. A slot may be freed from inside its own callback. */
+struct mbus_slot *mbus_slot_free(struct mbus_slot *slot);
+
+#ifdef __cplusplus
+}
+#endif

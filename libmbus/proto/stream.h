@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* A non-blocking frame stream over a socket: batched input, a queue of frames to send. */
+
+/*
+ * Input: one read() takes in as many bytes as have arrived (up to the buffer); frames are then
+ * popped one by one without further syscalls. Output: queued frames are references, never
+ * copies; one writev() sends as many of them (head and body iovecs) as the socket takes.
+ * Buffers are taken on demand and given back as soon as they are empty, so an idle stream
+ * holds no heap memory at all.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mbus_frame;
+
+#define MBUS_STREAM_READ_SIZE (64u * 1024u)
+
+struct mbus_stream {
+        int fd;                         /* borrowed: the owner of the stream closes it */
+        size_t max_frame_size;
+
+        uint8_t *in;                    /* NULL while empty */
+        size_t in_start, in_end, in_cap;
+
+        struct mbus_frame **out;        /* ring of queued frames, NULL while empty */
+        size_t out_first, n_out, out_cap;
+        size_t out_offset;              /* bytes of out[out_first] already written */
+        size_t out_bytes;               /* bytes queued and not yet written */
+
+        uint64_t bytes_in, bytes_out;   /* totals, for statistics */
+};
+
+void mbus_stream_init(struct mbus_stream *s, int fd, size_t max_frame_size);
+void mbus_stream_done(struct mbus_stream *s);  /* drops queued frames and buffers, not the fd */
+
+/*
+ * One read() into the input buffer. Returns the number of bytes read (> 0), -EAGAIN if nothing
+ * was there, -ECONNRESET on end of file (the peer hung up), or another negative errno.
+ */
+int mbus_stream_read(struct mbus_stream *s);
+
+/*
+ * Takes the next whole frame out of the input buffer. Returns 1 and the frame in *ret, 0 if no
+ * whole frame is buffered yet, or the errors of mbus_frame_parse() (with *ret_reason naming the
+ * fault) when the buffered bytes are malformed: the stream is then unusable.
+ */
+int mbus_stream_pop(struct mbus_stream *s, struct mbus_frame **ret, const char **ret_reason);
+
+/* Queues frame for sending, taking a new reference. Returns 0 or -ENOMEM. Does no I/O. */
+int mbus_stream_queue(struct mbus_stream *s, struct mbus_frame *frame);
+
+/*
+ * Writes queued frames with writev() until the queue is empty or the socket is full. Returns
+ * 0 if everything was sent, 1 if output remains queued (wait for EPOLLOUT), or a negative errno
+ * (-EPIPE, -ECONNRESET, ...) if the connection is broken.
+ */
+int mbus_stream_flush(struct mbus_stream *s);
+
+static inline bool mbus_stream_has_output(const struct mbus_stream *s) {
+        return s->n_out > 0;
+}
+static inline size_t mbus_stream_queued_bytes(const struct mbus_stream *s) {
+        return s->out_bytes;
+}
+/* True if a whole or partial frame is buffered (more input may make a frame complete). */
+static inline bool mbus_stream_has_input(const struct mbus_stream *s) {
+        return s->in_end > s->in_start;
+}
