@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A non-blocking frame stream. The two directions are independent:
+ *
+ * Input is one byte buffer, allocated on the first read and freed as soon as every buffered
+ * byte has been popped, so thousands of idle peers hold no input memory. One read takes what
+ * has arrived (many frames, usually); mbus_stream_pop() then cuts frames out without further
+ * syscalls. The buffer is MBUS_STREAM_READ_SIZE bytes and grows to one frame's size only
+ * once that frame's fixed header has been read and checked against max_frame_size: a peer
+ * announcing an oversize frame is refused before a byte of its body is buffered, and no
+ * peer can make us allocate more than max_frame_size for input.
+ *
+ * Output is a ring of frame references (the same frame may sit in many streams; the bytes
+ * are never copied). Each flush hands up to IOV_MAX/2 frames to one sendmsg() as head+body
+ * iovecs, remembering how far into the first frame a short write got. sendmsg() with
+ * MSG_NOSIGNAL rather than writev(): a peer that hung up must give us -EPIPE, not SIGPIPE.
+ * The ring is freed whenever it drains.
+ */
+
+#include <assert.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "proto/frame.h"
+#include "proto/stream.h"
+#include "util/macro.h"
+
+#define STREAM_OUT_MIN 8u
+#define STREAM_IOV_FRAMES (IOV_MAX / 2)
+
+void mbus_stream_init(struct mbus_stream *s, int fd, size_t max_frame_size) {
+        assert(s);
+
+        *s = (struct mbus_stream) {
+                .fd = fd,
+                .max_frame_size = max_frame_size > 0 ? max_frame_size : MBUS_FRAME_SIZE_MAX_DEFAULT,
+        };
+}
+
+static void stream_in_release(struct mbus_stream *s) {
+        free(s->in);
+        s->in = NULL;
+        s->in_start = s->in_end = s->in_cap = 0;
+}
+
+static void stream_out_release(struct mbus_stream *s) {
+        free(s->out);
+        s->out = NULL;
+        s->out_first = s->n_out = s->out_cap = 0;
+        s->out_offset = 0;
+        s->out_bytes = 0;
+}
+
+void mbus_stream_done(struct mbus_stream *s) {
+        if (!s)
+                return;
+
+        stream_in_release(s);
+        for (size_t i = 0; i < s->n_out; i++)
+                mbus_frame_unref(s->out[(s->out_first + i) % s->out_cap]);
+        stream_out_release(s);
+}
+
+/* Makes room for at least want bytes in total (buffered + free) with the data at offset 0. */
+static int stream_in_reserve(struct mbus_stream *s, size_t want) {
+        size_t avail = s->in_end - s->in_start;
+        uint8_t *p;
+
+        want = MAX(want, (size_t) MBUS_STREAM_READ_SIZE);
+
+        /* Reallocate to grow, and also to shrink after a large frame has gone: the buffer
+         * only stays big while a big frame is being read. */
+        if (s->in_cap < want || (s->in_cap > want && avail <= want)) {
+                p = malloc(want);
+                if (!p)
+                        return -ENOMEM;
+                if (avail > 0)
+                        memcpy(p, s->in + s->in_start, avail);
+                free(s->in);
+                s->in = p;
+                s->in_cap = want;
+        } else if (s->in_start > 0) {
+                memmove(s->in, s->in + s->in_start, avail);
+        }
+        s->in_start = 0;
+        s->in_end = avail;
+        return 0;
+}
+
+int mbus_stream_read(struct mbus_stream *s) {
+        size_t avail, want = MBUS_STREAM_READ_SIZE;
+        ssize_t n;
+        int r;
+
+        assert(s);
+
+        avail = s->in_end - s->in_start;
+        if (avail >= MBUS_FRAME_HEADER_SIZE) {
+                size_t frame_size;
+
+                /* A bad header is final: report it instead of reading on; pop() names it. */
+                r = mbus_frame_peek_size(s->in + s->in_start, avail, s->max_frame_size, &frame_size, NULL);
+                if (r < 0)
+                        return r;
+                want = MAX(want, frame_size);
+        }
+
+        if (!s->in || s->in_cap - s->in_start < want || s->in_start > 0) {
+                r = stream_in_reserve(s, want);
+                if (r < 0)
+                        return r;
+        }
+
+        /* A complete frame may already be buffered and fill the buffer: pop it first. */
+        if (s->in_end == s->in_cap)
+                return -ENOBUFS;
+
+        for (;;) {
+                n = recv(s->fd, s->in + s->in_end, s->in_cap - s->in_end, MSG_DONTWAIT);
+                if (n < 0 && errno == ENOTSOCK)
+                        n = read(s->fd, s->in + s->in_end, s->in_cap - s->in_end);
+                if (n >= 0 || errno != EINTR)
+                        break;
+        }
+        if (n <= 0) {
+                r = n == 0 ? -ECONNRESET : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
+                if (s->in_end == s->in_start)
+                        stream_in_release(s);   /* stay at zero memory while idle */
+                return r;
+        }
+
+        s->in_end += (size_t) n;
+        s->bytes_in += (uint64_t) n;
+        return (int) MIN((size_t) n, (size_t) INT_MAX);
+}
+
+int mbus_stream_pop(struct mbus_stream *s, struct mbus_frame **ret, const char **ret_reason) {
+        size_t avail, frame_size;
+        int r;
+
+        assert(s && ret);
+
+        avail = s->in_end - s->in_start;
+        if (avail < MBUS_FRAME_HEADER_SIZE) {
+                if (avail == 0 && s->in)
+                        stream_in_release(s);
+                return 0;
+        }
+
+        r = mbus_frame_peek_size(s->in + s->in_start, avail, s->max_frame_size, &frame_size, ret_reason);
+        if (r < 0)
+                return r;
+        if (frame_size > avail)
+                return 0;
+
+        r = mbus_frame_parse(ret, s->in + s->in_start, frame_size, s->max_frame_size, ret_reason);
+        if (r < 0)
+                return r;
+
+        s->in_start += frame_size;
+        if (s->in_start == s->in_end)
+                stream_in_release(s);
+        return 1;
+}
+
+int mbus_stream_queue(struct mbus_stream *s, struct mbus_frame *frame) {
+        assert(s && frame);
+
+        if (s->n_out == s->out_cap) {
+                size_t cap = MAX(s->out_cap * 2, (size_t) STREAM_OUT_MIN);
+                struct mbus_frame **out;
+
+                out = malloc(cap * sizeof(*out));
+                if (!out)
+                        return -ENOMEM;
+                /* Unroll the ring so the oldest frame is at index 0 again. */
+                for (size_t i = 0; i < s->n_out; i++)
+                        out[i] = s->out[(s->out_first + i) % s->out_cap];
+                free(s->out);
+                s->out = out;
+                s->out_cap = cap;
+                s->out_first = 0;
+        }
+
+        s->out[(s->out_first + s->n_out) % s->out_cap] = mbus_frame_ref(frame);
+        s->n_out++;
+        s->out_bytes += mbus_frame_size(frame);
+        return 0;
+}
+
+/* Adds the part of [p, p+len) at or after *skip to iov, consuming *skip. */
+static size_t iov_add(struct iovec *iov, size_t n_iov, const uint8_t *p, size_t len, size_t *skip) {
+        if (*skip >= len) {
+                *skip -= len;
+                return n_iov;
+        }
+        iov[n_iov] = (struct iovec) { .iov_base = (void *) (p + *skip), .iov_len = len - *skip };
+        *skip = 0;
+        return n_iov + 1;
+}
+
+int mbus_stream_flush(struct mbus_stream *s) {
+        struct iovec iov[STREAM_IOV_FRAMES * 2];
+
+        assert(s);
+
+        while (s->n_out > 0) {
+                size_t n_iov = 0, offered = 0, skip = s->out_offset, n_frames;
+                ssize_t n;
+
+                n_frames = MIN(s->n_out, (size_t) STREAM_IOV_FRAMES);
+                for (size_t i = 0; i < n_frames; i++) {
+                        const struct mbus_frame *f = s->out[(s->out_first + i) % s->out_cap];
+
+                        n_iov = iov_add(iov, n_iov, f->head, f->head_len, &skip);
+                        n_iov = iov_add(iov, n_iov, f->body, f->body_len, &skip);
+                }
+                for (size_t i = 0; i < n_iov; i++)
+                        offered += iov[i].iov_len;
+
+                for (;;) {
+                        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n_iov };
+
+                        n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        if (n < 0 && errno == ENOTSOCK)
+                                n = writev(s->fd, iov, (int) n_iov);
+                        if (n >= 0 || errno != EINTR)
+                                break;
+                }
+                if (n < 0)
+                        return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -errno;
+
+                s->bytes_out += (uint64_t) n;
+                s->out_bytes -= (size_t) n;
+
+                /* Retire every frame the write finished; remember how far it got into the next. */
+                for (size_t left = (size_t) n; left > 0;) {
+                        struct mbus_frame **slot = &s->out[s->out_first];
+                        size_t rest = mbus_frame_size(*slot) - s->out_offset;
+
+                        if (left < rest) {
+                                s->out_offset += left;
+                                break;
+                        }
+                        left -= rest;
+                        *slot = mbus_frame_unref(*slot);
+                        s->out_first = (s->out_first + 1) % s->out_cap;
+                        s->n_out--;
+                        s->out_offset = 0;
+                }
+
+                /* A short write means the socket is full: wait for EPOLLOUT, not for EAGAIN. */
+                if ((size_t) n < offered)
+                        break;
+        }
+
+        if (s->n_out == 0) {
+                stream_out_release(s);
+                return 0;
+        }
+        return 1;
+}
