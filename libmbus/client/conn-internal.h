@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* The libmbus connection handle and the objects hanging off it, shared by the client files. */
+
+/*
+ * Ownership in one picture:
+ *
+ *   struct mbus_conn          n_ref: the user's references, plus one per live mbus_request,
+ *    |                        plus a temporary one around every dispatch
+ *    |- stream                input buffer + output queue (proto/stream.h); fd owned here
+ *    |- rqueue                frames read while a synchronous call waited, in arrival order
+ *    |- pending (hashmap)     serial -> CALL slot, plus a list sorted by deadline
+ *    |- subscriptions         list of SUBSCRIBE slots
+ *    |- services              list of registered namespaces and their handler tables
+ *    `- event sources         io + time, only while attached to an sd-event loop
+ *
+ * Slots never hold a reference on their connection: freeing the last reference of a
+ * connection disconnects every slot (slot->conn = NULL), and mbus_slot_free() then only frees
+ * the memory. A slot has references of its own: one held by the user (unless floating), one
+ * by the connection while it is linked, and one taken around each callback, so a callback may
+ * free its own slot, or any other, and dispatch stays safe.
+ */
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <json-c/json.h>
+#include <mbus/mbus.h>
+
+#include "proto/frame.h"
+#include "proto/stream.h"
+#include "util/macro.h"
+#include "util/time-util.h"
+
+struct mbus_hashmap;
+typedef struct sd_event_source sd_event_source;
+
+enum mbus_conn_state {
+        MBUS_CONN_RUNNING,      /* usable */
+        MBUS_CONN_BROKEN,       /* I/O failed: queued frames and pending calls still to finish */
+        MBUS_CONN_CLOSED,       /* everything finished, fd closed: -ENOTCONN from here on */
+        _MBUS_CONN_STATE_MAX,
+};
+
+enum mbus_slot_type {
+        MBUS_SLOT_CALL,
+        MBUS_SLOT_SUBSCRIPTION,
+        _MBUS_SLOT_TYPE_MAX,
+};
+
+struct mbus_slot {
+        unsigned n_ref;
+        enum mbus_slot_type type;
+        struct mbus_conn *conn;         /* borrowed; NULL once disconnected */
+        bool floating;                  /* no user reference (async call without ret_slot) */
+        void *userdata;
+
+        union {
+                struct {
+                        uint64_t serial;                /* key in conn->pending */
+                        usec_t deadline;                /* CLOCK_MONOTONIC, USEC_INFINITY: none */
+                        mbus_reply_handler_t handler;
+                        struct mbus_slot *prev, *next;  /* conn->pending_first, by deadline */
+                } call;
+                struct {
+                        char *pattern;
+                        mbus_event_handler_t handler;
+                        struct mbus_slot *prev, *next;  /* conn->subscriptions */
+                } sub;
+        };
+};
+
+struct mbus_service {
+        char *ns;
+        const struct mbus_procedure *procedures;        /* borrowed: the caller's table */
+        size_t n_procedures;
+        void *userdata;
+        struct mbus_service *next;
+};
+
+struct mbus_request {
+        unsigned n_ref;
+        struct mbus_conn *conn;         /* owned reference */
+        struct mbus_frame *call;        /* owned; ns, member and sender point into it */
+        bool replied;
+};
+
+struct mbus_conn {
+        unsigned n_ref;
+        bool freeing;                   /* in the last unref: ref/unref are no-ops */
+        enum mbus_conn_state state;
+        int error;                      /* why the connection broke (negative errno) */
+
+        int fd;                         /* owned */
+        struct mbus_stream stream;      /* embedded: mbus_stream_done() */
+        size_t max_frame_size_out;      /* the broker's limit on what we send */
+        uint64_t next_serial;
+        char *unique_id;
+        char *name;
+
+        struct mbus_frame **rqueue;     /* ring of frames kept for the next process() */
+        size_t rqueue_first, n_rqueue, rqueue_cap;
+        bool need_process;              /* the last process() did work: call it again */
+
+        struct mbus_hashmap *pending;   /* uint64 serial -> struct mbus_slot (CALL) */
+        struct mbus_slot *pending_first, *pending_last;
+        struct mbus_slot *subscriptions;
+        struct mbus_service *services;
+
+        bool exit_requested;
+        int exit_code;
+
+        sd_event *event;                /* owned reference while attached */
+        sd_event_source *io_source, *time_source;
+        int64_t priority;
+};
+
+static inline const char *strna(const char *s) {
+        return s ? s : "n/a";
+}
+
+static inline void *mbus_mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
+/* conn.c: frames out and in */
+uint64_t mbus_conn_next_serial(struct mbus_conn *conn);
+int mbus_conn_send(struct mbus_conn *conn, enum mbus_frame_type type,
+                   const struct mbus_frame_fields *fields, json_object *body);
+int mbus_conn_send_raw(struct mbus_conn *conn, enum mbus_frame_type type,
+                       const struct mbus_frame_fields *fields, const char *body, size_t body_len);
+int mbus_conn_wait_reply(struct mbus_conn *conn, uint64_t serial, usec_t deadline,
+                         struct mbus_frame **ret);
+void mbus_conn_set_broken(struct mbus_conn *conn, int error);
+int mbus_conn_check_running(const struct mbus_conn *conn);
+int mbus_conn_frame_to_error(const struct mbus_frame *frame, struct mbus_error *ret_error);
+int mbus_conn_error_set(struct mbus_error *e, const char *name, const char *message);
+int mbus_conn_parse_body(const struct mbus_frame *frame, json_object **ret);
+void mbus_conn_log_debug(const char *format, ...) _printf_(1, 2);
+int mbus_conn_next_timeout(const struct mbus_conn *conn, usec_t *ret);
+
+/* call.c: pending calls */
+int mbus_conn_call_control(struct mbus_conn *conn, enum mbus_frame_type type,
+                           struct mbus_frame_fields *fields, json_object *body,
+                           struct mbus_error *ret_error);
+int mbus_conn_dispatch_reply(struct mbus_conn *conn, struct mbus_frame *frame);
+int mbus_conn_fail_one_pending(struct mbus_conn *conn, const char *error_name, const char *message);
+int mbus_conn_expire_one_pending(struct mbus_conn *conn, usec_t now);
+usec_t mbus_conn_first_deadline(const struct mbus_conn *conn);
+void mbus_slot_unlink_call(struct mbus_slot *slot);
+usec_t mbus_call_deadline(usec_t now, uint64_t timeout_usec, uint64_t *ret_wire_timeout);
+
+/* service.c */
+int mbus_conn_dispatch_call(struct mbus_conn *conn, struct mbus_frame *frame);
+void mbus_conn_free_services(struct mbus_conn *conn);
+
+/* subscribe.c */
+int mbus_conn_dispatch_event(struct mbus_conn *conn, struct mbus_frame *frame);
+void mbus_slot_unlink_subscription(struct mbus_slot *slot, bool send_unsubscribe);
+void mbus_conn_disconnect_subscriptions(struct mbus_conn *conn);
+
+/* slots */
+struct mbus_slot *mbus_slot_new(struct mbus_conn *conn, enum mbus_slot_type type, void *userdata);
+struct mbus_slot *mbus_slot_ref(struct mbus_slot *slot);
+struct mbus_slot *mbus_slot_unref(struct mbus_slot *slot);
+MBUS_DEFINE_CLEANUP(struct mbus_slot *, mbus_slot_unref);
+
+/* conn-event.c */
+void mbus_conn_event_release_sources(struct mbus_conn *conn);

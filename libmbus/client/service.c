@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Serving namespaces: REGISTER/UNREGISTER, the per-namespace handler table, and requests.
+ *
+ * An incoming CALL becomes a struct mbus_request that holds the CALL frame (its namespace,
+ * member and sender strings point into it) and a reference on the connection. A request is
+ * answered exactly once:
+ *   - by mbus_request_reply() / mbus_request_reply_error(), now or later;
+ *   - else, when the handler returns: its negative errno as the matching error name, or, if it
+ *     returned >= 0 and kept no reference, an empty result {};
+ *   - else, when its last reference goes without an answer: org.mbus.Error.Failed, so the
+ *     caller learns of it at once instead of waiting for its timeout.
+ * The reply carries reply_serial = the CALL's serial and destination = its sender, which is
+ * all the broker needs to route it back.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1     /* vasprintf() */
+#endif
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/conn-internal.h"
+#include "proto/names.h"
+#include "util/json-util.h"
+
+static struct mbus_service *service_find(struct mbus_conn *conn, const char *ns) {
+        for (struct mbus_service *s = conn->services; s; s = s->next)
+                if (strcmp(s->ns, ns) == 0)
+                        return s;
+        return NULL;
+}
+
+static struct mbus_service *service_free(struct mbus_service *s) {
+        if (!s)
+                return NULL;
+        free(s->ns);
+        free(s);
+        return NULL;
+}
+
+void mbus_conn_free_services(struct mbus_conn *conn) {
+        while (conn->services) {
+                struct mbus_service *s = conn->services;
+
+                conn->services = s->next;
+                service_free(s);
+        }
+}
+
+static int register_body(const struct mbus_procedure *procedures, size_t n_procedures,
+                         const char *const *events, json_object **ret) {
+        _cleanup_json_ json_object *body = NULL;
+        json_object *procs, *evs;
+
+        body = json_object_new_object();
+        procs = json_object_new_array();
+        if (!body || json_object_object_add(body, "procedures", procs) < 0) {
+                json_object_put(procs);
+                return -ENOMEM;
+        }
+        evs = json_object_new_array();
+        if (json_object_object_add(body, "events", evs) < 0) {
+                json_object_put(evs);
+                return -ENOMEM;
+        }
+
+        for (size_t i = 0; i < n_procedures; i++)
+                if (json_object_array_add(procs, json_object_new_string(procedures[i].name)) < 0)
+                        return -ENOMEM;
+        for (size_t i = 0; events && events[i]; i++)
+                if (json_object_array_add(evs, json_object_new_string(events[i])) < 0)
+                        return -ENOMEM;
+
+        *ret = TAKE_PTR(body);
+        return 0;
+}
+
+_public_ int mbus_register(struct mbus_conn *conn, const char *ns, const struct mbus_procedure *procedures,
+                           size_t n_procedures, const char *const *events, void *userdata,
+                           struct mbus_error *ret_error) {
+        _cleanup_json_ json_object *body = NULL;
+        struct mbus_service *s;
+        int r;
+
+        if (!conn || !ns || !mbus_namespace_is_valid(ns))
+                return -EINVAL;
+        if (n_procedures > 0 && !procedures)
+                return -EINVAL;
+        for (size_t i = 0; i < n_procedures; i++)
+                if (!procedures[i].name || !mbus_member_is_valid(procedures[i].name) || !procedures[i].handler)
+                        return -EINVAL;
+        for (size_t i = 0; events && events[i]; i++)
+                if (!mbus_member_is_valid(events[i]))
+                        return -EINVAL;
+
+        if (service_find(conn, ns))
+                return mbus_conn_error_set(ret_error, MBUS_ERROR_NAMESPACE_TAKEN,
+                                           "Namespace already registered on this connection");
+
+        r = register_body(procedures, n_procedures, events, &body);
+        if (r < 0)
+                return r;
+
+        /* Allocated first: once the broker said yes, nothing may fail. */
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->ns = strdup(ns);
+        if (!s->ns) {
+                service_free(s);
+                return -ENOMEM;
+        }
+        s->procedures = procedures;
+        s->n_procedures = n_procedures;
+        s->userdata = userdata;
+
+        r = mbus_conn_call_control(conn, MBUS_FRAME_REGISTER,
+                                   &(struct mbus_frame_fields) { .namespace = ns }, body, ret_error);
+        if (r < 0) {
+                service_free(s);
+                return r;
+        }
+
+        s->next = conn->services;
+        conn->services = s;
+        return 0;
+}
+
+_public_ int mbus_unregister(struct mbus_conn *conn, const char *ns, struct mbus_error *ret_error) {
+        int r;
+
+        if (!conn || !ns || !mbus_namespace_is_valid(ns))
+                return -EINVAL;
+
+        r = mbus_conn_call_control(conn, MBUS_FRAME_UNREGISTER,
+                                   &(struct mbus_frame_fields) { .namespace = ns }, NULL, ret_error);
+        if (r < 0)
+                return r;
+
+        for (struct mbus_service **p = &conn->services; *p; p = &(*p)->next)
+                if (strcmp((*p)->ns, ns) == 0) {
+                        struct mbus_service *s = *p;
+
+                        *p = s->next;
+                        service_free(s);
+                        break;
+                }
+        return 0;
+}
+
+/* ---- replies ----------------------------------------------------------------------------- */
+
+static int reply_error_to(struct mbus_conn *conn, const struct mbus_frame *call, const char *name,
+                          const char *message) {
+        _cleanup_json_ json_object *body = NULL;
+
+        body = json_object_new_object();
+        if (!body || json_object_object_add(body, "message", json_object_new_string(message ? message : "")) < 0)
+                return -ENOMEM;
+
+        return mbus_conn_send(conn, MBUS_FRAME_ERROR,
+                              &(const struct mbus_frame_fields) {
+                                      .reply_serial = call->f.serial,
+                                      .destination = call->f.sender,
+                                      .error_name = name,
+                              }, body);
+}
+
+_public_ int mbus_request_reply(struct mbus_request *request, json_object *result) {
+        if (!request)
+                return -EINVAL;
+        if (request->replied)
+                return -EALREADY;
+        request->replied = true;
+
+        return mbus_conn_send(request->conn, MBUS_FRAME_RETURN,
+                              &(const struct mbus_frame_fields) {
+                                      .reply_serial = request->call->f.serial,
+                                      .destination = request->call->f.sender,
+                              }, result);
+}
+
+static int request_reply_errorv(struct mbus_request *request, const char *name, const char *format,
+                                va_list ap) _printf_(3, 0);
+static int request_reply_errorv(struct mbus_request *request, const char *name, const char *format,
+                                va_list ap) {
+        _cleanup_free_ char *message = NULL;
+
+        if (!request || !name || !mbus_error_name_is_valid(name))
+                return -EINVAL;
+        if (request->replied)
+                return -EALREADY;
+
+        if (format && vasprintf(&message, format, ap) < 0)
+                return -ENOMEM;
+
+        request->replied = true;
+        return reply_error_to(request->conn, request->call, name, message);
+}
+
+_public_ int mbus_request_reply_error(struct mbus_request *request, const char *name, const char *format,
+                                      ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = request_reply_errorv(request, name, format, ap);
+        va_end(ap);
+        return r;
+}
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+_public_ struct mbus_request *mbus_request_ref(struct mbus_request *request) {
+        if (request)
+                request->n_ref++;
+        return request;
+}
+
+_public_ struct mbus_request *mbus_request_unref(struct mbus_request *request) {
+        if (!request || --request->n_ref > 0)
+                return NULL;
+
+        if (!request->replied)
+                (void) mbus_request_reply_error(request, MBUS_ERROR_FAILED, "Request dropped without a reply");
+        mbus_frame_unref(request->call);
+        mbus_conn_unref(request->conn);
+        free(request);
+        return NULL;
+}
+MBUS_DEFINE_CLEANUP(struct mbus_request *, mbus_request_unref);
+
+_public_ const char *mbus_request_get_namespace(const struct mbus_request *request) {
+        return request ? request->call->f.namespace : NULL;
+}
+
+_public_ const char *mbus_request_get_procedure(const struct mbus_request *request) {
+        return request ? request->call->f.member : NULL;
+}
+
+_public_ const char *mbus_request_get_sender(const struct mbus_request *request) {
+        return request ? request->call->f.sender : NULL;
+}
+
+_public_ struct mbus_conn *mbus_request_get_conn(const struct mbus_request *request) {
+        return request ? request->conn : NULL;
+}
+
+int mbus_conn_dispatch_call(struct mbus_conn *conn, struct mbus_frame *frame) {
+        _cleanup_(mbus_request_unrefp) struct mbus_request *request = NULL;
+        _cleanup_json_ json_object *args = NULL;
+        const struct mbus_procedure *proc = NULL;
+        struct mbus_service *s;
+        char buf[512];
+        int r;
+
+        s = service_find(conn, frame->f.namespace);
+        if (!s) {
+                (void) snprintf(buf, sizeof(buf), "Namespace %s is not served here", frame->f.namespace);
+                return reply_error_to(conn, frame, MBUS_ERROR_NO_SUCH_NAMESPACE, buf);
+        }
+
+        for (size_t i = 0; i < s->n_procedures; i++)
+                if (strcmp(s->procedures[i].name, frame->f.member) == 0) {
+                        proc = &s->procedures[i];
+                        break;
+                }
+        if (!proc) {
+                (void) snprintf(buf, sizeof(buf), "Unknown procedure %s.%s", frame->f.namespace,
+                                frame->f.member);
+                return reply_error_to(conn, frame, MBUS_ERROR_UNKNOWN_PROCEDURE, buf);
+        }
+
+        if (mbus_conn_parse_body(frame, &args) < 0)
+                return reply_error_to(conn, frame, MBUS_ERROR_INVALID_ARGS, "Arguments are not valid JSON");
+
+        request = calloc(1, sizeof(*request));
+        if (!request)
+                return reply_error_to(conn, frame, MBUS_ERROR_FAILED, strerror(ENOMEM));
+        request->n_ref = 1;
+        request->conn = mbus_conn_ref(conn);
+        request->call = mbus_frame_ref(frame);
+
+        r = proc->handler(request, args, s->userdata);      /* s may be gone after this */
+        if (!request->replied) {
+                if (r < 0)
+                        (void) mbus_request_reply_error(request, mbus_errno_to_error_name(r), "%s", strerror(-r));
+                else if (request->n_ref == 1) {
+                        _cleanup_json_ json_object *empty = json_object_new_object();
+
+                        (void) mbus_request_reply(request, empty);
+                }
+        }
+        return 0;
+}

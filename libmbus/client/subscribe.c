@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Events: emitting them, and subscriptions with local dispatch.
+ *
+ * The broker sends each event once per peer however many of its patterns match, so the
+ * library matches again locally (mbus_pattern_matches()) and runs every subscription whose
+ * pattern matches, each once, in the order they were made. The broker's subscription count
+ * per pattern is kept at one: the first local slot with a pattern sends SUBSCRIBE (and waits
+ * for the answer), the last one to go sends UNSUBSCRIBE (without waiting: the answer, like an
+ * ERROR for a refused EVENT, has no pending call and is dropped at debug level).
+ *
+ * Dispatch takes a reference on every matching slot before running any handler, so a handler
+ * may free its own slot or any other, or subscribe anew, without the walk going astray; a slot
+ * freed before its turn is skipped.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/conn-internal.h"
+#include "proto/names.h"
+#include "util/json-util.h"
+
+static bool pattern_in_use(const struct mbus_conn *conn, const char *pattern) {
+        for (struct mbus_slot *s = conn->subscriptions; s; s = s->sub.next)
+                if (strcmp(s->sub.pattern, pattern) == 0)
+                        return true;
+        return false;
+}
+
+void mbus_slot_unlink_subscription(struct mbus_slot *slot, bool send_unsubscribe) {
+        struct mbus_conn *conn = slot->conn;
+
+        if (!conn)
+                return;
+
+        if (slot->sub.prev)
+                slot->sub.prev->sub.next = slot->sub.next;
+        else
+                conn->subscriptions = slot->sub.next;
+        if (slot->sub.next)
+                slot->sub.next->sub.prev = slot->sub.prev;
+        slot->sub.prev = slot->sub.next = NULL;
+        slot->conn = NULL;
+
+        if (send_unsubscribe && conn->state == MBUS_CONN_RUNNING && !pattern_in_use(conn, slot->sub.pattern))
+                (void) mbus_conn_send_raw(conn, MBUS_FRAME_UNSUBSCRIBE,
+                                          &(const struct mbus_frame_fields) {
+                                                  .serial = mbus_conn_next_serial(conn),
+                                                  .pattern = slot->sub.pattern,
+                                          }, NULL, 0);
+
+        mbus_slot_unref(slot);          /* the connection's reference */
+}
+
+void mbus_conn_disconnect_subscriptions(struct mbus_conn *conn) {
+        while (conn->subscriptions)
+                mbus_slot_unlink_subscription(conn->subscriptions, /* send_unsubscribe= */ false);
+}
+
+_public_ int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_event_handler_t handler,
+                            void *userdata, struct mbus_slot **ret_slot) {
+        struct mbus_slot *slot, *last;
+        int r;
+
+        if (!conn || !pattern || !handler || !ret_slot || !mbus_pattern_is_valid(pattern))
+                return -EINVAL;
+        r = mbus_conn_check_running(conn);
+        if (r < 0)
+                return r;
+
+        slot = mbus_slot_new(NULL, MBUS_SLOT_SUBSCRIPTION, userdata);
+        if (!slot)
+                return -ENOMEM;
+        slot->sub.handler = handler;
+        slot->sub.pattern = strdup(pattern);
+        if (!slot->sub.pattern) {
+                mbus_slot_unref(slot);
+                return -ENOMEM;
+        }
+
+        if (!pattern_in_use(conn, pattern)) {
+                r = mbus_conn_call_control(conn, MBUS_FRAME_SUBSCRIBE,
+                                           &(struct mbus_frame_fields) { .pattern = pattern }, NULL, NULL);
+                if (r < 0) {
+                        mbus_slot_unref(slot);
+                        return r;
+                }
+        }
+
+        /* Append: handlers run in the order their subscriptions were made. */
+        for (last = conn->subscriptions; last && last->sub.next; last = last->sub.next)
+                ;
+        slot->sub.prev = last;
+        if (last)
+                last->sub.next = slot;
+        else
+                conn->subscriptions = slot;
+        slot->conn = conn;
+
+        slot->floating = false;
+        *ret_slot = mbus_slot_ref(slot);
+        return 0;
+}
+
+int mbus_conn_dispatch_event(struct mbus_conn *conn, struct mbus_frame *frame) {
+        _cleanup_json_ json_object *payload = NULL;
+        struct mbus_slot *stack[16], **matches = stack;
+        size_t n = 0, n_alloc = ELEMENTSOF(stack);
+        struct mbus_event event;
+
+        if (mbus_conn_parse_body(frame, &payload) < 0) {
+                mbus_conn_log_debug("dropping event %s.%s: payload is not valid JSON", frame->f.namespace,
+                                    frame->f.member);
+                return 0;
+        }
+
+        for (struct mbus_slot *s = conn->subscriptions; s; s = s->sub.next) {
+                if (!mbus_pattern_matches(s->sub.pattern, frame->f.namespace, frame->f.member))
+                        continue;
+                if (n == n_alloc) {
+                        struct mbus_slot **m = malloc(n_alloc * 2 * sizeof(*m));
+
+                        if (!m)
+                                break;  /* out of memory: the handlers found so far still run */
+                        memcpy(m, matches, n * sizeof(*m));
+                        if (matches != stack)
+                                free(matches);
+                        matches = m;
+                        n_alloc *= 2;
+                }
+                matches[n++] = mbus_slot_ref(s);
+        }
+
+        if (n == 0)
+                mbus_conn_log_debug("event %s.%s matches no subscription", frame->f.namespace, frame->f.member);
+
+        event = (struct mbus_event) {
+                .ns = frame->f.namespace,
+                .event = frame->f.member,
+                .sender = frame->f.sender,
+                .direct = frame->f.destination != NULL,
+                .payload = payload,
+        };
+        for (size_t i = 0; i < n; i++) {
+                if (matches[i]->conn)   /* not freed by an earlier handler */
+                        (void) matches[i]->sub.handler(conn, &event, matches[i]->userdata);
+                mbus_slot_unref(matches[i]);
+        }
+        if (matches != stack)
+                free(matches);
+        return 1;
+}
+
+static int emit(struct mbus_conn *conn, const char *destination, const char *ns, const char *event,
+                json_object *payload) {
+        int r;
+
+        if (!conn || !ns || !event || !mbus_namespace_is_valid(ns) || !mbus_member_is_valid(event))
+                return -EINVAL;
+        if (destination && !mbus_peer_id_is_valid(destination))
+                return -EINVAL;
+        r = mbus_conn_check_running(conn);
+        if (r < 0)
+                return r;
+
+        return mbus_conn_send(conn, MBUS_FRAME_EVENT,
+                              &(const struct mbus_frame_fields) {
+                                      .serial = mbus_conn_next_serial(conn),
+                                      .namespace = ns,
+                                      .member = event,
+                                      .destination = destination,
+                              }, payload);
+}
+
+_public_ int mbus_emit(struct mbus_conn *conn, const char *ns, const char *event, json_object *payload) {
+        return emit(conn, NULL, ns, event, payload);
+}
+
+_public_ int mbus_emit_to(struct mbus_conn *conn, const char *destination, const char *ns,
+                          const char *event, json_object *payload) {
+        if (!destination)
+                return -EINVAL;
+        return emit(conn, destination, ns, event, payload);
+}
