@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What mbus-call, mbus-publish, mbus-subscribe and mbus-bench share. The tools are thin: they
+ * parse argv, talk to the broker through the public libmbus API only, and own the one place
+ * where a failure is printed (here), so every tool reports errors the same way:
+ * "PROGRAM: what failed: org.mbus.Error.Name: message" on stderr, exit 1; a bad command line
+ * exits 2.
+ */
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/address.h"
+#include "tools/tool-util.h"
+#include "util/json-util.h"
+#include "util/macro.h"
+
+int tool_parse_seconds(const char *s, usec_t *ret) {
+        char *end;
+        double d;
+
+        if (!s || !*s)
+                return -EINVAL;
+        errno = 0;
+        d = strtod(s, &end);
+        if (errno != 0 || *end || !isfinite(d) || d <= 0 || d > 1e9)
+                return -EINVAL;
+        *ret = (usec_t) (d * (double) USEC_PER_SEC);
+        if (*ret == 0)
+                *ret = 1;
+        return 0;
+}
+
+int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        if (errno != 0 || *end)
+                return -EINVAL;
+        if (v < min || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+int tool_parse_json(const char *s, json_object **ret, const char **ret_reason) {
+        enum json_tokener_error jerr;
+        json_object *v;
+        int r;
+
+        /* The same parser libmbus applies to bodies, so what passes here passes there. */
+        r = json_parse_bytes(s, strlen(s), ret);
+        if (r != -EBADMSG)
+                return r;
+
+        /* Only for the message: json-c names the fault, or accepts a prefix of the text. */
+        v = json_tokener_parse_verbose(s, &jerr);
+        json_object_put(v);
+        *ret_reason = jerr != json_tokener_success ? json_tokener_error_desc(jerr)
+                                                   : "trailing text after the JSON value";
+        return r;
+}
+
+void tool_error(const char *format, ...) {
+        va_list ap;
+
+        fprintf(stderr, "%s: ", program_invocation_short_name);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+void tool_print_failure(const char *what, int r, const struct mbus_error *error) {
+        if (error && mbus_error_is_set(error))
+                tool_error("%s: %s: %s", what, error->name ? error->name : "(unnamed error)",
+                           error->message ? error->message : "(no message)");
+        else
+                tool_error("%s: %s", what, strerror(r < 0 ? -r : r));
+}
+
+int tool_connect(const char *address, struct mbus_conn **ret) {
+        _cleanup_free_ char *where = NULL;
+        int r;
+
+        r = mbus_conn_open(ret, address, NULL);
+        if (r >= 0)
+                return 0;
+        if (!address && mbus_address_default(&where) >= 0)
+                address = where;
+        tool_error("cannot connect to %s: %s", address ? address : "the default address",
+                   strerror(-r));
+        return r;
+}
+
+const char *tool_json_to_string(json_object *v, bool pretty) {
+        return json_object_to_json_string_ext(v, (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+                                                         : JSON_C_TO_STRING_PLAIN) |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* Shared pieces of the command-line tools: argument parsing, error printing, exit codes. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-c/json.h>
+#include <mbus/mbus.h>
+
+#include "util/macro.h"
+#include "util/time-util.h"
+
+/* Exit codes shared by every tool: 1 the operation failed, 2 the command line was wrong. */
+#define TOOL_EXIT_FAILURE 1
+#define TOOL_EXIT_USAGE 2
+
+/* Parses a positive number of seconds, fractions allowed ("0.5"), into µs. Returns 0 or
+ * -EINVAL (also for 0, negatives, NaN, or values too large to represent). */
+int tool_parse_seconds(const char *s, usec_t *ret);
+
+/* Parses a decimal number in [min, max]. Returns 0, -EINVAL or -ERANGE. */
+int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
+
+/*
+ * Parses s as exactly one JSON value (trailing text is an error). Returns 0 and the value in
+ * *ret (NULL for the literal null), -EBADMSG with a short reason in *ret_reason (static) if it
+ * is not valid JSON.
+ */
+int tool_parse_json(const char *s, json_object **ret, const char **ret_reason);
+
+/* Writes "PROGRAM: " and the printf-formatted text and a newline to stderr. */
+void tool_error(const char *format, ...) __attribute__((__format__(printf, 1, 2)));
+
+/* Prints a failed mbus operation: "PROGRAM: WHAT: NAME: message" if error holds a named error,
+ * else "PROGRAM: WHAT: strerror(r)". */
+void tool_print_failure(const char *what, int r, const struct mbus_error *error);
+
+/* Opens a connection to address (NULL: $MBUS_ADDRESS, else the default) and prints the reason
+ * on failure. Returns 0 or the negative errno. */
+int tool_connect(const char *address, struct mbus_conn **ret);
+
+/* Renders v (NULL: null) as one line of JSON, or indented if pretty. The string is owned by v
+ * (json-c keeps it until v is freed). */
+const char *tool_json_to_string(json_object *v, bool pretty);
+
+MBUS_DEFINE_CLEANUP(struct mbus_conn *, mbus_conn_unref);
+MBUS_DEFINE_CLEANUP(struct mbus_slot *, mbus_slot_free);
