@@ -1183,9 +1183,11 @@ static int bench_dbus(struct bench *b) {
                 char arg[PATH_MAX + 16];
                 int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
+                /* it prints its address and, unprivileged, a complaint about its fd limit */
                 if (null >= 0) {
                         (void) dup2(null, STDIN_FILENO);
                         (void) dup2(null, STDOUT_FILENO);
+                        (void) dup2(null, STDERR_FILENO);
                 }
                 snprintf(arg, sizeof(arg), "--address=%s", address);
                 execlp("dbus-daemon", "dbus-daemon", "--session", arg, "--nofork", "--nopidfile", (char *) NULL);
@@ -1383,8 +1385,8 @@ static int bench_print_json(const struct bench *b) {
                 return -ENOMEM;
         json_object_object_add(root, "version", json_object_new_string(MBUS_VERSION));
         json_object_object_add(root, "runs", json_object_new_int64((int64_t) arg_runs));
-        json_object_object_add(root, "broker", arg_address ? json_object_new_string(arg_address)
-                                                          : json_object_new_string(b->broker_path ?: ""));
+        json_object_object_add(root, "address", arg_address ? json_object_new_string(arg_address) : NULL);
+        json_object_object_add(root, "broker", b->broker_path ? json_object_new_string(b->broker_path) : NULL);
         json_object_object_add(root, "fanout_pace", json_object_new_int64((int64_t) arg_pace));
 
         for (size_t i = 0; i < b->n_metrics; i++) {
