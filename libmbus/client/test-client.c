@@ -1,0 +1,904 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libmbus against a real mbus-broker ($MBUS_TEST_BROKER) on a socket in a mkdtemp()
+ * directory: services run in forked children, callers in the test process. Each test stops
+ * its broker with SIGTERM and asserts it exited 0, so the broker's sanitizer findings count.
+ */
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <check.h>
+#include <json-c/json.h>
+#include <systemd/sd-event.h>
+#include <mbus/mbus.h>
+
+#define NS "org.test.Svc"
+#define PUB_NS "org.test.Pub"
+
+struct broker {
+        pid_t pid;
+        char dir[64];
+        char address[128];
+};
+
+static void broker_start(struct broker *b) {
+        const char *path = getenv("MBUS_TEST_BROKER");
+
+        ck_assert_ptr_nonnull(path);
+        strcpy(b->dir, "/tmp/mbus-test-client-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(b->dir));
+        snprintf(b->address, sizeof(b->address), "%s/socket", b->dir);
+
+        b->pid = fork();
+        ck_assert_int_ge(b->pid, 0);
+        if (b->pid == 0) {
+                execl(path, path, "--address", b->address, "--log-target", "console", "--log-level",
+                      "warning", (char *) NULL);
+                _exit(127);
+        }
+
+        /* Ready once it accepts connections. */
+        for (int i = 0; i < 1000; i++) {
+                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                int r;
+
+                ck_assert_int_ge(fd, 0);
+                strcpy(sa.sun_path, b->address);
+                r = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+                close(fd);
+                if (r == 0)
+                        return;
+                ck_assert_int_eq(waitpid(b->pid, NULL, WNOHANG), 0);
+                usleep(10 * 1000);
+        }
+        ck_abort_msg("broker did not start listening on %s", b->address);
+}
+
+static void broker_stop(struct broker *b) {
+        int status;
+
+        ck_assert_int_eq(kill(b->pid, SIGTERM), 0);
+        ck_assert_int_eq(waitpid(b->pid, &status, 0), b->pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "broker exit status 0x%x", status);
+        (void) unlink(b->address);
+        (void) rmdir(b->dir);
+}
+
+static void child_wait_ok(pid_t pid) {
+        int status;
+
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child exit status 0x%x", status);
+}
+
+/* Runs the connection until cond becomes true (or 10 s pass). */
+static void run_until(struct mbus_conn *conn, const int *counter, int target) {
+        time_t end = time(NULL) + 10;
+
+        while (*counter < target) {
+                int r = mbus_conn_process(conn);
+
+                ck_assert_int_ge(r, 0);
+                if (r > 0)
+                        continue;
+                ck_assert_int_lt(time(NULL), end);
+                ck_assert_int_ge(mbus_conn_wait(conn, 100 * 1000), 0);
+        }
+}
+
+/* Processes everything already received, without waiting. */
+static void drain(struct mbus_conn *conn) {
+        int r;
+
+        while ((r = mbus_conn_process(conn)) > 0)
+                ;
+        ck_assert_int_eq(r, 0);
+}
+
+/* ---- the service, run in a child ------------------------------------------------------------ */
+
+struct svc {
+        struct mbus_request *held[16];
+        size_t n_held;
+        bool drop;                      /* the next held request is dropped without a reply */
+        bool drop_flags[16];
+};
+
+static int svc_echo(struct mbus_request *req, json_object *args, void *userdata) {
+        return mbus_request_reply(req, args);
+}
+
+static int svc_empty(struct mbus_request *req, json_object *args, void *userdata) {
+        return 0;
+}
+
+static int svc_fail(struct mbus_request *req, json_object *args, void *userdata) {
+        return -EACCES;
+}
+
+static int svc_reply_then_fail(struct mbus_request *req, json_object *args, void *userdata) {
+        json_object *o = json_object_new_object();
+        int r;
+
+        json_object_object_add(o, "ok", json_object_new_boolean(true));
+        r = mbus_request_reply(req, o);
+        json_object_put(o);
+        if (r < 0)
+                return r;
+        /* A second answer is refused, and the failure returned below changes nothing. */
+        if (mbus_request_reply(req, NULL) != -EALREADY)
+                return -EPROTO;
+        return -EINVAL;
+}
+
+static int svc_custom_error(struct mbus_request *req, json_object *args, void *userdata) {
+        if (mbus_request_reply_error(req, "not a valid name", "x") != -EINVAL)
+                return -EPROTO;
+        return mbus_request_reply_error(req, "org.example.Error.Busy", "busy %d", 42);
+}
+
+static int svc_hold(struct mbus_request *req, json_object *args, void *userdata) {
+        struct svc *s = userdata;
+
+        if (s->n_held >= 16)
+                return -ENOBUFS;
+        s->drop_flags[s->n_held] = false;
+        s->held[s->n_held++] = mbus_request_ref(req);
+        return 0;       /* holds a reference: no automatic reply */
+}
+
+static int svc_hold_drop(struct mbus_request *req, json_object *args, void *userdata) {
+        struct svc *s = userdata;
+        int r = svc_hold(req, args, userdata);
+
+        if (r >= 0)
+                s->drop_flags[s->n_held - 1] = true;
+        return r;
+}
+
+static int svc_release(struct mbus_request *req, json_object *args, void *userdata) {
+        struct svc *s = userdata;
+
+        for (size_t i = 0; i < s->n_held; i++) {
+                if (!s->drop_flags[i]) {
+                        json_object *o = json_object_new_object();
+
+                        json_object_object_add(o, "deferred", json_object_new_boolean(true));
+                        (void) mbus_request_reply(s->held[i], o);
+                        json_object_put(o);
+                }
+                mbus_request_unref(s->held[i]);
+        }
+        s->n_held = 0;
+        return 0;
+}
+
+static int svc_whoami(struct mbus_request *req, json_object *args, void *userdata) {
+        json_object *o = json_object_new_object();
+        int r;
+
+        json_object_object_add(o, "ns", json_object_new_string(mbus_request_get_namespace(req)));
+        json_object_object_add(o, "procedure", json_object_new_string(mbus_request_get_procedure(req)));
+        json_object_object_add(o, "sender", json_object_new_string(mbus_request_get_sender(req)));
+        r = mbus_request_reply(req, o);
+        json_object_put(o);
+        return r;
+}
+
+static int svc_quit(struct mbus_request *req, json_object *args, void *userdata) {
+        mbus_conn_exit(mbus_request_get_conn(req), 0);
+        return 0;
+}
+
+static const struct mbus_procedure svc_procedures[] = {
+        { "Echo", svc_echo },
+        { "Empty", svc_empty },
+        { "Fail", svc_fail },
+        { "ReplyThenFail", svc_reply_then_fail },
+        { "CustomError", svc_custom_error },
+        { "Hold", svc_hold },
+        { "HoldDrop", svc_hold_drop },
+        { "Release", svc_release },
+        { "WhoAmI", svc_whoami },
+        { "Quit", svc_quit },
+};
+
+static pid_t service_spawn(const char *address) {
+        int p[2];
+        pid_t pid;
+        char c;
+
+        ck_assert_int_eq(pipe(p), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                static const char *const events[] = { "Changed", NULL };
+                struct mbus_conn *conn = NULL;
+                struct svc s = {};
+                int r;
+
+                close(p[0]);
+                if (mbus_conn_open(&conn, address, "test-service") < 0)
+                        _exit(10);
+                if (mbus_register(conn, NS, svc_procedures, sizeof(svc_procedures) / sizeof(svc_procedures[0]),
+                                  events, &s, NULL) < 0)
+                        _exit(11);
+                if (write(p[1], "x", 1) != 1)
+                        _exit(12);
+                close(p[1]);
+                r = mbus_conn_run(conn);
+                for (size_t i = 0; i < s.n_held; i++)
+                        mbus_request_unref(s.held[i]);
+                mbus_conn_unref(conn);
+                _exit(r == 0 ? 0 : 13);
+        }
+        close(p[1]);
+        ck_assert_int_eq(read(p[0], &c, 1), 1);
+        close(p[0]);
+        return pid;
+}
+
+static void service_quit(struct mbus_conn *conn, pid_t pid) {
+        ck_assert_int_eq(mbus_call(conn, NS, "Quit", NULL, 0, NULL, NULL), 0);
+        child_wait_ok(pid);
+}
+
+static json_object *json_int_object(const char *key, int v) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, key, json_object_new_int(v));
+        return o;
+}
+
+static int json_int_member(json_object *o, const char *key) {
+        json_object *v;
+
+        ck_assert(json_object_object_get_ex(o, key, &v));
+        return json_object_get_int(v);
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+START_TEST(test_sync_call_round_trip) {
+        struct mbus_error e = MBUS_ERROR_NULL;
+        struct mbus_conn *conn = NULL;
+        json_object *args, *result = NULL;
+        struct broker b;
+        pid_t svc;
+
+        broker_start(&b);
+        svc = service_spawn(b.address);
+
+        ck_assert_int_eq(mbus_conn_open(&conn, b.address, "test-client"), 0);
+        ck_assert(mbus_conn_is_open(conn));
+        ck_assert_int_eq(strncmp(mbus_conn_get_unique_id(conn), ":1.", 3), 0);
+
+        args = json_int_object("x", 7);
+        ck_assert_int_eq(mbus_call(conn, NS, "Echo", args, 0, &result, &e), 0);
+        ck_assert(!mbus_error_is_set(&e));
+        ck_assert_int_eq(json_int_member(result, "x"), 7);
+        json_object_put(result);
+        json_object_put(args);
+
+        ck_assert_int_eq(mbus_call(conn, NS, "WhoAmI", NULL, 0, &result, &e), 0);
+        ck_assert_str_eq(json_object_get_string(json_object_object_get(result, "sender")),
+                         mbus_conn_get_unique_id(conn));
+        ck_assert_str_eq(json_object_get_string(json_object_object_get(result, "procedure")), "WhoAmI");
+        ck_assert_str_eq(json_object_get_string(json_object_object_get(result, "ns")), NS);
+        json_object_put(result);
+
+        ck_assert_int_eq(mbus_call(conn, NS, "NoSuchThing", NULL, 0, NULL, &e), -EOPNOTSUPP);
+        ck_assert(mbus_error_has_name(&e, MBUS_ERROR_UNKNOWN_PROCEDURE));
+        mbus_error_free(&e);
+
+        ck_assert_int_eq(mbus_call(conn, "org.test.Nobody", "Echo", NULL, 0, NULL, &e), -ENXIO);
+        ck_assert(mbus_error_has_name(&e, MBUS_ERROR_NO_SUCH_NAMESPACE));
+        mbus_error_free(&e);
+
+        ck_assert_int_eq(mbus_call(conn, MBUS_BROKER_NAMESPACE, "Ping", NULL, 0, NULL, &e), 0);
+        ck_assert_int_eq(mbus_ping(conn, 0), 0);
+
+        /* Bad arguments never reach the wire. */
+        ck_assert_int_eq(mbus_call(conn, "notanamespace", "Echo", NULL, 0, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(mbus_call(conn, NS, "Not-A-Member", NULL, 0, NULL, NULL), -EINVAL);
+        ck_assert_int_eq(mbus_call(NULL, NS, "Echo", NULL, 0, NULL, NULL), -EINVAL);
+
+        /* A second owner is refused. */
+        ck_assert_int_eq(mbus_register(conn, NS, svc_procedures, 1, NULL, NULL, &e), -EEXIST);
+        ck_assert(mbus_error_has_name(&e, MBUS_ERROR_NAMESPACE_TAKEN));
+        mbus_error_free(&e);
+
+        service_quit(conn, svc);
+        conn = mbus_conn_unref(conn);
+        broker_stop(&b);
+}
+END_TEST
+
+struct order {
+        int next;
+        int done;
+        int errors;
+        int cancelled_ran;
+};
+
+static int on_ordered_reply(struct mbus_conn *conn, json_object *result, const struct mbus_error *error,
+                            void *userdata) {
+        struct order *o = userdata;
+
+        ck_assert_ptr_null(error);
+        ck_assert_int_eq(json_int_member(result, "seq"), o->next);
+        o->next++;
+        o->done++;
+        return 0;
+}
+
+static int on_cancelled_reply(struct mbus_conn *conn, json_object *result, const struct mbus_error *error,
+                              void *userdata) {
+        struct order *o = userdata;
+
+        o->cancelled_ran++;
+        return 0;
+}
+
+struct outcome {
+        int n;
+        int error;
+        char name[128];
+        json_object *result;
+};
+
+static int on_outcome(struct mbus_conn *conn, json_object *result, const struct mbus_error *error,
+                      void *userdata) {
+        struct outcome *out = userdata;
+
+        out->n++;
+        if (error) {
+                ck_assert_ptr_null(result);
+                out->error = mbus_error_name_to_errno(error->name);
+                snprintf(out->name, sizeof(out->name), "%s", error->name);
+        } else
+                out->result = result ? json_object_get(result) : NULL;
+        return 0;
+}
+
+START_TEST(test_async_calls_complete_in_order) {
+        struct mbus_conn *conn = NULL, *other = NULL;
+        struct mbus_slot *cancel = NULL;
+        struct outcome timeout = {}, disc = {}, deferred = {};
+        struct order o = {};
+        struct broker b;
+        pid_t svc;
+
+        broker_start(&b);
+        svc = service_spawn(b.address);
+        ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
+
+        for (int i = 0; i < 50; i++) {
+                json_object *args = json_int_object("seq", i);
+
+                if (i == 25) {
+                        /* Cancelled before its reply: its handler never runs. */
+                        ck_assert_int_eq(mbus_call_async(conn, NS, "Echo", args, 0, on_cancelled_reply, &o,
+                                                         &cancel), 0);
+                        cancel = mbus_slot_free(cancel);
+                }
+                ck_assert_int_eq(mbus_call_async(conn, NS, "Echo", args, 0, on_ordered_reply, &o, NULL), 0);
+                json_object_put(args);
+        }
+        run_until(conn, &o.done, 50);
+        ck_assert_int_eq(o.cancelled_ran, 0);
+
+        /* A call nobody answers completes once, with Timeout, by the local deadline. */
+        ck_assert_int_eq(mbus_call_async(conn, NS, "Hold", NULL, 200 * 1000, on_outcome, &timeout, NULL), 0);
+        run_until(conn, &timeout.n, 1);
+        ck_assert_int_eq(timeout.error, -ETIMEDOUT);
+        ck_assert_str_eq(timeout.name, MBUS_ERROR_TIMEOUT);
+
+        /* A synchronous call keeps the frames that arrive meanwhile for process(). */
+        ck_assert_int_eq(mbus_call_async(conn, NS, "Hold", NULL, 0, on_outcome, &deferred, NULL), 0);
+        ck_assert_int_eq(mbus_call(conn, NS, "Release", NULL, 0, NULL, NULL), 0);
+        ck_assert_int_eq(deferred.n, 0);
+        drain(conn);
+        ck_assert_int_eq(deferred.n, 1);
+        ck_assert(json_object_get_boolean(json_object_object_get(deferred.result, "deferred")));
+        json_object_put(deferred.result);
+
+        /* The last unref completes what is pending with Disconnected. */
+        ck_assert_int_eq(mbus_conn_open(&other, b.address, NULL), 0);
+        ck_assert_int_eq(mbus_call_async(other, NS, "Hold", NULL, 0, on_outcome, &disc, NULL), 0);
+        ck_assert_int_eq(mbus_conn_flush(other), 0);
+        other = mbus_conn_unref(other);
+        ck_assert_int_eq(disc.n, 1);
+        ck_assert_int_eq(disc.error, -ENOTCONN);
+        ck_assert_str_eq(disc.name, MBUS_ERROR_DISCONNECTED);
+
+        ck_assert_int_eq(mbus_call(conn, NS, "Release", NULL, 0, NULL, NULL), 0);
+        service_quit(conn, svc);
+        conn = mbus_conn_unref(conn);
+        broker_stop(&b);
+}
+END_TEST
+
+struct hits {
+        int n;
+        int direct;
+        char sender[32];
+        int payload_n;
+        struct mbus_slot **self;        /* freed by the handler, if set */
+        struct mbus_slot **other;       /* freed by the handler, if set */
+};
+
+static int on_event(struct mbus_conn *conn, const struct mbus_event *ev, void *userdata) {
+        struct hits *h = userdata;
+        json_object *v;
+
+        h->n++;
+        h->direct += ev->direct;
+        snprintf(h->sender, sizeof(h->sender), "%s", ev->sender ? ev->sender : "");
+        if (ev->payload && json_object_object_get_ex(ev->payload, "n", &v))
+                h->payload_n = json_object_get_int(v);
+        if (h->self)
+                *h->self = mbus_slot_free(*h->self);
+        if (h->other)
+                *h->other = mbus_slot_free(*h->other);
+        return 0;
+}
+
+static void publisher_open(struct broker *b, struct mbus_conn **ret) {
+        static const char *const events[] = { "Changed", "Other", NULL };
+
+        ck_assert_int_eq(mbus_conn_open(ret, b->address, "test-publisher"), 0);
+        ck_assert_int_eq(mbus_register(*ret, PUB_NS, NULL, 0, events, NULL, NULL), 0);
+}
+
+static void emit_n(struct mbus_conn *pub, const char *event, int n) {
+        json_object *p = json_int_object("n", n);
+
+        ck_assert_int_eq(mbus_emit(pub, PUB_NS, event, p), 0);
+        json_object_put(p);
+}
+
+START_TEST(test_subscription_dispatch_two_patterns) {
+        struct mbus_conn *pub = NULL, *sub = NULL;
+        struct mbus_slot *s_wild = NULL, *s_exact = NULL, *s_none = NULL, *s_dup = NULL;
+        struct hits wild = {}, exact = {}, none = {}, dup = {};
+        struct broker b;
+
+        broker_start(&b);
+        publisher_open(&b, &pub);
+        ck_assert_int_eq(mbus_conn_open(&sub, b.address, "test-subscriber"), 0);
+
+        ck_assert_int_eq(mbus_subscribe(sub, "org.test.*", on_event, &wild, &s_wild), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".Changed", on_event, &exact, &s_exact), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, "org.other.*", on_event, &none, &s_none), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, "org.*x", on_event, &none, &s_dup), -EINVAL);
+
+        emit_n(pub, "Changed", 1);
+        emit_n(pub, "Other", 2);
+        ck_assert_int_eq(mbus_ping(pub, 0), 0);         /* the broker has routed both */
+        ck_assert_int_eq(mbus_ping(sub, 0), 0);         /* and sub has read them */
+        drain(sub);
+
+        ck_assert_int_eq(wild.n, 2);
+        ck_assert_int_eq(exact.n, 1);
+        ck_assert_int_eq(none.n, 0);
+        ck_assert_int_eq(exact.payload_n, 1);
+        ck_assert_int_eq(wild.payload_n, 2);
+        ck_assert_str_eq(exact.sender, mbus_conn_get_unique_id(pub));
+        ck_assert_int_eq(wild.direct + exact.direct, 0);
+
+        /* A direct event reaches every handler whose pattern matches it. */
+        ck_assert_int_eq(mbus_emit_to(pub, mbus_conn_get_unique_id(sub), PUB_NS, "Changed", NULL), 0);
+        ck_assert_int_eq(mbus_ping(pub, 0), 0);
+        ck_assert_int_eq(mbus_ping(sub, 0), 0);
+        drain(sub);
+        ck_assert_int_eq(wild.n, 3);
+        ck_assert_int_eq(exact.n, 2);
+        ck_assert_int_eq(wild.direct, 1);
+        ck_assert_int_eq(exact.direct, 1);
+
+        /* Two slots on one pattern: each runs; freeing one keeps the other subscribed. */
+        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".Changed", on_event, &dup, &s_dup), 0);
+        s_exact = mbus_slot_free(s_exact);
+        emit_n(pub, "Changed", 3);
+        ck_assert_int_eq(mbus_ping(pub, 0), 0);
+        ck_assert_int_eq(mbus_ping(sub, 0), 0);
+        drain(sub);
+        ck_assert_int_eq(dup.n, 1);
+        ck_assert_int_eq(exact.n, 2);
+        ck_assert_int_eq(wild.n, 4);
+
+        /* Unsubscribed for good: nothing more arrives. */
+        s_dup = mbus_slot_free(s_dup);
+        s_wild = mbus_slot_free(s_wild);
+        ck_assert_int_eq(mbus_ping(sub, 0), 0);         /* the UNSUBSCRIBEs are through */
+        emit_n(pub, "Changed", 4);
+        ck_assert_int_eq(mbus_ping(pub, 0), 0);
+        ck_assert_int_eq(mbus_ping(sub, 0), 0);
+        drain(sub);
+        ck_assert_int_eq(dup.n, 1);
+        ck_assert_int_eq(wild.n, 4);
+
+        /* Emitting under a namespace we do not own is refused by the broker, quietly. */
+        ck_assert_int_eq(mbus_emit(sub, "org.test.NotMine", "Changed", NULL), 0);
+        ck_assert_int_eq(mbus_ping(sub, 0), 0);
+        drain(sub);
+        ck_assert(mbus_conn_is_open(sub));
+
+        s_none = mbus_slot_free(s_none);
+        sub = mbus_conn_unref(sub);
+        pub = mbus_conn_unref(pub);
+        broker_stop(&b);
+}
+END_TEST
+
+static int on_reply_free_self(struct mbus_conn *conn, json_object *result, const struct mbus_error *error,
+                              void *userdata) {
+        struct mbus_slot **slot = userdata;
+
+        ck_assert_ptr_null(error);
+        *slot = mbus_slot_free(*slot);
+        return 0;
+}
+
+START_TEST(test_slot_free_inside_callback) {
+        struct mbus_conn *pub = NULL, *sub = NULL;
+        struct mbus_slot *s1 = NULL, *s2 = NULL, *s3 = NULL, *call = NULL;
+        struct hits h1 = {}, h2 = {}, h3 = {};
+        struct broker b;
+
+        broker_start(&b);
+        publisher_open(&b, &pub);
+        ck_assert_int_eq(mbus_conn_open(&sub, b.address, NULL), 0);
+
+        /* h1 frees its own slot and h2's, before h2's turn in the same dispatch. */
+        h1.self = &s1;
+        h1.other = &s2;
+        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".*", on_event, &h1, &s1), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, "*", on_event, &h2, &s2), 0);
+        /* h3 frees only its own slot. */
+        h3.self = &s3;
+        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".Changed", on_event, &h3, &s3), 0);
+
+        emit_n(pub, "Changed", 1);
+        emit_n(pub, "Changed", 2);
+        ck_assert_int_eq(mbus_ping(pub, 0), 0);
+        ck_assert_int_eq(mbus_ping(sub, 0), 0);
+        drain(sub);
+
+        ck_assert_int_eq(h1.n, 1);
+        ck_assert_int_eq(h2.n, 0);
+        ck_assert_int_eq(h3.n, 1);
+        ck_assert_ptr_null(s1);
+        ck_assert_ptr_null(s2);
+        ck_assert_ptr_null(s3);
+
+        /* An async call's handler frees its own slot. */
+        ck_assert_int_eq(mbus_call_async(sub, MBUS_BROKER_NAMESPACE, "Ping", NULL, 0, on_reply_free_self, &call,
+                                         &call), 0);
+        ck_assert_ptr_nonnull(call);
+        {
+                time_t end = time(NULL) + 10;
+
+                while (call) {
+                        ck_assert_int_ge(mbus_conn_process(sub), 0);
+                        ck_assert_int_ge(mbus_conn_wait(sub, 100 * 1000), 0);
+                        ck_assert_int_lt(time(NULL), end);
+                }
+        }
+
+        sub = mbus_conn_unref(sub);
+        pub = mbus_conn_unref(pub);
+        broker_stop(&b);
+}
+END_TEST
+
+START_TEST(test_auto_reply_rules) {
+        struct mbus_error e = MBUS_ERROR_NULL;
+        struct mbus_conn *conn = NULL;
+        struct outcome held = {}, dropped = {};
+        json_object *result = NULL;
+        struct broker b;
+        pid_t svc;
+
+        broker_start(&b);
+        svc = service_spawn(b.address);
+        ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
+
+        /* Returned >= 0 without replying or holding a reference: {}. */
+        ck_assert_int_eq(mbus_call(conn, NS, "Empty", NULL, 0, &result, &e), 0);
+        ck_assert(json_object_is_type(result, json_type_object));
+        ck_assert_int_eq(json_object_object_length(result), 0);
+        json_object_put(result);
+
+        /* Returned a negative errno without replying: its error name. */
+        ck_assert_int_eq(mbus_call(conn, NS, "Fail", NULL, 0, NULL, &e), -EACCES);
+        ck_assert(mbus_error_has_name(&e, MBUS_ERROR_ACCESS_DENIED));
+        mbus_error_free(&e);
+
+        /* Replied, then failed: the reply stands. */
+        ck_assert_int_eq(mbus_call(conn, NS, "ReplyThenFail", NULL, 0, &result, &e), 0);
+        ck_assert(json_object_get_boolean(json_object_object_get(result, "ok")));
+        json_object_put(result);
+
+        /* A service's own error name: -EREMOTEIO, name and message passed on. */
+        ck_assert_int_eq(mbus_call(conn, NS, "CustomError", NULL, 0, NULL, &e), -EREMOTEIO);
+        ck_assert(mbus_error_has_name(&e, "org.example.Error.Busy"));
+        ck_assert_str_eq(e.message, "busy 42");
+        mbus_error_free(&e);
+
+        /* Holding a reference defers the reply; dropping it unanswered gives Failed. */
+        ck_assert_int_eq(mbus_call_async(conn, NS, "Hold", NULL, 0, on_outcome, &held, NULL), 0);
+        ck_assert_int_eq(mbus_call_async(conn, NS, "HoldDrop", NULL, 0, on_outcome, &dropped, NULL), 0);
+        ck_assert_int_eq(mbus_call(conn, NS, "Release", NULL, 0, NULL, NULL), 0);
+        drain(conn);
+        ck_assert_int_eq(held.n, 1);
+        ck_assert_int_eq(held.error, 0);
+        ck_assert(json_object_get_boolean(json_object_object_get(held.result, "deferred")));
+        json_object_put(held.result);
+        ck_assert_int_eq(dropped.n, 1);
+        ck_assert_int_eq(dropped.error, -EIO);
+        ck_assert_str_eq(dropped.name, MBUS_ERROR_FAILED);
+
+        service_quit(conn, svc);
+        conn = mbus_conn_unref(conn);
+        broker_stop(&b);
+}
+END_TEST
+
+START_TEST(test_poll_integration) {
+        struct mbus_conn *conn = NULL;
+        struct order o = {};
+        struct broker b;
+        uint64_t t;
+        pid_t svc;
+
+        broker_start(&b);
+        svc = service_spawn(b.address);
+        ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
+
+        ck_assert_int_ge(mbus_conn_get_fd(conn), 0);
+        drain(conn);
+        ck_assert_int_eq(mbus_conn_get_timeout(conn, &t), 0);
+        ck_assert_uint_eq(t, UINT64_MAX);
+
+        for (int i = 0; i < 20; i++) {
+                json_object *args = json_int_object("seq", i);
+
+                ck_assert_int_eq(mbus_call_async(conn, NS, "Echo", args, 5 * 1000 * 1000, on_ordered_reply, &o,
+                                                 NULL), 0);
+                json_object_put(args);
+        }
+        /* The earliest call deadline is the timeout. */
+        ck_assert_int_eq(mbus_conn_get_timeout(conn, &t), 0);
+        ck_assert_uint_ne(t, UINT64_MAX);
+
+        for (time_t end = time(NULL) + 10; o.done < 20;) {
+                struct pollfd p = { .fd = mbus_conn_get_fd(conn), .events = (short) mbus_conn_get_events(conn) };
+                struct timespec ts;
+                uint64_t now;
+                int timeout_ms = -1, r;
+
+                ck_assert_int_lt(time(NULL), end);
+                r = mbus_conn_process(conn);
+                ck_assert_int_ge(r, 0);
+                if (r > 0)
+                        continue;
+
+                ck_assert_int_eq(mbus_conn_get_timeout(conn, &t), 0);
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+                if (t != UINT64_MAX)
+                        timeout_ms = t <= now ? 0 : (int) ((t - now + 999) / 1000);
+                ck_assert_int_ge(poll(&p, 1, timeout_ms), 0);
+        }
+        ck_assert_int_eq(mbus_conn_get_timeout(conn, &t), 0);
+
+        service_quit(conn, svc);
+
+        /* After close every operation says -ENOTCONN. */
+        mbus_conn_close(conn);
+        ck_assert(!mbus_conn_is_open(conn));
+        ck_assert_int_eq(mbus_conn_get_fd(conn), -ENOTCONN);
+        ck_assert_int_eq(mbus_conn_process(conn), -ENOTCONN);
+        ck_assert_int_eq(mbus_call(conn, NS, "Echo", NULL, 0, NULL, NULL), -ENOTCONN);
+        conn = mbus_conn_unref(conn);
+        broker_stop(&b);
+}
+END_TEST
+
+START_TEST(test_broker_hangup_completes_pending_calls) {
+        struct mbus_conn *conn = NULL;
+        struct outcome out = {};
+        struct broker b;
+        pid_t svc;
+        int r;
+
+        broker_start(&b);
+        svc = service_spawn(b.address);
+        ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
+        ck_assert_int_eq(mbus_call_async(conn, NS, "Hold", NULL, 0, on_outcome, &out, NULL), 0);
+        ck_assert_int_eq(mbus_conn_flush(conn), 0);
+
+        /* The owner vanishes with the call pending: OwnerDisconnected. */
+        ck_assert_int_eq(kill(svc, SIGKILL), 0);
+        ck_assert_int_eq(waitpid(svc, NULL, 0), svc);
+        run_until(conn, &out.n, 1);
+        ck_assert_int_eq(out.error, -ENOLINK);
+        ck_assert_str_eq(out.name, MBUS_ERROR_OWNER_DISCONNECTED);
+
+        /* The broker goes away: pending calls complete with Disconnected, then the error. */
+        memset(&out, 0, sizeof(out));
+        ck_assert_int_eq(mbus_call_async(conn, MBUS_BROKER_NAMESPACE, "NoSuchProcedureHere", NULL, 0, on_outcome,
+                                         &out, NULL), 0);
+        broker_stop(&b);
+        for (time_t end = time(NULL) + 10;;) {
+                ck_assert_int_lt(time(NULL), end);
+                r = mbus_conn_process(conn);
+                if (r < 0)
+                        break;
+                if (r == 0)
+                        ck_assert_int_ge(mbus_conn_wait(conn, 100 * 1000), 0);
+        }
+        ck_assert_int_eq(out.n, 1);
+        /* Either the broker answered before it went, or the library completed the call. */
+        ck_assert(out.error == -ENOTCONN || out.error == -EOPNOTSUPP);
+        ck_assert_int_eq(r, -ECONNRESET);
+        ck_assert_int_eq(mbus_conn_process(conn), -ENOTCONN);
+        ck_assert_int_eq(mbus_ping(conn, 0), -ENOTCONN);
+        conn = mbus_conn_unref(conn);
+}
+END_TEST
+
+struct loop_state {
+        sd_event *event;
+        int replies;
+        int events;
+        int timeouts;
+};
+
+static int loop_echo(struct mbus_request *req, json_object *args, void *userdata) {
+        return mbus_request_reply(req, args);
+}
+
+static int loop_hold(struct mbus_request *req, json_object *args, void *userdata) {
+        struct mbus_request **held = userdata;
+
+        *held = mbus_request_ref(req);
+        return 0;
+}
+
+static void loop_maybe_exit(struct loop_state *s) {
+        if (s->replies == 1 && s->events == 1 && s->timeouts == 1)
+                sd_event_exit(s->event, 0);
+}
+
+static int loop_on_reply(struct mbus_conn *conn, json_object *result, const struct mbus_error *error,
+                         void *userdata) {
+        struct loop_state *s = userdata;
+
+        if (error) {
+                ck_assert_str_eq(error->name, MBUS_ERROR_TIMEOUT);
+                s->timeouts++;
+        } else {
+                ck_assert_int_eq(json_int_member(result, "v"), 5);
+                s->replies++;
+        }
+        loop_maybe_exit(s);
+        return 0;
+}
+
+static int loop_on_event(struct mbus_conn *conn, const struct mbus_event *ev, void *userdata) {
+        struct loop_state *s = userdata;
+
+        s->events++;
+        loop_maybe_exit(s);
+        return 0;
+}
+
+START_TEST(test_sd_event_attach) {
+        static const struct mbus_procedure procs[] = { { "Echo", loop_echo }, { "Hold", loop_hold } };
+        struct mbus_conn *svc = NULL, *cli = NULL;
+        struct mbus_request *held = NULL;
+        struct mbus_slot *sub = NULL;
+        struct loop_state s = {};
+        json_object *args;
+        struct broker b;
+
+        broker_start(&b);
+        ck_assert_int_ge(sd_event_new(&s.event), 0);
+
+        /* Service and caller in one process, one loop: only the loop can make this work. */
+        ck_assert_int_eq(mbus_conn_open(&svc, b.address, "loop-service"), 0);
+        ck_assert_int_eq(mbus_register(svc, PUB_NS, procs, 2, NULL, &held, NULL), 0);
+        ck_assert_int_eq(mbus_conn_open(&cli, b.address, "loop-client"), 0);
+        ck_assert_int_eq(mbus_subscribe(cli, PUB_NS ".Changed", loop_on_event, &s, &sub), 0);
+
+        ck_assert_int_eq(mbus_conn_attach_event(svc, s.event, 0), 0);
+        ck_assert_int_eq(mbus_conn_attach_event(svc, s.event, 0), -EBUSY);
+        ck_assert_int_eq(mbus_conn_attach_event(cli, s.event, 0), 0);
+
+        args = json_int_object("v", 5);
+        ck_assert_int_eq(mbus_call_async(cli, PUB_NS, "Echo", args, 0, loop_on_reply, &s, NULL), 0);
+        json_object_put(args);
+        ck_assert_int_eq(mbus_call_async(cli, PUB_NS, "Hold", NULL, 300 * 1000, loop_on_reply, &s, NULL), 0);
+        ck_assert_int_eq(mbus_emit(svc, PUB_NS, "Changed", NULL), 0);
+
+        ck_assert_int_eq(sd_event_loop(s.event), 0);
+        ck_assert_int_eq(s.replies, 1);
+        ck_assert_int_eq(s.events, 1);
+        ck_assert_int_eq(s.timeouts, 1);
+
+        ck_assert_ptr_nonnull(held);
+        ck_assert_int_eq(mbus_request_reply(held, NULL), 0);    /* late: dropped on the way */
+        held = mbus_request_unref(held);
+
+        ck_assert_int_eq(mbus_conn_detach_event(cli), 0);
+        ck_assert_int_eq(mbus_conn_detach_event(cli), 0);
+        sub = mbus_slot_free(sub);
+        cli = mbus_conn_unref(cli);
+        svc = mbus_conn_unref(svc);         /* still attached: the unref detaches */
+        s.event = sd_event_unref(s.event);
+        broker_stop(&b);
+}
+END_TEST
+
+START_TEST(test_open_fails_cleanly) {
+        struct mbus_conn *conn = NULL;
+        char dir[] = "/tmp/mbus-test-client-XXXXXX", path[128];
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/socket", dir);
+        ck_assert_int_eq(mbus_conn_open(&conn, path, NULL), -ENOENT);
+        ck_assert_ptr_null(conn);
+        ck_assert_int_eq(mbus_conn_open(&conn, "relative/path", NULL), -EINVAL);
+        ck_assert_int_eq(mbus_conn_open(NULL, path, NULL), -EINVAL);
+        ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+static Suite *client_suite(void) {
+        Suite *s = suite_create("client");
+        TCase *tc = tcase_create("e2e");
+
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_open_fails_cleanly);
+        tcase_add_test(tc, test_sync_call_round_trip);
+        tcase_add_test(tc, test_async_calls_complete_in_order);
+        tcase_add_test(tc, test_subscription_dispatch_two_patterns);
+        tcase_add_test(tc, test_slot_free_inside_callback);
+        tcase_add_test(tc, test_auto_reply_rules);
+        tcase_add_test(tc, test_poll_integration);
+        tcase_add_test(tc, test_broker_hangup_completes_pending_calls);
+        tcase_add_test(tc, test_sd_event_attach);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        const char *broker = getenv("MBUS_TEST_BROKER");
+        SRunner *sr;
+        int failed;
+
+        if (!broker || access(broker, X_OK) < 0) {
+                fprintf(stderr, "MBUS_TEST_BROKER not set or not executable: skipping\n");
+                return 77;
+        }
+
+        sr = srunner_create(client_suite());
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
