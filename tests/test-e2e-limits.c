@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Limits under load: a subscriber that never reads cannot grow the broker while others keep
+ * receiving every event; a full broker refuses new peers by name; 200 clients at once all get
+ * their answers.
+ */
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <check.h>
+
+#include "helpers/broker-util.h"
+#include "helpers/raw-util.h"
+
+#define NS "org.example.Echo"
+
+struct counter {
+        int n;
+        int next_seq;
+        bool out_of_order;
+};
+
+static int on_event(struct mbus_conn *conn, const struct mbus_event *e, void *userdata) {
+        struct counter *c = userdata;
+        json_object *seq;
+
+        if (strcmp(e->ns, "org.example.Flood") != 0)
+                return 0;
+        if (!e->payload || !json_object_object_get_ex(e->payload, "seq", &seq) ||
+            json_object_get_int(seq) != c->next_seq)
+                c->out_of_order = true;
+        c->next_seq++;
+        c->n++;
+        return 0;
+}
+
+static json_object *stats(struct mbus_conn *conn) {
+        json_object *o = NULL;
+
+        ck_assert_int_eq(mbus_call(conn, MBUS_BROKER_NAMESPACE, "GetStats", NULL, 0, &o, NULL), 0);
+        return o;
+}
+
+START_TEST(test_subscriber_that_never_reads_cannot_grow_the_broker) {
+        static const char *const args[] = { "--max-queue-bytes", "65536", NULL };
+        static const struct mbus_procedure none[] = { { "X", NULL } };
+        enum { N_EVENTS = 40000, BATCH = 50 };
+        struct test_broker b;
+        struct counter c1 = {}, c2 = {};
+        struct mbus_slot *s1 = NULL, *s2 = NULL;
+        char payload[600], *sluggish_id = NULL, args_json[64];
+        long rss_start = 0, rss_end;
+        int fd, small = 4096;
+
+        ck_assert_int_eq(test_broker_start(&b, args), 0);
+
+        /* the sluggish one: subscribed to everything, small socket buffer, never reads */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+        close(fd);
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+        ck_assert_int_eq(raw_hello(fd, "sluggish", &sluggish_id), 0);
+        ck_assert_int_eq(raw_subscribe(fd, 2, "*"), 0);
+
+        /* two subscribers that keep up, driven in lockstep with the publisher below */
+        struct mbus_conn *sub1 = test_connect(b.address, "reader-1");
+        struct mbus_conn *sub2 = test_connect(b.address, "reader-2");
+        ck_assert_int_eq(mbus_subscribe(sub1, "org.example.*", on_event, &c1, &s1), 0);
+        ck_assert_int_eq(mbus_subscribe(sub2, "*", on_event, &c2, &s2), 0);
+
+        struct mbus_conn *pub = test_connect(b.address, "flooder");
+        ck_assert_int_eq(mbus_register(pub, "org.example.Flood", none, 0, NULL, NULL, NULL), 0);
+
+        memset(payload, 'x', sizeof(payload));
+        for (int i = 0; i < N_EVENTS; i++) {
+                json_object *p = json_object_new_object();
+                json_object_object_add(p, "seq", json_object_new_int(i));
+                json_object_object_add(p, "data", json_object_new_string_len(payload, 500));
+                ck_assert_int_eq(mbus_emit(pub, "org.example.Flood", "Tick", p), 0);
+                json_object_put(p);
+                if ((i + 1) % BATCH != 0)
+                        continue;
+                ck_assert_int_eq(mbus_ping(pub, 0), 0);
+                long long deadline = test_now_ms() + 20000;
+                while ((c1.n < i + 1 || c2.n < i + 1) && test_now_ms() < deadline) {
+                        ck_assert_int_ge(test_pump(sub1, -1, 0), 0);
+                        ck_assert_int_ge(test_pump(sub2, -1, 0), 0);
+                }
+                ck_assert_int_eq(c1.n, i + 1);
+                ck_assert_int_eq(c2.n, i + 1);
+                if (i + 1 == 2000)
+                        rss_start = test_broker_rss_kb(&b);
+        }
+        rss_end = test_broker_rss_kb(&b);
+
+        /* every event reached the readers, in order */
+        ck_assert_int_eq(c1.n, N_EVENTS);
+        ck_assert_int_eq(c2.n, N_EVENTS);
+        ck_assert(!c1.out_of_order && !c2.out_of_order);
+
+        /* about 20 MiB went to a peer that read nothing: the broker kept at most its limit */
+        ck_assert_int_gt(rss_start, 0);
+        ck_assert_msg(rss_end - rss_start < 8 * 1024, "broker RSS grew from %ld to %ld KiB", rss_start, rss_end);
+        json_object *st = stats(pub);
+        ck_assert_int_ge(test_json_int(st, "events_dropped"), N_EVENTS / 2);
+        ck_assert_int_ge(test_json_int(st, "events_delivered"), 2 * N_EVENTS);
+        json_object_put(st);
+
+        /* the sluggish peer is still there, its queue within the limit */
+        json_object *peer = NULL;
+        snprintf(args_json, sizeof(args_json), "{\"id\": \"%s\"}", sluggish_id);
+        json_object *a = json_tokener_parse(args_json);
+        ck_assert_int_eq(mbus_call(pub, MBUS_BROKER_NAMESPACE, "GetPeer", a, 0, &peer, NULL), 0);
+        ck_assert_int_le(test_json_int(peer, "queued_bytes"), 65536 + 1024);
+        json_object_put(peer);
+        json_object_put(a);
+        free(sluggish_id);
+
+        close(fd);
+        mbus_slot_free(s1);
+        mbus_slot_free(s2);
+        mbus_conn_unref(sub1);
+        mbus_conn_unref(sub2);
+        mbus_conn_unref(pub);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+START_TEST(test_peer_over_max_peers_is_refused_by_name) {
+        static const char *const args[] = { "--max-peers", "2", NULL };
+        struct test_broker b;
+        struct raw_frame f;
+        int fd1, fd2, fd3;
+
+        ck_assert_int_eq(test_broker_start(&b, args), 0);
+        fd1 = raw_connect(b.address);
+        ck_assert_int_ge(fd1, 0);
+        ck_assert_int_eq(raw_hello(fd1, "one", NULL), 0);
+        fd2 = raw_connect(b.address);
+        ck_assert_int_ge(fd2, 0);
+        ck_assert_int_eq(raw_hello(fd2, "two", NULL), 0);
+
+        fd3 = raw_connect(b.address);
+        ck_assert_int_ge(fd3, 0);
+        ck_assert_int_eq(raw_recv(fd3, 10000, &f), 0);
+        ck_assert_int_eq(f.type, MBUS_FRAME_ERROR);
+        ck_assert_int_eq(f.reply_serial, 0);
+        ck_assert_str_eq(f.error_name, MBUS_ERROR_LIMITS_EXCEEDED);
+        raw_frame_done(&f);
+        ck_assert_int_eq(raw_wait_eof(fd3, 10000), 0);
+        close(fd3);
+
+        /* room again once one leaves */
+        close(fd2);
+        long long deadline = test_now_ms() + 10000;
+        int r = -1;
+        while (r != 0 && test_now_ms() < deadline) {
+                fd3 = raw_connect(b.address);
+                ck_assert_int_ge(fd3, 0);
+                r = raw_hello(fd3, "three", NULL);
+                close(fd3);
+        }
+        ck_assert_int_eq(r, 0);
+        close(fd1);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+#define N_CLIENTS 200
+
+struct client_args {
+        const char *address;
+        int index;
+        int go_fd;
+};
+
+static int client_main(void *userdata) {
+        struct client_args *a = userdata;
+        struct mbus_conn *conn = NULL;
+        char c;
+
+        child_assert(mbus_conn_open(&conn, a->address, "many") >= 0);
+        /* all connected first, then all call at once */
+        child_assert(read(a->go_fd, &c, 1) == 0);
+        for (int i = 0; i < 5; i++) {
+                json_object *args = json_object_new_object(), *result = NULL;
+                json_object_object_add(args, "client", json_object_new_int(a->index));
+                json_object_object_add(args, "i", json_object_new_int(i));
+                child_assert(mbus_call(conn, NS, "Echo", args, 30 * 1000 * 1000, &result, NULL) >= 0);
+                child_assert(json_object_equal(args, result));
+                json_object_put(result);
+                json_object_put(args);
+        }
+        mbus_conn_unref(conn);
+        return 0;
+}
+
+START_TEST(test_200_concurrent_clients_all_get_answers) {
+        struct test_broker b;
+        struct test_service svc;
+        struct test_pipe go;
+        pid_t pids[N_CLIENTS];
+        int ok = 0;
+
+        ck_assert_int_ge(test_raise_nofile(4 * N_CLIENTS), N_CLIENTS + 64);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        ck_assert_int_eq(test_service_start(&svc, b.address, NS), 0);
+
+        test_pipe_init(&go);
+        for (int i = 0; i < N_CLIENTS; i++) {
+                struct client_args a = { b.address, i, go.fd[0] };
+                /* the child must not hold the write end, or it would never see end of file */
+                pid_t pid = fork();
+                ck_assert_int_ge(pid, 0);
+                if (pid == 0) {
+                        close(go.fd[1]);
+                        exit(client_main(&a));
+                }
+                pids[i] = pid;
+        }
+
+        /* wait until all are connected: the broker counts them */
+        struct mbus_conn *conn = test_connect(b.address, "counter");
+        long long deadline = test_now_ms() + 60000;
+        int64_t peers = 0;
+        while (test_now_ms() < deadline) {
+                json_object *o = NULL;
+                ck_assert_int_eq(mbus_call(conn, MBUS_BROKER_NAMESPACE, "GetStats", NULL, 0, &o, NULL), 0);
+                peers = test_json_int(o, "peers");
+                json_object_put(o);
+                if (peers >= N_CLIENTS + 2)
+                        break;
+                usleep(20 * 1000);
+        }
+        ck_assert_int_eq(peers, N_CLIENTS + 2);
+        test_pipe_close(&go);
+
+        for (int i = 0; i < N_CLIENTS; i++)
+                ok += test_wait(pids[i], 60000) == 0;
+        ck_assert_int_eq(ok, N_CLIENTS);
+
+        json_object *o = NULL;
+        ck_assert_int_eq(mbus_call(conn, MBUS_BROKER_NAMESPACE, "GetStats", NULL, 0, &o, NULL), 0);
+        ck_assert_int_ge(test_json_int(o, "calls_routed"), 5 * N_CLIENTS);
+        ck_assert_int_eq(test_json_int(o, "pending_calls"), 0);
+        json_object_put(o);
+
+        mbus_conn_unref(conn);
+        ck_assert_int_eq(test_service_quit(&svc, b.address, NS), 0);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+static Suite *limits_suite(void) {
+        Suite *s = suite_create("e2e-limits");
+        TCase *tc = tcase_create("limits");
+
+        tcase_set_timeout(tc, 4 * TEST_TIMEOUT_SEC);
+        tcase_add_test(tc, test_subscriber_that_never_reads_cannot_grow_the_broker);
+        tcase_add_test(tc, test_peer_over_max_peers_is_refused_by_name);
+        tcase_add_test(tc, test_200_concurrent_clients_all_get_answers);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(limits_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? 0 : 1;
+}

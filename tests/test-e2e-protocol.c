@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Malformed input: each broken frame a peer may send (after or instead of the handshake) gets
+ * ERROR org.mbus.Error.ProtocolError with reply_serial 0 and a reason, and the connection is
+ * closed; a service and a caller on the same broker keep working throughout.
+ */
+
+#include <errno.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <check.h>
+
+#include "helpers/broker-util.h"
+#include "helpers/raw-util.h"
+
+#define NS "org.example.Echo"
+
+struct bad_case {
+        const char *name;
+        bool before_hello;          /* sent instead of HELLO */
+        void (*build)(struct raw_buf *b);
+};
+
+static void call_head(struct raw_buf *b, uint64_t serial) {
+        raw_frame_begin(b, MBUS_FRAME_CALL);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, serial);
+        raw_field_str(b, MBUS_FIELD_NAMESPACE, NS);
+        raw_field_str(b, MBUS_FIELD_MEMBER, "Echo");
+}
+
+static void build_bad_version(struct raw_buf *b) {
+        raw_frame_begin_full(b, 2, MBUS_FRAME_CALL, 0, 0);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, 2);
+        raw_field_str(b, MBUS_FIELD_NAMESPACE, NS);
+        raw_field_str(b, MBUS_FIELD_MEMBER, "Echo");
+        raw_frame_finish(b, NULL);
+}
+
+static void build_unknown_type(struct raw_buf *b) {
+        raw_frame_begin_full(b, MBUS_PROTOCOL_VERSION, 99, 0, 0);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, 2);
+        raw_frame_finish(b, NULL);
+}
+
+static void build_flags_set(struct raw_buf *b) {
+        raw_frame_begin_full(b, MBUS_PROTOCOL_VERSION, MBUS_FRAME_PING, 0x80, 0);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, 2);
+        raw_frame_finish(b, NULL);
+}
+
+static void build_reserved_set(struct raw_buf *b) {
+        raw_frame_begin_full(b, MBUS_PROTOCOL_VERSION, MBUS_FRAME_PING, 0, 1);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, 2);
+        raw_frame_finish(b, NULL);
+}
+
+static void build_field_overruns(struct raw_buf *b) {
+        /* a string field claiming 200 bytes inside 10 bytes of fields */
+        raw_frame_begin(b, MBUS_FRAME_PING);
+        raw_field(b, MBUS_FIELD_NAMESPACE, MBUS_FIELD_KIND_STRING, "abcdef", 6);
+        b->data[MBUS_FRAME_HEADER_SIZE + 2] = 200;
+        raw_frame_finish(b, NULL);
+}
+
+static void build_unknown_field(struct raw_buf *b) {
+        raw_frame_begin(b, MBUS_FRAME_PING);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, 2);
+        raw_field_u64(b, 77, 1);
+        raw_frame_finish(b, NULL);
+}
+
+static void build_wrong_kind(struct raw_buf *b) {
+        raw_frame_begin(b, MBUS_FRAME_PING);
+        raw_field(b, MBUS_FIELD_SERIAL, MBUS_FIELD_KIND_STRING, "2", 2);
+        raw_frame_finish(b, NULL);
+}
+
+static void build_short_uint(struct raw_buf *b) {
+        raw_frame_begin(b, MBUS_FRAME_PING);
+        raw_field(b, MBUS_FIELD_SERIAL, MBUS_FIELD_KIND_UINT64, "\x02\x00\x00\x00", 4);
+        raw_frame_finish(b, NULL);
+}
+
+static void build_duplicate_field(struct raw_buf *b) {
+        raw_frame_begin(b, MBUS_FRAME_PING);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, 2);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, 3);
+        raw_frame_finish(b, NULL);
+}
+
+static void build_missing_member(struct raw_buf *b) {
+        raw_frame_begin(b, MBUS_FRAME_CALL);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, 2);
+        raw_field_str(b, MBUS_FIELD_NAMESPACE, NS);
+        raw_frame_finish(b, "{}");
+}
+
+static void build_field_not_allowed(struct raw_buf *b) {
+        /* a pattern on a CALL */
+        call_head(b, 2);
+        raw_field_str(b, MBUS_FIELD_PATTERN, "*");
+        raw_frame_finish(b, "{}");
+}
+
+static void build_invalid_utf8(struct raw_buf *b) {
+        raw_frame_begin(b, MBUS_FRAME_CALL);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, 2);
+        raw_field_str(b, MBUS_FIELD_NAMESPACE, "org.ex\xc3\x28mple.Echo");
+        raw_field_str(b, MBUS_FIELD_MEMBER, "Echo");
+        raw_frame_finish(b, "{}");
+}
+
+static void build_invalid_name(struct raw_buf *b) {
+        raw_frame_begin(b, MBUS_FRAME_CALL);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, 2);
+        raw_field_str(b, MBUS_FIELD_NAMESPACE, "no-dots");
+        raw_field_str(b, MBUS_FIELD_MEMBER, "Echo");
+        raw_frame_finish(b, "{}");
+}
+
+static void build_string_without_nul(struct raw_buf *b) {
+        raw_frame_begin(b, MBUS_FRAME_CALL);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, 2);
+        raw_field(b, MBUS_FIELD_NAMESPACE, MBUS_FIELD_KIND_STRING, NS, (uint16_t) strlen(NS));
+        raw_field_str(b, MBUS_FIELD_MEMBER, "Echo");
+        raw_frame_finish(b, "{}");
+}
+
+static void build_serial_zero(struct raw_buf *b) {
+        call_head(b, 0);
+        raw_frame_finish(b, "{}");
+}
+
+static void build_sender_from_client(struct raw_buf *b) {
+        call_head(b, 2);
+        raw_field_str(b, MBUS_FIELD_SENDER, ":1.1");
+        raw_frame_finish(b, "{}");
+}
+
+static void build_welcome_from_client(struct raw_buf *b) {
+        raw_frame_begin(b, MBUS_FRAME_WELCOME);
+        raw_field_u64(b, MBUS_FIELD_REPLY_SERIAL, 1);
+        raw_frame_finish(b, "{\"id\": \":1.5\"}");
+}
+
+static void build_second_hello(struct raw_buf *b) {
+        raw_frame_begin(b, MBUS_FRAME_HELLO);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, 2);
+        raw_frame_finish(b, "{\"name\": \"again\"}");
+}
+
+static void build_oversize(struct raw_buf *b) {
+        /* only the header: the size alone must be refused, without waiting for the bytes */
+        raw_frame_begin(b, MBUS_FRAME_CALL);
+        raw_frame_finish(b, NULL);
+        b->data[8] = 0;
+        b->data[9] = 0;
+        b->data[10] = 0;
+        b->data[11] = 0x10;            /* 256 MiB of body */
+}
+
+static void build_call_before_hello(struct raw_buf *b) {
+        call_head(b, 1);
+        raw_frame_finish(b, "{}");
+}
+
+static const struct bad_case bad_cases[] = {
+        { "bad version", false, build_bad_version },
+        { "unknown type", false, build_unknown_type },
+        { "flags set", false, build_flags_set },
+        { "reserved byte set", false, build_reserved_set },
+        { "field overruns the fields", false, build_field_overruns },
+        { "unknown field code", false, build_unknown_field },
+        { "field of the wrong kind", false, build_wrong_kind },
+        { "uint64 field of 4 bytes", false, build_short_uint },
+        { "duplicate field", false, build_duplicate_field },
+        { "CALL without member", false, build_missing_member },
+        { "field not allowed for the type", false, build_field_not_allowed },
+        { "invalid UTF-8 in a name", false, build_invalid_utf8 },
+        { "invalid namespace", false, build_invalid_name },
+        { "string without NUL", false, build_string_without_nul },
+        { "serial 0", false, build_serial_zero },
+        { "SENDER set by a client", false, build_sender_from_client },
+        { "WELCOME from a client", false, build_welcome_from_client },
+        { "second HELLO", false, build_second_hello },
+        { "oversize frame", false, build_oversize },
+        { "CALL before HELLO", true, build_call_before_hello },
+};
+
+START_TEST(test_malformed_frames_get_protocol_error_and_disconnect) {
+        struct test_broker b;
+        struct test_service svc;
+        struct mbus_error error = MBUS_ERROR_NULL;
+        const struct bad_case *c = &bad_cases[_i];
+        struct raw_frame f;
+        struct raw_buf buf = {};
+        json_object *body;
+        int fd;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        ck_assert_int_eq(test_service_start(&svc, b.address, NS), 0);
+        struct mbus_conn *conn = test_connect(b.address, "bystander");
+
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        if (!c->before_hello)
+                ck_assert_int_eq(raw_hello(fd, "bad-peer", NULL), 0);
+        c->build(&buf);
+        ck_assert_int_eq(raw_send_buf(fd, &buf), 0);
+        raw_buf_done(&buf);
+
+        ck_assert_msg(raw_recv(fd, 10000, &f) == 0, "%s: no answer", c->name);
+        ck_assert_msg(f.type == MBUS_FRAME_ERROR, "%s: got frame type %u", c->name, f.type);
+        ck_assert_msg(f.error_name && strcmp(f.error_name, MBUS_ERROR_PROTOCOL) == 0, "%s: error %s", c->name,
+                      f.error_name);
+        ck_assert_int_eq(f.reply_serial, 0);
+        body = f.body ? json_tokener_parse(f.body) : NULL;
+        ck_assert_msg(test_json_str(body, "message") && test_json_str(body, "message")[0], "%s: no reason",
+                      c->name);
+        json_object_put(body);
+        raw_frame_done(&f);
+        ck_assert_msg(raw_wait_eof(fd, 10000) == 0, "%s: connection not closed", c->name);
+        close(fd);
+
+        /* nobody else noticed */
+        ck_assert_int_eq(mbus_call(conn, NS, "Echo", NULL, 0, NULL, &error), 0);
+        ck_assert(!mbus_error_is_set(&error));
+
+        mbus_conn_unref(conn);
+        ck_assert_int_eq(test_service_quit(&svc, b.address, NS), 0);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+START_TEST(test_frame_over_the_configured_size_is_refused) {
+        static const char *const args[] = { "--max-frame-size", "4096", NULL };
+        struct test_broker b;
+        struct test_service svc;
+        struct raw_frame f;
+        struct raw_buf buf = {};
+        char *big;
+        int fd;
+
+        ck_assert_int_eq(test_broker_start(&b, args), 0);
+        ck_assert_int_eq(test_service_start(&svc, b.address, NS), 0);
+
+        /* WELCOME tells the limit */
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_HELLO, 1, 0, NULL, NULL, NULL, NULL, NULL,
+                                         "{\"name\": \"big\"}"), 0);
+        ck_assert_int_eq(raw_recv(fd, 10000, &f), 0);
+        ck_assert_int_eq(f.type, MBUS_FRAME_WELCOME);
+        json_object *w = json_tokener_parse(f.body);
+        ck_assert_int_eq(test_json_int(w, "max_frame_size"), 4096);
+        ck_assert_int_eq(test_json_int(w, "protocol"), 1);
+        json_object_put(w);
+        raw_frame_done(&f);
+
+        /* a call that just fits is routed ... */
+        big = malloc(8192);
+        ck_assert_ptr_nonnull(big);
+        memset(big, 'x', 8191);
+        big[8191] = 0;
+        big[0] = '"';
+        big[3000] = '"';
+        big[3001] = 0;
+        call_head(&buf, 2);
+        raw_frame_finish(&buf, big);
+        ck_assert_int_le(buf.len, 4096);
+        ck_assert_int_eq(raw_send_buf(fd, &buf), 0);
+        ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_RETURN, &f), 0);
+        ck_assert_int_eq(f.reply_serial, 2);
+        raw_frame_done(&f);
+
+        /* ... one over the limit is a protocol error */
+        big[3000] = 'x';
+        big[5000] = '"';
+        big[5001] = 0;
+        call_head(&buf, 3);
+        raw_frame_finish(&buf, big);
+        ck_assert_int_gt(buf.len, 4096);
+        ck_assert_int_eq(raw_send(fd, buf.data, buf.len), 0);
+        raw_buf_done(&buf);
+        free(big);
+        ck_assert_int_eq(raw_recv(fd, 10000, &f), 0);
+        ck_assert_int_eq(f.type, MBUS_FRAME_ERROR);
+        ck_assert_str_eq(f.error_name, MBUS_ERROR_PROTOCOL);
+        raw_frame_done(&f);
+        ck_assert_int_eq(raw_wait_eof(fd, 10000), 0);
+        close(fd);
+
+        ck_assert_int_eq(test_service_quit(&svc, b.address, NS), 0);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+START_TEST(test_peer_hanging_up_mid_frame_leaves_the_broker_working) {
+        struct test_broker b;
+        struct raw_buf buf = {};
+        int fd;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        for (int i = 0; i < 20; i++) {
+                fd = raw_connect(b.address);
+                ck_assert_int_ge(fd, 0);
+                if (i % 2)
+                        ck_assert_int_eq(raw_hello(fd, "quitter", NULL), 0);
+                call_head(&buf, 2);
+                raw_frame_finish(&buf, "{\"a\": 1}");
+                ck_assert_int_eq(raw_send(fd, buf.data, (size_t) (i % 5 + 1) * buf.len / 6), 0);
+                close(fd);
+        }
+        raw_buf_done(&buf);
+
+        struct mbus_conn *conn = test_connect(b.address, "after");
+        json_object *o = NULL;
+        ck_assert_int_eq(mbus_call(conn, MBUS_BROKER_NAMESPACE, "GetStats", NULL, 0, &o, NULL), 0);
+        ck_assert_int_eq(test_json_int(o, "peers"), 1);
+        json_object_put(o);
+        mbus_conn_unref(conn);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+static Suite *protocol_suite(void) {
+        Suite *s = suite_create("e2e-protocol");
+        TCase *tc = tcase_create("protocol");
+
+        tcase_set_timeout(tc, TEST_TIMEOUT_SEC);
+        tcase_add_loop_test(tc, test_malformed_frames_get_protocol_error_and_disconnect, 0,
+                            (int) (sizeof(bad_cases) / sizeof(bad_cases[0])));
+        tcase_add_test(tc, test_frame_over_the_configured_size_is_refused);
+        tcase_add_test(tc, test_peer_hanging_up_mid_frame_leaves_the_broker_working);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(protocol_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? 0 : 1;
+}

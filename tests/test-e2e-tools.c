@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The command-line tools as a user runs them: separate processes against a real broker, with
+ * their exit status, standard output and standard error checked.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <check.h>
+
+#include "helpers/broker-util.h"
+
+#define NS "org.example.Echo"
+
+struct run {
+        int status;              /* exit code, 128+signal, or -ETIMEDOUT */
+        char out[8192], err[8192];
+};
+
+struct proc {
+        pid_t pid;
+        int out_fd, err_fd;
+};
+
+static void proc_start(struct proc *p, const char *const *argv) {
+        int out[2], err[2];
+
+        ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
+        fflush(NULL);
+        p->pid = fork();
+        ck_assert_int_ge(p->pid, 0);
+        if (p->pid == 0) {
+                dup2(out[1], STDOUT_FILENO);
+                dup2(err[1], STDERR_FILENO);
+                execv(argv[0], (char *const *) argv);
+                fprintf(stderr, "exec %s: %m\n", argv[0]);
+                _exit(127);
+        }
+        close(out[1]);
+        close(err[1]);
+        p->out_fd = out[0];
+        p->err_fd = err[0];
+}
+
+/* Collects output until both pipes close, then the exit status. */
+static void proc_finish(struct proc *p, struct run *r, int timeout_ms) {
+        size_t n_out = 0, n_err = 0;
+        long long deadline = test_now_ms() + timeout_ms;
+        bool out_open = true, err_open = true;
+
+        while ((out_open || err_open) && test_now_ms() < deadline) {
+                struct pollfd pfd[2] = { { p->out_fd, POLLIN, 0 }, { p->err_fd, POLLIN, 0 } };
+                if (!out_open)
+                        pfd[0].fd = -1;
+                if (!err_open)
+                        pfd[1].fd = -1;
+                if (poll(pfd, 2, 100) <= 0)
+                        continue;
+                if (pfd[0].revents) {
+                        ssize_t k = read(p->out_fd, r->out + n_out, sizeof(r->out) - 1 - n_out);
+                        if (k <= 0)
+                                out_open = false;
+                        else
+                                n_out += (size_t) k;
+                }
+                if (pfd[1].revents) {
+                        ssize_t k = read(p->err_fd, r->err + n_err, sizeof(r->err) - 1 - n_err);
+                        if (k <= 0)
+                                err_open = false;
+                        else
+                                n_err += (size_t) k;
+                }
+        }
+        r->out[n_out] = 0;
+        r->err[n_err] = 0;
+        close(p->out_fd);
+        close(p->err_fd);
+        long long left = deadline - test_now_ms();
+        r->status = test_wait(p->pid, left > 1000 ? (int) left : 1000);
+        if (r->err[0])
+                fprintf(stderr, "[%s stderr] %s", "tool", r->err);
+}
+
+static void run_tool(struct run *r, const char *const *argv) {
+        struct proc p;
+
+        memset(r, 0, sizeof(*r));
+        proc_start(&p, argv);
+        proc_finish(&p, r, 30000);
+}
+
+#define TOOL(name) test_tool_path(name, (char[512]) {}, 512)
+
+static json_object *parse_out(const struct run *r) {
+        json_object *o = json_tokener_parse(r->out);
+        ck_assert_msg(o, "stdout is not JSON: '%s'", r->out);
+        return o;
+}
+
+START_TEST(test_mbus_call_prints_results_and_names_errors) {
+        struct test_broker b;
+        struct test_service svc;
+        struct run r;
+        json_object *o;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        ck_assert_int_eq(test_service_start(&svc, b.address, NS), 0);
+
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--address", b.address, "org.mbus.Broker", "Version", NULL });
+        ck_assert_int_eq(r.status, 0);
+        o = parse_out(&r);
+        ck_assert_int_eq(test_json_int(o, "protocol"), 1);
+        json_object_put(o);
+
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--address", b.address, NS, "Echo",
+                                        "{\"a\": [1, 2, {\"b\": \"c\"}]}", NULL });
+        ck_assert_int_eq(r.status, 0);
+        o = parse_out(&r);
+        json_object *want = json_tokener_parse("{\"a\": [1, 2, {\"b\": \"c\"}]}");
+        ck_assert(json_object_equal(o, want));
+        json_object_put(want);
+        json_object_put(o);
+
+        /* ListNamespaces shows the service */
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--address", b.address, "org.mbus.Broker",
+                                        "ListNamespaces", NULL });
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_ptr_nonnull(strstr(r.out, NS));
+
+        /* an mbus error: exit 1, its name on stderr, nothing on stdout */
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--address", b.address, "org.example.Nobody", "Foo", NULL });
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_ptr_nonnull(strstr(r.err, MBUS_ERROR_NO_SUCH_NAMESPACE));
+        ck_assert_str_eq(r.out, "");
+
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--address", b.address, NS, "Fail", NULL });
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_ptr_nonnull(strstr(r.err, "org.example.Error.Failed"));
+        ck_assert_ptr_nonnull(strstr(r.err, "asked to fail"));
+
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--address", b.address, "--timeout", "0.3", NS, "Hang", NULL });
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_ptr_nonnull(strstr(r.err, MBUS_ERROR_TIMEOUT));
+
+        /* wrong usage: exit 2 */
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--address", b.address, NS, "Echo", "{not json", NULL });
+        ck_assert_int_eq(r.status, 2);
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--address", b.address, "bad name", "Echo", NULL });
+        ck_assert_int_eq(r.status, 2);
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--no-such-option", NULL });
+        ck_assert_int_eq(r.status, 2);
+
+        /* no broker there: exit 1 */
+        char gone[400];
+        snprintf(gone, sizeof(gone), "%s/nothing-here", b.dir);
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--address", gone, "org.mbus.Broker", "Ping", NULL });
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_str_ne(r.err, "");
+
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--help", NULL });
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_ptr_nonnull(strstr(r.out, "NAMESPACE"));
+
+        ck_assert_int_eq(test_service_quit(&svc, b.address, NS), 0);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+/* Waits until the broker counts at least n subscriptions. */
+static void wait_subscriptions(const char *address, int64_t n) {
+        struct mbus_conn *conn = test_connect(address, "waiter");
+        long long deadline = test_now_ms() + 20000;
+        int64_t have = 0;
+
+        while (test_now_ms() < deadline) {
+                json_object *o = NULL;
+                ck_assert_int_eq(mbus_call(conn, MBUS_BROKER_NAMESPACE, "GetStats", NULL, 0, &o, NULL), 0);
+                have = test_json_int(o, "subscriptions");
+                json_object_put(o);
+                if (have >= n)
+                        break;
+                usleep(20 * 1000);
+        }
+        ck_assert_int_ge(have, n);
+        mbus_conn_unref(conn);
+}
+
+START_TEST(test_mbus_publish_reaches_mbus_subscribe) {
+        struct test_broker b;
+        struct proc sub;
+        struct run r, rs;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+
+        proc_start(&sub, (const char *[]) { TOOL("mbus-subscribe"), "--address", b.address, "--count", "2",
+                                            "--timeout", "30", "org.example.Tools.*", "org.example.*", NULL });
+        wait_subscriptions(b.address, 2);
+
+        run_tool(&r, (const char *[]) { TOOL("mbus-publish"), "--address", b.address, "org.example.Tools",
+                                        "Changed", "{\"x\": 1}", NULL });
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_str_eq(r.out, "");
+        run_tool(&r, (const char *[]) { TOOL("mbus-publish"), "--address", b.address, "org.example.Tools",
+                                        "Removed", NULL });
+        ck_assert_int_eq(r.status, 0);
+
+        memset(&rs, 0, sizeof(rs));
+        proc_finish(&sub, &rs, 30000);
+        ck_assert_int_eq(rs.status, 0);
+
+        /* exactly two lines, one JSON object each, in order, despite two matching patterns */
+        char *nl = strchr(rs.out, '\n');
+        ck_assert_ptr_nonnull(nl);
+        *nl = 0;
+        json_object *e1 = json_tokener_parse(rs.out), *e2 = json_tokener_parse(nl + 1), *p;
+        ck_assert_ptr_nonnull(e1);
+        ck_assert_ptr_nonnull(e2);
+        ck_assert_ptr_null(strchr(nl + 1, '\n') ? strchr(strchr(nl + 1, '\n') + 1, '{') : NULL);
+        ck_assert_str_eq(test_json_str(e1, "namespace"), "org.example.Tools");
+        ck_assert_str_eq(test_json_str(e1, "event"), "Changed");
+        ck_assert_ptr_nonnull(test_json_str(e1, "sender"));
+        ck_assert_int_eq(strncmp(test_json_str(e1, "sender"), ":1.", 3), 0);
+        ck_assert(json_object_object_get_ex(e1, "payload", &p));
+        ck_assert_int_eq(test_json_int(p, "x"), 1);
+        ck_assert_str_eq(test_json_str(e2, "event"), "Removed");
+        json_object_put(e1);
+        json_object_put(e2);
+
+        /* --count with nothing coming: exit 1 at the timeout; without --count: 0 */
+        run_tool(&r, (const char *[]) { TOOL("mbus-subscribe"), "--address", b.address, "--count", "1",
+                                        "--timeout", "0.3", "org.none.*", NULL });
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_str_eq(r.out, "");
+        run_tool(&r, (const char *[]) { TOOL("mbus-subscribe"), "--address", b.address, "--timeout", "0.3",
+                                        "org.none.*", NULL });
+        ck_assert_int_eq(r.status, 0);
+        run_tool(&r, (const char *[]) { TOOL("mbus-subscribe"), "--address", b.address, "org.bad*", NULL });
+        ck_assert_int_eq(r.status, 2);
+
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+START_TEST(test_mbus_publish_fails_on_a_taken_namespace) {
+        struct test_broker b;
+        struct test_service svc;
+        struct run r;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        ck_assert_int_eq(test_service_start(&svc, b.address, NS), 0);
+
+        run_tool(&r, (const char *[]) { TOOL("mbus-publish"), "--address", b.address, NS, "Changed", NULL });
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_ptr_nonnull(strstr(r.err, MBUS_ERROR_NAMESPACE_TAKEN));
+
+        run_tool(&r, (const char *[]) { TOOL("mbus-publish"), "--address", b.address, NS, "Changed", "[1", NULL });
+        ck_assert_int_eq(r.status, 2);
+
+        ck_assert_int_eq(test_service_quit(&svc, b.address, NS), 0);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+START_TEST(test_mbus_bench_serves_echo_for_mbus_call) {
+        struct test_broker b;
+        struct proc bench;
+        struct run r, rb;
+        long long deadline;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        proc_start(&bench, (const char *[]) { TOOL("mbus-bench"), "--address", b.address, "serve-echo",
+                                              "org.example.BenchEcho", NULL });
+
+        /* it registers in its own time: call until the namespace is there */
+        deadline = test_now_ms() + 20000;
+        do {
+                run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--address", b.address, "org.example.BenchEcho",
+                                                "Echo", "{\"seq\": 1}", NULL });
+        } while (r.status != 0 && test_now_ms() < deadline && usleep(50 * 1000) == 0);
+        ck_assert_int_eq(r.status, 0);
+        json_object *o = parse_out(&r);
+        ck_assert_int_eq(test_json_int(o, "seq"), 1);
+        json_object_put(o);
+
+        ck_assert_int_eq(kill(bench.pid, SIGTERM), 0);
+        memset(&rb, 0, sizeof(rb));
+        proc_finish(&bench, &rb, 20000);
+        ck_assert_int_eq(rb.status, 0);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+static Suite *tools_suite(void) {
+        Suite *s = suite_create("e2e-tools");
+        TCase *tc = tcase_create("tools");
+
+        tcase_set_timeout(tc, TEST_TIMEOUT_SEC);
+        tcase_add_test(tc, test_mbus_call_prints_results_and_names_errors);
+        tcase_add_test(tc, test_mbus_publish_reaches_mbus_subscribe);
+        tcase_add_test(tc, test_mbus_publish_fails_on_a_taken_namespace);
+        tcase_add_test(tc, test_mbus_bench_serves_echo_for_mbus_call);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(tools_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? 0 : 1;
+}
