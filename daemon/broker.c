@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The broker owns everything: the sd-event loop reference, listeners, the peer table and the
+ * three registries (namespaces, subscriptions, pending calls), two timers (the earliest call
+ * deadline; the keep-alive sweep) and the counters.
+ *
+ * Reentrancy: routing one frame can make other peers misbehave (a reply that overflows a
+ * caller's queue condemns that caller). Nothing is dropped or freed in the middle of that.
+ * Every callback ends in mbus_broker_dispatch_done(), which, until nothing is left:
+ *   1. drops condemned peers: out of the peer table, registries released (their
+ *      NamespaceOwnerChanged and PeerDisconnected events sent, calls owed by them answered
+ *      OwnerDisconnected, their own calls forgotten), socket closed after one last
+ *      non-blocking flush (so a ProtocolError reaches the culprit);
+ *   2. flushes every peer that got output during the callback: one writev per peer, however
+ *      many frames were queued for it;
+ * and then frees the dropped peers. A dropped peer is out of every lookup structure at once,
+ * so later frames in the same batch cannot reach it.
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "broker.h"
+#include "driver.h"
+#include "listener.h"
+#include "log-ids.h"
+#include "match.h"
+#include "namespace.h"
+#include "peer.h"
+#include "pending.h"
+#include "proto/address.h"
+#include "proto/frame.h"
+#include "proto/names.h"
+#include "router.h"
+#include "util/fd-util.h"
+#include "util/hashmap.h"
+
+#define BROKER_TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
+
+usec_t mbus_broker_now(struct mbus_broker *b) {
+        usec_t now;
+
+        if (sd_event_now(b->event, CLOCK_MONOTONIC, &now) < 0)
+                now = now_usec(CLOCK_MONOTONIC);
+        return now;
+}
+
+/* --- timers ----------------------------------------------------------------------------------- */
+
+static int broker_on_call_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct mbus_broker *b = userdata;
+
+        b->call_timer_armed = USEC_INFINITY;
+        mbus_router_expire_calls(b, mbus_broker_now(b));
+        mbus_broker_arm_call_timer(b, mbus_pending_next_deadline(b->pending));
+        mbus_broker_dispatch_done(b);
+        return 0;
+}
+
+void mbus_broker_arm_call_timer(struct mbus_broker *b, usec_t deadline) {
+        /*
+         * Only ever moved earlier here: when calls complete the timer stays where it was and
+         * fires once for nothing, which is cheaper than re-arming on every reply.
+         */
+        if (deadline == USEC_INFINITY || deadline >= b->call_timer_armed)
+                return;
+        if (sd_event_source_set_time(b->call_timer, deadline) < 0 ||
+            sd_event_source_set_enabled(b->call_timer, SD_EVENT_ONESHOT) < 0) {
+                (void) mbus_log(LOG_ERR, -EIO, NULL, "Failed to arm the call timer");
+                return;
+        }
+        b->call_timer_armed = deadline;
+}
+
+static usec_t broker_keepalive_period(const struct mbus_config *c) {
+        usec_t p = MIN(c->keepalive_interval, c->keepalive_timeout) / 4;
+        return MIN(MAX(p, 10 * USEC_PER_MSEC), 5 * USEC_PER_SEC);
+}
+
+/*
+ * One sweep over all peers instead of a timer each: a peer silent for the interval gets a
+ * PING; one that stays silent for the timeout after it counts a miss and is pinged again;
+ * threshold misses in a row drop it. A peer that never says HELLO is dropped after interval +
+ * timeout. Any bytes received reset the state (peer.c).
+ */
+static int broker_on_keepalive(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct mbus_broker *b = userdata;
+        const struct mbus_config *c = b->config;
+        usec_t now = mbus_broker_now(b);
+
+        for (struct mbus_peer *p = b->peers_first; p; p = p->next) {
+                if (p->condemned)
+                        continue;
+                if (p->state == MBUS_PEER_HANDSHAKE) {
+                        if (now >= usec_add(p->last_rx, usec_add(c->keepalive_interval, c->keepalive_timeout))) {
+                                (void) mbus_log(LOG_NOTICE, -ETIMEDOUT,
+                                                MBUS_FIELDS(.msgid = MBUS_MSGID_KEEPALIVE_TIMEOUT, .peer = p),
+                                                "Peer :1.%" PRIu64 " sent no HELLO in time", p->id);
+                                mbus_broker_condemn_peer(b, p, -ETIMEDOUT);
+                        }
+                        continue;
+                }
+                if (p->ping_sent != 0) {
+                        if (now < usec_add(p->ping_sent, c->keepalive_timeout))
+                                continue;
+                        if (++p->n_missed_pings >= c->keepalive_threshold) {
+                                (void) mbus_log(LOG_NOTICE, -ETIMEDOUT,
+                                                MBUS_FIELDS(.msgid = MBUS_MSGID_KEEPALIVE_TIMEOUT, .peer = p),
+                                                "Peer :1.%" PRIu64 " (%s) did not answer %u pings: dropping it",
+                                                p->id, p->name ?: "", p->n_missed_pings);
+                                mbus_broker_condemn_peer(b, p, -ETIMEDOUT);
+                                continue;
+                        }
+                } else if (now < usec_add(p->last_rx, c->keepalive_interval))
+                        continue;
+
+                if (mbus_router_send_ping(b, p) >= 0)
+                        p->ping_sent = now;
+        }
+
+        mbus_broker_notify_status(b);
+        (void) sd_event_source_set_time_relative(s, broker_keepalive_period(c));
+        mbus_broker_dispatch_done(b);
+        return 0;
+}
+
+void mbus_broker_notify_status(struct mbus_broker *b) {
+        char line[sizeof(b->status_line)];
+
+        mbus_stats_format_status(b, line, sizeof(line));
+        if (strcmp(line, b->status_line) == 0)
+                return;
+        memcpy(b->status_line, line, sizeof(line));
+        (void) sd_notifyf(false, "STATUS=%s", line);
+}
+
+/* --- lifecycle -------------------------------------------------------------------------------- */
+
+int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus_config *config) {
+        _cleanup_(mbus_broker_freep) struct mbus_broker *b = NULL;
+        int r;
+
+        assert(ret && event && config);
+
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->event = sd_event_ref(event);
+        b->config = config;
+        b->next_peer_id = 1;
+        b->call_timer_armed = USEC_INFINITY;
+        b->drop_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 5);
+
+        r = mbus_hashmap_new(&b->peers, &mbus_uint64_hash_ops);
+        if (r < 0)
+                return r;
+        r = mbus_namespace_registry_new(&b->namespaces);
+        if (r < 0)
+                return r;
+        r = mbus_match_index_new(&b->matches);
+        if (r < 0)
+                return r;
+        r = mbus_pending_table_new(&b->pending);
+        if (r < 0)
+                return r;
+        r = mbus_driver_init(b);
+        if (r < 0)
+                return r;
+
+        r = sd_event_add_time(event, &b->call_timer, CLOCK_MONOTONIC, USEC_INFINITY,
+                              BROKER_TIMER_ACCURACY_USEC, broker_on_call_timer, b);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(b->call_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(b->call_timer, "call-deadlines");
+
+        r = sd_event_add_time_relative(event, &b->keepalive_timer, CLOCK_MONOTONIC,
+                                       broker_keepalive_period(config), BROKER_TIMER_ACCURACY_USEC,
+                                       broker_on_keepalive, b);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(b->keepalive_timer, SD_EVENT_ON);
+        (void) sd_event_source_set_description(b->keepalive_timer, "keepalive-sweep");
+
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+static void broker_unlink_peer(struct mbus_broker *b, struct mbus_peer *peer) {
+        (void) mbus_hashmap_remove(b->peers, &peer->id);
+        if (peer->prev)
+                peer->prev->next = peer->next;
+        else
+                b->peers_first = peer->next;
+        if (peer->next)
+                peer->next->prev = peer->prev;
+        peer->prev = peer->next = NULL;
+        b->n_peers--;
+}
+
+/* Takes peer out of everything, answering what it owed; no events, no flush: for shutdown. */
+static void broker_release_peer(struct mbus_broker *b, struct mbus_peer *peer) {
+        struct mbus_namespace *ns;
+
+        (void) mbus_match_remove_owner(b->matches, peer->id);
+        while ((ns = mbus_namespace_pop_owned(b->namespaces, &peer->namespaces)))
+                mbus_namespace_free(ns);
+        (void) mbus_pending_drop_caller(b->pending, &peer->calls_out);
+        while (mbus_pending_pop_callee(b->pending, &peer->calls_in, NULL, NULL) > 0)
+                ;
+}
+
+struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
+        if (!b)
+                return NULL;
+
+        /* Shutdown: no events, no answers; just free. Dead peers first, then live ones. */
+        while (b->dead) {
+                struct mbus_peer *p = b->dead;
+
+                b->dead = p->next;
+                mbus_peer_free(p);
+        }
+        while (b->peers_first) {
+                struct mbus_peer *p = b->peers_first;
+
+                broker_unlink_peer(b, p);
+                broker_release_peer(b, p);
+                mbus_peer_free(p);
+        }
+        for (size_t i = 0; i < b->n_listeners; i++)
+                mbus_listener_free(b->listeners[i]);
+        free(b->listeners);
+
+        sd_event_source_disable_unref(b->call_timer);
+        sd_event_source_disable_unref(b->keepalive_timer);
+        mbus_pending_table_free(b->pending);
+        mbus_match_index_free(b->matches);
+        mbus_namespace_registry_free(b->namespaces);
+        mbus_hashmap_free(b->peers);
+        sd_event_unref(b->event);
+        free(b);
+        return NULL;
+}
+
+/* --- listening -------------------------------------------------------------------------------- */
+
+static int broker_add_listener(struct mbus_broker *b, int fd, const char *unlink_path) {
+        struct mbus_listener **array, *l;
+        int r;
+
+        array = realloc(b->listeners, (b->n_listeners + 1) * sizeof(*array));
+        if (!array) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        b->listeners = array;
+
+        r = mbus_listener_new(&l, b, fd, &mbus_listener_uds_ops, unlink_path);
+        if (r < 0)
+                return r;
+        b->listeners[b->n_listeners++] = l;
+        return 0;
+}
+
+int mbus_broker_listen_fds(struct mbus_broker *b, const int *fds, size_t n_fds) {
+        int r = 0;
+
+        for (size_t i = 0; i < n_fds; i++) {
+                int k;
+
+                if (r < 0) {
+                        safe_close(fds[i]);
+                        continue;
+                }
+                k = mbus_listener_uds_check(fds[i]);
+                if (k < 0) {
+                        r = mbus_log(LOG_ERR, k, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
+                                     "Passed fd %i is not a listening AF_UNIX stream socket", fds[i]);
+                        safe_close(fds[i]);
+                        continue;
+                }
+                k = broker_add_listener(b, fds[i], NULL);
+                if (k < 0)
+                        r = mbus_log(LOG_ERR, k, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
+                                     "Failed to listen on passed fd %i: %s", fds[i], strerror(-k));
+        }
+        return r;
+}
+
+int mbus_broker_listen_address(struct mbus_broker *b, const char *address) {
+        _cleanup_free_ char *def = NULL, *path = NULL;
+        int fd, r;
+
+        if (!address) {
+                r = mbus_address_default_listen(&def);
+                if (r < 0)
+                        return mbus_log(LOG_ERR, r, NULL, "Failed to determine the default socket: %s",
+                                        strerror(-r));
+                address = def;
+        }
+
+        r = mbus_listener_uds_bind(address, &fd, &path);
+        if (r == -EADDRINUSE)
+                return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
+                                "Another broker is listening on %s", address);
+        if (r < 0)
+                return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
+                                "Failed to listen on %s: %s", address, strerror(-r));
+
+        r = broker_add_listener(b, fd, path);
+        if (r < 0) {
+                (void) unlink(path);
+                return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
+                                "Failed to listen on %s: %s", address, strerror(-r));
+        }
+        return 0;
+}
+
+/* --- peers ------------------------------------------------------------------------------------ */
+
+/* Over --max-peers: one ERROR frame, best effort, then close. No peer object is made. */
+static void broker_refuse(struct mbus_broker *b, int fd) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
+        static const char body[] = "{\"message\":\"Too many peers connected\"}";
+
+        b->stats.peers_refused++;
+        if (mbus_ratelimit_below(&b->drop_log_ratelimit, mbus_broker_now(b)))
+                (void) mbus_log(LOG_WARNING, -ENOBUFS, MBUS_FIELDS(.msgid = MBUS_MSGID_PEER_LIMIT),
+                                "Refusing a connection: %zu peers connected (limit %zu)", b->n_peers,
+                                b->config->max_peers);
+
+        if (mbus_frame_new(&f, MBUS_FRAME_ERROR,
+                           &(const struct mbus_frame_fields) {
+                                   .reply_serial = 0,
+                                   .error_name = "org.mbus.Error.LimitsExceeded",
+                           }, body, strlen(body)) >= 0) {
+                struct iovec iov[2] = {
+                        { .iov_base = (void *) f->head, .iov_len = f->head_len },
+                        { .iov_base = (void *) f->body, .iov_len = f->body_len },
+                };
+                (void) writev(fd, iov, 2);
+        }
+        safe_close(fd);
+}
+
+void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds) {
+        struct mbus_peer *peer;
+        int r;
+
+        if (b->n_peers >= b->config->max_peers)
+                return broker_refuse(b, fd);
+
+        r = mbus_peer_new(&peer, b, fd, creds);
+        if (r < 0) {
+                (void) mbus_log(LOG_WARNING, r, NULL, "Failed to set up a peer: %s", strerror(-r));
+                safe_close(fd);
+                return;
+        }
+        r = mbus_hashmap_put(b->peers, &peer->id, peer);
+        if (r < 0) {
+                (void) mbus_log(LOG_WARNING, r, NULL, "Failed to set up a peer: %s", strerror(-r));
+                mbus_peer_free(peer);
+                return;
+        }
+        peer->next = b->peers_first;
+        if (b->peers_first)
+                b->peers_first->prev = peer;
+        b->peers_first = peer;
+        b->n_peers++;
+        b->stats.peers_accepted++;
+}
+
+struct mbus_peer *mbus_broker_find_peer(struct mbus_broker *b, uint64_t id) {
+        return mbus_hashmap_get(b->peers, &id);
+}
+
+void mbus_broker_condemn_peer(struct mbus_broker *b, struct mbus_peer *peer, int reason) {
+        if (peer->condemned || peer->state == MBUS_PEER_DEAD)
+                return;
+        peer->condemned = true;
+        peer->drop_reason = reason;
+        peer->condemned_next = b->condemned;
+        b->condemned = peer;
+}
+
+void mbus_broker_mark_dirty(struct mbus_broker *b, struct mbus_peer *peer) {
+        if (peer->dirty)
+                return;
+        peer->dirty = true;
+        peer->dirty_next = b->dirty;
+        b->dirty = peer;
+}
+
+static void broker_log_drop(struct mbus_broker *b, struct mbus_peer *peer, int reason) {
+        switch (reason) {
+        case -ECONNRESET:
+        case -EPIPE:
+                (void) mbus_log(LOG_DEBUG, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_PEER_DISCONNECTED, .peer = peer),
+                                "Peer :1.%" PRIu64 " (%s) disconnected", peer->id, peer->name ?: "");
+                break;
+        default:
+                (void) mbus_log(LOG_INFO, reason, MBUS_FIELDS(.msgid = MBUS_MSGID_PEER_DISCONNECTED, .peer = peer),
+                                "Dropped peer :1.%" PRIu64 " (%s): %s", peer->id, peer->name ?: "",
+                                strerror(-reason));
+        }
+}
+
+static void broker_drop_peer(struct mbus_broker *b, struct mbus_peer *peer) {
+        struct mbus_namespace *ns;
+        uint64_t caller_id, serial;
+        bool was_running = peer->state == MBUS_PEER_RUNNING;
+        int reason = peer->drop_reason;
+
+        broker_log_drop(b, peer, reason);
+
+        /* Out of every lookup first: nothing below can route to it any more. */
+        broker_unlink_peer(b, peer);
+        peer->state = MBUS_PEER_DEAD;
+
+        (void) mbus_match_remove_owner(b->matches, peer->id);
+        (void) mbus_pending_drop_caller(b->pending, &peer->calls_out);
+        while (mbus_pending_pop_callee(b->pending, &peer->calls_in, &caller_id, &serial) > 0) {
+                struct mbus_peer *caller = mbus_broker_find_peer(b, caller_id);
+                char id[MBUS_PEER_ID_MAX];
+
+                if (caller)
+                        (void) mbus_router_reply_error(b, caller, serial, -ENOLINK,
+                                                       "The owner %s disconnected before replying",
+                                                       mbus_peer_format_id(peer, id));
+        }
+        while ((ns = mbus_namespace_pop_owned(b->namespaces, &peer->namespaces))) {
+                mbus_driver_emit_owner_changed(b, ns->name, peer->id, /* new_owner= */ 0);
+                mbus_namespace_free(ns);
+        }
+        if (was_running)
+                mbus_driver_emit_peer_disconnected(b, peer);
+
+        /* Last words (a ProtocolError) get one non-blocking try unless the socket is broken. */
+        if (reason != -ECONNRESET && reason != -EPIPE && mbus_stream_has_output(&peer->stream))
+                (void) mbus_stream_flush(&peer->stream);
+        mbus_peer_disconnect(peer);
+
+        peer->next = b->dead;
+        b->dead = peer;
+}
+
+void mbus_broker_dispatch_done(struct mbus_broker *b) {
+        for (;;) {
+                while (b->condemned) {
+                        struct mbus_peer *p = b->condemned;
+
+                        b->condemned = p->condemned_next;
+                        p->condemned_next = NULL;
+                        broker_drop_peer(b, p);
+                }
+                if (!b->dirty)
+                        break;
+                while (b->dirty) {
+                        struct mbus_peer *p = b->dirty;
+                        int r;
+
+                        b->dirty = p->dirty_next;
+                        p->dirty_next = NULL;
+                        p->dirty = false;
+                        if (p->condemned || p->state == MBUS_PEER_DEAD)
+                                continue;
+                        r = mbus_peer_flush(p);
+                        if (r < 0)
+                                mbus_broker_condemn_peer(b, p, r);
+                }
+        }
+
+        while (b->dead) {
+                struct mbus_peer *p = b->dead;
+
+                b->dead = p->next;
+                mbus_peer_free(p);
+        }
+}

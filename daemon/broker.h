@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* struct mbus_broker: the event loop, listeners, registries and every peer. */
+
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "log.h"
+#include "stats.h"
+#include "util/macro.h"
+#include "util/time-util.h"
+
+struct mbus_creds;
+struct mbus_frame;
+struct mbus_hashmap;
+struct mbus_listener;
+struct mbus_match_index;
+struct mbus_namespace_registry;
+struct mbus_peer;
+struct mbus_pending_table;
+
+#define MBUS_BROKER_ID 0                        /* ":1.0", the sender of the broker's events */
+#define MBUS_BROKER_MAX_NAMESPACES_PER_PEER 1024u
+#define MBUS_BROKER_MAX_SUBSCRIPTIONS_PER_PEER 4096u
+
+struct mbus_broker {
+        sd_event *event;                        /* owned (a reference) */
+        const struct mbus_config *config;       /* borrowed: main() keeps it */
+
+        struct mbus_listener **listeners;       /* owned */
+        size_t n_listeners;
+
+        struct mbus_hashmap *peers;             /* id -> struct mbus_peer, live peers only */
+        struct mbus_peer *peers_first;          /* the same peers, in connect order */
+        size_t n_peers;
+        uint64_t next_peer_id;
+        uint64_t next_serial;                   /* serials of frames the broker originates */
+
+        /*
+         * Deferred work, done by mbus_broker_dispatch_done() at the end of every callback:
+         * peers to flush (one writev each), peers to drop, dropped peers to free. Nothing is
+         * freed while a callback may still hold a pointer to it.
+         */
+        struct mbus_peer *dirty;
+        struct mbus_peer *condemned;
+        struct mbus_peer *dead;
+
+        struct mbus_namespace_registry *namespaces;
+        struct mbus_match_index *matches;
+        struct mbus_pending_table *pending;
+
+        sd_event_source *call_timer;            /* armed at the earliest call deadline */
+        usec_t call_timer_armed;                /* USEC_INFINITY: off */
+        sd_event_source *keepalive_timer;       /* the one keep-alive sweep */
+
+        struct mbus_stats stats;
+        struct mbus_ratelimit drop_log_ratelimit;
+        uint64_t events_dropped_logged;
+        char status_line[160];
+};
+
+/* Lifecycle. */
+int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus_config *config);
+struct mbus_broker *mbus_broker_free(struct mbus_broker *b);
+
+/*
+ * Listening: on fds passed by systemd (taken over, also on failure), or on config->address
+ * (or the default path), which the broker creates and unlinks at exit.
+ */
+int mbus_broker_listen_fds(struct mbus_broker *b, const int *fds, size_t n_fds);
+int mbus_broker_listen_address(struct mbus_broker *b, const char *address);
+
+/* Peers. */
+
+/*
+ * Takes a connected socket from a listener (fd is consumed in every case) with the
+ * credentials read at accept (moved into the new peer).
+ */
+void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds);
+struct mbus_peer *mbus_broker_find_peer(struct mbus_broker *b, uint64_t id);   /* live ones */
+
+/*
+ * Schedules the drop of peer with reason (negative errno): it is taken out of every registry,
+ * its calls are answered, and it is freed by mbus_broker_dispatch_done(). Never frees now, so
+ * it is safe anywhere. Idempotent.
+ */
+void mbus_broker_condemn_peer(struct mbus_broker *b, struct mbus_peer *peer, int reason);
+
+/* Adds peer to the end-of-dispatch flush list. */
+void mbus_broker_mark_dirty(struct mbus_broker *b, struct mbus_peer *peer);
+
+/* Called at the end of every event callback: drops, flushes, frees. */
+void mbus_broker_dispatch_done(struct mbus_broker *b);
+
+/* Makes sure the call timer fires no later than deadline. */
+void mbus_broker_arm_call_timer(struct mbus_broker *b, usec_t deadline);
+
+/* Time of the current event loop iteration (cached by sd-event). */
+usec_t mbus_broker_now(struct mbus_broker *b);
+
+/* Updates sd_notify STATUS= if it changed. */
+void mbus_broker_notify_status(struct mbus_broker *b);
+
+MBUS_DEFINE_CLEANUP(struct mbus_broker *, mbus_broker_free);

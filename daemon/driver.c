@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The driver: the peer ":1.0" that owns org.mbus.Broker. Its procedures are a table, each
+ * entry a function from (caller, JSON arguments) to a JSON result or a negative errno with a
+ * message; mbus_driver_call() turns that into exactly one RETURN or ERROR. This is the only
+ * code besides HELLO that parses bodies, and only bodies addressed to the broker.
+ *
+ * Events are built only when somebody subscribed to them: an idle bus with many connects
+ * does no JSON work for PeerConnected.
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "broker.h"
+#include "driver.h"
+#include "match.h"
+#include "namespace.h"
+#include "peer.h"
+#include "pending.h"
+#include "proto/frame.h"
+#include "proto/names.h"
+#include "router.h"
+#include "util/hashmap.h"
+#include "util/json-util.h"
+
+#ifndef MBUS_DAEMON_VERSION
+#define MBUS_DAEMON_VERSION "0.1.0"
+#endif
+#define DRIVER_PROTOCOL 1
+
+struct driver_error {
+        char message[256];
+};
+
+typedef int (*driver_method_fn)(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                                json_object **ret, struct driver_error *err);
+
+struct driver_method {
+        const char *name;
+        driver_method_fn fn;
+};
+
+static int driver_fail(struct driver_error *err, int error, const char *format, ...) _printf_(3, 4);
+static int driver_fail(struct driver_error *err, int error, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        (void) vsnprintf(err->message, sizeof(err->message), format, ap);
+        va_end(ap);
+        return error;
+}
+
+/* json_object_object_add() that reports a failed allocation of the value. */
+static int driver_add(json_object *o, const char *key, json_object *v) {
+        if (!v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static json_object *driver_id_json(uint64_t id) {
+        char buf[MBUS_PEER_ID_MAX];
+        return json_object_new_string(mbus_peer_id_format(buf, id));
+}
+
+static int driver_peer_json(struct mbus_broker *b, struct mbus_peer *peer, json_object **ret) {
+        _cleanup_json_ json_object *o = json_object_new_object(), *nss = json_object_new_array();
+        int r = 0;
+
+        if (!o || !nss)
+                return -ENOMEM;
+        for (struct mbus_namespace *ns = peer->namespaces.first; ns; ns = ns->owner_next)
+                if (json_object_array_add(nss, json_object_new_string(ns->name)) < 0)
+                        return -ENOMEM;
+
+        r = r ?: driver_add(o, "id", driver_id_json(peer->id));
+        r = r ?: driver_add(o, "name", json_object_new_string(peer->name ?: ""));
+        r = r ?: driver_add(o, "uid", json_object_new_int64((int64_t) peer->creds.uid));
+        r = r ?: driver_add(o, "gid", json_object_new_int64((int64_t) peer->creds.gid));
+        r = r ?: driver_add(o, "pid", json_object_new_int64((int64_t) peer->creds.pid));
+        r = r ?: driver_add(o, "namespaces", TAKE_PTR(nss));
+        r = r ?: driver_add(o, "subscriptions",
+                            json_object_new_int64((int64_t) mbus_match_count_owner(b->matches, peer->id)));
+        r = r ?: driver_add(o, "connected_usec", json_object_new_int64((int64_t) peer->connected_realtime));
+        r = r ?: driver_add(o, "pending_calls", json_object_new_int64((int64_t) peer->calls_out.n));
+        r = r ?: driver_add(o, "queued_bytes",
+                            json_object_new_int64((int64_t) mbus_stream_queued_bytes(&peer->stream)));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* --- procedures ------------------------------------------------------------------------------- */
+
+static int driver_ping(struct mbus_broker *b, struct mbus_peer *caller, json_object *args, json_object **ret,
+                       struct driver_error *err) {
+        *ret = json_object_new_object();
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int driver_version(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                          json_object **ret, struct driver_error *err) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        int r = 0;
+
+        if (!o)
+                return -ENOMEM;
+        r = r ?: driver_add(o, "version", json_object_new_string(MBUS_DAEMON_VERSION));
+        r = r ?: driver_add(o, "protocol", json_object_new_int(DRIVER_PROTOCOL));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int driver_list_namespaces(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                                  json_object **ret, struct driver_error *err) {
+        _cleanup_json_ json_object *o = json_object_new_object(), *list = json_object_new_array();
+        _cleanup_free_ struct mbus_namespace **all = NULL;
+        size_t n;
+        int r;
+
+        if (!o || !list)
+                return -ENOMEM;
+        r = mbus_namespace_registry_list(b->namespaces, &all, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_json_ json_object *e = json_object_new_object();
+
+                if (!e)
+                        return -ENOMEM;
+                r = driver_add(e, "namespace", json_object_new_string(all[i]->name));
+                r = r ?: driver_add(e, "owner", driver_id_json(all[i]->owner));
+                if (r < 0)
+                        return r;
+                if (json_object_array_add(list, TAKE_PTR(e)) < 0)
+                        return -ENOMEM;
+        }
+        r = driver_add(o, "namespaces", TAKE_PTR(list));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int driver_list_peers(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                             json_object **ret, struct driver_error *err) {
+        _cleanup_json_ json_object *o = json_object_new_object(), *list = json_object_new_array();
+        int r;
+
+        if (!o || !list)
+                return -ENOMEM;
+        for (struct mbus_peer *p = b->peers_first; p; p = p->next) {
+                json_object *e;
+
+                if (!mbus_peer_is_running(p))
+                        continue;
+                r = driver_peer_json(b, p, &e);
+                if (r < 0)
+                        return r;
+                if (json_object_array_add(list, e) < 0) {
+                        json_object_put(e);
+                        return -ENOMEM;
+                }
+        }
+        r = driver_add(o, "peers", TAKE_PTR(list));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int driver_get_peer(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                           json_object **ret, struct driver_error *err) {
+        struct mbus_peer *peer = NULL;
+        const char *id;
+        uint64_t n;
+
+        id = args && json_object_is_type(args, json_type_object) ? json_get_string(args, "id") : NULL;
+        if (!id)
+                return driver_fail(err, -EINVAL, "GetPeer wants {\"id\": \":1.N\"}");
+        if (mbus_peer_id_parse(id, &n) >= 0)
+                peer = mbus_broker_find_peer(b, n);
+        if (!mbus_peer_is_running(peer))
+                return driver_fail(err, -ESRCH, "No peer %s", id);
+        return driver_peer_json(b, peer, ret);
+}
+
+static int driver_get_stats(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                            json_object **ret, struct driver_error *err) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        const struct mbus_stats *s = &b->stats;
+        int r = 0;
+
+        if (!o)
+                return -ENOMEM;
+#define STAT(key, value) r = r ?: driver_add(o, key, json_object_new_int64((int64_t) (value)))
+        STAT("peers", b->n_peers);
+        STAT("namespaces", mbus_namespace_registry_size(b->namespaces));
+        STAT("subscriptions", mbus_match_size(b->matches));
+        STAT("pending_calls", mbus_pending_size(b->pending));
+        STAT("calls_routed", s->calls_routed);
+        STAT("events_delivered", s->events_delivered);
+        STAT("events_dropped", s->events_dropped);
+        STAT("bytes_in", s->bytes_in);
+        STAT("bytes_out", s->bytes_out);
+#undef STAT
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static const struct driver_method driver_methods[] = {
+        { "Ping",           driver_ping            },
+        { "Version",        driver_version         },
+        { "ListNamespaces", driver_list_namespaces },
+        { "ListPeers",      driver_list_peers      },
+        { "GetPeer",        driver_get_peer        },
+        { "GetStats",       driver_get_stats       },
+};
+
+int mbus_driver_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *call) {
+        _cleanup_json_ json_object *args = NULL, *result = NULL;
+        const struct driver_method *m = NULL;
+        struct driver_error err = {};
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(driver_methods); i++)
+                if (strcmp(driver_methods[i].name, call->f.member) == 0) {
+                        m = &driver_methods[i];
+                        break;
+                }
+        if (!m)
+                return mbus_router_reply_error(b, caller, call->f.serial, -EOPNOTSUPP,
+                                               "Unknown procedure %s.%s", MBUS_DRIVER_NAMESPACE, call->f.member);
+
+        if (call->body_len > 0) {
+                r = json_parse_bytes((const char *) call->body, call->body_len, &args);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return mbus_router_reply_error(b, caller, call->f.serial, -EINVAL,
+                                                       "Arguments are not valid JSON");
+        }
+        if (args && !json_object_is_type(args, json_type_object))
+                return mbus_router_reply_error(b, caller, call->f.serial, -EINVAL,
+                                               "Arguments must be a JSON object");
+
+        r = m->fn(b, caller, args, &result, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return mbus_router_reply_error(b, caller, call->f.serial, r, "%s",
+                                               err.message[0] ? err.message : strerror(-r));
+        return mbus_router_reply_return(b, caller, call->f.serial, result);
+}
+
+int mbus_driver_welcome(struct mbus_broker *b, struct mbus_peer *peer, uint64_t hello_serial) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
+        _cleanup_json_ json_object *o = json_object_new_object(), *ka = json_object_new_object();
+        const struct mbus_config *c = b->config;
+        const char *text;
+        int r = 0;
+
+        if (!o || !ka)
+                return -ENOMEM;
+        r = r ?: driver_add(ka, "interval_usec", json_object_new_int64((int64_t) c->keepalive_interval));
+        r = r ?: driver_add(ka, "timeout_usec", json_object_new_int64((int64_t) c->keepalive_timeout));
+        r = r ?: driver_add(ka, "threshold", json_object_new_int64((int64_t) c->keepalive_threshold));
+        r = r ?: driver_add(o, "id", driver_id_json(peer->id));
+        r = r ?: driver_add(o, "broker", json_object_new_string("mbus-broker " MBUS_DAEMON_VERSION));
+        r = r ?: driver_add(o, "protocol", json_object_new_int(DRIVER_PROTOCOL));
+        r = r ?: driver_add(o, "max_frame_size", json_object_new_int64((int64_t) c->max_frame_size));
+        r = r ?: driver_add(o, "keepalive", TAKE_PTR(ka));
+        if (r < 0)
+                return r;
+
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        r = mbus_frame_new(&f, MBUS_FRAME_WELCOME,
+                           &(const struct mbus_frame_fields) { .reply_serial = hello_serial }, text, strlen(text));
+        if (r < 0)
+                return r;
+        return mbus_peer_queue(peer, f, MBUS_QUEUE_REPLY);
+}
+
+/* --- events ----------------------------------------------------------------------------------- */
+
+static bool driver_wanted(struct mbus_broker *b, const char *member) {
+        return mbus_match_hits(b->matches, MBUS_DRIVER_NAMESPACE, member);
+}
+
+/* Sends an event of the broker (sender ":1.0") to its subscribers. Takes body. */
+static void driver_emit(struct mbus_broker *b, const char *member, json_object *body) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
+        _cleanup_json_ json_object *o = body;
+        const char *text;
+        char sender[MBUS_PEER_ID_MAX];
+
+        if (!o)
+                return;
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        if (mbus_frame_new(&f, MBUS_FRAME_EVENT,
+                           &(const struct mbus_frame_fields) {
+                                   .serial = ++b->next_serial,
+                                   .namespace = MBUS_DRIVER_NAMESPACE,
+                                   .member = member,
+                                   .sender = mbus_peer_id_format(sender, MBUS_BROKER_ID),
+                           }, text, strlen(text)) < 0)
+                return;
+        mbus_router_broadcast(b, f);
+}
+
+void mbus_driver_emit_peer_connected(struct mbus_broker *b, struct mbus_peer *peer) {
+        _cleanup_json_ json_object *o = NULL;
+        int r = 0;
+
+        if (!driver_wanted(b, "PeerConnected"))
+                return;
+        o = json_object_new_object();
+        if (!o)
+                return;
+        r = r ?: driver_add(o, "id", driver_id_json(peer->id));
+        r = r ?: driver_add(o, "name", json_object_new_string(peer->name ?: ""));
+        r = r ?: driver_add(o, "uid", json_object_new_int64((int64_t) peer->creds.uid));
+        r = r ?: driver_add(o, "gid", json_object_new_int64((int64_t) peer->creds.gid));
+        r = r ?: driver_add(o, "pid", json_object_new_int64((int64_t) peer->creds.pid));
+        if (r >= 0)
+                driver_emit(b, "PeerConnected", TAKE_PTR(o));
+}
+
+void mbus_driver_emit_peer_disconnected(struct mbus_broker *b, struct mbus_peer *peer) {
+        _cleanup_json_ json_object *o = NULL;
+
+        if (!driver_wanted(b, "PeerDisconnected"))
+                return;
+        o = json_object_new_object();
+        if (o && driver_add(o, "id", driver_id_json(peer->id)) >= 0)
+                driver_emit(b, "PeerDisconnected", TAKE_PTR(o));
+}
+
+void mbus_driver_emit_owner_changed(struct mbus_broker *b, const char *ns, uint64_t old_owner, uint64_t new_owner) {
+        _cleanup_json_ json_object *o = NULL;
+        int r = 0;
+
+        if (!driver_wanted(b, "NamespaceOwnerChanged"))
+                return;
+        o = json_object_new_object();
+        if (!o)
+                return;
+        r = r ?: driver_add(o, "namespace", json_object_new_string(ns));
+        /* json_object_object_add() takes NULL as JSON null; add it directly. */
+        if (r >= 0 && json_object_object_add(o, "old_owner", old_owner ? driver_id_json(old_owner) : NULL) < 0)
+                r = -ENOMEM;
+        if (r >= 0 && json_object_object_add(o, "new_owner", new_owner ? driver_id_json(new_owner) : NULL) < 0)
+                r = -ENOMEM;
+        if (r >= 0)
+                driver_emit(b, "NamespaceOwnerChanged", TAKE_PTR(o));
+}
+
+int mbus_driver_init(struct mbus_broker *b) {
+        int r;
+
+        r = mbus_namespace_register(b->namespaces, MBUS_DRIVER_NAMESPACE, MBUS_BROKER_ID, /* list= */ NULL,
+                                    NULL, 0);
+        return r == -EALREADY ? 0 : r;
+}

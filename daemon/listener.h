@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* A listening socket: io source, accept loop, and the transport's notion of credentials. */
+
+#include <systemd/sd-event.h>
+
+#include "util/macro.h"
+
+struct mbus_broker;
+struct mbus_creds;
+
+/* What differs between transports. Only AF_UNIX exists today (listener-uds.c). */
+struct mbus_listener_ops {
+        const char *name;
+        /* Reads the credentials of an accepted connection. Returns 0 or negative errno. */
+        int (*get_creds)(int fd, struct mbus_creds *ret);
+};
+
+struct mbus_listener {
+        struct mbus_broker *broker;             /* borrowed */
+        const struct mbus_listener_ops *ops;
+        int fd;                                 /* owned */
+        sd_event_source *io_source;             /* owned */
+        char *unlink_path;                      /* socket we bound ourselves: unlinked at free */
+};
+
+extern const struct mbus_listener_ops mbus_listener_uds_ops;
+
+/* Lifecycle. Takes fd (also on failure) and a copy of unlink_path (may be NULL). */
+int mbus_listener_new(struct mbus_listener **ret, struct mbus_broker *b, int fd,
+                      const struct mbus_listener_ops *ops, const char *unlink_path);
+struct mbus_listener *mbus_listener_free(struct mbus_listener *l);
+
+/*
+ * listener-uds.c: binds a UNIX stream socket at address (a path or unix:...), creating the
+ * directory (0755) and removing a stale socket; the socket is mode 0666. Returns 0 and the
+ * listening fd and its path, -EADDRINUSE if a live broker answers there, or negative errno.
+ */
+int mbus_listener_uds_bind(const char *address, int *ret_fd, char **ret_path);
+
+/* Checks that an inherited fd is a listening AF_UNIX stream socket. Returns 0 or -EINVAL. */
+int mbus_listener_uds_check(int fd);
+
+MBUS_DEFINE_CLEANUP(struct mbus_listener *, mbus_listener_free);

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* MESSAGE_IDs of the broker's journal entries; `journalctl -x` text lives in mbus.catalog. */
+
+#define MBUS_MSGID_BROKER_STARTED    "f78630dfb4e6435ea960d043346cae07"
+#define MBUS_MSGID_BROKER_STOPPED    "43ba6d747d704a1cab2f64409c8449d7"
+#define MBUS_MSGID_PEER_CONNECTED    "445ed2ec746b4a9f8079900341ff0a0f"
+#define MBUS_MSGID_PEER_DISCONNECTED "4769a394780d4fea95756adcde4ed72c"
+#define MBUS_MSGID_PROTOCOL_ERROR    "9516d4b080c6454a80b6d3f5d08bae92"
+#define MBUS_MSGID_KEEPALIVE_TIMEOUT "57ee49cb4a564358a55836364a137b41"
+#define MBUS_MSGID_QUEUE_OVERFLOW    "02223e0af94949c0a5016dce3f3ffba8"
+#define MBUS_MSGID_EVENTS_DROPPED    "2425631e7d4e4ccaaafdc1e00f1f4f94"
+#define MBUS_MSGID_PEER_LIMIT        "400e2caa197d49caa304666da0cbe428"
+#define MBUS_MSGID_LISTEN_FAILED     "4e72d092220a4598bfac865cafce132a"

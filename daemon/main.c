@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * mbus-broker: parse the command line, make the one sd-event loop, listen (sockets from
+ * systemd, or our own), tell systemd we are ready, run until SIGTERM/SIGINT, free everything
+ * and exit 0. All the work happens in struct mbus_broker.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "broker.h"
+#include "config.h"
+#include "log-ids.h"
+#include "log.h"
+
+#ifndef MBUS_DAEMON_VERSION
+#define MBUS_DAEMON_VERSION "0.1.0"
+#endif
+
+static int run(struct mbus_config *config) {
+        _cleanup_(mbus_broker_freep) struct mbus_broker *b = NULL;
+        sd_event *event = NULL;
+        sigset_t mask;
+        int n_fds, r;
+
+        /* Blocked so that sd-event's signalfd gets them; a NULL handler exits the loop. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return mbus_log(LOG_ERR, errno, NULL, "Failed to block signals: %m");
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        r = sd_event_new(&event);
+        if (r < 0)
+                return mbus_log(LOG_ERR, r, NULL, "Failed to create the event loop: %s", strerror(-r));
+        r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
+        if (r < 0) {
+                sd_event_unref(event);
+                return mbus_log(LOG_ERR, r, NULL, "Failed to watch signals: %s", strerror(-r));
+        }
+        (void) sd_event_set_watchdog(event, true);
+
+        r = mbus_broker_new(&b, event, config);
+        sd_event_unref(event);          /* the broker holds its own reference */
+        if (r < 0)
+                return mbus_log(LOG_ERR, r, NULL, "Failed to set up the broker: %s", strerror(-r));
+
+        n_fds = sd_listen_fds(/* unset_environment= */ true);
+        if (n_fds < 0)
+                return mbus_log(LOG_ERR, n_fds, NULL, "Failed to read passed sockets: %s", strerror(-n_fds));
+
+        if (n_fds > 0 && !config->address) {
+                int fds[n_fds];
+
+                for (int i = 0; i < n_fds; i++)
+                        fds[i] = SD_LISTEN_FDS_START + i;
+                r = mbus_broker_listen_fds(b, fds, (size_t) n_fds);
+        } else {
+                for (int i = 0; i < n_fds; i++)
+                        (void) close(SD_LISTEN_FDS_START + i);
+                r = mbus_broker_listen_address(b, config->address);
+        }
+        if (r < 0)
+                return r;
+
+        (void) mbus_log(LOG_INFO, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_BROKER_STARTED),
+                        "mbus-broker %s started on %s", MBUS_DAEMON_VERSION,
+                        n_fds > 0 && !config->address ? "sockets passed by systemd"
+                                                      : (config->address ?: "the default socket"));
+        mbus_broker_notify_status(b);
+        (void) sd_notify(false, "READY=1");
+
+        r = sd_event_loop(b->event);
+
+        (void) sd_notify(false, "STOPPING=1");
+        if (r < 0)
+                return mbus_log(LOG_ERR, r, NULL, "Event loop failed: %s", strerror(-r));
+        (void) mbus_log(LOG_INFO, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_BROKER_STOPPED), "mbus-broker stopped");
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        struct mbus_config config;
+        enum mbus_config_action action;
+        char errbuf[256] = "";
+        int r;
+
+        mbus_config_init(&config);
+        r = mbus_config_parse_argv(&config, argc, argv, &action, errbuf, sizeof(errbuf));
+        if (r < 0) {
+                fprintf(stderr, "%s\n", errbuf[0] ? errbuf : strerror(-r));
+                mbus_config_done(&config);
+                return EXIT_FAILURE;
+        }
+
+        switch (action) {
+        case MBUS_CONFIG_HELP:
+                mbus_config_help(program_invocation_short_name);
+                r = 0;
+                break;
+        case MBUS_CONFIG_VERSION:
+                printf("mbus-broker %s\n", MBUS_DAEMON_VERSION);
+                r = 0;
+                break;
+        default:
+                mbus_log_set_target(config.log_target);
+                mbus_log_set_max_level(config.log_level);
+                r = run(&config);
+        }
+
+        mbus_config_done(&config);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A peer is a socket with a frame stream. Its io callback does one bounded batch: one read(),
+ * then every whole frame now buffered goes to the router (at most one read's worth, 64 KiB or
+ * one large frame); output produced meanwhile, for this peer or any other, is only queued and
+ * leaves at the end of the dispatch with one writev per touched peer
+ * (mbus_broker_dispatch_done()). EPOLLOUT is requested only while output stays queued.
+ *
+ * A peer is never freed inside its own callback: errors condemn it, and the broker drops and
+ * frees it once the callback's work is done, so no code below ever holds a dangling pointer.
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "log-ids.h"
+#include "peer.h"
+#include "proto/frame.h"
+#include "router.h"
+#include "util/fd-util.h"
+
+/* Errors of mbus_stream_read() that mean "the buffered bytes are malformed": pop() names them. */
+static bool peer_is_frame_error(int r) {
+        return r == -EBADMSG || r == -EMSGSIZE || r == -EPROTONOSUPPORT || r == -ENOBUFS;
+}
+
+static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
+        struct mbus_broker *b = peer->broker;
+        int r;
+
+        if (revents & EPOLLOUT)
+                mbus_broker_mark_dirty(b, peer);
+
+        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                return 0;
+
+        r = mbus_stream_read(&peer->stream);
+        if (r == -EAGAIN)
+                return 0;
+        if (r > 0) {
+                b->stats.bytes_in += (uint64_t) r;
+                peer->last_rx = mbus_broker_now(b);
+                peer->ping_sent = 0;
+                peer->n_missed_pings = 0;
+        } else if (!peer_is_frame_error(r))
+                return r;       /* hang-up or socket error */
+
+        /* Route every frame now buffered; a malformed one ends the peer. */
+        for (;;) {
+                _cleanup_(mbus_frame_unrefp) struct mbus_frame *frame = NULL;
+                const char *reason = NULL;
+
+                r = mbus_stream_pop(&peer->stream, &frame, &reason);
+                if (r == 0)
+                        return 0;
+                if (r < 0)
+                        return mbus_router_protocol_error(b, peer, reason ?: strerror(-r));
+
+                r = mbus_router_dispatch(b, peer, frame);
+                if (r < 0)
+                        return r;
+                if (peer->condemned)
+                        return 0;
+        }
+}
+
+static int peer_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct mbus_peer *peer = userdata;
+        struct mbus_broker *b = peer->broker;
+        int r;
+
+        r = peer_dispatch(peer, revents);
+        if (r < 0)
+                mbus_broker_condemn_peer(b, peer, r);
+        mbus_broker_dispatch_done(b);   /* @peer may be freed here: touch nothing after */
+        return 0;
+}
+
+int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, struct mbus_creds *creds) {
+        _cleanup_(mbus_peer_freep) struct mbus_peer *peer = NULL;
+        usec_t now;
+        int r;
+
+        assert(ret && broker && fd >= 0 && creds);
+
+        peer = calloc(1, sizeof(*peer));
+        if (!peer)
+                return -ENOMEM;
+        peer->broker = broker;
+        peer->fd = -EBADF;      /* a half-built peer must free cleanly */
+        peer->creds = MBUS_CREDS_NULL;
+        mbus_stream_init(&peer->stream, -EBADF, broker->config->max_frame_size);
+
+        r = sd_event_add_io(broker->event, &peer->io_source, fd, EPOLLIN, peer_on_io, peer);
+        if (r < 0)
+                return r;
+
+        /* Nothing can fail from here on: the fd becomes ours. */
+        peer->fd = fd;
+        peer->stream.fd = fd;
+        mbus_creds_move(&peer->creds, creds);
+        peer->id = broker->next_peer_id++;
+        now = mbus_broker_now(broker);
+        peer->last_rx = now;
+        if (sd_event_now(broker->event, CLOCK_REALTIME, &peer->connected_realtime) < 0)
+                peer->connected_realtime = now_usec(CLOCK_REALTIME);
+        *ret = TAKE_PTR(peer);
+        return 0;
+}
+
+struct mbus_peer *mbus_peer_free(struct mbus_peer *peer) {
+        if (!peer)
+                return NULL;
+        /* The broker unlinked it from every registry when it dropped it. */
+        assert(!peer->namespaces.first && !peer->calls_in.first && !peer->calls_out.first);
+        sd_event_source_disable_unref(peer->io_source);
+        mbus_stream_done(&peer->stream);
+        mbus_creds_done(&peer->creds);
+        safe_close(peer->fd);
+        free(peer->name);
+        free(peer);
+        return NULL;
+}
+
+static void peer_log_event_dropped(struct mbus_peer *peer, const struct mbus_frame *frame) {
+        struct mbus_broker *b = peer->broker;
+        struct mbus_ratelimit *rl = &b->drop_log_ratelimit;
+        unsigned suppressed = rl->n_suppressed;
+
+        if (!mbus_ratelimit_below(rl, mbus_broker_now(b)))
+                return;
+        rl->n_suppressed = 0;
+        (void) mbus_log(LOG_WARNING, -ENOBUFS,
+                        MBUS_FIELDS(.msgid = MBUS_MSGID_EVENTS_DROPPED, .peer = peer,
+                                    .ns = frame->f.namespace, .member = frame->f.member),
+                        "Dropped event %s.%s for :1.%" PRIu64 ": its queue holds %zu bytes "
+                        "(limit %zu); %" PRIu64 " events dropped in total%s",
+                        frame->f.namespace ?: "?", frame->f.member ?: "?", peer->id,
+                        mbus_stream_queued_bytes(&peer->stream), b->config->max_queue_bytes,
+                        b->stats.events_dropped, suppressed > 0 ? " (some messages suppressed)" : "");
+}
+
+int mbus_peer_queue(struct mbus_peer *peer, struct mbus_frame *frame, enum mbus_queue_class class) {
+        struct mbus_broker *b = peer->broker;
+        size_t queued, size, max;
+        int r;
+
+        assert(frame);
+
+        if (peer->state == MBUS_PEER_DEAD || peer->condemned)
+                return 0;
+
+        queued = mbus_stream_queued_bytes(&peer->stream);
+        size = mbus_frame_size(frame);
+        max = b->config->max_queue_bytes;
+
+        /* An empty queue takes any one frame, so a frame larger than the limit still passes. */
+        if (queued > 0 && queued + size > max)
+                switch (class) {
+                case MBUS_QUEUE_EVENT:
+                        b->stats.events_dropped++;
+                        peer_log_event_dropped(peer, frame);
+                        return -ENOBUFS;
+                case MBUS_QUEUE_CALL:
+                        return -ENOBUFS;
+                case MBUS_QUEUE_REPLY:
+                        if (queued + size <= 2 * max)
+                                break;
+                        (void) mbus_log(LOG_WARNING, -ENOBUFS,
+                                        MBUS_FIELDS(.msgid = MBUS_MSGID_QUEUE_OVERFLOW, .peer = peer),
+                                        "Peer :1.%" PRIu64 " does not read its replies (%zu bytes queued, "
+                                        "limit %zu): disconnecting it",
+                                        peer->id, queued, max);
+                        mbus_broker_condemn_peer(b, peer, -ENOBUFS);
+                        return -ENOBUFS;
+                default:
+                        assert(!"bad queue class");
+                }
+
+        r = mbus_stream_queue(&peer->stream, frame);
+        if (r < 0)
+                return r;
+        mbus_broker_mark_dirty(b, peer);
+        return 0;
+}
+
+int mbus_peer_flush(struct mbus_peer *peer) {
+        struct mbus_broker *b = peer->broker;
+        uint64_t before = peer->stream.bytes_out;
+        bool want_out;
+        int r;
+
+        if (peer->state == MBUS_PEER_DEAD)
+                return 0;
+
+        r = mbus_stream_flush(&peer->stream);
+        b->stats.bytes_out += peer->stream.bytes_out - before;
+        if (r < 0)
+                return r;
+
+        want_out = r > 0;
+        if (want_out != peer->want_out) {
+                r = sd_event_source_set_io_events(peer->io_source, want_out ? EPOLLIN | EPOLLOUT : EPOLLIN);
+                if (r < 0)
+                        return r;
+                peer->want_out = want_out;
+        }
+        return 0;
+}
+
+void mbus_peer_disconnect(struct mbus_peer *peer) {
+        peer->io_source = sd_event_source_disable_unref(peer->io_source);
+}
+
+char *mbus_peer_format_id(const struct mbus_peer *peer, char buf[static 24]) {
+        (void) snprintf(buf, 24, ":1.%" PRIu64, peer->id);
+        return buf;
+}

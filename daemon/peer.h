@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* One connected client: its socket stream, credentials, quotas, keep-alive state. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "creds.h"
+#include "namespace.h"
+#include "pending.h"
+#include "proto/stream.h"
+#include "util/macro.h"
+#include "util/time-util.h"
+
+struct mbus_broker;
+struct mbus_frame;
+
+enum mbus_peer_state {
+        MBUS_PEER_HANDSHAKE,            /* connected, waiting for HELLO */
+        MBUS_PEER_RUNNING,              /* welcomed */
+        MBUS_PEER_DEAD,                 /* dropped: out of every registry, freed at a safe point */
+        _MBUS_PEER_STATE_MAX,
+};
+
+/* How a frame is queued when the peer's outgoing queue is over --max-queue-bytes. */
+enum mbus_queue_class {
+        MBUS_QUEUE_EVENT,               /* not queued, counted in events_dropped */
+        MBUS_QUEUE_CALL,                /* refused: the router answers LimitsExceeded */
+        MBUS_QUEUE_REPLY,               /* queued up to 2x the limit; beyond, the peer is dropped */
+        _MBUS_QUEUE_CLASS_MAX,
+};
+
+/*
+ * Kept small on purpose: an idle peer is this struct, its io source and its socket; the
+ * stream's buffers are allocated only while bytes are in flight (target: a few hundred bytes
+ * of heap per idle peer). There are no per-peer timers: the broker's one keep-alive sweep
+ * reads last_rx/ping_sent.
+ */
+struct mbus_peer {
+        struct mbus_broker *broker;     /* borrowed: the broker outlives every peer */
+        uint64_t id;                    /* ":1.<id>" on the wire; key in broker->peers */
+        int fd;                         /* owned */
+        uint8_t state;                  /* enum mbus_peer_state */
+        uint8_t n_missed_pings;
+        bool dirty:1;                   /* on broker->dirty: flush at the end of the dispatch */
+        bool condemned:1;               /* on broker->condemned: drop at the end of the dispatch */
+        bool want_out:1;                /* EPOLLOUT requested */
+        int drop_reason;                /* negative errno, set when condemned */
+        sd_event_source *io_source;     /* owned */
+        char *name;                     /* from HELLO, owned; NULL before */
+
+        usec_t connected_realtime;      /* CLOCK_REALTIME, for GetPeer */
+        usec_t last_rx;                 /* CLOCK_MONOTONIC of the last frame received */
+        usec_t ping_sent;               /* CLOCK_MONOTONIC of our unanswered PING, 0: none */
+
+        struct mbus_peer *prev, *next;  /* broker->peers list, or broker->dead once dropped */
+        struct mbus_peer *dirty_next;   /* broker->dirty */
+        struct mbus_peer *condemned_next;
+
+        struct mbus_creds creds;
+        struct mbus_stream stream;
+        struct mbus_namespace_list namespaces;     /* namespaces it owns */
+        struct mbus_pending_list calls_out;        /* calls it made, awaiting replies */
+        struct mbus_pending_list calls_in;         /* calls forwarded to it, to be answered */
+};
+
+/* Lifecycle. Takes over creds (moved) on success; the caller keeps fd on failure. */
+int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, struct mbus_creds *creds);
+struct mbus_peer *mbus_peer_free(struct mbus_peer *peer);
+
+/* Operations. */
+
+/*
+ * Queues frame (a new reference) per class, marking the peer for the end-of-dispatch flush.
+ * Returns 0 if queued, -ENOBUFS if refused (EVENT: dropped and counted; CALL: the caller is
+ * to be answered LimitsExceeded; REPLY beyond 2x: the peer is condemned), -ENOMEM. Frames for
+ * a condemned or dead peer are discarded and 0 is returned: its drop answers its calls.
+ */
+int mbus_peer_queue(struct mbus_peer *peer, struct mbus_frame *frame, enum mbus_queue_class class);
+
+/*
+ * Writes what is queued (one writev per call) and requests EPOLLOUT only while output
+ * remains. Returns 0, or a negative errno if the connection is broken.
+ */
+int mbus_peer_flush(struct mbus_peer *peer);
+
+/* Stops reading and writing (io source off); used when the peer is dropped. */
+void mbus_peer_disconnect(struct mbus_peer *peer);
+
+/* Queries. */
+char *mbus_peer_format_id(const struct mbus_peer *peer, char buf[static 24]);
+static inline bool mbus_peer_is_running(const struct mbus_peer *peer) {
+        return peer && peer->state == MBUS_PEER_RUNNING && !peer->condemned;
+}
+
+MBUS_DEFINE_CLEANUP(struct mbus_peer *, mbus_peer_free);

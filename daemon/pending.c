@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Pending-call table.
+ *
+ * Three views of one set of entries:
+ *   - a hash on (caller id, serial): a reply finds its call in O(1);
+ *   - a binary min-heap on deadline: the broker arms ONE timer at the earliest deadline, and
+ *     expiry pops in O(log n), instead of a timer per call;
+ *   - two intrusive lists per peer (calls made, calls owed): a disconnect finds its entries
+ *     without scanning the table.
+ * Every removal goes through pending_free(), which unlinks from all three, so an entry can
+ * never be completed twice.
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pending.h"
+#include "util/hashmap.h"
+
+struct pending_key {
+        uint64_t caller;
+        uint64_t serial;
+};
+
+struct mbus_pending {
+        struct pending_key key;         /* key in t->calls */
+        uint64_t callee;
+        usec_t deadline;
+        size_t heap_idx;
+        struct mbus_pending_list *caller_list, *callee_list;
+        struct mbus_pending *caller_prev, *caller_next;
+        struct mbus_pending *callee_prev, *callee_next;
+};
+
+struct mbus_pending_table {
+        struct mbus_hashmap *calls;
+        struct mbus_pending **heap;
+        size_t n_heap, heap_cap;
+};
+
+static uint64_t pending_key_hash(const void *p) {
+        const struct pending_key *k = p;
+        uint64_t h = k->caller * UINT64_C(0x9e3779b97f4a7c15) ^ k->serial;
+
+        /* splitmix64 finalizer: serials are sequential, spread them over all bits. */
+        h ^= h >> 30;
+        h *= UINT64_C(0xbf58476d1ce4e5b9);
+        h ^= h >> 27;
+        h *= UINT64_C(0x94d049bb133111eb);
+        h ^= h >> 31;
+        return h;
+}
+
+static bool pending_key_equal(const void *a, const void *b) {
+        const struct pending_key *x = a, *y = b;
+        return x->caller == y->caller && x->serial == y->serial;
+}
+
+static const struct mbus_hash_ops pending_hash_ops = {
+        .hash = pending_key_hash,
+        .equal = pending_key_equal,
+};
+
+int mbus_pending_table_new(struct mbus_pending_table **ret) {
+        struct mbus_pending_table *t;
+        int r;
+
+        assert(ret);
+
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        r = mbus_hashmap_new(&t->calls, &pending_hash_ops);
+        if (r < 0) {
+                free(t);
+                return r;
+        }
+        *ret = t;
+        return 0;
+}
+
+struct mbus_pending_table *mbus_pending_table_free(struct mbus_pending_table *t) {
+        if (!t)
+                return NULL;
+        for (size_t i = 0; i < t->n_heap; i++)
+                free(t->heap[i]);
+        free(t->heap);
+        mbus_hashmap_free(t->calls);
+        free(t);
+        return NULL;
+}
+
+/* --- heap ----------------------------------------------------------------------------------- */
+
+static void heap_set(struct mbus_pending_table *t, size_t i, struct mbus_pending *p) {
+        t->heap[i] = p;
+        p->heap_idx = i;
+}
+
+static void heap_up(struct mbus_pending_table *t, size_t i) {
+        struct mbus_pending *p = t->heap[i];
+
+        while (i > 0) {
+                size_t parent = (i - 1) / 2;
+
+                if (t->heap[parent]->deadline <= p->deadline)
+                        break;
+                heap_set(t, i, t->heap[parent]);
+                i = parent;
+        }
+        heap_set(t, i, p);
+}
+
+static void heap_down(struct mbus_pending_table *t, size_t i) {
+        struct mbus_pending *p = t->heap[i];
+
+        for (;;) {
+                size_t l = 2 * i + 1, r = l + 1, min = i;
+                usec_t min_deadline = p->deadline;
+
+                if (l < t->n_heap && t->heap[l]->deadline < min_deadline) {
+                        min = l;
+                        min_deadline = t->heap[l]->deadline;
+                }
+                if (r < t->n_heap && t->heap[r]->deadline < min_deadline)
+                        min = r;
+                if (min == i)
+                        break;
+                heap_set(t, i, t->heap[min]);
+                i = min;
+        }
+        heap_set(t, i, p);
+}
+
+static int heap_push(struct mbus_pending_table *t, struct mbus_pending *p) {
+        if (t->n_heap == t->heap_cap) {
+                size_t cap = t->heap_cap ? t->heap_cap * 2 : 16;
+                struct mbus_pending **h = realloc(t->heap, cap * sizeof(*h));
+
+                if (!h)
+                        return -ENOMEM;
+                t->heap = h;
+                t->heap_cap = cap;
+        }
+        heap_set(t, t->n_heap++, p);
+        heap_up(t, p->heap_idx);
+        return 0;
+}
+
+static void heap_remove(struct mbus_pending_table *t, struct mbus_pending *p) {
+        size_t i = p->heap_idx;
+        struct mbus_pending *last;
+
+        assert(i < t->n_heap && t->heap[i] == p);
+
+        last = t->heap[--t->n_heap];
+        if (last != p) {
+                heap_set(t, i, last);
+                if (i > 0 && t->heap[(i - 1) / 2]->deadline > last->deadline)
+                        heap_up(t, i);
+                else
+                        heap_down(t, i);
+        }
+        if (t->n_heap == 0 && t->heap_cap > 256) {
+                /* Give a large array back when the table drains: idle brokers stay small. */
+                t->heap = (free(t->heap), NULL);
+                t->heap_cap = 0;
+        }
+}
+
+/* --- entries -------------------------------------------------------------------------------- */
+
+static void pending_free(struct mbus_pending_table *t, struct mbus_pending *p) {
+        (void) mbus_hashmap_remove(t->calls, &p->key);
+        heap_remove(t, p);
+
+        if (p->caller_prev)
+                p->caller_prev->caller_next = p->caller_next;
+        else
+                p->caller_list->first = p->caller_next;
+        if (p->caller_next)
+                p->caller_next->caller_prev = p->caller_prev;
+        p->caller_list->n--;
+
+        if (p->callee_prev)
+                p->callee_prev->callee_next = p->callee_next;
+        else
+                p->callee_list->first = p->callee_next;
+        if (p->callee_next)
+                p->callee_next->callee_prev = p->callee_prev;
+        p->callee_list->n--;
+
+        free(p);
+}
+
+int mbus_pending_add(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee,
+                     usec_t deadline, struct mbus_pending_list *caller_list,
+                     struct mbus_pending_list *callee_list) {
+        struct mbus_pending *p;
+        int r;
+
+        assert(t && caller_list && callee_list);
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->key = (struct pending_key) { caller, serial };
+        p->callee = callee;
+        p->deadline = deadline;
+
+        r = mbus_hashmap_put(t->calls, &p->key, p);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        r = heap_push(t, p);
+        if (r < 0) {
+                (void) mbus_hashmap_remove(t->calls, &p->key);
+                free(p);
+                return r;
+        }
+
+        p->caller_list = caller_list;
+        p->caller_next = caller_list->first;
+        if (caller_list->first)
+                caller_list->first->caller_prev = p;
+        caller_list->first = p;
+        caller_list->n++;
+
+        p->callee_list = callee_list;
+        p->callee_next = callee_list->first;
+        if (callee_list->first)
+                callee_list->first->callee_prev = p;
+        callee_list->first = p;
+        callee_list->n++;
+        return 0;
+}
+
+int mbus_pending_complete(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee) {
+        struct pending_key key = { caller, serial };
+        struct mbus_pending *p;
+
+        assert(t);
+
+        p = mbus_hashmap_get(t->calls, &key);
+        if (!p)
+                return -ENOENT;
+        if (p->callee != callee)
+                return -EPERM;
+        pending_free(t, p);
+        return 0;
+}
+
+int mbus_pending_pop_expired(struct mbus_pending_table *t, usec_t now, uint64_t *ret_caller,
+                             uint64_t *ret_serial) {
+        struct mbus_pending *p;
+
+        assert(t);
+
+        if (t->n_heap == 0 || t->heap[0]->deadline > now)
+                return 0;
+        p = t->heap[0];
+        if (ret_caller)
+                *ret_caller = p->key.caller;
+        if (ret_serial)
+                *ret_serial = p->key.serial;
+        pending_free(t, p);
+        return 1;
+}
+
+int mbus_pending_pop_callee(struct mbus_pending_table *t, struct mbus_pending_list *callee_list,
+                            uint64_t *ret_caller, uint64_t *ret_serial) {
+        struct mbus_pending *p;
+
+        assert(t && callee_list);
+
+        p = callee_list->first;
+        if (!p)
+                return 0;
+        if (ret_caller)
+                *ret_caller = p->key.caller;
+        if (ret_serial)
+                *ret_serial = p->key.serial;
+        pending_free(t, p);
+        return 1;
+}
+
+size_t mbus_pending_drop_caller(struct mbus_pending_table *t, struct mbus_pending_list *caller_list) {
+        size_t n = 0;
+
+        assert(t && caller_list);
+
+        while (caller_list->first) {
+                pending_free(t, caller_list->first);
+                n++;
+        }
+        return n;
+}
+
+usec_t mbus_pending_next_deadline(const struct mbus_pending_table *t) {
+        assert(t);
+        return t->n_heap > 0 ? t->heap[0]->deadline : USEC_INFINITY;
+}
+
+size_t mbus_pending_size(const struct mbus_pending_table *t) {
+        assert(t);
+        return t->n_heap;
+}

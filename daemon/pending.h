@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* Pending calls: (caller, serial) -> callee, with deadlines; each call completes exactly once. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/macro.h"
+#include "util/time-util.h"
+
+/*
+ * An entry leaves the table by exactly one of: mbus_pending_complete() (the callee replied),
+ * mbus_pending_pop_expired() (deadline), mbus_pending_pop_callee() (the callee is gone) or
+ * mbus_pending_drop_caller() (the caller is gone). Whoever removes it owes the caller its one
+ * answer (except for a caller that is gone), so "exactly one reply" is a property of this
+ * table rather than of every code path in the router.
+ *
+ * Each peer embeds two lists (calls it made, calls it must answer) so that a disconnect finds
+ * its entries without a scan. Ids are peer ids; the table never touches a peer.
+ */
+
+struct mbus_pending;
+
+struct mbus_pending_list {
+        struct mbus_pending *first;
+        size_t n;
+};
+
+struct mbus_pending_table;
+
+/* Lifecycle. Freeing the table frees its entries; lists pointing at them must be discarded. */
+int mbus_pending_table_new(struct mbus_pending_table **ret);
+struct mbus_pending_table *mbus_pending_table_free(struct mbus_pending_table *t);
+
+/*
+ * Records the call (caller, serial) forwarded to callee, due at deadline (CLOCK_MONOTONIC µs).
+ * Returns 0, -EEXIST if the caller already has a call with that serial pending, -ENOMEM.
+ */
+int mbus_pending_add(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee,
+                     usec_t deadline, struct mbus_pending_list *caller_list,
+                     struct mbus_pending_list *callee_list);
+
+/*
+ * A reply from callee for (caller, serial). Returns 0 and removes the entry; -ENOENT if no
+ * such call is pending (late or bogus reply), -EPERM if it is pending on another callee (the
+ * entry stays).
+ */
+int mbus_pending_complete(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee);
+
+/*
+ * Removes one entry whose deadline is <= now, earliest first. Returns 1 and its caller and
+ * serial, or 0 if none is due.
+ */
+int mbus_pending_pop_expired(struct mbus_pending_table *t, usec_t now, uint64_t *ret_caller,
+                             uint64_t *ret_serial);
+
+/* Removes one entry of a callee's list. Returns 1 and the caller and serial, or 0 if empty. */
+int mbus_pending_pop_callee(struct mbus_pending_table *t, struct mbus_pending_list *callee_list,
+                            uint64_t *ret_caller, uint64_t *ret_serial);
+
+/* Removes every entry of a caller's list, silently. Returns how many there were. */
+size_t mbus_pending_drop_caller(struct mbus_pending_table *t, struct mbus_pending_list *caller_list);
+
+/* Queries. */
+usec_t mbus_pending_next_deadline(const struct mbus_pending_table *t);  /* USEC_INFINITY: none */
+size_t mbus_pending_size(const struct mbus_pending_table *t);
+
+MBUS_DEFINE_CLEANUP(struct mbus_pending_table *, mbus_pending_table_free);
