@@ -410,7 +410,7 @@ static char *bench_find_broker(void) {
                         *slash = 0;
                         snprintf(cand, sizeof(cand), "%s/../daemon/mbus-broker", self);
                         if (access(cand, X_OK) == 0)
-                                return strdup(cand);
+                                return realpath(cand, NULL);
                         snprintf(cand, sizeof(cand), "%s/mbus-broker", self);
                         if (access(cand, X_OK) == 0)
                                 return strdup(cand);
