@@ -186,7 +186,6 @@ START_TEST(test_broker_refuses_non_json_arguments) {
                                          NULL, NULL, "{}"), 0);
         ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_RETURN, &f), 0);
         ck_assert_int_eq(f.reply_serial, 3);
-        ck_assert_str_eq(f.sender, ":1.0");
         raw_frame_done(&f);
         close(fd);
         ck_assert_broker_stops_cleanly(&b);
@@ -249,7 +248,6 @@ static json_object *expect_broker_event(int fd, const char *member, const char *
                 struct raw_frame f;
                 ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_EVENT, &f), 0);
                 ck_assert_str_eq(f.namespace, MBUS_BROKER_NAMESPACE);
-                ck_assert_str_eq(f.sender, ":1.0");
                 json_object *body = f.body ? json_tokener_parse(f.body) : NULL;
                 bool hit = strcmp(f.member, member) == 0 && test_json_str(body, key) &&
                            strcmp(test_json_str(body, key), value) == 0;

@@ -276,6 +276,7 @@ START_TEST(test_frame_over_the_configured_size_is_refused) {
 
         /* ... one over the limit is a protocol error */
         big[3000] = 'x';
+        big[3001] = 'x';
         big[5000] = '"';
         big[5001] = 0;
         call_head(&buf, 3);
