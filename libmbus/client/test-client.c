@@ -75,6 +75,15 @@ static void broker_stop(struct broker *b) {
         (void) rmdir(b->dir);
 }
 
+/* Under LeakSanitizer, a child checks itself for leaks before _exit() (exit code 23 if any). */
+extern void __lsan_do_leak_check(void) __attribute__((__weak__));
+
+static void child_exit(int code) {
+        if (code == 0 && __lsan_do_leak_check)
+                __lsan_do_leak_check();
+        _exit(code);
+}
+
 static void child_wait_ok(pid_t pid) {
         int status;
 
@@ -241,7 +250,7 @@ static pid_t service_spawn(const char *address) {
                 for (size_t i = 0; i < s.n_held; i++)
                         mbus_request_unref(s.held[i]);
                 mbus_conn_unref(conn);
-                _exit(r == 0 ? 0 : 13);
+                child_exit(r == 0 ? 0 : 13);
         }
         close(p[1]);
         ck_assert_int_eq(read(p[0], &c, 1), 1);
