@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libFuzzer target for the frame parser, the code that meets untrusted bytes first. For any
+ * input: peek and parse must not crash or leak, a refusal must carry a reason and one of the
+ * documented errnos, and peek and parse must agree on the size. For an accepted frame the
+ * encoder must reproduce it: re-encoding the decoded fields gives a frame of the same size
+ * that parses to the same fields, re-encodes byte-identically, and, when the input already
+ * had its fields in code order (the encoder's canonical order), equals the input byte for byte.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/frame.h"
+#include "util/macro.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_MAX_FRAME_SIZE (1024u * 1024u)
+
+#define check(x)                                                                \
+        do {                                                                    \
+                if (!(x)) {                                                     \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
+                        abort();                                                \
+                }                                                               \
+        } while (0)
+
+static bool str_eq(const char *a, const char *b) {
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool fields_eq(const struct mbus_frame_fields *a, const struct mbus_frame_fields *b) {
+        return a->serial == b->serial && a->reply_serial == b->reply_serial &&
+               a->timeout_usec == b->timeout_usec && str_eq(a->namespace, b->namespace) &&
+               str_eq(a->member, b->member) && str_eq(a->destination, b->destination) &&
+               str_eq(a->sender, b->sender) && str_eq(a->error_name, b->error_name) &&
+               str_eq(a->pattern, b->pattern);
+}
+
+static uint8_t *wire(const struct mbus_frame *f) {
+        uint8_t *buf = malloc(mbus_frame_size(f));
+
+        check(buf);
+        memcpy(buf, f->head, f->head_len);
+        if (f->body_len > 0)
+                memcpy(buf + f->head_len, f->body, f->body_len);
+        return buf;
+}
+
+/* True if the (already validated) fields of a frame appear in ascending code order. */
+static bool fields_in_code_order(const struct mbus_frame *f) {
+        const uint8_t *p = f->head + MBUS_FRAME_HEADER_SIZE, *end = f->head + f->head_len;
+        unsigned last = 0;
+
+        while (p < end) {
+                if (p[0] <= last)
+                        return false;
+                last = p[0];
+                p += 4 + (size_t) (p[2] | (p[3] << 8));
+        }
+        return true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL, *enc = NULL, *again = NULL,
+                                                       *enc2 = NULL, *shared = NULL;
+        _cleanup_free_ uint8_t *w = NULL, *w2 = NULL;
+        const char *reason = NULL, *peek_reason = NULL;
+        size_t peeked = 0;
+        int r, rp;
+
+        rp = mbus_frame_peek_size(data, size, FUZZ_MAX_FRAME_SIZE, &peeked, &peek_reason);
+        check(rp == 0 || peek_reason);
+        check(rp == 0 || rp == -EAGAIN || rp == -EBADMSG || rp == -EMSGSIZE || rp == -EPROTONOSUPPORT);
+        if (rp == 0)
+                check(peeked >= MBUS_FRAME_HEADER_SIZE);
+
+        r = mbus_frame_parse(&f, data, size, FUZZ_MAX_FRAME_SIZE, &reason);
+        if (r < 0) {
+                check(!f);
+                check(reason && reason[0]);
+                check(r == -EBADMSG || r == -EMSGSIZE || r == -EPROTONOSUPPORT || r == -ENOMEM);
+                return 0;
+        }
+
+        check(rp == 0 && peeked == size);
+        check(f->n_ref == 1);
+        check(mbus_frame_type_to_string(f->type));
+        check(mbus_frame_size(f) == size);
+        check(f->body[f->body_len] == 0);
+
+        /* Re-encode the decoded frame. */
+        r = mbus_frame_new(&enc, f->type, &f->f, f->body, f->body_len);
+        check(r == 0);
+        check(mbus_frame_size(enc) == size);
+        check(fields_eq(&enc->f, &f->f));
+        w = wire(enc);
+        if (fields_in_code_order(f))
+                check(memcmp(w, data, size) == 0);
+
+        /* The encoding parses back to the same frame and is a fixed point. */
+        r = mbus_frame_parse(&again, w, size, FUZZ_MAX_FRAME_SIZE, &reason);
+        check(r == 0);
+        check(again->type == f->type && fields_eq(&again->f, &f->f));
+        check(again->body_len == f->body_len && memcmp(again->body, f->body, f->body_len) == 0);
+        r = mbus_frame_new(&enc2, again->type, &again->f, again->body, again->body_len);
+        check(r == 0);
+        w2 = wire(enc2);
+        check(memcmp(w, w2, size) == 0);
+
+        /* Forwarding with a shared body yields the same bytes. */
+        r = mbus_frame_new_with_body_of(&shared, f->type, &f->f, f);
+        check(r == 0);
+        check(shared->body == f->body && f->n_ref == 2);
+        check(shared->head_len == enc->head_len && memcmp(shared->head, w, shared->head_len) == 0);
+        return 0;
+}
