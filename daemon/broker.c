@@ -201,6 +201,8 @@ static void broker_unlink_peer(struct mbus_broker *b, struct mbus_peer *peer) {
                 b->peers_first = peer->next;
         if (peer->next)
                 peer->next->prev = peer->prev;
+        else
+                b->peers_last = peer->prev;
         peer->prev = peer->next = NULL;
         b->n_peers--;
 }
@@ -370,10 +372,12 @@ void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds)
                 mbus_peer_free(peer);
                 return;
         }
-        peer->next = b->peers_first;
-        if (b->peers_first)
-                b->peers_first->prev = peer;
-        b->peers_first = peer;
+        peer->prev = b->peers_last;
+        if (b->peers_last)
+                b->peers_last->next = peer;
+        else
+                b->peers_first = peer;
+        b->peers_last = peer;
         b->n_peers++;
         b->stats.peers_accepted++;
 }

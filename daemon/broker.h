@@ -32,7 +32,7 @@ struct mbus_broker {
         size_t n_listeners;
 
         struct mbus_hashmap *peers;             /* id -> struct mbus_peer, live peers only */
-        struct mbus_peer *peers_first;          /* the same peers, in connect order */
+        struct mbus_peer *peers_first, *peers_last;   /* the same peers, in connect order */
         size_t n_peers;
         uint64_t next_peer_id;
         uint64_t next_serial;                   /* serials of frames the broker originates */
