@@ -310,26 +310,15 @@ static pid_t conn_peer_pid(struct mbus_conn *conn) {
         return cred.pid;
 }
 
-/* CPU time (user + system) the process has used, µs. -errno if /proc cannot tell us. */
-static int proc_cpu_usec(pid_t pid, usec_t *ret) {
+/* User and system CPU time of the process from /proc/PID/stat, µs, in clock ticks (10 ms). */
+static int proc_cpu_split_usec(pid_t pid, usec_t *ret_user, usec_t *ret_sys) {
         _cleanup_free_ char *line = NULL;
         char path[64];
         FILE *f;
         size_t n = 0;
-        unsigned long long ns, utime, stime;
+        unsigned long long utime, stime;
+        usec_t tick = USEC_PER_SEC / (usec_t) sysconf(_SC_CLK_TCK);
         const char *p;
-
-        /* schedstat counts nanoseconds; stat only clock ticks (10 ms) */
-        snprintf(path, sizeof(path), "/proc/%d/schedstat", (int) pid);
-        f = fopen(path, "re");
-        if (f) {
-                int k = fscanf(f, "%llu", &ns);
-                fclose(f);
-                if (k == 1 && ns > 0) {
-                        *ret = ns / 1000;
-                        return 0;
-                }
-        }
 
         snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
         f = fopen(path, "re");
@@ -343,7 +332,34 @@ static int proc_cpu_usec(pid_t pid, usec_t *ret) {
         p = strrchr(line, ')');
         if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
                 return -EIO;
-        *ret = (utime + stime) * USEC_PER_SEC / (usec_t) sysconf(_SC_CLK_TCK);
+        *ret_user = utime * tick;
+        *ret_sys = stime * tick;
+        return 0;
+}
+
+/* CPU time (user + system) the process has used, µs: from /proc/PID/schedstat (the main
+ * thread's run time in ns; the broker has one thread) if the kernel keeps it, else stat. */
+static int proc_cpu_usec(pid_t pid, usec_t *ret) {
+        char path[64];
+        unsigned long long ns;
+        usec_t user, sys;
+        FILE *f;
+        int r;
+
+        snprintf(path, sizeof(path), "/proc/%d/schedstat", (int) pid);
+        f = fopen(path, "re");
+        if (f) {
+                int k = fscanf(f, "%llu", &ns);
+                fclose(f);
+                if (k == 1 && ns > 0) {
+                        *ret = ns / 1000;
+                        return 0;
+                }
+        }
+        r = proc_cpu_split_usec(pid, &user, &sys);
+        if (r < 0)
+                return r;
+        *ret = user + sys;
         return 0;
 }
 
@@ -636,8 +652,10 @@ static int floor_child_run(void *userdata) {
 
 static int bench_floor(struct bench *b) {
         _cleanup_free_ uint64_t *lat = NULL;
+        usec_t cpu0 = 0, cpu1 = 0;
+        bool have_cpu = false;
         char buf[64];
-        int sp[2], r;
+        int sp[2], r = 0;
         pid_t pid;
 
         lat = calloc(arg_calls, sizeof(*lat));
@@ -654,7 +672,11 @@ static int bench_floor(struct bench *b) {
 
         memset(buf, 'x', sizeof(buf));
         for (uint64_t i = 0; i < BENCH_WARMUP + arg_calls; i++) {
-                usec_t t0 = now_usec(CLOCK_MONOTONIC);
+                usec_t t0;
+
+                if (i == BENCH_WARMUP)
+                        have_cpu = proc_cpu_usec(pid, &cpu0) >= 0;
+                t0 = now_usec(CLOCK_MONOTONIC);
 
                 r = write_full(sp[0], buf, sizeof(buf));
                 if (r >= 0)
@@ -664,6 +686,8 @@ static int bench_floor(struct bench *b) {
                 if (i >= BENCH_WARMUP)
                         lat[i - BENCH_WARMUP] = now_usec(CLOCK_MONOTONIC) - t0;
         }
+        if (have_cpu)
+                have_cpu = proc_cpu_usec(pid, &cpu1) >= 0;
         safe_close(sp[0]);
         if (bench_wait(pid, 10 * USEC_PER_SEC) < 0 && r >= 0)
                 r = -ECHILD;
@@ -673,6 +697,11 @@ static int bench_floor(struct bench *b) {
         qsort(lat, arg_calls, sizeof(*lat), cmp_u64);
         bench_record(b, "floor", "rtt_p50_usec", "µs", percentile(lat, arg_calls, 50));
         bench_record(b, "floor", "rtt_p99_usec", "µs", percentile(lat, arg_calls, 99));
+        /* What one read() + one write() on a socket cost on this machine: the broker does
+         * three times that per call (read and forward the CALL, then the RETURN). */
+        if (have_cpu)
+                bench_record(b, "floor", "echo_cpu_usec_per_rtt", "µs",
+                             (double) (cpu1 - cpu0) / (double) arg_calls);
         return 0;
 }
 
@@ -681,8 +710,8 @@ static int bench_floor(struct bench *b) {
 static int bench_rpc_seq(struct bench *b, const char *address) {
         _cleanup_(mbus_conn_unrefp) struct mbus_conn *conn = NULL;
         _cleanup_free_ uint64_t *lat = NULL;
-        usec_t t_start = 0, t_end, cpu0 = 0, cpu1 = 0;
-        bool have_cpu = false;
+        usec_t t_start = 0, t_end, cpu0 = 0, cpu1 = 0, user0 = 0, user1 = 0, sys0 = 0, sys1 = 0;
+        bool have_cpu = false, have_split = false;
         pid_t echo_pid, broker_pid;
         int stop_fd, r;
 
@@ -707,6 +736,7 @@ static int bench_rpc_seq(struct bench *b, const char *address) {
 
                 if (i == BENCH_WARMUP) {
                         have_cpu = broker_pid > 0 && proc_cpu_usec(broker_pid, &cpu0) >= 0;
+                        have_split = broker_pid > 0 && proc_cpu_split_usec(broker_pid, &user0, &sys0) >= 0;
                         t_start = now_usec(CLOCK_MONOTONIC);
                 }
                 t0 = now_usec(CLOCK_MONOTONIC);
@@ -732,6 +762,8 @@ static int bench_rpc_seq(struct bench *b, const char *address) {
         t_end = now_usec(CLOCK_MONOTONIC);
         if (have_cpu)
                 have_cpu = proc_cpu_usec(broker_pid, &cpu1) >= 0;
+        if (have_split)
+                have_split = proc_cpu_split_usec(broker_pid, &user1, &sys1) >= 0;
 
         qsort(lat, arg_calls, sizeof(*lat), cmp_u64);
         bench_record(b, "rpc-seq", "calls_per_sec", "calls/s",
@@ -741,6 +773,13 @@ static int bench_rpc_seq(struct bench *b, const char *address) {
         if (have_cpu)
                 bench_record(b, "rpc-seq", "broker_cpu_usec_per_call", "µs",
                              (double) (cpu1 - cpu0) / (double) arg_calls);
+        /* in clock ticks: coarse, but tells the kernel's share from the broker's own code */
+        if (have_split) {
+                bench_record(b, "rpc-seq", "broker_user_usec_per_call", "µs",
+                             (double) (user1 - user0) / (double) arg_calls);
+                bench_record(b, "rpc-seq", "broker_sys_usec_per_call", "µs",
+                             (double) (sys1 - sys0) / (double) arg_calls);
+        }
         r = 0;
 finish:
         conn = mbus_conn_unref(conn);
@@ -1641,6 +1680,11 @@ int main(int argc, char *argv[]) {
                 b.broker_path = bench_find_broker();
                 if (!b.broker_path) {
                         tool_error("cannot find mbus-broker: pass --broker PATH, set $MBUS_BROKER, or --address");
+                        return TOOL_EXIT_FAILURE;
+                }
+                if (access(b.broker_path, X_OK) < 0) {
+                        tool_error("cannot run %s: %m", b.broker_path);
+                        free(b.broker_path);
                         return TOOL_EXIT_FAILURE;
                 }
         }
