@@ -288,11 +288,10 @@ static int router_unregister(struct mbus_broker *b, struct mbus_peer *peer, stru
         int r;
 
         r = mbus_namespace_unregister(b->namespaces, name, peer->id);
-        if (r == -ENOENT)
-                return mbus_router_reply_error(b, peer, frame->f.serial, -ENXIO, "Namespace %s has no owner", name);
-        if (r == -EPERM)
+        /* Whether somebody else owns it or nobody does, the answer is the same: not yours. */
+        if (r == -ENOENT || r == -EPERM)
                 return mbus_router_reply_error(b, peer, frame->f.serial, -EPERM,
-                                               "Namespace %s is owned by another peer", name);
+                                               "Namespace %s is not owned by this peer", name);
         if (r < 0)
                 return r;
 
