@@ -543,7 +543,7 @@ static int echo_serve(const char *address, const char *ns, int ready_fd, int sto
         _cleanup_(mbus_error_free) struct mbus_error error = MBUS_ERROR_NULL;
         int r;
 
-        r = mbus_conn_open(&conn, address, "mbus-bench-echo");
+        r = tool_connect(address, &conn);
         if (r < 0)
                 return r;
         r = mbus_register(conn, ns, echo_procedures, ELEMENTSOF(echo_procedures), NULL, NULL, &error);
@@ -563,8 +563,10 @@ static int echo_serve(const char *address, const char *ns, int ready_fd, int sto
                 int timeout = -1;
 
                 r = mbus_conn_process(conn);
-                if (r < 0)
+                if (r < 0) {
+                        tool_error("echo service: connection to the broker failed: %s", strerror(-r));
                         return r;
+                }
                 if (r > 0)
                         continue;
 
@@ -1648,12 +1650,9 @@ static int run_serve_echo(int argc, char *argv[]) {
         (void) sigaction(SIGTERM, &sa, NULL);
         (void) sigaction(SIGINT, &sa, NULL);
 
+        /* echo_serve() has said what went wrong */
         r = echo_serve(arg_address, argv[1], /* ready_fd= */ -EBADF, /* stop_fd= */ -EBADF);
-        if (r < 0) {
-                tool_error("serve-echo: %s", strerror(-r));
-                return TOOL_EXIT_FAILURE;
-        }
-        return EXIT_SUCCESS;
+        return r < 0 ? TOOL_EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 int main(int argc, char *argv[]) {
