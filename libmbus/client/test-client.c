@@ -482,6 +482,7 @@ START_TEST(test_subscription_dispatch_two_patterns) {
         struct mbus_conn *pub = NULL, *sub = NULL;
         struct mbus_slot *s_wild = NULL, *s_exact = NULL, *s_none = NULL, *s_dup = NULL;
         struct hits wild = {}, exact = {}, none = {}, dup = {};
+        struct mbus_error e = MBUS_ERROR_NULL;
         struct broker b;
 
         broker_start(&b);
@@ -544,6 +545,13 @@ START_TEST(test_subscription_dispatch_two_patterns) {
         ck_assert_int_eq(mbus_ping(sub, 0), 0);
         drain(sub);
         ck_assert(mbus_conn_is_open(sub));
+
+        /* Only the owner may give a namespace up; after that calls find nobody. */
+        ck_assert_int_eq(mbus_unregister(sub, PUB_NS, &e), -EPERM);
+        ck_assert(mbus_error_has_name(&e, MBUS_ERROR_NOT_OWNER));
+        mbus_error_free(&e);
+        ck_assert_int_eq(mbus_unregister(pub, PUB_NS, NULL), 0);
+        ck_assert_int_eq(mbus_call(sub, PUB_NS, "Anything", NULL, 0, NULL, NULL), -ENXIO);
 
         s_none = mbus_slot_free(s_none);
         sub = mbus_conn_unref(sub);
@@ -646,6 +654,12 @@ START_TEST(test_auto_reply_rules) {
         ck_assert(mbus_error_has_name(&e, "org.example.Error.Busy"));
         ck_assert_str_eq(e.message, "busy 42");
         mbus_error_free(&e);
+
+        /* Nobody answers in time: -ETIMEDOUT. */
+        ck_assert_int_eq(mbus_call(conn, NS, "Hold", NULL, 100 * 1000, NULL, &e), -ETIMEDOUT);
+        ck_assert(mbus_error_has_name(&e, MBUS_ERROR_TIMEOUT));
+        mbus_error_free(&e);
+        ck_assert_int_eq(mbus_call(conn, NS, "Release", NULL, 0, NULL, NULL), 0);
 
         /* Holding a reference defers the reply; dropping it unanswered gives Failed. */
         ck_assert_int_eq(mbus_call_async(conn, NS, "Hold", NULL, 0, on_outcome, &held, NULL), 0);
@@ -877,6 +891,142 @@ START_TEST(test_open_fails_cleanly) {
 }
 END_TEST
 
+/* ---- a fake broker that misbehaves --------------------------------------------------------- */
+
+enum fake_script {
+        FAKE_OTHER_VERSION,     /* answers HELLO with a version 2 frame */
+        FAKE_LIMITS,            /* answers HELLO with a connection-level LimitsExceeded */
+        FAKE_GARBAGE,           /* WELCOME, then a frame of an unknown type */
+};
+
+static size_t raw_frame(uint8_t *buf, uint8_t version, uint8_t type, uint64_t reply_serial,
+                        const char *error_name, const char *body) {
+        size_t fields = 12, blen = body ? strlen(body) : 0, p = 12;
+        uint32_t v;
+
+        if (error_name)
+                fields += 4 + strlen(error_name) + 1;
+        buf[0] = version;
+        buf[1] = type;
+        buf[2] = buf[3] = 0;
+        v = (uint32_t) fields;
+        memcpy(buf + 4, &v, 4);
+        v = (uint32_t) blen;
+        memcpy(buf + 8, &v, 4);
+        buf[p++] = 2;                   /* reply_serial, UINT64 */
+        buf[p++] = 1;
+        buf[p++] = 8;
+        buf[p++] = 0;
+        memcpy(buf + p, &reply_serial, 8);
+        p += 8;
+        if (error_name) {
+                uint16_t l = (uint16_t) (strlen(error_name) + 1);
+
+                buf[p++] = 7;           /* error_name, STRING */
+                buf[p++] = 2;
+                memcpy(buf + p, &l, 2);
+                p += 2;
+                memcpy(buf + p, error_name, l);
+                p += l;
+        }
+        if (blen > 0)
+                memcpy(buf + p, body, blen);
+        return p + blen;
+}
+
+static pid_t fake_broker_spawn(const char *address, enum fake_script script) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        pid_t pid;
+        int fd;
+
+        /* Listening before the fork: the client may connect at once. */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fd, 0);
+        strcpy(sa.sun_path, address);
+        (void) unlink(address);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(fd, 4), 0);
+
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                uint8_t in[4096], out[512];
+                size_t n = 0;
+                int c_fd;
+
+                c_fd = accept(fd, NULL, NULL);
+                if (c_fd < 0 || read(c_fd, in, sizeof(in)) <= 0)       /* the HELLO, serial 1 */
+                        _exit(1);
+                switch (script) {
+                case FAKE_OTHER_VERSION:
+                        n = raw_frame(out, 2, 2, 1, NULL, "{}");
+                        break;
+                case FAKE_LIMITS:
+                        n = raw_frame(out, 1, 7, 0, MBUS_ERROR_LIMITS_EXCEEDED, "{\"message\":\"full\"}");
+                        break;
+                case FAKE_GARBAGE:
+                        n = raw_frame(out, 1, 2, 1, NULL, "{\"id\":\":1.7\",\"protocol\":1}");
+                        if (write(c_fd, out, n) != (ssize_t) n)
+                                _exit(2);
+                        /* Wait for the client's CALL, then send nonsense. */
+                        if (read(c_fd, in, sizeof(in)) <= 0)
+                                _exit(3);
+                        n = raw_frame(out, 1, 99, 1, NULL, NULL);
+                        break;
+                }
+                if (write(c_fd, out, n) != (ssize_t) n)
+                        _exit(4);
+                /* Keep the socket open until the client has seen it all. */
+                (void) read(c_fd, in, sizeof(in));
+                _exit(0);
+        }
+        close(fd);
+        return pid;
+}
+
+START_TEST(test_misbehaving_broker) {
+        char dir[] = "/tmp/mbus-test-client-XXXXXX", path[128];
+        struct mbus_conn *conn = NULL;
+        struct outcome out = {};
+        pid_t pid;
+        int r;
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/socket", dir);
+
+        pid = fake_broker_spawn(path, FAKE_OTHER_VERSION);
+        ck_assert_int_eq(mbus_conn_open(&conn, path, NULL), -EBADMSG);
+        child_wait_ok(pid);
+
+        pid = fake_broker_spawn(path, FAKE_LIMITS);
+        ck_assert_int_eq(mbus_conn_open(&conn, path, NULL), -ENOBUFS);
+        child_wait_ok(pid);
+
+        /* A malformed frame later: pending calls complete with Disconnected, then -EBADMSG. */
+        pid = fake_broker_spawn(path, FAKE_GARBAGE);
+        ck_assert_int_eq(mbus_conn_open(&conn, path, NULL), 0);
+        ck_assert_str_eq(mbus_conn_get_unique_id(conn), ":1.7");
+        ck_assert_int_eq(mbus_call_async(conn, NS, "Echo", NULL, 0, on_outcome, &out, NULL), 0);
+        for (time_t end = time(NULL) + 10;;) {
+                ck_assert_int_lt(time(NULL), end);
+                r = mbus_conn_process(conn);
+                if (r < 0)
+                        break;
+                if (r == 0)
+                        ck_assert_int_ge(mbus_conn_wait(conn, 100 * 1000), 0);
+        }
+        ck_assert_int_eq(r, -EBADMSG);
+        ck_assert_int_eq(out.n, 1);
+        ck_assert_str_eq(out.name, MBUS_ERROR_DISCONNECTED);
+        ck_assert(!mbus_conn_is_open(conn));
+        conn = mbus_conn_unref(conn);
+        child_wait_ok(pid);
+
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 static Suite *client_suite(void) {
         Suite *s = suite_create("client");
         TCase *tc = tcase_create("e2e");
@@ -891,6 +1041,7 @@ static Suite *client_suite(void) {
         tcase_add_test(tc, test_poll_integration);
         tcase_add_test(tc, test_broker_hangup_completes_pending_calls);
         tcase_add_test(tc, test_sd_event_attach);
+        tcase_add_test(tc, test_misbehaving_broker);
         suite_add_tcase(s, tc);
         return s;
 }
