@@ -222,11 +222,11 @@ int mbus_conn_frame_to_error(const struct mbus_frame *frame, struct mbus_error *
 }
 
 /*
- * Takes the next frame off the socket without blocking. Returns 1 and the frame, 0 if none
- * has arrived whole, or a negative errno if the connection is broken. PINGs are answered here
- * and never returned.
+ * Takes the next frame off the socket without blocking (with may_read false, only out of what
+ * is already buffered). Returns 1 and the frame, 0 if none has arrived whole, or a negative
+ * errno if the connection is broken. PINGs are answered here and never returned.
  */
-static int conn_read_frame(struct mbus_conn *conn, struct mbus_frame **ret) {
+static int conn_read_frame(struct mbus_conn *conn, bool may_read, struct mbus_frame **ret) {
         int r;
 
         for (;;) {
@@ -239,6 +239,8 @@ static int conn_read_frame(struct mbus_conn *conn, struct mbus_frame **ret) {
                         return r == -ENOMEM ? r : -EBADMSG;
                 }
                 if (r == 0) {
+                        if (!may_read)
+                                return 0;
                         r = mbus_stream_read(&conn->stream);
                         if (r == -EAGAIN || r == -EINTR)
                                 return 0;
@@ -304,6 +306,9 @@ static int conn_poll(struct mbus_conn *conn, short events, usec_t deadline) {
 
 int mbus_conn_wait_reply(struct mbus_conn *conn, uint64_t serial, usec_t deadline,
                          struct mbus_frame **ret) {
+        /* Just after sending, the answer cannot be there yet: poll before the first read()
+         * rather than spend a syscall on EAGAIN. Frames already buffered are looked at first. */
+        bool may_read = false;
         int r;
 
         for (;;) {
@@ -318,7 +323,7 @@ int mbus_conn_wait_reply(struct mbus_conn *conn, uint64_t serial, usec_t deadlin
                         return -ENOTCONN;
                 }
 
-                r = conn_read_frame(conn, &f);
+                r = conn_read_frame(conn, may_read, &f);
                 if (r < 0) {
                         mbus_conn_set_broken(conn, r);
                         return -ENOTCONN;
@@ -344,6 +349,7 @@ int mbus_conn_wait_reply(struct mbus_conn *conn, uint64_t serial, usec_t deadlin
                               deadline);
                 if (r < 0 && r != -EINTR)
                         return r;
+                may_read = true;
         }
 }
 
@@ -631,7 +637,7 @@ static int conn_process_one(struct mbus_conn *conn) {
                 return 1;
         }
 
-        r = conn_read_frame(conn, &f);
+        r = conn_read_frame(conn, /* may_read= */ true, &f);
         if (r < 0) {
                 mbus_conn_set_broken(conn, r);
                 return 1;
