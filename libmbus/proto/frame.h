@@ -43,7 +43,8 @@
  *   PONG        reply_serial
  *
  * Serials are chosen by the sender of a frame, start at 1 and never repeat on a connection;
- * 0 is not a valid serial. A reply names the serial it answers in reply_serial. The sender
+ * 0 is not a valid serial (nor reply_serial, except in ERROR; nor timeout: absent means the
+ * default). A reply names the serial it answers in reply_serial. The sender
  * field is written by the broker only: it names the peer a forwarded CALL or EVENT, or a
  * RETURN/ERROR, came from. Clients never set it; the broker treats a frame from a client that
  * carries one as malformed.
@@ -158,7 +159,8 @@ int mbus_frame_parse(struct mbus_frame **ret, const void *data, size_t size, siz
  * of body (body_len bytes, NULL if body_len is 0). Returns 0 and the new frame (one reference)
  * in *ret, -EINVAL if a string field is longer than MBUS_FIELD_STRING_MAX - 1 bytes, -EMSGSIZE
  * if the frame would not fit the u32 lengths, -ENOMEM. Field values are not validated here:
- * callers validate what they take from users (names.h).
+ * callers validate what they take from users (names.h). Fields are written in code order, each
+ * one that is non-zero/non-NULL, plus reply_serial of ERROR always (0 there is meaningful).
  */
 int mbus_frame_new(struct mbus_frame **ret, enum mbus_frame_type type,
                    const struct mbus_frame_fields *fields, const void *body, size_t body_len);

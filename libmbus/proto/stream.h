@@ -33,12 +33,17 @@ struct mbus_stream {
         uint64_t bytes_in, bytes_out;   /* totals, for statistics */
 };
 
+/* max_frame_size 0 means MBUS_FRAME_SIZE_MAX_DEFAULT. */
 void mbus_stream_init(struct mbus_stream *s, int fd, size_t max_frame_size);
 void mbus_stream_done(struct mbus_stream *s);  /* drops queued frames and buffers, not the fd */
 
 /*
  * One read() into the input buffer. Returns the number of bytes read (> 0), -EAGAIN if nothing
- * was there, -ECONNRESET on end of file (the peer hung up), or another negative errno.
+ * was there, -ECONNRESET on end of file (the peer hung up), or another negative errno. If the
+ * buffered bytes already start with a bad fixed header (oversize: -EMSGSIZE, other version:
+ * -EPROTONOSUPPORT, else -EBADMSG) it reads nothing and returns that error; mbus_stream_pop()
+ * returns the same error with its reason. -ENOBUFS means whole frames fill the buffer: pop
+ * them first (reading then popping until 0, as every caller does, never sees it).
  */
 int mbus_stream_read(struct mbus_stream *s);
 
