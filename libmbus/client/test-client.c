@@ -31,7 +31,8 @@ struct broker {
         char address[128];
 };
 
-static void broker_start(struct broker *b) {
+/* Starts a broker with extra (NULL-terminated, may be NULL) arguments. */
+static void broker_start_with(struct broker *b, const char *const *extra) {
         const char *path = getenv("MBUS_TEST_BROKER");
 
         ck_assert_ptr_nonnull(path);
@@ -42,8 +43,13 @@ static void broker_start(struct broker *b) {
         b->pid = fork();
         ck_assert_int_ge(b->pid, 0);
         if (b->pid == 0) {
-                execl(path, path, "--address", b->address, "--log-target", "console", "--log-level",
-                      "warning", (char *) NULL);
+                const char *argv[32] = { path, "--address", b->address, "--log-target", "console",
+                                         "--log-level", "warning" };
+                size_t n = 7;
+
+                for (size_t i = 0; extra && extra[i] && n < 31; i++)
+                        argv[n++] = extra[i];
+                execv(path, (char **) argv);
                 _exit(127);
         }
 
@@ -63,6 +69,10 @@ static void broker_start(struct broker *b) {
                 usleep(10 * 1000);
         }
         ck_abort_msg("broker did not start listening on %s", b->address);
+}
+
+static void broker_start(struct broker *b) {
+        broker_start_with(b, NULL);
 }
 
 static void broker_stop(struct broker *b) {
@@ -784,6 +794,34 @@ START_TEST(test_broker_hangup_completes_pending_calls) {
 }
 END_TEST
 
+START_TEST(test_sync_wait_answers_keepalive_pings) {
+        static const char *const fast_keepalive[] = {
+                "--keepalive-interval", "0.05", "--keepalive-timeout", "0.05", "--keepalive-threshold", "2",
+                NULL,
+        };
+        struct mbus_error e = MBUS_ERROR_NULL;
+        struct mbus_conn *conn = NULL;
+        struct broker b;
+        pid_t svc;
+
+        broker_start_with(&b, fast_keepalive);
+        svc = service_spawn(b.address);
+        ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
+
+        /* A second in a synchronous call is many keep-alive rounds: the wait answers them. */
+        ck_assert_int_eq(mbus_call(conn, NS, "Hold", NULL, 1000 * 1000, NULL, &e), -ETIMEDOUT);
+        ck_assert(mbus_error_has_name(&e, MBUS_ERROR_TIMEOUT));
+        mbus_error_free(&e);
+        ck_assert(mbus_conn_is_open(conn));
+        ck_assert_int_eq(mbus_call(conn, NS, "Release", NULL, 0, NULL, NULL), 0);
+        ck_assert_int_eq(mbus_ping(conn, 0), 0);
+
+        service_quit(conn, svc);
+        conn = mbus_conn_unref(conn);
+        broker_stop(&b);
+}
+END_TEST
+
 struct loop_state {
         sd_event *event;
         int replies;
@@ -1042,6 +1080,7 @@ static Suite *client_suite(void) {
         tcase_add_test(tc, test_broker_hangup_completes_pending_calls);
         tcase_add_test(tc, test_sd_event_attach);
         tcase_add_test(tc, test_misbehaving_broker);
+        tcase_add_test(tc, test_sync_wait_answers_keepalive_pings);
         suite_add_tcase(s, tc);
         return s;
 }
