@@ -317,6 +317,7 @@ int mbus_broker_listen_address(struct mbus_broker *b, const char *address) {
                 return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                 "Failed to listen on %s: %s", address, strerror(-r));
 
+        (void) snprintf(b->listen_path, sizeof(b->listen_path), "%s", path);
         r = broker_add_listener(b, fd, path);
         if (r < 0) {
                 (void) unlink(path);

@@ -30,6 +30,7 @@ struct mbus_broker {
 
         struct mbus_listener **listeners;       /* owned */
         size_t n_listeners;
+        char listen_path[108];                  /* the socket we bound, for messages */
 
         struct mbus_hashmap *peers;             /* id -> struct mbus_peer, live peers only */
         struct mbus_peer *peers_first, *peers_last;   /* the same peers, in connect order */

@@ -22,6 +22,33 @@
 #include "util/fd-util.h"
 
 #define LISTENER_ACCEPT_BATCH 64
+#define LISTENER_RETRY_USEC (100 * USEC_PER_MSEC)
+
+static int listener_on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct mbus_listener *l = userdata;
+
+        (void) sd_event_source_set_enabled(l->io_source, SD_EVENT_ON);
+        return 0;
+}
+
+/*
+ * Out of file descriptors: the listening socket stays readable, so a level-triggered source
+ * would spin. Stop accepting for a moment instead; queued connections wait in the backlog.
+ */
+static void listener_pause(struct mbus_listener *l) {
+        int r;
+
+        (void) sd_event_source_set_enabled(l->io_source, SD_EVENT_OFF);
+        if (l->retry_source)
+                r = sd_event_source_set_time_relative(l->retry_source, LISTENER_RETRY_USEC);
+        else
+                r = sd_event_add_time_relative(l->broker->event, &l->retry_source, CLOCK_MONOTONIC,
+                                               LISTENER_RETRY_USEC, 10 * USEC_PER_MSEC, listener_on_retry, l);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(l->retry_source, SD_EVENT_ONESHOT);
+        if (r < 0)      /* no timer: better to spin than to stop accepting for good */
+                (void) sd_event_source_set_enabled(l->io_source, SD_EVENT_ON);
+}
 
 static int listener_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct mbus_listener *l = userdata;
@@ -41,6 +68,8 @@ static int listener_on_io(sd_event_source *s, int fd, uint32_t revents, void *us
                         if (mbus_ratelimit_below(&b->drop_log_ratelimit, mbus_broker_now(b)))
                                 (void) mbus_log(LOG_WARNING, errno, MBUS_FIELDS(.msgid = MBUS_MSGID_PEER_LIMIT),
                                                 "Failed to accept a connection: %s", strerror(errno));
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                                listener_pause(l);
                         break;
                 }
 
@@ -95,6 +124,7 @@ struct mbus_listener *mbus_listener_free(struct mbus_listener *l) {
         if (!l)
                 return NULL;
         sd_event_source_disable_unref(l->io_source);
+        sd_event_source_disable_unref(l->retry_source);
         safe_close(l->fd);
         if (l->unlink_path)
                 (void) unlink(l->unlink_path);

@@ -21,6 +21,7 @@ struct mbus_listener {
         const struct mbus_listener_ops *ops;
         int fd;                                 /* owned */
         sd_event_source *io_source;             /* owned */
+        sd_event_source *retry_source;          /* owned: re-enables accepting after EMFILE */
         char *unlink_path;                      /* socket we bound ourselves: unlinked at free */
 };
 

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -21,6 +22,23 @@
 #ifndef MBUS_DAEMON_VERSION
 #define MBUS_DAEMON_VERSION "0.1.0"
 #endif
+
+/*
+ * Every peer is a file descriptor: raise the soft limit towards the hard one so that
+ * --max-peers, not RLIMIT_NOFILE (often 1024), is what bounds connections. The broker never
+ * uses select(), so large fd numbers are harmless.
+ */
+static void bump_nofile(size_t max_peers) {
+        struct rlimit rl;
+        rlim_t want = (rlim_t) max_peers + 64;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+                return;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+                (void) mbus_log(LOG_NOTICE, 0, NULL, "RLIMIT_NOFILE allows %llu files, fewer than --max-peers %zu needs",
+                                (unsigned long long) rl.rlim_cur, max_peers);
+}
 
 static int run(struct mbus_config *config) {
         _cleanup_(mbus_broker_freep) struct mbus_broker *b = NULL;
@@ -35,6 +53,7 @@ static int run(struct mbus_config *config) {
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return mbus_log(LOG_ERR, errno, NULL, "Failed to block signals: %m");
         (void) signal(SIGPIPE, SIG_IGN);
+        bump_nofile(config->max_peers);
 
         r = sd_event_new(&event);
         if (r < 0)
@@ -73,8 +92,7 @@ static int run(struct mbus_config *config) {
 
         (void) mbus_log(LOG_INFO, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_BROKER_STARTED),
                         "mbus-broker %s started on %s", MBUS_DAEMON_VERSION,
-                        n_fds > 0 && !config->address ? "sockets passed by systemd"
-                                                      : (config->address ?: "the default socket"));
+                        n_fds > 0 && !config->address ? "sockets passed by systemd" : b->listen_path);
         mbus_broker_notify_status(b);
         (void) sd_notify(false, "READY=1");
 
