@@ -741,12 +741,12 @@ static int bench_rpc_seq(struct bench *b, const char *address) {
                         have_split = broker_pid > 0 && proc_cpu_split_usec(broker_pid, &user0, &sys0) >= 0;
                         t_start = now_usec(CLOCK_MONOTONIC);
                 }
-                t0 = now_usec(CLOCK_MONOTONIC);
                 args = bench_payload(i, 64);
                 if (!args) {
                         r = -ENOMEM;
                         goto finish;
                 }
+                t0 = now_usec(CLOCK_MONOTONIC);        /* the call itself, as the floor's write+read */
                 r = mbus_call(conn, BENCH_ECHO_NAMESPACE, "Echo", args, BENCH_CALL_TIMEOUT_USEC, &result, &error);
                 if (r < 0) {
                         tool_print_failure("rpc-seq: call failed", r, &error);
@@ -1097,6 +1097,7 @@ static int bench_idle(struct bench *b, const char *address) {
                 goto finish;
 
         bench_record(b, "idle", "peers", "peers", (double) arg_idle);
+        bench_record(b, "idle", "broker_rss_kib_before", "KiB", (double) rss0);
         bench_record(b, "idle", "rss_kib_per_peer", "KiB",
                      rss1 > rss0 ? (double) (rss1 - rss0) / (double) arg_idle : 0.0);
         r = 0;
@@ -1280,13 +1281,13 @@ static int bench_dbus(struct bench *b) {
                         have_cpu = proc_cpu_usec(daemon_pid, &cpu0) >= 0;
                         t_start = now_usec(CLOCK_MONOTONIC);
                 }
-                t0 = now_usec(CLOCK_MONOTONIC);
                 /* the same JSON text as rpc-seq, carried as a D-Bus string */
                 args = bench_payload(i, 64);
                 if (!args) {
                         r = -ENOMEM;
                         goto finish;
                 }
+                t0 = now_usec(CLOCK_MONOTONIC);
                 r = sd_bus_call_method(bus, BENCH_DBUS_NAME, "/org/mbus/Bench", "org.mbus.Bench", "Echo",
                                        &error, &reply, "s", json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN));
                 if (r >= 0)
@@ -1416,6 +1417,19 @@ static double target_ratio(const struct bench_target *t) {
         return t->limit > 0 ? t->value / t->limit : (t->value > 0 ? INFINITY : 0);
 }
 
+/* A number as JSON with three decimals at most: 6907.165, not 6907.1649403359088. */
+static json_object *json_number(double v) {
+        char buf[64];
+
+        if (!isfinite(v))
+                return NULL;
+        snprintf(buf, sizeof(buf), "%.3f", v);
+        /* "12.500" -> "12.5", "3.000" -> "3.0" */
+        for (size_t n = strlen(buf); n > 2 && buf[n - 1] == '0' && buf[n - 2] != '.'; n--)
+                buf[n - 1] = 0;
+        return json_object_new_double_s(v, buf);
+}
+
 static int bench_print_json(const struct bench *b) {
         _cleanup_json_ json_object *root = json_object_new_object(), *results = json_object_new_object(),
                                    *targets = json_object_new_array();
@@ -1438,17 +1452,16 @@ static int bench_print_json(const struct bench *b) {
                         sc = json_object_new_object();
                         json_object_object_add(results, m->scenario, sc);
                 }
-                json_object_object_add(sc, m->name, json_object_new_double(metric_median(m)));
+                json_object_object_add(sc, m->name, json_number(metric_median(m)));
         }
         n = bench_targets(b, t);
         for (size_t i = 0; i < n; i++) {
                 json_object *o = json_object_new_object();
 
                 json_object_object_add(o, "name", json_object_new_string(t[i].name));
-                json_object_object_add(o, "value", json_object_new_double(t[i].value));
-                json_object_object_add(o, "limit", json_object_new_double(t[i].limit));
-                json_object_object_add(o, "ratio", isfinite(target_ratio(&t[i]))
-                                                          ? json_object_new_double(target_ratio(&t[i])) : NULL);
+                json_object_object_add(o, "value", json_number(t[i].value));
+                json_object_object_add(o, "limit", json_number(t[i].limit));
+                json_object_object_add(o, "ratio", json_number(target_ratio(&t[i])));
                 json_object_object_add(o, "pass", json_object_new_boolean(target_pass(&t[i])));
                 json_object_array_add(targets, o);
         }
