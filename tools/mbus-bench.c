@@ -154,6 +154,14 @@ static int cmp_double(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
+/* Latencies are taken in ns: the floor is a few µs, where µs steps would be 10% each. */
+static uint64_t now_nsec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
 /* Percentile of sorted values: the smallest value with at least p% of values at or below. */
 static uint64_t percentile(const uint64_t *sorted, size_t n, unsigned p) {
         size_t i;
@@ -225,6 +233,23 @@ static int read_full(int fd, void *buf, size_t size, usec_t timeout) {
                         continue;
                 k = read(fd, (char *) buf + done, size - done);
                 if (k < 0 && (errno == EINTR || errno == EAGAIN))
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return -EPIPE;
+                done += k;
+        }
+        return 0;
+}
+
+/* Plain blocking reads, no poll(): the floor must be the cheapest round trip there is. */
+static int read_exact(int fd, void *buf, size_t size) {
+        size_t done = 0;
+
+        while (done < size) {
+                ssize_t k = read(fd, (char *) buf + done, size - done);
+                if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
                         return -errno;
@@ -641,7 +666,7 @@ static int floor_child_run(void *userdata) {
         char buf[64];
 
         for (;;) {
-                int r = read_full(fd, buf, sizeof(buf), USEC_INFINITY);
+                int r = read_exact(fd, buf, sizeof(buf));
                 if (r == -EPIPE)
                         return 0;
                 if (r < 0)
@@ -674,19 +699,19 @@ static int bench_floor(struct bench *b) {
 
         memset(buf, 'x', sizeof(buf));
         for (uint64_t i = 0; i < BENCH_WARMUP + arg_calls; i++) {
-                usec_t t0;
+                uint64_t t0;
 
                 if (i == BENCH_WARMUP)
                         have_cpu = proc_cpu_usec(pid, &cpu0) >= 0;
-                t0 = now_usec(CLOCK_MONOTONIC);
+                t0 = now_nsec();
 
                 r = write_full(sp[0], buf, sizeof(buf));
                 if (r >= 0)
-                        r = read_full(sp[0], buf, sizeof(buf), BENCH_CALL_TIMEOUT_USEC);
+                        r = read_exact(sp[0], buf, sizeof(buf));
                 if (r < 0)
                         break;
                 if (i >= BENCH_WARMUP)
-                        lat[i - BENCH_WARMUP] = now_usec(CLOCK_MONOTONIC) - t0;
+                        lat[i - BENCH_WARMUP] = now_nsec() - t0;
         }
         if (have_cpu)
                 have_cpu = proc_cpu_usec(pid, &cpu1) >= 0;
@@ -697,8 +722,8 @@ static int bench_floor(struct bench *b) {
                 return r;
 
         qsort(lat, arg_calls, sizeof(*lat), cmp_u64);
-        bench_record(b, "floor", "rtt_p50_usec", "µs", percentile(lat, arg_calls, 50));
-        bench_record(b, "floor", "rtt_p99_usec", "µs", percentile(lat, arg_calls, 99));
+        bench_record(b, "floor", "rtt_p50_usec", "µs", percentile(lat, arg_calls, 50) / 1000.0);
+        bench_record(b, "floor", "rtt_p99_usec", "µs", percentile(lat, arg_calls, 99) / 1000.0);
         /* What one read() + one write() on a socket cost on this machine: the broker does
          * three times that per call (read and forward the CALL, then the RETURN). */
         if (have_cpu)
@@ -734,7 +759,7 @@ static int bench_rpc_seq(struct bench *b, const char *address) {
                 _cleanup_(mbus_error_free) struct mbus_error error = MBUS_ERROR_NULL;
                 _cleanup_json_ json_object *args = NULL, *result = NULL;
                 json_object *seq;
-                usec_t t0;
+                uint64_t t0;
 
                 if (i == BENCH_WARMUP) {
                         have_cpu = broker_pid > 0 && proc_cpu_usec(broker_pid, &cpu0) >= 0;
@@ -746,14 +771,14 @@ static int bench_rpc_seq(struct bench *b, const char *address) {
                         r = -ENOMEM;
                         goto finish;
                 }
-                t0 = now_usec(CLOCK_MONOTONIC);        /* the call itself, as the floor's write+read */
+                t0 = now_nsec();        /* the call itself, as the floor's write+read */
                 r = mbus_call(conn, BENCH_ECHO_NAMESPACE, "Echo", args, BENCH_CALL_TIMEOUT_USEC, &result, &error);
                 if (r < 0) {
                         tool_print_failure("rpc-seq: call failed", r, &error);
                         goto finish;
                 }
                 if (i >= BENCH_WARMUP)
-                        lat[i - BENCH_WARMUP] = now_usec(CLOCK_MONOTONIC) - t0;
+                        lat[i - BENCH_WARMUP] = now_nsec() - t0;
                 if (!json_object_object_get_ex(result, "seq", &seq) ||
                     json_object_get_int64(seq) != (int64_t) i) {
                         tool_error("rpc-seq: the echo service returned something else than its arguments");
@@ -770,8 +795,8 @@ static int bench_rpc_seq(struct bench *b, const char *address) {
         qsort(lat, arg_calls, sizeof(*lat), cmp_u64);
         bench_record(b, "rpc-seq", "calls_per_sec", "calls/s",
                      (double) arg_calls * USEC_PER_SEC / (double) MAX(t_end - t_start, 1u));
-        bench_record(b, "rpc-seq", "p50_usec", "µs", percentile(lat, arg_calls, 50));
-        bench_record(b, "rpc-seq", "p99_usec", "µs", percentile(lat, arg_calls, 99));
+        bench_record(b, "rpc-seq", "p50_usec", "µs", percentile(lat, arg_calls, 50) / 1000.0);
+        bench_record(b, "rpc-seq", "p99_usec", "µs", percentile(lat, arg_calls, 99) / 1000.0);
         if (have_cpu)
                 bench_record(b, "rpc-seq", "broker_cpu_usec_per_call", "µs",
                              (double) (cpu1 - cpu0) / (double) arg_calls);
@@ -1275,7 +1300,7 @@ static int bench_dbus(struct bench *b) {
                 sd_bus_error error = SD_BUS_ERROR_NULL;
                 sd_bus_message *reply = NULL;
                 const char *s;
-                usec_t t0;
+                uint64_t t0;
 
                 if (i == BENCH_WARMUP) {
                         have_cpu = proc_cpu_usec(daemon_pid, &cpu0) >= 0;
@@ -1287,7 +1312,7 @@ static int bench_dbus(struct bench *b) {
                         r = -ENOMEM;
                         goto finish;
                 }
-                t0 = now_usec(CLOCK_MONOTONIC);
+                t0 = now_nsec();
                 r = sd_bus_call_method(bus, BENCH_DBUS_NAME, "/org/mbus/Bench", "org.mbus.Bench", "Echo",
                                        &error, &reply, "s", json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN));
                 if (r >= 0)
@@ -1306,7 +1331,7 @@ static int bench_dbus(struct bench *b) {
                         goto finish;
                 }
                 if (i >= BENCH_WARMUP)
-                        lat[i - BENCH_WARMUP] = now_usec(CLOCK_MONOTONIC) - t0;
+                        lat[i - BENCH_WARMUP] = now_nsec() - t0;
         }
         t_end = now_usec(CLOCK_MONOTONIC);
         if (have_cpu)
@@ -1315,8 +1340,8 @@ static int bench_dbus(struct bench *b) {
         qsort(lat, arg_calls, sizeof(*lat), cmp_u64);
         bench_record(b, "dbus", "calls_per_sec", "calls/s",
                      (double) arg_calls * USEC_PER_SEC / (double) MAX(t_end - t_start, 1u));
-        bench_record(b, "dbus", "p50_usec", "µs", percentile(lat, arg_calls, 50));
-        bench_record(b, "dbus", "p99_usec", "µs", percentile(lat, arg_calls, 99));
+        bench_record(b, "dbus", "p50_usec", "µs", percentile(lat, arg_calls, 50) / 1000.0);
+        bench_record(b, "dbus", "p99_usec", "µs", percentile(lat, arg_calls, 99) / 1000.0);
         if (have_cpu)
                 bench_record(b, "dbus", "daemon_cpu_usec_per_call", "µs",
                              (double) (cpu1 - cpu0) / (double) arg_calls);
@@ -1481,7 +1506,7 @@ static void bench_print_text(const struct bench *b) {
         for (size_t i = 0; i < b->n_metrics; i++) {
                 const struct bench_metric *m = &b->metrics[i];
 
-                printf("  %-14s %-26s %12.1f %s\n", last && strcmp(last, m->scenario) == 0 ? "" : m->scenario,
+                printf("  %-14s %-26s %12.2f %s\n", last && strcmp(last, m->scenario) == 0 ? "" : m->scenario,
                        m->name, metric_median(m), m->unit);
                 last = m->scenario;
         }
