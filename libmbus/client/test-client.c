@@ -841,7 +841,7 @@ static int loop_hold(struct mbus_request *req, json_object *args, void *userdata
 }
 
 static void loop_maybe_exit(struct loop_state *s) {
-        if (s->replies == 1 && s->events == 1 && s->timeouts == 1)
+        if (s->replies == 1 && s->events == 2 && s->timeouts == 1)
                 sd_event_exit(s->event, 0);
 }
 
@@ -863,7 +863,10 @@ static int loop_on_reply(struct mbus_conn *conn, json_object *result, const stru
 static int loop_on_event(struct mbus_conn *conn, const struct mbus_event *ev, void *userdata) {
         struct loop_state *s = userdata;
 
-        s->events++;
+        /* A synchronous call from a callback reads past its reply: what it buffered (the
+         * second event) must still be dispatched, though the socket may never wake up again. */
+        if (++s->events == 1)
+                ck_assert_int_eq(mbus_call(conn, MBUS_BROKER_NAMESPACE, "Ping", NULL, 0, NULL, NULL), 0);
         loop_maybe_exit(s);
         return 0;
 }
@@ -895,10 +898,11 @@ START_TEST(test_sd_event_attach) {
         json_object_put(args);
         ck_assert_int_eq(mbus_call_async(cli, PUB_NS, "Hold", NULL, 300 * 1000, loop_on_reply, &s, NULL), 0);
         ck_assert_int_eq(mbus_emit(svc, PUB_NS, "Changed", NULL), 0);
+        ck_assert_int_eq(mbus_emit(svc, PUB_NS, "Changed", NULL), 0);
 
         ck_assert_int_eq(sd_event_loop(s.event), 0);
         ck_assert_int_eq(s.replies, 1);
-        ck_assert_int_eq(s.events, 1);
+        ck_assert_int_eq(s.events, 2);
         ck_assert_int_eq(s.timeouts, 1);
 
         ck_assert_ptr_nonnull(held);
