@@ -118,6 +118,8 @@ struct bench {
         struct bench_metric metrics[BENCH_MAX_METRICS];
         size_t n_metrics;
         char *broker_path;              /* NULL with --address */
+        long n_cpus;
+        double loadavg_start, loadavg_end;      /* 1 min, NAN if unknown: other load skews it all */
 };
 
 /* A broker of our own: its process and the temporary directory holding its socket. */
@@ -1468,6 +1470,9 @@ static int bench_print_json(const struct bench *b) {
         json_object_object_add(root, "address", arg_address ? json_object_new_string(arg_address) : NULL);
         json_object_object_add(root, "broker", b->broker_path ? json_object_new_string(b->broker_path) : NULL);
         json_object_object_add(root, "fanout_pace", json_object_new_int64((int64_t) arg_pace));
+        json_object_object_add(root, "cpus", json_object_new_int64(b->n_cpus));
+        json_object_object_add(root, "loadavg_start", json_number(b->loadavg_start));
+        json_object_object_add(root, "loadavg_end", json_number(b->loadavg_end));
 
         for (size_t i = 0; i < b->n_metrics; i++) {
                 const struct bench_metric *m = &b->metrics[i];
@@ -1503,6 +1508,10 @@ static void bench_print_text(const struct bench *b) {
 
         printf("mbus-bench %s: broker %s, %" PRIu64 " run%s, medians\n", MBUS_VERSION,
                arg_address ?: b->broker_path ?: "-", arg_runs, arg_runs == 1 ? "" : "s");
+        printf("  machine: %ld CPUs, load average %.2f at the start, %.2f at the end%s\n", b->n_cpus,
+               b->loadavg_start, b->loadavg_end,
+               MAX(b->loadavg_start, b->loadavg_end) > (double) b->n_cpus / 2
+                       ? " (busy: other work skews these figures)" : "");
         for (size_t i = 0; i < b->n_metrics; i++) {
                 const struct bench_metric *m = &b->metrics[i];
 
@@ -1525,6 +1534,18 @@ static void bench_print_text(const struct bench *b) {
                 printf("  %-4s %-38s %9.2f %-6s limit %5.1f %-6s ratio %.2f\n", target_pass(&t[i]) ? "PASS" : "MISS",
                        t[i].description, t[i].value, t[i].unit, t[i].limit, t[i].unit, target_ratio(&t[i]));
         fflush(stdout);
+}
+
+static double read_loadavg(void) {
+        double v = NAN;
+        FILE *f = fopen("/proc/loadavg", "re");
+
+        if (f) {
+                if (fscanf(f, "%lf", &v) != 1)
+                        v = NAN;
+                fclose(f);
+        }
+        return v;
 }
 
 static void raise_fd_limit(uint64_t need) {
@@ -1726,6 +1747,8 @@ int main(int argc, char *argv[]) {
                 }
         }
 
+        b.n_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        b.loadavg_start = read_loadavg();
         for (uint64_t run = 0; run < arg_runs; run++)
                 for (enum bench_scenario s = 0; s < _BENCH_SCENARIO_MAX; s++) {
                         if (!(arg_scenarios & (1u << s)))
@@ -1740,6 +1763,7 @@ int main(int argc, char *argv[]) {
                         }
                 }
 
+        b.loadavg_end = read_loadavg();
         if (arg_json)
                 r = bench_print_json(&b);
         else {
