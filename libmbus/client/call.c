@@ -168,9 +168,9 @@ _public_ int mbus_call_async(struct mbus_conn *conn, const char *ns, const char 
         if (r < 0)
                 return r;
 
-        slot = mbus_slot_new(conn, MBUS_SLOT_CALL, userdata);
-        if (!slot)
-                return -ENOMEM;
+        r = mbus_slot_new(&slot, conn, MBUS_SLOT_CALL, userdata);
+        if (r < 0)
+                return r;
         slot->call.handler = handler;
         slot->call.serial = mbus_conn_next_serial(conn);
         slot->call.deadline = mbus_call_deadline(now_usec(CLOCK_MONOTONIC), timeout_usec, &wire_timeout);

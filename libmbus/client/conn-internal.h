@@ -163,7 +163,7 @@ void mbus_slot_unlink_subscription(struct mbus_slot *slot, bool send_unsubscribe
 void mbus_conn_disconnect_subscriptions(struct mbus_conn *conn);
 
 /* slots */
-struct mbus_slot *mbus_slot_new(struct mbus_conn *conn, enum mbus_slot_type type, void *userdata);
+int mbus_slot_new(struct mbus_slot **ret, struct mbus_conn *conn, enum mbus_slot_type type, void *userdata);
 struct mbus_slot *mbus_slot_ref(struct mbus_slot *slot);
 struct mbus_slot *mbus_slot_unref(struct mbus_slot *slot);
 MBUS_DEFINE_CLEANUP(struct mbus_slot *, mbus_slot_unref);

@@ -755,18 +755,19 @@ _public_ void mbus_conn_exit(struct mbus_conn *conn, int code) {
 
 /* ---- slots ------------------------------------------------------------------------------- */
 
-struct mbus_slot *mbus_slot_new(struct mbus_conn *conn, enum mbus_slot_type type, void *userdata) {
+int mbus_slot_new(struct mbus_slot **ret, struct mbus_conn *conn, enum mbus_slot_type type, void *userdata) {
         struct mbus_slot *slot;
 
         slot = calloc(1, sizeof(*slot));
         if (!slot)
-                return NULL;
+                return -ENOMEM;
         slot->n_ref = 1;                /* the connection's, while linked */
         slot->type = type;
         slot->conn = conn;
         slot->floating = true;
         slot->userdata = userdata;
-        return slot;
+        *ret = slot;
+        return 0;
 }
 
 struct mbus_slot *mbus_slot_ref(struct mbus_slot *slot) {

@@ -70,9 +70,10 @@ _public_ int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_ev
         if (r < 0)
                 return r;
 
-        slot = mbus_slot_new(NULL, MBUS_SLOT_SUBSCRIPTION, userdata);
-        if (!slot)
-                return -ENOMEM;
+        /* Linked (slot->conn set) only once the broker has said yes. */
+        r = mbus_slot_new(&slot, /* conn= */ NULL, MBUS_SLOT_SUBSCRIPTION, userdata);
+        if (r < 0)
+                return r;
         slot->sub.handler = handler;
         slot->sub.pattern = strdup(pattern);
         if (!slot->sub.pattern) {
