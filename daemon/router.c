@@ -330,6 +330,29 @@ static int router_unsubscribe(struct mbus_broker *b, struct mbus_peer *peer, str
         return mbus_router_reply_return(b, peer, frame->f.serial, NULL);
 }
 
+/*
+ * A client name ends up in logs and in ListPeers: keep at most MBUS_NAME_MAX bytes, cut at a
+ * UTF-8 character boundary, with control characters replaced so that it cannot forge log lines.
+ */
+static int router_sanitize_name(const char *name, char **ret) {
+        size_t len = name ? strlen(name) : 0;
+        char *s;
+
+        if (len > MBUS_NAME_MAX) {
+                len = MBUS_NAME_MAX;
+                while (len > 0 && ((unsigned char) name[len] & 0xC0) == 0x80)
+                        len--;
+        }
+        s = strndup(name ?: "", len);
+        if (!s)
+                return -ENOMEM;
+        for (char *p = s; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '_';
+        *ret = s;
+        return 0;
+}
+
 static int router_hello(struct mbus_broker *b, struct mbus_peer *peer, struct mbus_frame *frame) {
         _cleanup_json_ json_object *o = NULL;
         const char *name = NULL;
@@ -344,9 +367,9 @@ static int router_hello(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                 if (o && json_object_is_type(o, json_type_object))
                         name = json_get_string(o, "name");
         }
-        peer->name = strndup(name ?: "", MBUS_NAME_MAX);
-        if (!peer->name)
-                return -ENOMEM;
+        r = router_sanitize_name(name, &peer->name);
+        if (r < 0)
+                return r;
 
         peer->state = MBUS_PEER_RUNNING;
         r = mbus_driver_welcome(b, peer, frame->f.serial);

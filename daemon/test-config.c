@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests of the command line parser (config.c). */
+
+#include <check.h>
+#include <stdlib.h>
+
+#include "config.h"
+
+static int parse(struct mbus_config *c, enum mbus_config_action *action, char **argv) {
+        char errbuf[256];
+        int argc = 0;
+
+        while (argv[argc])
+                argc++;
+        mbus_config_init(c);
+        return mbus_config_parse_argv(c, argc, argv, action, errbuf, sizeof(errbuf));
+}
+
+START_TEST(test_defaults_match_the_documentation) {
+        struct mbus_config c;
+        enum mbus_config_action a;
+        char *argv[] = { (char *) "mbus-broker", NULL };
+
+        ck_assert_int_eq(parse(&c, &a, argv), 0);
+        ck_assert_int_eq(a, MBUS_CONFIG_RUN);
+        ck_assert_ptr_null(c.address);
+        ck_assert_uint_eq(c.max_peers, 4096);
+        ck_assert_uint_eq(c.max_frame_size, 16777216);
+        ck_assert_uint_eq(c.max_pending_calls, 1024);
+        ck_assert_uint_eq(c.max_queue_bytes, 33554432);
+        ck_assert_uint_eq(c.max_call_timeout, 600 * USEC_PER_SEC);
+        ck_assert_uint_eq(c.keepalive_interval, 30 * USEC_PER_SEC);
+        ck_assert_uint_eq(c.keepalive_timeout, 10 * USEC_PER_SEC);
+        ck_assert_uint_eq(c.keepalive_threshold, 3);
+        ck_assert_int_eq(c.log_level, LOG_INFO);
+        mbus_config_done(&c);
+}
+END_TEST
+
+START_TEST(test_options_take_fractional_seconds_and_sizes) {
+        struct mbus_config c;
+        enum mbus_config_action a;
+        char *argv[] = {
+                (char *) "mbus-broker", (char *) "--address", (char *) "/tmp/x/socket",
+                (char *) "--keepalive-interval", (char *) "0.2", (char *) "--keepalive-timeout=0.25",
+                (char *) "--max-queue-bytes", (char *) "64K", (char *) "--max-call-timeout", (char *) "1.5",
+                (char *) "--log-level", (char *) "debug", (char *) "--log-target", (char *) "console", NULL
+        };
+
+        ck_assert_int_eq(parse(&c, &a, argv), 0);
+        ck_assert_str_eq(c.address, "/tmp/x/socket");
+        ck_assert_uint_eq(c.keepalive_interval, 200000);
+        ck_assert_uint_eq(c.keepalive_timeout, 250000);
+        ck_assert_uint_eq(c.max_queue_bytes, 65536);
+        ck_assert_uint_eq(c.max_call_timeout, 1500000);
+        ck_assert_uint_eq(c.default_call_timeout, 1500000);   /* capped */
+        ck_assert_int_eq(c.log_level, LOG_DEBUG);
+        ck_assert_int_eq(c.log_target, MBUS_LOG_TARGET_CONSOLE);
+        mbus_config_done(&c);
+}
+END_TEST
+
+START_TEST(test_bad_values_are_refused) {
+        static const char *const bad[][3] = {
+                { "--keepalive-interval", "abc" }, { "--keepalive-interval", "-1" }, { "--max-peers", "0" },
+                { "--max-frame-size", "100" },     { "--log-level", "loud" },        { "--address", "relative" },
+                { "--log-target", "syslog" },      { "--max-pending-calls", "1x" },
+        };
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                struct mbus_config c;
+                enum mbus_config_action a;
+                char *argv[] = { (char *) "mbus-broker", (char *) bad[i][0], (char *) bad[i][1], NULL };
+
+                ck_assert_int_eq(parse(&c, &a, argv), -EINVAL);
+                mbus_config_done(&c);
+        }
+}
+END_TEST
+
+START_TEST(test_help_and_version_are_actions) {
+        struct mbus_config c;
+        enum mbus_config_action a;
+        char *help[] = { (char *) "mbus-broker", (char *) "--help", NULL };
+        char *version[] = { (char *) "mbus-broker", (char *) "--version", NULL };
+        char *extra[] = { (char *) "mbus-broker", (char *) "extra", NULL };
+
+        ck_assert_int_eq(parse(&c, &a, help), 0);
+        ck_assert_int_eq(a, MBUS_CONFIG_HELP);
+        mbus_config_done(&c);
+        ck_assert_int_eq(parse(&c, &a, version), 0);
+        ck_assert_int_eq(a, MBUS_CONFIG_VERSION);
+        mbus_config_done(&c);
+        ck_assert_int_eq(parse(&c, &a, extra), -EINVAL);
+        mbus_config_done(&c);
+}
+END_TEST
+
+static Suite *config_suite(void) {
+        Suite *s = suite_create("config");
+        TCase *tc = tcase_create("core");
+
+        tcase_add_test(tc, test_defaults_match_the_documentation);
+        tcase_add_test(tc, test_options_take_fractional_seconds_and_sizes);
+        tcase_add_test(tc, test_bad_values_are_refused);
+        tcase_add_test(tc, test_help_and_version_are_actions);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(config_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
