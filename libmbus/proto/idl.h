@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* Introspection descriptions: a namespace's procedures and events with typed arguments. */
+
+/*
+ * One model, two file forms that map one to one (man mbus-introspection(5)):
+ *
+ *   <namespace name="org.example.Network">
+ *     <doc>Network management.</doc>
+ *     <procedure name="GetState">
+ *       <doc>Returns the state of one interface.</doc>
+ *       <arg name="interface" type="string" direction="in"/>
+ *       <arg name="verbose" type="bool" direction="in" optional="true"/>
+ *       <arg name="state" type="string" direction="out"/>
+ *       <arg name="addresses" type="array&lt;string&gt;" direction="out"/>
+ *     </procedure>
+ *     <event name="StateChanged">
+ *       <doc>...</doc>
+ *       <arg name="interface" type="string"/>
+ *       <arg name="state" type="?string"/>
+ *     </event>
+ *   </namespace>
+ *
+ *   {"namespace": "org.example.Network", "doc": "Network management.",
+ *    "procedures": [{"name": "GetState", "doc": "...",
+ *                    "in": [{"name": "interface", "type": "string"},
+ *                           {"name": "verbose", "type": "bool", "optional": true}],
+ *                    "out": [{"name": "state", "type": "string"},
+ *                            {"name": "addresses", "type": "array<string>"}]}],
+ *    "events": [{"name": "StateChanged", "doc": "...",
+ *                "args": [{"name": "interface", "type": "string"},
+ *                         {"name": "state", "type": "?string"}]}]}
+ *
+ * Types: string, int, double (an int is accepted too), bool, object, any, array<T> (T any
+ * type, nested arrays allowed), and "?" before a type makes it nullable (JSON null accepted).
+ * Arguments travel as one JSON object keyed by argument name. A body is valid for an argument
+ * list when it is an object (an absent or empty body counts as {}), every non-optional argument
+ * is present, every present key is a declared argument, and each value has its type.
+ * Names: procedures/events are member names (names.h), argument names are member names too.
+ * Each procedure, event and argument name appears once in its scope. The JSON form given by
+ * mbus_idl_to_json() is the canonical form used on the bus (org.mbus.Broker.Introspect).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+
+#include "proto/file-error.h"
+
+enum mbus_idl_kind {
+        MBUS_IDL_STRING,
+        MBUS_IDL_INT,
+        MBUS_IDL_DOUBLE,
+        MBUS_IDL_BOOL,
+        MBUS_IDL_OBJECT,
+        MBUS_IDL_ARRAY,
+        MBUS_IDL_ANY,
+        _MBUS_IDL_KIND_MAX,
+        _MBUS_IDL_KIND_INVALID = -EINVAL,
+};
+
+struct mbus_idl_type {
+        enum mbus_idl_kind kind;
+        bool nullable;
+        struct mbus_idl_type *element;          /* owned, ARRAY only */
+};
+
+struct mbus_idl_arg {
+        char *name;
+        struct mbus_idl_type type;
+        bool optional;
+        unsigned line;                          /* in the file, 0 if not from a file */
+};
+
+/* A procedure (in/out arguments) or an event (its arguments are in "in"). */
+struct mbus_idl_member {
+        char *name;
+        char *doc;                              /* NULL if none */
+        struct mbus_idl_arg *in;
+        size_t n_in;
+        struct mbus_idl_arg *out;               /* procedures only */
+        size_t n_out;
+        unsigned line;
+};
+
+struct mbus_idl_namespace {
+        char *name;
+        char *doc;
+        char *path;                             /* file it came from, NULL if declared on the bus */
+        bool declared;                          /* true: only names, from the owner's REGISTER */
+        struct mbus_idl_member *procedures;
+        size_t n_procedures;
+        struct mbus_idl_member *events;
+        size_t n_events;
+};
+
+
+/* Parsing. Each returns 0 and a new namespace in *ret, -EBADMSG with *err filled for a
+ * malformed file (syntax, unknown element/key, bad type, duplicate name, invalid name, ...),
+ * -ENOMEM; path is used for messages and kept in ns->path. */
+int mbus_idl_parse_xml(struct mbus_idl_namespace **ret, const char *path, const char *text, size_t len,
+                       struct mbus_file_error *err);
+int mbus_idl_parse_json(struct mbus_idl_namespace **ret, const char *path, const char *text, size_t len,
+                        struct mbus_file_error *err);
+/* Parses the canonical JSON form from a json_object (as returned by Introspect). */
+int mbus_idl_from_json(struct mbus_idl_namespace **ret, json_object *o, struct mbus_file_error *err);
+/* Reads path and parses it by its extension (.xml or .json); -EBADMSG for another extension,
+ * -errno if it cannot be read. Also checks that the file name is NAMESPACE.xml/.json for the
+ * namespace it declares. */
+int mbus_idl_load_file(struct mbus_idl_namespace **ret, const char *path, struct mbus_file_error *err);
+
+/* Builds the description of a namespace whose owner declared only member names (REGISTER body
+ * {"procedures": [...], "events": [...]}); body may be NULL/empty. -EINVAL for a body that is
+ * not such an object or names that are not valid members. */
+int mbus_idl_from_declaration(struct mbus_idl_namespace **ret, const char *ns, const char *body, size_t len);
+
+struct mbus_idl_namespace *mbus_idl_namespace_free(struct mbus_idl_namespace *ns);
+
+/* Queries. */
+const struct mbus_idl_member *mbus_idl_find_procedure(const struct mbus_idl_namespace *ns, const char *name);
+const struct mbus_idl_member *mbus_idl_find_event(const struct mbus_idl_namespace *ns, const char *name);
+
+/*
+ * Checks a body (JSON text of len bytes; NULL/0 = {}) against an argument list. Returns 0 if
+ * valid, -EINVAL with a message naming the argument and the expected type in reason
+ * ("argument 'interface': expected string, got int", "missing argument 'interface'",
+ * "unknown argument 'foo'", "arguments must be a JSON object"), -EBADMSG if the body is not
+ * JSON.
+ */
+int mbus_idl_validate(const struct mbus_idl_arg *args, size_t n_args, const char *body, size_t len,
+                      char *reason, size_t reason_size);
+
+/* Output. Canonical JSON form (as in the file); XML form (as in the file). */
+int mbus_idl_to_json(const struct mbus_idl_namespace *ns, json_object **ret);
+int mbus_idl_to_xml(const struct mbus_idl_namespace *ns, char **ret);
+/* "string", "?array<int>", ... into buf; returns buf. */
+const char *mbus_idl_type_to_string(const struct mbus_idl_type *t, char *buf, size_t size);
+
+static inline void mbus_idl_namespace_freep(struct mbus_idl_namespace **p) {
+        if (*p)
+                *p = mbus_idl_namespace_free(*p);
+}
