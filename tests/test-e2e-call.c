@@ -343,6 +343,143 @@ START_TEST(test_calls_over_the_pending_limit_get_limits_exceeded) {
 }
 END_TEST
 
+
+/* After a raw frame exchange, asserts nothing else is waiting for fd: a PING's PONG comes
+ * first. */
+static void assert_nothing_more(int fd) {
+        struct raw_frame f;
+
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_PING, 999, 0, NULL, NULL, NULL, NULL, NULL, NULL), 0);
+        ck_assert_int_eq(raw_recv(fd, 10000, &f), 0);
+        ck_assert_msg(f.type == MBUS_FRAME_PONG, "unexpected frame of type %u (reply_serial %llu)", f.type,
+                      (unsigned long long) f.reply_serial);
+        ck_assert_int_eq(f.reply_serial, 999);
+        raw_frame_done(&f);
+}
+
+START_TEST(test_each_call_gets_exactly_one_answer) {
+        static const char *const args[] = { "--max-call-timeout", "0.3", NULL };
+        struct test_broker b;
+        struct raw_frame f, call;
+        char *caller_id = NULL, *other_id = NULL;
+        int svc, caller, other;
+
+        ck_assert_int_eq(test_broker_start(&b, args), 0);
+
+        /* a raw service, so the test decides when (and who) answers */
+        svc = raw_connect(b.address);
+        ck_assert_int_ge(svc, 0);
+        ck_assert_int_eq(raw_hello(svc, "raw-service", NULL), 0);
+        ck_assert_int_eq(raw_register(svc, 2, NS), 0);
+        caller = raw_connect(b.address);
+        ck_assert_int_ge(caller, 0);
+        ck_assert_int_eq(raw_hello(caller, "raw-caller", &caller_id), 0);
+        other = raw_connect(b.address);
+        ck_assert_int_ge(other, 0);
+        ck_assert_int_eq(raw_hello(other, "raw-other", &other_id), 0);
+
+        /* the service sees the call with the caller's serial and id */
+        struct raw_buf buf = {};
+        raw_frame_begin(&buf, MBUS_FRAME_CALL);
+        raw_field_u64(&buf, MBUS_FIELD_SERIAL, 10);
+        raw_field_str(&buf, MBUS_FIELD_NAMESPACE, NS);
+        raw_field_str(&buf, MBUS_FIELD_MEMBER, "Slow");
+        raw_field_u64(&buf, MBUS_FIELD_TIMEOUT, 20 * 1000 * 1000);   /* capped at 0.3 s */
+        raw_frame_finish(&buf, "{\"x\": 1}");
+        long long t0 = test_now_ms();
+        ck_assert_int_eq(raw_send_buf(caller, &buf), 0);
+        raw_buf_done(&buf);
+        ck_assert_int_eq(raw_recv_type(svc, 10000, MBUS_FRAME_CALL, &call), 0);
+        ck_assert_int_eq(call.serial, 10);
+        ck_assert_str_eq(call.sender, caller_id);
+        ck_assert_str_eq(call.member, "Slow");
+        ck_assert_str_eq(call.body, "{\"x\": 1}");
+        ck_assert_int_eq(call.timeout_usec, 20 * 1000 * 1000);      /* forwarded as sent */
+
+        /* a peer that is not the callee cannot answer it */
+        ck_assert_int_eq(raw_send_simple(other, MBUS_FRAME_RETURN, 0, 10, NULL, NULL, caller_id, NULL, NULL,
+                                         "\"forged\""), 0);
+        /* the deadline, capped by --max-call-timeout, answers it */
+        ck_assert_int_eq(raw_recv_type(caller, 10000, MBUS_FRAME_ERROR, &f), 0);
+        ck_assert_int_ge(test_now_ms() - t0, 250);
+        ck_assert_int_lt(test_now_ms() - t0, 10000);
+        ck_assert_int_eq(f.reply_serial, 10);
+        ck_assert_str_eq(f.error_name, MBUS_ERROR_TIMEOUT);
+        raw_frame_done(&f);
+
+        /* the service's late answer is dropped: the caller hears nothing more */
+        ck_assert_int_eq(raw_send_simple(svc, MBUS_FRAME_RETURN, 0, 10, NULL, NULL, caller_id, NULL, NULL,
+                                         "\"late\""), 0);
+        ck_assert_int_eq(raw_send_simple(svc, MBUS_FRAME_PING, 3, 0, NULL, NULL, NULL, NULL, NULL, NULL), 0);
+        ck_assert_int_eq(raw_recv_type(svc, 10000, MBUS_FRAME_PONG, &f), 0);
+        raw_frame_done(&f);
+        assert_nothing_more(caller);
+
+        /* an answer in time goes through exactly once, body untouched */
+        ck_assert_int_eq(raw_send_simple(caller, MBUS_FRAME_CALL, 11, 0, NS, "Fast", NULL, NULL, NULL, "[]"), 0);
+        raw_frame_done(&call);
+        ck_assert_int_eq(raw_recv_type(svc, 10000, MBUS_FRAME_CALL, &call), 0);
+        ck_assert_int_eq(call.serial, 11);
+        ck_assert_int_eq(raw_send_simple(svc, MBUS_FRAME_RETURN, 0, 11, NULL, NULL, caller_id, NULL, NULL,
+                                         "{\"answer\": [1, \"two\"]}"), 0);
+        ck_assert_int_eq(raw_send_simple(svc, MBUS_FRAME_RETURN, 0, 11, NULL, NULL, caller_id, NULL, NULL,
+                                         "\"again\""), 0);
+        ck_assert_int_eq(raw_recv_type(caller, 10000, MBUS_FRAME_RETURN, &f), 0);
+        ck_assert_int_eq(f.reply_serial, 11);
+        ck_assert_str_eq(f.body, "{\"answer\": [1, \"two\"]}");
+        raw_frame_done(&f);
+        ck_assert_int_eq(raw_send_simple(svc, MBUS_FRAME_PING, 4, 0, NULL, NULL, NULL, NULL, NULL, NULL), 0);
+        ck_assert_int_eq(raw_recv_type(svc, 10000, MBUS_FRAME_PONG, &f), 0);
+        raw_frame_done(&f);
+        assert_nothing_more(caller);
+        raw_frame_done(&call);
+
+        /* a caller that leaves with a call pending: its late answer goes nowhere, and the
+         * broker forgets the call */
+        ck_assert_int_eq(raw_send_simple(other, MBUS_FRAME_CALL, 5, 0, NS, "Fast", NULL, NULL, NULL, NULL), 0);
+        ck_assert_int_eq(raw_recv_type(svc, 10000, MBUS_FRAME_CALL, &call), 0);
+        close(other);
+        usleep(100 * 1000);
+        ck_assert_int_eq(raw_send_simple(svc, MBUS_FRAME_RETURN, 0, call.serial, NULL, NULL, other_id, NULL,
+                                         NULL, NULL), 0);
+        raw_frame_done(&call);
+        struct mbus_conn *conn = test_connect(b.address, "inspector");
+        json_object *o = NULL;
+        ck_assert_int_eq(mbus_call(conn, MBUS_BROKER_NAMESPACE, "GetStats", NULL, 0, &o, NULL), 0);
+        ck_assert_int_eq(test_json_int(o, "pending_calls"), 0);
+        json_object_put(o);
+        mbus_conn_unref(conn);
+
+        free(caller_id);
+        free(other_id);
+        close(caller);
+        close(svc);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+START_TEST(test_peer_ids_are_never_reused) {
+        struct test_broker b;
+        uint64_t last = 0;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        for (int i = 0; i < 20; i++) {
+                char *id = NULL;
+                int fd = raw_connect(b.address);
+                ck_assert_int_ge(fd, 0);
+                ck_assert_int_eq(raw_hello(fd, "short-lived", &id), 0);
+                ck_assert_int_eq(strncmp(id, ":1.", 3), 0);
+                uint64_t n = strtoull(id + 3, NULL, 10);
+                ck_assert_uint_gt(n, last);
+                ck_assert_uint_ge(n, 1);
+                last = n;
+                free(id);
+                close(fd);
+        }
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 static Suite *call_suite(void) {
         Suite *s = suite_create("e2e-call");
         TCase *tc = tcase_create("call");
@@ -358,6 +495,8 @@ static Suite *call_suite(void) {
         tcase_add_test(tc, test_taken_namespace_cannot_be_registered_twice);
         tcase_add_test(tc, test_only_the_owner_may_unregister_or_emit);
         tcase_add_test(tc, test_calls_over_the_pending_limit_get_limits_exceeded);
+        tcase_add_test(tc, test_each_call_gets_exactly_one_answer);
+        tcase_add_test(tc, test_peer_ids_are_never_reused);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -235,7 +235,9 @@ START_TEST(test_unsubscribed_patterns_stop_delivering) {
         fd = raw_connect(b.address);
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(raw_hello(fd, "raw-sub", NULL), 0);
+        /* the same pattern twice: still one copy per event */
         ck_assert_int_eq(raw_subscribe(fd, 2, "org.example.Net.*"), 0);
+        ck_assert_int_eq(raw_subscribe(fd, 5, "org.example.Net.*"), 0);
 
         struct mbus_conn *pub = test_connect(b.address, "publisher");
         ck_assert_int_eq(mbus_register(pub, "org.example.Net", none, 0, NULL, NULL, NULL), 0);
@@ -243,9 +245,19 @@ START_TEST(test_unsubscribed_patterns_stop_delivering) {
         ck_assert_int_eq(mbus_ping(pub, 0), 0);
         ck_assert_int_eq(raw_count_events(fd, mbus_conn_get_unique_id(pub), members, sizeof(members)), 1);
 
+        /* one UNSUBSCRIBE undoes one SUBSCRIBE */
+        struct raw_frame f;
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_UNSUBSCRIBE, 6, 0, NULL, NULL, NULL, NULL,
+                                         "org.example.Net.*", NULL), 0);
+        ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_RETURN, &f), 0);
+        ck_assert_int_eq(f.reply_serial, 6);
+        raw_frame_done(&f);
+        ck_assert_int_eq(mbus_emit(pub, "org.example.Net", "Still", NULL), 0);
+        ck_assert_int_eq(mbus_ping(pub, 0), 0);
+        ck_assert_int_eq(raw_count_events(fd, mbus_conn_get_unique_id(pub), members, sizeof(members)), 1);
+
         ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_UNSUBSCRIBE, 3, 0, NULL, NULL, NULL, NULL,
                                          "org.example.Net.*", NULL), 0);
-        struct raw_frame f;
         ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_RETURN, &f), 0);
         ck_assert_int_eq(f.reply_serial, 3);
         raw_frame_done(&f);

@@ -119,6 +119,13 @@ static void build_invalid_name(struct raw_buf *b) {
         raw_frame_finish(b, "{}");
 }
 
+static void build_invalid_pattern(struct raw_buf *b) {
+        raw_frame_begin(b, MBUS_FRAME_SUBSCRIBE);
+        raw_field_u64(b, MBUS_FIELD_SERIAL, 2);
+        raw_field_str(b, MBUS_FIELD_PATTERN, "org.bad*");
+        raw_frame_finish(b, NULL);
+}
+
 static void build_string_without_nul(struct raw_buf *b) {
         raw_frame_begin(b, MBUS_FRAME_CALL);
         raw_field_u64(b, MBUS_FIELD_SERIAL, 2);
@@ -180,6 +187,7 @@ static const struct bad_case bad_cases[] = {
         { "invalid UTF-8 in a name", false, build_invalid_utf8 },
         { "invalid namespace", false, build_invalid_name },
         { "string without NUL", false, build_string_without_nul },
+        { "invalid subscription pattern", false, build_invalid_pattern },
         { "serial 0", false, build_serial_zero },
         { "SENDER set by a client", false, build_sender_from_client },
         { "WELCOME from a client", false, build_welcome_from_client },
