@@ -286,12 +286,27 @@ START_TEST(test_only_the_owner_may_unregister_or_emit) {
         ck_assert_str_eq(error.name, MBUS_ERROR_NOT_OWNER);
         mbus_error_free(&error);
 
+        /* the broker's own namespace is not for the taking */
+        static const struct mbus_procedure none[] = { { "X", NULL } };
+        ck_assert_int_eq(mbus_register(conn, MBUS_BROKER_NAMESPACE, none, 0, NULL, NULL, &error), -EEXIST);
+        ck_assert_str_eq(error.name, MBUS_ERROR_NAMESPACE_TAKEN);
+        mbus_error_free(&error);
+        ck_assert_int_eq(mbus_unregister(conn, MBUS_BROKER_NAMESPACE, &error), -EPERM);
+        mbus_error_free(&error);
+
         fd = raw_connect(b.address);
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(raw_hello(fd, "raw-intruder", NULL), 0);
         ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_EVENT, 5, 0, NS, "Spoofed", NULL, NULL, NULL, "{}"), 0);
         ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_ERROR, &f), 0);
         ck_assert_int_eq(f.reply_serial, 5);
+        ck_assert_str_eq(f.error_name, MBUS_ERROR_NOT_OWNER);
+        raw_frame_done(&f);
+        /* nor can anyone speak for the broker */
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_EVENT, 6, 0, MBUS_BROKER_NAMESPACE, "PeerDisconnected", NULL,
+                                         NULL, NULL, "{\"id\": \":1.1\"}"), 0);
+        ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_ERROR, &f), 0);
+        ck_assert_int_eq(f.reply_serial, 6);
         ck_assert_str_eq(f.error_name, MBUS_ERROR_NOT_OWNER);
         raw_frame_done(&f);
         close(fd);

@@ -179,6 +179,84 @@ START_TEST(test_peer_over_max_peers_is_refused_by_name) {
 }
 END_TEST
 
+
+START_TEST(test_calls_to_an_owner_that_never_reads_are_refused_not_lost) {
+        static const char *const args[] = { "--max-queue-bytes", "65536", NULL };
+        enum { N_CALLS = 100 };
+        struct test_broker b;
+        struct raw_buf buf = {};
+        struct raw_frame f;
+        char *body;
+        int svc, caller, small = 4096;
+        int n_limits = 0, n_gone = 0;
+        uint8_t answered[N_CALLS + 2] = {};
+
+        ck_assert_int_eq(test_broker_start(&b, args), 0);
+
+        /* an owner that registers and then reads nothing more */
+        svc = raw_connect(b.address);
+        ck_assert_int_ge(svc, 0);
+        ck_assert_int_eq(setsockopt(svc, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+        ck_assert_int_eq(raw_hello(svc, "deaf-service", NULL), 0);
+        ck_assert_int_eq(raw_register(svc, 2, "org.example.Deaf"), 0);
+
+        caller = raw_connect(b.address);
+        ck_assert_int_ge(caller, 0);
+        ck_assert_int_eq(raw_hello(caller, "caller", NULL), 0);
+
+        /* 100 calls of 8 KiB: far more than the owner's queue may hold */
+        body = malloc(8 * 1024 + 3);
+        ck_assert_ptr_nonnull(body);
+        memset(body, 'y', 8 * 1024 + 2);
+        body[0] = '"';
+        body[8 * 1024 + 1] = '"';
+        body[8 * 1024 + 2] = 0;
+        for (uint64_t serial = 2; serial < N_CALLS + 2; serial++) {
+                raw_frame_begin(&buf, MBUS_FRAME_CALL);
+                raw_field_u64(&buf, MBUS_FIELD_SERIAL, serial);
+                raw_field_str(&buf, MBUS_FIELD_NAMESPACE, "org.example.Deaf");
+                raw_field_str(&buf, MBUS_FIELD_MEMBER, "Take");
+                raw_frame_finish(&buf, body);
+                ck_assert_int_eq(raw_send_buf(caller, &buf), 0);
+        }
+        raw_buf_done(&buf);
+        free(body);
+
+        /* those the queue could not take are refused at once, by name */
+        ck_assert_int_eq(raw_send_simple(caller, MBUS_FRAME_PING, 500, 0, NULL, NULL, NULL, NULL, NULL, NULL), 0);
+        for (;;) {
+                ck_assert_int_eq(raw_recv(caller, 10000, &f), 0);
+                if (f.type == MBUS_FRAME_PONG) {
+                        raw_frame_done(&f);
+                        break;
+                }
+                ck_assert_int_eq(f.type, MBUS_FRAME_ERROR);
+                ck_assert_str_eq(f.error_name, MBUS_ERROR_LIMITS_EXCEEDED);
+                ck_assert(f.reply_serial >= 2 && f.reply_serial < N_CALLS + 2);
+                ck_assert_int_eq(answered[f.reply_serial], 0);
+                answered[f.reply_serial] = 1;
+                n_limits++;
+                raw_frame_done(&f);
+        }
+        ck_assert_int_gt(n_limits, 0);
+        ck_assert_int_lt(n_limits, N_CALLS);
+
+        /* the rest were queued for the owner: when it goes, each gets OwnerDisconnected */
+        close(svc);
+        while (n_limits + n_gone < N_CALLS) {
+                ck_assert_int_eq(raw_recv_type(caller, 10000, MBUS_FRAME_ERROR, &f), 0);
+                ck_assert_str_eq(f.error_name, MBUS_ERROR_OWNER_DISCONNECTED);
+                ck_assert(f.reply_serial >= 2 && f.reply_serial < N_CALLS + 2);
+                ck_assert_int_eq(answered[f.reply_serial], 0);
+                answered[f.reply_serial] = 1;
+                n_gone++;
+                raw_frame_done(&f);
+        }
+        close(caller);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 #define N_CLIENTS 200
 
 struct client_args {
@@ -271,6 +349,7 @@ static Suite *limits_suite(void) {
         tcase_set_timeout(tc, 4 * TEST_TIMEOUT_SEC);
         tcase_add_test(tc, test_subscriber_that_never_reads_cannot_grow_the_broker);
         tcase_add_test(tc, test_peer_over_max_peers_is_refused_by_name);
+        tcase_add_test(tc, test_calls_to_an_owner_that_never_reads_are_refused_not_lost);
         tcase_add_test(tc, test_200_concurrent_clients_all_get_answers);
         suite_add_tcase(s, tc);
         return s;
