@@ -97,6 +97,15 @@ START_TEST(test_list_namespaces_shows_each_owner) {
 }
 END_TEST
 
+static int on_any_event(struct mbus_conn *conn, const struct mbus_event *e, void *userdata) {
+        return 0;
+}
+
+static int on_any_reply(struct mbus_conn *conn, json_object *result, const struct mbus_error *error,
+                        void *userdata) {
+        return 0;
+}
+
 START_TEST(test_peers_are_listed_with_their_credentials) {
         struct test_broker b;
         struct test_service svc;
@@ -136,6 +145,21 @@ START_TEST(test_peers_are_listed_with_their_credentials) {
         ck_assert_int_eq(json_object_array_length(arr), 1);
         ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(arr, 0)), NS);
         json_object_put(o);
+
+        /* what it is doing right now: two subscriptions, one call pending */
+        struct mbus_slot *s1 = NULL, *s2 = NULL;
+        ck_assert_int_eq(mbus_subscribe(conn, "org.example.*", on_any_event, NULL, &s1), 0);
+        ck_assert_int_eq(mbus_subscribe(conn, "*", on_any_event, NULL, &s2), 0);
+        ck_assert_int_eq(mbus_call_async(conn, NS, "Hang", NULL, 0, on_any_reply, NULL, NULL), 0);
+        ck_assert_int_eq(mbus_conn_flush(conn), 0);
+        snprintf(args, sizeof(args), "{\"id\": \"%s\"}", me);
+        ck_assert_int_eq(broker_call(conn, "GetPeer", args, &o, NULL), 0);
+        ck_assert_int_eq(test_json_int(o, "subscriptions"), 2);
+        ck_assert_int_eq(test_json_int(o, "pending_calls"), 1);
+        ck_assert_int_ge(test_json_int(o, "queued_bytes"), 0);
+        json_object_put(o);
+        mbus_slot_free(s1);
+        mbus_slot_free(s2);
 
         /* ListPeers has both */
         ck_assert_int_eq(broker_call(conn, "ListPeers", NULL, &o, NULL), 0);
