@@ -1519,8 +1519,8 @@ static void bench_print_text(const struct bench *b) {
                arg_address ?: b->broker_path ?: "-", arg_runs, arg_runs == 1 ? "" : "s");
         printf("  machine: %ld CPUs, load average %.2f at the start, %.2f at the end%s\n", b->n_cpus,
                b->loadavg_start, b->loadavg_end,
-               MAX(b->loadavg_start, b->loadavg_end) > (double) b->n_cpus / 2
-                       ? " (busy: other work skews these figures)" : "");
+               /* only the start counts: the benchmark's own processes raise the end */
+               b->loadavg_start >= (double) b->n_cpus ? " (busy: other work skews these figures)" : "");
         for (size_t i = 0; i < b->n_metrics; i++) {
                 const struct bench_metric *m = &b->metrics[i];
 
