@@ -1445,6 +1445,21 @@ static size_t bench_targets(const struct bench *b, struct bench_target t[static 
         return n;
 }
 
+/*
+ * The broker reads and writes two frames per call, three times the socket work of the floor's
+ * echo side per round trip: broker CPU per call divided by 3x the echo's CPU per round trip
+ * says how close the broker is to what this machine charges for that work (1.0: nothing but
+ * the syscalls). Not a target of the issue; context for the absolute CPU target.
+ */
+static double bench_cpu_vs_floor(const struct bench *b) {
+        double echo = bench_median(b, "floor", "echo_cpu_usec_per_rtt");
+        double broker = bench_median(b, "rpc-seq", "broker_cpu_usec_per_call");
+
+        if (isnan(echo) || isnan(broker) || echo <= 0)
+                return NAN;
+        return broker / (3 * echo);
+}
+
 static bool target_pass(const struct bench_target *t) {
         return t->value <= t->limit;
 }
@@ -1504,6 +1519,7 @@ static int bench_print_json(const struct bench *b) {
                 json_object_object_add(o, "pass", json_object_new_boolean(target_pass(&t[i])));
                 json_object_array_add(targets, o);
         }
+        json_object_object_add(root, "broker_cpu_vs_socket_floor", json_number(bench_cpu_vs_floor(b)));
         json_object_object_add(root, "results", TAKE_PTR(results));
         json_object_object_add(root, "targets", TAKE_PTR(targets));
         puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -1535,6 +1551,10 @@ static void bench_print_text(const struct bench *b) {
         if (!isnan(dbus_p50) && !isnan(seq_p50) && seq_p50 > 0)
                 printf("  mbus vs dbus-daemon: rpc-seq p50 %.1f µs vs %.1f µs (D-Bus/mbus = %.2f)\n",
                        seq_p50, dbus_p50, dbus_p50 / seq_p50);
+
+        double cpu_ratio = bench_cpu_vs_floor(b);
+        if (!isnan(cpu_ratio))
+                printf("  broker CPU per call / (3 x floor echo CPU per round trip) = %.2f\n", cpu_ratio);
 
         n = bench_targets(b, t);
         if (n > 0)
