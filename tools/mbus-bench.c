@@ -1072,6 +1072,9 @@ static int bench_fanout(struct bench *b, const char *address) {
                 t_last = MAX(t_last, rep.last_usec);
         }
 
+        if (n_done < n_started)
+                tool_error("fanout: warning: %zu of %zu subscribers never saw the final event",
+                           (size_t) (n_started - n_done), n_started);
         bench_record(b, "fanout", "published_per_sec", "events/s",
                      (double) arg_events * USEC_PER_SEC / (double) MAX(t_sent - t_start, 1u));
         bench_record(b, "fanout", "delivered_per_sec", "events/s",
