@@ -41,11 +41,18 @@
  * mbus_idl_to_json() is the canonical form used on the bus (org.mbus.Broker.Introspect).
  */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <json-c/json.h>
 
 #include "proto/file-error.h"
+
+/* Limits that keep hostile files and bodies cheap (man mbus-introspection(5)). */
+#define MBUS_IDL_FILE_SIZE_MAX (1024u * 1024u)   /* bytes of one .xml/.json file */
+#define MBUS_IDL_TYPE_DEPTH_MAX 16               /* array<...> nesting, the outer type counts */
+#define MBUS_IDL_MEMBERS_MAX 4096                /* procedures, and events, of one namespace */
+#define MBUS_IDL_ARGS_MAX 256                    /* arguments in one list */
 
 enum mbus_idl_kind {
         MBUS_IDL_STRING,
@@ -95,6 +102,12 @@ struct mbus_idl_namespace {
 };
 
 
+/* Types. Parses a type string ("?array<string>") into *ret: 0, or -EINVAL for a malformed
+ * string or one nested deeper than MBUS_IDL_TYPE_DEPTH_MAX. mbus_idl_type_done() frees the
+ * element chain (the struct itself is embedded). */
+int mbus_idl_type_parse(struct mbus_idl_type *ret, const char *s);
+void mbus_idl_type_done(struct mbus_idl_type *t);
+
 /* Parsing. Each returns 0 and a new namespace in *ret, -EBADMSG with *err filled for a
  * malformed file (syntax, unknown element/key, bad type, duplicate name, invalid name, ...),
  * -ENOMEM; path is used for messages and kept in ns->path. */
@@ -102,7 +115,8 @@ int mbus_idl_parse_xml(struct mbus_idl_namespace **ret, const char *path, const 
                        struct mbus_file_error *err);
 int mbus_idl_parse_json(struct mbus_idl_namespace **ret, const char *path, const char *text, size_t len,
                         struct mbus_file_error *err);
-/* Parses the canonical JSON form from a json_object (as returned by Introspect). */
+/* Parses the canonical JSON form from a json_object (as returned by Introspect: its extra keys
+ * "source", "path" and "owner" are accepted, "source": "declared" sets ns->declared). */
 int mbus_idl_from_json(struct mbus_idl_namespace **ret, json_object *o, struct mbus_file_error *err);
 /* Reads path and parses it by its extension (.xml or .json); -EBADMSG for another extension,
  * -errno if it cannot be read. Also checks that the file name is NAMESPACE.xml/.json for the
@@ -130,7 +144,9 @@ const struct mbus_idl_member *mbus_idl_find_event(const struct mbus_idl_namespac
 int mbus_idl_validate(const struct mbus_idl_arg *args, size_t n_args, const char *body, size_t len,
                       char *reason, size_t reason_size);
 
-/* Output. Canonical JSON form (as in the file); XML form (as in the file). */
+/* Output. Canonical JSON form (as in the file); XML form (as in the file). Both always list
+ * "procedures"/"events"; a declared namespace's members carry no argument lists (their
+ * arguments are unknown, not empty). mbus_idl_to_xml() returns a NUL-terminated string. */
 int mbus_idl_to_json(const struct mbus_idl_namespace *ns, json_object **ret);
 int mbus_idl_to_xml(const struct mbus_idl_namespace *ns, char **ret);
 /* "string", "?array<int>", ... into buf; returns buf. */

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* What idl.c shares with its two file parsers: building a namespace, and the checks both run. */
+
+#include <stdbool.h>
+
+#include "proto/file-error.h"
+#include "proto/idl.h"
+
+/* A new empty namespace; path (may be NULL) is copied. */
+int idl_namespace_new(struct mbus_idl_namespace **ret, const char *path);
+int idl_set_string(char **field, const char *value);
+/* Trims surrounding whitespace of doc and stores it (NULL if nothing is left). */
+int idl_set_doc(char **field, const char *doc, size_t len);
+
+/*
+ * Appends an empty member (name copied) to the procedures or events; the pointer in *ret is
+ * valid until the next append to the same list. -E2BIG over MBUS_IDL_MEMBERS_MAX, -ENOMEM.
+ */
+int idl_add_member(struct mbus_idl_namespace *ns, bool event, const char *name, unsigned line,
+                   struct mbus_idl_member **ret);
+/* Appends an argument to m's in or out list (type unset: MBUS_IDL_ANY); -E2BIG over MBUS_IDL_ARGS_MAX. */
+int idl_add_arg(struct mbus_idl_member *m, bool out, const char *name, unsigned line, struct mbus_idl_arg **ret);
+
+/*
+ * The checks both forms share, run once the whole file is read: names valid, each name once
+ * in its scope, no optional output arguments, docs valid UTF-8 without control characters.
+ * ns_line is where the namespace is declared. Returns 0 or -EBADMSG with err filled.
+ */
+int idl_check(const struct mbus_idl_namespace *ns, unsigned ns_line, struct mbus_file_error *err);
+
+/* "procedure" or "event", for messages. */
+static inline const char *idl_member_kind(bool event) {
+        return event ? "event" : "procedure";
+}

@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The JSON form of an introspection file (json-c), and the same form received on the bus.
+ *
+ * json-c keeps no positions, so a file is read twice: json-c parses it (a syntax error gets
+ * its line from the tokener's offset), then idl_json_scan() walks the now known-valid text
+ * once and records the start line of every element of the "procedures"/"events" arrays and of
+ * their "in"/"out"/"args" arrays, keyed by where it sits (list, index, sub-list, index), so
+ * lookups do not depend on the order of keys in the file. The scan also notices a known key
+ * given twice in one object, which json-c would silently collapse to the last value.
+ * The model is then built from the json_object tree by one walk shared with
+ * mbus_idl_from_json(), where there are no lines (0) and the bus form's extra keys are allowed.
+ */
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/idl-internal.h"
+#include "proto/idl.h"
+#include "util/json-util.h"
+#include "util/macro.h"
+
+#define IDL_JSON_DEPTH_MAX 32
+
+enum idl_json_key {
+        IDL_KEY_OTHER,
+        IDL_KEY_NAMESPACE,
+        IDL_KEY_DOC,
+        IDL_KEY_PROCEDURES,
+        IDL_KEY_EVENTS,
+        IDL_KEY_NAME,
+        IDL_KEY_IN,
+        IDL_KEY_OUT,
+        IDL_KEY_ARGS,
+        IDL_KEY_TYPE,
+        IDL_KEY_OPTIONAL,
+        IDL_KEY_SOURCE,
+        IDL_KEY_PATH,
+        IDL_KEY_OWNER,
+        _IDL_KEY_MAX,
+};
+
+static const char *const idl_json_key_names[_IDL_KEY_MAX] = {
+        [IDL_KEY_OTHER] = "",
+        [IDL_KEY_NAMESPACE] = "namespace",
+        [IDL_KEY_DOC] = "doc",
+        [IDL_KEY_PROCEDURES] = "procedures",
+        [IDL_KEY_EVENTS] = "events",
+        [IDL_KEY_NAME] = "name",
+        [IDL_KEY_IN] = "in",
+        [IDL_KEY_OUT] = "out",
+        [IDL_KEY_ARGS] = "args",
+        [IDL_KEY_TYPE] = "type",
+        [IDL_KEY_OPTIONAL] = "optional",
+        [IDL_KEY_SOURCE] = "source",
+        [IDL_KEY_PATH] = "path",
+        [IDL_KEY_OWNER] = "owner",
+};
+
+/* Where an element sits: list is IDL_KEY_PROCEDURES/EVENTS, sub IDL_KEY_IN/OUT/ARGS or OTHER
+ * for the member itself. */
+struct idl_json_pos {
+        enum idl_json_key list, sub;
+        size_t i, j;
+        unsigned line;
+};
+
+struct idl_json {
+        const char *path;
+        struct mbus_file_error *err;
+        bool bus;                               /* the bus form: no lines, extra keys allowed */
+        unsigned top_line;
+        struct idl_json_pos *pos;
+        size_t n_pos;
+};
+
+/* ---- the position scanner ---- */
+
+struct idl_json_frame {
+        bool object;
+        bool expect_key;                        /* object: the next string is a key */
+        bool in_element;                        /* array: the current element has started */
+        enum idl_json_key key;                  /* object: the key whose value is being read */
+        size_t index;                           /* array: index of the current element */
+        unsigned seen;                          /* object: known keys seen, 1u << key */
+};
+
+static enum idl_json_key idl_json_key_from(const char *s, size_t len) {
+        for (enum idl_json_key k = 1; k < _IDL_KEY_MAX; k++)
+                if (strlen(idl_json_key_names[k]) == len && memcmp(idl_json_key_names[k], s, len) == 0)
+                        return k;
+        return IDL_KEY_OTHER;
+}
+
+static int idl_json_record(struct idl_json *j, const struct idl_json_frame *st, size_t depth, unsigned line) {
+        struct idl_json_pos p = { .line = line };
+        struct idl_json_pos *a;
+
+        /* depth is the number of open containers; the new element sits in st[depth - 1]. */
+        if (depth == 2 && st[0].object && !st[1].object &&
+            (st[0].key == IDL_KEY_PROCEDURES || st[0].key == IDL_KEY_EVENTS)) {
+                p.list = st[0].key;
+                p.i = st[1].index;
+        } else if (depth == 4 && st[0].object && !st[1].object && st[2].object && !st[3].object &&
+                   (st[0].key == IDL_KEY_PROCEDURES || st[0].key == IDL_KEY_EVENTS) &&
+                   (st[2].key == IDL_KEY_IN || st[2].key == IDL_KEY_OUT || st[2].key == IDL_KEY_ARGS)) {
+                p.list = st[0].key;
+                p.i = st[1].index;
+                p.sub = st[2].key;
+                p.j = st[3].index;
+        } else
+                return 0;
+
+        if ((j->n_pos & (j->n_pos + 1)) == 0 || j->n_pos == 0) {
+                /* capacity 1, 2 ... 2^k - 1 full: double */
+                a = realloc(j->pos, (j->n_pos + 1) * 2 * sizeof(*a));
+                if (!a)
+                        return -ENOMEM;
+                j->pos = a;
+        }
+        j->pos[j->n_pos++] = p;
+        return 0;
+}
+
+/* text is valid JSON (json-c accepted it) nested at most IDL_JSON_DEPTH_MAX deep. */
+static int idl_json_scan(struct idl_json *j, const char *text, size_t len) {
+        struct idl_json_frame st[IDL_JSON_DEPTH_MAX + 1];
+        size_t depth = 0;
+        unsigned line = 1;
+        int r;
+
+        for (size_t i = 0; i < len; i++) {
+                char c = text[i];
+                struct idl_json_frame *top = depth > 0 ? &st[depth - 1] : NULL;
+
+                if (c == '\n') {
+                        line++;
+                        continue;
+                }
+                if (c == ' ' || c == '\t' || c == '\r' || c == ':')
+                        continue;
+                if (c == ',') {
+                        if (top && top->object)
+                                top->expect_key = true;
+                        else if (top) {
+                                top->index++;
+                                top->in_element = false;
+                        }
+                        continue;
+                }
+                if (c == '}' || c == ']') {
+                        depth--;
+                        continue;
+                }
+
+                /* Anything else begins a key or a value. */
+                if (top && !top->object && !top->in_element) {
+                        top->in_element = true;
+                        r = idl_json_record(j, st, depth, line);
+                        if (r < 0)
+                                return r;
+                }
+
+                if (c == '"') {
+                        size_t start = ++i;
+
+                        for (; i < len && text[i] != '"'; i++)
+                                if (text[i] == '\\')
+                                        i++;
+                        if (top && top->object && top->expect_key) {
+                                enum idl_json_key k = idl_json_key_from(text + start, i - start);
+
+                                top->expect_key = false;
+                                top->key = k;
+                                if (k != IDL_KEY_OTHER) {
+                                        if (top->seen & (1u << k))
+                                                return mbus_file_error_set(j->err, j->path, line,
+                                                                           "duplicate key '%s'", idl_json_key_names[k]);
+                                        top->seen |= 1u << k;
+                                }
+                        }
+                        continue;
+                }
+                if (c == '{' || c == '[') {
+                        if (depth == 0 && c == '{')
+                                j->top_line = line;
+                        if (depth >= ELEMENTSOF(st))
+                                return -EBADMSG;        /* cannot happen: the tokener's depth is lower */
+                        st[depth++] = (struct idl_json_frame) { .object = c == '{', .expect_key = c == '{' };
+                        continue;
+                }
+                /* A literal or number: skip to its end. */
+                while (i + 1 < len && !strchr(",]}: \t\r\n", text[i + 1]))
+                        i++;
+        }
+        return 0;
+}
+
+static unsigned idl_json_line(const struct idl_json *j, enum idl_json_key list, size_t i, enum idl_json_key sub,
+                              size_t k) {
+        /* The last match: should a list key appear twice, json-c keeps the last one too. */
+        for (size_t n = j->n_pos; n > 0; n--) {
+                const struct idl_json_pos *p = &j->pos[n - 1];
+
+                if (p->list == list && p->i == i && p->sub == sub && (sub == IDL_KEY_OTHER || p->j == k))
+                        return p->line;
+        }
+        return 0;
+}
+
+/* ---- the walk over the json_object tree ---- */
+
+_printf_(3, 4) static int idl_json_fail(const struct idl_json *j, unsigned line, const char *format, ...) {
+        va_list ap;
+
+        if (j->err) {
+                (void) mbus_file_error_set(j->err, j->path, line, "%s", "");
+                va_start(ap, format);
+                (void) vsnprintf(j->err->message, sizeof(j->err->message), format, ap);
+                va_end(ap);
+        }
+        return -EBADMSG;
+}
+
+static int idl_json_string(const struct idl_json *j, unsigned line, json_object *v, const char *key,
+                           const char *where, const char **ret) {
+        if (!json_object_is_type(v, json_type_string))
+                return idl_json_fail(j, line, "'%s' %s must be a string, not %s", key, where,
+                                     json_type_to_name(json_object_get_type(v)));
+        *ret = json_object_get_string(v);
+        return 0;
+}
+
+static int idl_json_args(struct idl_json *j, struct mbus_idl_member *m, bool event, enum idl_json_key list,
+                         size_t index, enum idl_json_key sub, json_object *a) {
+        const char *kind = idl_member_kind(event);
+        size_t n;
+        int r;
+
+        if (!json_object_is_type(a, json_type_array))
+                return idl_json_fail(j, m->line, "'%s' of %s %s must be an array, not %s", idl_json_key_names[sub],
+                                     kind, m->name, json_type_to_name(json_object_get_type(a)));
+        n = json_object_array_length(a);
+        for (size_t k = 0; k < n; k++) {
+                json_object *o = json_object_array_get_idx(a, k);
+                unsigned line = idl_json_line(j, list, index, sub, k) ?: m->line;
+                const char *name = NULL, *type = NULL;
+                bool optional = false;
+                struct mbus_idl_arg *arg;
+
+                if (!json_object_is_type(o, json_type_object))
+                        return idl_json_fail(j, line, "%s[%zu] of %s %s must be an object, not %s",
+                                             idl_json_key_names[sub], k, kind, m->name,
+                                             json_type_to_name(json_object_get_type(o)));
+                json_object_object_foreach(o, key, v) {
+                        switch (idl_json_key_from(key, strlen(key))) {
+                        case IDL_KEY_NAME:
+                                r = idl_json_string(j, line, v, key, "of an argument", &name);
+                                break;
+                        case IDL_KEY_TYPE:
+                                r = idl_json_string(j, line, v, key, "of an argument", &type);
+                                break;
+                        case IDL_KEY_OPTIONAL:
+                                if (!json_object_is_type(v, json_type_boolean))
+                                        return idl_json_fail(j, line, "invalid boolean for 'optional' (expected "
+                                                             "true or false, not %s)",
+                                                             json_type_to_name(json_object_get_type(v)));
+                                optional = json_object_get_boolean(v);
+                                r = 0;
+                                break;
+                        default:
+                                return idl_json_fail(j, line, "unknown key '%s' in an argument of %s %s", key,
+                                                     kind, m->name);
+                        }
+                        if (r < 0)
+                                return r;
+                }
+                if (!name)
+                        return idl_json_fail(j, line, "argument %zu of %s %s has no 'name'", k, kind, m->name);
+                if (!type)
+                        return idl_json_fail(j, line, "argument '%s' has no 'type'", name);
+
+                r = idl_add_arg(m, sub == IDL_KEY_OUT, name, line, &arg);
+                if (r == -E2BIG)
+                        return idl_json_fail(j, line, "too many arguments in %s %s (limit %u)", kind, m->name,
+                                             MBUS_IDL_ARGS_MAX);
+                if (r < 0)
+                        return r;
+                arg->optional = optional;
+                r = mbus_idl_type_parse(&arg->type, type);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return idl_json_fail(j, line, "invalid type '%s' for argument '%s' (string, int, double, "
+                                             "bool, object, any, array<T>, ?T; at most %u levels)", type, name,
+                                             MBUS_IDL_TYPE_DEPTH_MAX);
+        }
+        return 0;
+}
+
+static int idl_json_members(struct idl_json *j, struct mbus_idl_namespace *ns, enum idl_json_key list, json_object *a) {
+        bool event = list == IDL_KEY_EVENTS;
+        const char *kind = idl_member_kind(event);
+        size_t n;
+        int r;
+
+        if (!json_object_is_type(a, json_type_array))
+                return idl_json_fail(j, j->top_line, "'%s' must be an array, not %s", idl_json_key_names[list],
+                                     json_type_to_name(json_object_get_type(a)));
+        n = json_object_array_length(a);
+        for (size_t i = 0; i < n; i++) {
+                json_object *o = json_object_array_get_idx(a, i), *lists[_IDL_KEY_MAX] = {};
+                unsigned line = idl_json_line(j, list, i, IDL_KEY_OTHER, 0) ?: j->top_line;
+                const char *name = NULL, *doc = NULL;
+                struct mbus_idl_member *m;
+
+                if (!json_object_is_type(o, json_type_object))
+                        return idl_json_fail(j, line, "%s[%zu] must be an object, not %s", idl_json_key_names[list], i,
+                                             json_type_to_name(json_object_get_type(o)));
+                json_object_object_foreach(o, key, v) {
+                        enum idl_json_key k = idl_json_key_from(key, strlen(key));
+
+                        r = 0;
+                        if (k == IDL_KEY_NAME)
+                                r = idl_json_string(j, line, v, key, kind, &name);
+                        else if (k == IDL_KEY_DOC)
+                                r = idl_json_string(j, line, v, key, kind, &doc);
+                        else if ((!event && (k == IDL_KEY_IN || k == IDL_KEY_OUT)) || (event && k == IDL_KEY_ARGS))
+                                lists[k] = v;
+                        else
+                                return idl_json_fail(j, line, "unknown key '%s' in %s%s%s%s", key, kind,
+                                                     name ? " " : "", name ?: "",
+                                                     k == IDL_KEY_ARGS ? " (procedures have 'in' and 'out')" :
+                                                     k == IDL_KEY_IN || k == IDL_KEY_OUT ? " (events have 'args')" : "");
+                        if (r < 0)
+                                return r;
+                }
+                if (!name)
+                        return idl_json_fail(j, line, "%s %zu has no 'name'", kind, i);
+
+                r = idl_add_member(ns, event, name, line, &m);
+                if (r == -E2BIG)
+                        return idl_json_fail(j, line, "too many %ss (limit %u)", kind, MBUS_IDL_MEMBERS_MAX);
+                if (r < 0)
+                        return r;
+                if (doc) {
+                        r = idl_set_doc(&m->doc, doc, strlen(doc));
+                        if (r < 0)
+                                return r;
+                }
+                for (enum idl_json_key k = IDL_KEY_IN; k <= IDL_KEY_ARGS; k++) {
+                        if (!lists[k])
+                                continue;
+                        r = idl_json_args(j, m, event, list, i, k, lists[k]);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int idl_json_build(struct idl_json *j, json_object *o, struct mbus_idl_namespace *ns) {
+        json_object *lists[_IDL_KEY_MAX] = {};
+        const char *name = NULL, *doc = NULL, *source = NULL, *path = NULL;
+        int r;
+
+        if (!json_object_is_type(o, json_type_object))
+                return idl_json_fail(j, j->top_line, "the description must be a JSON object, not %s",
+                                     json_type_to_name(json_object_get_type(o)));
+
+        json_object_object_foreach(o, key, v) {
+                enum idl_json_key k = idl_json_key_from(key, strlen(key));
+
+                r = 0;
+                if (k == IDL_KEY_NAMESPACE)
+                        r = idl_json_string(j, j->top_line, v, key, "", &name);
+                else if (k == IDL_KEY_DOC)
+                        r = idl_json_string(j, j->top_line, v, key, "of the namespace", &doc);
+                else if (k == IDL_KEY_PROCEDURES || k == IDL_KEY_EVENTS)
+                        lists[k] = v;
+                else if (j->bus && k == IDL_KEY_SOURCE)
+                        r = idl_json_string(j, j->top_line, v, key, "", &source);
+                else if (j->bus && k == IDL_KEY_PATH)
+                        path = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+                else if (j->bus && k == IDL_KEY_OWNER)
+                        ;
+                else
+                        return idl_json_fail(j, j->top_line, "unknown key '%s' in the namespace object", key);
+                if (r < 0)
+                        return r;
+        }
+        if (!name)
+                return idl_json_fail(j, j->top_line, "missing key 'namespace'");
+
+        r = idl_set_string(&ns->name, name);
+        if (r < 0)
+                return r;
+        if (doc) {
+                r = idl_set_doc(&ns->doc, doc, strlen(doc));
+                if (r < 0)
+                        return r;
+        }
+        if (source && strcmp(source, "declared") == 0)
+                ns->declared = true;
+        if (path && !ns->path) {
+                r = idl_set_string(&ns->path, path);
+                if (r < 0)
+                        return r;
+        }
+        for (enum idl_json_key k = IDL_KEY_PROCEDURES; k <= IDL_KEY_EVENTS; k++) {
+                if (!lists[k])
+                        continue;
+                r = idl_json_members(j, ns, k, lists[k]);
+                if (r < 0)
+                        return r;
+        }
+        return idl_check(ns, j->top_line, j->err);
+}
+
+/* ---- entry points ---- */
+
+static void json_tokener_freep(struct json_tokener **p) {
+        if (*p)
+                json_tokener_free(*p);
+}
+
+static int idl_json_parse_text(const char *path, const char *text, size_t len, json_object **ret,
+                               struct mbus_file_error *err) {
+        _cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
+        _cleanup_json_ json_object *o = NULL;
+        enum json_tokener_error jerr;
+        const char *nul;
+        size_t end;
+
+        nul = len > 0 ? memchr(text, 0, len) : NULL;
+        if (nul)
+                return mbus_file_error_set(err, path, mbus_text_line_of(text, len, (size_t) (nul - text)),
+                                           "JSON syntax error: NUL byte in the file");
+
+        tok = json_tokener_new_ex(IDL_JSON_DEPTH_MAX);
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+
+        o = json_tokener_parse_ex(tok, text ?: "", (int) len);
+        jerr = json_tokener_get_error(tok);
+        if (jerr == json_tokener_continue) {
+                /* The input ended inside a value, or a bare number needs its terminator. */
+                o = json_tokener_parse_ex(tok, "", 1);
+                jerr = json_tokener_get_error(tok);
+                if (jerr != json_tokener_success)
+                        return mbus_file_error_set(err, path, mbus_text_line_of(text, len, len),
+                                                   "JSON syntax error: unexpected end of file");
+                end = len;
+        } else if (jerr != json_tokener_success)
+                return mbus_file_error_set(err, path,
+                                           mbus_text_line_of(text, len, json_tokener_get_parse_end(tok)),
+                                           "JSON syntax error: %s", json_tokener_error_desc(jerr));
+        else
+                end = json_tokener_get_parse_end(tok);
+
+        for (; end < len; end++)
+                if (!strchr(" \t\r\n", text[end]))
+                        return mbus_file_error_set(err, path, mbus_text_line_of(text, len, end),
+                                                   "JSON syntax error: unexpected text after the description");
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int mbus_idl_parse_json(struct mbus_idl_namespace **ret, const char *path, const char *text, size_t len,
+                        struct mbus_file_error *err) {
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
+        _cleanup_json_ json_object *o = NULL;
+        struct idl_json j = { .path = path, .err = err, .top_line = 1 };
+        int r;
+
+        if (!ret || (!text && len > 0))
+                return -EINVAL;
+        if (len > MBUS_IDL_FILE_SIZE_MAX)
+                return mbus_file_error_set(err, path, 0, "file too large (limit %u bytes)", MBUS_IDL_FILE_SIZE_MAX);
+
+        r = idl_json_parse_text(path, text, len, &o, err);
+        if (r < 0)
+                return r;
+        r = idl_json_scan(&j, text, len);
+        if (r >= 0)
+                r = idl_namespace_new(&ns, path);
+        if (r >= 0)
+                r = idl_json_build(&j, o, ns);
+        free(j.pos);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(ns);
+        return 0;
+}
+
+int mbus_idl_from_json(struct mbus_idl_namespace **ret, json_object *o, struct mbus_file_error *err) {
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
+        struct idl_json j = { .err = err, .bus = true };
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        r = idl_namespace_new(&ns, /* path= */ NULL);
+        if (r < 0)
+                return r;
+        r = idl_json_build(&j, o, ns);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(ns);
+        return 0;
+}

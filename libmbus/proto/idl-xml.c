@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The XML form of an introspection file, read with expat (as dbus-broker reads its policy).
+ *
+ * A small state machine over the start/end/text callbacks: each open element is one entry of a
+ * fixed stack (the grammar is four levels deep: namespace > procedure|event > arg|doc), so an
+ * element the grammar does not allow is an error at once, never a deeper stack. The first
+ * problem stops the parser (XML_StopParser) and is reported with the line of the element that
+ * caused it. Entity declarations are refused outright: nothing in the format needs them, and
+ * they are how XML files attack parsers.
+ */
+
+#include <assert.h>
+#include <expat.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/idl-internal.h"
+#include "proto/idl.h"
+#include "util/macro.h"
+
+#define IDL_XML_DOC_MAX (64u * 1024u)
+
+enum idl_xml_element {
+        IDL_XML_NONE,
+        IDL_XML_NAMESPACE,
+        IDL_XML_PROCEDURE,
+        IDL_XML_EVENT,
+        IDL_XML_ARG,
+        IDL_XML_DOC,
+};
+
+static const char *const idl_xml_element_names[] = {
+        [IDL_XML_NONE] = "(document)",
+        [IDL_XML_NAMESPACE] = "namespace",
+        [IDL_XML_PROCEDURE] = "procedure",
+        [IDL_XML_EVENT] = "event",
+        [IDL_XML_ARG] = "arg",
+        [IDL_XML_DOC] = "doc",
+};
+
+struct idl_xml {
+        XML_Parser parser;
+        const char *path;
+        struct mbus_file_error *err;
+        int error;                              /* first error, 0 while all is well */
+
+        struct mbus_idl_namespace *ns;
+        unsigned ns_line;
+        bool seen_namespace;
+
+        enum idl_xml_element stack[5];
+        size_t depth;
+
+        size_t member;                          /* index of the open procedure/event */
+        bool member_is_event;
+        bool member_has_doc;
+        bool ns_has_doc;
+
+        char *doc;                              /* text of the open <doc> */
+        size_t doc_len;
+};
+
+static unsigned idl_xml_line(struct idl_xml *x) {
+        return (unsigned) XML_GetCurrentLineNumber(x->parser);
+}
+
+_printf_(2, 3) static void idl_xml_fail(struct idl_xml *x, const char *format, ...) {
+        va_list ap;
+
+        if (x->error < 0)
+                return;
+        x->error = -EBADMSG;
+        if (x->err) {
+                (void) mbus_file_error_set(x->err, x->path, idl_xml_line(x), "%s", "");
+                va_start(ap, format);
+                (void) vsnprintf(x->err->message, sizeof(x->err->message), format, ap);
+                va_end(ap);
+        }
+        (void) XML_StopParser(x->parser, /* resumable= */ XML_FALSE);
+}
+
+static void idl_xml_oom(struct idl_xml *x) {
+        if (x->error < 0)
+                return;
+        x->error = -ENOMEM;
+        (void) XML_StopParser(x->parser, XML_FALSE);
+}
+
+static struct mbus_idl_member *idl_xml_member(struct idl_xml *x) {
+        return x->member_is_event ? &x->ns->events[x->member] : &x->ns->procedures[x->member];
+}
+
+/* Looks up attributes by name; any other attribute is an error. */
+static bool idl_xml_attributes(struct idl_xml *x, const char *element, const XML_Char **attrs,
+                               const char *const *names, const char **values, size_t n) {
+        for (size_t i = 0; attrs[i]; i += 2) {
+                bool found = false;
+
+                for (size_t j = 0; j < n && !found; j++)
+                        if (strcmp(attrs[i], names[j]) == 0) {
+                                values[j] = attrs[i + 1];
+                                found = true;
+                        }
+                if (!found) {
+                        idl_xml_fail(x, "unknown attribute '%s' on <%s>", attrs[i], element);
+                        return false;
+                }
+        }
+        return true;
+}
+
+static bool idl_xml_boolean(struct idl_xml *x, const char *attribute, const char *value, bool *ret) {
+        if (!value) {
+                *ret = false;
+                return true;
+        }
+        if (strcmp(value, "true") == 0)
+                *ret = true;
+        else if (strcmp(value, "false") == 0)
+                *ret = false;
+        else {
+                idl_xml_fail(x, "invalid boolean '%s' for %s (expected true or false)", value, attribute);
+                return false;
+        }
+        return true;
+}
+
+static void idl_xml_start_namespace(struct idl_xml *x, const XML_Char **attrs) {
+        static const char *const names[] = { "name" };
+        const char *values[ELEMENTSOF(names)] = {};
+
+        if (!idl_xml_attributes(x, "namespace", attrs, names, values, ELEMENTSOF(names)))
+                return;
+        if (!values[0])
+                return idl_xml_fail(x, "<namespace> has no name attribute");
+        x->ns_line = idl_xml_line(x);
+        x->seen_namespace = true;
+        if (idl_set_string(&x->ns->name, values[0]) < 0)
+                return idl_xml_oom(x);
+}
+
+static void idl_xml_start_member(struct idl_xml *x, bool event, const XML_Char **attrs) {
+        static const char *const names[] = { "name" };
+        const char *values[ELEMENTSOF(names)] = {};
+        struct mbus_idl_member *m;
+        int r;
+
+        if (!idl_xml_attributes(x, idl_member_kind(event), attrs, names, values, ELEMENTSOF(names)))
+                return;
+        if (!values[0])
+                return idl_xml_fail(x, "<%s> has no name attribute", idl_member_kind(event));
+
+        r = idl_add_member(x->ns, event, values[0], idl_xml_line(x), &m);
+        if (r == -E2BIG)
+                return idl_xml_fail(x, "too many %ss (limit %u)", idl_member_kind(event), MBUS_IDL_MEMBERS_MAX);
+        if (r < 0)
+                return idl_xml_oom(x);
+        x->member = (size_t) (m - (event ? x->ns->events : x->ns->procedures));
+        x->member_is_event = event;
+        x->member_has_doc = false;
+}
+
+static void idl_xml_start_arg(struct idl_xml *x, const XML_Char **attrs) {
+        static const char *const names[] = { "name", "type", "direction", "optional" };
+        const char *values[ELEMENTSOF(names)] = {};
+        struct mbus_idl_member *m = idl_xml_member(x);
+        struct mbus_idl_arg *a;
+        bool out = false, optional;
+        int r;
+
+        if (!idl_xml_attributes(x, "arg", attrs, names, values, ELEMENTSOF(names)))
+                return;
+        if (!values[0])
+                return idl_xml_fail(x, "<arg> has no name attribute");
+        if (!values[1])
+                return idl_xml_fail(x, "argument '%s' has no type attribute", values[0]);
+        if (values[2]) {
+                if (x->member_is_event)
+                        return idl_xml_fail(x, "argument '%s' of event %s: direction is not allowed on event arguments",
+                                            values[0], m->name);
+                if (strcmp(values[2], "out") == 0)
+                        out = true;
+                else if (strcmp(values[2], "in") != 0)
+                        return idl_xml_fail(x, "invalid direction '%s' for argument '%s' (expected in or out)",
+                                            values[2], values[0]);
+        }
+        if (!idl_xml_boolean(x, "optional", values[3], &optional))
+                return;
+
+        r = idl_add_arg(m, out, values[0], idl_xml_line(x), &a);
+        if (r == -E2BIG)
+                return idl_xml_fail(x, "too many arguments in %s %s (limit %u)",
+                                    idl_member_kind(x->member_is_event), m->name, MBUS_IDL_ARGS_MAX);
+        if (r < 0)
+                return idl_xml_oom(x);
+        a->optional = optional;
+        r = mbus_idl_type_parse(&a->type, values[1]);
+        if (r == -ENOMEM)
+                return idl_xml_oom(x);
+        if (r < 0)
+                return idl_xml_fail(x, "invalid type '%s' for argument '%s' (string, int, double, bool, object, "
+                                    "any, array<T>, ?T; at most %u levels)", values[1], values[0],
+                                    MBUS_IDL_TYPE_DEPTH_MAX);
+}
+
+static void idl_xml_start_doc(struct idl_xml *x, enum idl_xml_element parent, const XML_Char **attrs) {
+        bool *seen = parent == IDL_XML_NAMESPACE ? &x->ns_has_doc : &x->member_has_doc;
+
+        if (!idl_xml_attributes(x, "doc", attrs, NULL, NULL, 0))
+                return;
+        if (*seen)
+                return idl_xml_fail(x, "duplicate <doc> in <%s>", idl_xml_element_names[parent]);
+        *seen = true;
+        x->doc_len = 0;
+}
+
+static void XMLCALL idl_xml_on_start(void *userdata, const XML_Char *name, const XML_Char **attrs) {
+        struct idl_xml *x = userdata;
+        enum idl_xml_element parent = x->stack[x->depth], e;
+
+        if (x->error < 0)
+                return;
+
+        if (strcmp(name, "namespace") == 0 && parent == IDL_XML_NONE && !x->seen_namespace)
+                e = IDL_XML_NAMESPACE;
+        else if (strcmp(name, "procedure") == 0 && parent == IDL_XML_NAMESPACE)
+                e = IDL_XML_PROCEDURE;
+        else if (strcmp(name, "event") == 0 && parent == IDL_XML_NAMESPACE)
+                e = IDL_XML_EVENT;
+        else if (strcmp(name, "arg") == 0 && (parent == IDL_XML_PROCEDURE || parent == IDL_XML_EVENT))
+                e = IDL_XML_ARG;
+        else if (strcmp(name, "doc") == 0 &&
+                 (parent == IDL_XML_NAMESPACE || parent == IDL_XML_PROCEDURE || parent == IDL_XML_EVENT))
+                e = IDL_XML_DOC;
+        else if (parent == IDL_XML_NONE)
+                return idl_xml_fail(x, "unknown element <%s>: the root element must be <namespace>", name);
+        else
+                return idl_xml_fail(x, "unknown element <%s> in <%s>", name, idl_xml_element_names[parent]);
+
+        assert(x->depth + 1 < ELEMENTSOF(x->stack));
+        x->stack[++x->depth] = e;
+
+        switch (e) {
+        case IDL_XML_NAMESPACE:
+                return idl_xml_start_namespace(x, attrs);
+        case IDL_XML_PROCEDURE:
+        case IDL_XML_EVENT:
+                return idl_xml_start_member(x, e == IDL_XML_EVENT, attrs);
+        case IDL_XML_ARG:
+                return idl_xml_start_arg(x, attrs);
+        case IDL_XML_DOC:
+                return idl_xml_start_doc(x, parent, attrs);
+        default:
+                assert(false);
+        }
+}
+
+static void XMLCALL idl_xml_on_end(void *userdata, const XML_Char *name) {
+        struct idl_xml *x = userdata;
+        int r;
+
+        if (x->error < 0)
+                return;
+        assert(x->depth > 0);
+
+        if (x->stack[x->depth] == IDL_XML_DOC) {
+                char **field = x->stack[x->depth - 1] == IDL_XML_NAMESPACE ? &x->ns->doc : &idl_xml_member(x)->doc;
+
+                r = idl_set_doc(field, x->doc ?: "", x->doc_len);
+                if (r < 0)
+                        return idl_xml_oom(x);
+        }
+        x->depth--;
+}
+
+static void XMLCALL idl_xml_on_text(void *userdata, const XML_Char *s, int len) {
+        struct idl_xml *x = userdata;
+        char *p;
+
+        if (x->error < 0 || len <= 0)
+                return;
+
+        if (x->stack[x->depth] != IDL_XML_DOC) {
+                for (int i = 0; i < len; i++)
+                        if (!strchr(" \t\r\n", s[i]))
+                                return idl_xml_fail(x, "unexpected text in <%s>", idl_xml_element_names[x->stack[x->depth]]);
+                return;
+        }
+
+        if (x->doc_len + (size_t) len > IDL_XML_DOC_MAX)
+                return idl_xml_fail(x, "<doc> too long (limit %u bytes)", IDL_XML_DOC_MAX);
+        p = realloc(x->doc, x->doc_len + (size_t) len + 1);
+        if (!p)
+                return idl_xml_oom(x);
+        x->doc = p;
+        memcpy(x->doc + x->doc_len, s, (size_t) len);
+        x->doc_len += (size_t) len;
+        x->doc[x->doc_len] = 0;
+}
+
+static void XMLCALL idl_xml_on_entity_decl(void *userdata, const XML_Char *name, int is_parameter_entity,
+                                           const XML_Char *value, int value_length, const XML_Char *base,
+                                           const XML_Char *system_id, const XML_Char *public_id,
+                                           const XML_Char *notation_name) {
+        struct idl_xml *x = userdata;
+
+        idl_xml_fail(x, "entity declarations are not allowed");
+}
+
+int mbus_idl_parse_xml(struct mbus_idl_namespace **ret, const char *path, const char *text, size_t len,
+                       struct mbus_file_error *err) {
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
+        struct idl_xml x = { .path = path, .err = err };
+        enum XML_Status status;
+        int r;
+
+        if (!ret || (!text && len > 0))
+                return -EINVAL;
+        if (len > MBUS_IDL_FILE_SIZE_MAX)
+                return mbus_file_error_set(err, path, 0, "file too large (limit %u bytes)", MBUS_IDL_FILE_SIZE_MAX);
+
+        r = idl_namespace_new(&ns, path);
+        if (r < 0)
+                return r;
+        x.ns = ns;
+
+        x.parser = XML_ParserCreate(NULL);
+        if (!x.parser)
+                return -ENOMEM;
+        XML_SetUserData(x.parser, &x);
+        XML_SetElementHandler(x.parser, idl_xml_on_start, idl_xml_on_end);
+        XML_SetCharacterDataHandler(x.parser, idl_xml_on_text);
+        XML_SetEntityDeclHandler(x.parser, idl_xml_on_entity_decl);
+
+        status = XML_Parse(x.parser, text ?: "", (int) len, /* isFinal= */ XML_TRUE);
+        if (status != XML_STATUS_OK && x.error == 0)
+                x.error = mbus_file_error_set(err, path, (unsigned) XML_GetCurrentLineNumber(x.parser),
+                                              "XML syntax error: %s", XML_ErrorString(XML_GetErrorCode(x.parser)));
+        XML_ParserFree(x.parser);
+        free(x.doc);
+        if (x.error < 0)
+                return x.error;
+        if (!x.seen_namespace)
+                return mbus_file_error_set(err, path, 1, "no <namespace> element");
+
+        r = idl_check(ns, x.ns_line, err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(ns);
+        return 0;
+}

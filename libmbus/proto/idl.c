@@ -1,0 +1,953 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The introspection model: a namespace's procedures and events with typed arguments, built by
+ * the two file parsers (idl-xml.c, idl-json.c) or from an owner's REGISTER declaration.
+ *
+ * Both parsers only build: they report what is malformed in their own syntax (unknown element
+ * or key, a wrong value kind, a bad type string) and leave the rules every form shares to
+ * idl_check(), which runs on the finished model with the line numbers the parsers recorded.
+ * So XML and JSON cannot drift apart on what a valid description is.
+ *
+ * Validation of bodies (mbus_idl_validate) is the one place the broker looks into a body: it
+ * parses with json_parse_bytes() (bounded nesting) and walks the value alongside the declared
+ * type, whose depth is itself bounded by MBUS_IDL_TYPE_DEPTH_MAX, so a hostile body costs at
+ * most one linear pass.
+ */
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proto/idl-internal.h"
+#include "proto/idl.h"
+#include "proto/names.h"
+#include "util/fd-util.h"
+#include "util/hashmap.h"
+#include "util/json-util.h"
+#include "util/macro.h"
+
+static const char *const idl_kind_names[_MBUS_IDL_KIND_MAX] = {
+        [MBUS_IDL_STRING] = "string",
+        [MBUS_IDL_INT] = "int",
+        [MBUS_IDL_DOUBLE] = "double",
+        [MBUS_IDL_BOOL] = "bool",
+        [MBUS_IDL_OBJECT] = "object",
+        [MBUS_IDL_ARRAY] = "array",
+        [MBUS_IDL_ANY] = "any",
+};
+
+/* ---- types ---- */
+
+void mbus_idl_type_done(struct mbus_idl_type *t) {
+        struct mbus_idl_type *e;
+
+        if (!t)
+                return;
+        /* Iterative: the chain is bounded, but freeing needs no recursion anyway. */
+        e = t->element;
+        while (e) {
+                struct mbus_idl_type *next = e->element;
+
+                free(e);
+                e = next;
+        }
+        *t = (struct mbus_idl_type) { .kind = MBUS_IDL_ANY };
+}
+
+static int idl_type_parse_one(struct mbus_idl_type *t, const char **p, unsigned depth) {
+        size_t l;
+
+        if (depth > MBUS_IDL_TYPE_DEPTH_MAX)
+                return -EINVAL;
+
+        *t = (struct mbus_idl_type) { .kind = MBUS_IDL_ANY };
+        if (**p == '?') {
+                t->nullable = true;
+                (*p)++;
+        }
+
+        for (enum mbus_idl_kind k = 0; k < _MBUS_IDL_KIND_MAX; k++) {
+                l = strlen(idl_kind_names[k]);
+                if (strncmp(*p, idl_kind_names[k], l) != 0)
+                        continue;
+                *p += l;
+                t->kind = k;
+                if (k != MBUS_IDL_ARRAY)
+                        return 0;
+
+                if (**p != '<')
+                        return -EINVAL;
+                (*p)++;
+                t->element = calloc(1, sizeof(*t->element));
+                if (!t->element)
+                        return -ENOMEM;
+                if (idl_type_parse_one(t->element, p, depth + 1) < 0)
+                        return -EINVAL;
+                if (**p != '>')
+                        return -EINVAL;
+                (*p)++;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+int mbus_idl_type_parse(struct mbus_idl_type *ret, const char *s) {
+        struct mbus_idl_type t;
+        const char *p = s;
+        int r;
+
+        if (!ret || !s)
+                return -EINVAL;
+
+        r = idl_type_parse_one(&t, &p, 1);
+        if (r >= 0 && *p != 0)
+                r = -EINVAL;
+        if (r < 0) {
+                mbus_idl_type_done(&t);
+                return r;
+        }
+        *ret = t;
+        return 0;
+}
+
+const char *mbus_idl_type_to_string(const struct mbus_idl_type *t, char *buf, size_t size) {
+        size_t n = 0, closing = 0;
+
+        if (size == 0)
+                return buf;
+        buf[0] = 0;
+        for (; t; t = t->element) {
+                const char *name = t->kind >= 0 && t->kind < _MBUS_IDL_KIND_MAX ? idl_kind_names[t->kind] : "?";
+                int k;
+
+                k = snprintf(buf + n, size - n, "%s%s%s", t->nullable ? "?" : "", name,
+                             t->kind == MBUS_IDL_ARRAY ? "<" : "");
+                if (k < 0 || (size_t) k >= size - n)
+                        return buf;
+                n += (size_t) k;
+                if (t->kind == MBUS_IDL_ARRAY)
+                        closing++;
+                else
+                        break;
+        }
+        for (; closing > 0 && n + 1 < size; closing--)
+                buf[n++] = '>';
+        buf[n] = 0;
+        return buf;
+}
+
+/* ---- construction ---- */
+
+int idl_namespace_new(struct mbus_idl_namespace **ret, const char *path) {
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
+
+        ns = calloc(1, sizeof(*ns));
+        if (!ns)
+                return -ENOMEM;
+        if (path) {
+                ns->path = strdup(path);
+                if (!ns->path)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(ns);
+        return 0;
+}
+
+int idl_set_string(char **field, const char *value) {
+        char *s = strdup(value);
+
+        if (!s)
+                return -ENOMEM;
+        free(*field);
+        *field = s;
+        return 0;
+}
+
+static bool idl_is_space(char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+int idl_set_doc(char **field, const char *doc, size_t len) {
+        char *s;
+
+        while (len > 0 && idl_is_space(doc[0])) {
+                doc++;
+                len--;
+        }
+        while (len > 0 && idl_is_space(doc[len - 1]))
+                len--;
+
+        free(*field);
+        *field = NULL;
+        if (len == 0)
+                return 0;
+        s = strndup(doc, len);
+        if (!s)
+                return -ENOMEM;
+        *field = s;
+        return 0;
+}
+
+/*
+ * Arrays grow by doubling; the capacity is implied by the count (0 -> 4 -> 8 -> ...), so the
+ * public structs need no capacity field. Only the append functions below may grow them.
+ */
+static int idl_grow(void **array, size_t n, size_t item_size) {
+        size_t capacity;
+        void *a;
+
+        if (n != 0 && (n < 4 || (n & (n - 1)) != 0))
+                return 0;
+        capacity = n == 0 ? 4 : n * 2;
+        a = realloc(*array, capacity * item_size);
+        if (!a)
+                return -ENOMEM;
+        *array = a;
+        return 0;
+}
+
+int idl_add_member(struct mbus_idl_namespace *ns, bool event, const char *name, unsigned line,
+                   struct mbus_idl_member **ret) {
+        struct mbus_idl_member **list = event ? &ns->events : &ns->procedures;
+        size_t *n = event ? &ns->n_events : &ns->n_procedures;
+        char *copy;
+        int r;
+
+        if (*n >= MBUS_IDL_MEMBERS_MAX)
+                return -E2BIG;
+        copy = strdup(name ?: "");
+        if (!copy)
+                return -ENOMEM;
+        r = idl_grow((void **) list, *n, sizeof(**list));
+        if (r < 0) {
+                free(copy);
+                return r;
+        }
+        (*list)[*n] = (struct mbus_idl_member) { .name = copy, .line = line };
+        if (ret)
+                *ret = &(*list)[*n];
+        (*n)++;
+        return 0;
+}
+
+int idl_add_arg(struct mbus_idl_member *m, bool out, const char *name, unsigned line, struct mbus_idl_arg **ret) {
+        struct mbus_idl_arg **list = out ? &m->out : &m->in;
+        size_t *n = out ? &m->n_out : &m->n_in;
+        char *copy;
+        int r;
+
+        if (*n >= MBUS_IDL_ARGS_MAX)
+                return -E2BIG;
+        copy = strdup(name ?: "");
+        if (!copy)
+                return -ENOMEM;
+        r = idl_grow((void **) list, *n, sizeof(**list));
+        if (r < 0) {
+                free(copy);
+                return r;
+        }
+        (*list)[*n] = (struct mbus_idl_arg) { .name = copy, .type.kind = MBUS_IDL_ANY, .line = line };
+        if (ret)
+                *ret = &(*list)[*n];
+        (*n)++;
+        return 0;
+}
+
+static void idl_args_free(struct mbus_idl_arg *args, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(args[i].name);
+                mbus_idl_type_done(&args[i].type);
+        }
+        free(args);
+}
+
+static void idl_members_free(struct mbus_idl_member *m, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(m[i].name);
+                free(m[i].doc);
+                idl_args_free(m[i].in, m[i].n_in);
+                idl_args_free(m[i].out, m[i].n_out);
+        }
+        free(m);
+}
+
+struct mbus_idl_namespace *mbus_idl_namespace_free(struct mbus_idl_namespace *ns) {
+        if (!ns)
+                return NULL;
+        idl_members_free(ns->procedures, ns->n_procedures);
+        idl_members_free(ns->events, ns->n_events);
+        free(ns->name);
+        free(ns->doc);
+        free(ns->path);
+        free(ns);
+        return NULL;
+}
+
+/* ---- queries ---- */
+
+static const struct mbus_idl_member *idl_find(const struct mbus_idl_member *m, size_t n, const char *name) {
+        if (!name)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(m[i].name, name) == 0)
+                        return &m[i];
+        return NULL;
+}
+
+const struct mbus_idl_member *mbus_idl_find_procedure(const struct mbus_idl_namespace *ns, const char *name) {
+        return ns ? idl_find(ns->procedures, ns->n_procedures, name) : NULL;
+}
+
+const struct mbus_idl_member *mbus_idl_find_event(const struct mbus_idl_namespace *ns, const char *name) {
+        return ns ? idl_find(ns->events, ns->n_events, name) : NULL;
+}
+
+/* ---- checks shared by both forms ---- */
+
+static bool idl_doc_is_valid(const char *doc) {
+        if (!doc)
+                return true;
+        if (!mbus_utf8_is_valid(doc, strlen(doc)))
+                return false;
+        for (const char *p = doc; *p; p++)
+                if ((unsigned char) *p < 0x20 && !idl_is_space(*p))
+                        return false;
+        return true;
+}
+
+static int idl_check_args(const struct mbus_idl_namespace *ns, const struct mbus_idl_member *m, bool event,
+                          const struct mbus_idl_arg *args, size_t n, bool out, struct mbus_file_error *err) {
+        for (size_t i = 0; i < n; i++) {
+                const struct mbus_idl_arg *a = &args[i];
+                unsigned line = a->line ?: m->line;
+
+                if (!mbus_member_is_valid(a->name))
+                        return mbus_file_error_set(err, ns->path, line,
+                                                   "invalid argument name '%s' in %s %s (letters, digits and '_', "
+                                                   "not starting with a digit, at most 255 bytes)",
+                                                   a->name, idl_member_kind(event), m->name);
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(args[j].name, a->name) == 0)
+                                return mbus_file_error_set(err, ns->path, line,
+                                                           "duplicate %sargument '%s' in %s %s (first at line %u)",
+                                                           event ? "" : out ? "output " : "input ",
+                                                           a->name, idl_member_kind(event), m->name, args[j].line);
+                if (out && a->optional)
+                        return mbus_file_error_set(err, ns->path, line,
+                                                   "output argument '%s' of procedure %s cannot be optional",
+                                                   a->name, m->name);
+        }
+        return 0;
+}
+
+static int idl_check_members(const struct mbus_idl_namespace *ns, bool event, struct mbus_file_error *err) {
+        _cleanup_(mbus_hashmap_freep) struct mbus_hashmap *seen = NULL;
+        const struct mbus_idl_member *list = event ? ns->events : ns->procedures;
+        size_t n = event ? ns->n_events : ns->n_procedures;
+        int r;
+
+        r = mbus_hashmap_new(&seen, &mbus_string_hash_ops);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < n; i++) {
+                const struct mbus_idl_member *m = &list[i];
+                const struct mbus_idl_member *first;
+
+                if (!mbus_member_is_valid(m->name))
+                        return mbus_file_error_set(err, ns->path, m->line,
+                                                   "invalid %s name '%s' (letters, digits and '_', "
+                                                   "not starting with a digit, at most 255 bytes)",
+                                                   idl_member_kind(event), m->name);
+                first = mbus_hashmap_get(seen, m->name);
+                if (first)
+                        return mbus_file_error_set(err, ns->path, m->line, "duplicate %s '%s' (first at line %u)",
+                                                   idl_member_kind(event), m->name, first->line);
+                r = mbus_hashmap_put(seen, m->name, (void *) m);
+                if (r < 0)
+                        return r;
+                if (!idl_doc_is_valid(m->doc))
+                        return mbus_file_error_set(err, ns->path, m->line,
+                                                   "documentation of %s %s is not valid UTF-8 text",
+                                                   idl_member_kind(event), m->name);
+
+                r = idl_check_args(ns, m, event, m->in, m->n_in, /* out= */ false, err);
+                if (r < 0)
+                        return r;
+                if (event && m->n_out > 0)
+                        return mbus_file_error_set(err, ns->path, m->line, "event %s cannot have output arguments",
+                                                   m->name);
+                r = idl_check_args(ns, m, event, m->out, m->n_out, /* out= */ true, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int idl_check(const struct mbus_idl_namespace *ns, unsigned ns_line, struct mbus_file_error *err) {
+        int r;
+
+        if (!ns->name)
+                return mbus_file_error_set(err, ns->path, ns_line, "namespace has no name");
+        if (!mbus_namespace_is_valid(ns->name))
+                return mbus_file_error_set(err, ns->path, ns_line,
+                                           "invalid namespace name '%s' (2 to 32 dot-separated labels, "
+                                           "at most 255 bytes, e.g. org.example.Network)", ns->name);
+        if (!idl_doc_is_valid(ns->doc))
+                return mbus_file_error_set(err, ns->path, ns_line,
+                                           "documentation of namespace %s is not valid UTF-8 text", ns->name);
+
+        r = idl_check_members(ns, /* event= */ false, err);
+        if (r < 0)
+                return r;
+        return idl_check_members(ns, /* event= */ true, err);
+}
+
+/* ---- validation of bodies ---- */
+
+static const char *idl_json_type_name(json_object *v) {
+        switch (json_object_get_type(v)) {
+        case json_type_null:
+                return "null";
+        case json_type_boolean:
+                return "bool";
+        case json_type_double:
+                return "double";
+        case json_type_int:
+                return "int";
+        case json_type_object:
+                return "object";
+        case json_type_array:
+                return "array";
+        case json_type_string:
+                return "string";
+        }
+        return "unknown";
+}
+
+static bool idl_value_kind_matches(const struct mbus_idl_type *t, json_object *v) {
+        enum json_type jt = json_object_get_type(v);
+
+        switch (t->kind) {
+        case MBUS_IDL_STRING:
+                return jt == json_type_string;
+        case MBUS_IDL_INT:
+                return jt == json_type_int;
+        case MBUS_IDL_DOUBLE:
+                return jt == json_type_double || jt == json_type_int;
+        case MBUS_IDL_BOOL:
+                return jt == json_type_boolean;
+        case MBUS_IDL_OBJECT:
+                return jt == json_type_object;
+        case MBUS_IDL_ARRAY:
+                return jt == json_type_array;
+        case MBUS_IDL_ANY:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* what is "argument 'x'" or "argument 'x'[2][0]", grown in place as arrays are entered. */
+static int idl_value_check(const struct mbus_idl_type *t, json_object *v, char *what, size_t what_size,
+                           char *reason, size_t reason_size) {
+        char expected[128];
+        size_t n;
+
+        if (!v && (t->nullable || t->kind == MBUS_IDL_ANY))
+                return 0;
+        if (v && idl_value_kind_matches(t, v)) {
+                if (t->kind != MBUS_IDL_ARRAY)
+                        return 0;
+
+                n = strlen(what);
+                for (size_t i = 0, len = json_object_array_length(v); i < len; i++) {
+                        int r;
+
+                        (void) snprintf(what + n, what_size - n, "[%zu]", i);
+                        r = idl_value_check(t->element, json_object_array_get_idx(v, i), what, what_size,
+                                            reason, reason_size);
+                        if (r < 0)
+                                return r;
+                }
+                what[n] = 0;
+                return 0;
+        }
+
+        (void) snprintf(reason, reason_size, "%s: expected %s, got %s", what,
+                        mbus_idl_type_to_string(t, expected, sizeof(expected)), idl_json_type_name(v));
+        return -EINVAL;
+}
+
+static bool idl_text_is_blank(const char *s, size_t len) {
+        for (size_t i = 0; i < len; i++)
+                if (!idl_is_space(s[i]))
+                        return false;
+        return true;
+}
+
+int mbus_idl_validate(const struct mbus_idl_arg *args, size_t n_args, const char *body, size_t len,
+                      char *reason, size_t reason_size) {
+        _cleanup_json_ json_object *o = NULL;
+        char dummy[1];
+        int r;
+
+        if (!reason || reason_size == 0) {
+                reason = dummy;
+                reason_size = sizeof(dummy);
+        }
+        reason[0] = 0;
+        if (n_args > 0 && !args)
+                return -EINVAL;
+
+        if (body && len > 0 && !idl_text_is_blank(body, len)) {
+                r = json_parse_bytes(body, len, &o);
+                if (r == -EBADMSG) {
+                        (void) snprintf(reason, reason_size, "arguments are not valid JSON");
+                        return r;
+                }
+                if (r < 0)
+                        return r;
+                if (!json_object_is_type(o, json_type_object)) {
+                        (void) snprintf(reason, reason_size, "arguments must be a JSON object");
+                        return -EINVAL;
+                }
+        }
+
+        for (size_t i = 0; i < n_args; i++) {
+                char what[512];
+                json_object *v;
+
+                if (!o || !json_object_object_get_ex(o, args[i].name, &v)) {
+                        if (args[i].optional)
+                                continue;
+                        (void) snprintf(reason, reason_size, "missing argument '%s'", args[i].name);
+                        return -EINVAL;
+                }
+                (void) snprintf(what, sizeof(what), "argument '%s'", args[i].name);
+                r = idl_value_check(&args[i].type, v, what, sizeof(what), reason, reason_size);
+                if (r < 0)
+                        return r;
+        }
+
+        if (!o)
+                return 0;
+        json_object_object_foreach(o, key, val) {
+                bool found = false;
+
+                (void) val;
+                for (size_t i = 0; i < n_args && !found; i++)
+                        found = strcmp(args[i].name, key) == 0;
+                if (!found) {
+                        (void) snprintf(reason, reason_size, "unknown argument '%s'", key);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+/* ---- output ---- */
+
+static int idl_json_add(json_object *o, const char *key, json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int idl_json_append(json_object *a, json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_array_add(a, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int idl_args_to_json(const struct mbus_idl_arg *args, size_t n, json_object **ret) {
+        _cleanup_json_ json_object *a = json_object_new_array();
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_json_ json_object *o = json_object_new_object();
+                char type[128];
+                int r;
+
+                if (!o)
+                        return -ENOMEM;
+                r = idl_json_add(o, "name", json_object_new_string(args[i].name));
+                if (r < 0)
+                        return r;
+                r = idl_json_add(o, "type", json_object_new_string(
+                                         mbus_idl_type_to_string(&args[i].type, type, sizeof(type))));
+                if (r < 0)
+                        return r;
+                if (args[i].optional) {
+                        r = idl_json_add(o, "optional", json_object_new_boolean(true));
+                        if (r < 0)
+                                return r;
+                }
+                r = idl_json_append(a, TAKE_PTR(o));
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+static int idl_members_to_json(const struct mbus_idl_namespace *ns, bool event, json_object **ret) {
+        const struct mbus_idl_member *list = event ? ns->events : ns->procedures;
+        size_t n = event ? ns->n_events : ns->n_procedures;
+        _cleanup_json_ json_object *a = json_object_new_array();
+        int r;
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_json_ json_object *o = json_object_new_object(), *in = NULL, *out = NULL;
+
+                if (!o)
+                        return -ENOMEM;
+                r = idl_json_add(o, "name", json_object_new_string(list[i].name));
+                if (r < 0)
+                        return r;
+                if (list[i].doc) {
+                        r = idl_json_add(o, "doc", json_object_new_string(list[i].doc));
+                        if (r < 0)
+                                return r;
+                }
+                if (!ns->declared) {
+                        r = idl_args_to_json(list[i].in, list[i].n_in, &in);
+                        if (r < 0)
+                                return r;
+                        r = idl_json_add(o, event ? "args" : "in", TAKE_PTR(in));
+                        if (r < 0)
+                                return r;
+                        if (!event) {
+                                r = idl_args_to_json(list[i].out, list[i].n_out, &out);
+                                if (r < 0)
+                                        return r;
+                                r = idl_json_add(o, "out", TAKE_PTR(out));
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+                r = idl_json_append(a, TAKE_PTR(o));
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+int mbus_idl_to_json(const struct mbus_idl_namespace *ns, json_object **ret) {
+        _cleanup_json_ json_object *o = NULL, *procedures = NULL, *events = NULL;
+        int r;
+
+        if (!ns || !ns->name || !ret)
+                return -EINVAL;
+
+        o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        r = idl_json_add(o, "namespace", json_object_new_string(ns->name));
+        if (r < 0)
+                return r;
+        if (ns->doc) {
+                r = idl_json_add(o, "doc", json_object_new_string(ns->doc));
+                if (r < 0)
+                        return r;
+        }
+        r = idl_members_to_json(ns, /* event= */ false, &procedures);
+        if (r < 0)
+                return r;
+        r = idl_json_add(o, "procedures", TAKE_PTR(procedures));
+        if (r < 0)
+                return r;
+        r = idl_members_to_json(ns, /* event= */ true, &events);
+        if (r < 0)
+                return r;
+        r = idl_json_add(o, "events", TAKE_PTR(events));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* XML text and attribute values: the five markup characters, and \r as a character reference
+ * so it survives the parser's line-end normalisation. Docs hold no other control characters
+ * (idl_check), names hold none at all. */
+static void idl_xml_escape(FILE *f, const char *s) {
+        for (; *s; s++)
+                switch (*s) {
+                case '<':
+                        fputs("&lt;", f);
+                        break;
+                case '>':
+                        fputs("&gt;", f);
+                        break;
+                case '&':
+                        fputs("&amp;", f);
+                        break;
+                case '"':
+                        fputs("&quot;", f);
+                        break;
+                case '\'':
+                        fputs("&apos;", f);
+                        break;
+                case '\r':
+                        fputs("&#13;", f);
+                        break;
+                default:
+                        fputc(*s, f);
+                }
+}
+
+static void idl_xml_doc(FILE *f, const char *doc, const char *indent) {
+        if (!doc)
+                return;
+        fprintf(f, "%s<doc>", indent);
+        idl_xml_escape(f, doc);
+        fputs("</doc>\n", f);
+}
+
+static void idl_xml_args(FILE *f, const struct mbus_idl_arg *args, size_t n, const char *direction) {
+        char type[128];
+
+        for (size_t i = 0; i < n; i++) {
+                fputs("    <arg name=\"", f);
+                idl_xml_escape(f, args[i].name);
+                fputs("\" type=\"", f);
+                idl_xml_escape(f, mbus_idl_type_to_string(&args[i].type, type, sizeof(type)));
+                fputc('"', f);
+                if (direction)
+                        fprintf(f, " direction=\"%s\"", direction);
+                if (args[i].optional)
+                        fputs(" optional=\"true\"", f);
+                fputs("/>\n", f);
+        }
+}
+
+static void idl_xml_members(FILE *f, const struct mbus_idl_member *list, size_t n, bool event) {
+        for (size_t i = 0; i < n; i++) {
+                const struct mbus_idl_member *m = &list[i];
+
+                fprintf(f, "  <%s name=\"", idl_member_kind(event));
+                idl_xml_escape(f, m->name);
+                if (!m->doc && m->n_in == 0 && m->n_out == 0) {
+                        fputs("\"/>\n", f);
+                        continue;
+                }
+                fputs("\">\n", f);
+                idl_xml_doc(f, m->doc, "    ");
+                idl_xml_args(f, m->in, m->n_in, event ? NULL : "in");
+                idl_xml_args(f, m->out, m->n_out, "out");
+                fprintf(f, "  </%s>\n", idl_member_kind(event));
+        }
+}
+
+int mbus_idl_to_xml(const struct mbus_idl_namespace *ns, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        if (!ns || !ns->name || !ret)
+                return -EINVAL;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<namespace name=\"", f);
+        idl_xml_escape(f, ns->name);
+        fputs("\">\n", f);
+        idl_xml_doc(f, ns->doc, "  ");
+        idl_xml_members(f, ns->procedures, ns->n_procedures, /* event= */ false);
+        idl_xml_members(f, ns->events, ns->n_events, /* event= */ true);
+        fputs("</namespace>\n", f);
+        if (ferror(f)) {
+                (void) fclose(f);
+                return -ENOMEM;
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* ---- the owner's declaration (REGISTER body) ---- */
+
+static int idl_declaration_add(struct mbus_idl_namespace *ns, json_object *o, const char *key, bool event) {
+        json_object *a;
+        size_t n;
+        int r;
+
+        if (!json_object_object_get_ex(o, key, &a))
+                return 0;
+        if (!json_object_is_type(a, json_type_array))
+                return -EINVAL;
+        n = json_object_array_length(a);
+        for (size_t i = 0; i < n; i++) {
+                json_object *v = json_object_array_get_idx(a, i);
+                const char *name;
+
+                if (!json_object_is_type(v, json_type_string))
+                        return -EINVAL;
+                name = json_object_get_string(v);
+                if (!mbus_member_is_valid(name))
+                        return -EINVAL;
+                if (idl_find(event ? ns->events : ns->procedures, event ? ns->n_events : ns->n_procedures, name))
+                        return -EINVAL;
+                r = idl_add_member(ns, event, name, /* line= */ 0, NULL);
+                if (r == -E2BIG)
+                        return -EINVAL;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int mbus_idl_from_declaration(struct mbus_idl_namespace **ret, const char *ns_name, const char *body, size_t len) {
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
+        _cleanup_json_ json_object *o = NULL;
+        int r;
+
+        if (!ret || !mbus_namespace_is_valid(ns_name))
+                return -EINVAL;
+
+        r = idl_namespace_new(&ns, /* path= */ NULL);
+        if (r < 0)
+                return r;
+        ns->declared = true;
+        r = idl_set_string(&ns->name, ns_name);
+        if (r < 0)
+                return r;
+
+        if (body && len > 0 && !idl_text_is_blank(body, len)) {
+                r = json_parse_bytes(body, len, &o);
+                if (r == -EBADMSG)
+                        return -EINVAL;
+                if (r < 0)
+                        return r;
+                /* Other keys are ignored: a newer library may declare more than this broker knows. */
+                if (!json_object_is_type(o, json_type_object))
+                        return -EINVAL;
+                r = idl_declaration_add(ns, o, "procedures", /* event= */ false);
+                if (r < 0)
+                        return r;
+                r = idl_declaration_add(ns, o, "events", /* event= */ true);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(ns);
+        return 0;
+}
+
+/* ---- files ---- */
+
+static int idl_read_file(const char *path, char **ret, size_t *ret_len, struct mbus_file_error *err) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t n = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) {
+                int r = negative_errno();
+
+                (void) mbus_file_error_set(err, path, 0, "cannot open: %s", strerror(-r));
+                return r;
+        }
+        if (fstat(fd, &st) < 0) {
+                int r = negative_errno();
+
+                (void) mbus_file_error_set(err, path, 0, "cannot stat: %s", strerror(-r));
+                return r;
+        }
+        if (!S_ISREG(st.st_mode))
+                return mbus_file_error_set(err, path, 0, "not a regular file");
+        if ((uint64_t) st.st_size > MBUS_IDL_FILE_SIZE_MAX)
+                return mbus_file_error_set(err, path, 0, "file too large (%llu bytes, limit %u)",
+                                           (unsigned long long) st.st_size, MBUS_IDL_FILE_SIZE_MAX);
+
+        /* One byte more than the limit, to notice a file that grew since fstat(). */
+        buf = malloc(MBUS_IDL_FILE_SIZE_MAX + 2);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k = read(fd, buf + n, MBUS_IDL_FILE_SIZE_MAX + 1 - n);
+
+                if (k < 0) {
+                        int r;
+
+                        if (errno == EINTR)
+                                continue;
+                        r = negative_errno();
+                        (void) mbus_file_error_set(err, path, 0, "cannot read: %s", strerror(-r));
+                        return r;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n > MBUS_IDL_FILE_SIZE_MAX)
+                        return mbus_file_error_set(err, path, 0, "file too large (limit %u bytes)",
+                                                   MBUS_IDL_FILE_SIZE_MAX);
+        }
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_len = n;
+        return 0;
+}
+
+static bool idl_has_suffix(const char *s, const char *suffix) {
+        size_t l = strlen(s), k = strlen(suffix);
+
+        return l >= k && strcmp(s + l - k, suffix) == 0;
+}
+
+int mbus_idl_load_file(struct mbus_idl_namespace **ret, const char *path, struct mbus_file_error *err) {
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
+        _cleanup_free_ char *text = NULL;
+        const char *base, *ext;
+        size_t len = 0, base_len;
+        int r;
+
+        if (!ret || !path)
+                return -EINVAL;
+
+        if (idl_has_suffix(path, ".xml"))
+                ext = ".xml";
+        else if (idl_has_suffix(path, ".json"))
+                ext = ".json";
+        else
+                return mbus_file_error_set(err, path, 0, "unknown file type (expected NAMESPACE.xml or NAMESPACE.json)");
+
+        r = idl_read_file(path, &text, &len, err);
+        if (r < 0)
+                return r;
+
+        if (strcmp(ext, ".xml") == 0)
+                r = mbus_idl_parse_xml(&ns, path, text, len, err);
+        else
+                r = mbus_idl_parse_json(&ns, path, text, len, err);
+        if (r < 0)
+                return r;
+
+        base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        base_len = strlen(base) - strlen(ext);
+        if (strlen(ns->name) != base_len || strncmp(base, ns->name, base_len) != 0)
+                return mbus_file_error_set(err, path, 0, "file declares namespace %s, so it must be named %s%s",
+                                           ns->name, ns->name, ext);
+
+        *ret = TAKE_PTR(ns);
+        return 0;
+}
