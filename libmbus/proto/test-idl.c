@@ -476,7 +476,7 @@ START_TEST(test_json_errors_name_file_line_and_problem) {
                   "invalid argument name ''" },
                 { JNS "\"procedures\": [{\"name\": \"A\",\n \"name\": \"B\"}]}", 3, "duplicate key 'name'" },
                 { JNS "\"doc\": \"bell\\u0007\"}", 1, "documentation of namespace org.example.Net is not valid UTF-8 text" },
-                { "{\"namespace\": \"org.a.b\",\n\"doc\": \"x\u00e9\"\x00}", 2, "NUL byte" },
+                { "{\"namespace\": \"org.a.b\", \"doc\": \"\xc3\x28\"}", 1, "not valid UTF-8" },
         };
 
         check_bad_files(/* xml= */ false, t, ELEMENTSOF(t));
@@ -520,6 +520,11 @@ START_TEST(test_limits_on_hostile_files) {
         ck_assert_ptr_nonnull(strstr(err.message, "too many events"));
         ck_assert_uint_eq(err.line, MBUS_IDL_MEMBERS_MAX + 1);
         free(TAKE_PTR(many));
+
+        /* A NUL byte is not JSON text (json-c would stop reading there). */
+        ck_assert_int_eq(mbus_idl_parse_json(&ns, "n.json", "{\"namespace\":\n \"org.a.b\"\0}", 26, &err), -EBADMSG);
+        ck_assert_uint_eq(err.line, 2);
+        ck_assert_ptr_nonnull(strstr(err.message, "NUL byte"));
 
         /* Deep JSON nesting is a syntax error, not a stack overflow. */
         f = open_memstream(&many, &n);
