@@ -64,7 +64,8 @@ static const char *const idl_json_key_names[_IDL_KEY_MAX] = {
  * for the member itself. */
 struct idl_json_pos {
         enum idl_json_key list, sub;
-        size_t i, j;
+        size_t i, j;                            /* j is 0 for a member */
+        size_t seq;                             /* document order */
         unsigned line;
 };
 
@@ -96,7 +97,7 @@ static enum idl_json_key idl_json_key_from(const char *s, size_t len) {
 }
 
 static int idl_json_record(struct idl_json *j, const struct idl_json_frame *st, size_t depth, unsigned line) {
-        struct idl_json_pos p = { .line = line };
+        struct idl_json_pos p = { .line = line, .seq = j->n_pos };
         struct idl_json_pos *a;
 
         /* depth is the number of open containers; the new element sits in st[depth - 1]. */
@@ -199,15 +200,50 @@ static int idl_json_scan(struct idl_json *j, const char *text, size_t len) {
         return 0;
 }
 
+static int idl_json_pos_compare(const struct idl_json_pos *a, const struct idl_json_pos *b) {
+        if (a->list != b->list)
+                return a->list < b->list ? -1 : 1;
+        if (a->i != b->i)
+                return a->i < b->i ? -1 : 1;
+        if (a->sub != b->sub)
+                return a->sub < b->sub ? -1 : 1;
+        if (a->j != b->j)
+                return a->j < b->j ? -1 : 1;
+        return 0;
+}
+
+static int idl_json_pos_compare_seq(const void *x, const void *y) {
+        const struct idl_json_pos *a = x, *b = y;
+        int c = idl_json_pos_compare(a, b);
+
+        if (c != 0)
+                return c;
+        return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Sorted once after the scan, so that a file with many elements costs n log n, not n^2. */
+static void idl_json_pos_sort(struct idl_json *j) {
+        if (j->n_pos > 1)
+                qsort(j->pos, j->n_pos, sizeof(*j->pos), idl_json_pos_compare_seq);
+}
+
 static unsigned idl_json_line(const struct idl_json *j, enum idl_json_key list, size_t i, enum idl_json_key sub,
                               size_t k) {
-        /* The last match: should a list key appear twice, json-c keeps the last one too. */
-        for (size_t n = j->n_pos; n > 0; n--) {
-                const struct idl_json_pos *p = &j->pos[n - 1];
+        const struct idl_json_pos key = { .list = list, .i = i, .sub = sub, .j = k };
+        size_t lo = 0, hi = j->n_pos;
 
-                if (p->list == list && p->i == i && p->sub == sub && (sub == IDL_KEY_OTHER || p->j == k))
-                        return p->line;
+        /* The last of equal positions: should a list key appear twice in one object, json-c keeps
+         * the last value too. Find the first position greater than key, then step back. */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (idl_json_pos_compare(&j->pos[mid], &key) <= 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
         }
+        if (lo > 0 && idl_json_pos_compare(&j->pos[lo - 1], &key) == 0)
+                return j->pos[lo - 1].line;
         return 0;
 }
 
@@ -486,6 +522,8 @@ int mbus_idl_parse_json(struct mbus_idl_namespace **ret, const char *path, const
         if (r < 0)
                 return r;
         r = idl_json_scan(&j, text, len);
+        if (r >= 0)
+                idl_json_pos_sort(&j);
         if (r >= 0)
                 r = idl_namespace_new(&ns, path);
         if (r >= 0)

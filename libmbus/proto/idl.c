@@ -493,6 +493,7 @@ static bool idl_text_is_blank(const char *s, size_t len) {
 int mbus_idl_validate(const struct mbus_idl_arg *args, size_t n_args, const char *body, size_t len,
                       char *reason, size_t reason_size) {
         _cleanup_json_ json_object *o = NULL;
+        size_t n_present = 0;
         char dummy[1];
         int r;
 
@@ -528,13 +529,17 @@ int mbus_idl_validate(const struct mbus_idl_arg *args, size_t n_args, const char
                         (void) snprintf(reason, reason_size, "missing argument '%s'", args[i].name);
                         return -EINVAL;
                 }
+                n_present++;
                 (void) snprintf(what, sizeof(what), "argument '%s'", args[i].name);
                 r = idl_value_check(&args[i].type, v, what, sizeof(what), reason, reason_size);
                 if (r < 0)
                         return r;
         }
 
-        if (!o)
+        /* Keys are unique, so every key is declared exactly when the counts agree; otherwise
+         * the first unknown key comes after at most n_present declared ones: a body with a
+         * million keys costs no more than one with a few. */
+        if (!o || (size_t) json_object_object_length(o) == n_present)
                 return 0;
         json_object_object_foreach(o, key, val) {
                 bool found = false;

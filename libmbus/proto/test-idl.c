@@ -521,6 +521,44 @@ START_TEST(test_limits_on_hostile_files) {
         ck_assert_uint_eq(err.line, MBUS_IDL_MEMBERS_MAX + 1);
         free(TAKE_PTR(many));
 
+        /* The largest allowed namespace in JSON: line lookups stay fast and right. */
+        f = open_memstream(&many, &n);
+        fprintf(f, "{\"namespace\": \"org.a.b\", \"procedures\": [\n");
+        for (unsigned i = 0; i < MBUS_IDL_MEMBERS_MAX; i++) {
+                fprintf(f, "%s{\"name\": \"P%u\", \"in\": [\n", i ? ",\n" : "", i);
+                for (unsigned k = 0; k < 4; k++)
+                        fprintf(f, "%s{\"name\": \"a%u\", \"type\": \"array<int>\"}\n", k ? "," : "", k);
+                fprintf(f, "]}");
+        }
+        fprintf(f, "]}");
+        fclose(f);
+        ck_assert_int_eq(mbus_idl_parse_json(&ns, "n.json", many, n, &err), 0);
+        ck_assert_uint_eq(ns->n_procedures, MBUS_IDL_MEMBERS_MAX);
+        ck_assert_uint_le(n, MBUS_IDL_FILE_SIZE_MAX);
+        ck_assert_uint_eq(ns->procedures[MBUS_IDL_MEMBERS_MAX - 1].line, 2 + 6 * (MBUS_IDL_MEMBERS_MAX - 1));
+        ck_assert_uint_eq(ns->procedures[MBUS_IDL_MEMBERS_MAX - 1].in[3].line, 2 + 6 * (MBUS_IDL_MEMBERS_MAX - 1) + 4);
+        ns = mbus_idl_namespace_free(ns);
+        free(TAKE_PTR(many));
+
+        /* A body with many unknown keys is rejected without comparing each to each argument. */
+        f = open_memstream(&many, &n);
+        fprintf(f, "{\"a0\": [1]");
+        for (unsigned i = 0; i < 100000; i++)
+                fprintf(f, ", \"k%u\": 1", i);
+        fprintf(f, "}");
+        fclose(f);
+        {
+                _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *x = NULL;
+                char reason[128];
+
+                ck_assert_int_eq(mbus_idl_parse_xml(&x, "x.xml", "<namespace name=\"org.a.b\"><procedure name=\"P\">"
+                                                    "<arg name=\"a0\" type=\"array&lt;int&gt;\"/></procedure></namespace>",
+                                                    110, &err), 0);
+                ck_assert_int_eq(mbus_idl_validate(x->procedures[0].in, 1, many, n, reason, sizeof(reason)), -EINVAL);
+                ck_assert_str_eq(reason, "unknown argument 'k0'");
+        }
+        free(TAKE_PTR(many));
+
         /* A NUL byte is not JSON text (json-c would stop reading there). */
         ck_assert_int_eq(mbus_idl_parse_json(&ns, "n.json", "{\"namespace\":\n \"org.a.b\"\0}", 26, &err), -EBADMSG);
         ck_assert_uint_eq(err.line, 2);
