@@ -264,7 +264,7 @@ _printf_(3, 4) static int idl_json_fail(const struct idl_json *j, unsigned line,
 static int idl_json_string(const struct idl_json *j, unsigned line, json_object *v, const char *key,
                            const char *where, const char **ret) {
         if (!json_object_is_type(v, json_type_string))
-                return idl_json_fail(j, line, "'%s' %s must be a string, not %s", key, where,
+                return idl_json_fail(j, line, "'%s'%s must be a string, not %s", key, where,
                                      json_type_to_name(json_object_get_type(v)));
         *ret = json_object_get_string(v);
         return 0;
@@ -294,10 +294,10 @@ static int idl_json_args(struct idl_json *j, struct mbus_idl_member *m, bool eve
                 json_object_object_foreach(o, key, v) {
                         switch (idl_json_key_from(key, strlen(key))) {
                         case IDL_KEY_NAME:
-                                r = idl_json_string(j, line, v, key, "of an argument", &name);
+                                r = idl_json_string(j, line, v, key, " of an argument", &name);
                                 break;
                         case IDL_KEY_TYPE:
-                                r = idl_json_string(j, line, v, key, "of an argument", &type);
+                                r = idl_json_string(j, line, v, key, " of an argument", &type);
                                 break;
                         case IDL_KEY_OPTIONAL:
                                 if (!json_object_is_type(v, json_type_boolean))
@@ -361,9 +361,9 @@ static int idl_json_members(struct idl_json *j, struct mbus_idl_namespace *ns, e
 
                         r = 0;
                         if (k == IDL_KEY_NAME)
-                                r = idl_json_string(j, line, v, key, kind, &name);
+                                r = idl_json_string(j, line, v, key, event ? " of an event" : " of a procedure", &name);
                         else if (k == IDL_KEY_DOC)
-                                r = idl_json_string(j, line, v, key, kind, &doc);
+                                r = idl_json_string(j, line, v, key, event ? " of an event" : " of a procedure", &doc);
                         else if ((!event && (k == IDL_KEY_IN || k == IDL_KEY_OUT)) || (event && k == IDL_KEY_ARGS))
                                 lists[k] = v;
                         else
@@ -414,7 +414,7 @@ static int idl_json_build(struct idl_json *j, json_object *o, struct mbus_idl_na
                 if (k == IDL_KEY_NAMESPACE)
                         r = idl_json_string(j, j->top_line, v, key, "", &name);
                 else if (k == IDL_KEY_DOC)
-                        r = idl_json_string(j, j->top_line, v, key, "of the namespace", &doc);
+                        r = idl_json_string(j, j->top_line, v, key, " of the namespace", &doc);
                 else if (k == IDL_KEY_PROCEDURES || k == IDL_KEY_EVENTS)
                         lists[k] = v;
                 else if (j->bus && k == IDL_KEY_SOURCE)

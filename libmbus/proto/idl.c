@@ -455,7 +455,7 @@ static bool idl_value_kind_matches(const struct mbus_idl_type *t, json_object *v
 /* what is "argument 'x'" or "argument 'x'[2][0]", grown in place as arrays are entered. */
 static int idl_value_check(const struct mbus_idl_type *t, json_object *v, char *what, size_t what_size,
                            char *reason, size_t reason_size) {
-        char expected[128];
+        char expected[MBUS_IDL_TYPE_STRING_MAX];
         size_t n;
 
         if (!v && (t->nullable || t->kind == MBUS_IDL_ANY))
@@ -584,7 +584,7 @@ static int idl_args_to_json(const struct mbus_idl_arg *args, size_t n, json_obje
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 _cleanup_json_ json_object *o = json_object_new_object();
-                char type[128];
+                char type[MBUS_IDL_TYPE_STRING_MAX];
                 int r;
 
                 if (!o)
@@ -726,7 +726,7 @@ static void idl_xml_doc(FILE *f, const char *doc, const char *indent) {
 }
 
 static void idl_xml_args(FILE *f, const struct mbus_idl_arg *args, size_t n, const char *direction) {
-        char type[128];
+        char type[MBUS_IDL_TYPE_STRING_MAX];
 
         for (size_t i = 0; i < n; i++) {
                 fputs("    <arg name=\"", f);

@@ -51,6 +51,7 @@
 /* Limits that keep hostile files and bodies cheap (man mbus-introspection(5)). */
 #define MBUS_IDL_FILE_SIZE_MAX (1024u * 1024u)   /* bytes of one .xml/.json file */
 #define MBUS_IDL_TYPE_DEPTH_MAX 16               /* array<...> nesting, the outer type counts */
+#define MBUS_IDL_TYPE_STRING_MAX 256             /* buffer that holds any valid type string */
 #define MBUS_IDL_MEMBERS_MAX 4096                /* procedures, and events, of one namespace */
 #define MBUS_IDL_ARGS_MAX 256                    /* arguments in one list */
 

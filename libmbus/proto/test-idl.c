@@ -328,6 +328,33 @@ START_TEST(test_type_strings) {
         strcat(s, ">");
         ck_assert_int_eq(mbus_idl_type_parse(&t, s), -EINVAL);
 
+        /* The longest type string there is fits MBUS_IDL_TYPE_STRING_MAX and survives both forms. */
+        s[0] = 0;
+        for (unsigned i = 0; i < MBUS_IDL_TYPE_DEPTH_MAX - 1; i++)
+                strcat(s, "?array<");
+        strcat(s, "?string");
+        for (unsigned i = 0; i < MBUS_IDL_TYPE_DEPTH_MAX - 1; i++)
+                strcat(s, ">");
+        ck_assert_int_eq(mbus_idl_type_parse(&t, s), 0);
+        mbus_idl_type_done(&t);
+        {
+                _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *a = NULL, *b = NULL;
+                _cleanup_free_ char *json = NULL, *xml = NULL;
+                char reason[MBUS_IDL_TYPE_STRING_MAX + 64];
+
+                ck_assert_int_ge(asprintf(&json, "{\"namespace\": \"org.a.b\", \"events\": [{\"name\": \"E\", "
+                                          "\"args\": [{\"name\": \"deep\", \"type\": \"%s\"}]}]}", s), 0);
+                a = parse_ok(false, json);
+                ck_assert_int_eq(mbus_idl_to_xml(a, &xml), 0);
+                b = parse_ok(true, xml);
+                assert_ns_equal(a, b);
+                ck_assert_str_eq(mbus_idl_type_to_string(&b->events[0].in[0].type, buf, sizeof(buf)), s);
+                ck_assert_int_eq(mbus_idl_validate(b->events[0].in, 1, "{\"deep\": 1}", 11, reason, sizeof(reason)),
+                                 -EINVAL);
+                ck_assert_ptr_nonnull(strstr(reason, s));
+                ck_assert_ptr_nonnull(strstr(reason, ", got int"));
+        }
+
         /* A short buffer truncates, never overflows. */
         ck_assert_int_eq(mbus_idl_type_parse(&t, "?array<string>"), 0);
         ck_assert_str_eq(mbus_idl_type_to_string(&t, buf, 5), "?arr");
@@ -440,13 +467,15 @@ START_TEST(test_json_errors_name_file_line_and_problem) {
                 { "{\"namespace\": \"org.a.b\"}\n\n  x", 3, "JSON syntax error" },
                 { "[\n]", 1, "the description must be a JSON object, not array" },
                 { "\n\n{\"doc\": \"x\"}", 3, "missing key 'namespace'" },
-                { "{\"namespace\": 7}", 1, "'namespace'  must be a string, not int" },
+                { "{\"namespace\": 7}", 1, "'namespace' must be a string, not int" },
                 { "{\"namespace\": \"org.a.b\",\n \"version\": 1}", 1, "unknown key 'version' in the namespace object" },
                 { "{\"namespace\": \"org.a.b\", \"source\": \"file\"}", 1, "unknown key 'source'" },
                 { "{\"namespace\": \"org.a.b\", \"doc\": [\"x\"]}", 1, "'doc' of the namespace must be a string, not array" },
                 { JNS "\"procedures\": {}}", 1, "'procedures' must be an array, not object" },
                 { JNS "\"procedures\": [\n\"GetState\"]}", 3, "procedures[0] must be an object, not string" },
                 { JNS "\"events\": [{\"name\": \"A\"},\n {\"doc\": \"x\"}]}", 3, "event 1 has no 'name'" },
+                { JNS "\"procedures\": [\n{\"name\": null}]}", 3, "'name' of a procedure must be a string, not null" },
+                { JNS "\"events\": [\n{\"name\": \"E\", \"doc\": 1}]}", 3, "'doc' of an event must be a string, not int" },
                 { JNS "\"procedures\": [\n{\"name\": \"A\", \"args\": []}]}", 3,
                   "unknown key 'args' in procedure A (procedures have 'in' and 'out')" },
                 { JNS "\"events\": [\n\n{\"name\": \"E\", \"in\": []}]}", 4, "unknown key 'in' in event E (events have 'args')" },
