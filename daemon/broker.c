@@ -450,7 +450,7 @@ static void broker_drop_peer(struct mbus_broker *b, struct mbus_peer *peer) {
 
         /* Last words (a ProtocolError) get one non-blocking try unless the socket is broken. */
         if (reason != -ECONNRESET && reason != -EPIPE && mbus_stream_has_output(&peer->stream))
-                (void) mbus_stream_flush(&peer->stream);
+                (void) mbus_peer_flush(peer);
         mbus_peer_disconnect(peer);
 
         peer->next = b->dead;

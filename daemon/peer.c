@@ -44,9 +44,15 @@ static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
                 return 0;
         if (r > 0) {
                 b->stats.bytes_in += (uint64_t) r;
-                peer->last_rx = mbus_broker_now(b);
-                peer->ping_sent = 0;
-                peer->n_missed_pings = 0;
+                /*
+                 * Any bytes prove a welcomed peer alive. Before HELLO, last_rx stays the connect
+                 * time: trickling bytes must not hold a connection open without a handshake.
+                 */
+                if (peer->state == MBUS_PEER_RUNNING) {
+                        peer->last_rx = mbus_broker_now(b);
+                        peer->ping_sent = 0;
+                        peer->n_missed_pings = 0;
+                }
         } else if (!peer_is_frame_error(r))
                 return r;       /* hang-up or socket error */
 
@@ -194,9 +200,6 @@ int mbus_peer_flush(struct mbus_peer *peer) {
         uint64_t before = peer->stream.bytes_out;
         bool want_out;
         int r;
-
-        if (peer->state == MBUS_PEER_DEAD)
-                return 0;
 
         r = mbus_stream_flush(&peer->stream);
         b->stats.bytes_out += peer->stream.bytes_out - before;

@@ -51,7 +51,8 @@ struct mbus_peer {
         char *name;                     /* from HELLO, owned; NULL before */
 
         usec_t connected_realtime;      /* CLOCK_REALTIME, for GetPeer */
-        usec_t last_rx;                 /* CLOCK_MONOTONIC of the last frame received */
+        usec_t last_rx;                 /* CLOCK_MONOTONIC of the last bytes received (connect
+                                           time until HELLO) */
         usec_t ping_sent;               /* CLOCK_MONOTONIC of our unanswered PING, 0: none */
 
         struct mbus_peer *prev, *next;  /* broker->peers list, or broker->dead once dropped */

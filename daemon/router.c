@@ -372,6 +372,7 @@ static int router_hello(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                 return r;
 
         peer->state = MBUS_PEER_RUNNING;
+        peer->last_rx = mbus_broker_now(b);
         r = mbus_driver_welcome(b, peer, frame->f.serial);
         if (r < 0)
                 return r;
