@@ -266,6 +266,9 @@ static int idl_json_string(const struct idl_json *j, unsigned line, json_object 
         if (!json_object_is_type(v, json_type_string))
                 return idl_json_fail(j, line, "'%s'%s must be a string, not %s", key, where,
                                      json_type_to_name(json_object_get_type(v)));
+        /* json-c keeps "\u0000" inside a string; as a C string it would end there. */
+        if ((size_t) json_object_get_string_len(v) != strlen(json_object_get_string(v)))
+                return idl_json_fail(j, line, "'%s'%s contains a NUL character", key, where);
         *ret = json_object_get_string(v);
         return 0;
 }

@@ -800,20 +800,17 @@ static int idl_declaration_add(struct mbus_idl_namespace *ns, json_object *o, co
         if (!json_object_is_type(a, json_type_array))
                 return -EINVAL;
         n = json_object_array_length(a);
+        if (n > MBUS_IDL_MEMBERS_MAX)
+                return -EINVAL;
+        /* Names and duplicates are checked by idl_check() once both lists are in. */
         for (size_t i = 0; i < n; i++) {
                 json_object *v = json_object_array_get_idx(a, i);
-                const char *name;
 
-                if (!json_object_is_type(v, json_type_string))
+                /* A "\u0000" inside would cut the name short in C: refuse it. */
+                if (!json_object_is_type(v, json_type_string) ||
+                    (size_t) json_object_get_string_len(v) != strlen(json_object_get_string(v)))
                         return -EINVAL;
-                name = json_object_get_string(v);
-                if (!mbus_member_is_valid(name))
-                        return -EINVAL;
-                if (idl_find(event ? ns->events : ns->procedures, event ? ns->n_events : ns->n_procedures, name))
-                        return -EINVAL;
-                r = idl_add_member(ns, event, name, /* line= */ 0, NULL);
-                if (r == -E2BIG)
-                        return -EINVAL;
+                r = idl_add_member(ns, event, json_object_get_string(v), /* line= */ 0, NULL);
                 if (r < 0)
                         return r;
         }
@@ -849,6 +846,11 @@ int mbus_idl_from_declaration(struct mbus_idl_namespace **ret, const char *ns_na
                 if (r < 0)
                         return r;
                 r = idl_declaration_add(ns, o, "events", /* event= */ true);
+                if (r < 0)
+                        return r;
+                r = idl_check(ns, /* ns_line= */ 0, /* err= */ NULL);
+                if (r == -EBADMSG)
+                        return -EINVAL;
                 if (r < 0)
                         return r;
         }

@@ -504,6 +504,7 @@ START_TEST(test_json_errors_name_file_line_and_problem) {
                 { JNS "\"procedures\": [{\"name\": \"A\", \"in\": [\n{\"name\": \"\", \"type\": \"int\"}]}]}", 3,
                   "invalid argument name ''" },
                 { JNS "\"procedures\": [{\"name\": \"A\",\n \"name\": \"B\"}]}", 3, "duplicate key 'name'" },
+                { JNS "\"procedures\": [\n{\"name\": \"A\\u0000B\"}]}", 3, "'name' of a procedure contains a NUL character" },
                 { JNS "\"doc\": \"bell\\u0007\"}", 1, "documentation of namespace org.example.Net is not valid UTF-8 text" },
                 { "{\"namespace\": \"org.a.b\", \"doc\": \"\xc3\x28\"}", 1, "not valid UTF-8" },
         };
@@ -715,7 +716,7 @@ START_TEST(test_declaration_from_register_body) {
         const char *body = "{\"procedures\": [\"GetState\", \"Reboot\"], \"events\": [\"StateChanged\"], \"future\": 1}";
         static const char *const invalid[] = {
                 "[]", "{\"procedures\": \"GetState\"}", "{\"procedures\": [1]}", "{\"procedures\": [\"a.b\"]}",
-                "{\"events\": [\"E\", \"E\"]}", "{", "null",
+                "{\"events\": [\"E\", \"E\"]}", "{", "null", "{\"procedures\": [\"Get\\u0000State\"]}",
         };
 
         ck_assert_int_eq(mbus_idl_from_declaration(&ns, "org.example.Network", body, strlen(body)), 0);
