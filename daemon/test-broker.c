@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * In-process tests of the broker: a real struct mbus_broker on its own sd-event loop, peers
+ * on socketpairs, frames built and read with the proto code, the loop stepped by hand. This
+ * makes the reentrant paths (a peer dropped while another's batch is routed, a caller
+ * condemned by its own replies) deterministic and visible to ASan.
+ */
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "config.h"
+#include "creds.h"
+#include "pending.h"
+#include "proto/frame.h"
+#include "proto/stream.h"
+#include "util/fd-util.h"
+#include "util/json-util.h"
+
+struct tpeer {
+        int fd;
+        struct mbus_stream s;
+        uint64_t serial;
+        char id[32];
+};
+
+struct tctx {
+        sd_event *event;
+        struct mbus_config config;
+        struct mbus_broker *broker;
+};
+
+static void t_init(struct tctx *t) {
+        mbus_log_set_target(MBUS_LOG_TARGET_CONSOLE);
+        mbus_log_set_max_level(LOG_WARNING);
+        mbus_config_init(&t->config);
+        ck_assert_int_ge(sd_event_new(&t->event), 0);
+        ck_assert_int_eq(mbus_broker_new(&t->broker, t->event, &t->config), 0);
+}
+
+static void t_done(struct tctx *t) {
+        t->broker = mbus_broker_free(t->broker);
+        t->event = sd_event_unref(t->event);
+        mbus_config_done(&t->config);
+}
+
+static void t_run(struct tctx *t) {
+        for (unsigned i = 0; i < 64; i++)
+                if (sd_event_run(t->event, 0) <= 0)
+                        break;
+}
+
+static void tp_connect(struct tctx *t, struct tpeer *p) {
+        struct mbus_creds creds = MBUS_CREDS_NULL;
+        int sv[2];
+
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        ck_assert_int_eq(mbus_creds_from_socket(&creds, sv[1]), 0);
+        mbus_broker_accept(t->broker, sv[1], &creds);
+        mbus_creds_done(&creds);
+        *p = (struct tpeer) { .fd = sv[0] };
+        mbus_stream_init(&p->s, sv[0], 0);
+}
+
+static void tp_close(struct tpeer *p) {
+        mbus_stream_done(&p->s);
+        p->fd = safe_close(p->fd);
+}
+
+static uint64_t tp_send(struct tpeer *p, enum mbus_frame_type type, struct mbus_frame_fields f, const char *body) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *frame = NULL;
+
+        if (f.serial == 0 && type != MBUS_FRAME_RETURN && type != MBUS_FRAME_ERROR && type != MBUS_FRAME_PONG)
+                f.serial = ++p->serial;
+        ck_assert_int_eq(mbus_frame_new(&frame, type, &f, body, body ? strlen(body) : 0), 0);
+        ck_assert_int_eq(mbus_stream_queue(&p->s, frame), 0);
+        ck_assert_int_eq(mbus_stream_flush(&p->s), 0);
+        return f.serial;
+}
+
+/* The next frame for p, running the broker as needed; NULL on EOF or after nothing came. */
+static struct mbus_frame *tp_recv(struct tctx *t, struct tpeer *p) {
+        for (unsigned i = 0; i < 100; i++) {
+                struct mbus_frame *f = NULL;
+                int r;
+
+                r = mbus_stream_pop(&p->s, &f, NULL);
+                ck_assert_int_ge(r, 0);
+                if (r > 0)
+                        return f;
+                t_run(t);
+                r = mbus_stream_read(&p->s);
+                if (r == -ECONNRESET)
+                        return NULL;
+        }
+        return NULL;
+}
+
+static bool tp_is_closed(struct tctx *t, struct tpeer *p) {
+        struct mbus_frame *f;
+
+        while ((f = tp_recv(t, p)))
+                mbus_frame_unref(f);
+        return mbus_stream_read(&p->s) == -ECONNRESET;
+}
+
+static void tp_hello(struct tctx *t, struct tpeer *p, const char *name) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *w = NULL;
+        _cleanup_json_ json_object *o = NULL;
+        char body[128];
+
+        snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name);
+        tp_send(p, MBUS_FRAME_HELLO, (struct mbus_frame_fields) {}, body);
+        w = tp_recv(t, p);
+        ck_assert_ptr_nonnull(w);
+        ck_assert_int_eq(w->type, MBUS_FRAME_WELCOME);
+        ck_assert_int_eq(json_parse_bytes((const char *) w->body, w->body_len, &o), 0);
+        snprintf(p->id, sizeof(p->id), "%s", json_get_string(o, "id"));
+}
+
+/* Sends a control frame and expects RETURN. */
+static void tp_ok(struct tctx *t, struct tpeer *p, enum mbus_frame_type type, struct mbus_frame_fields f) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *r = NULL;
+        uint64_t serial = tp_send(p, type, f, NULL);
+
+        r = tp_recv(t, p);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_int_eq(r->type, MBUS_FRAME_RETURN);
+        ck_assert_uint_eq(r->f.reply_serial, serial);
+}
+
+START_TEST(test_handshake_assigns_increasing_ids) {
+        struct tctx t = {};
+        struct tpeer a, b;
+
+        t_init(&t);
+        tp_connect(&t, &a);
+        tp_connect(&t, &b);
+        tp_hello(&t, &a, "a");
+        tp_hello(&t, &b, "b");
+        ck_assert_str_eq(a.id, ":1.1");
+        ck_assert_str_eq(b.id, ":1.2");
+        tp_close(&a);
+        tp_close(&b);
+        t_run(&t);
+        ck_assert_uint_eq(t.broker->n_peers, 0);
+        t_done(&t);
+}
+END_TEST
+
+START_TEST(test_call_return_and_owner_disconnect) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *call = NULL, *ret = NULL, *err = NULL;
+        struct tctx t = {};
+        struct tpeer svc, cl;
+        uint64_t s1, s2;
+
+        t_init(&t);
+        tp_connect(&t, &svc);
+        tp_connect(&t, &cl);
+        tp_hello(&t, &svc, "svc");
+        tp_hello(&t, &cl, "cl");
+        tp_ok(&t, &svc, MBUS_FRAME_REGISTER, (struct mbus_frame_fields) { .namespace = "org.t.Svc" });
+
+        s1 = tp_send(&cl, MBUS_FRAME_CALL, (struct mbus_frame_fields) { .namespace = "org.t.Svc", .member = "M" },
+                     "{\"x\":1}");
+        call = tp_recv(&t, &svc);
+        ck_assert_ptr_nonnull(call);
+        ck_assert_int_eq(call->type, MBUS_FRAME_CALL);
+        ck_assert_str_eq(call->f.sender, cl.id);
+        ck_assert_uint_eq(call->f.serial, s1);
+        ck_assert_uint_eq(call->body_len, 7);
+
+        tp_send(&svc, MBUS_FRAME_RETURN, (struct mbus_frame_fields) { .reply_serial = s1, .destination = cl.id },
+                "{}");
+        ret = tp_recv(&t, &cl);
+        ck_assert_ptr_nonnull(ret);
+        ck_assert_int_eq(ret->type, MBUS_FRAME_RETURN);
+        ck_assert_uint_eq(ret->f.reply_serial, s1);
+
+        /* A second reply to the same call is dropped: the caller sees nothing. */
+        tp_send(&svc, MBUS_FRAME_RETURN, (struct mbus_frame_fields) { .reply_serial = s1, .destination = cl.id },
+                "{}");
+        t_run(&t);
+        ck_assert_uint_eq(t.broker->stats.replies_dropped, 1);
+
+        /* A call in flight when the owner goes: OwnerDisconnected, once. */
+        s2 = tp_send(&cl, MBUS_FRAME_CALL, (struct mbus_frame_fields) { .namespace = "org.t.Svc", .member = "M" },
+                     NULL);
+        t_run(&t);
+        tp_close(&svc);
+        err = tp_recv(&t, &cl);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_int_eq(err->type, MBUS_FRAME_ERROR);
+        ck_assert_uint_eq(err->f.reply_serial, s2);
+        ck_assert_str_eq(err->f.error_name, "org.mbus.Error.OwnerDisconnected");
+        ck_assert_ptr_null(tp_recv(&t, &cl));
+        ck_assert_uint_eq(mbus_pending_size(t.broker->pending), 0);
+
+        tp_close(&cl);
+        t_run(&t);
+        t_done(&t);
+}
+END_TEST
+
+START_TEST(test_malformed_frame_drops_only_its_sender) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *err = NULL, *ev = NULL;
+        static const uint8_t garbage[] = { 1, 5, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1, 1, 8 };
+        struct tctx t = {};
+        struct tpeer bad, watcher;
+
+        t_init(&t);
+        tp_connect(&t, &watcher);
+        tp_hello(&t, &watcher, "watcher");
+        tp_ok(&t, &watcher, MBUS_FRAME_SUBSCRIBE, (struct mbus_frame_fields) { .pattern = "org.mbus.Broker.PeerDisconnected" });
+        tp_connect(&t, &bad);
+        tp_hello(&t, &bad, "bad");
+
+        ck_assert_int_eq(write(bad.fd, garbage, sizeof(garbage)), (ssize_t) sizeof(garbage));
+        err = tp_recv(&t, &bad);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_int_eq(err->type, MBUS_FRAME_ERROR);
+        ck_assert_uint_eq(err->f.reply_serial, 0);
+        ck_assert_str_eq(err->f.error_name, "org.mbus.Error.ProtocolError");
+        ck_assert(tp_is_closed(&t, &bad));
+
+        ev = tp_recv(&t, &watcher);
+        ck_assert_ptr_nonnull(ev);
+        ck_assert_int_eq(ev->type, MBUS_FRAME_EVENT);
+        ck_assert_str_eq(ev->f.member, "PeerDisconnected");
+        ck_assert_str_eq(ev->f.sender, ":1.0");
+        ck_assert_uint_eq(t.broker->n_peers, 1);
+
+        tp_close(&bad);
+        tp_close(&watcher);
+        t_run(&t);
+        t_done(&t);
+}
+END_TEST
+
+START_TEST(test_caller_that_never_reads_is_dropped_at_twice_the_limit) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *r = NULL;
+        struct tctx t = {};
+        struct tpeer hog, other;
+
+        t_init(&t);
+        t.config.max_queue_bytes = 4096;
+        tp_connect(&t, &hog);
+        tp_connect(&t, &other);
+        tp_hello(&t, &hog, "hog");
+        tp_hello(&t, &other, "other");
+
+        /* Replies pile up: first the socket buffer fills, then the queue, then the peer goes. */
+        for (unsigned i = 0; i < 20000 && !hog.s.in; i++) {
+                _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
+
+                ck_assert_int_eq(mbus_frame_new(&f, MBUS_FRAME_CALL,
+                                                &(struct mbus_frame_fields) {
+                                                        .serial = ++hog.serial,
+                                                        .namespace = "org.mbus.Broker",
+                                                        .member = "ListPeers",
+                                                }, NULL, 0), 0);
+                ck_assert_int_eq(mbus_stream_queue(&hog.s, f), 0);
+                if (mbus_stream_flush(&hog.s) < 0)
+                        break;
+                if (i % 64 == 0)
+                        t_run(&t);
+        }
+        t_run(&t);
+        ck_assert_uint_eq(t.broker->n_peers, 1);
+
+        /* The other peer is untouched. */
+        tp_send(&other, MBUS_FRAME_PING, (struct mbus_frame_fields) {}, NULL);
+        r = tp_recv(&t, &other);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_int_eq(r->type, MBUS_FRAME_PONG);
+
+        tp_close(&hog);
+        tp_close(&other);
+        t_run(&t);
+        t_done(&t);
+}
+END_TEST
+
+START_TEST(test_event_fanout_is_deduplicated_and_needs_ownership) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *e1 = NULL, *e2 = NULL, *err = NULL;
+        struct tctx t = {};
+        struct tpeer pub, sub;
+        uint64_t s;
+
+        t_init(&t);
+        tp_connect(&t, &pub);
+        tp_connect(&t, &sub);
+        tp_hello(&t, &pub, "pub");
+        tp_hello(&t, &sub, "sub");
+        tp_ok(&t, &pub, MBUS_FRAME_REGISTER, (struct mbus_frame_fields) { .namespace = "org.t.Pub" });
+        tp_ok(&t, &sub, MBUS_FRAME_SUBSCRIBE, (struct mbus_frame_fields) { .pattern = "*" });
+        tp_ok(&t, &sub, MBUS_FRAME_SUBSCRIBE, (struct mbus_frame_fields) { .pattern = "org.t.*" });
+        tp_ok(&t, &sub, MBUS_FRAME_SUBSCRIBE, (struct mbus_frame_fields) { .pattern = "org.t.Pub.Ev" });
+
+        tp_send(&pub, MBUS_FRAME_EVENT, (struct mbus_frame_fields) { .namespace = "org.t.Pub", .member = "Ev" }, "1");
+        tp_send(&pub, MBUS_FRAME_EVENT, (struct mbus_frame_fields) { .namespace = "org.t.Pub", .member = "Ev" }, "2");
+        e1 = tp_recv(&t, &sub);
+        e2 = tp_recv(&t, &sub);
+        ck_assert_ptr_nonnull(e1);
+        ck_assert_ptr_nonnull(e2);
+        ck_assert_int_eq(e1->body[0], '1');
+        ck_assert_int_eq(e2->body[0], '2');
+        ck_assert_str_eq(e1->f.sender, pub.id);
+        ck_assert_uint_eq(t.broker->stats.events_delivered, 2);
+
+        s = tp_send(&sub, MBUS_FRAME_EVENT, (struct mbus_frame_fields) { .namespace = "org.t.Pub", .member = "Ev" }, NULL);
+        err = tp_recv(&t, &sub);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_int_eq(err->type, MBUS_FRAME_ERROR);
+        ck_assert_uint_eq(err->f.reply_serial, s);
+        ck_assert_str_eq(err->f.error_name, "org.mbus.Error.NotOwner");
+
+        tp_close(&pub);
+        tp_close(&sub);
+        t_run(&t);
+        t_done(&t);
+}
+END_TEST
+
+static Suite *broker_suite(void) {
+        Suite *s = suite_create("broker");
+        TCase *tc = tcase_create("core");
+
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_handshake_assigns_increasing_ids);
+        tcase_add_test(tc, test_call_return_and_owner_disconnect);
+        tcase_add_test(tc, test_malformed_frame_drops_only_its_sender);
+        tcase_add_test(tc, test_caller_that_never_reads_is_dropped_at_twice_the_limit);
+        tcase_add_test(tc, test_event_fanout_is_deduplicated_and_needs_ownership);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(broker_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
