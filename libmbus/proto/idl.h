@@ -39,6 +39,14 @@
  * Names: procedures/events are member names (names.h), argument names are member names too.
  * Each procedure, event and argument name appears once in its scope. The JSON form given by
  * mbus_idl_to_json() is the canonical form used on the bus (org.mbus.Broker.Introspect).
+ *
+ * Details both forms share: direction defaults to "in"; event arguments take no direction;
+ * optional defaults to false (XML: "true"/"false" only) and output arguments cannot be
+ * optional; "in", "out", "args" and "doc" may be left out; a procedure's input and output
+ * lists are separate scopes; docs are UTF-8 text (tab and line ends, no other control
+ * characters) with surrounding whitespace trimmed. XML entity declarations are refused, and
+ * so is any element, attribute or key not shown above. Type strings have no spaces: "?" at
+ * most once per level ("array<?int>", "?array<int>").
  */
 
 #include <errno.h>
