@@ -27,6 +27,8 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include <mbus/mbus-errors.h>
+
 #include "broker.h"
 #include "driver.h"
 #include "listener.h"
@@ -343,7 +345,7 @@ static void broker_refuse(struct mbus_broker *b, int fd) {
         if (mbus_frame_new(&f, MBUS_FRAME_ERROR,
                            &(const struct mbus_frame_fields) {
                                    .reply_serial = 0,
-                                   .error_name = "org.mbus.Error.LimitsExceeded",
+                                   .error_name = mbus_errno_to_error_name(-ENOBUFS),
                            }, body, strlen(body)) >= 0) {
                 struct iovec iov[2] = {
                         { .iov_base = (void *) f->head, .iov_len = f->head_len },
