@@ -328,6 +328,98 @@ START_TEST(test_event_fanout_is_deduplicated_and_needs_ownership) {
 }
 END_TEST
 
+START_TEST(test_call_times_out_exactly_once) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *call = NULL, *err = NULL;
+        struct tctx t = {};
+        struct tpeer svc, cl;
+        uint64_t s;
+
+        t_init(&t);
+        t.config.max_call_timeout = 50 * USEC_PER_MSEC;        /* caps the 25 s default */
+        t.config.default_call_timeout = 50 * USEC_PER_MSEC;
+        tp_connect(&t, &svc);
+        tp_connect(&t, &cl);
+        tp_hello(&t, &svc, "svc");
+        tp_hello(&t, &cl, "cl");
+        tp_ok(&t, &svc, MBUS_FRAME_REGISTER, (struct mbus_frame_fields) { .namespace = "org.t.Slow" });
+
+        s = tp_send(&cl, MBUS_FRAME_CALL, (struct mbus_frame_fields) { .namespace = "org.t.Slow", .member = "M" }, NULL);
+        call = tp_recv(&t, &svc);
+        ck_assert_ptr_nonnull(call);
+        for (unsigned i = 0; i < 20 && mbus_pending_size(t.broker->pending) > 0; i++)
+                (void) sd_event_run(t.event, 20 * USEC_PER_MSEC);
+        err = tp_recv(&t, &cl);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_str_eq(err->f.error_name, "org.mbus.Error.Timeout");
+        ck_assert_uint_eq(err->f.reply_serial, s);
+
+        /* The late reply goes nowhere. */
+        tp_send(&svc, MBUS_FRAME_RETURN, (struct mbus_frame_fields) { .reply_serial = s, .destination = cl.id }, NULL);
+        ck_assert_ptr_null(tp_recv(&t, &cl));
+        ck_assert_uint_eq(t.broker->stats.replies_dropped, 1);
+
+        tp_close(&svc);
+        tp_close(&cl);
+        t_run(&t);
+        t_done(&t);
+}
+END_TEST
+
+START_TEST(test_over_max_peers_is_told_and_closed) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *err = NULL;
+        struct tctx t = {};
+        struct tpeer a, b;
+
+        t_init(&t);
+        t.config.max_peers = 1;
+        tp_connect(&t, &a);
+        tp_connect(&t, &b);
+        err = tp_recv(&t, &b);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_int_eq(err->type, MBUS_FRAME_ERROR);
+        ck_assert_str_eq(err->f.error_name, "org.mbus.Error.LimitsExceeded");
+        ck_assert(tp_is_closed(&t, &b));
+        tp_hello(&t, &a, "a");
+        ck_assert_uint_eq(t.broker->stats.peers_refused, 1);
+
+        tp_close(&a);
+        tp_close(&b);
+        t_run(&t);
+        t_done(&t);
+}
+END_TEST
+
+START_TEST(test_second_hello_and_forged_sender_are_protocol_errors) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *e1 = NULL, *e2 = NULL;
+        struct tctx t = {};
+        struct tpeer a, b;
+
+        t_init(&t);
+        tp_connect(&t, &a);
+        tp_connect(&t, &b);
+        tp_hello(&t, &a, "a");
+        tp_hello(&t, &b, "b");
+
+        tp_send(&a, MBUS_FRAME_HELLO, (struct mbus_frame_fields) {}, NULL);
+        e1 = tp_recv(&t, &a);
+        ck_assert_ptr_nonnull(e1);
+        ck_assert_str_eq(e1->f.error_name, "org.mbus.Error.ProtocolError");
+        ck_assert(tp_is_closed(&t, &a));
+
+        tp_send(&b, MBUS_FRAME_PING, (struct mbus_frame_fields) { .sender = ":1.7" }, NULL);
+        e2 = tp_recv(&t, &b);
+        ck_assert_ptr_nonnull(e2);
+        ck_assert_str_eq(e2->f.error_name, "org.mbus.Error.ProtocolError");
+        ck_assert(tp_is_closed(&t, &b));
+        ck_assert_uint_eq(t.broker->n_peers, 0);
+
+        tp_close(&a);
+        tp_close(&b);
+        t_run(&t);
+        t_done(&t);
+}
+END_TEST
+
 static Suite *broker_suite(void) {
         Suite *s = suite_create("broker");
         TCase *tc = tcase_create("core");
@@ -338,6 +430,9 @@ static Suite *broker_suite(void) {
         tcase_add_test(tc, test_malformed_frame_drops_only_its_sender);
         tcase_add_test(tc, test_caller_that_never_reads_is_dropped_at_twice_the_limit);
         tcase_add_test(tc, test_event_fanout_is_deduplicated_and_needs_ownership);
+        tcase_add_test(tc, test_call_times_out_exactly_once);
+        tcase_add_test(tc, test_over_max_peers_is_told_and_closed);
+        tcase_add_test(tc, test_second_hello_and_forged_sender_are_protocol_errors);
         suite_add_tcase(s, tc);
         return s;
 }
