@@ -127,6 +127,44 @@ START_TEST(test_peers_that_answer_pings_stay_connected) {
 }
 END_TEST
 
+
+START_TEST(test_peer_without_hello_is_dropped) {
+        struct test_broker b;
+        int fd, trickler;
+
+        ck_assert_int_eq(test_broker_start(&b, keepalive_args), 0);
+
+        /* connects and says nothing: gone after interval + timeout (0.4 s) */
+        long long t0 = test_now_ms();
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        /* sends half a HELLO header, byte by byte: bytes alone do not keep it */
+        trickler = raw_connect(b.address);
+        ck_assert_int_ge(trickler, 0);
+        for (int i = 0; i < 6; i++) {
+                if (raw_send(trickler, "\x01", 1) < 0)
+                        break;           /* already dropped */
+                usleep(100 * 1000);
+        }
+        ck_assert_int_eq(raw_wait_eof(fd, 10000), 0);
+        ck_assert_int_ge(test_now_ms() - t0, 300);
+        ck_assert_int_eq(raw_wait_eof(trickler, 10000), 0);
+        close(fd);
+        close(trickler);
+
+        /* a peer that does say HELLO in time stays */
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_hello(fd, "polite", NULL), 0);
+        struct raw_frame f;
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_PING, 2, 0, NULL, NULL, NULL, NULL, NULL, NULL), 0);
+        ck_assert_int_eq(raw_recv_type(fd, 5000, MBUS_FRAME_PONG, &f), 0);
+        raw_frame_done(&f);
+        close(fd);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 static Suite *keepalive_suite(void) {
         Suite *s = suite_create("e2e-keepalive");
         TCase *tc = tcase_create("keepalive");
@@ -135,6 +173,7 @@ static Suite *keepalive_suite(void) {
         tcase_add_test(tc, test_welcome_announces_the_keepalive_settings);
         tcase_add_test(tc, test_silent_peer_is_dropped_and_its_calls_answered);
         tcase_add_test(tc, test_peers_that_answer_pings_stay_connected);
+        tcase_add_test(tc, test_peer_without_hello_is_dropped);
         suite_add_tcase(s, tc);
         return s;
 }
