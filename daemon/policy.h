@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* Access policy: compiled per-namespace rules and pure check functions. */
+
+/*
+ * A policy file names one namespace and lists rules (man mbus-policy(5)):
+ *
+ *   <policy namespace="org.example.Network">
+ *     <allow own="true" user="systemd-network"/>
+ *     <allow call="*" group="netdev"/>
+ *     <allow call="GetState" user="*"/>
+ *     <deny call="Reboot" user="*"/>
+ *     <allow subscribe="*" user="*"/>
+ *     <allow send="Refresh" user="root"/>
+ *     <allow call="*" cert-cn="monitor.example.org"/>
+ *   </policy>
+ *
+ *   {"namespace": "org.example.Network",
+ *    "rules": [{"allow": "own", "user": "systemd-network"},
+ *              {"allow": "call", "member": "*", "group": "netdev"},
+ *              {"deny": "call", "member": "Reboot", "user": "*"}, ...]}
+ *
+ * XML: an element <allow> or <deny> with exactly one action attribute (own="true",
+ * call=MEMBER|"*", subscribe=EVENT|"*", send=EVENT|"*") and exactly one principal attribute.
+ * JSON: {"allow"|"deny": ACTION, "member": MEMBER|"*" (optional, not for own), principal}.
+ * Principals: user=NAME|UID|"*" ("*": everyone, certificate peers included), group=NAME|GID
+ * (primary or supplementary), user="@broker" (peers running as the broker's own uid),
+ * cert-cn=, cert-san=, cert-fingerprint= (SHA-256, hex, colons optional, case-insensitive).
+ * User and group names are resolved when the file is loaded; an unknown name is an error.
+ *
+ * Precedence, deterministic and independent of rule order: among the rules that match the
+ * identity, action, namespace and member, the most specific wins; specificity = member rank
+ * (a named member 4, "*"/absent 0) + principal rank (user, uid, @broker, cert-* 3; group 2;
+ * "*" 0). At equal specificity deny beats allow. Between equal rules of the same verdict the
+ * first in the file is named as the deciding rule.
+ * No matching rule: the scope's default decides:
+ *   system scope (broker runs as root): own: only uid 0; call, subscribe, send: uid 0 and the
+ *     namespace owner's uid.
+ *   user scope: everything for peers of the broker's uid, nothing for others.
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "proto/file-error.h"
+
+enum mbus_policy_scope {
+        MBUS_POLICY_SCOPE_SYSTEM,
+        MBUS_POLICY_SCOPE_USER,
+        _MBUS_POLICY_SCOPE_MAX,
+        _MBUS_POLICY_SCOPE_INVALID = -EINVAL,
+};
+
+enum mbus_policy_action {
+        MBUS_POLICY_OWN,
+        MBUS_POLICY_CALL,
+        MBUS_POLICY_SUBSCRIBE,
+        MBUS_POLICY_SEND,
+        _MBUS_POLICY_ACTION_MAX,
+        _MBUS_POLICY_ACTION_INVALID = -EINVAL,
+};
+
+enum mbus_principal_kind {
+        MBUS_PRINCIPAL_ANY,             /* "*" */
+        MBUS_PRINCIPAL_USER,            /* uid */
+        MBUS_PRINCIPAL_BROKER_USER,     /* "@broker" */
+        MBUS_PRINCIPAL_GROUP,           /* gid */
+        MBUS_PRINCIPAL_CERT_CN,
+        MBUS_PRINCIPAL_CERT_SAN,
+        MBUS_PRINCIPAL_CERT_FINGERPRINT,
+        _MBUS_PRINCIPAL_KIND_MAX,
+};
+
+/* Who asks. UNIX peers have unix set (SO_PEERCRED); TLS peers have the cert fields. */
+struct mbus_identity {
+        bool unix;
+        uid_t uid;
+        gid_t gid;
+        const gid_t *groups;
+        size_t n_groups;
+        const char *cert_cn;
+        const char *const *cert_sans;
+        size_t n_cert_sans;
+        const char *cert_fingerprint;   /* lowercase hex without colons */
+};
+
+struct mbus_policy_rule {
+        bool allow;
+        enum mbus_policy_action action;
+        char *member;                   /* NULL: every member */
+        enum mbus_principal_kind kind;
+        uid_t uid;                      /* USER */
+        gid_t gid;                      /* GROUP */
+        char *value;                    /* CERT_*: normalized */
+        char *text;                     /* the rule as a person reads it: "deny call Reboot user=*" */
+        const char *path;               /* the file, owned by the policy */
+        unsigned line;
+};
+
+struct mbus_policy_decision {
+        bool allow;
+        const struct mbus_policy_rule *rule;    /* NULL: the scope's default decided */
+        const char *default_text;               /* set when rule is NULL: why, in words */
+};
+
+struct mbus_policy;
+
+/* Lifecycle. */
+int mbus_policy_new(struct mbus_policy **ret, enum mbus_policy_scope scope, uid_t broker_uid);
+struct mbus_policy *mbus_policy_free(struct mbus_policy *p);
+
+/*
+ * Loads one policy file (XML or JSON by extension) into p, replacing any rules p has for the
+ * same namespace (later search directories override earlier ones). Returns 0, -EBADMSG with
+ * *err filled (file:line: what), -errno if unreadable, -ENOMEM.
+ */
+int mbus_policy_add_file(struct mbus_policy *p, const char *path, struct mbus_file_error *err);
+
+/*
+ * Builds a whole new policy from the policy.d directories dirs[0..n_dirs) in order (missing
+ * directories are fine). Nothing is half-loaded: on any error *ret is untouched.
+ */
+int mbus_policy_load(struct mbus_policy **ret, const char *const *dirs, size_t n_dirs,
+                     enum mbus_policy_scope scope, uid_t broker_uid, struct mbus_file_error *err);
+
+/*
+ * Decides whether who may do action on namespace ns (member: the procedure or event, NULL for
+ * OWN); owner_uid is the uid of the namespace's current owner or NULL if none/not a UNIX peer.
+ * Returns 0 (allow) or -EACCES (deny), with the deciding rule or default in *ret (may be NULL).
+ * Pure: no I/O, no logging.
+ */
+int mbus_policy_check(const struct mbus_policy *p, const struct mbus_identity *who,
+                      enum mbus_policy_action action, const char *ns, const char *member,
+                      const uid_t *owner_uid, struct mbus_policy_decision *ret);
+
+/* "rule 'deny call Reboot user=*' at /etc/mbus/policy.d/org.example.Network.xml:12" or the
+ * default's text, into buf; returns buf. */
+const char *mbus_policy_decision_describe(const struct mbus_policy_decision *d, char *buf, size_t size);
+
+/* Queries. */
+enum mbus_policy_scope mbus_policy_get_scope(const struct mbus_policy *p);
+bool mbus_policy_has_namespace(const struct mbus_policy *p, const char *ns);
+const char *mbus_policy_action_to_string(enum mbus_policy_action a);
+enum mbus_policy_action mbus_policy_action_from_string(const char *s);
+
+static inline void mbus_policy_freep(struct mbus_policy **p) {
+        if (*p)
+                *p = mbus_policy_free(*p);
+}
