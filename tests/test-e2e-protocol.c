@@ -333,6 +333,36 @@ START_TEST(test_peer_hanging_up_mid_frame_leaves_the_broker_working) {
 }
 END_TEST
 
+
+START_TEST(test_reusing_the_serial_of_a_pending_call_is_a_protocol_error) {
+        struct test_broker b;
+        struct test_service svc;
+        struct raw_frame f;
+        int fd;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        ck_assert_int_eq(test_service_start(&svc, b.address, NS), 0);
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_hello(fd, "repeater", NULL), 0);
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_CALL, 5, 0, NS, "Hang", NULL, NULL, NULL, NULL), 0);
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_CALL, 5, 0, NS, "Echo", NULL, NULL, NULL, NULL), 0);
+        ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_ERROR, &f), 0);
+        ck_assert_int_eq(f.reply_serial, 0);
+        ck_assert_str_eq(f.error_name, MBUS_ERROR_PROTOCOL);
+        raw_frame_done(&f);
+        ck_assert_int_eq(raw_wait_eof(fd, 10000), 0);
+        close(fd);
+
+        /* the service still serves */
+        struct mbus_conn *conn = test_connect(b.address, "after");
+        ck_assert_int_eq(mbus_call(conn, NS, "Echo", NULL, 0, NULL, NULL), 0);
+        mbus_conn_unref(conn);
+        ck_assert_int_eq(test_service_quit(&svc, b.address, NS), 0);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 static Suite *protocol_suite(void) {
         Suite *s = suite_create("e2e-protocol");
         TCase *tc = tcase_create("protocol");
@@ -342,6 +372,7 @@ static Suite *protocol_suite(void) {
                             (int) (sizeof(bad_cases) / sizeof(bad_cases[0])));
         tcase_add_test(tc, test_frame_over_the_configured_size_is_refused);
         tcase_add_test(tc, test_peer_hanging_up_mid_frame_leaves_the_broker_working);
+        tcase_add_test(tc, test_reusing_the_serial_of_a_pending_call_is_a_protocol_error);
         suite_add_tcase(s, tc);
         return s;
 }
