@@ -45,9 +45,9 @@
  * Serials are chosen by the sender of a frame, start at 1 and never repeat on a connection;
  * 0 is not a valid serial (nor reply_serial, except in ERROR; nor timeout: absent means the
  * default). A reply names the serial it answers in reply_serial. The sender
- * field is written by the broker only: it names the peer a forwarded CALL or EVENT, or a
- * RETURN/ERROR, came from. Clients never set it; the broker treats a frame from a client that
- * carries one as malformed.
+ * field is written by the broker only: it names the peer a forwarded CALL or EVENT came from.
+ * Replies are forwarded unchanged, without it: the caller knows whom it called. Clients never
+ * set it; the broker treats a frame from a client that carries one as malformed.
  */
 
 #include <errno.h>
