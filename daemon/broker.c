@@ -20,6 +20,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,13 +32,16 @@
 
 #include "broker.h"
 #include "driver.h"
+#include "introspection.h"
 #include "listener.h"
 #include "log-ids.h"
 #include "match.h"
 #include "namespace.h"
 #include "peer.h"
 #include "pending.h"
+#include "policy.h"
 #include "proto/address.h"
+#include "proto/file-error.h"
 #include "proto/frame.h"
 #include "proto/names.h"
 #include "router.h"
@@ -45,6 +49,13 @@
 #include "util/hashmap.h"
 
 #define BROKER_TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
+
+#ifndef MBUS_VENDOR_CONF_DIR
+#define MBUS_VENDOR_CONF_DIR "/usr/share/mbus"
+#endif
+#ifndef MBUS_ADMIN_CONF_DIR
+#define MBUS_ADMIN_CONF_DIR "/etc/mbus"
+#endif
 
 usec_t mbus_broker_now(struct mbus_broker *b) {
         usec_t now;
@@ -145,6 +156,12 @@ void mbus_broker_notify_status(struct mbus_broker *b) {
 
 /* --- lifecycle -------------------------------------------------------------------------------- */
 
+static enum mbus_policy_scope broker_scope(const struct mbus_config *c, uid_t uid) {
+        if (c->scope >= 0 && c->scope < _MBUS_POLICY_SCOPE_MAX)
+                return c->scope;
+        return uid == 0 ? MBUS_POLICY_SCOPE_SYSTEM : MBUS_POLICY_SCOPE_USER;
+}
+
 int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus_config *config) {
         _cleanup_(mbus_broker_freep) struct mbus_broker *b = NULL;
         int r;
@@ -159,6 +176,16 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus
         b->next_peer_id = 1;
         b->call_timer_armed = USEC_INFINITY;
         b->drop_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 5);
+        b->denied_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 10);
+        b->uid = geteuid();
+
+        /* Empty until mbus_broker_reload_config(): the scope's defaults decide everything. */
+        r = mbus_policy_new(&b->policy, broker_scope(config, b->uid), b->uid);
+        if (r < 0)
+                return r;
+        r = mbus_introspection_new(&b->interfaces);
+        if (r < 0)
+                return r;
 
         r = mbus_hashmap_new(&b->peers, &mbus_uint64_hash_ops);
         if (r < 0)
@@ -249,6 +276,8 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
         mbus_match_index_free(b->matches);
         mbus_namespace_registry_free(b->namespaces);
         mbus_hashmap_free(b->peers);
+        mbus_introspection_free(b->interfaces);
+        mbus_policy_free(b->policy);
         sd_event_unref(b->event);
         free(b);
         return NULL;
@@ -491,4 +520,123 @@ void mbus_broker_dispatch_done(struct mbus_broker *b) {
                 b->dead = p->next;
                 mbus_peer_free(p);
         }
+}
+
+/* --- configuration ---------------------------------------------------------------------------- */
+
+uid_t mbus_broker_uid_of(struct mbus_broker *b, uint64_t id) {
+        struct mbus_peer *peer;
+
+        if (id == MBUS_BROKER_ID)
+                return b->uid;
+        peer = mbus_broker_find_peer(b, id);
+        return peer ? peer->creds.uid : (uid_t) -1;
+}
+
+/* The directories of one kind ("policy.d", "interfaces.d") in load order, into bufs. */
+static size_t broker_conf_dirs(const struct mbus_config *c, const char *kind, char bufs[2][PATH_MAX],
+                               const char *dirs[2]) {
+        if (c->config_dir) {
+                (void) snprintf(bufs[0], PATH_MAX, "%s/%s", c->config_dir, kind);
+                dirs[0] = bufs[0];
+                return 1;
+        }
+        (void) snprintf(bufs[0], PATH_MAX, "%s/%s", MBUS_VENDOR_CONF_DIR, kind);
+        (void) snprintf(bufs[1], PATH_MAX, "%s/%s", MBUS_ADMIN_CONF_DIR, kind);
+        dirs[0] = bufs[0];
+        dirs[1] = bufs[1];
+        return 2;
+}
+
+/*
+ * After a new policy is in force, every owner is held to it: an owner that may no longer own
+ * its namespace is told (NamespaceLost, direct) and loses it (NamespaceOwnerChanged). Pending
+ * calls it already received stay its to answer: they are keyed by peer, not by namespace.
+ */
+static void broker_reevaluate_owners(struct mbus_broker *b) {
+        _cleanup_free_ struct mbus_namespace **all = NULL;
+        size_t n = 0;
+
+        if (mbus_namespace_registry_list(b->namespaces, &all, &n) < 0) {
+                (void) mbus_log(LOG_ERR, -ENOMEM, NULL, "Out of memory re-evaluating owners after a reload");
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct mbus_namespace *ns = all[i];
+                struct mbus_policy_decision d;
+                struct mbus_identity who;
+                struct mbus_peer *peer;
+                _cleanup_free_ char *name = NULL;
+                char why[512];
+                uint64_t owner = ns->owner;
+
+                if (owner == MBUS_BROKER_ID)
+                        continue;
+                peer = mbus_broker_find_peer(b, owner);
+                if (!peer)
+                        continue;
+                mbus_creds_to_identity(&peer->creds, &who);
+                if (mbus_policy_check(b->policy, &who, MBUS_POLICY_OWN, ns->name, NULL, NULL, &d) >= 0)
+                        continue;
+
+                name = strdup(ns->name);
+                if (!name)
+                        continue;
+                (void) mbus_policy_decision_describe(&d, why, sizeof(why));
+                (void) mbus_log(LOG_NOTICE, 0,
+                                MBUS_FIELDS(.msgid = MBUS_MSGID_NAMESPACE_LOST, .peer = peer, .ns = name,
+                                            .action = "own", .rule = why),
+                                "Peer :1.%" PRIu64 " may no longer own %s after the reload: %s", peer->id, name, why);
+                mbus_driver_send_namespace_lost(b, peer, name, why);
+                if (mbus_namespace_unregister(b->namespaces, name, owner) >= 0)
+                        mbus_driver_emit_owner_changed(b, name, owner, /* new_owner= */ 0);
+        }
+}
+
+int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err, size_t *ret_n_policy,
+                              size_t *ret_n_interfaces) {
+        _cleanup_(mbus_policy_freep) struct mbus_policy *policy = NULL;
+        _cleanup_(mbus_introspection_freep) struct mbus_introspection *interfaces = NULL;
+        struct mbus_file_error local = {};
+        char bufs[2][PATH_MAX], text[600];
+        const char *dirs[2];
+        size_t n;
+        int r;
+
+        if (!err)
+                err = &local;
+        *err = (struct mbus_file_error) {};
+
+        n = broker_conf_dirs(b->config, "policy.d", bufs, dirs);
+        r = mbus_policy_load(&policy, dirs, n, mbus_policy_get_scope(b->policy), b->uid, err);
+        if (r >= 0) {
+                n = broker_conf_dirs(b->config, "interfaces.d", bufs, dirs);
+                r = mbus_introspection_load(&interfaces, dirs, n, err);
+        }
+        if (r < 0) {
+                if (!err->message[0])
+                        (void) mbus_file_error_set(err, NULL, 0, "%s", strerror(-r));
+                return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_INVALID),
+                                "Configuration rejected, the previous one stays in force: %s",
+                                mbus_file_error_format(err, text, sizeof(text)));
+        }
+
+        mbus_policy_free(b->policy);
+        b->policy = TAKE_PTR(policy);
+        mbus_introspection_free(b->interfaces);
+        b->interfaces = TAKE_PTR(interfaces);
+
+        (void) mbus_log(LOG_INFO, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_LOADED),
+                        "Loaded the policy of %zu namespaces and the interfaces of %zu (%s scope%s%s)",
+                        mbus_policy_n_namespaces(b->policy), mbus_introspection_size(b->interfaces),
+                        mbus_policy_scope_to_string(mbus_policy_get_scope(b->policy)),
+                        b->config->config_dir ? ", from " : "", b->config->config_dir ?: "");
+
+        broker_reevaluate_owners(b);
+
+        if (ret_n_policy)
+                *ret_n_policy = mbus_policy_n_namespaces(b->policy);
+        if (ret_n_interfaces)
+                *ret_n_interfaces = mbus_introspection_size(b->interfaces);
+        return 0;
 }

@@ -12,6 +12,9 @@
 #include "util/time-util.h"
 
 struct mbus_creds;
+struct mbus_file_error;
+struct mbus_introspection;
+struct mbus_policy;
 struct mbus_frame;
 struct mbus_hashmap;
 struct mbus_listener;
@@ -54,6 +57,15 @@ struct mbus_broker {
         sd_event_source *call_timer;            /* armed at the earliest call deadline */
         usec_t call_timer_armed;                /* USEC_INFINITY: off */
         sd_event_source *keepalive_timer;       /* the one keep-alive sweep */
+
+        /*
+         * Access policy and interface files: built whole from the configuration directories
+         * and swapped whole by mbus_broker_reload_config(); never half-loaded.
+         */
+        struct mbus_policy *policy;             /* owned */
+        struct mbus_introspection *interfaces;  /* owned */
+        uid_t uid;                              /* the broker's own (effective) uid */
+        struct mbus_ratelimit denied_log_ratelimit;
 
         struct mbus_stats stats;
         struct mbus_ratelimit drop_log_ratelimit;
@@ -99,6 +111,19 @@ void mbus_broker_arm_call_timer(struct mbus_broker *b, usec_t deadline);
 
 /* Time of the current event loop iteration (cached by sd-event). */
 usec_t mbus_broker_now(struct mbus_broker *b);
+
+/*
+ * Reads every policy and interface file of the configuration directories (--config-dir, or the
+ * vendor then admin search path) into a new set. On success the set is swapped in, every owner
+ * is checked again (one that may no longer own its namespace gets NamespaceLost and loses it)
+ * and 0 is returned with the counts; on failure the old set stays, *err says file:line: what,
+ * and -EBADMSG (or -errno/-ENOMEM) is returned. Logs either outcome.
+ */
+int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err, size_t *ret_n_policy,
+                              size_t *ret_n_interfaces);
+
+/* The uid of peer id (the broker's for MBUS_BROKER_ID), for the policy's owner checks. */
+uid_t mbus_broker_uid_of(struct mbus_broker *b, uint64_t id);
 
 /* Updates sd_notify STATUS= if it changed. */
 void mbus_broker_notify_status(struct mbus_broker *b);

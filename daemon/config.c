@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "policy.h"
 
 void mbus_config_init(struct mbus_config *c) {
         assert(c);
@@ -32,6 +33,7 @@ void mbus_config_init(struct mbus_config *c) {
                 .keepalive_threshold = MBUS_CONFIG_KEEPALIVE_THRESHOLD_DEFAULT,
                 .log_target = MBUS_LOG_TARGET_AUTO,
                 .log_level = LOG_INFO,
+                .scope = -1,
         };
 }
 
@@ -40,6 +42,8 @@ void mbus_config_done(struct mbus_config *c) {
                 return;
         free(c->address);
         c->address = NULL;
+        free(c->config_dir);
+        c->config_dir = NULL;
 }
 
 void mbus_config_help(const char *program_name) {
@@ -59,7 +63,11 @@ void mbus_config_help(const char *program_name) {
                "     --keepalive-timeout SEC     Wait this long for an answer to a ping (10)\n"
                "     --keepalive-threshold N     Drop a peer after N unanswered pings (%u)\n"
                "     --log-target TARGET         auto, journal or console (auto)\n"
-               "     --log-level LEVEL           err, warning, notice, info or debug (info)\n",
+               "     --log-level LEVEL           err, warning, notice, info or debug (info)\n"
+               "     --config-dir DIR            Read DIR/policy.d and DIR/interfaces.d only (default:\n"
+               "                                 " MBUS_VENDOR_CONF_DIR "/{policy,interfaces}.d, then\n"
+               "                                 " MBUS_ADMIN_CONF_DIR "/{policy,interfaces}.d)\n"
+               "     --scope SCOPE               Policy defaults: system or user (system for root)\n",
                program_name,
                MBUS_CONFIG_MAX_PEERS_DEFAULT, MBUS_CONFIG_MAX_PENDING_CALLS_DEFAULT,
                MBUS_CONFIG_MAX_QUEUE_BYTES_DEFAULT, MBUS_CONFIG_KEEPALIVE_THRESHOLD_DEFAULT);
@@ -142,6 +150,8 @@ int mbus_config_parse_argv(struct mbus_config *c, int argc, char *argv[], enum m
                 ARG_KEEPALIVE_THRESHOLD,
                 ARG_LOG_TARGET,
                 ARG_LOG_LEVEL,
+                ARG_CONFIG_DIR,
+                ARG_SCOPE,
         };
         static const struct option options[] = {
                 { "help",                no_argument,       NULL, 'h'                     },
@@ -157,6 +167,8 @@ int mbus_config_parse_argv(struct mbus_config *c, int argc, char *argv[], enum m
                 { "keepalive-threshold", required_argument, NULL, ARG_KEEPALIVE_THRESHOLD },
                 { "log-target",          required_argument, NULL, ARG_LOG_TARGET          },
                 { "log-level",           required_argument, NULL, ARG_LOG_LEVEL           },
+                { "config-dir",          required_argument, NULL, ARG_CONFIG_DIR          },
+                { "scope",               required_argument, NULL, ARG_SCOPE               },
                 {}
         };
         enum mbus_config_action action = MBUS_CONFIG_RUN;
@@ -243,6 +255,23 @@ int mbus_config_parse_argv(struct mbus_config *c, int argc, char *argv[], enum m
                         if (r < 0)
                                 return config_error(errbuf, errbuf_size, "Invalid --log-level: %s", optarg);
                         c->log_level = r;
+                        break;
+                case ARG_CONFIG_DIR:
+                        if (optarg[0] == 0)
+                                return config_error(errbuf, errbuf_size, "--config-dir wants a directory");
+                        free(c->config_dir);
+                        c->config_dir = strdup(optarg);
+                        if (!c->config_dir)
+                                return -ENOMEM;
+                        break;
+                case ARG_SCOPE:
+                        if (strcmp(optarg, "system") == 0)
+                                c->scope = MBUS_POLICY_SCOPE_SYSTEM;
+                        else if (strcmp(optarg, "user") == 0)
+                                c->scope = MBUS_POLICY_SCOPE_USER;
+                        else
+                                return config_error(errbuf, errbuf_size, "Invalid --scope (system or user): %s",
+                                                    optarg);
                         break;
                 case ':':
                         return config_error(errbuf, errbuf_size, "Option %s needs an argument",

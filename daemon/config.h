@@ -27,6 +27,8 @@ struct mbus_config {
         unsigned keepalive_threshold;
         enum mbus_log_target log_target;
         int log_level;
+        char *config_dir;               /* --config-dir: DIR/{interfaces,policy}.d only; NULL: search path */
+        int scope;                      /* --scope: enum mbus_policy_scope, or -1: by the broker's uid */
 };
 
 #define MBUS_CONFIG_MAX_PEERS_DEFAULT 4096u

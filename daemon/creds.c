@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "creds.h"
+#include "policy.h"
 #include "util/macro.h"
 
 static int creds_read_groups(int fd, gid_t **ret, size_t *ret_n) {
@@ -88,4 +89,15 @@ void mbus_creds_done(struct mbus_creds *c) {
                 return;
         free(c->groups);
         *c = MBUS_CREDS_NULL;
+}
+
+void mbus_creds_to_identity(const struct mbus_creds *c, struct mbus_identity *ret) {
+        assert(c && ret);
+        *ret = (struct mbus_identity) {
+                .unix = c->uid != (uid_t) -1,
+                .uid = c->uid,
+                .gid = c->gid,
+                .groups = c->groups,
+                .n_groups = c->n_groups,
+        };
 }

@@ -30,3 +30,7 @@ int mbus_creds_from_socket(struct mbus_creds *c, int fd);
 void mbus_creds_move(struct mbus_creds *dst, struct mbus_creds *src);
 
 void mbus_creds_done(struct mbus_creds *c);
+
+/* The identity the policy decides on (policy.h); it borrows c's group list. */
+struct mbus_identity;
+void mbus_creds_to_identity(const struct mbus_creds *c, struct mbus_identity *ret);

@@ -18,11 +18,15 @@
 
 #include "broker.h"
 #include "driver.h"
+#include "introspection.h"
 #include "match.h"
 #include "namespace.h"
 #include "peer.h"
 #include "pending.h"
+#include "policy.h"
+#include "proto/file-error.h"
 #include "proto/frame.h"
+#include "proto/idl.h"
 #include "proto/names.h"
 #include "router.h"
 #include "util/hashmap.h"
@@ -120,11 +124,37 @@ static int driver_version(struct mbus_broker *b, struct mbus_peer *caller, json_
         return 0;
 }
 
+static json_object *driver_uid_json(uid_t uid) {
+        return uid == (uid_t) -1 ? NULL : json_object_new_int64((int64_t) uid);
+}
+
+/* One ListNamespaces entry; owner NULL: a namespace only an interface file declares. */
+static int driver_namespace_entry(struct mbus_broker *b, const char *name, const struct mbus_namespace *owner,
+                                  bool file, json_object *list) {
+        _cleanup_json_ json_object *e = json_object_new_object();
+        int r;
+
+        if (!e)
+                return -ENOMEM;
+        r = driver_add(e, "namespace", json_object_new_string(name));
+        if (r < 0)
+                return r;
+        /* json_object_object_add() takes NULL as JSON null. */
+        if (json_object_object_add(e, "owner", owner ? driver_id_json(owner->owner) : NULL) < 0 ||
+            json_object_object_add(e, "uid", owner ? driver_uid_json(mbus_broker_uid_of(b, owner->owner)) : NULL) < 0)
+                return -ENOMEM;
+        r = driver_add(e, "file", json_object_new_boolean(file));
+        if (r < 0)
+                return r;
+        return json_object_array_add(list, TAKE_PTR(e)) < 0 ? -ENOMEM : 0;
+}
+
 static int driver_list_namespaces(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
                                   json_object **ret, struct driver_error *err) {
         _cleanup_json_ json_object *o = json_object_new_object(), *list = json_object_new_array();
         _cleanup_free_ struct mbus_namespace **all = NULL;
-        size_t n;
+        _cleanup_free_ const struct mbus_idl_namespace **files = NULL;
+        size_t n, n_files, i = 0, k = 0;
         int r;
 
         if (!o || !list)
@@ -132,17 +162,22 @@ static int driver_list_namespaces(struct mbus_broker *b, struct mbus_peer *calle
         r = mbus_namespace_registry_list(b->namespaces, &all, &n);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_json_ json_object *e = json_object_new_object();
+        r = mbus_introspection_list(b->interfaces, &files, &n_files);
+        if (r < 0)
+                return r;
 
-                if (!e)
-                        return -ENOMEM;
-                r = driver_add(e, "namespace", json_object_new_string(all[i]->name));
-                r = r ?: driver_add(e, "owner", driver_id_json(all[i]->owner));
+        /* Both lists are sorted by name: merge them. */
+        while (i < n || k < n_files) {
+                int c = i >= n ? 1 : k >= n_files ? -1 : strcmp(all[i]->name, files[k]->name);
+
+                if (c < 0)
+                        r = driver_namespace_entry(b, all[i]->name, all[i], /* file= */ false, list), i++;
+                else if (c > 0)
+                        r = driver_namespace_entry(b, files[k]->name, NULL, /* file= */ true, list), k++;
+                else
+                        r = driver_namespace_entry(b, all[i]->name, all[i], /* file= */ true, list), i++, k++;
                 if (r < 0)
                         return r;
-                if (json_object_array_add(list, TAKE_PTR(e)) < 0)
-                        return -ENOMEM;
         }
         r = driver_add(o, "namespaces", TAKE_PTR(list));
         if (r < 0)
@@ -219,6 +254,76 @@ static int driver_get_stats(struct mbus_broker *b, struct mbus_peer *caller, jso
         return 0;
 }
 
+static int driver_describe_self(struct mbus_idl_namespace **ret);
+
+static int driver_introspect(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                             json_object **ret, struct driver_error *err) {
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *made = NULL;
+        _cleanup_json_ json_object *o = NULL;
+        const struct mbus_idl_namespace *idl;
+        struct mbus_namespace *entry;
+        const char *name;
+        int r;
+
+        name = args ? json_get_string(args, "namespace") : NULL;
+        if (!name)
+                return driver_fail(err, -EINVAL, "Introspect wants {\"namespace\": \"NAMESPACE\"}");
+        if (!mbus_namespace_is_valid(name))
+                return driver_fail(err, -EINVAL, "Invalid namespace name");
+
+        entry = mbus_namespace_get(b->namespaces, name);
+        idl = mbus_introspection_get(b->interfaces, name);
+        if (!idl && entry) {
+                idl = entry->described;
+                if (!idl) {
+                        r = entry->owner == MBUS_BROKER_ID ? driver_describe_self(&made)
+                                                           : mbus_idl_from_declaration(&made, name, NULL, 0);
+                        if (r < 0)
+                                return r == -ENOMEM ? r : driver_fail(err, -EIO, "Cannot describe %s", name);
+                        idl = made;
+                }
+        }
+        if (!idl)
+                return driver_fail(err, -ENXIO, "Namespace %s has no owner and no interface file", name);
+
+        r = mbus_idl_to_json(idl, &o);
+        if (r < 0)
+                return r;
+        r = driver_add(o, "source", json_object_new_string(idl->path && !idl->declared ? "file" : "declared"));
+        if (r < 0)
+                return r;
+        if (json_object_object_add(o, "path", idl->path ? json_object_new_string(idl->path) : NULL) < 0 ||
+            json_object_object_add(o, "owner", entry ? driver_id_json(entry->owner) : NULL) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int driver_reload_config(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                                json_object **ret, struct driver_error *err) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        struct mbus_file_error ferr = {};
+        size_t n_policy = 0, n_interfaces = 0;
+        char text[600];
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = mbus_broker_reload_config(b, &ferr, &n_policy, &n_interfaces);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return driver_fail(err, -EIO, "Configuration rejected, the previous one stays in force: %s",
+                                   mbus_file_error_format(&ferr, text, sizeof(text)));
+        r = driver_add(o, "namespaces_with_policy", json_object_new_int64((int64_t) n_policy));
+        r = r ?: driver_add(o, "namespaces_with_interface", json_object_new_int64((int64_t) n_interfaces));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* Keep in step with policy/interfaces.d/org.mbus.Broker.xml (test-driver checks it). */
 static const struct driver_method driver_methods[] = {
         { "Ping",           driver_ping            },
         { "Version",        driver_version         },
@@ -226,7 +331,44 @@ static const struct driver_method driver_methods[] = {
         { "ListPeers",      driver_list_peers      },
         { "GetPeer",        driver_get_peer        },
         { "GetStats",       driver_get_stats       },
+        { "Introspect",     driver_introspect      },
+        { "ReloadConfig",   driver_reload_config   },
 };
+
+static const char *const driver_events[] = {
+        "PeerConnected",
+        "PeerDisconnected",
+        "NamespaceOwnerChanged",
+        "NamespaceLost",
+};
+
+const char *mbus_driver_procedure_name(size_t i) {
+        return i < ELEMENTSOF(driver_methods) ? driver_methods[i].name : NULL;
+}
+
+const char *mbus_driver_event_name(size_t i) {
+        return i < ELEMENTSOF(driver_events) ? driver_events[i] : NULL;
+}
+
+/* org.mbus.Broker without its interface file: the names of the table, as an owner declares. */
+static int driver_describe_self(struct mbus_idl_namespace **ret) {
+        _cleanup_json_ json_object *o = json_object_new_object(), *p = json_object_new_array(),
+                                   *e = json_object_new_array();
+        const char *text;
+
+        if (!o || !p || !e)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(driver_methods); i++)
+                if (json_object_array_add(p, json_object_new_string(driver_methods[i].name)) < 0)
+                        return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(driver_events); i++)
+                if (json_object_array_add(e, json_object_new_string(driver_events[i])) < 0)
+                        return -ENOMEM;
+        if (driver_add(o, "procedures", TAKE_PTR(p)) < 0 || driver_add(o, "events", TAKE_PTR(e)) < 0)
+                return -ENOMEM;
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        return mbus_idl_from_declaration(ret, MBUS_DRIVER_NAMESPACE, text, strlen(text));
+}
 
 int mbus_driver_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *call) {
         _cleanup_json_ json_object *args = NULL, *result = NULL;
@@ -316,7 +458,7 @@ static void driver_emit(struct mbus_broker *b, const char *member, json_object *
                                    .sender = mbus_peer_id_format(sender, MBUS_BROKER_ID),
                            }, text, strlen(text)) < 0)
                 return;
-        mbus_router_broadcast(b, f);
+        mbus_router_broadcast(b, f, b->uid);
 }
 
 void mbus_driver_emit_peer_connected(struct mbus_broker *b, struct mbus_peer *peer) {
@@ -364,6 +506,34 @@ void mbus_driver_emit_owner_changed(struct mbus_broker *b, const char *ns, uint6
                 r = -ENOMEM;
         if (r >= 0)
                 driver_emit(b, "NamespaceOwnerChanged", TAKE_PTR(o));
+}
+
+void mbus_driver_send_namespace_lost(struct mbus_broker *b, struct mbus_peer *peer, const char *ns,
+                                     const char *reason) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
+        _cleanup_json_ json_object *o = json_object_new_object();
+        char sender[MBUS_PEER_ID_MAX], dest[MBUS_PEER_ID_MAX];
+        const char *text;
+        int r = 0;
+
+        if (!o)
+                return;
+        r = r ?: driver_add(o, "namespace", json_object_new_string(ns));
+        r = r ?: driver_add(o, "reason", json_object_new_string(reason ?: ""));
+        if (r < 0)
+                return;
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        if (mbus_frame_new(&f, MBUS_FRAME_EVENT,
+                           &(const struct mbus_frame_fields) {
+                                   .serial = ++b->next_serial,
+                                   .namespace = MBUS_DRIVER_NAMESPACE,
+                                   .member = "NamespaceLost",
+                                   .sender = mbus_peer_id_format(sender, MBUS_BROKER_ID),
+                                   .destination = mbus_peer_id_format(dest, peer->id),
+                           }, text, strlen(text)) < 0)
+                return;
+        if (mbus_peer_queue(peer, f, MBUS_QUEUE_EVENT) >= 0)
+                b->stats.events_delivered++;
 }
 
 int mbus_driver_init(struct mbus_broker *b) {

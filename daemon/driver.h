@@ -2,6 +2,7 @@
 #pragma once
 /* org.mbus.Broker: the broker's own procedures (a table) and events. */
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct mbus_broker;
@@ -27,3 +28,11 @@ int mbus_driver_welcome(struct mbus_broker *b, struct mbus_peer *peer, uint64_t 
 void mbus_driver_emit_peer_connected(struct mbus_broker *b, struct mbus_peer *peer);
 void mbus_driver_emit_peer_disconnected(struct mbus_broker *b, struct mbus_peer *peer);
 void mbus_driver_emit_owner_changed(struct mbus_broker *b, const char *ns, uint64_t old_owner, uint64_t new_owner);
+
+/* NamespaceLost {"namespace", "reason"}, a direct event to peer (always sent). */
+void mbus_driver_send_namespace_lost(struct mbus_broker *b, struct mbus_peer *peer, const char *ns,
+                                     const char *reason);
+
+/* The driver's table, for introspection and its tests: names by index, NULL past the end. */
+const char *mbus_driver_procedure_name(size_t i);
+const char *mbus_driver_event_name(size_t i);

@@ -2,9 +2,10 @@
 /*
  * One entry per call. To the journal: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER, ERRNO, MESSAGE_ID,
  * the caller's CODE_FILE/CODE_LINE/CODE_FUNC, and MBUS_PEER/MBUS_PEER_NAME/MBUS_UID/MBUS_PID/
- * MBUS_NAMESPACE/MBUS_MEMBER when known, so `journalctl MBUS_PEER=:1.7` finds one peer's
- * story. Without a journal: one readable line on stderr. The target and level are the only
- * process-wide state of the daemon besides parsed argv.
+ * MBUS_NAMESPACE/MBUS_MEMBER (and MBUS_ACTION/MBUS_RULE for access decisions) when known, so
+ * `journalctl MBUS_PEER=:1.7` finds one peer's story. Without a journal: one readable line on
+ * stderr. The target and level are the only process-wide state of the daemon besides parsed
+ * argv.
  */
 
 #define SD_JOURNAL_SUPPRESS_LOCATION 1
@@ -46,6 +47,10 @@ void mbus_log_set_max_level(int level) {
         log_max_level = level;
 }
 
+enum mbus_log_target mbus_log_get_target(void) {
+        return log_target;
+}
+
 int mbus_log_get_max_level(void) {
         return log_max_level;
 }
@@ -79,9 +84,9 @@ static void log_to_journal(int level, int err, const struct mbus_log_fields *fie
                            int line, const char *func, const char *message) {
         char priority[32], errno_field[32], code_file[256], code_line[32], code_func[128], msgid[64],
                 peer_field[48], uid_field[32], pid_field[32], name_field[300], ns_field[300],
-                member_field[300];
+                member_field[300], action_field[64], rule_field[600];
         _cleanup_free_ char *message_field = NULL;
-        struct iovec iov[16];
+        struct iovec iov[20];
         size_t n = 0;
 
 #define ADD(buf, ...)                                                               \
@@ -117,6 +122,10 @@ static void log_to_journal(int level, int err, const struct mbus_log_fields *fie
                         ADD(ns_field, "MBUS_NAMESPACE=%s", fields->ns);
                 if (fields->member)
                         ADD(member_field, "MBUS_MEMBER=%s", fields->member);
+                if (fields->action)
+                        ADD(action_field, "MBUS_ACTION=%s", fields->action);
+                if (fields->rule)
+                        ADD(rule_field, "MBUS_RULE=%s", fields->rule);
         }
 #undef ADD
         (void) sd_journal_sendv(iov, (int) n);

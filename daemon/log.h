@@ -24,12 +24,14 @@ struct mbus_log_fields {
         const char *msgid;
         const struct mbus_peer *peer;
         const char *ns, *member;
+        const char *action, *rule;      /* access decisions: MBUS_ACTION=, MBUS_RULE= */
 };
 #define MBUS_FIELDS(...) (&(const struct mbus_log_fields){ __VA_ARGS__ })
 
 /* Process-wide settings (the one global besides parsed argv). AUTO resolves at set time. */
 void mbus_log_set_target(enum mbus_log_target target);
 void mbus_log_set_max_level(int level);
+enum mbus_log_target mbus_log_get_target(void);   /* JOURNAL or CONSOLE once set */
 int mbus_log_get_max_level(void);
 enum mbus_log_target mbus_log_target_from_string(const char *s);
 int mbus_log_level_from_string(const char *s);   /* LOG_ERR..LOG_DEBUG, or -EINVAL */

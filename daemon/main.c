@@ -18,6 +18,7 @@
 #include "config.h"
 #include "log-ids.h"
 #include "log.h"
+#include "proto/file-error.h"
 
 #ifndef MBUS_DAEMON_VERSION
 #define MBUS_DAEMON_VERSION "0.1.0"
@@ -40,8 +41,18 @@ static void bump_nofile(size_t max_peers) {
                                 (unsigned long long) rl.rlim_cur, max_peers);
 }
 
+/* SIGHUP: re-read the policy and interface files; a broken set is logged and changes nothing. */
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct mbus_broker *b = userdata;
+
+        (void) mbus_broker_reload_config(b, /* err= */ NULL, NULL, NULL);
+        mbus_broker_dispatch_done(b);
+        return 0;
+}
+
 static int run(struct mbus_config *config) {
         _cleanup_(mbus_broker_freep) struct mbus_broker *b = NULL;
+        struct mbus_file_error ferr = {};
         sd_event *event = NULL;
         sigset_t mask;
         int n_fds, r;
@@ -50,6 +61,7 @@ static int run(struct mbus_config *config) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return mbus_log(LOG_ERR, errno, NULL, "Failed to block signals: %m");
         (void) signal(SIGPIPE, SIG_IGN);
@@ -71,6 +83,19 @@ static int run(struct mbus_config *config) {
         sd_event_unref(event);          /* the broker holds its own reference */
         if (r < 0)
                 return mbus_log(LOG_ERR, r, NULL, "Failed to set up the broker: %s", strerror(-r));
+
+        /* A broken file at start: refuse to run (the message names file and line). */
+        r = mbus_broker_reload_config(b, &ferr, NULL, NULL);
+        if (r < 0) {
+                char text[600];
+
+                if (mbus_log_get_target() != MBUS_LOG_TARGET_CONSOLE)
+                        fprintf(stderr, "mbus-broker: %s\n", mbus_file_error_format(&ferr, text, sizeof(text)));
+                return r;
+        }
+        r = sd_event_add_signal(b->event, NULL, SIGHUP, on_sighup, b);
+        if (r < 0)
+                return mbus_log(LOG_ERR, r, NULL, "Failed to watch SIGHUP: %s", strerror(-r));
 
         n_fds = sd_listen_fds(/* unset_environment= */ true);
         if (n_fds < 0)

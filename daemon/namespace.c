@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "namespace.h"
+#include "proto/idl.h"
 #include "util/hashmap.h"
 
 struct mbus_namespace_registry {
@@ -73,6 +74,7 @@ struct mbus_namespace *mbus_namespace_free(struct mbus_namespace *ns) {
                 return NULL;
         assert(!ns->owner_list);
         free(ns->declaration);
+        mbus_idl_namespace_free(ns->described);
         free(ns);
         return NULL;
 }

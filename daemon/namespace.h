@@ -16,6 +16,7 @@
 struct mbus_namespace {
         uint64_t owner;
         char *declaration;              /* REGISTER body as sent (JSON text), or NULL */
+        struct mbus_idl_namespace *described;   /* the declaration parsed once at REGISTER, owned */
         struct mbus_namespace_list *owner_list;
         struct mbus_namespace *owner_prev, *owner_next;
         char name[];                    /* key in the registry */
@@ -27,6 +28,7 @@ struct mbus_namespace_list {
 };
 
 struct mbus_namespace_registry;
+struct mbus_idl_namespace;
 
 /* Lifecycle. */
 int mbus_namespace_registry_new(struct mbus_namespace_registry **ret);

@@ -73,6 +73,9 @@ enum mbus_principal_kind {
         _MBUS_PRINCIPAL_KIND_MAX,
 };
 
+/* GNU C (c_std=gnu11) predefines "unix" as 1; the field below is named unix all the same. */
+#undef unix
+
 /* Who asks. UNIX peers have unix set (SO_PEERCRED); TLS peers have the cert fields. */
 struct mbus_identity {
         bool unix;
@@ -139,8 +142,34 @@ int mbus_policy_check(const struct mbus_policy *p, const struct mbus_identity *w
  * default's text, into buf; returns buf. */
 const char *mbus_policy_decision_describe(const struct mbus_policy_decision *d, char *buf, size_t size);
 
+/*
+ * Like mbus_policy_add_file() for text already in memory (len bytes; path names the form by
+ * its extension and is used for messages and the file-name check).
+ */
+int mbus_policy_add_text(struct mbus_policy *p, const char *path, const char *text, size_t len,
+                         struct mbus_file_error *err);
+
+/*
+ * The rules of one namespace, looked up once: the router checks every subscriber of one event
+ * with one hash lookup. NULL: no file names ns (the scope's default decides everything).
+ */
+struct mbus_policy_namespace;
+const struct mbus_policy_namespace *mbus_policy_find(const struct mbus_policy *p, const char *ns);
+
+/* mbus_policy_check() with the namespace already looked up (pn may be NULL). */
+int mbus_policy_check_namespace(const struct mbus_policy *p, const struct mbus_policy_namespace *pn,
+                                const struct mbus_identity *who, enum mbus_policy_action action,
+                                const char *member, const uid_t *owner_uid, struct mbus_policy_decision *ret);
+
 /* Queries. */
 enum mbus_policy_scope mbus_policy_get_scope(const struct mbus_policy *p);
+uid_t mbus_policy_get_broker_uid(const struct mbus_policy *p);
+size_t mbus_policy_n_namespaces(const struct mbus_policy *p);
+/* The rules of namespace ns in file order (NULL/0 if none), and the file they came from. */
+const struct mbus_policy_rule *mbus_policy_get_rules(const struct mbus_policy *p, const char *ns, size_t *ret_n,
+                                                     const char **ret_path);
+const char *mbus_policy_scope_to_string(enum mbus_policy_scope s);
+enum mbus_policy_scope mbus_policy_scope_from_string(const char *s);
 bool mbus_policy_has_namespace(const struct mbus_policy *p, const char *ns);
 const char *mbus_policy_action_to_string(enum mbus_policy_action a);
 enum mbus_policy_action mbus_policy_action_from_string(const char *s);

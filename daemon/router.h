@@ -3,6 +3,7 @@
 /* One parsed frame from a peer -> where it goes; the one place ERROR frames are written. */
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <json-c/json.h>
 
 #include "util/macro.h"
@@ -31,8 +32,11 @@ int mbus_router_reply_error(struct mbus_broker *b, struct mbus_peer *peer, uint6
 int mbus_router_reply_return(struct mbus_broker *b, struct mbus_peer *peer, uint64_t reply_serial,
                              json_object *body);
 
-/* Queues an EVENT frame (sender already set) to every peer subscribed to it, once each. */
-void mbus_router_broadcast(struct mbus_broker *b, struct mbus_frame *event);
+/*
+ * Queues an EVENT frame (sender already set) to every peer subscribed to it, once each, that
+ * the policy lets subscribe to it; owner_uid is the uid of the namespace's owner (the emitter).
+ */
+void mbus_router_broadcast(struct mbus_broker *b, struct mbus_frame *event, uid_t owner_uid);
 
 /* Answers every call whose deadline passed with Timeout. */
 void mbus_router_expire_calls(struct mbus_broker *b, uint64_t now);

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* The per-namespace interface registry (interfaces.d files) and the body checks it enables. */
+
+#include <stddef.h>
+
+#include "proto/file-error.h"
+#include "util/macro.h"
+
+struct mbus_idl_namespace;
+
+/*
+ * Namespace -> description, from the files of the interfaces.d directories. Built whole and
+ * swapped whole on reload, like the policy. Descriptions declared by owners at REGISTER live on
+ * their struct mbus_namespace (namespace.h), not here.
+ */
+struct mbus_introspection;
+
+/* Lifecycle. */
+int mbus_introspection_new(struct mbus_introspection **ret);
+struct mbus_introspection *mbus_introspection_free(struct mbus_introspection *reg);
+
+/*
+ * Builds a new registry from the interfaces.d directories dirs[0..n_dirs) in order (a later
+ * file replaces an earlier one of the same namespace; missing directories are fine). Nothing is
+ * half-loaded: on error *ret is untouched and *err says file:line: what.
+ */
+int mbus_introspection_load(struct mbus_introspection **ret, const char *const *dirs, size_t n_dirs,
+                            struct mbus_file_error *err);
+
+/* Queries. */
+const struct mbus_idl_namespace *mbus_introspection_get(const struct mbus_introspection *reg, const char *ns);
+size_t mbus_introspection_size(const struct mbus_introspection *reg);
+/* All descriptions sorted by name, in a new array (borrowed entries). 0 or -ENOMEM. */
+int mbus_introspection_list(const struct mbus_introspection *reg, const struct mbus_idl_namespace ***ret,
+                            size_t *ret_n);
+
+/*
+ * Body checks against a namespace's file. Each returns 0 if the frame may go on, or:
+ *   call:  -EOPNOTSUPP: procedure not declared; -EINVAL: arguments invalid (reason set)
+ *   event: -EINVAL: event not declared or arguments invalid (reason set)
+ *   declaration (a REGISTER body, parsed): -EINVAL if it names procedures or events the file
+ *          does not declare (reason names them)
+ * -ENOMEM on allocation failure. reason gets a message for the ERROR frame.
+ */
+int mbus_introspection_check_call(const struct mbus_idl_namespace *file, const char *member, const void *body,
+                                  size_t len, char *reason, size_t reason_size);
+int mbus_introspection_check_event(const struct mbus_idl_namespace *file, const char *member, const void *body,
+                                   size_t len, char *reason, size_t reason_size);
+int mbus_introspection_check_declaration(const struct mbus_idl_namespace *file,
+                                         const struct mbus_idl_namespace *declared, char *reason,
+                                         size_t reason_size);
+
+MBUS_DEFINE_CLEANUP(struct mbus_introspection *, mbus_introspection_free);
