@@ -16,7 +16,6 @@
 #include <mbus/mbus.h>
 
 #include "config.h"
-#include "proto/names.h"
 #include "tools/tool-util.h"
 #include "util/json-util.h"
 #include "util/macro.h"
@@ -87,25 +86,10 @@ int main(int argc, char *argv[]) {
 
         ns = argv[optind];
         event = argv[optind + 1];
-        if (!mbus_namespace_is_valid(ns)) {
-                tool_error("invalid namespace '%s': expected reverse-DNS labels such as org.example.Network",
-                           ns);
+        r = tool_parse_operands(ns, event, "event", optind + 2 < argc ? argv[optind + 2] : NULL, "payload",
+                                &payload);
+        if (r < 0)
                 return TOOL_EXIT_USAGE;
-        }
-        if (!mbus_member_is_valid(event)) {
-                tool_error("invalid event name '%s': expected [A-Za-z_][A-Za-z0-9_]*", event);
-                return TOOL_EXIT_USAGE;
-        }
-        if (optind + 2 < argc) {
-                const char *reason = NULL;
-
-                r = tool_parse_json(argv[optind + 2], &payload, &reason);
-                if (r < 0) {
-                        tool_error("invalid JSON payload '%s': %s", argv[optind + 2],
-                                   reason ? reason : strerror(-r));
-                        return TOOL_EXIT_USAGE;
-                }
-        }
 
         r = tool_connect(arg_address, &conn);
         if (r < 0)

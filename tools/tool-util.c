@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "proto/address.h"
+#include "proto/names.h"
 #include "tools/tool-util.h"
 #include "util/json-util.h"
 #include "util/macro.h"
@@ -107,4 +108,29 @@ const char *tool_json_to_string(json_object *v, bool pretty) {
         return json_object_to_json_string_ext(v, (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
                                                          : JSON_C_TO_STRING_PLAIN) |
                                                          JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+int tool_parse_operands(const char *ns, const char *member, const char *member_kind, const char *json,
+                        const char *json_kind, json_object **ret_json) {
+        const char *reason = NULL;
+        int r;
+
+        if (!mbus_namespace_is_valid(ns)) {
+                tool_error("invalid namespace '%s': expected reverse-DNS labels such as org.example.Network",
+                           ns);
+                return -EINVAL;
+        }
+        if (!mbus_member_is_valid(member)) {
+                tool_error("invalid %s name '%s': expected [A-Za-z_][A-Za-z0-9_]*", member_kind, member);
+                return -EINVAL;
+        }
+        *ret_json = NULL;
+        if (!json)
+                return 0;
+        r = tool_parse_json(json, ret_json, &reason);
+        if (r < 0) {
+                tool_error("invalid JSON %s '%s': %s", json_kind, json, reason ? reason : strerror(-r));
+                return -EINVAL;
+        }
+        return 0;
 }

@@ -28,6 +28,15 @@ int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
  */
 int tool_parse_json(const char *s, json_object **ret, const char **ret_reason);
 
+/*
+ * Checks the NAMESPACE MEMBER [JSON] operands every tool that addresses one member takes:
+ * member_kind ("procedure", "event") and json_kind ("arguments", "payload") name them in the
+ * messages. json may be NULL (then *ret_json is NULL). Prints what is wrong and returns -EINVAL,
+ * or returns 0 and the parsed JSON in *ret_json.
+ */
+int tool_parse_operands(const char *ns, const char *member, const char *member_kind, const char *json,
+                        const char *json_kind, json_object **ret_json);
+
 /* Writes "PROGRAM: " and the printf-formatted text and a newline to stderr. */
 void tool_error(const char *format, ...) __attribute__((__format__(printf, 1, 2)));
 
