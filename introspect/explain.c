@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * --explain answers the question the broker answers on every REGISTER, CALL, SUBSCRIBE and
+ * direct EVENT, without a broker: the policy is read from the same directories by the same
+ * mbus_policy_load() and decided by the same mbus_policy_check(), so what this prints is what
+ * the broker would do with these files (until they change: the broker reads them at start and
+ * on reload). Only the identity is made up here, from the command line, where the broker takes
+ * it from SO_PEERCRED or the peer's certificate.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "introspect/explain.h"
+#include "proto/file-error.h"
+#include "util/macro.h"
+
+int mbus_explain_policy_dirs(const char *config_dir, char *ret[2], size_t *ret_n) {
+        if (config_dir) {
+                if (asprintf(&ret[0], "%s/policy.d", config_dir) < 0)
+                        return -ENOMEM;
+                *ret_n = 1;
+                return 0;
+        }
+        /* Vendor first, admin second: a later file replaces an earlier one of the same namespace. */
+        ret[0] = strdup(MBUS_DATADIR "/mbus/policy.d");
+        ret[1] = strdup(MBUS_SYSCONFDIR "/mbus/policy.d");
+        if (!ret[0] || !ret[1]) {
+                free(ret[0]);
+                free(ret[1]);
+                return -ENOMEM;
+        }
+        *ret_n = 2;
+        return 0;
+}
+
+int mbus_explain_run(const struct mbus_explain *e, FILE *out) {
+        _cleanup_(mbus_policy_freep) struct mbus_policy *p = NULL;
+        struct mbus_file_error err = {};
+        struct mbus_policy_decision d = {};
+        char *dirs[2] = {}, buf[1024];
+        size_t n_dirs = 0;
+        int r;
+
+        r = mbus_explain_policy_dirs(e->config_dir, dirs, &n_dirs);
+        if (r < 0)
+                return r;
+        r = mbus_policy_load(&p, (const char *const *) dirs, n_dirs, e->scope, e->broker_uid, &err);
+        for (size_t i = 0; i < n_dirs; i++)
+                free(dirs[i]);
+        if (r < 0) {
+                if (err.path[0] || err.message[0])
+                        fprintf(stderr, "%s\n", mbus_file_error_format(&err, buf, sizeof(buf)));
+                return r;
+        }
+
+        r = mbus_policy_check(p, &e->who, e->action, e->ns, e->member, e->owner_uid, &d);
+        fprintf(out, "%s: %s\n", r == 0 ? "allow" : "deny", mbus_policy_decision_describe(&d, buf, sizeof(buf)));
+        if (fflush(out) != 0)
+                return -EIO;
+        return r == 0 ? 0 : 1;
+}
+
+int mbus_explain_parse_id(const char *s, uid_t *ret) {
+        unsigned long v;
+        char *end;
+
+        if (!s || !isdigit((unsigned char) s[0]))
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || *end || v >= (unsigned long) (uid_t) -1)
+                return -EINVAL;
+        *ret = (uid_t) v;
+        return 0;
+}
+
+int mbus_explain_resolve_user(const char *name, uid_t *ret_uid, gid_t *ret_gid, gid_t **ret_groups,
+                              size_t *ret_n_groups) {
+        _cleanup_free_ gid_t *groups = NULL;
+        struct passwd *pw;
+        uid_t uid;
+        int n = 16;
+
+        if (!name || !*name)
+                return -EINVAL;
+        errno = 0;
+        pw = mbus_explain_parse_id(name, &uid) >= 0 ? getpwuid(uid) : getpwnam(name);
+        if (!pw)
+                return errno > 0 && errno != ENOENT && errno != ESRCH ? -errno : -ESRCH;
+
+        /* getgrouplist() says how many there are when the array is too small. */
+        for (;;) {
+                int k = n;
+                gid_t *g = reallocarray(groups, (size_t) n, sizeof(gid_t));
+
+                if (!g)
+                        return -ENOMEM;
+                groups = g;
+                if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &k) >= 0) {
+                        n = k;
+                        break;
+                }
+                if (k <= n)
+                        n *= 2;
+                else
+                        n = k;
+                if (n > 65536)
+                        return -E2BIG;
+        }
+        *ret_uid = pw->pw_uid;
+        *ret_gid = pw->pw_gid;
+        *ret_groups = TAKE_PTR(groups);
+        *ret_n_groups = (size_t) n;
+        return 0;
+}
+
+int mbus_explain_resolve_group(const char *s, gid_t *ret) {
+        struct group *gr;
+
+        if (!s || !*s)
+                return -EINVAL;
+        if (mbus_explain_parse_id(s, ret) >= 0)
+                return 0;
+        errno = 0;
+        gr = getgrnam(s);
+        if (!gr)
+                return errno > 0 && errno != ENOENT && errno != ESRCH ? -errno : -ESRCH;
+        *ret = gr->gr_gid;
+        return 0;
+}
+
+int mbus_explain_parse_groups(const char *list, gid_t **groups, size_t *n_groups, const char **ret_bad) {
+        static char bad[256];
+        const char *p = list;
+
+        for (;;) {
+                size_t len = strcspn(p, ",");
+                char item[256];
+                gid_t gid, *g;
+                int r;
+
+                if (len >= sizeof(item))
+                        len = sizeof(item) - 1;
+                memcpy(item, p, len);
+                item[len] = 0;
+                r = mbus_explain_resolve_group(item, &gid);
+                if (r < 0) {
+                        (void) snprintf(bad, sizeof(bad), "%s", item);
+                        *ret_bad = bad;
+                        return r;
+                }
+                g = reallocarray(*groups, *n_groups + 1, sizeof(gid_t));
+                if (!g)
+                        return -ENOMEM;
+                *groups = g;
+                (*groups)[(*n_groups)++] = gid;
+                p += strcspn(p, ",");
+                if (!*p)
+                        return 0;
+                p++;
+        }
+}
+
+int mbus_explain_parse_fingerprint(const char *s, char ret[65]) {
+        size_t n = 0;
+
+        for (; s && *s; s++) {
+                if (*s == ':')
+                        continue;
+                if (!isxdigit((unsigned char) *s) || n == 64)
+                        return -EINVAL;
+                ret[n++] = (char) tolower((unsigned char) *s);
+        }
+        if (n != 64)
+                return -EINVAL;
+        ret[n] = 0;
+        return 0;
+}
