@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -48,6 +49,11 @@ static bool socket_accepts(const char *path) {
 }
 
 int test_broker_start(struct test_broker *b, const char *const *extra_args) {
+        return test_broker_start_full(b, extra_args, NULL, false);
+}
+
+int test_broker_start_full(struct test_broker *b, const char *const *extra_args, const char *log_path,
+                           bool open_to_all) {
         const char *broker = getenv("MBUS_TEST_BROKER");
         const char *level = getenv("MBUS_TEST_LOG_LEVEL");
         const char *argv[64];
@@ -62,6 +68,9 @@ int test_broker_start(struct test_broker *b, const char *const *extra_args) {
         if (!mkdtemp(tmpl))
                 return -errno;
         snprintf(b->dir, sizeof(b->dir), "%s", tmpl);
+        /* peers of other uids must reach the socket (mode 0666) through the directory */
+        if (open_to_all && chmod(b->dir, 0755) < 0)
+                return -errno;
         snprintf(b->address, sizeof(b->address), "%s/socket", b->dir);
 
         argv[n++] = broker;
@@ -82,6 +91,11 @@ int test_broker_start(struct test_broker *b, const char *const *extra_args) {
         if (b->pid == 0) {
                 /* stays in the test's process group: should the test fail before stopping
                  * it, Check's kill of the group takes the broker along */
+                if (log_path) {
+                        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                        if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+                                _exit(127);
+                }
                 execv(broker, (char *const *) argv);
                 fprintf(stderr, "exec %s: %m\n", broker);
                 _exit(127);

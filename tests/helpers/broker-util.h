@@ -30,6 +30,10 @@ struct test_broker {
 /* Starts the broker with extra_args (NULL-terminated, may be NULL) and waits until it accepts
  * connections. Returns 0 or a negative errno. */
 int test_broker_start(struct test_broker *b, const char *const *extra_args);
+/* Like test_broker_start(); log_path (may be NULL) receives the broker's stderr (its console
+ * log), appended; open_to_all makes the socket's directory 0755 so peers of any uid connect. */
+int test_broker_start_full(struct test_broker *b, const char *const *extra_args, const char *log_path,
+                           bool open_to_all);
 /* SIGTERM, then waits up to 20 s. Returns the wait status, or -ETIMEDOUT (it was killed). Also
  * removes the temporary directory. */
 int test_broker_stop(struct test_broker *b);
