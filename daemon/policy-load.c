@@ -233,9 +233,10 @@ static int policy_rule_add(struct policy_load *l, unsigned line, bool allow, con
                 if (!rule.member)
                         goto oom;
         }
+        /* The text a person reads in messages: as written, but fingerprints in their normal form. */
         if (asprintf(&rule.text, "%s %s%s%s %s=%s", allow ? "allow" : "deny", action_name,
                      action == MBUS_POLICY_OWN ? "" : " ", action == MBUS_POLICY_OWN ? "" : (member ?: "*"),
-                     key, value) < 0) {
+                     key, rule.kind == MBUS_PRINCIPAL_CERT_FINGERPRINT ? rule.value : value) < 0) {
                 rule.text = NULL;
                 goto oom;
         }

@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Unit tests of the policy loaders (policy-load.c) and the directory reader (confdir.c): every
+ * construct and every error of both forms, XML and JSON giving the same rules, directories
+ * overriding each other, and the files mbus ships.
+ */
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "confdir.h"
+#include "policy.h"
+#include "proto/idl.h"
+#include "util/macro.h"
+
+#ifndef MBUS_POLICY_SOURCE_DIR
+#error "MBUS_POLICY_SOURCE_DIR must point at the policy/ directory of the source tree"
+#endif
+
+static void write_file(const char *dir, const char *name, const char *text) {
+        char path[512];
+        FILE *f;
+
+        (void) snprintf(path, sizeof(path), "%s/%s", dir, name);
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_ge(fputs(text, f), 0);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
+static void make_dir(char *buf, size_t size) {
+        (void) snprintf(buf, size, "/tmp/mbus-test-policy.XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
+static void remove_dir(const char *dir) {
+        char cmd[600];
+
+        (void) snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        ck_assert_int_eq(system(cmd), 0);
+}
+
+/* --- every construct, both forms ------------------------------------------------------------- */
+
+static const char full_xml[] =
+        "<?xml version=\"1.0\"?>\n"                                                     /* 1 */
+        "<!-- a comment -->\n"                                                          /* 2 */
+        "<policy namespace=\"org.example.Network\">\n"                                  /* 3 */
+        "  <allow own=\"true\" user=\"root\"/>\n"                                       /* 4 */
+        "  <allow call=\"*\" group=\"root\"/>\n"                                        /* 5 */
+        "  <allow call=\"GetState\" user=\"*\"/>\n"                                     /* 6 */
+        "  <deny call=\"Reboot\" user=\"*\"></deny>\n"                                  /* 7 */
+        "  <allow subscribe=\"*\" user=\"1000\"/>\n"                                    /* 8 */
+        "  <allow send=\"Refresh\" user=\"@broker\"/>\n"                                /* 9 */
+        "  <allow call=\"*\" cert-cn=\"monitor.example.org\"/>\n"                       /* 10 */
+        "  <deny subscribe=\"Secret\" cert-san=\"dns:agent.example.org\"/>\n"           /* 11 */
+        "  <allow call=\"Stats\" cert-fingerprint=\"3A:F2:9C:11:04:5B:77:E0:9D:42:AA:13:6F:C8:1E:55:"
+        "90:0B:3D:7A:C4:E9:28:61:F5:0C:8B:D3:46:A7:19:E2\"/>\n"                        /* 12 */
+        "\n"                                                                            /* 13 */
+        "  <deny own=\"true\" group=\"4\"/>\n"                                          /* 14 */
+        "</policy>\n";
+
+static const char full_json[] =
+        "{\"namespace\": \"org.example.Network\",\n"                                    /* 1 */
+        " \"rules\": [\n"                                                               /* 2 */
+        "\n"                                                                            /* 3 */
+        "  {\"allow\": \"own\", \"user\": \"root\"},\n"                                 /* 4 */
+        "  {\"allow\": \"call\", \"member\": \"*\", \"group\": \"root\"},\n"            /* 5 */
+        "  {\"allow\": \"call\", \"member\": \"GetState\", \"user\": \"*\"},\n"         /* 6 */
+        "  {\"deny\": \"call\", \"member\": \"Reboot\", \"user\": \"*\"},\n"            /* 7 */
+        "  {\"allow\": \"subscribe\", \"user\": 1000},\n"                               /* 8 */
+        "  {\"member\": \"Refresh\", \"allow\": \"send\", \"user\": \"@broker\"},\n"    /* 9 */
+        "  {\"allow\": \"call\", \"cert-cn\": \"monitor.example.org\"},\n"              /* 10 */
+        "  {\"deny\": \"subscribe\", \"member\": \"Secret\", \"cert-san\": \"dns:agent.example.org\"},\n" /* 11 */
+        "  {\"allow\": \"call\", \"member\": \"Stats\",\n"                              /* 12 */
+        "   \"cert-fingerprint\": \"3af29c11045b77e09d42aa136fc81e55900b3d7ac4e92861f50c8bd346a719e2\"},\n"
+        "  {\"deny\": \"own\",\n"                                                       /* 14 */
+        "   \"group\": 4}\n"
+        "]}\n";
+
+static struct mbus_policy *load_text(const char *path, const char *text) {
+        struct mbus_policy *p = NULL;
+        struct mbus_file_error err = {};
+
+        ck_assert_int_eq(mbus_policy_new(&p, MBUS_POLICY_SCOPE_SYSTEM, 0), 0);
+        if (mbus_policy_add_text(p, path, text, strlen(text), &err) < 0)
+                ck_abort_msg("%s:%u: %s", err.path, err.line, err.message);
+        return p;
+}
+
+START_TEST(test_xml_every_construct) {
+        _cleanup_(mbus_policy_freep) struct mbus_policy *p = load_text("/x/org.example.Network.xml", full_xml);
+        const struct mbus_policy_rule *r;
+        const char *path;
+        size_t n;
+
+        r = mbus_policy_get_rules(p, "org.example.Network", &n, &path);
+        ck_assert_uint_eq(n, 10);
+        ck_assert_str_eq(path, "/x/org.example.Network.xml");
+
+        ck_assert(r[0].allow && r[0].action == MBUS_POLICY_OWN && r[0].kind == MBUS_PRINCIPAL_USER && r[0].uid == 0);
+        ck_assert_ptr_null(r[0].member);
+        ck_assert_str_eq(r[0].text, "allow own user=root");
+        ck_assert_uint_eq(r[0].line, 4);
+        ck_assert(r[1].kind == MBUS_PRINCIPAL_GROUP && r[1].gid == 0 && !r[1].member);
+        ck_assert_str_eq(r[1].text, "allow call * group=root");
+        ck_assert(r[2].kind == MBUS_PRINCIPAL_ANY);
+        ck_assert_str_eq(r[2].member, "GetState");
+        ck_assert(!r[3].allow && r[3].action == MBUS_POLICY_CALL);
+        ck_assert_str_eq(r[3].text, "deny call Reboot user=*");
+        ck_assert_uint_eq(r[3].line, 7);
+        ck_assert(r[4].action == MBUS_POLICY_SUBSCRIBE && r[4].kind == MBUS_PRINCIPAL_USER && r[4].uid == 1000);
+        ck_assert(r[5].action == MBUS_POLICY_SEND && r[5].kind == MBUS_PRINCIPAL_BROKER_USER);
+        ck_assert(r[6].kind == MBUS_PRINCIPAL_CERT_CN);
+        ck_assert_str_eq(r[6].value, "monitor.example.org");
+        ck_assert(r[7].kind == MBUS_PRINCIPAL_CERT_SAN && !r[7].allow);
+        ck_assert_str_eq(r[7].value, "dns:agent.example.org");
+        ck_assert(r[8].kind == MBUS_PRINCIPAL_CERT_FINGERPRINT);
+        ck_assert_str_eq(r[8].value, "3af29c11045b77e09d42aa136fc81e55900b3d7ac4e92861f50c8bd346a719e2");
+        ck_assert_uint_eq(r[8].line, 12);
+        ck_assert(r[9].kind == MBUS_PRINCIPAL_GROUP && r[9].gid == 4 && !r[9].allow);
+}
+END_TEST
+
+START_TEST(test_xml_and_json_give_identical_rules) {
+        _cleanup_(mbus_policy_freep) struct mbus_policy *x = load_text("/x/org.example.Network.xml", full_xml);
+        _cleanup_(mbus_policy_freep) struct mbus_policy *j = load_text("/j/org.example.Network.json", full_json);
+        const struct mbus_policy_rule *a, *b;
+        size_t na, nb;
+
+        a = mbus_policy_get_rules(x, "org.example.Network", &na, NULL);
+        b = mbus_policy_get_rules(j, "org.example.Network", &nb, NULL);
+        ck_assert_uint_eq(na, nb);
+        for (size_t i = 0; i < na; i++) {
+                ck_assert_msg(a[i].allow == b[i].allow && a[i].action == b[i].action && a[i].kind == b[i].kind,
+                              "rule %zu differs", i);
+                ck_assert_uint_eq(a[i].uid, b[i].uid);
+                ck_assert_uint_eq(a[i].gid, b[i].gid);
+                ck_assert_uint_eq(a[i].line, b[i].line);
+                ck_assert(!a[i].member == !b[i].member);
+                if (a[i].member)
+                        ck_assert_str_eq(a[i].member, b[i].member);
+                ck_assert(!a[i].value == !b[i].value);
+                if (a[i].value)
+                        ck_assert_str_eq(a[i].value, b[i].value);
+                /* The text shows what the file says: only JSON's bare ids differ in quoting. */
+                ck_assert_str_eq(a[i].text, b[i].text);
+        }
+}
+END_TEST
+
+/* --- every error ------------------------------------------------------------------------------- */
+
+struct load_error {
+        const char *name;               /* file name: NAMESPACE.xml/.json */
+        const char *text;
+        unsigned line;
+        const char *message;            /* a part of the message */
+};
+
+#define NSX "org.example.Net.xml"
+#define NSJ "org.example.Net.json"
+#define XP(body) "<policy namespace=\"org.example.Net\">\n" body "</policy>\n"
+#define JP(rules) "{\"namespace\": \"org.example.Net\",\n \"rules\": [\n" rules "]}\n"
+
+static const struct load_error load_errors[] = {
+        /* XML */
+        { NSX, "<policy namespace=\"org.example.Net\">\n<allow own=\"true\" user=\"root\">\n</policy>\n", 3,
+          "XML syntax error" },
+        { NSX, "", 1, "XML syntax error" },
+        { NSX, "<namespace name=\"org.example.Net\"/>\n", 1, "root element must be <policy>" },
+        { NSX, "<policy>\n</policy>\n", 1, "no namespace attribute" },
+        { NSX, "<policy namespace=\"org.example.Net\" owner=\"x\"/>\n", 1, "unknown attribute 'owner' on <policy>" },
+        { NSX, "<policy namespace=\"org..Net\"/>\n", 1, "invalid namespace name" },
+        { NSX, XP("  <permit call=\"*\" user=\"*\"/>\n"), 2, "unknown element <permit>" },
+        { NSX, XP("  <allow call=\"*\" user=\"*\"><deny/></allow>\n"), 2, "inside a rule" },
+        { NSX, XP("  hello\n"), 2, "unexpected text" },
+        { NSX, "<!DOCTYPE policy [<!ENTITY x \"y\">]>\n<policy namespace=\"org.example.Net\"/>\n", 1,
+          "entity declarations are not allowed" },
+        { NSX, XP("\n  <allow user=\"*\"/>\n"), 3, "has no action" },
+        { NSX, XP("  <allow call=\"*\" subscribe=\"*\" user=\"*\"/>\n"), 2, "has two actions" },
+        { NSX, XP("  <allow own=\"yes\" user=\"*\"/>\n"), 2, "own must be \"true\"" },
+        { NSX, XP("  <allow call=\"*\"/>\n"), 2, "has no principal" },
+        { NSX, XP("  <allow call=\"*\" user=\"*\" group=\"root\"/>\n"), 2, "has two principals" },
+        { NSX, XP("  <allow call=\"*\" user=\"*\" member=\"X\"/>\n"), 2, "unknown attribute 'member'" },
+        { NSX, XP("  <allow call=\"Get-State\" user=\"*\"/>\n"), 2, "invalid member name 'Get-State'" },
+        { NSX, XP("  <allow call=\"\" user=\"*\"/>\n"), 2, "invalid member name" },
+        { NSX, XP("  <allow call=\"*\" user=\"no-such-user-mbus\"/>\n"), 2, "unknown user 'no-such-user-mbus'" },
+        { NSX, XP("  <allow call=\"*\" group=\"no-such-group-mbus\"/>\n"), 2, "unknown group 'no-such-group-mbus'" },
+        { NSX, XP("  <allow call=\"*\" group=\"*\"/>\n"), 2, "is not a group" },
+        { NSX, XP("  <allow call=\"*\" user=\"\"/>\n"), 2, "invalid value for user" },
+        { NSX, XP("  <allow call=\"*\" cert-fingerprint=\"abcd\"/>\n"), 2, "invalid cert-fingerprint" },
+        { "org.example.Other.xml", XP(""), 0, "must be named org.example.Net.xml" },
+        /* JSON */
+        { NSJ, "{\"namespace\": \"org.example.Net\",\n \"rules\": [\n  {\"allow\": \"own\" \"user\": \"root\"}]}\n", 3,
+          "JSON syntax error" },
+        { NSJ, "{\"namespace\": \"org.example.Net\",\n", 2, "unexpected end of file" },
+        { NSJ, "{\"namespace\": \"org.example.Net\"}\n{}\n", 2, "JSON syntax error" },
+        { NSJ, "[]\n", 1, "must be a JSON object" },
+        { NSJ, "{\"rules\": []}\n", 1, "missing key 'namespace'" },
+        { NSJ, "{\"namespace\": 7}\n", 1, "'namespace' must be a string" },
+        { NSJ, "{\"namespace\": \"org.example.Net\", \"doc\": \"x\"}\n", 1, "unknown key 'doc' in the policy object" },
+        { NSJ, "{\"namespace\": \"org.example.Net\", \"rules\": {}}\n", 1, "'rules' must be an array" },
+        { NSJ, "{\"namespace\": \"org.example.Net\",\n\"namespace\": \"org.example.Net\"}\n", 2,
+          "duplicate key 'namespace'" },
+        { NSJ, JP("  {\"allow\": \"own\", \"user\": \"root\"},\n  7\n"), 4, "rules[1] must be an object" },
+        { NSJ, JP("  {\"allow\": \"call\", \"deny\": \"call\", \"user\": \"*\"}\n"), 3, "both 'allow' and 'deny'" },
+        { NSJ, JP("  {\"user\": \"*\"}\n"), 3, "needs 'allow' or 'deny'" },
+        { NSJ, JP("  {\"allow\": \"fly\", \"user\": \"*\"}\n"), 3, "unknown action 'fly'" },
+        { NSJ, JP("  {\"allow\": \"own\", \"member\": \"X\", \"user\": \"*\"}\n"), 3, "an own rule takes no member" },
+        { NSJ, JP("  {\"allow\": \"call\", \"user\": \"*\", \"colour\": \"red\"}\n"), 3, "unknown key 'colour'" },
+        { NSJ, JP("  {\"allow\": \"call\", \"user\": \"*\", \"group\": \"root\"}\n"), 3, "two principals" },
+        { NSJ, JP("  {\"allow\": \"call\"}\n"), 3, "needs a principal" },
+        { NSJ, JP("  {\"allow\": \"call\", \"user\": \"*\",\n   \"user\": \"root\"}\n"), 4, "duplicate key 'user'" },
+        { NSJ, JP("  {\"allow\": \"call\", \"user\": -1}\n"), 3, "must be a name or an id" },
+        { NSJ, JP("  {\"allow\": \"call\", \"user\": true}\n"), 3, "'user' must be a string" },
+        { NSJ, JP("  {\"allow\": \"call\", \"member\": 3, \"user\": \"*\"}\n"), 3, "'member' must be a string" },
+        { NSJ, JP("\n  {\"allow\": \"call\", \"user\": \"no-such-user-mbus\"}\n"), 4, "unknown user" },
+        { NSJ, JP("  {\"allow\": \"call\", \"group\": \"no-such-group-mbus\"}\n"), 3, "unknown group" },
+        { NSJ, "{\"namespace\": \"org.example.Net\", \"rules\": [{\"allow\": \"call\", \"user\": \"a\\u0000b\"}]}\n", 1,
+          "NUL character" },
+};
+
+START_TEST(test_every_error_names_file_and_line) {
+        const struct load_error *e = &load_errors[_i];
+        _cleanup_(mbus_policy_freep) struct mbus_policy *p = NULL;
+        struct mbus_file_error err = {};
+        char path[256];
+        int r;
+
+        (void) snprintf(path, sizeof(path), "/etc/mbus/policy.d/%s", e->name);
+        ck_assert_int_eq(mbus_policy_new(&p, MBUS_POLICY_SCOPE_SYSTEM, 0), 0);
+        r = mbus_policy_add_text(p, path, e->text, strlen(e->text), &err);
+        ck_assert_msg(r == -EBADMSG, "case %d (%s): loaded (%d)", _i, e->message, r);
+        ck_assert_msg(err.line == e->line && strstr(err.message, e->message) && strcmp(err.path, path) == 0,
+                      "case %d: expected line %u '%s', got %s:%u: %s", _i, e->line, e->message, err.path,
+                      err.line, err.message);
+        /* Nothing of a broken file is kept. */
+        ck_assert(!mbus_policy_has_namespace(p, "org.example.Net"));
+}
+END_TEST
+
+/* --- directories ------------------------------------------------------------------------------ */
+
+START_TEST(test_directories_load_in_order_and_override) {
+        char vendor[64], admin[64];
+        const char *dirs[3];
+        _cleanup_(mbus_policy_freep) struct mbus_policy *p = NULL;
+        struct mbus_file_error err = {};
+        const struct mbus_policy_rule *r;
+        const char *path;
+        size_t n;
+
+        make_dir(vendor, sizeof(vendor));
+        make_dir(admin, sizeof(admin));
+        write_file(vendor, "org.example.A.xml", "<policy namespace=\"org.example.A\">\n"
+                                                 "<allow call=\"*\" user=\"*\"/>\n</policy>\n");
+        write_file(vendor, "org.example.B.json", "{\"namespace\": \"org.example.B\", \"rules\": []}\n");
+        write_file(vendor, "README", "not a policy\n");
+        write_file(vendor, ".org.example.C.xml", "garbage");
+        write_file(vendor, "org.example.D.xml~", "garbage");
+        write_file(admin, "org.example.A.json", "{\"namespace\": \"org.example.A\",\n\"rules\": [\n"
+                                                "{\"deny\": \"call\", \"user\": \"*\"}]}\n");
+        dirs[0] = vendor;
+        dirs[1] = "/nonexistent/mbus/policy.d";
+        dirs[2] = admin;
+
+        ck_assert_int_eq(mbus_policy_load(&p, dirs, 3, MBUS_POLICY_SCOPE_SYSTEM, 0, &err), 0);
+        ck_assert_uint_eq(mbus_policy_n_namespaces(p), 2);
+        r = mbus_policy_get_rules(p, "org.example.A", &n, &path);
+        ck_assert_uint_eq(n, 1);
+        ck_assert(!r[0].allow);                 /* the admin file replaced the vendor file whole */
+        ck_assert_uint_eq(r[0].line, 3);
+        ck_assert(strstr(path, admin) == path);
+        ck_assert(mbus_policy_has_namespace(p, "org.example.B"));
+
+        remove_dir(vendor);
+        remove_dir(admin);
+}
+END_TEST
+
+START_TEST(test_both_forms_in_one_directory_is_an_error) {
+        char dir[64];
+        const char *dirs[1];
+        struct mbus_policy *p = (struct mbus_policy *) 0x1;
+        struct mbus_file_error err = {};
+
+        make_dir(dir, sizeof(dir));
+        write_file(dir, "org.example.A.xml", "<policy namespace=\"org.example.A\"/>\n");
+        write_file(dir, "org.example.A.json", "{\"namespace\": \"org.example.A\"}\n");
+        dirs[0] = dir;
+        ck_assert_int_eq(mbus_policy_load(&p, dirs, 1, MBUS_POLICY_SCOPE_SYSTEM, 0, &err), -EBADMSG);
+        ck_assert_ptr_eq(p, (struct mbus_policy *) 0x1);        /* untouched */
+        ck_assert(strstr(err.message, "both org.example.A.json and org.example.A.xml"));
+        ck_assert(strstr(err.path, "org.example.A."));
+        remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_one_broken_file_rejects_the_whole_set) {
+        char dir[64];
+        const char *dirs[1];
+        struct mbus_policy *p = NULL;
+        struct mbus_file_error err = {};
+        char buf[600];
+
+        make_dir(dir, sizeof(dir));
+        write_file(dir, "org.example.A.xml", "<policy namespace=\"org.example.A\"/>\n");
+        write_file(dir, "org.example.B.xml", "<policy namespace=\"org.example.B\">\n"
+                                             "  <allow call=\"*\" user=\"nobody-at-all-mbus\"/>\n</policy>\n");
+        dirs[0] = dir;
+        ck_assert_int_eq(mbus_policy_load(&p, dirs, 1, MBUS_POLICY_SCOPE_SYSTEM, 0, &err), -EBADMSG);
+        ck_assert_ptr_null(p);
+        (void) mbus_file_error_format(&err, buf, sizeof(buf));
+        ck_assert_msg(strstr(buf, "/org.example.B.xml:2: unknown user 'nobody-at-all-mbus'"), "%s", buf);
+        remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_confdir_lists_sorted_namespaces) {
+        char dir[64];
+        struct mbus_confdir_entry *e = NULL;
+        size_t n = 0;
+
+        make_dir(dir, sizeof(dir));
+        write_file(dir, "org.b.X.json", "{}");
+        write_file(dir, "org.a.X.xml", "<x/>");
+        write_file(dir, ".hidden.xml", "");
+        write_file(dir, "notes.txt", "");
+        ck_assert_int_eq(mbus_confdir_list(dir, &e, &n, NULL), 0);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_str_eq(e[0].name, "org.a.X");
+        ck_assert_str_eq(e[1].name, "org.b.X");
+        ck_assert(strstr(e[1].path, "/org.b.X.json"));
+        mbus_confdir_entries_free(e, n);
+
+        ck_assert_int_eq(mbus_confdir_list("/nonexistent/dir", &e, &n, NULL), 0);
+        ck_assert_uint_eq(n, 0);
+        remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_add_file_reads_and_checks_the_name) {
+        char dir[64], path[128];
+        _cleanup_(mbus_policy_freep) struct mbus_policy *p = NULL;
+        struct mbus_file_error err = {};
+
+        make_dir(dir, sizeof(dir));
+        write_file(dir, "org.example.Net.json", JP("  {\"allow\": \"own\", \"user\": \"0\"}\n"));
+        ck_assert_int_eq(mbus_policy_new(&p, MBUS_POLICY_SCOPE_USER, 1000), 0);
+        (void) snprintf(path, sizeof(path), "%s/org.example.Net.json", dir);
+        ck_assert_int_eq(mbus_policy_add_file(p, path, &err), 0);
+        ck_assert(mbus_policy_has_namespace(p, "org.example.Net"));
+        ck_assert_int_eq(mbus_policy_get_scope(p), MBUS_POLICY_SCOPE_USER);
+        (void) snprintf(path, sizeof(path), "%s/missing.xml", dir);
+        ck_assert_int_eq(mbus_policy_add_file(p, path, &err), -ENOENT);
+        ck_assert(strstr(err.message, "cannot open"));
+        ck_assert_int_eq(mbus_policy_add_file(p, "/etc/passwd", &err), -EBADMSG);
+        ck_assert(strstr(err.message, "unknown file type"));
+        remove_dir(dir);
+}
+END_TEST
+
+/* --- the shipped files ------------------------------------------------------------------------ */
+
+START_TEST(test_shipped_files_load) {
+        const char *pdirs[] = { MBUS_POLICY_SOURCE_DIR "/policy.d" };
+        _cleanup_(mbus_policy_freep) struct mbus_policy *p = NULL, *example = NULL;
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *broker = NULL, *net = NULL;
+        struct mbus_identity alice = { .unix = true, .uid = 1000, .gid = 1000 }, root = { .unix = true };
+        struct mbus_file_error err = {};
+        uid_t zero = 0;
+
+        if (mbus_policy_load(&p, pdirs, 1, MBUS_POLICY_SCOPE_SYSTEM, 0, &err) < 0)
+                ck_abort_msg("%s:%u: %s", err.path, err.line, err.message);
+        ck_assert(mbus_policy_has_namespace(p, "org.mbus.Broker"));
+        /* Unprivileged users may use the read-only procedures and all events, not reload. */
+        ck_assert_int_eq(mbus_policy_check(p, &alice, MBUS_POLICY_CALL, "org.mbus.Broker", "ListNamespaces", &zero,
+                                           NULL), 0);
+        ck_assert_int_eq(mbus_policy_check(p, &alice, MBUS_POLICY_CALL, "org.mbus.Broker", "Introspect", &zero,
+                                           NULL), 0);
+        ck_assert_int_eq(mbus_policy_check(p, &alice, MBUS_POLICY_SUBSCRIBE, "org.mbus.Broker", "PeerConnected",
+                                           &zero, NULL), 0);
+        ck_assert_int_eq(mbus_policy_check(p, &alice, MBUS_POLICY_CALL, "org.mbus.Broker", "ReloadConfig", &zero,
+                                           NULL), -EACCES);
+        ck_assert_int_eq(mbus_policy_check(p, &root, MBUS_POLICY_CALL, "org.mbus.Broker", "ReloadConfig", &zero,
+                                           NULL), 0);
+
+        ck_assert_int_eq(mbus_policy_new(&example, MBUS_POLICY_SCOPE_SYSTEM, 0), 0);
+        if (mbus_policy_add_file(example, MBUS_POLICY_SOURCE_DIR "/examples/org.example.Network.xml", &err) < 0)
+                ck_abort_msg("%s:%u: %s", err.path, err.line, err.message);
+        ck_assert_int_eq(mbus_policy_check(example, &alice, MBUS_POLICY_CALL, "org.example.Network", "Reboot",
+                                           NULL, NULL), -EACCES);
+
+        if (mbus_idl_load_file(&broker, MBUS_POLICY_SOURCE_DIR "/interfaces.d/org.mbus.Broker.xml", &err) < 0)
+                ck_abort_msg("%s:%u: %s", err.path, err.line, err.message);
+        if (mbus_idl_load_file(&net, MBUS_POLICY_SOURCE_DIR "/examples/org.example.Network.json", &err) < 0)
+                ck_abort_msg("%s:%u: %s", err.path, err.line, err.message);
+        ck_assert_ptr_nonnull(mbus_idl_find_procedure(broker, "GetPeer"));
+        ck_assert_ptr_nonnull(mbus_idl_find_event(net, "StateChanged"));
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("policy-load");
+        TCase *tc = tcase_create("core");
+        SRunner *sr;
+        int failed;
+
+        tcase_add_test(tc, test_xml_every_construct);
+        tcase_add_test(tc, test_xml_and_json_give_identical_rules);
+        tcase_add_loop_test(tc, test_every_error_names_file_and_line, 0, (int) ELEMENTSOF(load_errors));
+        tcase_add_test(tc, test_directories_load_in_order_and_override);
+        tcase_add_test(tc, test_both_forms_in_one_directory_is_an_error);
+        tcase_add_test(tc, test_one_broken_file_rejects_the_whole_set);
+        tcase_add_test(tc, test_confdir_lists_sorted_namespaces);
+        tcase_add_test(tc, test_add_file_reads_and_checks_the_name);
+        tcase_add_test(tc, test_shipped_files_load);
+        suite_add_tcase(s, tc);
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

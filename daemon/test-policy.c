@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests of the policy checks (policy.c): the precedence as tables. */
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+#include "util/macro.h"
+
+#define NS "org.example.Net"
+#define FP "3af29c11045b77e09d42aa136fc81e55900b3d7ac4e92861f50c8bd346a719e2"
+
+/* One rule per line: rules[i] is on line i + 3 of the generated file. */
+static const char *const rules[] = {
+        /*  3 */ "{\"allow\": \"own\", \"user\": \"1000\"}",
+        /*  4 */ "{\"allow\": \"call\", \"group\": \"100\"}",
+        /*  5 */ "{\"allow\": \"call\", \"member\": \"GetState\", \"user\": \"*\"}",
+        /*  6 */ "{\"deny\": \"call\", \"member\": \"Reboot\", \"user\": \"*\"}",
+        /*  7 */ "{\"allow\": \"call\", \"user\": \"1001\"}",
+        /*  8 */ "{\"allow\": \"call\", \"member\": \"Foo\", \"user\": \"1002\"}",
+        /*  9 */ "{\"deny\": \"call\", \"member\": \"Foo\", \"user\": \"1002\"}",
+        /* 10 */ "{\"allow\": \"call\", \"member\": \"Bar\", \"group\": \"200\"}",
+        /* 11 */ "{\"deny\": \"call\", \"member\": \"Bar\", \"group\": \"201\"}",
+        /* 12 */ "{\"deny\": \"subscribe\", \"user\": \"*\"}",
+        /* 13 */ "{\"allow\": \"subscribe\", \"user\": \"1003\"}",
+        /* 14 */ "{\"allow\": \"subscribe\", \"member\": \"Changed\", \"group\": \"300\"}",
+        /* 15 */ "{\"allow\": \"send\", \"member\": \"Refresh\", \"user\": \"@broker\"}",
+        /* 16 */ "{\"allow\": \"call\", \"member\": \"Cert\", \"cert-cn\": \"monitor.example.org\"}",
+        /* 17 */ "{\"allow\": \"call\", \"member\": \"Cert\", \"cert-san\": \"dns:agent.example.org\"}",
+        /* 18 */ "{\"allow\": \"call\", \"member\": \"Cert\", \"cert-fingerprint\": \"3A:F2:9C:11:04:5B:77:E0:9D:42:AA:13:6F:C8:1E:55:90:0B:3D:7A:C4:E9:28:61:F5:0C:8B:D3:46:A7:19:E2\"}",
+        /* 19 */ "{\"allow\": \"call\", \"member\": \"Twice\", \"user\": \"*\"}",
+        /* 20 */ "{\"allow\": \"call\", \"member\": \"Twice\", \"user\": \"*\"}",
+        /* 21 */ "{\"deny\": \"own\", \"user\": \"0\"}",
+};
+
+#define BROKER_UID 4242
+
+static struct mbus_policy *make_policy(enum mbus_policy_scope scope) {
+        struct mbus_policy *p = NULL;
+        struct mbus_file_error err = {};
+        char text[8192];
+        size_t n;
+
+        n = (size_t) snprintf(text, sizeof(text), "{\"namespace\": \"" NS "\",\n \"rules\": [\n");
+        for (size_t i = 0; i < ELEMENTSOF(rules); i++)
+                n += (size_t) snprintf(text + n, sizeof(text) - n, "  %s%s\n", rules[i],
+                                       i + 1 < ELEMENTSOF(rules) ? "," : "");
+        n += (size_t) snprintf(text + n, sizeof(text) - n, "]}\n");
+
+        ck_assert_int_eq(mbus_policy_new(&p, scope, BROKER_UID), 0);
+        if (mbus_policy_add_text(p, "/test/" NS ".json", text, n, &err) < 0)
+                ck_abort_msg("%s:%u: %s", err.path, err.line, err.message);
+        return p;
+}
+
+static const gid_t groups_200_201[] = { 200, 201 };
+static const gid_t groups_300[] = { 300 };
+static const char *const sans[] = { "dns:other.example.org", "dns:agent.example.org" };
+
+#define UNIX(u, g) { .unix = true, .uid = (u), .gid = (g) }
+#define NONE (-1)
+
+struct policy_case {
+        const char *what;
+        struct mbus_identity who;
+        enum mbus_policy_action action;
+        const char *member;
+        long long owner_uid;            /* NONE: no owner */
+        bool allow;
+        unsigned line;                  /* deciding rule, 0: the default */
+};
+
+static const struct policy_case system_cases[] = {
+        { "a named user may own", UNIX(1000, 1000), MBUS_POLICY_OWN, NULL, NONE, true, 3 },
+        { "others may not own by the default", UNIX(1005, 1005), MBUS_POLICY_OWN, NULL, NONE, false, 0 },
+        { "a group member may call any member (primary group)", UNIX(1005, 100), MBUS_POLICY_CALL, "Anything",
+          NONE, true, 4 },
+        { "everyone may call a named member", UNIX(1005, 1005), MBUS_POLICY_CALL, "GetState", NONE, true, 5 },
+        { "a named member deny beats a user allow of *", UNIX(1001, 1001), MBUS_POLICY_CALL, "Reboot", NONE,
+          false, 6 },
+        { "a named member deny applies to root too", UNIX(0, 0), MBUS_POLICY_CALL, "Reboot", NONE, false, 6 },
+        { "a user allow of * covers other members", UNIX(1001, 1001), MBUS_POLICY_CALL, "Other", NONE, true, 7 },
+        { "deny beats allow at equal specificity (user)", UNIX(1002, 1002), MBUS_POLICY_CALL, "Foo", NONE,
+          false, 9 },
+        { "deny beats allow at equal specificity (groups)",
+          { .unix = true, .uid = 1005, .gid = 1005, .groups = groups_200_201, .n_groups = 2 },
+          MBUS_POLICY_CALL, "Bar", NONE, false, 11 },
+        { "a supplementary group matches",
+          { .unix = true, .uid = 1005, .gid = 1005, .groups = groups_200_201, .n_groups = 1 },
+          MBUS_POLICY_CALL, "Bar", NONE, true, 10 },
+        { "the default lets the owner's uid call", UNIX(1006, 1006), MBUS_POLICY_CALL, "Other", 1006, true, 0 },
+        { "the default refuses other uids", UNIX(1006, 1006), MBUS_POLICY_CALL, "Other", 1007, false, 0 },
+        { "the default refuses without an owner", UNIX(1006, 1006), MBUS_POLICY_CALL, "Other", NONE, false, 0 },
+        { "the default lets root call", UNIX(0, 0), MBUS_POLICY_CALL, "Other", NONE, true, 0 },
+        { "a deny of * for everyone", UNIX(0, 0), MBUS_POLICY_SUBSCRIBE, "Changed", 0, false, 12 },
+        { "a more specific allow beats a less specific deny (user)", UNIX(1003, 1003), MBUS_POLICY_SUBSCRIBE,
+          "Changed", NONE, true, 13 },
+        { "a named member with a group beats a user with *",
+          { .unix = true, .uid = 1005, .gid = 1005, .groups = groups_300, .n_groups = 1 },
+          MBUS_POLICY_SUBSCRIBE, "Changed", NONE, true, 14 },
+        { "a group rule does not match a peer outside the group", UNIX(1005, 1005), MBUS_POLICY_SUBSCRIBE,
+          "Changed", NONE, false, 12 },
+        { "@broker is the broker's uid", UNIX(BROKER_UID, 1), MBUS_POLICY_SEND, "Refresh", NONE, true, 15 },
+        { "@broker is no one else", UNIX(1005, 1005), MBUS_POLICY_SEND, "Refresh", NONE, false, 0 },
+        { "the default lets the owner send", UNIX(1005, 1005), MBUS_POLICY_SEND, "Refresh", 1005, true, 0 },
+        { "a certificate CN", { .cert_cn = "monitor.example.org" }, MBUS_POLICY_CALL, "Cert", NONE, true, 16 },
+        { "a certificate SAN", { .cert_sans = sans, .n_cert_sans = 2 }, MBUS_POLICY_CALL, "Cert", NONE, true, 17 },
+        { "a certificate fingerprint", { .cert_fingerprint = FP }, MBUS_POLICY_CALL, "Cert", NONE, true, 18 },
+        { "another certificate", { .cert_cn = "intruder.example.org" }, MBUS_POLICY_CALL, "Cert", NONE, false, 0 },
+        { "user=* covers certificate peers", { .cert_cn = "intruder.example.org" }, MBUS_POLICY_CALL, "GetState",
+          NONE, true, 5 },
+        { "uid rules never match certificate peers", { .cert_cn = "x" }, MBUS_POLICY_CALL, "Other", NONE, false, 0 },
+        { "the first of equal rules is named", UNIX(1005, 1005), MBUS_POLICY_CALL, "Twice", NONE, true, 19 },
+        { "an explicit deny of root's own", UNIX(0, 0), MBUS_POLICY_OWN, NULL, NONE, false, 21 },
+};
+
+static const struct policy_case user_cases[] = {
+        { "the broker's uid may own", UNIX(BROKER_UID, 1), MBUS_POLICY_OWN, NULL, NONE, true, 0 },
+        { "root is another uid", UNIX(0, 0), MBUS_POLICY_OWN, NULL, NONE, false, 21 },
+        { "another uid may not own", UNIX(1005, 1005), MBUS_POLICY_OWN, NULL, NONE, false, 0 },
+        { "a rule still allows", UNIX(1000, 1000), MBUS_POLICY_OWN, NULL, NONE, true, 3 },
+        { "the broker's uid may call", UNIX(BROKER_UID, 1), MBUS_POLICY_CALL, "Other", NONE, true, 0 },
+        { "another uid may not call, even the owner's", UNIX(1005, 1005), MBUS_POLICY_CALL, "Other", 1005, false, 0 },
+        { "a rule denies the broker's uid too", UNIX(BROKER_UID, 1), MBUS_POLICY_CALL, "Reboot", NONE, false, 6 },
+        { "certificate peers get nothing by default", { .cert_cn = "x" }, MBUS_POLICY_SEND, "Refresh", NONE,
+          false, 0 },
+};
+
+static void run_cases(enum mbus_policy_scope scope, const struct policy_case *cases, size_t n) {
+        _cleanup_(mbus_policy_freep) struct mbus_policy *p = make_policy(scope);
+
+        for (size_t i = 0; i < n; i++) {
+                const struct policy_case *c = &cases[i];
+                struct mbus_policy_decision d = {};
+                uid_t owner = (uid_t) c->owner_uid;
+                char buf[512];
+                int r;
+
+                r = mbus_policy_check(p, &c->who, c->action, NS, c->member, c->owner_uid == NONE ? NULL : &owner, &d);
+                ck_assert_msg((r == 0) == c->allow && (r == 0 || r == -EACCES) && d.allow == c->allow,
+                              "%s: got %s (%s)", c->what, r == 0 ? "allow" : "deny",
+                              mbus_policy_decision_describe(&d, buf, sizeof(buf)));
+                ck_assert_msg((d.rule ? d.rule->line : 0) == c->line, "%s: decided by line %u, expected %u (%s)",
+                              c->what, d.rule ? d.rule->line : 0, c->line,
+                              mbus_policy_decision_describe(&d, buf, sizeof(buf)));
+                ck_assert_msg(d.rule || d.default_text, "%s: no reason given", c->what);
+        }
+}
+
+START_TEST(test_system_scope_precedence) {
+        run_cases(MBUS_POLICY_SCOPE_SYSTEM, system_cases, ELEMENTSOF(system_cases));
+}
+END_TEST
+
+START_TEST(test_user_scope_precedence) {
+        run_cases(MBUS_POLICY_SCOPE_USER, user_cases, ELEMENTSOF(user_cases));
+}
+END_TEST
+
+START_TEST(test_namespace_without_rules_uses_the_defaults) {
+        _cleanup_(mbus_policy_freep) struct mbus_policy *sys = NULL, *usr = NULL;
+        struct mbus_identity root = UNIX(0, 0), alice = UNIX(1000, 1000), me = UNIX(BROKER_UID, 1);
+        struct mbus_policy_decision d;
+        uid_t owner = 1000;
+
+        ck_assert_int_eq(mbus_policy_new(&sys, MBUS_POLICY_SCOPE_SYSTEM, 0), 0);
+        ck_assert_int_eq(mbus_policy_new(&usr, MBUS_POLICY_SCOPE_USER, BROKER_UID), 0);
+
+        ck_assert_int_eq(mbus_policy_check(sys, &root, MBUS_POLICY_OWN, "org.x.Y", NULL, NULL, &d), 0);
+        ck_assert_ptr_null(d.rule);
+        ck_assert_int_eq(mbus_policy_check(sys, &alice, MBUS_POLICY_OWN, "org.x.Y", NULL, NULL, &d), -EACCES);
+        ck_assert_int_eq(mbus_policy_check(sys, &alice, MBUS_POLICY_CALL, "org.x.Y", "M", &owner, &d), 0);
+        ck_assert_int_eq(mbus_policy_check(sys, &alice, MBUS_POLICY_SUBSCRIBE, "org.x.Y", "E", &owner, &d), 0);
+        owner = 1001;
+        ck_assert_int_eq(mbus_policy_check(sys, &alice, MBUS_POLICY_SUBSCRIBE, "org.x.Y", "E", &owner, &d), -EACCES);
+        ck_assert_int_eq(mbus_policy_check(sys, &root, MBUS_POLICY_SUBSCRIBE, "org.x.Y", "E", &owner, &d), 0);
+
+        ck_assert_int_eq(mbus_policy_check(usr, &me, MBUS_POLICY_OWN, "org.x.Y", NULL, NULL, &d), 0);
+        ck_assert_int_eq(mbus_policy_check(usr, &root, MBUS_POLICY_CALL, "org.x.Y", "M", NULL, &d), -EACCES);
+        ck_assert_int_eq(mbus_policy_check(usr, &alice, MBUS_POLICY_CALL, "org.x.Y", "M", NULL, &d), -EACCES);
+        ck_assert_ptr_nonnull(d.default_text);
+        ck_assert(!mbus_policy_has_namespace(usr, "org.x.Y"));
+}
+END_TEST
+
+START_TEST(test_decision_names_rule_file_and_line) {
+        _cleanup_(mbus_policy_freep) struct mbus_policy *p = make_policy(MBUS_POLICY_SCOPE_SYSTEM);
+        struct mbus_identity alice = UNIX(1005, 1005);
+        struct mbus_policy_decision d;
+        char buf[512];
+
+        ck_assert_int_eq(mbus_policy_check(p, &alice, MBUS_POLICY_CALL, NS, "Reboot", NULL, &d), -EACCES);
+        ck_assert_str_eq(mbus_policy_decision_describe(&d, buf, sizeof(buf)),
+                         "rule 'deny call Reboot user=*' at /test/" NS ".json:6");
+        ck_assert_int_eq(mbus_policy_check(p, &alice, MBUS_POLICY_OWN, NS, NULL, NULL, &d), -EACCES);
+        ck_assert_str_eq(mbus_policy_decision_describe(&d, buf, sizeof(buf)),
+                         "default of the system scope: only root may own a namespace no rule covers");
+        ck_assert(mbus_policy_has_namespace(p, NS));
+        ck_assert_uint_eq(mbus_policy_n_namespaces(p), 1);
+}
+END_TEST
+
+START_TEST(test_action_and_scope_names) {
+        for (int a = 0; a < _MBUS_POLICY_ACTION_MAX; a++)
+                ck_assert_int_eq(mbus_policy_action_from_string(mbus_policy_action_to_string(a)), a);
+        ck_assert_int_eq(mbus_policy_action_from_string("fly"), _MBUS_POLICY_ACTION_INVALID);
+        ck_assert_int_eq(mbus_policy_scope_from_string("system"), MBUS_POLICY_SCOPE_SYSTEM);
+        ck_assert_int_eq(mbus_policy_scope_from_string("user"), MBUS_POLICY_SCOPE_USER);
+        ck_assert_int_eq(mbus_policy_scope_from_string("world"), _MBUS_POLICY_SCOPE_INVALID);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("policy");
+        TCase *tc = tcase_create("core");
+        SRunner *sr;
+        int failed;
+
+        tcase_add_test(tc, test_system_scope_precedence);
+        tcase_add_test(tc, test_user_scope_precedence);
+        tcase_add_test(tc, test_namespace_without_rules_uses_the_defaults);
+        tcase_add_test(tc, test_decision_names_rule_file_and_line);
+        tcase_add_test(tc, test_action_and_scope_names);
+        suite_add_tcase(s, tc);
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
