@@ -329,6 +329,49 @@ START_TEST(test_broker_namespace_follows_the_default_without_its_policy_file) {
 }
 END_TEST
 
+/* User scope: peers of the broker's own uid may do everything without rules, others nothing;
+ * "@broker" names the broker's uid in rules. */
+START_TEST(test_user_scope_defaults_to_the_broker_uid) {
+        struct env e;
+        struct test_agent root, svc, nobody;
+        const char *args[] = { "--config-dir", NULL, "--scope", "user", NULL };
+        int r;
+
+        env_init(&e, false);
+        write_policy(&e, "org.example.Mine", "xml",
+                     "<policy namespace=\"org.example.Mine\">\n"
+                     "  <allow own=\"true\" user=\"nobody\"/>\n"
+                     "  <deny call=\"Secret\" user=\"@broker\"/>\n"
+                     "</policy>\n");
+        args[1] = e.c.dir;
+        ck_assert_int_eq(test_broker_start_full(&e.b, args, e.c.log, true), 0);
+        agent(&root, &e, &ROOT);
+        agent(&svc, &e, &ROOT);
+        agent(&nobody, &e, &NOBODY);
+
+        /* the broker's uid (root here) needs no rule; others get nothing by default */
+        ck_assert_agent_ok(&svc, test_agent_do(&svc, "register %s Get -", NS));
+        ck_assert_agent_ok(&root, test_agent_do(&root, "call %s Get", NS));
+        r = test_agent_do(&nobody, "call %s Get", NS);
+        ck_assert_agent_error(&nobody, r, MBUS_ERROR_ACCESS_DENIED, NULL);
+        r = test_agent_do(&nobody, "register org.example.Other Get -");
+        ck_assert_agent_error(&nobody, r, MBUS_ERROR_ACCESS_DENIED, NULL);
+        r = test_agent_do(&nobody, "call org.mbus.Broker Ping {}");
+        ck_assert_agent_error(&nobody, r, MBUS_ERROR_ACCESS_DENIED, NULL);
+
+        /* rules still apply: nobody may own Mine; @broker matches root's peers */
+        ck_assert_agent_ok(&nobody, test_agent_do(&nobody, "register org.example.Mine Get,Secret -"));
+        ck_assert_agent_ok(&root, test_agent_do(&root, "call org.example.Mine Get"));
+        r = test_agent_do(&root, "call org.example.Mine Secret");
+        ck_assert_agent_error(&root, r, MBUS_ERROR_ACCESS_DENIED, "org.example.Mine.xml:3");
+
+        agent_done(&root);
+        agent_done(&svc);
+        agent_done(&nobody);
+        env_done(&e);
+}
+END_TEST
+
 /* ---- subscribe and send ------------------------------------------------------------------ */
 
 START_TEST(test_subscribe_exact_denied_wildcard_filtered_at_delivery) {
@@ -712,6 +755,20 @@ END_TEST
 
 /* ---- logging ----------------------------------------------------------------------------- */
 
+static size_t count_in_file(const char *path, const char *needle) {
+        static char buf[1 << 20];
+        size_t n = 0, len;
+        FILE *f = fopen(path, "re");
+
+        ck_assert_ptr_nonnull(f);
+        len = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[len] = 0;
+        fclose(f);
+        for (const char *p = buf; (p = strstr(p, needle)); p += strlen(needle))
+                n++;
+        return n;
+}
+
 START_TEST(test_denial_is_logged_with_its_rule) {
         struct env e;
         struct test_agent svc, nobody;
@@ -738,6 +795,16 @@ START_TEST(test_denial_is_logged_with_its_rule) {
         ck_assert(test_file_wait_for(e.c.log, "deny call Reboot", 0));
         ck_assert(test_file_wait_for(e.c.log, "65534", 0));
 
+        /* a peer hammering a denied call cannot flood the log: every call is refused, few are
+         * logged */
+        for (int i = 0; i < 40; i++) {
+                r = test_agent_do(&nobody, "call %s Reboot", NS);
+                ck_assert_agent_error(&nobody, r, MBUS_ERROR_ACCESS_DENIED, at);
+        }
+        ck_assert_agent_ok(&nobody, test_agent_do(&nobody, "call %s Get", NS));
+        size_t n = count_in_file(e.c.log, at);
+        ck_assert_msg(n >= 1 && n < 41, "%zu denials logged of 41", n);
+
         agent_done(&svc);
         agent_done(&nobody);
         env_done(&e);
@@ -755,6 +822,7 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_call_default_allows_owner_uid_and_root_only);
         tcase_add_test(tc, test_broker_read_only_procedures_open_reload_root_only);
         tcase_add_test(tc, test_broker_namespace_follows_the_default_without_its_policy_file);
+        tcase_add_test(tc, test_user_scope_defaults_to_the_broker_uid);
         tcase_add_test(tc, test_subscribe_exact_denied_wildcard_filtered_at_delivery);
         tcase_add_test(tc, test_send_direct_event_allowed_and_denied);
         tcase_add_loop_test(tc, test_interface_file_validates_calls_events_and_registration, 0, 2);
