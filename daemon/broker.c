@@ -617,7 +617,8 @@ int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err
                 if (!err->message[0])
                         (void) mbus_file_error_set(err, NULL, 0, "%s", strerror(-r));
                 return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_INVALID),
-                                "Configuration rejected, the previous one stays in force: %s",
+                                "Configuration rejected%s: %s",
+                                b->config_loaded ? ", the previous one stays in force" : "",
                                 mbus_file_error_format(err, text, sizeof(text)));
         }
 
@@ -625,6 +626,7 @@ int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err
         b->policy = TAKE_PTR(policy);
         mbus_introspection_free(b->interfaces);
         b->interfaces = TAKE_PTR(interfaces);
+        b->config_loaded = true;
 
         (void) mbus_log(LOG_INFO, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_LOADED),
                         "Loaded the policy of %zu namespaces and the interfaces of %zu (%s scope%s%s)",

@@ -65,6 +65,7 @@ struct mbus_broker {
         struct mbus_policy *policy;             /* owned */
         struct mbus_introspection *interfaces;  /* owned */
         uid_t uid;                              /* the broker's own (effective) uid */
+        bool config_loaded;                     /* a first set was put in force */
         struct mbus_ratelimit denied_log_ratelimit;
 
         struct mbus_stats stats;

@@ -91,7 +91,7 @@ static int run(struct mbus_config *config) {
 
                 if (mbus_log_get_target() != MBUS_LOG_TARGET_CONSOLE)
                         fprintf(stderr, "mbus-broker: %s\n", mbus_file_error_format(&ferr, text, sizeof(text)));
-                return r;
+                return mbus_log(LOG_ERR, r, NULL, "Refusing to start with a broken configuration");
         }
         r = sd_event_add_signal(b->event, NULL, SIGHUP, on_sighup, b);
         if (r < 0)
