@@ -200,11 +200,18 @@ static int validate_file(const char *path, FILE *out, FILE *err) {
         return 0;
 }
 
-static int validate_directory(const char *dir, FILE *out, FILE *err) {
+static int validate_directory(const char *path, FILE *out, FILE *err) {
         struct mbus_confdir_entry *entries = NULL;
         struct mbus_file_error e = {};
-        size_t n = 0;
+        _cleanup_free_ char *dir = strdup(path);
+        size_t n = 0, len;
         int r, result = 0;
+
+        if (!dir)
+                return -ENOMEM;
+        /* "interfaces.d/" names its files "interfaces.d/NS.xml", as the broker would. */
+        for (len = strlen(dir); len > 1 && dir[len - 1] == '/'; len--)
+                dir[len - 1] = 0;
 
         r = mbus_confdir_list(dir, &entries, &n, &e);
         if (r == -ENOMEM)
