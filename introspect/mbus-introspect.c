@@ -36,6 +36,7 @@
 #include "util/macro.h"
 
 #define BROKER_NAMESPACE "org.mbus.Broker"
+#define BROKER_ID ":1.0"
 
 enum mode {
         MODE_BUS,
@@ -404,6 +405,9 @@ static int list_namespaces(struct mbus_conn *conn) {
                 rows[n_rows].uid = json_get_int_or(e, "uid", json_get_int_or(peer, "uid", -1));
                 rows[n_rows].pid = json_get_int_or(e, "pid", json_get_int_or(peer, "pid", -1));
                 rows[n_rows].client = json_get_string(peer, "name");
+                /* The broker is peer :1.0 but not in ListPeers: it is no client. */
+                if (!peer && rows[n_rows].owner && strcmp(rows[n_rows].owner, BROKER_ID) == 0)
+                        rows[n_rows].client = "mbus-broker";
                 if (json_object_object_get_ex(e, "file", &file) && json_object_is_type(file, json_type_boolean))
                         rows[n_rows].file = json_object_get_boolean(file);
                 n_rows++;
