@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "policy.h"
 
 static int parse(struct mbus_config *c, enum mbus_config_action *action, char **argv) {
         char errbuf[256];
@@ -96,6 +97,29 @@ START_TEST(test_help_and_version_are_actions) {
 }
 END_TEST
 
+START_TEST(test_config_dir_and_scope) {
+        struct mbus_config c;
+        enum mbus_config_action a;
+        char *good[] = { (char *) "mbus-broker", (char *) "--config-dir", (char *) "/tmp/conf", (char *) "--scope",
+                         (char *) "user", NULL };
+        char *bad[] = { (char *) "mbus-broker", (char *) "--scope", (char *) "world", NULL };
+        char *none[] = { (char *) "mbus-broker", NULL };
+
+        ck_assert_int_eq(parse(&c, &a, none), 0);
+        ck_assert_ptr_null(c.config_dir);
+        ck_assert_int_eq(c.scope, -1);                  /* by the broker's uid */
+        mbus_config_done(&c);
+
+        ck_assert_int_eq(parse(&c, &a, good), 0);
+        ck_assert_str_eq(c.config_dir, "/tmp/conf");
+        ck_assert_int_eq(c.scope, MBUS_POLICY_SCOPE_USER);
+        mbus_config_done(&c);
+
+        ck_assert_int_eq(parse(&c, &a, bad), -EINVAL);
+        mbus_config_done(&c);
+}
+END_TEST
+
 static Suite *config_suite(void) {
         Suite *s = suite_create("config");
         TCase *tc = tcase_create("core");
@@ -104,6 +128,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_options_take_fractional_seconds_and_sizes);
         tcase_add_test(tc, test_bad_values_are_refused);
         tcase_add_test(tc, test_help_and_version_are_actions);
+        tcase_add_test(tc, test_config_dir_and_scope);
         suite_add_tcase(s, tc);
         return s;
 }
