@@ -20,19 +20,30 @@
  *              {"allow": "call", "member": "*", "group": "netdev"},
  *              {"deny": "call", "member": "Reboot", "user": "*"}, ...]}
  *
- * XML: an element <allow> or <deny> with exactly one action attribute (own="true",
- * call=MEMBER|"*", subscribe=EVENT|"*", send=EVENT|"*") and exactly one principal attribute.
- * JSON: {"allow"|"deny": ACTION, "member": MEMBER|"*" (optional, not for own), principal}.
+ * XML: the root element <policy namespace=NS> holds empty elements <allow> or <deny>, each with
+ * exactly one action attribute (own="true", call=MEMBER|"*", subscribe=EVENT|"*",
+ * send=EVENT|"*") and exactly one principal attribute. Nothing else: no other element,
+ * attribute or text; comments are fine; entity declarations are refused.
+ * JSON: {"namespace": NS, "rules": [RULE...]} ("rules" may be left out: no rules), each RULE
+ * {"allow"|"deny": "own"|"call"|"subscribe"|"send", "member": MEMBER|"*" (optional, "*" when
+ * absent, not allowed for own), principal}; user and group may also be JSON integers (ids).
+ * No other key; a key twice in one object is an error.
  * Principals: user=NAME|UID|"*" ("*": everyone, certificate peers included), group=NAME|GID
- * (primary or supplementary), user="@broker" (peers running as the broker's own uid),
- * cert-cn=, cert-san=, cert-fingerprint= (SHA-256, hex, colons optional, case-insensitive).
+ * (primary or supplementary; group="*" is refused), user="@broker" (peers running as the
+ * broker's own uid), cert-cn=, cert-san= (compared exactly), cert-fingerprint= (SHA-256: 64
+ * hex digits, colons optional, case-insensitive; kept lowercase without colons).
  * User and group names are resolved when the file is loaded; an unknown name is an error.
+ * The file must be named NS.xml or NS.json for the namespace it declares. Each rule keeps its
+ * text ("deny call Reboot user=*": verb, action, member or "*" unless own, principal as
+ * written) and line (XML: the element's; JSON: where the rule's object begins).
  *
  * Precedence, deterministic and independent of rule order: among the rules that match the
  * identity, action, namespace and member, the most specific wins; specificity = member rank
  * (a named member 4, "*"/absent 0) + principal rank (user, uid, @broker, cert-* 3; group 2;
  * "*" 0). At equal specificity deny beats allow. Between equal rules of the same verdict the
- * first in the file is named as the deciding rule.
+ * first in the file is named as the deciding rule. Rules bind root like anyone else: a
+ * matching deny refuses root too; only the defaults favour uid 0.
+ * Limits: a file is at most MBUS_IDL_FILE_SIZE_MAX bytes and 4096 rules.
  * No matching rule: the scope's default decides:
  *   system scope (broker runs as root): own: only uid 0; call, subscribe, send: uid 0 and the
  *     namespace owner's uid.
