@@ -589,11 +589,33 @@ static int copy_file(const char *from, const char *to) {
         return r;
 }
 
+/* A failed assertion ends a test's process (Check forks one per test) before it can clean up:
+ * the tests' directories live in one directory per test program that main() removes. */
+static char config_root[200];
+
+int test_config_root_init(void) {
+        char tmpl[] = "/tmp/mbus-conf.XXXXXX";
+
+        if (!mkdtemp(tmpl))
+                return -errno;
+        snprintf(config_root, sizeof(config_root), "%s", tmpl);
+        return chmod(config_root, 0755) < 0 ? -errno : 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw);
+
+void test_config_root_done(void) {
+        if (config_root[0])
+                (void) nftw(config_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        config_root[0] = 0;
+}
+
 int test_config_new(struct test_config *c, bool with_shipped) {
-        char tmpl[] = "/tmp/mbus-conf.XXXXXX", a[512], b[512];
+        char tmpl[256], a[512], b[512];
         const char *src = getenv("MBUS_TEST_SRCDIR");
 
         *c = (struct test_config) {};
+        snprintf(tmpl, sizeof(tmpl), "%s/conf.XXXXXX", config_root[0] ? config_root : "/tmp");
         if (!mkdtemp(tmpl))
                 return -errno;
         snprintf(c->dir, sizeof(c->dir), "%s", tmpl);

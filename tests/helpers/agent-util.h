@@ -67,6 +67,10 @@ struct test_config {
         char dir[256];
         char log[300];              /* DIR/broker.log, for the broker's stderr */
 };
+/* A test program's main() calls these around srunner_run_all(): config directories are made
+ * in one directory that _done() removes, also those of tests that failed half-way. */
+int test_config_root_init(void);
+void test_config_root_done(void);
 /* Creates the directory; with_shipped copies the org.mbus.Broker interface and policy files
  * from the source tree ($MBUS_TEST_SRCDIR/policy) into it. Returns 0 or a negative errno. */
 int test_config_new(struct test_config *c, bool with_shipped);
