@@ -43,6 +43,7 @@
 #include "proto/address.h"
 #include "proto/file-error.h"
 #include "proto/frame.h"
+#include "proto/idl.h"
 #include "proto/names.h"
 #include "router.h"
 #include "util/fd-util.h"
@@ -549,9 +550,10 @@ static size_t broker_conf_dirs(const struct mbus_config *c, const char *kind, ch
 }
 
 /*
- * After a new policy is in force, every owner is held to it: an owner that may no longer own
- * its namespace is told (NamespaceLost, direct) and loses it (NamespaceOwnerChanged). Pending
- * calls it already received stay its to answer: they are keyed by peer, not by namespace.
+ * After a new set is in force, every owner is held to it: an owner that may no longer own its
+ * namespace, or that declared procedures or events a new interface file does not, is told
+ * (NamespaceLost, direct) and loses it (NamespaceOwnerChanged). Pending calls it already
+ * received stay its to answer: they are keyed by peer, not by namespace.
  */
 static void broker_reevaluate_owners(struct mbus_broker *b) {
         _cleanup_free_ struct mbus_namespace **all = NULL;
@@ -576,17 +578,25 @@ static void broker_reevaluate_owners(struct mbus_broker *b) {
                 if (!peer)
                         continue;
                 mbus_creds_to_identity(&peer->creds, &who);
-                if (mbus_policy_check(b->policy, &who, MBUS_POLICY_OWN, ns->name, NULL, NULL, &d) >= 0)
-                        continue;
+                if (mbus_policy_check(b->policy, &who, MBUS_POLICY_OWN, ns->name, NULL, NULL, &d) < 0)
+                        (void) mbus_policy_decision_describe(&d, why, sizeof(why));
+                else {
+                        /* An owner may serve only what a (new) interface file declares. */
+                        const struct mbus_idl_namespace *file = mbus_introspection_get(b->interfaces, ns->name);
+
+                        if (!file || !ns->described ||
+                            mbus_introspection_check_declaration(file, ns->described, why, sizeof(why)) >= 0)
+                                continue;
+                }
 
                 name = strdup(ns->name);
                 if (!name)
                         continue;
-                (void) mbus_policy_decision_describe(&d, why, sizeof(why));
                 (void) mbus_log(LOG_NOTICE, 0,
                                 MBUS_FIELDS(.msgid = MBUS_MSGID_NAMESPACE_LOST, .peer = peer, .ns = name,
                                             .action = "own", .rule = why),
-                                "Peer :1.%" PRIu64 " may no longer own %s after the reload: %s", peer->id, name, why);
+                                "Peer :1.%" PRIu64 " may no longer own %s after the reload: %s", peer->id, name,
+                                why);
                 mbus_driver_send_namespace_lost(b, peer, name, why);
                 if (mbus_namespace_unregister(b->namespaces, name, owner) >= 0)
                         mbus_driver_emit_owner_changed(b, name, owner, /* new_owner= */ 0);

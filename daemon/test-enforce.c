@@ -450,6 +450,41 @@ START_TEST(test_reload_rejects_a_broken_set_and_revokes_ownership) {
 }
 END_TEST
 
+START_TEST(test_reload_holds_owners_to_a_new_interface_file) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *lost = NULL;
+        _cleanup_json_ json_object *o = NULL;
+        struct tctx t = {};
+        struct tpeer svc, root;
+        char sub[128];
+
+        t_init(&t);
+        tp_connect_as(&t, &svc, 0, 0);
+        tp_connect_as(&t, &root, 0, 0);
+        tp_hello(&t, &svc, "svc");
+        tp_hello(&t, &root, "root");
+        tp_expect_return(&t, &svc, MBUS_FRAME_REGISTER, F(.namespace = "org.t.Free"), "{\"procedures\": [\"A\"]}");
+        tp_expect_return(&t, &svc, MBUS_FRAME_REGISTER, F(.namespace = "org.t.Kept"), "{\"procedures\": [\"A\"]}");
+
+        (void) snprintf(sub, sizeof(sub), "%s/interfaces.d", t.dir);
+        write_file(sub, "org.t.Free.json", "{\"namespace\": \"org.t.Free\", \"procedures\": [{\"name\": \"B\"}]}\n");
+        write_file(sub, "org.t.Kept.json", "{\"namespace\": \"org.t.Kept\", \"procedures\": [{\"name\": \"A\"}]}\n");
+        tp_expect_return(&t, &root, MBUS_FRAME_CALL, F(.namespace = "org.mbus.Broker", .member = "ReloadConfig"), NULL);
+
+        lost = tp_recv(&t, &svc);
+        ck_assert_ptr_nonnull(lost);
+        ck_assert_str_eq(lost->f.member, "NamespaceLost");
+        ck_assert_int_eq(json_parse_bytes((const char *) lost->body, lost->body_len, &o), 0);
+        ck_assert_str_eq(json_get_string(o, "namespace"), "org.t.Free");
+        ck_assert(strstr(json_get_string(o, "reason"), "procedure A"));
+        ck_assert_ptr_null(mbus_namespace_get(t.broker->namespaces, "org.t.Free"));
+        ck_assert_ptr_nonnull(mbus_namespace_get(t.broker->namespaces, "org.t.Kept"));
+
+        tp_close(&svc);
+        tp_close(&root);
+        t_done(&t);
+}
+END_TEST
+
 START_TEST(test_without_files_nothing_is_parsed_and_root_may_do_all) {
         struct tctx t = {};
         struct tpeer root;
@@ -488,6 +523,7 @@ int main(void) {
         tcase_add_test(tc, test_events_are_validated_and_filtered_per_subscriber);
         tcase_add_test(tc, test_introspect_and_list_namespaces);
         tcase_add_test(tc, test_reload_rejects_a_broken_set_and_revokes_ownership);
+        tcase_add_test(tc, test_reload_holds_owners_to_a_new_interface_file);
         tcase_add_test(tc, test_without_files_nothing_is_parsed_and_root_may_do_all);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
