@@ -328,6 +328,14 @@ START_TEST(test_tool_lists_namespaces_with_owner_and_file_flag) {
         ck_assert_msg(line_of(out, "org.mbus.Broker", line, sizeof(line)), "no broker line in:\n%s", out);
         ck_assert_msg(strstr(line, ":1.0"), "broker owner not in '%s'", line);
 
+        /* a namespace without a file: what its owner declared, arguments unknown */
+        const char *argv_decl[] = { tool(), "--address", e.b.address, "org.example.Decl", NULL };
+        ck_assert_int_eq(test_run(argv_decl, out, sizeof(out), err, sizeof(err), 20000), 0);
+        ck_assert_msg(strstr(out, "declared by its owner"), "%s", out);
+        ck_assert_msg(strstr(out, owner.id), "owner not shown:\n%s", out);
+        ck_assert_msg(line_of(out, "procedure", line, sizeof(line)) && strstr(line, "Alpha") && strstr(line, "?"),
+                      "no row for Alpha with unknown arguments:\n%s", out);
+
         /* --json: the ListNamespaces reply */
         const char *argv_json[] = { tool(), "--address", e.b.address, "--json", NULL };
         ck_assert_int_eq(test_run(argv_json, out, sizeof(out), err, sizeof(err), 20000), 0);
