@@ -8,9 +8,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "confdir.h"
 #include "util/macro.h"
@@ -124,4 +128,64 @@ int mbus_confdir_list(const char *dir, struct mbus_confdir_entry **ret, size_t *
         *ret = entries;
         *ret_n = n;
         return 0;
+}
+
+static bool confdir_in_dir(const char *path, const char *dir) {
+        size_t l = strlen(dir);
+        const char *slash = strrchr(path, '/');
+
+        /* The file's own directory is named dir: ".../dir/FILE" or "dir/FILE". */
+        if (!slash || (size_t) (slash - path) < l)
+                return false;
+        return memcmp(slash - l, dir, l) == 0 && (slash - l == path || slash[-(ptrdiff_t) l - 1] == '/');
+}
+
+int mbus_confdir_guess_kind(const char *path) {
+        char buf[65536];
+        const char *suffix = mbus_confdir_suffix(path), *p;
+        ssize_t n;
+        int fd;
+
+        if (!path)
+                return -EINVAL;
+        if (confdir_in_dir(path, "policy.d"))
+                return MBUS_CONFDIR_POLICY;
+        if (confdir_in_dir(path, "interfaces.d"))
+                return MBUS_CONFDIR_INTERFACE;
+        if (!suffix)
+                return -EINVAL;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0) {
+                int r = -errno;
+
+                (void) close(fd);
+                return r;
+        }
+        (void) close(fd);
+        buf[n] = 0;
+
+        if (strcmp(suffix, ".json") == 0)
+                return strstr(buf, "\"rules\"") ? MBUS_CONFDIR_POLICY : MBUS_CONFDIR_INTERFACE;
+
+        /* XML: the first element that is not <?xml ...?>, a comment or a DOCTYPE. */
+        for (p = buf; (p = strchr(p, '<')); p++) {
+                if (strncmp(p, "<!--", 4) == 0) {
+                        p = strstr(p + 4, "-->");
+                        if (!p)
+                                return -EINVAL;
+                        continue;
+                }
+                if (p[1] == '?' || p[1] == '!')
+                        continue;
+                if (strncmp(p + 1, "policy", 6) == 0 && strchr(" \t\r\n/>", p[7]))
+                        return MBUS_CONFDIR_POLICY;
+                if (strncmp(p + 1, "namespace", 9) == 0 && strchr(" \t\r\n/>", p[10]))
+                        return MBUS_CONFDIR_INTERFACE;
+                return -EINVAL;
+        }
+        return -EINVAL;
 }

@@ -2,6 +2,7 @@
 #pragma once
 /* The per-namespace files of one configuration directory (interfaces.d, policy.d). */
 
+#include <errno.h>
 #include <stddef.h>
 
 #include "proto/file-error.h"
@@ -25,3 +26,19 @@ void mbus_confdir_entries_free(struct mbus_confdir_entry *entries, size_t n);
 
 /* The file's form by its name: ".xml", ".json", or NULL for anything else. */
 const char *mbus_confdir_suffix(const char *path);
+
+/* What a configuration file is, for tools that are handed files (mbus-introspect --check). */
+enum mbus_confdir_kind {
+        MBUS_CONFDIR_POLICY,            /* policy.d: <policy ...> / {"namespace", "rules"} */
+        MBUS_CONFDIR_INTERFACE,         /* interfaces.d: <namespace ...> / {"namespace", "procedures", ...} */
+        _MBUS_CONFDIR_KIND_MAX,
+        _MBUS_CONFDIR_KIND_INVALID = -EINVAL,
+};
+
+/*
+ * Tells a policy file from an interface file: by its directory (".../policy.d/" or
+ * ".../interfaces.d/"), else by its content (XML: the root element <policy> or <namespace>;
+ * JSON: a "rules" key means policy). Returns the kind, -EINVAL if neither can be told (the
+ * file is then best reported by both loaders), or -errno if it cannot be read.
+ */
+int mbus_confdir_guess_kind(const char *path);

@@ -366,6 +366,31 @@ START_TEST(test_add_file_reads_and_checks_the_name) {
 }
 END_TEST
 
+START_TEST(test_guess_kind_by_directory_or_content) {
+        char dir[64], path[128];
+
+        ck_assert_int_eq(mbus_confdir_guess_kind("/etc/mbus/policy.d/org.x.Y.xml"), MBUS_CONFDIR_POLICY);
+        ck_assert_int_eq(mbus_confdir_guess_kind("interfaces.d/org.x.Y.json"), MBUS_CONFDIR_INTERFACE);
+        ck_assert_int_eq(mbus_confdir_guess_kind(MBUS_POLICY_SOURCE_DIR "/examples/org.example.Network.xml"),
+                         MBUS_CONFDIR_POLICY);
+        ck_assert_int_eq(mbus_confdir_guess_kind(MBUS_POLICY_SOURCE_DIR "/examples/org.example.Network.json"),
+                         MBUS_CONFDIR_INTERFACE);
+        make_dir(dir, sizeof(dir));
+        write_file(dir, "a.xml", "<?xml version=\"1.0\"?>\n<!-- <policy> -->\n<namespace name=\"a\"/>\n");
+        (void) snprintf(path, sizeof(path), "%s/a.xml", dir);
+        ck_assert_int_eq(mbus_confdir_guess_kind(path), MBUS_CONFDIR_INTERFACE);
+        write_file(dir, "b.json", "{\"namespace\": \"b\", \"rules\": []}");
+        (void) snprintf(path, sizeof(path), "%s/b.json", dir);
+        ck_assert_int_eq(mbus_confdir_guess_kind(path), MBUS_CONFDIR_POLICY);
+        write_file(dir, "c.xml", "<other/>");
+        (void) snprintf(path, sizeof(path), "%s/c.xml", dir);
+        ck_assert_int_eq(mbus_confdir_guess_kind(path), -EINVAL);
+        (void) snprintf(path, sizeof(path), "%s/missing.xml", dir);
+        ck_assert_int_eq(mbus_confdir_guess_kind(path), -ENOENT);
+        remove_dir(dir);
+}
+END_TEST
+
 /* --- the shipped files ------------------------------------------------------------------------ */
 
 START_TEST(test_shipped_files_load) {
@@ -420,6 +445,7 @@ int main(void) {
         tcase_add_test(tc, test_one_broken_file_rejects_the_whole_set);
         tcase_add_test(tc, test_confdir_lists_sorted_namespaces);
         tcase_add_test(tc, test_add_file_reads_and_checks_the_name);
+        tcase_add_test(tc, test_guess_kind_by_directory_or_content);
         tcase_add_test(tc, test_shipped_files_load);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
