@@ -734,6 +734,48 @@ START_TEST(test_owner_that_loses_the_right_to_own_is_unregistered) {
 }
 END_TEST
 
+/* Interface files added by a reload: an owner that declared more than its new file is
+ * unregistered; one that fits keeps its namespace, whose calls are now validated. */
+START_TEST(test_reload_holds_owners_to_new_interface_files) {
+        struct env e;
+        struct test_agent fits, exceeds, root;
+        int r;
+
+        env_init(&e, true);
+        env_start(&e);
+        agent(&fits, &e, &ROOT);
+        agent(&exceeds, &e, &ROOT);
+        agent(&root, &e, &ROOT);
+        ck_assert_agent_ok(&fits, test_agent_do(&fits, "register org.example.Kept Get -"));
+        ck_assert_agent_ok(&exceeds, test_agent_do(&exceeds, "register org.example.Gone Get,Reset -"));
+        ck_assert_agent_ok(&exceeds, test_agent_do(&exceeds, "subscribe org.mbus.Broker.NamespaceLost"));
+        ck_assert_agent_ok(&root, test_agent_do(&root, "call org.example.Kept Get {\"anything\":1}"));
+
+        test_config_write(&e.c, "interfaces.d/org.example.Kept.json",
+                          "{\"namespace\": \"org.example.Kept\", \"procedures\": [{\"name\": \"Get\"}]}\n");
+        test_config_write(&e.c, "interfaces.d/org.example.Gone.xml",
+                          "<namespace name=\"org.example.Gone\">\n"
+                          "  <procedure name=\"Get\"/>\n"
+                          "</namespace>\n");
+        ck_assert_agent_ok(&root, test_agent_do(&root, "call org.mbus.Broker ReloadConfig {}"));
+
+        ck_assert_agent_ok(&exceeds, test_agent_do(&exceeds, "events"));
+        ck_assert_str_eq(exceeds.reply, "org.mbus.Broker.NamespaceLost:direct");
+        r = test_agent_do(&root, "call org.example.Gone Get");
+        ck_assert_agent_error(&root, r, MBUS_ERROR_NO_SUCH_NAMESPACE, NULL);
+        ck_assert_agent_ok(&root, test_agent_do(&root, "call org.example.Kept Get {}"));
+        r = test_agent_do(&root, "call org.example.Kept Get {\"anything\":1}");
+        ck_assert_agent_error(&root, r, MBUS_ERROR_INVALID_ARGS, "unknown argument 'anything'");
+        ck_assert_agent_ok(&fits, test_agent_do(&fits, "count"));
+        ck_assert_str_eq(fits.reply, "2");
+
+        agent_done(&fits);
+        agent_done(&exceeds);
+        agent_done(&root);
+        env_done(&e);
+}
+END_TEST
+
 START_TEST(test_broker_refuses_to_start_with_a_broken_set) {
         struct test_config c;
         char address[512], at[512], err[65536];
@@ -830,6 +872,7 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_reload_config_applies_a_good_set_and_rejects_a_broken_one_whole);
         tcase_add_test(tc, test_sighup_reloads_and_keeps_the_old_set_when_broken);
         tcase_add_test(tc, test_owner_that_loses_the_right_to_own_is_unregistered);
+        tcase_add_test(tc, test_reload_holds_owners_to_new_interface_files);
         tcase_add_test(tc, test_broker_refuses_to_start_with_a_broken_set);
         tcase_add_test(tc, test_denial_is_logged_with_its_rule);
         suite_add_tcase(s, tc);
