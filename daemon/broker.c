@@ -31,6 +31,7 @@
 #include <mbus/mbus-errors.h>
 
 #include "broker.h"
+#include "confdir.h"
 #include "driver.h"
 #include "introspection.h"
 #include "listener.h"
@@ -51,12 +52,6 @@
 
 #define BROKER_TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
 
-#ifndef MBUS_VENDOR_CONF_DIR
-#define MBUS_VENDOR_CONF_DIR "/usr/share/mbus"
-#endif
-#ifndef MBUS_ADMIN_CONF_DIR
-#define MBUS_ADMIN_CONF_DIR "/etc/mbus"
-#endif
 
 usec_t mbus_broker_now(struct mbus_broker *b) {
         usec_t now;
@@ -534,21 +529,6 @@ uid_t mbus_broker_uid_of(struct mbus_broker *b, uint64_t id) {
         return peer ? peer->creds.uid : (uid_t) -1;
 }
 
-/* The directories of one kind ("policy.d", "interfaces.d") in load order, into bufs. */
-static size_t broker_conf_dirs(const struct mbus_config *c, const char *kind, char bufs[2][PATH_MAX],
-                               const char *dirs[2]) {
-        if (c->config_dir) {
-                (void) snprintf(bufs[0], PATH_MAX, "%s/%s", c->config_dir, kind);
-                dirs[0] = bufs[0];
-                return 1;
-        }
-        (void) snprintf(bufs[0], PATH_MAX, "%s/%s", MBUS_VENDOR_CONF_DIR, kind);
-        (void) snprintf(bufs[1], PATH_MAX, "%s/%s", MBUS_ADMIN_CONF_DIR, kind);
-        dirs[0] = bufs[0];
-        dirs[1] = bufs[1];
-        return 2;
-}
-
 /*
  * After a new set is in force, every owner is held to it: an owner that may no longer own its
  * namespace, or that declared procedures or events a new interface file does not, is told
@@ -617,10 +597,10 @@ int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err
                 err = &local;
         *err = (struct mbus_file_error) {};
 
-        n = broker_conf_dirs(b->config, "policy.d", bufs, dirs);
+        n = mbus_confdir_search_path(b->config->config_dir, "policy.d", bufs, dirs);
         r = mbus_policy_load(&policy, dirs, n, mbus_policy_get_scope(b->policy), b->uid, err);
         if (r >= 0) {
-                n = broker_conf_dirs(b->config, "interfaces.d", bufs, dirs);
+                n = mbus_confdir_search_path(b->config->config_dir, "interfaces.d", bufs, dirs);
                 r = mbus_introspection_load(&interfaces, dirs, n, err);
         }
         if (r < 0) {

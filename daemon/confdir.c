@@ -19,6 +19,27 @@
 #include "confdir.h"
 #include "util/macro.h"
 
+#ifndef MBUS_VENDOR_CONF_DIR
+#define MBUS_VENDOR_CONF_DIR "/usr/share/mbus"
+#endif
+#ifndef MBUS_ADMIN_CONF_DIR
+#define MBUS_ADMIN_CONF_DIR "/etc/mbus"
+#endif
+
+size_t mbus_confdir_search_path(const char *config_dir, const char *kind, char bufs[2][PATH_MAX],
+                                const char *dirs[2]) {
+        if (config_dir) {
+                (void) snprintf(bufs[0], PATH_MAX, "%s/%s", config_dir, kind);
+                dirs[0] = bufs[0];
+                return 1;
+        }
+        (void) snprintf(bufs[0], PATH_MAX, "%s/%s", MBUS_VENDOR_CONF_DIR, kind);
+        (void) snprintf(bufs[1], PATH_MAX, "%s/%s", MBUS_ADMIN_CONF_DIR, kind);
+        dirs[0] = bufs[0];
+        dirs[1] = bufs[1];
+        return 2;
+}
+
 const char *mbus_confdir_suffix(const char *path) {
         size_t l;
 

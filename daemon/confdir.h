@@ -3,6 +3,7 @@
 /* The per-namespace files of one configuration directory (interfaces.d, policy.d). */
 
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 
 #include "proto/file-error.h"
@@ -42,3 +43,13 @@ enum mbus_confdir_kind {
  * file is then best reported by both loaders), or -errno if it cannot be read.
  */
 int mbus_confdir_guess_kind(const char *path);
+
+/*
+ * The directories of one kind ("policy.d" or "interfaces.d") in load order, as the broker reads
+ * them: config_dir/kind alone if config_dir is set (--config-dir), else the vendor directory
+ * (DATADIR/mbus/kind, e.g. /usr/share/mbus/policy.d) then the admin one (SYSCONFDIR/mbus/kind,
+ * /etc/mbus/policy.d), whose files replace the vendor files of the same namespace. Fills
+ * dirs[] (pointing into bufs) and returns how many (1 or 2).
+ */
+size_t mbus_confdir_search_path(const char *config_dir, const char *kind, char bufs[2][PATH_MAX],
+                                const char *dirs[2]);
