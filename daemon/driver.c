@@ -2,8 +2,10 @@
 /*
  * The driver: the peer ":1.0" that owns org.mbus.Broker. Its procedures are a table, each
  * entry a function from (caller, JSON arguments) to a JSON result or a negative errno with a
- * message; mbus_driver_call() turns that into exactly one RETURN or ERROR. This is the only
- * code besides HELLO that parses bodies, and only bodies addressed to the broker.
+ * message; mbus_driver_call() turns that into exactly one RETURN or ERROR. It parses only
+ * bodies addressed to the broker; the router has already checked the caller's right to call
+ * (policy) and, when org.mbus.Broker's interface file is installed, the arguments against it,
+ * which therefore must list exactly this table (test-driver.c).
  *
  * Events are built only when somebody subscribed to them: an idle bus with many connects
  * does no JSON work for PeerConnected.
