@@ -204,14 +204,14 @@ static int policy_default(const struct mbus_policy *p, const struct mbus_identit
 
         if (p->scope == MBUS_POLICY_SCOPE_USER) {
                 allow = who->unix && who->uid == p->broker_uid;
-                text = allow ? "default of the user scope: peers of the broker's uid may do everything"
-                             : "default of the user scope: only peers of the broker's uid are allowed";
+                text = allow ? "no rule matched; the user scope's default allows peers of the broker's uid"
+                             : "no rule matched; the user scope's default allows only peers of the broker's uid";
         } else if (action == MBUS_POLICY_OWN) {
                 allow = who->unix && who->uid == 0;
-                text = "default of the system scope: only root may own a namespace no rule covers";
+                text = "no rule matched; the system scope's default lets only root own a namespace";
         } else {
                 allow = who->unix && (who->uid == 0 || (owner_uid && who->uid == *owner_uid));
-                text = "default of the system scope: only root and the namespace owner's uid are allowed";
+                text = "no rule matched; the system scope's default allows only root and the namespace owner's uid";
         }
         if (ret)
                 *ret = (struct mbus_policy_decision) { .allow = allow, .rule = NULL, .default_text = text };

@@ -227,10 +227,10 @@ START_TEST(test_own_is_checked_and_denial_names_the_default) {
         tp_hello(&t, &bob, "bob");
 
         tp_expect_error(&t, &bob, MBUS_FRAME_REGISTER, F(.namespace = "org.t.Net"), NULL,
-                        "org.mbus.Error.AccessDenied", "Access denied: own org.t.Net by uid 2000: default of the "
-                        "system scope");
+                        "org.mbus.Error.AccessDenied", "Access denied: own org.t.Net by uid 2000: no rule matched; "
+                        "the system scope's default");
         tp_expect_error(&t, &alice, MBUS_FRAME_REGISTER, F(.namespace = "org.t.Other"), NULL,
-                        "org.mbus.Error.AccessDenied", "only root may own");
+                        "org.mbus.Error.AccessDenied", "lets only root own");
         /* Declaring a procedure the file does not: refused, naming it. */
         tp_expect_error(&t, &alice, MBUS_FRAME_REGISTER, F(.namespace = "org.t.Net"),
                         "{\"procedures\": [\"GetState\", \"Nope\"]}", "org.mbus.Error.InvalidArgs", "procedure Nope");

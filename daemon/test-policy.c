@@ -196,7 +196,7 @@ START_TEST(test_decision_names_rule_file_and_line) {
                          "rule 'deny call Reboot user=*' at /test/" NS ".json:6");
         ck_assert_int_eq(mbus_policy_check(p, &alice, MBUS_POLICY_OWN, NS, NULL, NULL, &d), -EACCES);
         ck_assert_str_eq(mbus_policy_decision_describe(&d, buf, sizeof(buf)),
-                         "default of the system scope: only root may own a namespace no rule covers");
+                         "no rule matched; the system scope's default lets only root own a namespace");
         ck_assert(mbus_policy_has_namespace(p, NS));
         ck_assert_uint_eq(mbus_policy_n_namespaces(p), 1);
 }
