@@ -95,7 +95,7 @@ static void help(void) {
                "                           subscribe, send) on NAMESPACE [MEMBER] by the\n"
                "                           installed policy, and name the deciding rule\n"
                "     --config-dir DIR      Read DIR/policy.d only, as mbus-broker --config-dir\n"
-               "     --scope SCOPE         Policy defaults: system or user (system for root)\n"
+               "     --scope SCOPE         Policy defaults: system (the default) or user\n"
                "     --broker-uid UID      The broker's uid (\"@broker\"; default 0 in the\n"
                "                           system scope, else your own)\n"
                "     --owner-uid UID       The uid of NAMESPACE's owner (default: none)\n"
@@ -522,7 +522,8 @@ static int run_explain(int argc, char *argv[]) {
                 return TOOL_EXIT_USAGE;
         }
 
-        e.scope = arg_scope >= 0 ? arg_scope : geteuid() == 0 ? MBUS_POLICY_SCOPE_SYSTEM : MBUS_POLICY_SCOPE_USER;
+        /* The files in the search path are the system bus's: judge by its defaults unless told. */
+        e.scope = arg_scope >= 0 ? arg_scope : MBUS_POLICY_SCOPE_SYSTEM;
         e.broker_uid = arg_broker_uid_set ? arg_broker_uid : e.scope == MBUS_POLICY_SCOPE_SYSTEM ? 0 : geteuid();
 
         if (arg_user) {
