@@ -34,6 +34,9 @@
 #include "util/macro.h"
 #include "util/time-util.h"
 
+/* The sender id of the broker's own events; no peer can send under it. */
+#define MBUS_BROKER_PEER_ID ":1.0"
+
 struct mbus_hashmap;
 typedef struct sd_event_source sd_event_source;
 
@@ -155,6 +158,7 @@ usec_t mbus_call_deadline(usec_t now, uint64_t timeout_usec, uint64_t *ret_wire_
 
 /* service.c */
 int mbus_conn_dispatch_call(struct mbus_conn *conn, struct mbus_frame *frame);
+bool mbus_conn_drop_service(struct mbus_conn *conn, const char *ns);
 void mbus_conn_free_services(struct mbus_conn *conn);
 
 /* subscribe.c */

@@ -43,6 +43,18 @@ static struct mbus_service *service_free(struct mbus_service *s) {
         return NULL;
 }
 
+bool mbus_conn_drop_service(struct mbus_conn *conn, const char *ns) {
+        for (struct mbus_service **p = &conn->services; *p; p = &(*p)->next)
+                if (strcmp((*p)->ns, ns) == 0) {
+                        struct mbus_service *s = *p;
+
+                        *p = s->next;
+                        service_free(s);
+                        return true;
+                }
+        return false;
+}
+
 void mbus_conn_free_services(struct mbus_conn *conn) {
         while (conn->services) {
                 struct mbus_service *s = conn->services;
@@ -142,14 +154,7 @@ _public_ int mbus_unregister(struct mbus_conn *conn, const char *ns, struct mbus
         if (r < 0)
                 return r;
 
-        for (struct mbus_service **p = &conn->services; *p; p = &(*p)->next)
-                if (strcmp((*p)->ns, ns) == 0) {
-                        struct mbus_service *s = *p;
-
-                        *p = s->next;
-                        service_free(s);
-                        break;
-                }
+        (void) mbus_conn_drop_service(conn, ns);
         return 0;
 }
 

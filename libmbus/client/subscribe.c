@@ -12,6 +12,12 @@
  * Dispatch takes a reference on every matching slot before running any handler, so a handler
  * may free its own slot or any other, or subscribe anew, without the walk going astray; a slot
  * freed before its turn is skipped.
+ *
+ * One event is also read by the library itself: org.mbus.Broker.NamespaceLost, which the
+ * broker sends straight to an owner it unregistered (a reload took its right to own away). The
+ * local registration goes before any handler runs, so the service's own handler for that event
+ * may register the namespace again. Only the broker (":1.0") is believed, and only about a
+ * namespace registered here; no peer can send as ":1.0", since the broker stamps every sender.
  */
 
 #include <errno.h>
@@ -105,6 +111,21 @@ _public_ int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_ev
         return 0;
 }
 
+/* The broker unregistered a namespace of ours: forget its handler table. */
+static void event_handle_namespace_lost(struct mbus_conn *conn, const struct mbus_frame *frame,
+                                        json_object *payload) {
+        const char *ns;
+
+        if (!frame->f.sender || strcmp(frame->f.sender, MBUS_BROKER_PEER_ID) != 0 ||
+            !frame->f.namespace || strcmp(frame->f.namespace, MBUS_BROKER_NAMESPACE) != 0 ||
+            !frame->f.member || strcmp(frame->f.member, "NamespaceLost") != 0)
+                return;
+        ns = json_get_string(payload, "namespace");
+        if (ns && mbus_conn_drop_service(conn, ns))
+                mbus_conn_log_debug("broker took namespace %s away: %s", ns,
+                                    strna(json_get_string(payload, "reason")));
+}
+
 int mbus_conn_dispatch_event(struct mbus_conn *conn, struct mbus_frame *frame) {
         _cleanup_json_ json_object *payload = NULL;
         struct mbus_slot *stack[16], **matches = stack;
@@ -116,6 +137,8 @@ int mbus_conn_dispatch_event(struct mbus_conn *conn, struct mbus_frame *frame) {
                                     frame->f.member);
                 return 0;
         }
+
+        event_handle_namespace_lost(conn, frame, payload);
 
         for (struct mbus_slot *s = conn->subscriptions; s; s = s->sub.next) {
                 if (!mbus_pattern_matches(s->sub.pattern, frame->f.namespace, frame->f.member))

@@ -187,8 +187,18 @@ struct mbus_procedure {
  * table must outlive the registration) and declares the events it emits (a NULL-terminated
  * list of member names, or NULL). A call of a procedure not in the table is answered with
  * MBUS_ERROR_UNKNOWN_PROCEDURE by the library. userdata is passed to every handler. Waits for
- * the broker's answer: returns 0, -EEXIST (MBUS_ERROR_NAMESPACE_TAKEN) if another peer owns ns,
- * -EACCES if policy denies it, or another errno with ret_error filled.
+ * the broker's answer: returns 0, -EEXIST (MBUS_ERROR_NAMESPACE_TAKEN) if another peer owns ns
+ * or this connection has it registered already, -EACCES if policy denies it, or another errno
+ * with ret_error filled.
+ *
+ * The broker may take a namespace away later: when a configuration reload no longer lets this
+ * connection own it (or its new interface file does not cover the declared procedures), the
+ * broker unregisters it and sends this connection the direct event
+ * org.mbus.Broker.NamespaceLost with payload {"namespace": ns, "reason": "..."}. The library
+ * then drops its registration of ns (its handler table is no longer used, and ns may be
+ * registered again on this connection) and dispatches the event like any other: subscribe to
+ * "org.mbus.Broker.NamespaceLost" (or a pattern matching it) to be told. The registration is
+ * dropped before that handler runs, so the handler may call mbus_register() again.
  */
 int mbus_register(struct mbus_conn *conn, const char *ns, const struct mbus_procedure *procedures,
                   size_t n_procedures, const char *const *events, void *userdata,
