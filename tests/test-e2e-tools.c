@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <check.h>
 
+#include "helpers/agent-util.h"
 #include "helpers/broker-util.h"
 
 #define NS "org.example.Echo"
@@ -267,6 +268,45 @@ START_TEST(test_mbus_publish_fails_on_a_taken_namespace) {
 }
 END_TEST
 
+/* A broker with --config-dir: org.example.Tools declares Changed {interface: string}. */
+static void start_with_tools_interface(struct test_config *c, struct test_broker *b) {
+        const char *args[] = { "--config-dir", NULL, NULL };
+
+        ck_assert_int_eq(test_config_new(c, /* with_shipped= */ true), 0);
+        test_config_write(c, "interfaces.d/org.example.Tools.json",
+                          "{\"namespace\": \"org.example.Tools\", \"procedures\": [],\n"
+                          " \"events\": [{\"name\": \"Changed\",\n"
+                          "             \"args\": [{\"name\": \"interface\", \"type\": \"string\"}]}]}\n");
+        args[1] = c->dir;
+        ck_assert_int_eq(test_broker_start(b, args), 0);
+}
+
+START_TEST(test_mbus_publish_reports_an_event_the_broker_refused) {
+        struct test_config c;
+        struct test_broker b;
+        struct run r;
+
+        start_with_tools_interface(&c, &b);
+
+        /* the payload does not match the interface file: the broker's error, exit 1 */
+        run_tool(&r, (const char *[]) { TOOL("mbus-publish"), "--address", b.address, "org.example.Tools",
+                                        "Changed", "{\"interface\": 1}", NULL });
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_msg(strstr(r.err, "cannot emit event: " MBUS_ERROR_INVALID_ARGS ": "), "stderr: %s", r.err);
+        ck_assert_msg(strstr(r.err, "'interface'"), "stderr: %s", r.err);
+        ck_assert_str_eq(r.out, "");
+
+        /* one that matches is routed: exit 0, silent */
+        run_tool(&r, (const char *[]) { TOOL("mbus-publish"), "--address", b.address, "org.example.Tools",
+                                        "Changed", "{\"interface\": \"eth0\"}", NULL });
+        ck_assert_msg(r.status == 0, "status %d, stderr: %s", r.status, r.err);
+        ck_assert_str_eq(r.err, "");
+
+        ck_assert_broker_stops_cleanly(&b);
+        test_config_remove(&c);
+}
+END_TEST
+
 START_TEST(test_mbus_bench_serves_echo_for_mbus_call) {
         struct test_broker b;
         struct proc bench;
@@ -304,6 +344,7 @@ static Suite *tools_suite(void) {
         tcase_add_test(tc, test_mbus_call_prints_results_and_names_errors);
         tcase_add_test(tc, test_mbus_publish_reaches_mbus_subscribe);
         tcase_add_test(tc, test_mbus_publish_fails_on_a_taken_namespace);
+        tcase_add_test(tc, test_mbus_publish_reports_an_event_the_broker_refused);
         tcase_add_test(tc, test_mbus_bench_serves_echo_for_mbus_call);
         suite_add_tcase(s, tc);
         return s;

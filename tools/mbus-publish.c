@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * mbus-publish: owns NAMESPACE for a moment, emits one event with a JSON payload, and exits.
- * mbus_emit() only queues the frame; the PING that follows is answered by the broker after it
- * has routed everything sent before it, so when this tool exits 0 the event has reached every
- * subscriber's queue. (The broker could refuse an event only from a non-owner, and the
- * registration just before proves we own the namespace.)
+ * mbus_emit_wait() sends a PING after the event, which the broker answers only after it has
+ * routed or refused the event: when this tool exits 0 the event has reached every subscriber's
+ * queue, and a refusal (InvalidArgs from NAMESPACE's interface file, NotOwner if a reload took
+ * the namespace away in between, ...) is printed as "NAME: message" with exit status 1.
  */
 
 #include <errno.h>
@@ -20,7 +20,7 @@
 #include "util/json-util.h"
 #include "util/macro.h"
 
-#define PUBLISH_PING_TIMEOUT_USEC (25 * USEC_PER_SEC)
+#define PUBLISH_TIMEOUT_USEC (25 * USEC_PER_SEC)
 
 static const char *arg_address = NULL;
 
@@ -37,7 +37,7 @@ static void help(void) {
                "                        default socket)\n"
                "\n"
                "Exit status: 0 on success, 1 on failure (for instance when another peer owns\n"
-               "NAMESPACE), 2 on invalid arguments.\n",
+               "NAMESPACE, or the broker refused the event), 2 on invalid arguments.\n",
                program_invocation_short_name);
 }
 
@@ -102,15 +102,9 @@ int main(int argc, char *argv[]) {
                 return TOOL_EXIT_FAILURE;
         }
 
-        r = mbus_emit(conn, ns, event, payload);
+        r = mbus_emit_wait(conn, /* destination= */ NULL, ns, event, payload, PUBLISH_TIMEOUT_USEC, &error);
         if (r < 0) {
-                tool_print_failure("cannot emit event", r, NULL);
-                return TOOL_EXIT_FAILURE;
-        }
-
-        r = mbus_ping(conn, PUBLISH_PING_TIMEOUT_USEC);
-        if (r < 0) {
-                tool_print_failure("broker did not confirm the event", r, NULL);
+                tool_print_failure("cannot emit event", r, &error);
                 return TOOL_EXIT_FAILURE;
         }
         return EXIT_SUCCESS;

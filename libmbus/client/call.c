@@ -202,14 +202,15 @@ _public_ int mbus_call_async(struct mbus_conn *conn, const char *ns, const char 
         return 0;
 }
 
-/* Waits for the answer to serial; returns 0 and a RETURN (or WELCOME/PONG) frame in *ret, the
- * errno of an ERROR frame (filling ret_error), or -ETIMEDOUT / -ENOTCONN with ret_error filled. */
-static int call_wait(struct mbus_conn *conn, uint64_t serial, usec_t deadline, struct mbus_frame **ret,
-                     struct mbus_error *ret_error) {
+/* Waits for the answer to serial, or an ERROR for error_serial (0: none); returns 0 and a
+ * RETURN (or WELCOME/PONG) frame in *ret, the errno of an ERROR frame (filling ret_error), or
+ * -ETIMEDOUT / -ENOTCONN with ret_error filled. */
+int mbus_conn_wait_answer(struct mbus_conn *conn, uint64_t serial, uint64_t error_serial, usec_t deadline,
+                          struct mbus_frame **ret, struct mbus_error *ret_error) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *reply = NULL;
         int r;
 
-        r = mbus_conn_wait_reply(conn, serial, deadline, &reply);
+        r = mbus_conn_wait_reply_or_error(conn, serial, error_serial, deadline, &reply);
         if (r == -ETIMEDOUT)
                 return mbus_conn_error_set(ret_error, MBUS_ERROR_TIMEOUT, "Call timed out");
         if (r == -ENOTCONN)
@@ -251,7 +252,7 @@ _public_ int mbus_call(struct mbus_conn *conn, const char *ns, const char *proce
         if (r < 0)
                 return r;
 
-        r = call_wait(conn, serial, deadline, &reply, ret_error);
+        r = mbus_conn_wait_answer(conn, serial, /* error_serial= */ 0, deadline, &reply, ret_error);
         if (r < 0)
                 return r;
         if (reply->type != MBUS_FRAME_RETURN)
@@ -282,7 +283,7 @@ int mbus_conn_call_control(struct mbus_conn *conn, enum mbus_frame_type type,
         if (r < 0)
                 return r;
 
-        r = call_wait(conn, fields->serial, deadline, &reply, ret_error);
+        r = mbus_conn_wait_answer(conn, fields->serial, /* error_serial= */ 0, deadline, &reply, ret_error);
         if (r < 0)
                 return r;
         if (reply->type != (type == MBUS_FRAME_PING ? MBUS_FRAME_PONG : MBUS_FRAME_RETURN))
@@ -307,7 +308,7 @@ _public_ int mbus_ping(struct mbus_conn *conn, uint64_t timeout_usec) {
         if (r < 0)
                 return r;
 
-        r = call_wait(conn, serial, deadline, &reply, NULL);
+        r = mbus_conn_wait_answer(conn, serial, /* error_serial= */ 0, deadline, &reply, NULL);
         if (r < 0)
                 return r;
         return reply->type == MBUS_FRAME_PONG ? 0 : -EBADMSG;

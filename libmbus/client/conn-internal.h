@@ -137,6 +137,10 @@ int mbus_conn_send_raw(struct mbus_conn *conn, enum mbus_frame_type type,
                        const struct mbus_frame_fields *fields, const char *body, size_t body_len);
 int mbus_conn_wait_reply(struct mbus_conn *conn, uint64_t serial, usec_t deadline,
                          struct mbus_frame **ret);
+/* Also returns an ERROR whose reply_serial is error_serial (0: none), such as the broker's
+ * refusal of an EVENT, which has no reply of its own to wait for. */
+int mbus_conn_wait_reply_or_error(struct mbus_conn *conn, uint64_t serial, uint64_t error_serial,
+                                  usec_t deadline, struct mbus_frame **ret);
 void mbus_conn_set_broken(struct mbus_conn *conn, int error);
 int mbus_conn_check_running(const struct mbus_conn *conn);
 int mbus_conn_frame_to_error(const struct mbus_frame *frame, struct mbus_error *ret_error);
@@ -146,6 +150,8 @@ void mbus_conn_log_debug(const char *format, ...) _printf_(1, 2);
 int mbus_conn_next_timeout(const struct mbus_conn *conn, usec_t *ret);
 
 /* call.c: pending calls */
+int mbus_conn_wait_answer(struct mbus_conn *conn, uint64_t serial, uint64_t error_serial, usec_t deadline,
+                          struct mbus_frame **ret, struct mbus_error *ret_error);
 int mbus_conn_call_control(struct mbus_conn *conn, enum mbus_frame_type type,
                            struct mbus_frame_fields *fields, json_object *body,
                            struct mbus_error *ret_error);

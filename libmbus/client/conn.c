@@ -306,6 +306,11 @@ static int conn_poll(struct mbus_conn *conn, short events, usec_t deadline) {
 
 int mbus_conn_wait_reply(struct mbus_conn *conn, uint64_t serial, usec_t deadline,
                          struct mbus_frame **ret) {
+        return mbus_conn_wait_reply_or_error(conn, serial, /* error_serial= */ 0, deadline, ret);
+}
+
+int mbus_conn_wait_reply_or_error(struct mbus_conn *conn, uint64_t serial, uint64_t error_serial,
+                                  usec_t deadline, struct mbus_frame **ret) {
         /* Just after sending, the answer cannot be there yet: poll before the first read()
          * rather than spend a syscall on EAGAIN. Frames already buffered are looked at first. */
         bool may_read = false;
@@ -329,7 +334,8 @@ int mbus_conn_wait_reply(struct mbus_conn *conn, uint64_t serial, usec_t deadlin
                         return -ENOTCONN;
                 }
                 if (r > 0) {
-                        if (frame_is_reply_to(f, serial)) {
+                        if (frame_is_reply_to(f, serial) ||
+                            (error_serial != 0 && f->type == MBUS_FRAME_ERROR && f->f.reply_serial == error_serial)) {
                                 /* More may be buffered behind it: have the next poll skip. */
                                 conn->need_process = true;
                                 *ret = TAKE_PTR(f);

@@ -7,7 +7,8 @@
  * pattern matches, each once, in the order they were made. The broker's subscription count
  * per pattern is kept at one: the first local slot with a pattern sends SUBSCRIBE (and waits
  * for the answer), the last one to go sends UNSUBSCRIBE (without waiting: the answer, like an
- * ERROR for a refused EVENT, has no pending call and is dropped at debug level).
+ * ERROR for an EVENT sent by mbus_emit(), has no pending call and is dropped at debug level;
+ * mbus_emit_wait() is the way to hear of a refused event).
  *
  * Dispatch takes a reference on every matching slot before running any handler, so a handler
  * may free its own slot or any other, or subscribe anew, without the walk going astray; a slot
@@ -177,8 +178,10 @@ int mbus_conn_dispatch_event(struct mbus_conn *conn, struct mbus_frame *frame) {
         return 1;
 }
 
+/* Queues one EVENT; its serial (which a refusal names as reply_serial) in *ret_serial. */
 static int emit(struct mbus_conn *conn, const char *destination, const char *ns, const char *event,
-                json_object *payload) {
+                json_object *payload, uint64_t *ret_serial) {
+        uint64_t serial;
         int r;
 
         if (!conn || !ns || !event || !mbus_namespace_is_valid(ns) || !mbus_member_is_valid(event))
@@ -189,22 +192,60 @@ static int emit(struct mbus_conn *conn, const char *destination, const char *ns,
         if (r < 0)
                 return r;
 
-        return mbus_conn_send(conn, MBUS_FRAME_EVENT,
-                              &(const struct mbus_frame_fields) {
-                                      .serial = mbus_conn_next_serial(conn),
-                                      .namespace = ns,
-                                      .member = event,
-                                      .destination = destination,
-                              }, payload);
+        serial = mbus_conn_next_serial(conn);
+        r = mbus_conn_send(conn, MBUS_FRAME_EVENT,
+                           &(const struct mbus_frame_fields) {
+                                   .serial = serial,
+                                   .namespace = ns,
+                                   .member = event,
+                                   .destination = destination,
+                           }, payload);
+        if (r < 0)
+                return r;
+        if (ret_serial)
+                *ret_serial = serial;
+        return 0;
+}
+
+/*
+ * An EVENT gets no answer when the broker routes it, only an ERROR when it refuses it. The
+ * broker handles one connection's frames in order, so a PING sent right after the EVENT is
+ * answered after the EVENT was routed or refused: the refusal, if any, arrives before the
+ * PONG, and the PONG alone means it was routed.
+ */
+_public_ int mbus_emit_wait(struct mbus_conn *conn, const char *destination, const char *ns, const char *event,
+                            json_object *payload, uint64_t timeout_usec, struct mbus_error *ret_error) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *reply = NULL;
+        uint64_t serial, ping, wire_timeout;
+        usec_t deadline;
+        int r;
+
+        deadline = mbus_call_deadline(now_usec(CLOCK_MONOTONIC), timeout_usec, &wire_timeout);
+        r = emit(conn, destination, ns, event, payload, &serial);
+        if (r < 0)
+                return r;
+
+        ping = mbus_conn_next_serial(conn);
+        r = mbus_conn_send_raw(conn, MBUS_FRAME_PING, &(const struct mbus_frame_fields) { .serial = ping },
+                               NULL, 0);
+        if (r < 0)
+                return r;
+
+        r = mbus_conn_wait_answer(conn, ping, /* error_serial= */ serial, deadline, &reply, ret_error);
+        if (r < 0)
+                return r;
+        if (reply->type != MBUS_FRAME_PONG)
+                return mbus_conn_error_set(ret_error, MBUS_ERROR_PROTOCOL, "Unexpected reply type");
+        return 0;
 }
 
 _public_ int mbus_emit(struct mbus_conn *conn, const char *ns, const char *event, json_object *payload) {
-        return emit(conn, NULL, ns, event, payload);
+        return emit(conn, /* destination= */ NULL, ns, event, payload, /* ret_serial= */ NULL);
 }
 
 _public_ int mbus_emit_to(struct mbus_conn *conn, const char *destination, const char *ns,
                           const char *event, json_object *payload) {
         if (!destination)
                 return -EINVAL;
-        return emit(conn, destination, ns, event, payload);
+        return emit(conn, destination, ns, event, payload, /* ret_serial= */ NULL);
 }

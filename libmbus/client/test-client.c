@@ -579,6 +579,71 @@ static int on_reply_free_self(struct mbus_conn *conn, json_object *result, const
         return 0;
 }
 
+/* mbus_emit_wait() hears what mbus_emit() cannot: the broker's refusal of the event. */
+START_TEST(test_emit_wait_reports_the_brokers_refusal) {
+        struct mbus_conn *pub = NULL, *sub = NULL;
+        struct mbus_slot *slot = NULL;
+        struct mbus_error e = MBUS_ERROR_NULL;
+        struct hits h = {};
+        json_object *p = json_int_object("n", 7);
+        struct broker b;
+
+        broker_start(&b);
+        publisher_open(&b, &pub);
+        ck_assert_int_eq(mbus_conn_open(&sub, b.address, "test-subscriber"), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".*", on_event, &h, &slot), 0);
+
+        /* Routed: 0, the error untouched, and the subscriber has it queued. */
+        ck_assert_int_eq(mbus_emit_wait(pub, NULL, PUB_NS, "Changed", p, 0, &e), 0);
+        ck_assert(!mbus_error_is_set(&e));
+        ck_assert_int_eq(mbus_emit_wait(pub, mbus_conn_get_unique_id(sub), PUB_NS, "Other", NULL,
+                                        MBUS_TIMEOUT_INFINITY, &e), 0);
+        ck_assert(!mbus_error_is_set(&e));
+
+        /* Refused: not the owner. The events that arrived while sub waited are kept for it. */
+        ck_assert_int_eq(mbus_emit_wait(sub, NULL, "org.test.NotMine", "Changed", NULL, 0, &e), -EPERM);
+        ck_assert_str_eq(e.name, MBUS_ERROR_NOT_OWNER);
+        ck_assert_ptr_nonnull(e.message);
+        ck_assert_ptr_nonnull(strstr(e.message, "org.test.NotMine"));
+        mbus_error_free(&e);
+        ck_assert_int_eq(h.n, 0);
+        drain(sub);
+        ck_assert_int_eq(h.n, 2);
+        ck_assert_int_eq(h.payload_n, 7);
+        ck_assert_int_eq(h.direct, 1);
+        ck_assert(mbus_conn_is_open(sub));
+
+        /* Refused: a direct event to nobody. */
+        ck_assert_int_eq(mbus_emit_wait(pub, ":1.4242", PUB_NS, "Changed", NULL, 0, &e), -ESRCH);
+        ck_assert_str_eq(e.name, MBUS_ERROR_NO_SUCH_PEER);
+        mbus_error_free(&e);
+
+        /* Bad arguments: nothing sent, no error filled in. */
+        ck_assert_int_eq(mbus_emit_wait(pub, NULL, "not a namespace", "Changed", NULL, 0, &e), -EINVAL);
+        ck_assert_int_eq(mbus_emit_wait(pub, "nobody", PUB_NS, "Changed", NULL, 0, &e), -EINVAL);
+        ck_assert_int_eq(mbus_emit_wait(NULL, NULL, PUB_NS, "Changed", NULL, 0, &e), -EINVAL);
+        ck_assert(!mbus_error_is_set(&e));
+
+        /* Only the broker takes a namespace away: a peer's look-alike event changes nothing. */
+        json_object *lost = json_object_new_object();
+        json_object_object_add(lost, "namespace", json_object_new_string(PUB_NS));
+        ck_assert_int_eq(mbus_emit_wait(pub, mbus_conn_get_unique_id(pub), PUB_NS, "NamespaceLost",
+                                        lost, 0, NULL), 0);
+        json_object_put(lost);
+        drain(pub);
+        ck_assert_int_eq(mbus_register(pub, PUB_NS, NULL, 0, NULL, NULL, &e), -EEXIST);
+        ck_assert_str_eq(e.name, MBUS_ERROR_NAMESPACE_TAKEN);
+        mbus_error_free(&e);
+        ck_assert_int_eq(mbus_emit_wait(pub, NULL, PUB_NS, "Changed", NULL, 0, NULL), 0);
+
+        json_object_put(p);
+        slot = mbus_slot_free(slot);
+        sub = mbus_conn_unref(sub);
+        pub = mbus_conn_unref(pub);
+        broker_stop(&b);
+}
+END_TEST
+
 START_TEST(test_slot_free_inside_callback) {
         struct mbus_conn *pub = NULL, *sub = NULL;
         struct mbus_slot *s1 = NULL, *s2 = NULL, *s3 = NULL, *call = NULL;
@@ -1078,6 +1143,7 @@ static Suite *client_suite(void) {
         tcase_add_test(tc, test_sync_call_round_trip);
         tcase_add_test(tc, test_async_calls_complete_in_order);
         tcase_add_test(tc, test_subscription_dispatch_two_patterns);
+        tcase_add_test(tc, test_emit_wait_reports_the_brokers_refusal);
         tcase_add_test(tc, test_slot_free_inside_callback);
         tcase_add_test(tc, test_auto_reply_rules);
         tcase_add_test(tc, test_poll_integration);

@@ -230,14 +230,33 @@ int mbus_request_reply_error(struct mbus_request *request, const char *name, con
 /*
  * Emits event of namespace ns (which this connection must own) with payload (NULL: none) to
  * every subscriber. Queues the frame and returns without waiting: returns 0 or a negative
- * errno. A refusal by the broker (-EPERM not owner) arrives later and is logged at debug level;
- * use mbus_ping() after emitting to be sure the broker has routed it.
+ * errno. A refusal by the broker (NotOwner, InvalidArgs, ...) arrives later and is dropped
+ * (logged at debug level); use mbus_emit_wait() to learn whether the broker took the event.
  */
 int mbus_emit(struct mbus_conn *conn, const char *ns, const char *event, json_object *payload);
 
 /* Like mbus_emit(), but sends the event to the one peer destination (":1.N") only. */
 int mbus_emit_to(struct mbus_conn *conn, const char *destination, const char *ns,
                  const char *event, json_object *payload);
+
+/*
+ * Emits event like mbus_emit() (destination NULL) or mbus_emit_to() (destination a peer id),
+ * then waits until the broker has routed or refused it: it sends a PING after the event, and
+ * the broker, which handles a connection's frames in order, answers the PING only after the
+ * event. timeout_usec 0 means MBUS_CALL_TIMEOUT_DEFAULT_USEC. Returns 0 once the broker has
+ * routed the event (queued it to every subscriber it may reach; subscribers over their queue
+ * limit miss it, see org.mbus.Broker.GetStats "events_dropped"). If the broker refused it,
+ * returns the errno of its error and fills *ret_error (may be NULL) with the name and message:
+ * -EPERM (MBUS_ERROR_NOT_OWNER) if this connection does not own ns, -EINVAL
+ * (MBUS_ERROR_INVALID_ARGS, the error says which argument) if ns has an interface file that
+ * does not declare event or payload does not match it, -EACCES (MBUS_ERROR_ACCESS_DENIED)
+ * if policy does not let this connection send a direct event, -ESRCH (MBUS_ERROR_NO_SUCH_PEER)
+ * for an unknown destination. -ETIMEDOUT (MBUS_ERROR_TIMEOUT) if the broker did not answer in
+ * time. -EINVAL with *ret_error untouched means a bad argument (nothing was sent). Frames that
+ * arrive meanwhile are kept for the next mbus_conn_process(), as with every synchronous call.
+ */
+int mbus_emit_wait(struct mbus_conn *conn, const char *destination, const char *ns, const char *event,
+                   json_object *payload, uint64_t timeout_usec, struct mbus_error *ret_error);
 
 /* One received event; the strings and payload are borrowed for the duration of the handler. */
 struct mbus_event {
