@@ -148,8 +148,8 @@ START_TEST(test_peers_are_listed_with_their_credentials) {
 
         /* what it is doing right now: two subscriptions, one call pending */
         struct mbus_slot *s1 = NULL, *s2 = NULL;
-        ck_assert_int_eq(mbus_subscribe(conn, "org.example.*", on_any_event, NULL, &s1), 0);
-        ck_assert_int_eq(mbus_subscribe(conn, "*", on_any_event, NULL, &s2), 0);
+        ck_assert_int_eq(mbus_subscribe(conn, "org.example.*", on_any_event, NULL, &s1, NULL), 0);
+        ck_assert_int_eq(mbus_subscribe(conn, "*", on_any_event, NULL, &s2, NULL), 0);
         ck_assert_int_eq(mbus_call_async(conn, NS, "Hang", NULL, 0, on_any_reply, NULL, NULL), 0);
         ck_assert_int_eq(mbus_conn_flush(conn), 0);
         snprintf(args, sizeof(args), "{\"id\": \"%s\"}", me);

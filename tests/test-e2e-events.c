@@ -47,7 +47,7 @@ static int subscriber_main(void *userdata) {
         struct mbus_slot *slot = NULL;
 
         child_assert(mbus_conn_open(&conn, s->address, "subscriber") >= 0);
-        child_assert(mbus_subscribe(conn, s->pattern, on_event, s, &slot) >= 0);
+        child_assert(mbus_subscribe(conn, s->pattern, on_event, s, &slot, NULL) >= 0);
         test_pipe_write(&s->ready, mbus_conn_get_unique_id(conn));
 
         /* until the test says it has published everything ... */

@@ -77,8 +77,8 @@ START_TEST(test_subscriber_that_never_reads_cannot_grow_the_broker) {
         /* two subscribers that keep up, driven in lockstep with the publisher below */
         struct mbus_conn *sub1 = test_connect(b.address, "reader-1");
         struct mbus_conn *sub2 = test_connect(b.address, "reader-2");
-        ck_assert_int_eq(mbus_subscribe(sub1, "org.example.*", on_event, &c1, &s1), 0);
-        ck_assert_int_eq(mbus_subscribe(sub2, "*", on_event, &c2, &s2), 0);
+        ck_assert_int_eq(mbus_subscribe(sub1, "org.example.*", on_event, &c1, &s1, NULL), 0);
+        ck_assert_int_eq(mbus_subscribe(sub2, "*", on_event, &c2, &s2, NULL), 0);
 
         struct mbus_conn *pub = test_connect(b.address, "flooder");
         ck_assert_int_eq(mbus_register(pub, "org.example.Flood", none, 0, NULL, NULL, NULL), 0);

@@ -307,6 +307,41 @@ START_TEST(test_mbus_publish_reports_an_event_the_broker_refused) {
 }
 END_TEST
 
+START_TEST(test_mbus_subscribe_names_the_rule_that_denied_it) {
+        struct test_config c;
+        struct test_broker b;
+        struct run r;
+        char policy[256], path[512];
+
+        /* our own uid may not see Secret; every other event falls to the default (allowed) */
+        snprintf(policy, sizeof(policy),
+                 "<policy namespace=\"org.example.Tools\">\n"
+                 "  <deny subscribe=\"Secret\" user=\"%u\"/>\n"
+                 "</policy>\n", (unsigned) getuid());
+        ck_assert_int_eq(test_config_new(&c, /* with_shipped= */ true), 0);
+        test_config_write(&c, "policy.d/org.example.Tools.xml", policy);
+        ck_assert_int_eq(test_broker_start(&b, (const char *[]) { "--config-dir", c.dir, NULL }), 0);
+
+        run_tool(&r, (const char *[]) { TOOL("mbus-subscribe"), "--address", b.address, "--timeout", "10",
+                                        "org.example.Tools.*", "org.example.Tools.Secret", NULL });
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_str_eq(r.out, "");
+        ck_assert_msg(strstr(r.err, "cannot subscribe to 'org.example.Tools.Secret': " MBUS_ERROR_ACCESS_DENIED
+                             ": Access denied"), "stderr: %s", r.err);
+        snprintf(path, sizeof(path), "%s:2", test_config_path(&c, "policy.d/org.example.Tools.xml",
+                                                              (char[400]) {}, 400));
+        ck_assert_msg(strstr(r.err, path), "the rule's place %s is not named: %s", path, r.err);
+
+        /* what policy allows is subscribed as before */
+        run_tool(&r, (const char *[]) { TOOL("mbus-subscribe"), "--address", b.address, "--timeout", "0.2",
+                                        "org.example.Tools.Public", NULL });
+        ck_assert_msg(r.status == 0, "status %d, stderr: %s", r.status, r.err);
+
+        ck_assert_broker_stops_cleanly(&b);
+        test_config_remove(&c);
+}
+END_TEST
+
 START_TEST(test_mbus_bench_serves_echo_for_mbus_call) {
         struct test_broker b;
         struct proc bench;
@@ -345,6 +380,7 @@ static Suite *tools_suite(void) {
         tcase_add_test(tc, test_mbus_publish_reaches_mbus_subscribe);
         tcase_add_test(tc, test_mbus_publish_fails_on_a_taken_namespace);
         tcase_add_test(tc, test_mbus_publish_reports_an_event_the_broker_refused);
+        tcase_add_test(tc, test_mbus_subscribe_names_the_rule_that_denied_it);
         tcase_add_test(tc, test_mbus_bench_serves_echo_for_mbus_call);
         suite_add_tcase(s, tc);
         return s;

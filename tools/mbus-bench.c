@@ -951,7 +951,8 @@ static int fanout_child_run(void *userdata) {
         r = mbus_conn_open(&conn, c->address, "mbus-bench-subscriber");
         if (r < 0)
                 return r;
-        r = mbus_subscribe(conn, BENCH_FANOUT_NAMESPACE ".*", fanout_on_event, &rep, &slot);
+        r = mbus_subscribe(conn, BENCH_FANOUT_NAMESPACE ".*", fanout_on_event, &rep, &slot,
+                           /* ret_error= */ NULL);
         if (r < 0)
                 return r;
         r = write_full(c->fd, "R", 1);

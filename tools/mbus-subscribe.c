@@ -200,10 +200,16 @@ int main(int argc, char *argv[]) {
         deadline = usec_add(now_usec(CLOCK_MONOTONIC), arg_timeout);
 
         for (size_t i = 0; i < s.n_patterns; i++) {
+                _cleanup_(mbus_error_free) struct mbus_error error = MBUS_ERROR_NULL;
+                _cleanup_free_ char *what = NULL;
+
                 subs[i] = (struct subscription) { .subscriber = &s, .index = i };
-                r = mbus_subscribe(conn, s.patterns[i], subscribe_on_event, &subs[i], &slots[i]);
+                r = mbus_subscribe(conn, s.patterns[i], subscribe_on_event, &subs[i], &slots[i], &error);
                 if (r < 0) {
-                        tool_error("cannot subscribe to '%s': %s", s.patterns[i], strerror(-r));
+                        /* "cannot subscribe to 'P': org.mbus.Error.AccessDenied: ... rule ..." */
+                        if (asprintf(&what, "cannot subscribe to '%s'", s.patterns[i]) < 0)
+                                what = NULL;
+                        tool_print_failure(what ?: "cannot subscribe", r, &error);
                         goto finish;
                 }
         }

@@ -67,7 +67,7 @@ void mbus_conn_disconnect_subscriptions(struct mbus_conn *conn) {
 }
 
 _public_ int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_event_handler_t handler,
-                            void *userdata, struct mbus_slot **ret_slot) {
+                            void *userdata, struct mbus_slot **ret_slot, struct mbus_error *ret_error) {
         struct mbus_slot *slot, *last;
         int r;
 
@@ -90,7 +90,8 @@ _public_ int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_ev
 
         if (!pattern_in_use(conn, pattern)) {
                 r = mbus_conn_call_control(conn, MBUS_FRAME_SUBSCRIBE,
-                                           &(struct mbus_frame_fields) { .pattern = pattern }, NULL, NULL);
+                                           &(struct mbus_frame_fields) { .pattern = pattern }, NULL,
+                                           ret_error);
                 if (r < 0) {
                         mbus_slot_unref(slot);
                         return r;

@@ -499,10 +499,10 @@ START_TEST(test_subscription_dispatch_two_patterns) {
         publisher_open(&b, &pub);
         ck_assert_int_eq(mbus_conn_open(&sub, b.address, "test-subscriber"), 0);
 
-        ck_assert_int_eq(mbus_subscribe(sub, "org.test.*", on_event, &wild, &s_wild), 0);
-        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".Changed", on_event, &exact, &s_exact), 0);
-        ck_assert_int_eq(mbus_subscribe(sub, "org.other.*", on_event, &none, &s_none), 0);
-        ck_assert_int_eq(mbus_subscribe(sub, "org.*x", on_event, &none, &s_dup), -EINVAL);
+        ck_assert_int_eq(mbus_subscribe(sub, "org.test.*", on_event, &wild, &s_wild, NULL), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".Changed", on_event, &exact, &s_exact, NULL), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, "org.other.*", on_event, &none, &s_none, NULL), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, "org.*x", on_event, &none, &s_dup, NULL), -EINVAL);
 
         emit_n(pub, "Changed", 1);
         emit_n(pub, "Other", 2);
@@ -529,7 +529,7 @@ START_TEST(test_subscription_dispatch_two_patterns) {
         ck_assert_int_eq(exact.direct, 1);
 
         /* Two slots on one pattern: each runs; freeing one keeps the other subscribed. */
-        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".Changed", on_event, &dup, &s_dup), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".Changed", on_event, &dup, &s_dup, NULL), 0);
         s_exact = mbus_slot_free(s_exact);
         emit_n(pub, "Changed", 3);
         ck_assert_int_eq(mbus_ping(pub, 0), 0);
@@ -591,7 +591,7 @@ START_TEST(test_emit_wait_reports_the_brokers_refusal) {
         broker_start(&b);
         publisher_open(&b, &pub);
         ck_assert_int_eq(mbus_conn_open(&sub, b.address, "test-subscriber"), 0);
-        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".*", on_event, &h, &slot), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".*", on_event, &h, &slot, NULL), 0);
 
         /* Routed: 0, the error untouched, and the subscriber has it queued. */
         ck_assert_int_eq(mbus_emit_wait(pub, NULL, PUB_NS, "Changed", p, 0, &e), 0);
@@ -657,11 +657,11 @@ START_TEST(test_slot_free_inside_callback) {
         /* h1 frees its own slot and h2's, before h2's turn in the same dispatch. */
         h1.self = &s1;
         h1.other = &s2;
-        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".*", on_event, &h1, &s1), 0);
-        ck_assert_int_eq(mbus_subscribe(sub, "*", on_event, &h2, &s2), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".*", on_event, &h1, &s1, NULL), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, "*", on_event, &h2, &s2, NULL), 0);
         /* h3 frees only its own slot. */
         h3.self = &s3;
-        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".Changed", on_event, &h3, &s3), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".Changed", on_event, &h3, &s3, NULL), 0);
 
         emit_n(pub, "Changed", 1);
         emit_n(pub, "Changed", 2);
@@ -952,7 +952,7 @@ START_TEST(test_sd_event_attach) {
         ck_assert_int_eq(mbus_conn_open(&svc, b.address, "loop-service"), 0);
         ck_assert_int_eq(mbus_register(svc, PUB_NS, procs, 2, NULL, &held, NULL), 0);
         ck_assert_int_eq(mbus_conn_open(&cli, b.address, "loop-client"), 0);
-        ck_assert_int_eq(mbus_subscribe(cli, PUB_NS ".Changed", loop_on_event, &s, &sub), 0);
+        ck_assert_int_eq(mbus_subscribe(cli, PUB_NS ".Changed", loop_on_event, &s, &sub, NULL), 0);
 
         ck_assert_int_eq(mbus_conn_attach_event(svc, s.event, 0), 0);
         ck_assert_int_eq(mbus_conn_attach_event(svc, s.event, 0), -EBUSY);

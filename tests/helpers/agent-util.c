@@ -248,11 +248,10 @@ static void agent_command(struct agent *a, const char *address, char *line) {
                         agent_reply(a, "err", "errno too many subscriptions");
                         return;
                 }
-                r = mbus_subscribe(a->conn, strtok_r(NULL, " ", &save), agent_on_event, a, &a->slots[a->n_slots]);
+                r = mbus_subscribe(a->conn, strtok_r(NULL, " ", &save), agent_on_event, a, &a->slots[a->n_slots],
+                                   &error);
                 if (r < 0) {
-                        /* the library's waiting call does not hand out the broker's error name;
-                         * -EACCES is what AccessDenied maps to */
-                        agent_reply(a, "err", "%s %s", mbus_errno_to_error_name(r), strerror(-r));
+                        agent_reply_error(a, r, &error);
                 } else {
                         a->n_slots++;
                         agent_reply(a, "ok", "subscribed");

@@ -275,10 +275,16 @@ typedef int (*mbus_event_handler_t)(struct mbus_conn *conn, const struct mbus_ev
  * matching event, once per event even if several subscriptions of this connection match
  * (each matching subscription's handler runs once). Direct events to this connection reach
  * every handler whose pattern matches them. *ret_slot (required) gets a slot whose
- * mbus_slot_free() unsubscribes. Returns 0, -EINVAL for an invalid pattern, or a negative errno.
+ * mbus_slot_free() unsubscribes. Returns 0, -EINVAL for an invalid pattern (ret_error
+ * untouched), or a negative errno. If the broker refused the subscription, returns the errno of
+ * its error and fills *ret_error (may be NULL) with its name and message: -EACCES
+ * (MBUS_ERROR_ACCESS_DENIED) when policy does not let this connection see the one event an
+ * exact pattern names (the message names the deciding rule and its file:line; wildcard patterns
+ * are accepted and filtered per event instead), -ENOBUFS (MBUS_ERROR_LIMITS_EXCEEDED) over the
+ * broker's limits.
  */
 int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_event_handler_t handler,
-                   void *userdata, struct mbus_slot **ret_slot);
+                   void *userdata, struct mbus_slot **ret_slot, struct mbus_error *ret_error);
 
 /* Cancels what a slot stands for (a pending async call, a subscription). Returns NULL. Takes
  * NULL. A slot may be freed from inside its own callback. */
