@@ -263,7 +263,8 @@ START_TEST(test_peers_connecting_and_leaving_are_logged_with_their_credentials) 
         find_entries(&e, MBUS_MSGID_PEER_CONNECTED, raw_id, 1, 1, &conn_raw);
         ck_assert_field(&conn_raw.entries[0], "PRIORITY", "7");
         ck_assert_peer_fields(&conn_raw.entries[0], raw_id, name, getuid(), getpid());
-        ck_assert_field(&conn_raw.entries[0], "MESSAGE", fmt(buf, sizeof(buf), "Peer %s (%s) connected", raw_id, name));
+        ck_assert_field(&conn_raw.entries[0], "MESSAGE",
+                        fmt(buf, sizeof(buf), "Peer %s (%s) connected", raw_id, name));
         ck_assert_no_field(&conn_raw.entries[0], "ERRNO");
         ck_assert_code_location(&conn_raw.entries[0]);
 
@@ -281,7 +282,8 @@ START_TEST(test_peers_connecting_and_leaving_are_logged_with_their_credentials) 
         find_entries(&e, MBUS_MSGID_PEER_DISCONNECTED, raw_id, 1, 1, &gone_raw);
         ck_assert_field(&gone_raw.entries[0], "PRIORITY", "7");
         ck_assert_peer_fields(&gone_raw.entries[0], raw_id, name, getuid(), getpid());
-        ck_assert_field(&gone_raw.entries[0], "MESSAGE", fmt(buf, sizeof(buf), "Peer %s (%s) disconnected", raw_id, name));
+        ck_assert_field(&gone_raw.entries[0], "MESSAGE",
+                        fmt(buf, sizeof(buf), "Peer %s (%s) disconnected", raw_id, name));
         ck_assert_no_field(&gone_raw.entries[0], "ERRNO");
         ck_assert_code_location(&gone_raw.entries[0]);
 
