@@ -15,12 +15,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <systemd/sd-journal.h>
 
 #include "log.h"
 #include "peer.h"
+#include "util/fd-util.h"
+
+#define LOG_IDENTIFIER_FIELD "SYSLOG_IDENTIFIER=mbus-broker"
 
 static enum mbus_log_target log_target = MBUS_LOG_TARGET_CONSOLE;
 static int log_max_level = LOG_INFO;
@@ -36,10 +41,26 @@ static const char *const log_level_names[] = {
         [LOG_DEBUG] = "debug",
 };
 
+/*
+ * A socket file alone proves nothing: a journald that exited leaves it behind, and every entry
+ * sent there would be lost. Connecting proves someone listens, as systemd's own log code does.
+ */
+static bool log_journal_listens(void) {
+        static const struct sockaddr_un sa = {
+                .sun_family = AF_UNIX,
+                .sun_path = "/run/systemd/journal/socket",
+        };
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return false;
+        return connect(fd, (const struct sockaddr *) &sa, sizeof(sa)) >= 0;
+}
+
 void mbus_log_set_target(enum mbus_log_target target) {
         if (target == MBUS_LOG_TARGET_AUTO)
-                target = access("/run/systemd/journal/socket", F_OK) >= 0 ? MBUS_LOG_TARGET_JOURNAL
-                                                                          : MBUS_LOG_TARGET_CONSOLE;
+                target = log_journal_listens() ? MBUS_LOG_TARGET_JOURNAL : MBUS_LOG_TARGET_CONSOLE;
         log_target = target;
 }
 
@@ -80,7 +101,7 @@ int mbus_log_level_from_string(const char *s) {
         return -EINVAL;
 }
 
-static void log_to_journal(int level, int err, const struct mbus_log_fields *fields, const char *file,
+static int log_to_journal(int level, int err, const struct mbus_log_fields *fields, const char *file,
                            int line, const char *func, const char *message) {
         char priority[32], errno_field[32], code_file[256], code_line[32], code_func[128], msgid[64],
                 peer_field[48], uid_field[32], pid_field[32], name_field[300], ns_field[300],
@@ -96,11 +117,11 @@ static void log_to_journal(int level, int err, const struct mbus_log_fields *fie
         } while (0)
 
         if (asprintf(&message_field, "MESSAGE=%s", message) < 0)
-                return;
+                return -ENOMEM;
         iov[n++] = (struct iovec) { .iov_base = message_field, .iov_len = strlen(message_field) };
         ADD(priority, "PRIORITY=%i", level);
-        iov[n++] = (struct iovec) { .iov_base = (char *) "SYSLOG_IDENTIFIER=mbus-broker",
-                                    .iov_len = strlen("SYSLOG_IDENTIFIER=mbus-broker") };
+        iov[n++] = (struct iovec) { .iov_base = (char *) LOG_IDENTIFIER_FIELD,
+                                    .iov_len = sizeof(LOG_IDENTIFIER_FIELD) - 1 };
         if (err != 0)
                 ADD(errno_field, "ERRNO=%i", abs(err));
         ADD(code_file, "CODE_FILE=%s", file);
@@ -128,7 +149,7 @@ static void log_to_journal(int level, int err, const struct mbus_log_fields *fie
                         ADD(rule_field, "MBUS_RULE=%s", fields->rule);
         }
 #undef ADD
-        (void) sd_journal_sendv(iov, (int) n);
+        return sd_journal_sendv(iov, (int) n);
 }
 
 static void log_to_console(int level, int err, const struct mbus_log_fields *fields, const char *message) {
@@ -160,9 +181,8 @@ int mbus_log_internal(int level, int err, const struct mbus_log_fields *fields, 
         (void) vsnprintf(buf, sizeof(buf), format, ap);
         va_end(ap);
 
-        if (log_target == MBUS_LOG_TARGET_JOURNAL)
-                log_to_journal(level, err, fields, file, line, func, buf);
-        else
+        /* An entry the journal refused goes to stderr rather than nowhere. */
+        if (log_target != MBUS_LOG_TARGET_JOURNAL || log_to_journal(level, err, fields, file, line, func, buf) < 0)
                 log_to_console(level, err, fields, buf);
 
         errno = saved_errno;
