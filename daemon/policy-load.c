@@ -19,22 +19,19 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <expat.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <json-c/json.h>
 
 #include "confdir.h"
 #include "policy-internal.h"
+#include "proto/conf-file.h"
 #include "proto/idl.h"
 #include "proto/names.h"
-#include "util/fd-util.h"
 #include "util/json-util.h"
 #include "util/macro.h"
 
@@ -730,58 +727,6 @@ finish:
 
 /* --- files ------------------------------------------------------------------------------------ */
 
-static int policy_read_file(const char *path, char **ret, size_t *ret_len, struct mbus_file_error *err) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t n = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0) {
-                int r = negative_errno();
-
-                (void) mbus_file_error_set(err, path, 0, "cannot open: %s", strerror(-r));
-                return r;
-        }
-        if (fstat(fd, &st) < 0) {
-                int r = negative_errno();
-
-                (void) mbus_file_error_set(err, path, 0, "cannot stat: %s", strerror(-r));
-                return r;
-        }
-        if (!S_ISREG(st.st_mode))
-                return mbus_file_error_set(err, path, 0, "not a regular file");
-        if ((uint64_t) st.st_size > MBUS_IDL_FILE_SIZE_MAX)
-                return mbus_file_error_set(err, path, 0, "file too large (limit %u bytes)", MBUS_IDL_FILE_SIZE_MAX);
-
-        buf = malloc(MBUS_IDL_FILE_SIZE_MAX + 2);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, buf + n, MBUS_IDL_FILE_SIZE_MAX + 1 - n);
-
-                if (k < 0) {
-                        int r;
-
-                        if (errno == EINTR)
-                                continue;
-                        r = negative_errno();
-                        (void) mbus_file_error_set(err, path, 0, "cannot read: %s", strerror(-r));
-                        return r;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > MBUS_IDL_FILE_SIZE_MAX)
-                        return mbus_file_error_set(err, path, 0, "file too large (limit %u bytes)",
-                                                   MBUS_IDL_FILE_SIZE_MAX);
-        }
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_len = n;
-        return 0;
-}
-
 int mbus_policy_add_text(struct mbus_policy *p, const char *path, const char *text, size_t len,
                          struct mbus_file_error *err) {
         _cleanup_(policy_namespace_freep) struct mbus_policy_namespace *pn = NULL;
@@ -831,7 +776,7 @@ int mbus_policy_add_file(struct mbus_policy *p, const char *path, struct mbus_fi
         if (!mbus_confdir_suffix(path))
                 return mbus_file_error_set(err, path, 0, "unknown file type (expected NAMESPACE.xml or "
                                            "NAMESPACE.json)");
-        r = policy_read_file(path, &text, &len, err);
+        r = mbus_conf_file_read(path, MBUS_IDL_FILE_SIZE_MAX, &text, &len, err);
         if (r < 0)
                 return r;
         return mbus_policy_add_text(p, path, text, len, err);

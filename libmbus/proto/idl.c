@@ -14,18 +14,15 @@
  * most one linear pass.
  */
 
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "proto/conf-file.h"
 #include "proto/idl-internal.h"
 #include "proto/idl.h"
 #include "proto/names.h"
-#include "util/fd-util.h"
 #include "util/hashmap.h"
 #include "util/json-util.h"
 #include "util/macro.h"
@@ -860,60 +857,6 @@ int mbus_idl_from_declaration(struct mbus_idl_namespace **ret, const char *ns_na
 
 /* ---- files ---- */
 
-static int idl_read_file(const char *path, char **ret, size_t *ret_len, struct mbus_file_error *err) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t n = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0) {
-                int r = negative_errno();
-
-                (void) mbus_file_error_set(err, path, 0, "cannot open: %s", strerror(-r));
-                return r;
-        }
-        if (fstat(fd, &st) < 0) {
-                int r = negative_errno();
-
-                (void) mbus_file_error_set(err, path, 0, "cannot stat: %s", strerror(-r));
-                return r;
-        }
-        if (!S_ISREG(st.st_mode))
-                return mbus_file_error_set(err, path, 0, "not a regular file");
-        if ((uint64_t) st.st_size > MBUS_IDL_FILE_SIZE_MAX)
-                return mbus_file_error_set(err, path, 0, "file too large (%llu bytes, limit %u)",
-                                           (unsigned long long) st.st_size, MBUS_IDL_FILE_SIZE_MAX);
-
-        /* One byte more than the limit, to notice a file that grew since fstat(). */
-        buf = malloc(MBUS_IDL_FILE_SIZE_MAX + 2);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, buf + n, MBUS_IDL_FILE_SIZE_MAX + 1 - n);
-
-                if (k < 0) {
-                        int r;
-
-                        if (errno == EINTR)
-                                continue;
-                        r = negative_errno();
-                        (void) mbus_file_error_set(err, path, 0, "cannot read: %s", strerror(-r));
-                        return r;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > MBUS_IDL_FILE_SIZE_MAX)
-                        return mbus_file_error_set(err, path, 0, "file too large (limit %u bytes)",
-                                                   MBUS_IDL_FILE_SIZE_MAX);
-        }
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_len = n;
-        return 0;
-}
-
 static bool idl_has_suffix(const char *s, const char *suffix) {
         size_t l = strlen(s), k = strlen(suffix);
 
@@ -937,7 +880,7 @@ int mbus_idl_load_file(struct mbus_idl_namespace **ret, const char *path, struct
         else
                 return mbus_file_error_set(err, path, 0, "unknown file type (expected NAMESPACE.xml or NAMESPACE.json)");
 
-        r = idl_read_file(path, &text, &len, err);
+        r = mbus_conf_file_read(path, MBUS_IDL_FILE_SIZE_MAX, &text, &len, err);
         if (r < 0)
                 return r;
 

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* Reading one configuration file (introspection or policy) whole, with a size limit. */
+
+#include <stddef.h>
+
+#include "proto/file-error.h"
+
+/*
+ * Reads the regular file at path into a new NUL-terminated buffer: *ret (free()) and its
+ * length without the NUL, *ret_len, both written only on success. A file larger than max_size
+ * bytes, or not a regular file, is -EBADMSG; open/stat/read failures return their errno. Each
+ * failure but -ENOMEM fills err (may be NULL) as "PATH: what".
+ */
+int mbus_conf_file_read(const char *path, size_t max_size, char **ret, size_t *ret_len,
+                        struct mbus_file_error *err);
