@@ -6,8 +6,8 @@
  *
  * XML is read with expat as a flat state machine (<policy> holding empty <allow>/<deny>
  * elements); entity declarations are refused. JSON is read with json-c, which keeps no
- * positions, so the text is scanned once more (policy_json_scan(), the approach of
- * proto/idl-json.c) for the line of every element of "rules" and for keys given twice, which
+ * positions, so the text is scanned once more (policy_json_scan(), with proto/json-lines.c
+ * as proto/idl-json.c does) for the line of every element of "rules" and for keys given twice, which
  * json-c would silently collapse.
  *
  * User and group names are resolved here, at load time (getpwnam_r/getgrnam_r): a check never
@@ -16,6 +16,7 @@
  * is built aside and put into the policy only once whole; a directory set builds a new policy.
  */
 
+#include <assert.h>
 #include <ctype.h>
 #include <inttypes.h>
 #include <expat.h>
@@ -31,12 +32,14 @@
 #include "policy-internal.h"
 #include "proto/conf-file.h"
 #include "proto/idl.h"
+#include "proto/json-lines.h"
 #include "proto/names.h"
 #include "util/json-util.h"
 #include "util/macro.h"
 
 #define POLICY_RULES_MAX 4096u
 #define POLICY_JSON_DEPTH_MAX 16
+static_assert(POLICY_JSON_DEPTH_MAX <= MBUS_JSON_LINES_DEPTH_MAX, "the line scanner must follow the tokener");
 
 struct policy_load {
         const char *path;
@@ -450,20 +453,8 @@ static const char *const policy_json_key_names[_POLICY_KEY_MAX] = {
 };
 
 static enum policy_json_key policy_json_key_from(const char *s, size_t len) {
-        for (int k = 1; k < _POLICY_KEY_MAX; k++)
-                if (strlen(policy_json_key_names[k]) == len && memcmp(policy_json_key_names[k], s, len) == 0)
-                        return k;
-        return POLICY_KEY_OTHER;
+        return mbus_json_lines_key(policy_json_key_names, _POLICY_KEY_MAX, s, len);
 }
-
-struct policy_json_frame {
-        bool object;
-        bool expect_key;
-        bool in_element;
-        enum policy_json_key key;
-        size_t index;
-        unsigned seen;
-};
 
 struct policy_json_lines {
         unsigned top;
@@ -471,79 +462,34 @@ struct policy_json_lines {
         size_t n_rules;
 };
 
+/* An element of the top-level "rules" array begins here. */
+static int policy_json_on_element(const struct mbus_json_lines_step *st, size_t depth, unsigned line,
+                                  void *userdata) {
+        struct policy_json_lines *out = userdata;
+        unsigned *a;
+
+        if (depth != 2 || !st[0].object || st[0].key != POLICY_KEY_RULES)
+                return 0;
+        a = realloc(out->rules, (out->n_rules + 1) * sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        out->rules = a;
+        out->rules[out->n_rules++] = line;
+        return 0;
+}
+
 /* text is valid JSON (json-c accepted it) nested at most POLICY_JSON_DEPTH_MAX deep. */
 static int policy_json_scan(struct policy_load *l, const char *text, size_t len, struct policy_json_lines *out) {
-        struct policy_json_frame st[POLICY_JSON_DEPTH_MAX + 1];
-        size_t depth = 0;
-        unsigned line = 1;
+        const struct mbus_json_lines s = {
+                .path = l->path,
+                .err = l->err,
+                .keys = policy_json_key_names,
+                .n_keys = _POLICY_KEY_MAX,
+                .on_element = policy_json_on_element,
+                .userdata = out,
+        };
 
-        for (size_t i = 0; i < len; i++) {
-                char c = text[i];
-                struct policy_json_frame *top = depth > 0 ? &st[depth - 1] : NULL;
-
-                if (c == '\n') {
-                        line++;
-                        continue;
-                }
-                if (c == ' ' || c == '\t' || c == '\r' || c == ':')
-                        continue;
-                if (c == ',') {
-                        if (top && top->object)
-                                top->expect_key = true;
-                        else if (top) {
-                                top->index++;
-                                top->in_element = false;
-                        }
-                        continue;
-                }
-                if (c == '}' || c == ']') {
-                        depth--;
-                        continue;
-                }
-                if (top && !top->object && !top->in_element) {
-                        top->in_element = true;
-                        /* An element of the top-level "rules" array begins here. */
-                        if (depth == 2 && st[0].object && st[0].key == POLICY_KEY_RULES) {
-                                unsigned *a = realloc(out->rules, (out->n_rules + 1) * sizeof(*a));
-
-                                if (!a)
-                                        return -ENOMEM;
-                                out->rules = a;
-                                out->rules[out->n_rules++] = line;
-                        }
-                }
-                if (c == '"') {
-                        size_t start = ++i;
-
-                        for (; i < len && text[i] != '"'; i++)
-                                if (text[i] == '\\')
-                                        i++;
-                        if (top && top->object && top->expect_key) {
-                                enum policy_json_key k = policy_json_key_from(text + start, i - start);
-
-                                top->expect_key = false;
-                                top->key = k;
-                                if (k != POLICY_KEY_OTHER) {
-                                        if (top->seen & (1u << k))
-                                                return policy_fail(l, line, "duplicate key '%s'",
-                                                                   policy_json_key_names[k]);
-                                        top->seen |= 1u << k;
-                                }
-                        }
-                        continue;
-                }
-                if (c == '{' || c == '[') {
-                        if (depth == 0)
-                                out->top = line;
-                        if (depth >= ELEMENTSOF(st))
-                                return -EBADMSG;
-                        st[depth++] = (struct policy_json_frame) { .object = c == '{', .expect_key = c == '{' };
-                        continue;
-                }
-                while (i + 1 < len && !strchr(",]}: \t\r\n", text[i + 1]))
-                        i++;
-        }
-        return 0;
+        return mbus_json_lines_scan(&s, text, len, &out->top);
 }
 
 static void json_tokener_freep(struct json_tokener **p) {

@@ -4,7 +4,7 @@
  *
  * json-c keeps no positions, so a file is read twice: json-c parses it (a syntax error gets
  * its line from the tokener's offset), then idl_json_scan() walks the now known-valid text
- * once and records the start line of every element of the "procedures"/"events" arrays and of
+ * once (proto/json-lines.c) and records the start line of every element of the "procedures"/"events" arrays and of
  * their "in"/"out"/"args" arrays, keyed by where it sits (list, index, sub-list, index), so
  * lookups do not depend on the order of keys in the file. The scan also notices a known key
  * given twice in one object, which json-c would silently collapse to the last value.
@@ -12,6 +12,7 @@
  * mbus_idl_from_json(), where there are no lines (0) and the bus form's extra keys are allowed.
  */
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,10 +21,12 @@
 
 #include "proto/idl-internal.h"
 #include "proto/idl.h"
+#include "proto/json-lines.h"
 #include "util/json-util.h"
 #include "util/macro.h"
 
 #define IDL_JSON_DEPTH_MAX 32
+static_assert(IDL_JSON_DEPTH_MAX <= MBUS_JSON_LINES_DEPTH_MAX, "the line scanner must follow the tokener");
 
 enum idl_json_key {
         IDL_KEY_OTHER,
@@ -78,25 +81,15 @@ struct idl_json {
         size_t n_pos;
 };
 
-/* ---- the position scanner ---- */
-
-struct idl_json_frame {
-        bool object;
-        bool expect_key;                        /* object: the next string is a key */
-        bool in_element;                        /* array: the current element has started */
-        enum idl_json_key key;                  /* object: the key whose value is being read */
-        size_t index;                           /* array: index of the current element */
-        unsigned seen;                          /* object: known keys seen, 1u << key */
-};
+/* ---- element lines ---- */
 
 static enum idl_json_key idl_json_key_from(const char *s, size_t len) {
-        for (enum idl_json_key k = 1; k < _IDL_KEY_MAX; k++)
-                if (strlen(idl_json_key_names[k]) == len && memcmp(idl_json_key_names[k], s, len) == 0)
-                        return k;
-        return IDL_KEY_OTHER;
+        return mbus_json_lines_key(idl_json_key_names, _IDL_KEY_MAX, s, len);
 }
 
-static int idl_json_record(struct idl_json *j, const struct idl_json_frame *st, size_t depth, unsigned line) {
+/* Records the line of procedures[i]/events[i] and of their in/out/args[j]. */
+static int idl_json_on_element(const struct mbus_json_lines_step *st, size_t depth, unsigned line, void *userdata) {
+        struct idl_json *j = userdata;
         struct idl_json_pos p = { .line = line, .seq = j->n_pos };
         struct idl_json_pos *a;
 
@@ -127,76 +120,24 @@ static int idl_json_record(struct idl_json *j, const struct idl_json_frame *st, 
 }
 
 /* text is valid JSON (json-c accepted it) nested at most IDL_JSON_DEPTH_MAX deep. */
-static int idl_json_scan(struct idl_json *j, const char *text, size_t len) {
-        struct idl_json_frame st[IDL_JSON_DEPTH_MAX + 1];
-        size_t depth = 0;
-        unsigned line = 1;
+static int idl_json_scan(struct idl_json *j, const char *text, size_t len, bool top_is_object) {
+        const struct mbus_json_lines s = {
+                .path = j->path,
+                .err = j->err,
+                .keys = idl_json_key_names,
+                .n_keys = _IDL_KEY_MAX,
+                .on_element = idl_json_on_element,
+                .userdata = j,
+        };
+        unsigned top_line;
         int r;
 
-        for (size_t i = 0; i < len; i++) {
-                char c = text[i];
-                struct idl_json_frame *top = depth > 0 ? &st[depth - 1] : NULL;
-
-                if (c == '\n') {
-                        line++;
-                        continue;
-                }
-                if (c == ' ' || c == '\t' || c == '\r' || c == ':')
-                        continue;
-                if (c == ',') {
-                        if (top && top->object)
-                                top->expect_key = true;
-                        else if (top) {
-                                top->index++;
-                                top->in_element = false;
-                        }
-                        continue;
-                }
-                if (c == '}' || c == ']') {
-                        depth--;
-                        continue;
-                }
-
-                /* Anything else begins a key or a value. */
-                if (top && !top->object && !top->in_element) {
-                        top->in_element = true;
-                        r = idl_json_record(j, st, depth, line);
-                        if (r < 0)
-                                return r;
-                }
-
-                if (c == '"') {
-                        size_t start = ++i;
-
-                        for (; i < len && text[i] != '"'; i++)
-                                if (text[i] == '\\')
-                                        i++;
-                        if (top && top->object && top->expect_key) {
-                                enum idl_json_key k = idl_json_key_from(text + start, i - start);
-
-                                top->expect_key = false;
-                                top->key = k;
-                                if (k != IDL_KEY_OTHER) {
-                                        if (top->seen & (1u << k))
-                                                return mbus_file_error_set(j->err, j->path, line,
-                                                                           "duplicate key '%s'", idl_json_key_names[k]);
-                                        top->seen |= 1u << k;
-                                }
-                        }
-                        continue;
-                }
-                if (c == '{' || c == '[') {
-                        if (depth == 0 && c == '{')
-                                j->top_line = line;
-                        if (depth >= ELEMENTSOF(st))
-                                return -EBADMSG;        /* cannot happen: the tokener's depth is lower */
-                        st[depth++] = (struct idl_json_frame) { .object = c == '{', .expect_key = c == '{' };
-                        continue;
-                }
-                /* A literal or number: skip to its end. */
-                while (i + 1 < len && !strchr(",]}: \t\r\n", text[i + 1]))
-                        i++;
-        }
+        r = mbus_json_lines_scan(&s, text, len, &top_line);
+        if (r < 0)
+                return r;
+        /* Errors about the top-level value name the line of its '{'; anything else is line 1. */
+        if (top_is_object)
+                j->top_line = top_line;
         return 0;
 }
 
@@ -524,7 +465,7 @@ int mbus_idl_parse_json(struct mbus_idl_namespace **ret, const char *path, const
         r = idl_json_parse_text(path, text, len, &o, err);
         if (r < 0)
                 return r;
-        r = idl_json_scan(&j, text, len);
+        r = idl_json_scan(&j, text, len, json_object_is_type(o, json_type_object));
         if (r >= 0)
                 idl_json_pos_sort(&j);
         if (r >= 0)
