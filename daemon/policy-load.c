@@ -87,15 +87,20 @@ static bool policy_parse_id(const char *s, unsigned long *ret) {
         return true;
 }
 
-static int policy_resolve_user(struct policy_load *l, unsigned line, const char *s, uid_t *ret) {
+/*
+ * A user or group name (or a number) -> its id. getpwnam_r() and getgrnam_r() want a buffer of
+ * a size nobody states: it grows on ERANGE, up to 1 MiB.
+ */
+static int policy_resolve_id(struct policy_load *l, unsigned line, bool group, const char *s, unsigned long *ret) {
         _cleanup_free_ char *buf = NULL;
-        struct passwd pw, *result = NULL;
+        struct passwd pw, *pw_result = NULL;
+        struct group gr, *gr_result = NULL;
         size_t size = 4096;
         unsigned long id;
         int r;
 
         if (policy_parse_id(s, &id)) {
-                *ret = (uid_t) id;
+                *ret = id;
                 return 0;
         }
         for (;;) {
@@ -103,41 +108,17 @@ static int policy_resolve_user(struct policy_load *l, unsigned line, const char 
                 buf = malloc(size);
                 if (!buf)
                         return -ENOMEM;
-                r = getpwnam_r(s, &pw, buf, size, &result);
+                if (group)
+                        r = getgrnam_r(s, &gr, buf, size, &gr_result);
+                else
+                        r = getpwnam_r(s, &pw, buf, size, &pw_result);
                 if (r != ERANGE || size > 1024 * 1024)
                         break;
                 size *= 2;
         }
-        if (r != 0 || !result)
-                return policy_fail(l, line, "unknown user '%s'", s);
-        *ret = result->pw_uid;
-        return 0;
-}
-
-static int policy_resolve_group(struct policy_load *l, unsigned line, const char *s, gid_t *ret) {
-        _cleanup_free_ char *buf = NULL;
-        struct group gr, *result = NULL;
-        size_t size = 4096;
-        unsigned long id;
-        int r;
-
-        if (policy_parse_id(s, &id)) {
-                *ret = (gid_t) id;
-                return 0;
-        }
-        for (;;) {
-                free(buf);
-                buf = malloc(size);
-                if (!buf)
-                        return -ENOMEM;
-                r = getgrnam_r(s, &gr, buf, size, &result);
-                if (r != ERANGE || size > 1024 * 1024)
-                        break;
-                size *= 2;
-        }
-        if (r != 0 || !result)
-                return policy_fail(l, line, "unknown group '%s'", s);
-        *ret = result->gr_gid;
+        if (r != 0 || (group ? !gr_result : !pw_result))
+                return policy_fail(l, line, "unknown %s '%s'", group ? "group" : "user", s);
+        *ret = group ? gr_result->gr_gid : pw_result->pw_uid;
         return 0;
 }
 
@@ -177,6 +158,7 @@ static int policy_rule_add(struct policy_load *l, unsigned line, bool allow, con
                            const char *member, const char *key, const char *value) {
         struct mbus_policy_rule rule = { .allow = allow, .line = line };
         enum mbus_policy_action action;
+        unsigned long id;
         int r;
 
         action = mbus_policy_action_from_string(action_name);
@@ -202,17 +184,19 @@ static int policy_rule_add(struct policy_load *l, unsigned line, bool allow, con
                         rule.kind = MBUS_PRINCIPAL_BROKER_USER;
                 else {
                         rule.kind = MBUS_PRINCIPAL_USER;
-                        r = policy_resolve_user(l, line, value, &rule.uid);
+                        r = policy_resolve_id(l, line, /* group= */ false, value, &id);
                         if (r < 0)
                                 return r;
+                        rule.uid = (uid_t) id;
                 }
         } else if (strcmp(key, "group") == 0) {
                 if (strcmp(value, "*") == 0)
                         return policy_fail(l, line, "group=\"*\" is not a group: use user=\"*\" for everyone");
                 rule.kind = MBUS_PRINCIPAL_GROUP;
-                r = policy_resolve_group(l, line, value, &rule.gid);
+                r = policy_resolve_id(l, line, /* group= */ true, value, &id);
                 if (r < 0)
                         return r;
+                rule.gid = (gid_t) id;
         } else if (strcmp(key, "cert-fingerprint") == 0) {
                 rule.kind = MBUS_PRINCIPAL_CERT_FINGERPRINT;
                 r = policy_normalize_fingerprint(value, &rule.value);
