@@ -3,7 +3,8 @@
  * In-process tests of the broker: a real struct mbus_broker on its own sd-event loop, peers
  * on socketpairs, frames built and read with the proto code, the loop stepped by hand. This
  * makes the reentrant paths (a peer dropped while another's batch is routed, a caller
- * condemned by its own replies) deterministic and visible to ASan.
+ * condemned by its own replies) deterministic and visible to ASan. The harness is
+ * test-harness.c, shared with test-enforce.c.
  */
 
 #include <check.h>
@@ -14,92 +15,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "broker.h"
-#include "config.h"
-#include "creds.h"
 #include "pending.h"
-#include "proto/frame.h"
-#include "proto/stream.h"
-#include "util/fd-util.h"
+#include "test-harness.h"
 #include "util/json-util.h"
 
-struct tpeer {
-        int fd;
-        struct mbus_stream s;
-        uint64_t serial;
-        char id[32];
-};
-
-struct tctx {
-        sd_event *event;
-        struct mbus_config config;
-        struct mbus_broker *broker;
-};
-
 static void t_init(struct tctx *t) {
-        mbus_log_set_target(MBUS_LOG_TARGET_CONSOLE);
-        mbus_log_set_max_level(LOG_WARNING);
-        mbus_config_init(&t->config);
-        ck_assert_int_ge(sd_event_new(&t->event), 0);
-        ck_assert_int_eq(mbus_broker_new(&t->broker, t->event, &t->config), 0);
-}
-
-static void t_done(struct tctx *t) {
-        t->broker = mbus_broker_free(t->broker);
-        t->event = sd_event_unref(t->event);
-        mbus_config_done(&t->config);
-}
-
-static void t_run(struct tctx *t) {
-        for (unsigned i = 0; i < 64; i++)
-                if (sd_event_run(t->event, 0) <= 0)
-                        break;
-}
-
-static void tp_connect(struct tctx *t, struct tpeer *p) {
-        struct mbus_creds creds = MBUS_CREDS_NULL;
-        int sv[2];
-
-        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-        ck_assert_int_eq(mbus_creds_from_socket(&creds, sv[1]), 0);
-        mbus_broker_accept(t->broker, sv[1], &creds);
-        mbus_creds_done(&creds);
-        *p = (struct tpeer) { .fd = sv[0] };
-        mbus_stream_init(&p->s, sv[0], 0);
-}
-
-static void tp_close(struct tpeer *p) {
-        mbus_stream_done(&p->s);
-        p->fd = safe_close(p->fd);
-}
-
-static uint64_t tp_send(struct tpeer *p, enum mbus_frame_type type, struct mbus_frame_fields f, const char *body) {
-        _cleanup_(mbus_frame_unrefp) struct mbus_frame *frame = NULL;
-
-        if (f.serial == 0 && type != MBUS_FRAME_RETURN && type != MBUS_FRAME_ERROR && type != MBUS_FRAME_PONG)
-                f.serial = ++p->serial;
-        ck_assert_int_eq(mbus_frame_new(&frame, type, &f, body, body ? strlen(body) : 0), 0);
-        ck_assert_int_eq(mbus_stream_queue(&p->s, frame), 0);
-        ck_assert_int_eq(mbus_stream_flush(&p->s), 0);
-        return f.serial;
-}
-
-/* The next frame for p, running the broker as needed; NULL on EOF or after nothing came. */
-static struct mbus_frame *tp_recv(struct tctx *t, struct tpeer *p) {
-        for (unsigned i = 0; i < 100; i++) {
-                struct mbus_frame *f = NULL;
-                int r;
-
-                r = mbus_stream_pop(&p->s, &f, NULL);
-                ck_assert_int_ge(r, 0);
-                if (r > 0)
-                        return f;
-                t_run(t);
-                r = mbus_stream_read(&p->s);
-                if (r == -ECONNRESET)
-                        return NULL;
-        }
-        return NULL;
+        t_setup(t, LOG_WARNING);
+        t_start(t);
 }
 
 static bool tp_is_closed(struct tctx *t, struct tpeer *p) {
@@ -108,20 +30,6 @@ static bool tp_is_closed(struct tctx *t, struct tpeer *p) {
         while ((f = tp_recv(t, p)))
                 mbus_frame_unref(f);
         return mbus_stream_read(&p->s) == -ECONNRESET;
-}
-
-static void tp_hello(struct tctx *t, struct tpeer *p, const char *name) {
-        _cleanup_(mbus_frame_unrefp) struct mbus_frame *w = NULL;
-        _cleanup_json_ json_object *o = NULL;
-        char body[128];
-
-        snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name);
-        tp_send(p, MBUS_FRAME_HELLO, (struct mbus_frame_fields) {}, body);
-        w = tp_recv(t, p);
-        ck_assert_ptr_nonnull(w);
-        ck_assert_int_eq(w->type, MBUS_FRAME_WELCOME);
-        ck_assert_int_eq(json_parse_bytes((const char *) w->body, w->body_len, &o), 0);
-        snprintf(p->id, sizeof(p->id), "%s", json_get_string(o, "id"));
 }
 
 /* Sends a control frame and expects RETURN. */

@@ -15,41 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker.h"
-#include "config.h"
-#include "creds.h"
 #include "namespace.h"
 #include "policy.h"
 #include "proto/file-error.h"
-#include "proto/frame.h"
-#include "proto/stream.h"
-#include "util/fd-util.h"
+#include "test-harness.h"
 #include "util/json-util.h"
-
-struct tpeer {
-        int fd;
-        struct mbus_stream s;
-        uint64_t serial;
-        char id[32];
-};
-
-struct tctx {
-        sd_event *event;
-        struct mbus_config config;
-        struct mbus_broker *broker;
-        char dir[64];
-};
-
-static void write_file(const char *dir, const char *name, const char *text) {
-        char path[512];
-        FILE *f;
-
-        (void) snprintf(path, sizeof(path), "%s/%s", dir, name);
-        f = fopen(path, "we");
-        ck_assert_ptr_nonnull(f);
-        ck_assert_int_ge(fputs(text, f), 0);
-        ck_assert_int_eq(fclose(f), 0);
-}
 
 static void copy_shipped(const char *dir, const char *kind) {
         char cmd[1024];
@@ -78,9 +48,7 @@ static void t_init(struct tctx *t) {
         struct mbus_file_error err = {};
         char sub[128];
 
-        mbus_log_set_target(MBUS_LOG_TARGET_CONSOLE);
-        mbus_log_set_max_level(LOG_ERR);
-        mbus_config_init(&t->config);
+        t_setup(t, LOG_ERR);
 
         (void) snprintf(t->dir, sizeof(t->dir), "/tmp/mbus-test-enforce.XXXXXX");
         ck_assert_ptr_nonnull(mkdtemp(t->dir));
@@ -95,90 +63,9 @@ static void t_init(struct tctx *t) {
 
         t->config.config_dir = strdup(t->dir);
         t->config.scope = MBUS_POLICY_SCOPE_SYSTEM;
-        ck_assert_int_ge(sd_event_new(&t->event), 0);
-        ck_assert_int_eq(mbus_broker_new(&t->broker, t->event, &t->config), 0);
+        t_start(t);
         if (mbus_broker_reload_config(t->broker, &err, NULL, NULL) < 0)
                 ck_abort_msg("%s:%u: %s", err.path, err.line, err.message);
-}
-
-static void t_done(struct tctx *t) {
-        char cmd[128];
-
-        t->broker = mbus_broker_free(t->broker);
-        t->event = sd_event_unref(t->event);
-        mbus_config_done(&t->config);
-        (void) snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-        ck_assert_int_eq(system(cmd), 0);
-}
-
-static void t_run(struct tctx *t) {
-        for (unsigned i = 0; i < 64; i++)
-                if (sd_event_run(t->event, 0) <= 0)
-                        break;
-}
-
-static void tp_connect_as(struct tctx *t, struct tpeer *p, uid_t uid, gid_t gid) {
-        struct mbus_creds creds = MBUS_CREDS_NULL;
-        int sv[2];
-
-        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-        ck_assert_int_eq(mbus_creds_from_socket(&creds, sv[1]), 0);
-        creds.uid = uid;
-        creds.gid = gid;
-        free(creds.groups);
-        creds.groups = NULL;
-        creds.n_groups = 0;
-        mbus_broker_accept(t->broker, sv[1], &creds);
-        mbus_creds_done(&creds);
-        *p = (struct tpeer) { .fd = sv[0] };
-        mbus_stream_init(&p->s, sv[0], 0);
-}
-
-static void tp_close(struct tpeer *p) {
-        mbus_stream_done(&p->s);
-        p->fd = safe_close(p->fd);
-}
-
-static uint64_t tp_send(struct tpeer *p, enum mbus_frame_type type, struct mbus_frame_fields f, const char *body) {
-        _cleanup_(mbus_frame_unrefp) struct mbus_frame *frame = NULL;
-
-        if (f.serial == 0 && type != MBUS_FRAME_RETURN && type != MBUS_FRAME_ERROR && type != MBUS_FRAME_PONG)
-                f.serial = ++p->serial;
-        ck_assert_int_eq(mbus_frame_new(&frame, type, &f, body, body ? strlen(body) : 0), 0);
-        ck_assert_int_eq(mbus_stream_queue(&p->s, frame), 0);
-        ck_assert_int_eq(mbus_stream_flush(&p->s), 0);
-        return f.serial;
-}
-
-static struct mbus_frame *tp_recv(struct tctx *t, struct tpeer *p) {
-        for (unsigned i = 0; i < 20; i++) {
-                struct mbus_frame *f = NULL;
-                int r;
-
-                r = mbus_stream_pop(&p->s, &f, NULL);
-                ck_assert_int_ge(r, 0);
-                if (r > 0)
-                        return f;
-                t_run(t);
-                r = mbus_stream_read(&p->s);
-                if (r == -ECONNRESET)
-                        return NULL;
-        }
-        return NULL;
-}
-
-static void tp_hello(struct tctx *t, struct tpeer *p, const char *name) {
-        _cleanup_(mbus_frame_unrefp) struct mbus_frame *w = NULL;
-        _cleanup_json_ json_object *o = NULL;
-        char body[128];
-
-        snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name);
-        tp_send(p, MBUS_FRAME_HELLO, (struct mbus_frame_fields) {}, body);
-        w = tp_recv(t, p);
-        ck_assert_ptr_nonnull(w);
-        ck_assert_int_eq(w->type, MBUS_FRAME_WELCOME);
-        ck_assert_int_eq(json_parse_bytes((const char *) w->body, w->body_len, &o), 0);
-        snprintf(p->id, sizeof(p->id), "%s", json_get_string(o, "id"));
 }
 
 /* Sends a frame and returns the answer (RETURN or ERROR) to it. */
@@ -490,15 +377,12 @@ START_TEST(test_without_files_nothing_is_parsed_and_root_may_do_all) {
         struct tpeer root;
 
         /* No --config-dir files at all: the defaults of the system scope. */
-        mbus_log_set_target(MBUS_LOG_TARGET_CONSOLE);
-        mbus_log_set_max_level(LOG_ERR);
-        mbus_config_init(&t.config);
+        t_setup(&t, LOG_ERR);
         t.config.scope = MBUS_POLICY_SCOPE_SYSTEM;
         (void) snprintf(t.dir, sizeof(t.dir), "/tmp/mbus-test-enforce.XXXXXX");
         ck_assert_ptr_nonnull(mkdtemp(t.dir));
         t.config.config_dir = strdup(t.dir);
-        ck_assert_int_ge(sd_event_new(&t.event), 0);
-        ck_assert_int_eq(mbus_broker_new(&t.broker, t.event, &t.config), 0);
+        t_start(&t);
         ck_assert_int_eq(mbus_broker_reload_config(t.broker, NULL, NULL, NULL), 0);
 
         tp_connect_as(&t, &root, 0, 0);

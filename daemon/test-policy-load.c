@@ -16,33 +16,16 @@
 #include "confdir.h"
 #include "policy.h"
 #include "proto/idl.h"
+#include "test-harness.h"
 #include "util/macro.h"
 
 #ifndef MBUS_POLICY_SOURCE_DIR
 #error "MBUS_POLICY_SOURCE_DIR must point at the policy/ directory of the source tree"
 #endif
 
-static void write_file(const char *dir, const char *name, const char *text) {
-        char path[512];
-        FILE *f;
-
-        (void) snprintf(path, sizeof(path), "%s/%s", dir, name);
-        f = fopen(path, "we");
-        ck_assert_ptr_nonnull(f);
-        ck_assert_int_ge(fputs(text, f), 0);
-        ck_assert_int_eq(fclose(f), 0);
-}
-
 static void make_dir(char *buf, size_t size) {
         (void) snprintf(buf, size, "/tmp/mbus-test-policy.XXXXXX");
         ck_assert_ptr_nonnull(mkdtemp(buf));
-}
-
-static void remove_dir(const char *dir) {
-        char cmd[600];
-
-        (void) snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        ck_assert_int_eq(system(cmd), 0);
 }
 
 /* --- every construct, both forms ------------------------------------------------------------- */
