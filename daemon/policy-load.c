@@ -476,51 +476,6 @@ static int policy_json_scan(struct policy_load *l, const char *text, size_t len,
         return mbus_json_lines_scan(&s, text, len, &out->top);
 }
 
-static void json_tokener_freep(struct json_tokener **p) {
-        if (*p)
-                json_tokener_free(*p);
-}
-
-static int policy_json_parse_text(struct policy_load *l, const char *text, size_t len, json_object **ret) {
-        _cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
-        _cleanup_json_ json_object *o = NULL;
-        enum json_tokener_error jerr;
-        const char *nul;
-        size_t end;
-
-        nul = len > 0 ? memchr(text, 0, len) : NULL;
-        if (nul)
-                return policy_fail(l, mbus_text_line_of(text, len, (size_t) (nul - text)),
-                                   "JSON syntax error: NUL byte in the file");
-
-        tok = json_tokener_new_ex(POLICY_JSON_DEPTH_MAX);
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-
-        o = json_tokener_parse_ex(tok, text ?: "", (int) len);
-        jerr = json_tokener_get_error(tok);
-        if (jerr == json_tokener_continue) {
-                o = json_tokener_parse_ex(tok, "", 1);
-                jerr = json_tokener_get_error(tok);
-                if (jerr != json_tokener_success)
-                        return policy_fail(l, mbus_text_line_of(text, len, len), "JSON syntax error: unexpected "
-                                           "end of file");
-                end = len;
-        } else if (jerr != json_tokener_success)
-                return policy_fail(l, mbus_text_line_of(text, len, json_tokener_get_parse_end(tok)),
-                                   "JSON syntax error: %s", json_tokener_error_desc(jerr));
-        else
-                end = json_tokener_get_parse_end(tok);
-
-        for (; end < len; end++)
-                if (!strchr(" \t\r\n", text[end]))
-                        return policy_fail(l, mbus_text_line_of(text, len, end),
-                                           "JSON syntax error: unexpected text after the policy");
-        *ret = TAKE_PTR(o);
-        return 0;
-}
-
 static int policy_json_string(struct policy_load *l, unsigned line, json_object *v, const char *key,
                               const char **ret) {
         if (!json_object_is_type(v, json_type_string))
@@ -600,7 +555,7 @@ static int policy_parse_json(struct policy_load *l, const char *text, size_t len
         const char *name = NULL;
         int r;
 
-        r = policy_json_parse_text(l, text, len, &o);
+        r = mbus_json_lines_parse(&o, l->path, text, len, POLICY_JSON_DEPTH_MAX, "the policy", l->err);
         if (r < 0)
                 return r;
         r = policy_json_scan(l, text, len, &lines);

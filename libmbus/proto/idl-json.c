@@ -402,54 +402,6 @@ static int idl_json_build(struct idl_json *j, json_object *o, struct mbus_idl_na
 
 /* ---- entry points ---- */
 
-static void json_tokener_freep(struct json_tokener **p) {
-        if (*p)
-                json_tokener_free(*p);
-}
-
-static int idl_json_parse_text(const char *path, const char *text, size_t len, json_object **ret,
-                               struct mbus_file_error *err) {
-        _cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
-        _cleanup_json_ json_object *o = NULL;
-        enum json_tokener_error jerr;
-        const char *nul;
-        size_t end;
-
-        nul = len > 0 ? memchr(text, 0, len) : NULL;
-        if (nul)
-                return mbus_file_error_set(err, path, mbus_text_line_of(text, len, (size_t) (nul - text)),
-                                           "JSON syntax error: NUL byte in the file");
-
-        tok = json_tokener_new_ex(IDL_JSON_DEPTH_MAX);
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-
-        o = json_tokener_parse_ex(tok, text ?: "", (int) len);
-        jerr = json_tokener_get_error(tok);
-        if (jerr == json_tokener_continue) {
-                /* The input ended inside a value, or a bare number needs its terminator. */
-                o = json_tokener_parse_ex(tok, "", 1);
-                jerr = json_tokener_get_error(tok);
-                if (jerr != json_tokener_success)
-                        return mbus_file_error_set(err, path, mbus_text_line_of(text, len, len),
-                                                   "JSON syntax error: unexpected end of file");
-                end = len;
-        } else if (jerr != json_tokener_success)
-                return mbus_file_error_set(err, path,
-                                           mbus_text_line_of(text, len, json_tokener_get_parse_end(tok)),
-                                           "JSON syntax error: %s", json_tokener_error_desc(jerr));
-        else
-                end = json_tokener_get_parse_end(tok);
-
-        for (; end < len; end++)
-                if (!strchr(" \t\r\n", text[end]))
-                        return mbus_file_error_set(err, path, mbus_text_line_of(text, len, end),
-                                                   "JSON syntax error: unexpected text after the description");
-        *ret = TAKE_PTR(o);
-        return 0;
-}
-
 int mbus_idl_parse_json(struct mbus_idl_namespace **ret, const char *path, const char *text, size_t len,
                         struct mbus_file_error *err) {
         _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
@@ -462,7 +414,7 @@ int mbus_idl_parse_json(struct mbus_idl_namespace **ret, const char *path, const
         if (len > MBUS_IDL_FILE_SIZE_MAX)
                 return mbus_file_error_set(err, path, 0, "file too large (limit %u bytes)", MBUS_IDL_FILE_SIZE_MAX);
 
-        r = idl_json_parse_text(path, text, len, &o, err);
+        r = mbus_json_lines_parse(&o, path, text, len, IDL_JSON_DEPTH_MAX, "the description", err);
         if (r < 0)
                 return r;
         r = idl_json_scan(&j, text, len, json_object_is_type(o, json_type_object));

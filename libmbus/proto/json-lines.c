@@ -9,6 +9,9 @@
  *
  * The caller says which array elements matter in its callback, from the path of keys and
  * indices, so the lines do not depend on the order of keys in the file.
+ *
+ * mbus_json_lines_parse() is the json-c half: strict parsing, with the line of a syntax error
+ * taken from the tokener's offset, so that both loaders word and place them alike.
  */
 
 #include <assert.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 
 #include "proto/json-lines.h"
+#include "util/json-util.h"
 #include "util/macro.h"
 
 struct json_lines_frame {
@@ -113,5 +117,55 @@ int mbus_json_lines_scan(const struct mbus_json_lines *s, const char *text, size
         }
         if (ret_top_line)
                 *ret_top_line = top_line;
+        return 0;
+}
+
+static void json_tokener_freep(struct json_tokener **p) {
+        if (*p)
+                json_tokener_free(*p);
+}
+
+int mbus_json_lines_parse(json_object **ret, const char *path, const char *text, size_t len, int max_depth,
+                          const char *what, struct mbus_file_error *err) {
+        _cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
+        _cleanup_json_ json_object *o = NULL;
+        enum json_tokener_error jerr;
+        const char *nul;
+        size_t end;
+
+        assert(ret && (text || len == 0) && what);
+
+        nul = len > 0 ? memchr(text, 0, len) : NULL;
+        if (nul)
+                return mbus_file_error_set(err, path, mbus_text_line_of(text, len, (size_t) (nul - text)),
+                                           "JSON syntax error: NUL byte in the file");
+
+        tok = json_tokener_new_ex(max_depth);
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+
+        o = json_tokener_parse_ex(tok, text ?: "", (int) len);
+        jerr = json_tokener_get_error(tok);
+        if (jerr == json_tokener_continue) {
+                /* The input ended inside a value, or a bare number needs its terminator. */
+                o = json_tokener_parse_ex(tok, "", 1);
+                jerr = json_tokener_get_error(tok);
+                if (jerr != json_tokener_success)
+                        return mbus_file_error_set(err, path, mbus_text_line_of(text, len, len),
+                                                   "JSON syntax error: unexpected end of file");
+                end = len;
+        } else if (jerr != json_tokener_success)
+                return mbus_file_error_set(err, path,
+                                           mbus_text_line_of(text, len, json_tokener_get_parse_end(tok)),
+                                           "JSON syntax error: %s", json_tokener_error_desc(jerr));
+        else
+                end = json_tokener_get_parse_end(tok);
+
+        for (; end < len; end++)
+                if (!strchr(" \t\r\n", text[end]))
+                        return mbus_file_error_set(err, path, mbus_text_line_of(text, len, end),
+                                                   "JSON syntax error: unexpected text after %s", what);
+        *ret = TAKE_PTR(o);
         return 0;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
-/* Line numbers for JSON read with json-c, which keeps no positions. */
+/* JSON configuration text read with json-c, which keeps no positions, and its line numbers. */
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <json-c/json.h>
 
 #include "proto/file-error.h"
 
@@ -48,3 +49,12 @@ int mbus_json_lines_scan(const struct mbus_json_lines *s, const char *text, size
 
 /* Index of the key s[0..len) in keys[1..n_keys), or 0. */
 unsigned mbus_json_lines_key(const char *const *keys, size_t n_keys, const char *s, size_t len);
+
+/*
+ * Parses text (len bytes; a NUL byte is refused) as one strict JSON value nested at most
+ * max_depth deep and followed by nothing but white space. A syntax error is -EBADMSG with its
+ * line in err (may be NULL): "JSON syntax error: ...", or "... unexpected text after WHAT"
+ * (what: "the policy"). *ret is written only on success.
+ */
+int mbus_json_lines_parse(json_object **ret, const char *path, const char *text, size_t len, int max_depth,
+                          const char *what, struct mbus_file_error *err);

@@ -4,6 +4,7 @@
  * with the path of keys and indices that leads to it and the line it starts on, whatever the
  * strings contain and however the arrays nest; known keys given twice in one object are
  * refused with their line. The texts are checked to be valid JSON first, as the loaders do.
+ * Syntax errors of the parse half carry their line.
  */
 
 #include <check.h>
@@ -157,6 +158,36 @@ START_TEST(test_top_line_of_a_scalar_is_one) {
 }
 END_TEST
 
+/* A literal, NUL bytes included, as a file of its own. */
+#define parse(lit, o, err) mbus_json_lines_parse((o), "t.json", (lit), sizeof(lit) - 1, 4, "the test", (err))
+
+START_TEST(test_parse_places_syntax_errors_on_their_line) {
+        struct mbus_file_error err = {};
+        json_object *o = NULL;
+
+        ck_assert_int_eq(parse("{\"a\":\n [1, 2]}\n", &o, &err), 0);
+        ck_assert(json_object_is_type(o, json_type_object));
+        json_object_put(o);
+        o = NULL;
+
+        ck_assert_int_eq(parse("{\"a\":\n [1,, 2]}", &o, &err), -EBADMSG);
+        ck_assert_uint_eq(err.line, 2);
+        ck_assert_ptr_nonnull(strstr(err.message, "JSON syntax error: "));
+        ck_assert_int_eq(parse("{}\n\n x", &o, &err), -EBADMSG);     /* after the value */
+        ck_assert_ptr_nonnull(strstr(err.message, "JSON syntax error: "));
+        ck_assert_uint_eq(err.line, 3);
+        ck_assert_int_eq(parse("{\"a\":\n", &o, &err), -EBADMSG);
+        ck_assert_str_eq(err.message, "JSON syntax error: unexpected end of file");
+        ck_assert_int_eq(parse("[\n\"\0\"]", &o, &err), -EBADMSG);
+        ck_assert_str_eq(err.message, "JSON syntax error: NUL byte in the file");
+        ck_assert_uint_eq(err.line, 2);
+        ck_assert_int_eq(parse("[[[[[1]]]]]", &o, &err), -EBADMSG);
+        ck_assert_int_eq(parse("7", &o, &err), 0);
+        ck_assert_int_eq(json_object_get_int(o), 7);
+        json_object_put(o);
+}
+END_TEST
+
 static Suite *json_lines_suite(void) {
         Suite *s = suite_create("json-lines");
         TCase *tc = tcase_create("json-lines");
@@ -167,6 +198,7 @@ static Suite *json_lines_suite(void) {
         tcase_add_test(tc, test_a_known_key_given_twice_in_one_object_is_refused);
         tcase_add_test(tc, test_a_callback_error_ends_the_scan);
         tcase_add_test(tc, test_top_line_of_a_scalar_is_one);
+        tcase_add_test(tc, test_parse_places_syntax_errors_on_their_line);
         suite_add_tcase(s, tc);
         return s;
 }
