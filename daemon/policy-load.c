@@ -616,8 +616,7 @@ int mbus_policy_add_text(struct mbus_policy *p, const char *path, const char *te
                          struct mbus_file_error *err) {
         _cleanup_(policy_namespace_freep) struct mbus_policy_namespace *pn = NULL;
         struct policy_load l = { .path = path, .err = err };
-        const char *suffix, *base;
-        size_t base_len;
+        const char *suffix;
         int r;
 
         if (!p || !path || (!text && len > 0))
@@ -641,12 +640,9 @@ int mbus_policy_add_text(struct mbus_policy *p, const char *path, const char *te
         if (r < 0)
                 return r;
 
-        base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-        base_len = strlen(base) - strlen(suffix);
-        if (strlen(pn->name) != base_len || strncmp(base, pn->name, base_len) != 0)
-                return mbus_file_error_set(err, path, 0, "file declares namespace %s, so it must be named %s%s",
-                                           pn->name, pn->name, suffix);
+        r = mbus_conf_file_check_name(path, suffix, pn->name, err);
+        if (r < 0)
+                return r;
 
         return policy_put_namespace(p, TAKE_PTR(pn));
 }

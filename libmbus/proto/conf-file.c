@@ -3,7 +3,8 @@
  * The bounded reader both kinds of configuration file share (proto/idl.c for interfaces.d,
  * daemon/policy-load.c for policy.d). Opened non-blocking, so a FIFO dropped into the
  * directory cannot hang the broker before fstat() refuses it; the limit is checked on the
- * size fstat() reports and again while reading, since the file may grow in between.
+ * size fstat() reports and again while reading, since the file may grow in between. A file
+ * names the namespace it declares, so the directory listing says which file serves which.
  */
 
 #include <assert.h>
@@ -72,5 +73,20 @@ int mbus_conf_file_read(const char *path, size_t max_size, char **ret, size_t *r
         buf[n] = 0;
         *ret = TAKE_PTR(buf);
         *ret_len = n;
+        return 0;
+}
+
+int mbus_conf_file_check_name(const char *path, const char *suffix, const char *name, struct mbus_file_error *err) {
+        const char *base;
+        size_t base_len;
+
+        assert(path && suffix && name);
+
+        base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        base_len = strlen(base) - strlen(suffix);
+        if (strlen(name) != base_len || strncmp(base, name, base_len) != 0)
+                return mbus_file_error_set(err, path, 0, "file declares namespace %s, so it must be named %s%s",
+                                           name, name, suffix);
         return 0;
 }

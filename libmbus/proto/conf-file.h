@@ -14,3 +14,10 @@
  */
 int mbus_conf_file_read(const char *path, size_t max_size, char **ret, size_t *ret_len,
                         struct mbus_file_error *err);
+
+/*
+ * A file named NAMESPACE.xml or NAMESPACE.json must declare that namespace: 0 if the base name
+ * of path, less suffix (the file's, ".xml" or ".json"), is name; else -EBADMSG with err filled
+ * ("file declares namespace N, so it must be named N.json").
+ */
+int mbus_conf_file_check_name(const char *path, const char *suffix, const char *name, struct mbus_file_error *err);

@@ -866,8 +866,8 @@ static bool idl_has_suffix(const char *s, const char *suffix) {
 int mbus_idl_load_file(struct mbus_idl_namespace **ret, const char *path, struct mbus_file_error *err) {
         _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
         _cleanup_free_ char *text = NULL;
-        const char *base, *ext;
-        size_t len = 0, base_len;
+        const char *ext;
+        size_t len = 0;
         int r;
 
         if (!ret || !path)
@@ -891,12 +891,9 @@ int mbus_idl_load_file(struct mbus_idl_namespace **ret, const char *path, struct
         if (r < 0)
                 return r;
 
-        base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-        base_len = strlen(base) - strlen(ext);
-        if (strlen(ns->name) != base_len || strncmp(base, ns->name, base_len) != 0)
-                return mbus_file_error_set(err, path, 0, "file declares namespace %s, so it must be named %s%s",
-                                           ns->name, ns->name, ext);
+        r = mbus_conf_file_check_name(path, ext, ns->name, err);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(ns);
         return 0;
