@@ -342,6 +342,73 @@ START_TEST(test_mbus_subscribe_names_the_rule_that_denied_it) {
 }
 END_TEST
 
+/* Emits events as fast as the broker takes them until killed. */
+static pid_t start_flood(const char *address) {
+        pid_t pid;
+
+        fflush(NULL);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                struct mbus_conn *conn = test_connect(address, "flood");
+
+                if (mbus_register(conn, "org.example.Flood", NULL, 0, NULL, NULL, NULL) < 0)
+                        _exit(1);
+                for (;;)
+                        if (mbus_emit(conn, "org.example.Flood", "Tick", NULL) < 0 || mbus_conn_flush(conn) < 0)
+                                _exit(2);
+        }
+        return pid;
+}
+
+/* Starts mbus-subscribe with stdout on /dev/null: the flood would fill any pipe. */
+static pid_t start_quiet_subscriber(const char *const *argv) {
+        pid_t pid;
+
+        fflush(NULL);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                dup2(fd, STDOUT_FILENO);
+                execv(argv[0], (char *const *) argv);
+                _exit(127);
+        }
+        return pid;
+}
+
+START_TEST(test_mbus_subscribe_ends_on_time_and_on_signal_under_a_flood) {
+        struct test_broker b;
+        long long start;
+        pid_t flood, sub;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        flood = start_flood(b.address);
+
+        /* --timeout 1 while events never stop coming: ends at about 1 s, exit 0. */
+        start = test_now_ms();
+        sub = start_quiet_subscriber((const char *[]) { TOOL("mbus-subscribe"), "--address", b.address,
+                                                        "--timeout", "1", "org.example.Flood.*", NULL });
+        ck_assert_int_eq(test_wait(sub, 10000), 0);
+        ck_assert_int_lt(test_now_ms() - start, 3000);
+
+        /* No timeout: SIGINT ends it promptly, exit 0 (no --count to miss). */
+        sub = start_quiet_subscriber((const char *[]) { TOOL("mbus-subscribe"), "--address", b.address,
+                                                        "org.example.Flood.*", NULL });
+        wait_subscriptions(b.address, 1);
+        usleep(300 * 1000);
+        start = test_now_ms();
+        ck_assert_int_eq(kill(sub, SIGINT), 0);
+        ck_assert_int_eq(test_wait(sub, 10000), 0);
+        ck_assert_int_lt(test_now_ms() - start, 3000);
+
+        ck_assert_int_eq(kill(flood, SIGKILL), 0);
+        (void) test_wait(flood, 10000);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 START_TEST(test_mbus_bench_serves_echo_for_mbus_call) {
         struct test_broker b;
         struct proc bench;
@@ -382,6 +449,7 @@ static Suite *tools_suite(void) {
         tcase_add_test(tc, test_mbus_publish_reports_an_event_the_broker_refused);
         tcase_add_test(tc, test_mbus_subscribe_names_the_rule_that_denied_it);
         tcase_add_test(tc, test_mbus_bench_serves_echo_for_mbus_call);
+        tcase_add_test(tc, test_mbus_subscribe_ends_on_time_and_on_signal_under_a_flood);
         suite_add_tcase(s, tc);
         return s;
 }
