@@ -147,6 +147,25 @@ static int router_check(struct mbus_broker *b, struct mbus_peer *peer, uint64_t 
         return r < 0 ? r : -EACCES;
 }
 
+/*
+ * The sender field makes a forwarded CALL or EVENT longer than the frame that came in, and
+ * receivers take frames up to the advertised max_frame_size only (libmbus sets its input limit
+ * to it): a frame that would grow past it is refused here with LimitsExceeded and goes nowhere,
+ * instead of breaking the receiver's connection. Returns 0 if fwd may go, -ENOBUFS if refused
+ * and answered, another negative errno if the answer could not be queued.
+ */
+static int router_check_forward_size(struct mbus_broker *b, struct mbus_peer *peer, const struct mbus_frame *frame,
+                                     const struct mbus_frame *fwd) {
+        int r;
+
+        if (mbus_frame_size(fwd) <= b->config->max_frame_size)
+                return 0;
+        r = mbus_router_reply_error(b, peer, frame->f.serial, -ENOBUFS,
+                                    "frame too large to forward with its sender field (%zu bytes, limit %zu)",
+                                    mbus_frame_size(fwd), b->config->max_frame_size);
+        return r < 0 ? r : -ENOBUFS;
+}
+
 /* --- events ----------------------------------------------------------------------------------- */
 
 struct router_broadcast {
@@ -232,6 +251,9 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
         r = mbus_frame_new_with_body_of(&fwd, MBUS_FRAME_EVENT, &fields, frame);
         if (r < 0)
                 return r;
+        r = router_check_forward_size(b, peer, frame, fwd);
+        if (r < 0)
+                return r == -ENOBUFS ? 0 : r;
 
         if (frame->f.destination) {
                 struct mbus_peer *dest = NULL;
@@ -303,6 +325,9 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         r = mbus_frame_new_with_body_of(&fwd, MBUS_FRAME_CALL, &fields, frame);
         if (r < 0)
                 return r;
+        r = router_check_forward_size(b, caller, frame, fwd);
+        if (r < 0)
+                return r == -ENOBUFS ? 0 : r;
 
         timeout = frame->f.timeout_usec > 0 ? frame->f.timeout_usec : c->default_call_timeout;
         timeout = MIN(timeout, c->max_call_timeout);

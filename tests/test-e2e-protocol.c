@@ -363,6 +363,103 @@ START_TEST(test_reusing_the_serial_of_a_pending_call_is_a_protocol_error) {
 }
 END_TEST
 
+/* A JSON string body that makes the frame begun in b (fields written) exactly size bytes long. */
+static void finish_exact(struct raw_buf *b, size_t size) {
+        size_t body_len = size - b->len;
+        char *body = malloc(body_len + 1);
+
+        ck_assert_ptr_nonnull(body);
+        memset(body, 'x', body_len);
+        body[0] = body[body_len - 1] = '"';
+        body[body_len] = 0;
+        raw_frame_finish(b, body);
+        free(body);
+        ck_assert_uint_eq(b->len, size);
+}
+
+START_TEST(test_call_of_max_frame_size_is_refused_and_the_service_stays) {
+        static const char *const args[] = { "--max-frame-size", "65536", NULL };
+        struct test_broker b;
+        struct test_service svc;
+        struct raw_frame f;
+        struct raw_buf buf = {};
+        int fd;
+
+        ck_assert_int_eq(test_broker_start(&b, args), 0);
+        ck_assert_int_eq(test_service_start(&svc, b.address, NS), 0);
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_hello(fd, "max-caller", NULL), 0);
+
+        /* fits the limit as sent, not with the sender field the broker would add */
+        call_head(&buf, 2);
+        finish_exact(&buf, 65536);
+        ck_assert_int_eq(raw_send_buf(fd, &buf), 0);
+        raw_buf_done(&buf);
+        ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_ERROR, &f), 0);
+        ck_assert_int_eq(f.reply_serial, 2);
+        ck_assert_str_eq(f.error_name, MBUS_ERROR_LIMITS_EXCEEDED);
+        ck_assert_ptr_nonnull(strstr(f.body, "frame too large to forward"));
+        raw_frame_done(&f);
+
+        /* the service was not sent it: still connected, it answers the next call */
+        call_head(&buf, 3);
+        raw_frame_finish(&buf, "{\"a\": 1}");
+        ck_assert_int_eq(raw_send_buf(fd, &buf), 0);
+        raw_buf_done(&buf);
+        ck_assert_int_eq(raw_recv(fd, 10000, &f), 0);
+        ck_assert_int_eq(f.type, MBUS_FRAME_RETURN);
+        ck_assert_int_eq(f.reply_serial, 3);
+        raw_frame_done(&f);
+        close(fd);
+
+        ck_assert_int_eq(test_service_quit(&svc, b.address, NS), 0);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+START_TEST(test_event_of_max_frame_size_is_refused_and_subscribers_stay) {
+        static const char *const args[] = { "--max-frame-size", "65536", NULL };
+        struct test_broker b;
+        struct raw_frame f;
+        struct raw_buf buf = {};
+        int owner, sub;
+
+        ck_assert_int_eq(test_broker_start(&b, args), 0);
+        owner = raw_connect(b.address);
+        sub = raw_connect(b.address);
+        ck_assert_int_ge(owner, 0);
+        ck_assert_int_ge(sub, 0);
+        ck_assert_int_eq(raw_hello(owner, "owner", NULL), 0);
+        ck_assert_int_eq(raw_hello(sub, "subscriber", NULL), 0);
+        ck_assert_int_eq(raw_register(owner, 2, NS), 0);
+        ck_assert_int_eq(raw_subscribe(sub, 2, NS ".Changed"), 0);
+
+        raw_frame_begin(&buf, MBUS_FRAME_EVENT);
+        raw_field_u64(&buf, MBUS_FIELD_SERIAL, 3);
+        raw_field_str(&buf, MBUS_FIELD_NAMESPACE, NS);
+        raw_field_str(&buf, MBUS_FIELD_MEMBER, "Changed");
+        finish_exact(&buf, 65536);
+        ck_assert_int_eq(raw_send_buf(owner, &buf), 0);
+        raw_buf_done(&buf);
+        ck_assert_int_eq(raw_recv_type(owner, 10000, MBUS_FRAME_ERROR, &f), 0);
+        ck_assert_int_eq(f.reply_serial, 3);
+        ck_assert_str_eq(f.error_name, MBUS_ERROR_LIMITS_EXCEEDED);
+        raw_frame_done(&f);
+
+        /* the subscriber got nothing of it and receives the next event */
+        ck_assert_int_eq(raw_send_simple(owner, MBUS_FRAME_EVENT, 4, 0, NS, "Changed", NULL, NULL, NULL,
+                                         "{\"n\": 4}"), 0);
+        ck_assert_int_eq(raw_recv_type(sub, 10000, MBUS_FRAME_EVENT, &f), 0);
+        ck_assert_int_eq(f.serial, 4);
+        ck_assert_uint_lt(f.body_len, 100);
+        raw_frame_done(&f);
+        close(owner);
+        close(sub);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 static Suite *protocol_suite(void) {
         Suite *s = suite_create("e2e-protocol");
         TCase *tc = tcase_create("protocol");
@@ -373,6 +470,8 @@ static Suite *protocol_suite(void) {
         tcase_add_test(tc, test_frame_over_the_configured_size_is_refused);
         tcase_add_test(tc, test_peer_hanging_up_mid_frame_leaves_the_broker_working);
         tcase_add_test(tc, test_reusing_the_serial_of_a_pending_call_is_a_protocol_error);
+        tcase_add_test(tc, test_call_of_max_frame_size_is_refused_and_the_service_stays);
+        tcase_add_test(tc, test_event_of_max_frame_size_is_refused_and_subscribers_stay);
         suite_add_tcase(s, tc);
         return s;
 }
