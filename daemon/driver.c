@@ -387,6 +387,9 @@ int mbus_driver_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbu
                 return mbus_router_reply_error(b, caller, call->f.serial, -EOPNOTSUPP,
                                                "Unknown procedure %s.%s", MBUS_DRIVER_NAMESPACE, call->f.member);
 
+        if (call->body_len > MBUS_DRIVER_BODY_MAX)
+                return mbus_router_reply_error(b, caller, call->f.serial, -ENOBUFS,
+                                               "Arguments larger than %u bytes", MBUS_DRIVER_BODY_MAX);
         if (call->body_len > 0) {
                 r = json_parse_bytes((const char *) call->body, call->body_len, &args);
                 if (r == -ENOMEM)

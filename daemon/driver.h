@@ -11,6 +11,9 @@ struct mbus_peer;
 
 #define MBUS_DRIVER_NAMESPACE "org.mbus.Broker"
 
+/* Larger argument bodies of the broker's procedures are refused (LimitsExceeded) unparsed. */
+#define MBUS_DRIVER_BODY_MAX (64u * 1024u)
+
 /* Registers org.mbus.Broker with owner ":1.0". Returns 0 or negative errno. */
 int mbus_driver_init(struct mbus_broker *b);
 

@@ -24,6 +24,8 @@
 #include "router.h"
 #include "util/fd-util.h"
 
+_Static_assert(MBUS_PEER_HANDSHAKE_FRAME_MAX == 4096, "the HELLO size message names the limit");
+
 /* Errors of mbus_stream_read() that mean "the buffered bytes are malformed": pop() names them. */
 static bool peer_is_frame_error(int r) {
         return r == -EBADMSG || r == -EMSGSIZE || r == -EPROTONOSUPPORT || r == -ENOBUFS;
@@ -64,6 +66,8 @@ static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
                 r = mbus_stream_pop(&peer->stream, &frame, &reason);
                 if (r == 0)
                         return 0;
+                if (r == -EMSGSIZE && peer->state == MBUS_PEER_HANDSHAKE)
+                        reason = "HELLO larger than 4096 bytes";
                 if (r < 0)
                         return mbus_router_protocol_error(b, peer, reason ?: strerror(-r));
 
@@ -100,7 +104,8 @@ int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, st
         peer->broker = broker;
         peer->fd = -EBADF;      /* a half-built peer must free cleanly */
         peer->creds = MBUS_CREDS_NULL;
-        mbus_stream_init(&peer->stream, -EBADF, broker->config->max_frame_size);
+        mbus_stream_init(&peer->stream, -EBADF, MIN(broker->config->max_frame_size,
+                                                    (size_t) MBUS_PEER_HANDSHAKE_FRAME_MAX));
 
         r = sd_event_add_io(broker->event, &peer->io_source, fd, EPOLLIN, peer_on_io, peer);
         if (r < 0)
@@ -214,6 +219,12 @@ int mbus_peer_flush(struct mbus_peer *peer) {
                 peer->want_out = want_out;
         }
         return 0;
+}
+
+void mbus_peer_set_running(struct mbus_peer *peer) {
+        peer->state = MBUS_PEER_RUNNING;
+        peer->last_rx = mbus_broker_now(peer->broker);
+        peer->stream.max_frame_size = peer->broker->config->max_frame_size;
 }
 
 void mbus_peer_disconnect(struct mbus_peer *peer) {

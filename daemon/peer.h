@@ -67,6 +67,12 @@ struct mbus_peer {
 };
 
 /* Lifecycle. Takes over creds (moved) on success; the caller keeps fd on failure. */
+/*
+ * Until WELCOME a peer is unauthenticated: its input limit is this, not --max-frame-size, so a
+ * stranger cannot make the broker buffer and parse megabytes of HELLO.
+ */
+#define MBUS_PEER_HANDSHAKE_FRAME_MAX 4096u
+
 int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, struct mbus_creds *creds);
 struct mbus_peer *mbus_peer_free(struct mbus_peer *peer);
 
@@ -88,6 +94,9 @@ int mbus_peer_flush(struct mbus_peer *peer);
 
 /* Stops reading and writing (io source off); used when the peer is dropped. */
 void mbus_peer_disconnect(struct mbus_peer *peer);
+
+/* HELLO accepted: the peer is running and takes frames up to --max-frame-size from now on. */
+void mbus_peer_set_running(struct mbus_peer *peer);
 
 /* Queries. */
 char *mbus_peer_format_id(const struct mbus_peer *peer, char buf[static 24]);

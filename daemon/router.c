@@ -302,6 +302,11 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         if (r < 0)
                 return r == -EACCES ? 0 : r;
 
+        /* Nothing above parsed the body; the broker's own procedures do not take large ones. */
+        if (!callee && frame->body_len > MBUS_DRIVER_BODY_MAX)
+                return mbus_router_reply_error(b, caller, frame->f.serial, -ENOBUFS,
+                                               "Arguments larger than %u bytes", MBUS_DRIVER_BODY_MAX);
+
         file = mbus_introspection_get(b->interfaces, frame->f.namespace);
         if (file) {
                 char reason[512];
@@ -575,8 +580,7 @@ static int router_hello(struct mbus_broker *b, struct mbus_peer *peer, struct mb
         if (r < 0)
                 return r;
 
-        peer->state = MBUS_PEER_RUNNING;
-        peer->last_rx = mbus_broker_now(b);
+        mbus_peer_set_running(peer);
         r = mbus_driver_welcome(b, peer, frame->f.serial);
         if (r < 0)
                 return r;

@@ -17,6 +17,32 @@
 
 #define NS "org.example.Echo"
 
+/* A body of len bytes: a JSON object with one long string, so only its size is wrong. */
+static char *big_object(size_t len) {
+        char *s = malloc(len + 1);
+
+        ck_assert_ptr_nonnull(s);
+        memset(s, 'x', len);
+        memcpy(s, "{\"pad\": \"", 9);
+        memcpy(s + len - 2, "\"}", 2);
+        s[len] = 0;
+        return s;
+}
+
+/* Sends frame type with a body of body_len bytes and returns the ERROR answering serial. */
+static void expect_limits_exceeded(int fd, enum mbus_frame_type type, uint64_t serial, const char *ns,
+                                   const char *member, size_t body_len) {
+        struct raw_frame f;
+        char *body = big_object(body_len);
+
+        ck_assert_int_eq(raw_send_simple(fd, type, serial, 0, ns, member, NULL, NULL, NULL, body), 0);
+        free(body);
+        ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_ERROR, &f), 0);
+        ck_assert_int_eq(f.reply_serial, serial);
+        ck_assert_str_eq(f.error_name, MBUS_ERROR_LIMITS_EXCEEDED);
+        raw_frame_done(&f);
+}
+
 struct counter {
         int n;
         int next_seq;
@@ -342,6 +368,88 @@ START_TEST(test_200_concurrent_clients_all_get_answers) {
 }
 END_TEST
 
+START_TEST(test_hello_over_4096_bytes_is_refused_before_its_body_arrives) {
+        struct test_broker b;
+        struct raw_buf buf = {};
+        struct raw_frame f;
+        char *body = big_object(1024 * 1024);
+        int fd;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+
+        /* only the head of a 1 MiB HELLO: the broker answers without waiting for the rest */
+        raw_frame_begin(&buf, MBUS_FRAME_HELLO);
+        raw_field_u64(&buf, MBUS_FIELD_SERIAL, 1);
+        raw_frame_finish(&buf, body);
+        free(body);
+        ck_assert_int_eq(raw_send(fd, buf.data, 64), 0);
+        raw_buf_done(&buf);
+        ck_assert_int_eq(raw_recv(fd, 10000, &f), 0);
+        ck_assert_int_eq(f.type, MBUS_FRAME_ERROR);
+        ck_assert_str_eq(f.error_name, MBUS_ERROR_PROTOCOL);
+        ck_assert_ptr_nonnull(strstr(f.body, "HELLO larger than 4096 bytes"));
+        raw_frame_done(&f);
+        ck_assert_int_eq(raw_wait_eof(fd, 10000), 0);
+        close(fd);
+
+        /* a whole HELLO just over the limit, too */
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        body = big_object(4096);
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_HELLO, 1, 0, NULL, NULL, NULL, NULL, NULL, body), 0);
+        free(body);
+        ck_assert_int_eq(raw_recv(fd, 10000, &f), 0);
+        ck_assert_int_eq(f.type, MBUS_FRAME_ERROR);
+        ck_assert_str_eq(f.error_name, MBUS_ERROR_PROTOCOL);
+        raw_frame_done(&f);
+        ck_assert_int_eq(raw_wait_eof(fd, 10000), 0);
+        close(fd);
+
+        /* after WELCOME the configured limit applies */
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_hello(fd, "welcomed", NULL), 0);
+        body = big_object(100 * 1024);
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_CALL, 2, 0, NS, "Echo", NULL, NULL, NULL, body), 0);
+        free(body);
+        ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_ERROR, &f), 0);
+        ck_assert_int_eq(f.reply_serial, 2);
+        ck_assert_str_eq(f.error_name, MBUS_ERROR_NO_SUCH_NAMESPACE);
+        raw_frame_done(&f);
+        close(fd);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+START_TEST(test_broker_procedure_arguments_over_64k_are_refused) {
+        struct test_broker b;
+        struct raw_frame f;
+        char *body;
+        int fd;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_hello(fd, "big-args", NULL), 0);
+
+        expect_limits_exceeded(fd, MBUS_FRAME_CALL, 2, MBUS_BROKER_NAMESPACE, "GetPeer", 64 * 1024 + 1);
+        expect_limits_exceeded(fd, MBUS_FRAME_CALL, 3, MBUS_BROKER_NAMESPACE, "Ping", 1024 * 1024);
+
+        /* 64 KiB exactly is parsed and answered */
+        body = big_object(64 * 1024);
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_CALL, 4, 0, MBUS_BROKER_NAMESPACE, "Ping", NULL, NULL, NULL,
+                                         body), 0);
+        free(body);
+        ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_RETURN, &f), 0);
+        ck_assert_int_eq(f.reply_serial, 4);
+        raw_frame_done(&f);
+        close(fd);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 static Suite *limits_suite(void) {
         Suite *s = suite_create("e2e-limits");
         TCase *tc = tcase_create("limits");
@@ -351,6 +459,8 @@ static Suite *limits_suite(void) {
         tcase_add_test(tc, test_peer_over_max_peers_is_refused_by_name);
         tcase_add_test(tc, test_calls_to_an_owner_that_never_reads_are_refused_not_lost);
         tcase_add_test(tc, test_200_concurrent_clients_all_get_answers);
+        tcase_add_test(tc, test_hello_over_4096_bytes_is_refused_before_its_body_arrives);
+        tcase_add_test(tc, test_broker_procedure_arguments_over_64k_are_refused);
         suite_add_tcase(s, tc);
         return s;
 }
