@@ -544,7 +544,6 @@ void mbus_driver_send_namespace_lost(struct mbus_broker *b, struct mbus_peer *pe
 int mbus_driver_init(struct mbus_broker *b) {
         int r;
 
-        r = mbus_namespace_register(b->namespaces, MBUS_DRIVER_NAMESPACE, MBUS_BROKER_ID, /* list= */ NULL,
-                                    NULL, 0);
+        r = mbus_namespace_register(b->namespaces, MBUS_DRIVER_NAMESPACE, MBUS_BROKER_ID, /* list= */ NULL);
         return r == -EALREADY ? 0 : r;
 }

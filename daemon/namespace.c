@@ -2,7 +2,8 @@
 /*
  * Namespace registry: a hash from name to entry, the entry embedding its name (the key), its
  * owner and its place on the owner's list. Registration by the owner it already has is
- * idempotent, so a client may re-send REGISTER to update its declaration.
+ * idempotent, so a client may re-send REGISTER to update its declaration (the router keeps the
+ * parsed one in the entry; the text itself is not kept).
  */
 
 #include <assert.h>
@@ -73,29 +74,13 @@ struct mbus_namespace *mbus_namespace_free(struct mbus_namespace *ns) {
         if (!ns)
                 return NULL;
         assert(!ns->owner_list);
-        free(ns->declaration);
         mbus_idl_namespace_free(ns->described);
         free(ns);
         return NULL;
 }
 
-static int namespace_set_declaration(struct mbus_namespace *ns, const char *decl, size_t decl_len) {
-        char *copy = NULL;
-
-        if (decl && decl_len > 0) {
-                copy = malloc(decl_len + 1);
-                if (!copy)
-                        return -ENOMEM;
-                memcpy(copy, decl, decl_len);
-                copy[decl_len] = 0;
-        }
-        free(ns->declaration);
-        ns->declaration = copy;
-        return 0;
-}
-
 int mbus_namespace_register(struct mbus_namespace_registry *reg, const char *name, uint64_t owner,
-                            struct mbus_namespace_list *list, const char *decl, size_t decl_len) {
+                            struct mbus_namespace_list *list) {
         struct mbus_namespace *ns;
         size_t len;
         int r;
@@ -104,10 +89,7 @@ int mbus_namespace_register(struct mbus_namespace_registry *reg, const char *nam
 
         ns = mbus_hashmap_get(reg->names, name);
         if (ns) {
-                if (ns->owner != owner)
-                        return -EEXIST;
-                r = namespace_set_declaration(ns, decl, decl_len);
-                return r < 0 ? r : -EALREADY;
+                return ns->owner == owner ? -EALREADY : -EEXIST;
         }
 
         len = strlen(name);
@@ -116,11 +98,6 @@ int mbus_namespace_register(struct mbus_namespace_registry *reg, const char *nam
                 return -ENOMEM;
         memcpy(ns->name, name, len + 1);
         ns->owner = owner;
-        r = namespace_set_declaration(ns, decl, decl_len);
-        if (r < 0) {
-                free(ns);
-                return r;
-        }
         r = mbus_hashmap_put(reg->names, ns->name, ns);
         if (r < 0) {
                 mbus_namespace_free(ns);

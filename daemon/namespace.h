@@ -15,8 +15,7 @@
 
 struct mbus_namespace {
         uint64_t owner;
-        char *declaration;              /* REGISTER body as sent (JSON text), or NULL */
-        struct mbus_idl_namespace *described;   /* the declaration parsed once at REGISTER, owned */
+        struct mbus_idl_namespace *described;   /* the REGISTER declaration, parsed once, owned */
         struct mbus_namespace_list *owner_list;
         struct mbus_namespace *owner_prev, *owner_next;
         char name[];                    /* key in the registry */
@@ -38,13 +37,12 @@ struct mbus_namespace *mbus_namespace_free(struct mbus_namespace *ns);   /* an u
 /* Operations. */
 
 /*
- * Gives name to owner, recording it on list (may be NULL for the broker's own namespaces) and
- * keeping a copy of the declaration (decl_len bytes, may be 0). Returns 0 if registered,
- * -EALREADY if owner already owns it (the declaration is replaced), -EEXIST if another owner
- * has it, -ENOMEM.
+ * Gives name to owner, recording it on list (may be NULL for the broker's own namespaces).
+ * Returns 0 if registered, -EALREADY if owner already owns it, -EEXIST if another owner has
+ * it, -ENOMEM.
  */
 int mbus_namespace_register(struct mbus_namespace_registry *reg, const char *name, uint64_t owner,
-                            struct mbus_namespace_list *list, const char *decl, size_t decl_len);
+                            struct mbus_namespace_list *list);
 
 /* Releases name held by owner. Returns 0, -ENOENT if nobody owns it, -EPERM if another does. */
 int mbus_namespace_unregister(struct mbus_namespace_registry *reg, const char *name, uint64_t owner);

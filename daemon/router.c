@@ -423,6 +423,9 @@ static int router_register(struct mbus_broker *b, struct mbus_peer *peer, struct
                 return r == -EACCES ? 0 : r;
 
         /* The declaration is parsed here, once; Introspect and the file check use the result. */
+        if (frame->body_len > MBUS_ROUTER_DECLARATION_MAX)
+                return mbus_router_reply_error(b, peer, frame->f.serial, -ENOBUFS,
+                                               "REGISTER body larger than %u bytes", MBUS_ROUTER_DECLARATION_MAX);
         r = mbus_idl_from_declaration(&described, name, (const char *) frame->body, frame->body_len);
         if (r == -ENOMEM)
                 return r;
@@ -440,8 +443,7 @@ static int router_register(struct mbus_broker *b, struct mbus_peer *peer, struct
                                                        file->path ?: "");
         }
 
-        r = mbus_namespace_register(b->namespaces, name, peer->id, &peer->namespaces,
-                                    (const char *) frame->body, frame->body_len);
+        r = mbus_namespace_register(b->namespaces, name, peer->id, &peer->namespaces);
         if (r == -EEXIST) {
                 struct mbus_namespace *ns = mbus_namespace_get(b->namespaces, name);
 

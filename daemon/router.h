@@ -12,6 +12,9 @@ struct mbus_broker;
 struct mbus_frame;
 struct mbus_peer;
 
+/* Larger REGISTER bodies (declarations) are refused (LimitsExceeded) unparsed. */
+#define MBUS_ROUTER_DECLARATION_MAX (256u * 1024u)
+
 /*
  * Handles one frame from peer. Returns 0, or a negative errno when the peer must be dropped
  * (a protocol error: the ERROR frame naming it is already queued).

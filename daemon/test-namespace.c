@@ -12,10 +12,9 @@ START_TEST(test_one_owner_per_namespace) {
         struct mbus_namespace_list a = {}, b = {};
 
         ck_assert_int_eq(mbus_namespace_registry_new(&reg), 0);
-        ck_assert_int_eq(mbus_namespace_register(reg, "org.example.Echo", 1, &a, NULL, 0), 0);
-        ck_assert_int_eq(mbus_namespace_register(reg, "org.example.Echo", 2, &b, NULL, 0), -EEXIST);
-        ck_assert_int_eq(mbus_namespace_register(reg, "org.example.Echo", 1, &a, "{}", 2), -EALREADY);
-        ck_assert_str_eq(mbus_namespace_get(reg, "org.example.Echo")->declaration, "{}");
+        ck_assert_int_eq(mbus_namespace_register(reg, "org.example.Echo", 1, &a), 0);
+        ck_assert_int_eq(mbus_namespace_register(reg, "org.example.Echo", 2, &b), -EEXIST);
+        ck_assert_int_eq(mbus_namespace_register(reg, "org.example.Echo", 1, &a), -EALREADY);
         ck_assert_uint_eq(mbus_namespace_get(reg, "org.example.Echo")->owner, 1);
         ck_assert_uint_eq(a.n, 1);
         ck_assert_uint_eq(b.n, 0);
@@ -25,7 +24,7 @@ START_TEST(test_one_owner_per_namespace) {
         ck_assert_int_eq(mbus_namespace_unregister(reg, "org.example.Echo", 1), 0);
         ck_assert_uint_eq(a.n, 0);
         ck_assert_ptr_null(mbus_namespace_get(reg, "org.example.Echo"));
-        ck_assert_int_eq(mbus_namespace_register(reg, "org.example.Echo", 2, &b, NULL, 0), 0);
+        ck_assert_int_eq(mbus_namespace_register(reg, "org.example.Echo", 2, &b), 0);
 }
 END_TEST
 
@@ -36,12 +35,12 @@ START_TEST(test_owner_release_pops_each_namespace_once) {
         unsigned n = 0;
 
         ck_assert_int_eq(mbus_namespace_registry_new(&reg), 0);
-        ck_assert_int_eq(mbus_namespace_register(reg, "org.mbus.Broker", 0, NULL, NULL, 0), 0);
-        ck_assert_int_eq(mbus_namespace_register(reg, "a.One", 1, &a, NULL, 0), 0);
-        ck_assert_int_eq(mbus_namespace_register(reg, "a.Two", 1, &a, NULL, 0), 0);
-        ck_assert_int_eq(mbus_namespace_register(reg, "b.One", 2, &b, NULL, 0), 0);
+        ck_assert_int_eq(mbus_namespace_register(reg, "org.mbus.Broker", 0, NULL), 0);
+        ck_assert_int_eq(mbus_namespace_register(reg, "a.One", 1, &a), 0);
+        ck_assert_int_eq(mbus_namespace_register(reg, "a.Two", 1, &a), 0);
+        ck_assert_int_eq(mbus_namespace_register(reg, "b.One", 2, &b), 0);
         ck_assert_int_eq(mbus_namespace_unregister(reg, "a.One", 1), 0);
-        ck_assert_int_eq(mbus_namespace_register(reg, "a.Three", 1, &a, NULL, 0), 0);
+        ck_assert_int_eq(mbus_namespace_register(reg, "a.Three", 1, &a), 0);
 
         while ((ns = mbus_namespace_pop_owned(reg, &a))) {
                 ck_assert_uint_eq(ns->owner, 1);
@@ -61,9 +60,9 @@ START_TEST(test_listing_is_sorted) {
         size_t n;
 
         ck_assert_int_eq(mbus_namespace_registry_new(&reg), 0);
-        ck_assert_int_eq(mbus_namespace_register(reg, "org.c.X", 1, &a, NULL, 0), 0);
-        ck_assert_int_eq(mbus_namespace_register(reg, "org.a.X", 1, &a, NULL, 0), 0);
-        ck_assert_int_eq(mbus_namespace_register(reg, "org.b.X", 1, &a, NULL, 0), 0);
+        ck_assert_int_eq(mbus_namespace_register(reg, "org.c.X", 1, &a), 0);
+        ck_assert_int_eq(mbus_namespace_register(reg, "org.a.X", 1, &a), 0);
+        ck_assert_int_eq(mbus_namespace_register(reg, "org.b.X", 1, &a), 0);
         ck_assert_int_eq(mbus_namespace_registry_list(reg, &all, &n), 0);
         ck_assert_uint_eq(n, 3);
         ck_assert_str_eq(all[0]->name, "org.a.X");

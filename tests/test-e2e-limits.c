@@ -450,6 +450,32 @@ START_TEST(test_broker_procedure_arguments_over_64k_are_refused) {
 }
 END_TEST
 
+START_TEST(test_register_body_over_256k_is_refused) {
+        struct test_broker b;
+        struct raw_frame f;
+        int fd;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_hello(fd, "big-decl", NULL), 0);
+
+        expect_limits_exceeded(fd, MBUS_FRAME_REGISTER, 2, NS, NULL, 256 * 1024 + 1);
+
+        /* not registered: a call finds no owner */
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_CALL, 3, 0, NS, "Echo", NULL, NULL, NULL, NULL), 0);
+        ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_ERROR, &f), 0);
+        ck_assert_int_eq(f.reply_serial, 3);
+        ck_assert_str_eq(f.error_name, MBUS_ERROR_NO_SUCH_NAMESPACE);
+        raw_frame_done(&f);
+
+        /* a small declaration still registers */
+        ck_assert_int_eq(raw_register(fd, 4, NS), 0);
+        close(fd);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 static Suite *limits_suite(void) {
         Suite *s = suite_create("e2e-limits");
         TCase *tc = tcase_create("limits");
@@ -461,6 +487,7 @@ static Suite *limits_suite(void) {
         tcase_add_test(tc, test_200_concurrent_clients_all_get_answers);
         tcase_add_test(tc, test_hello_over_4096_bytes_is_refused_before_its_body_arrives);
         tcase_add_test(tc, test_broker_procedure_arguments_over_64k_are_refused);
+        tcase_add_test(tc, test_register_body_over_256k_is_refused);
         suite_add_tcase(s, tc);
         return s;
 }
