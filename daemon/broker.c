@@ -53,6 +53,20 @@
 #define BROKER_TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
 
 
+bool mbus_broker_log_ratelimit(struct mbus_broker *b, struct mbus_ratelimit *rl, int level, int err,
+                               const char *msgid, const char *what) {
+        unsigned suppressed = rl->n_suppressed;
+
+        if (!mbus_ratelimit_below(rl, mbus_broker_now(b)))
+                return false;
+        if (suppressed > 0) {
+                rl->n_suppressed = 0;
+                (void) mbus_log(level, err, MBUS_FIELDS(.msgid = msgid),
+                                "%u more %s were not logged (rate limit)", suppressed, what);
+        }
+        return true;
+}
+
 usec_t mbus_broker_now(struct mbus_broker *b) {
         usec_t now;
 
@@ -173,6 +187,8 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus
         b->call_timer_armed = USEC_INFINITY;
         b->drop_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 5);
         b->denied_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 10);
+        b->protocol_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 10);
+        b->disconnect_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 10);
         b->uid = geteuid();
 
         /* Empty until mbus_broker_reload_config(): the scope's defaults decide everything. */
@@ -439,6 +455,9 @@ static void broker_log_drop(struct mbus_broker *b, struct mbus_peer *peer, int r
                                 "Peer :1.%" PRIu64 " (%s) disconnected", peer->id, peer->name ?: "");
                 break;
         default:
+                if (!mbus_broker_log_ratelimit(b, &b->disconnect_log_ratelimit, LOG_INFO, reason,
+                                               MBUS_MSGID_PEER_DISCONNECTED, "peer drops"))
+                        break;
                 (void) mbus_log(LOG_INFO, reason, MBUS_FIELDS(.msgid = MBUS_MSGID_PEER_DISCONNECTED, .peer = peer),
                                 "Dropped peer :1.%" PRIu64 " (%s): %s", peer->id, peer->name ?: "",
                                 strerror(-reason));

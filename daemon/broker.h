@@ -67,6 +67,8 @@ struct mbus_broker {
         uid_t uid;                              /* the broker's own (effective) uid */
         bool config_loaded;                     /* a first set was put in force */
         struct mbus_ratelimit denied_log_ratelimit;
+        struct mbus_ratelimit protocol_log_ratelimit;   /* "Protocol error from ..." */
+        struct mbus_ratelimit disconnect_log_ratelimit; /* "Dropped peer ..." (not hang-ups) */
 
         struct mbus_stats stats;
         struct mbus_ratelimit drop_log_ratelimit;
@@ -112,6 +114,14 @@ void mbus_broker_arm_call_timer(struct mbus_broker *b, usec_t deadline);
 
 /* Time of the current event loop iteration (cached by sd-event). */
 usec_t mbus_broker_now(struct mbus_broker *b);
+
+/*
+ * For log lines any peer can trigger at will: true if one more may be written now. When it is
+ * the first after some were suppressed, first logs (level, err, msgid) how many "<what>" were
+ * not logged.
+ */
+bool mbus_broker_log_ratelimit(struct mbus_broker *b, struct mbus_ratelimit *rl, int level, int err,
+                               const char *msgid, const char *what);
 
 /*
  * Reads every policy and interface file of the configuration directories (--config-dir, or the

@@ -83,8 +83,11 @@ int mbus_router_reply_error(struct mbus_broker *b, struct mbus_peer *peer, uint6
 }
 
 int mbus_router_protocol_error(struct mbus_broker *b, struct mbus_peer *peer, const char *reason) {
-        (void) mbus_log(LOG_NOTICE, -EBADMSG, MBUS_FIELDS(.msgid = MBUS_MSGID_PROTOCOL_ERROR, .peer = peer),
-                        "Protocol error from :1.%" PRIu64 ": %s", peer->id, reason);
+        if (mbus_broker_log_ratelimit(b, &b->protocol_log_ratelimit, LOG_NOTICE, -EBADMSG,
+                                      MBUS_MSGID_PROTOCOL_ERROR, "protocol errors"))
+                (void) mbus_log(LOG_NOTICE, -EBADMSG,
+                                MBUS_FIELDS(.msgid = MBUS_MSGID_PROTOCOL_ERROR, .peer = peer),
+                                "Protocol error from :1.%" PRIu64 ": %s", peer->id, reason);
         (void) router_error_frame(b, peer, 0, MBUS_ERROR_PROTOCOL, reason);
         return -EBADMSG;
 }
@@ -105,16 +108,9 @@ int mbus_router_send_ping(struct mbus_broker *b, struct mbus_peer *peer) {
 
 static void router_log_denied(struct mbus_broker *b, struct mbus_peer *peer, enum mbus_policy_action action,
                               const char *ns, const char *member, const char *why) {
-        struct mbus_ratelimit *rl = &b->denied_log_ratelimit;
-        unsigned suppressed = rl->n_suppressed;
-
-        if (!mbus_ratelimit_below(rl, mbus_broker_now(b)))
+        if (!mbus_broker_log_ratelimit(b, &b->denied_log_ratelimit, LOG_NOTICE, -EACCES, MBUS_MSGID_ACCESS_DENIED,
+                                       "access denials"))
                 return;
-        if (suppressed > 0) {
-                rl->n_suppressed = 0;
-                (void) mbus_log(LOG_NOTICE, -EACCES, MBUS_FIELDS(.msgid = MBUS_MSGID_ACCESS_DENIED),
-                                "%u more access denials were not logged (rate limit)", suppressed);
-        }
         (void) mbus_log(LOG_NOTICE, -EACCES,
                         MBUS_FIELDS(.msgid = MBUS_MSGID_ACCESS_DENIED, .peer = peer, .ns = ns, .member = member,
                                     .action = mbus_policy_action_to_string(action), .rule = why),

@@ -6,6 +6,8 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -460,6 +462,51 @@ START_TEST(test_event_of_max_frame_size_is_refused_and_subscribers_stay) {
 }
 END_TEST
 
+static int count_lines_with(const char *path, const char *needle) {
+        char line[2048];
+        int n = 0;
+        FILE *f = fopen(path, "re");
+
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f))
+                if (strstr(line, needle))
+                        n++;
+        fclose(f);
+        return n;
+}
+
+START_TEST(test_protocol_errors_and_drops_are_logged_rate_limited) {
+        static const char *const args[] = { "--log-level", "info", NULL };
+        char log[] = "/tmp/mbus-test-log-XXXXXX";
+        struct test_broker b;
+        struct raw_frame f;
+        int fd;
+
+        fd = mkstemp(log);
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        ck_assert_int_eq(test_broker_start_full(&b, args, log, false), 0);
+        for (int i = 0; i < 40; i++) {
+                fd = raw_connect(b.address);
+                ck_assert_int_ge(fd, 0);
+                ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_CALL, 1, 0, NS, "Echo", NULL, NULL, NULL, NULL), 0);
+                ck_assert_int_eq(raw_recv(fd, 10000, &f), 0);
+                ck_assert_str_eq(f.error_name, MBUS_ERROR_PROTOCOL);
+                raw_frame_done(&f);
+                ck_assert_int_eq(raw_wait_eof(fd, 10000), 0);
+                close(fd);
+        }
+        ck_assert_broker_stops_cleanly(&b);
+
+        /* 40 peers, but a burst of 10 lines each (within the 5 s interval) */
+        ck_assert_int_ge(count_lines_with(log, "Protocol error from"), 1);
+        ck_assert_int_le(count_lines_with(log, "Protocol error from"), 10);
+        ck_assert_int_ge(count_lines_with(log, "Dropped peer"), 1);
+        ck_assert_int_le(count_lines_with(log, "Dropped peer"), 10);
+        (void) unlink(log);
+}
+END_TEST
+
 static Suite *protocol_suite(void) {
         Suite *s = suite_create("e2e-protocol");
         TCase *tc = tcase_create("protocol");
@@ -472,6 +519,7 @@ static Suite *protocol_suite(void) {
         tcase_add_test(tc, test_reusing_the_serial_of_a_pending_call_is_a_protocol_error);
         tcase_add_test(tc, test_call_of_max_frame_size_is_refused_and_the_service_stays);
         tcase_add_test(tc, test_event_of_max_frame_size_is_refused_and_subscribers_stay);
+        tcase_add_test(tc, test_protocol_errors_and_drops_are_logged_rate_limited);
         suite_add_tcase(s, tc);
         return s;
 }
