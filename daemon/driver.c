@@ -537,7 +537,8 @@ void mbus_driver_send_namespace_lost(struct mbus_broker *b, struct mbus_peer *pe
                                    .destination = mbus_peer_id_format(dest, peer->id),
                            }, text, strlen(text)) < 0)
                 return;
-        if (mbus_peer_queue(peer, f, MBUS_QUEUE_EVENT) >= 0)
+        /* REPLY class: never dropped for a full queue (a peer that reads nothing is dropped). */
+        if (mbus_peer_queue(peer, f, MBUS_QUEUE_REPLY) >= 0)
                 b->stats.events_delivered++;
 }
 

@@ -283,8 +283,6 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         uid_t owner_uid;
         int r;
 
-        b->stats.calls_routed++;
-
         ns = mbus_namespace_get(b->namespaces, frame->f.namespace);
         if (!ns)
                 return mbus_router_reply_error(b, caller, frame->f.serial, -ENXIO,
@@ -315,8 +313,11 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
                         return mbus_router_reply_error(b, caller, frame->f.serial, r, "%s", reason);
         }
 
-        if (!callee)
+        /* calls_routed counts the calls that reach a callee: the driver or a forwarded one. */
+        if (!callee) {
+                b->stats.calls_routed++;
                 return mbus_driver_call(b, caller, frame);
+        }
 
         if (caller->calls_out.n >= c->max_pending_calls)
                 return mbus_router_reply_error(b, caller, frame->f.serial, -ENOBUFS,
@@ -351,6 +352,7 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
                                                frame->f.namespace);
         }
 
+        b->stats.calls_routed++;
         mbus_broker_arm_call_timer(b, deadline);
         return 0;
 }
@@ -409,7 +411,9 @@ static int router_register(struct mbus_broker *b, struct mbus_peer *peer, struct
         bool changed;
         int r;
 
-        if (peer->namespaces.n >= MBUS_BROKER_MAX_NAMESPACES_PER_PEER)
+        /* Re-registering one's own namespace (to update the declaration) adds nothing. */
+        entry = mbus_namespace_get(b->namespaces, name);
+        if (!(entry && entry->owner == peer->id) && peer->namespaces.n >= MBUS_BROKER_MAX_NAMESPACES_PER_PEER)
                 return mbus_router_reply_error(b, peer, frame->f.serial, -ENOBUFS,
                                                "Too many namespaces (limit %u)",
                                                MBUS_BROKER_MAX_NAMESPACES_PER_PEER);

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "namespace.h"
+#include "peer.h"
 #include "policy.h"
+#include "proto/names.h"
 #include "proto/file-error.h"
 #include "test-harness.h"
 #include "util/json-util.h"
@@ -372,6 +374,60 @@ START_TEST(test_reload_holds_owners_to_a_new_interface_file) {
 }
 END_TEST
 
+START_TEST(test_namespace_lost_reaches_an_owner_whose_queue_is_full) {
+        struct tctx t = {};
+        struct tpeer svc, root;
+        struct mbus_peer *owner;
+        uint64_t svc_id;
+        char sub[128], *body;
+        bool lost = false;
+
+        t_init(&t);
+        tp_connect_as(&t, &svc, 0, 0);
+        tp_connect_as(&t, &root, 0, 0);
+        tp_hello(&t, &svc, "svc");
+        tp_hello(&t, &root, "root");
+        tp_expect_return(&t, &svc, MBUS_FRAME_REGISTER, F(.namespace = "org.t.Free"), "{\"procedures\": [\"A\"]}");
+        ck_assert_int_eq(mbus_peer_id_parse(svc.id, &svc_id), 0);
+        owner = mbus_broker_find_peer(t.broker, svc_id);
+        ck_assert_ptr_nonnull(owner);
+
+        /* Calls the owner never reads: its socket fills, then one call sits in its queue. */
+        t.config.max_queue_bytes = 4096;
+        body = malloc(4000);
+        ck_assert_ptr_nonnull(body);
+        memset(body, 'x', 3999);
+        body[0] = body[3998] = '"';
+        body[3999] = 0;
+        for (unsigned i = 0; i < 10000 && mbus_stream_queued_bytes(&owner->stream) == 0; i++) {
+                tp_send(&root, MBUS_FRAME_CALL, F(.namespace = "org.t.Free", .member = "A"), body);
+                t_run(&t);
+        }
+        free(body);
+        ck_assert_uint_gt(mbus_stream_queued_bytes(&owner->stream), 3000);
+
+        /* A new interface file without A: the owner loses org.t.Free and must be told. */
+        (void) snprintf(sub, sizeof(sub), "%s/interfaces.d", t.dir);
+        write_file(sub, "org.t.Free.json", "{\"namespace\": \"org.t.Free\", \"procedures\": [{\"name\": \"B\"}]}\n");
+        ck_assert_int_eq(mbus_broker_reload_config(t.broker, NULL, NULL, NULL), 0);
+        ck_assert_ptr_null(mbus_namespace_get(t.broker->namespaces, "org.t.Free"));
+        ck_assert_uint_eq(t.broker->stats.events_dropped, 0);
+
+        for (unsigned i = 0; i < 10000 && !lost; i++) {
+                _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = tp_recv(&t, &svc);
+
+                if (!f)
+                        break;
+                lost = f->type == MBUS_FRAME_EVENT && strcmp(f->f.member, "NamespaceLost") == 0;
+        }
+        ck_assert(lost);
+
+        tp_close(&svc);
+        tp_close(&root);
+        t_done(&t);
+}
+END_TEST
+
 START_TEST(test_without_files_nothing_is_parsed_and_root_may_do_all) {
         struct tctx t = {};
         struct tpeer root;
@@ -408,6 +464,7 @@ int main(void) {
         tcase_add_test(tc, test_introspect_and_list_namespaces);
         tcase_add_test(tc, test_reload_rejects_a_broken_set_and_revokes_ownership);
         tcase_add_test(tc, test_reload_holds_owners_to_a_new_interface_file);
+        tcase_add_test(tc, test_namespace_lost_reaches_an_owner_whose_queue_is_full);
         tcase_add_test(tc, test_without_files_nothing_is_parsed_and_root_may_do_all);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);

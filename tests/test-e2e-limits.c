@@ -476,6 +476,87 @@ START_TEST(test_register_body_over_256k_is_refused) {
 }
 END_TEST
 
+START_TEST(test_owner_at_the_namespace_limit_may_register_its_own_again) {
+        struct test_broker b;
+        struct raw_frame f;
+        char name[64];
+        int fd;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_hello(fd, "many", NULL), 0);
+
+        /* 1024 namespaces, the per-peer limit: pipelined, then every answer */
+        for (int i = 0; i < 1024; i++) {
+                snprintf(name, sizeof(name), "org.example.N%d", i);
+                ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_REGISTER, 10 + i, 0, name, NULL, NULL, NULL, NULL,
+                                                 NULL), 0);
+        }
+        for (int i = 0; i < 1024; i++) {
+                ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_RETURN, &f), 0);
+                raw_frame_done(&f);
+        }
+
+        /* a new one is over the limit ... */
+        ck_assert_int_eq(raw_register(fd, 2000, "org.example.More"), -EREMOTEIO);
+        /* ... its own one again is not: it adds nothing */
+        ck_assert_int_eq(raw_register(fd, 2001, "org.example.N7"), 0);
+        close(fd);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+static int64_t calls_routed(int fd, uint64_t serial) {
+        struct raw_frame f;
+        json_object *o;
+        int64_t n;
+
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_CALL, serial, 0, MBUS_BROKER_NAMESPACE, "GetStats", NULL,
+                                         NULL, NULL, NULL), 0);
+        ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_RETURN, &f), 0);
+        ck_assert_int_eq(f.reply_serial, serial);
+        o = json_tokener_parse(f.body);
+        ck_assert_ptr_nonnull(o);
+        n = test_json_int(o, "calls_routed");
+        json_object_put(o);
+        raw_frame_done(&f);
+        return n;
+}
+
+START_TEST(test_refused_calls_are_not_counted_as_routed) {
+        struct test_broker b;
+        struct test_service svc;
+        struct raw_frame f;
+        int64_t n0, n1, n2;
+        int fd;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        ck_assert_int_eq(test_service_start(&svc, b.address, NS), 0);
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_hello(fd, "counter", NULL), 0);
+
+        n0 = calls_routed(fd, 2);
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_CALL, 3, 0, "org.example.Nobody", "X", NULL, NULL, NULL,
+                                         NULL), 0);
+        ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_ERROR, &f), 0);
+        ck_assert_str_eq(f.error_name, MBUS_ERROR_NO_SUCH_NAMESPACE);
+        raw_frame_done(&f);
+        n1 = calls_routed(fd, 4);
+        ck_assert_int_eq(n1, n0 + 1);  /* GetStats only */
+
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_CALL, 5, 0, NS, "Echo", NULL, NULL, NULL, NULL), 0);
+        ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_RETURN, &f), 0);
+        raw_frame_done(&f);
+        n2 = calls_routed(fd, 6);
+        ck_assert_int_eq(n2, n1 + 2);  /* the forwarded call and GetStats */
+        close(fd);
+        ck_assert_int_eq(test_service_quit(&svc, b.address, NS), 0);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 static Suite *limits_suite(void) {
         Suite *s = suite_create("e2e-limits");
         TCase *tc = tcase_create("limits");
@@ -488,6 +569,8 @@ static Suite *limits_suite(void) {
         tcase_add_test(tc, test_hello_over_4096_bytes_is_refused_before_its_body_arrives);
         tcase_add_test(tc, test_broker_procedure_arguments_over_64k_are_refused);
         tcase_add_test(tc, test_register_body_over_256k_is_refused);
+        tcase_add_test(tc, test_owner_at_the_namespace_limit_may_register_its_own_again);
+        tcase_add_test(tc, test_refused_calls_are_not_counted_as_routed);
         suite_add_tcase(s, tc);
         return s;
 }
