@@ -570,21 +570,5 @@ static Suite *introspect_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr;
-        int failed;
-
-        if (!test_can_switch_uid()) {
-                fprintf(stderr, "not root: cannot run clients under other uids, skipping\n");
-                return 77;
-        }
-        if (test_config_root_init() < 0) {
-                fprintf(stderr, "cannot create a temporary directory\n");
-                return 1;
-        }
-        sr = srunner_create(introspect_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        test_config_root_done();
-        return failed == 0 ? 0 : 1;
+        return test_agent_main(introspect_suite, "run clients under other uids");
 }

@@ -553,25 +553,9 @@ static Suite *journal_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr;
-        int failed;
-
         if (!test_journal_available()) {
                 fprintf(stderr, "no journald listens on %s, skipping\n", TEST_JOURNAL_SOCKET);
                 return 77;
         }
-        if (!test_can_switch_uid()) {
-                fprintf(stderr, "not root: cannot run a client as nobody or read the system journal, skipping\n");
-                return 77;
-        }
-        if (test_config_root_init() < 0) {
-                fprintf(stderr, "cannot create a temporary directory\n");
-                return 1;
-        }
-        sr = srunner_create(journal_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        test_config_root_done();
-        return failed == 0 ? 0 : 1;
+        return test_agent_main(journal_suite, "run a client as nobody or read the system journal");
 }

@@ -764,3 +764,23 @@ int test_run(const char *const *argv, char *out, size_t out_size, char *err, siz
 bool test_can_switch_uid(void) {
         return geteuid() == 0;
 }
+
+int test_agent_main(Suite *(*make_suite)(void), const char *why_root) {
+        SRunner *sr;
+        int failed;
+
+        if (!test_can_switch_uid()) {
+                fprintf(stderr, "not root: cannot %s, skipping\n", why_root);
+                return 77;
+        }
+        if (test_config_root_init() < 0) {
+                fprintf(stderr, "cannot create a temporary directory\n");
+                return 1;
+        }
+        sr = srunner_create(make_suite());
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        test_config_root_done();
+        return failed == 0 ? 0 : 1;
+}

@@ -93,3 +93,11 @@ int test_run(const char *const *argv, char *out, size_t out_size, char *err, siz
 
 /* True if we may create peers of other uids (root); tests exit 77 (skip) otherwise. */
 bool test_can_switch_uid(void);
+
+/*
+ * main() of a test program whose clients run under other uids: skips (77) unless root, with
+ * why_root in the message, runs the suite make_suite() builds inside the per-program config
+ * root, and returns the exit code for main().
+ */
+struct Suite;
+int test_agent_main(struct Suite *(*make_suite)(void), const char *why_root);
