@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/policy.h"
 #include "config.h"
-#include "policy.h"
 
 void mbus_config_init(struct mbus_config *c) {
         assert(c);

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "conf/policy.h"
 #include "creds.h"
-#include "policy.h"
 #include "util/macro.h"
 
 static int creds_read_groups(int fd, gid_t **ret, size_t *ret_n) {

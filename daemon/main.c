@@ -15,10 +15,10 @@
 #include <systemd/sd-event.h>
 
 #include "broker.h"
+#include "conf/file-error.h"
 #include "config.h"
 #include "log-ids.h"
 #include "log.h"
-#include "proto/file-error.h"
 
 #ifndef MBUS_DAEMON_VERSION
 #define MBUS_DAEMON_VERSION "0.1.0"

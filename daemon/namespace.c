@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/idl.h"
 #include "namespace.h"
-#include "proto/idl.h"
 #include "util/hashmap.h"
 
 struct mbus_namespace_registry {

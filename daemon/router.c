@@ -4,7 +4,7 @@
  * untouched (a forwarded CALL or EVENT gets a new head with the sender and keeps a reference
  * on the original body). The only bodies parsed are HELLO's, REGISTER declarations (once, at
  * REGISTER), those of the broker's own procedures (driver.c), and CALL/EVENT bodies of the
- * namespaces that have an interface file (introspection.c).
+ * namespaces that have an interface file (conf/introspection.c).
  *
  * Access policy: REGISTER is checked for own, CALL for call (the broker's own procedures
  * included), an exact SUBSCRIBE pattern for subscribe, a direct EVENT for send; wildcard
@@ -28,16 +28,16 @@
 #include <mbus/mbus-errors.h>
 
 #include "broker.h"
+#include "conf/idl.h"
+#include "conf/introspection.h"
+#include "conf/policy.h"
 #include "driver.h"
-#include "introspection.h"
 #include "log-ids.h"
 #include "match.h"
 #include "namespace.h"
 #include "peer.h"
 #include "pending.h"
-#include "policy.h"
 #include "proto/frame.h"
-#include "proto/idl.h"
 #include "proto/names.h"
 #include "router.h"
 #include "stats.h"

@@ -4,8 +4,8 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "conf/policy.h"
 #include "config.h"
-#include "policy.h"
 
 static int parse(struct mbus_config *c, enum mbus_config_action *action, char **argv) {
         char errbuf[256];

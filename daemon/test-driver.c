@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/idl.h"
 #include "driver.h"
-#include "proto/idl.h"
 #include "util/macro.h"
 
 START_TEST(test_driver_table_matches_the_interface_file) {

@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf/file-error.h"
+#include "conf/policy.h"
 #include "namespace.h"
 #include "peer.h"
-#include "policy.h"
 #include "proto/names.h"
-#include "proto/file-error.h"
 #include "test-harness.h"
 #include "util/json-util.h"
 

@@ -115,21 +115,3 @@ void tp_hello(struct tctx *t, struct tpeer *p, const char *name) {
         ck_assert_int_eq(json_parse_bytes((const char *) w->body, w->body_len, &o), 0);
         snprintf(p->id, sizeof(p->id), "%s", json_get_string(o, "id"));
 }
-
-void write_file(const char *dir, const char *name, const char *text) {
-        char path[512];
-        FILE *f;
-
-        (void) snprintf(path, sizeof(path), "%s/%s", dir, name);
-        f = fopen(path, "we");
-        ck_assert_ptr_nonnull(f);
-        ck_assert_int_ge(fputs(text, f), 0);
-        ck_assert_int_eq(fclose(f), 0);
-}
-
-void remove_dir(const char *dir) {
-        char cmd[600];
-
-        (void) snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        ck_assert_int_eq(system(cmd), 0);
-}

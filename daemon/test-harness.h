@@ -7,6 +7,7 @@
 #include <systemd/sd-event.h>
 
 #include "broker.h"
+#include "conf/test-files.h"
 #include "config.h"
 #include "proto/frame.h"
 #include "proto/stream.h"
@@ -46,7 +47,3 @@ struct mbus_frame *tp_recv(struct tctx *t, struct tpeer *p);
 /* HELLO, expects WELCOME and keeps the id. */
 void tp_hello(struct tctx *t, struct tpeer *p, const char *name);
 
-/* dir/name with text in it. */
-void write_file(const char *dir, const char *name, const char *text);
-/* rm -rf dir. */
-void remove_dir(const char *dir);

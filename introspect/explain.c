@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf/file-error.h"
 #include "config.h"
 #include "introspect/explain.h"
-#include "proto/file-error.h"
 #include "util/macro.h"
 
 int mbus_explain_policy_dirs(const char *config_dir, char *ret[2], size_t *ret_n) {

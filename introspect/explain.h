@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "daemon/policy.h"
+#include "conf/policy.h"
 
 /* One question: may who do action on ns (member) under the policy found in the search path? */
 struct mbus_explain {

@@ -24,12 +24,12 @@
 #include <json-c/json.h>
 #include <mbus/mbus.h>
 
+#include "conf/idl.h"
+#include "conf/policy.h"
 #include "config.h"
-#include "daemon/policy.h"
-#include "introspect/validate.h"
 #include "introspect/explain.h"
 #include "introspect/print.h"
-#include "proto/idl.h"
+#include "introspect/validate.h"
 #include "proto/names.h"
 #include "tools/tool-util.h"
 #include "util/json-util.h"

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <json-c/json.h>
 
+#include "conf/idl.h"
 #include "introspect/print.h"
-#include "proto/idl.h"
 #include "util/json-util.h"
 #include "util/macro.h"
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/idl.h"
 #include "introspect/print.h"
-#include "proto/idl.h"
 #include "util/macro.h"
 
 static const char network_json[] =

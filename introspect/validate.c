@@ -22,11 +22,11 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
-#include "daemon/confdir.h"
-#include "daemon/policy.h"
+#include "conf/confdir.h"
+#include "conf/file-error.h"
+#include "conf/idl.h"
+#include "conf/policy.h"
 #include "introspect/validate.h"
-#include "proto/file-error.h"
-#include "proto/idl.h"
 #include "util/fd-util.h"
 #include "util/json-util.h"
 #include "util/macro.h"

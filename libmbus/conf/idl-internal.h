@@ -4,8 +4,8 @@
 
 #include <stdbool.h>
 
-#include "proto/file-error.h"
-#include "proto/idl.h"
+#include "conf/file-error.h"
+#include "conf/idl.h"
 
 /* A new empty namespace; path (may be NULL) is copied. */
 int idl_namespace_new(struct mbus_idl_namespace **ret, const char *path);

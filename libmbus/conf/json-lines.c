@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * json-c parses a configuration file but keeps no positions, so the loaders of introspection
- * files (proto/idl-json.c) and policy files (daemon/policy-load.c) walk the text once more,
+ * files (conf/idl-json.c) and policy files (conf/policy-load.c) walk the text once more,
  * after json-c has accepted it. Valid JSON needs no real parser to be walked: a stack of open
  * containers, whether an object expects a key next, and which element of an array is current
  * say where every value sits. Strings are skipped with their escapes, so brackets and quotes
@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "proto/json-lines.h"
+#include "conf/json-lines.h"
 #include "util/json-util.h"
 #include "util/macro.h"
 

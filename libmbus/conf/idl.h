@@ -54,7 +54,7 @@
 #include <stddef.h>
 #include <json-c/json.h>
 
-#include "proto/file-error.h"
+#include "conf/file-error.h"
 
 /* Limits that keep hostile files and bodies cheap (man mbus-introspection(5)). */
 #define MBUS_IDL_FILE_SIZE_MAX (1024u * 1024u)   /* bytes of one .xml/.json file */

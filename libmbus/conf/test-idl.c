@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proto/file-error.h"
-#include "proto/idl.h"
+#include "conf/file-error.h"
+#include "conf/idl.h"
 #include "util/json-util.h"
 #include "util/macro.h"
 

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <json-c/json.h>
 
-#include "proto/file-error.h"
+#include "conf/file-error.h"
 
 /* The scanner's stack: deeper text is refused (a json-c tokener made with a lower depth
  * limit never accepts it). */

@@ -55,7 +55,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "proto/file-error.h"
+#include "conf/file-error.h"
 
 enum mbus_policy_scope {
         MBUS_POLICY_SCOPE_SYSTEM,

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "confdir.h"
+#include "conf/confdir.h"
 #include "util/macro.h"
 
 #ifndef MBUS_VENDOR_CONF_DIR

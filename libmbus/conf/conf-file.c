@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The bounded reader both kinds of configuration file share (proto/idl.c for interfaces.d,
- * daemon/policy-load.c for policy.d). Opened non-blocking, so a FIFO dropped into the
+ * The bounded reader both kinds of configuration file share (conf/idl.c for interfaces.d,
+ * conf/policy-load.c for policy.d). Opened non-blocking, so a FIFO dropped into the
  * directory cannot hang the broker before fstat() refuses it; the limit is checked on the
  * size fstat() reports and again while reading, since the file may grow in between. A file
  * names the namespace it declares, so the directory listing says which file serves which.
@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proto/conf-file.h"
+#include "conf/conf-file.h"
 #include "util/fd-util.h"
 #include "util/macro.h"
 

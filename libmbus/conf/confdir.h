@@ -6,7 +6,7 @@
 #include <limits.h>
 #include <stddef.h>
 
-#include "proto/file-error.h"
+#include "conf/file-error.h"
 
 /*
  * A directory holds NAMESPACE.xml or NAMESPACE.json files. Other names (no .xml/.json

@@ -2,7 +2,7 @@
 #pragma once
 /* What policy.c shares with policy-load.c: the compiled rule set of one namespace. */
 
-#include "policy.h"
+#include "conf/policy.h"
 
 /* The rules of one namespace, from one file. Rules point at path, which this owns. */
 struct mbus_policy_namespace {

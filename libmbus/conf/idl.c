@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/conf-file.h"
-#include "proto/idl-internal.h"
-#include "proto/idl.h"
+#include "conf/conf-file.h"
+#include "conf/idl-internal.h"
+#include "conf/idl.h"
 #include "proto/names.h"
 #include "util/hashmap.h"
 #include "util/json-util.h"

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "proto/file-error.h"
+#include "conf/file-error.h"
 #include "util/macro.h"
 
 struct mbus_idl_namespace;

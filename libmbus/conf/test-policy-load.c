@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "confdir.h"
-#include "policy.h"
-#include "proto/idl.h"
-#include "test-harness.h"
+#include "conf/confdir.h"
+#include "conf/idl.h"
+#include "conf/policy.h"
+#include "conf/test-files.h"
 #include "util/macro.h"
 
 #ifndef MBUS_POLICY_SOURCE_DIR

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proto/file-error.h"
+#include "conf/file-error.h"
 
 int mbus_file_error_set(struct mbus_file_error *e, const char *path, unsigned line, const char *format, ...) {
         va_list ap;

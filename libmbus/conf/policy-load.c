@@ -6,8 +6,8 @@
  *
  * XML is read with expat as a flat state machine (<policy> holding empty <allow>/<deny>
  * elements); entity declarations are refused. JSON is read with json-c, which keeps no
- * positions, so the text is scanned once more (policy_json_scan(), with proto/json-lines.c
- * as proto/idl-json.c does) for the line of every element of "rules" and for keys given twice, which
+ * positions, so the text is scanned once more (policy_json_scan(), with conf/json-lines.c
+ * as conf/idl-json.c does) for the line of every element of "rules" and for keys given twice, which
  * json-c would silently collapse.
  *
  * User and group names are resolved here, at load time (getpwnam_r/getgrnam_r): a check never
@@ -28,11 +28,11 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "confdir.h"
-#include "policy-internal.h"
-#include "proto/conf-file.h"
-#include "proto/idl.h"
-#include "proto/json-lines.h"
+#include "conf/conf-file.h"
+#include "conf/confdir.h"
+#include "conf/idl.h"
+#include "conf/json-lines.h"
+#include "conf/policy-internal.h"
 #include "proto/names.h"
 #include "util/json-util.h"
 #include "util/macro.h"

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "proto/file-error.h"
+#include "conf/file-error.h"
 
 /*
  * Reads the regular file at path into a new NUL-terminated buffer: *ret (free()) and its

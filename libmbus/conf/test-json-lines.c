@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The JSON line scanner (proto/json-lines.c) on its own: every array element is reported once,
+ * The JSON line scanner (conf/json-lines.c) on its own: every array element is reported once,
  * with the path of keys and indices that leads to it and the line it starts on, whatever the
  * strings contain and however the arrays nest; known keys given twice in one object are
  * refused with their line. The texts are checked to be valid JSON first, as the loaders do.
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "proto/json-lines.h"
+#include "conf/json-lines.h"
 #include "util/macro.h"
 
 enum { KEY_OTHER, KEY_A, KEY_B, KEY_LIST, _KEY_MAX };

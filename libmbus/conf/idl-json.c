@@ -4,7 +4,7 @@
  *
  * json-c keeps no positions, so a file is read twice: json-c parses it (a syntax error gets
  * its line from the tokener's offset), then idl_json_scan() walks the now known-valid text
- * once (proto/json-lines.c) and records the start line of every element of the "procedures"/"events" arrays and of
+ * once (conf/json-lines.c) and records the start line of every element of the "procedures"/"events" arrays and of
  * their "in"/"out"/"args" arrays, keyed by where it sits (list, index, sub-list, index), so
  * lookups do not depend on the order of keys in the file. The scan also notices a known key
  * given twice in one object, which json-c would silently collapse to the last value.
@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/idl-internal.h"
-#include "proto/idl.h"
-#include "proto/json-lines.h"
+#include "conf/idl-internal.h"
+#include "conf/idl.h"
+#include "conf/json-lines.h"
 #include "util/json-util.h"
 #include "util/macro.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
+#include "conf/policy.h"
 #include "util/macro.h"
 
 #define NS "org.example.Net"

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy-internal.h"
+#include "conf/policy-internal.h"
 #include "util/hashmap.h"
 #include "util/macro.h"
 

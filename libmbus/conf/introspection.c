@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The interface registry: a hash from namespace to the description its interfaces.d file
- * gives (proto/idl.h). This is the only place where the broker parses bodies of frames it
+ * gives (conf/idl.h). This is the only place where the broker parses bodies of frames it
  * routes, and only for namespaces that have a file: the router asks mbus_introspection_get()
  * (one hash lookup) and passes the body here only when that returns a description.
  */
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "confdir.h"
-#include "introspection.h"
-#include "proto/idl.h"
+#include "conf/confdir.h"
+#include "conf/idl.h"
+#include "conf/introspection.h"
 #include "util/hashmap.h"
 
 struct mbus_introspection {

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/idl-internal.h"
-#include "proto/idl.h"
+#include "conf/idl-internal.h"
+#include "conf/idl.h"
 #include "util/macro.h"
 
 #define IDL_XML_DOC_MAX (64u * 1024u)
