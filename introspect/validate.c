@@ -200,12 +200,31 @@ static int validate_file(const char *path, FILE *out, FILE *err) {
         return 0;
 }
 
+struct validate_walk {
+        FILE *out, *err;
+        int result;                     /* 1 once a file was bad */
+};
+
+static int validate_one(const struct mbus_confdir_entry *entry, void *userdata, struct mbus_file_error *e) {
+        struct validate_walk *w = userdata;
+        int r;
+
+        /* Every file is checked and reported; only running out of memory stops the walk. */
+        r = validate_file(entry->path, w->out, w->err);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                w->result = r;
+        return 0;
+}
+
 static int validate_directory(const char *path, FILE *out, FILE *err) {
-        struct mbus_confdir_entry *entries = NULL;
+        struct validate_walk w = { .out = out, .err = err };
         struct mbus_file_error e = {};
         _cleanup_free_ char *dir = strdup(path);
-        size_t n = 0, len;
-        int r, result = 0;
+        const char *dirs[1];
+        size_t len;
+        int r;
 
         if (!dir)
                 return -ENOMEM;
@@ -213,22 +232,17 @@ static int validate_directory(const char *path, FILE *out, FILE *err) {
         for (len = strlen(dir); len > 1 && dir[len - 1] == '/'; len--)
                 dir[len - 1] = 0;
 
-        r = mbus_confdir_list(dir, &entries, &n, &e);
+        dirs[0] = dir;
+        r = mbus_confdir_foreach(dirs, 1, validate_one, &w, &e);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
                 validate_report(err, &e, dir, r);
                 return 1;
         }
-        if (n == 0)
+        if (r == 0)
                 fprintf(out, "%s: ok (no NAMESPACE.xml or NAMESPACE.json files)\n", dir);
-        for (size_t i = 0; i < n && result >= 0; i++) {
-                r = validate_file(entries[i].path, out, err);
-                if (r != 0)
-                        result = r;
-        }
-        mbus_confdir_entries_free(entries, n);
-        return result;
+        return w.result;
 }
 
 int mbus_validate_paths(char *const *paths, size_t n_paths, FILE *out, FILE *err) {

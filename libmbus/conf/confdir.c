@@ -4,11 +4,15 @@
  * reproducible) and checked for the one ambiguity the search path cannot resolve: the same
  * namespace twice in one directory. Overriding across directories (vendor, then admin) is the
  * loader's business: it loads the lists in order and a later file replaces an earlier one.
+ * Both loaders (interfaces and policy) and mbus-introspect --check walk a search path with the
+ * one loop here, mbus_confdir_foreach(), and differ only in what they do with each file.
  */
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -149,6 +153,30 @@ int mbus_confdir_list(const char *dir, struct mbus_confdir_entry **ret, size_t *
         *ret = entries;
         *ret_n = n;
         return 0;
+}
+
+int mbus_confdir_foreach(const char *const *dirs, size_t n_dirs, mbus_confdir_file_fn fn, void *userdata,
+                         struct mbus_file_error *err) {
+        size_t n_files = 0;
+        int r;
+
+        assert(fn && (dirs || n_dirs == 0));
+
+        for (size_t i = 0; i < n_dirs; i++) {
+                struct mbus_confdir_entry *entries = NULL;
+                size_t n = 0;
+
+                r = mbus_confdir_list(dirs[i], &entries, &n, err);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < n && r >= 0; k++)
+                        r = fn(&entries[k], userdata, err);
+                mbus_confdir_entries_free(entries, n);
+                if (r < 0)
+                        return r;
+                n_files += n;
+        }
+        return (int) MIN(n_files, (size_t) INT_MAX);
 }
 
 static bool confdir_in_dir(const char *path, const char *dir) {

@@ -25,6 +25,19 @@ struct mbus_confdir_entry {
 int mbus_confdir_list(const char *dir, struct mbus_confdir_entry **ret, size_t *ret_n, struct mbus_file_error *err);
 void mbus_confdir_entries_free(struct mbus_confdir_entry *entries, size_t n);
 
+/* What mbus_confdir_foreach() calls for each file; a negative return stops the walk. */
+typedef int (*mbus_confdir_file_fn)(const struct mbus_confdir_entry *entry, void *userdata,
+                                    struct mbus_file_error *err);
+
+/*
+ * The one loop over the files of a search path: lists dirs[0..n_dirs) in order with
+ * mbus_confdir_list() and calls fn on each file, so a later directory's file comes after an
+ * earlier one's of the same namespace. Stops at the first listing error or negative return of
+ * fn and returns it (err filled as they filled it); else returns how many files fn was given.
+ */
+int mbus_confdir_foreach(const char *const *dirs, size_t n_dirs, mbus_confdir_file_fn fn, void *userdata,
+                         struct mbus_file_error *err);
+
 /* The file's form by its name: ".xml", ".json", or NULL for anything else. */
 const char *mbus_confdir_suffix(const char *path);
 

@@ -68,6 +68,18 @@ static int introspection_put(struct mbus_introspection *reg, struct mbus_idl_nam
         return r;
 }
 
+static int introspection_load_one(const struct mbus_confdir_entry *entry, void *userdata,
+                                  struct mbus_file_error *err) {
+        struct mbus_introspection *reg = userdata;
+        struct mbus_idl_namespace *ns = NULL;
+        int r;
+
+        r = mbus_idl_load_file(&ns, entry->path, err);
+        if (r < 0)
+                return r;
+        return introspection_put(reg, ns);
+}
+
 int mbus_introspection_load(struct mbus_introspection **ret, const char *const *dirs, size_t n_dirs,
                             struct mbus_file_error *err) {
         _cleanup_(mbus_introspection_freep) struct mbus_introspection *reg = NULL;
@@ -78,25 +90,9 @@ int mbus_introspection_load(struct mbus_introspection **ret, const char *const *
         r = mbus_introspection_new(&reg);
         if (r < 0)
                 return r;
-
-        for (size_t i = 0; i < n_dirs; i++) {
-                struct mbus_confdir_entry *entries = NULL;
-                size_t n = 0;
-
-                r = mbus_confdir_list(dirs[i], &entries, &n, err);
-                if (r < 0)
-                        return r;
-                for (size_t k = 0; k < n && r >= 0; k++) {
-                        struct mbus_idl_namespace *ns = NULL;
-
-                        r = mbus_idl_load_file(&ns, entries[k].path, err);
-                        if (r >= 0)
-                                r = introspection_put(reg, ns);
-                }
-                mbus_confdir_entries_free(entries, n);
-                if (r < 0)
-                        return r;
-        }
+        r = mbus_confdir_foreach(dirs, n_dirs, introspection_load_one, reg, err);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(reg);
         return 0;
 }

@@ -663,6 +663,10 @@ int mbus_policy_add_file(struct mbus_policy *p, const char *path, struct mbus_fi
         return mbus_policy_add_text(p, path, text, len, err);
 }
 
+static int policy_load_one(const struct mbus_confdir_entry *entry, void *userdata, struct mbus_file_error *err) {
+        return mbus_policy_add_file(userdata, entry->path, err);
+}
+
 int mbus_policy_load(struct mbus_policy **ret, const char *const *dirs, size_t n_dirs,
                      enum mbus_policy_scope scope, uid_t broker_uid, struct mbus_file_error *err) {
         _cleanup_(mbus_policy_freep) struct mbus_policy *p = NULL;
@@ -674,20 +678,9 @@ int mbus_policy_load(struct mbus_policy **ret, const char *const *dirs, size_t n
         r = mbus_policy_new(&p, scope, broker_uid);
         if (r < 0)
                 return r;
-
-        for (size_t i = 0; i < n_dirs; i++) {
-                struct mbus_confdir_entry *entries = NULL;
-                size_t n = 0;
-
-                r = mbus_confdir_list(dirs[i], &entries, &n, err);
-                if (r < 0)
-                        return r;
-                for (size_t k = 0; k < n && r >= 0; k++)
-                        r = mbus_policy_add_file(p, entries[k].path, err);
-                mbus_confdir_entries_free(entries, n);
-                if (r < 0)
-                        return r;
-        }
+        r = mbus_confdir_foreach(dirs, n_dirs, policy_load_one, p, err);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(p);
         return 0;
 }
