@@ -12,18 +12,25 @@
 
 #include "conf/file-error.h"
 
-int mbus_file_error_set(struct mbus_file_error *e, const char *path, unsigned line, const char *format, ...) {
-        va_list ap;
-
+int mbus_file_error_setv(struct mbus_file_error *e, const char *path, unsigned line, const char *format,
+                         va_list ap) {
         if (!e)
                 return -EBADMSG;
 
         (void) snprintf(e->path, sizeof(e->path), "%s", path ?: "");
         e->line = line;
-        va_start(ap, format);
         (void) vsnprintf(e->message, sizeof(e->message), format, ap);
-        va_end(ap);
         return -EBADMSG;
+}
+
+int mbus_file_error_set(struct mbus_file_error *e, const char *path, unsigned line, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = mbus_file_error_setv(e, path, line, format, ap);
+        va_end(ap);
+        return r;
 }
 
 const char *mbus_file_error_format(const struct mbus_file_error *e, char *buf, size_t size) {

@@ -14,6 +14,9 @@ struct mbus_file_error {
 /* Fills e (may be NULL) and returns -EBADMSG, so "return mbus_file_error_set(...);" works. */
 int mbus_file_error_set(struct mbus_file_error *e, const char *path, unsigned line, const char *format, ...)
         __attribute__((__format__(printf, 4, 5)));
+/* The same with a va_list, for loaders whose own failure functions take a format. */
+int mbus_file_error_setv(struct mbus_file_error *e, const char *path, unsigned line, const char *format,
+                         va_list ap) __attribute__((__format__(printf, 4, 0)));
 
 /* Formats "PATH:LINE: MESSAGE" (or "PATH: MESSAGE" without a line) into buf; returns buf. */
 const char *mbus_file_error_format(const struct mbus_file_error *e, char *buf, size_t size);

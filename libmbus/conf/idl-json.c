@@ -193,12 +193,9 @@ static unsigned idl_json_line(const struct idl_json *j, enum idl_json_key list, 
 _printf_(3, 4) static int idl_json_fail(const struct idl_json *j, unsigned line, const char *format, ...) {
         va_list ap;
 
-        if (j->err) {
-                (void) mbus_file_error_set(j->err, j->path, line, "%s", "");
-                va_start(ap, format);
-                (void) vsnprintf(j->err->message, sizeof(j->err->message), format, ap);
-                va_end(ap);
-        }
+        va_start(ap, format);
+        (void) mbus_file_error_setv(j->err, j->path, line, format, ap);
+        va_end(ap);
         return -EBADMSG;
 }
 

@@ -1,24 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The XML form of an introspection file, read with expat (as dbus-broker reads its policy).
+ * The XML form of an introspection file, read with expat through the parser set up in
+ * xml-util.c, which the policy files share (and with it the refusal of entity declarations).
  *
  * A small state machine over the start/end/text callbacks: each open element is one entry of a
  * fixed stack (the grammar is four levels deep: namespace > procedure|event > arg|doc), so an
  * element the grammar does not allow is an error at once, never a deeper stack. The first
- * problem stops the parser (XML_StopParser) and is reported with the line of the element that
- * caused it. Entity declarations are refused outright: nothing in the format needs them, and
- * they are how XML files attack parsers.
+ * problem stops the parser (mbus_xml_fail()) and is reported with the line of the element that
+ * caused it.
  */
 
 #include <assert.h>
 #include <expat.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf/idl-internal.h"
 #include "conf/idl.h"
+#include "conf/xml-util.h"
 #include "util/macro.h"
 
 #define IDL_XML_DOC_MAX (64u * 1024u)
@@ -42,10 +43,7 @@ static const char *const idl_xml_element_names[] = {
 };
 
 struct idl_xml {
-        XML_Parser parser;
-        const char *path;
-        struct mbus_file_error *err;
-        int error;                              /* first error, 0 while all is well */
+        struct mbus_xml xml;                    /* first: the handlers' userdata is both */
 
         struct mbus_idl_namespace *ns;
         unsigned ns_line;
@@ -62,32 +60,7 @@ struct idl_xml {
         char *doc;                              /* text of the open <doc> */
         size_t doc_len;
 };
-
-static unsigned idl_xml_line(struct idl_xml *x) {
-        return (unsigned) XML_GetCurrentLineNumber(x->parser);
-}
-
-_printf_(2, 3) static void idl_xml_fail(struct idl_xml *x, const char *format, ...) {
-        va_list ap;
-
-        if (x->error < 0)
-                return;
-        x->error = -EBADMSG;
-        if (x->err) {
-                (void) mbus_file_error_set(x->err, x->path, idl_xml_line(x), "%s", "");
-                va_start(ap, format);
-                (void) vsnprintf(x->err->message, sizeof(x->err->message), format, ap);
-                va_end(ap);
-        }
-        (void) XML_StopParser(x->parser, /* resumable= */ XML_FALSE);
-}
-
-static void idl_xml_oom(struct idl_xml *x) {
-        if (x->error < 0)
-                return;
-        x->error = -ENOMEM;
-        (void) XML_StopParser(x->parser, XML_FALSE);
-}
+static_assert(offsetof(struct idl_xml, xml) == 0, "expat hands the handlers one pointer for both");
 
 static struct mbus_idl_member *idl_xml_member(struct idl_xml *x) {
         return x->member_is_event ? &x->ns->events[x->member] : &x->ns->procedures[x->member];
@@ -105,7 +78,7 @@ static bool idl_xml_attributes(struct idl_xml *x, const char *element, const XML
                                 found = true;
                         }
                 if (!found) {
-                        idl_xml_fail(x, "unknown attribute '%s' on <%s>", attrs[i], element);
+                        mbus_xml_fail(&x->xml, "unknown attribute '%s' on <%s>", attrs[i], element);
                         return false;
                 }
         }
@@ -122,7 +95,7 @@ static bool idl_xml_boolean(struct idl_xml *x, const char *attribute, const char
         else if (strcmp(value, "false") == 0)
                 *ret = false;
         else {
-                idl_xml_fail(x, "invalid boolean '%s' for %s (expected true or false)", value, attribute);
+                mbus_xml_fail(&x->xml, "invalid boolean '%s' for %s (expected true or false)", value, attribute);
                 return false;
         }
         return true;
@@ -135,11 +108,11 @@ static void idl_xml_start_namespace(struct idl_xml *x, const XML_Char **attrs) {
         if (!idl_xml_attributes(x, "namespace", attrs, names, values, ELEMENTSOF(names)))
                 return;
         if (!values[0])
-                return idl_xml_fail(x, "<namespace> has no name attribute");
-        x->ns_line = idl_xml_line(x);
+                return mbus_xml_fail(&x->xml, "<namespace> has no name attribute");
+        x->ns_line = mbus_xml_line(&x->xml);
         x->seen_namespace = true;
         if (idl_set_string(&x->ns->name, values[0]) < 0)
-                return idl_xml_oom(x);
+                return mbus_xml_stop(&x->xml, -ENOMEM);
 }
 
 static void idl_xml_start_member(struct idl_xml *x, bool event, const XML_Char **attrs) {
@@ -151,13 +124,13 @@ static void idl_xml_start_member(struct idl_xml *x, bool event, const XML_Char *
         if (!idl_xml_attributes(x, idl_member_kind(event), attrs, names, values, ELEMENTSOF(names)))
                 return;
         if (!values[0])
-                return idl_xml_fail(x, "<%s> has no name attribute", idl_member_kind(event));
+                return mbus_xml_fail(&x->xml, "<%s> has no name attribute", idl_member_kind(event));
 
-        r = idl_add_member(x->ns, event, values[0], idl_xml_line(x), &m);
+        r = idl_add_member(x->ns, event, values[0], mbus_xml_line(&x->xml), &m);
         if (r == -E2BIG)
-                return idl_xml_fail(x, "too many %ss (limit %u)", idl_member_kind(event), MBUS_IDL_MEMBERS_MAX);
+                return mbus_xml_fail(&x->xml, "too many %ss (limit %u)", idl_member_kind(event), MBUS_IDL_MEMBERS_MAX);
         if (r < 0)
-                return idl_xml_oom(x);
+                return mbus_xml_stop(&x->xml, -ENOMEM);
         x->member = (size_t) (m - (event ? x->ns->events : x->ns->procedures));
         x->member_is_event = event;
         x->member_has_doc = false;
@@ -174,34 +147,34 @@ static void idl_xml_start_arg(struct idl_xml *x, const XML_Char **attrs) {
         if (!idl_xml_attributes(x, "arg", attrs, names, values, ELEMENTSOF(names)))
                 return;
         if (!values[0])
-                return idl_xml_fail(x, "<arg> has no name attribute");
+                return mbus_xml_fail(&x->xml, "<arg> has no name attribute");
         if (!values[1])
-                return idl_xml_fail(x, "argument '%s' has no type attribute", values[0]);
+                return mbus_xml_fail(&x->xml, "argument '%s' has no type attribute", values[0]);
         if (values[2]) {
                 if (x->member_is_event)
-                        return idl_xml_fail(x, "argument '%s' of event %s: direction is not allowed on event arguments",
+                        return mbus_xml_fail(&x->xml, "argument '%s' of event %s: direction is not allowed on event arguments",
                                             values[0], m->name);
                 if (strcmp(values[2], "out") == 0)
                         out = true;
                 else if (strcmp(values[2], "in") != 0)
-                        return idl_xml_fail(x, "invalid direction '%s' for argument '%s' (expected in or out)",
+                        return mbus_xml_fail(&x->xml, "invalid direction '%s' for argument '%s' (expected in or out)",
                                             values[2], values[0]);
         }
         if (!idl_xml_boolean(x, "optional", values[3], &optional))
                 return;
 
-        r = idl_add_arg(m, out, values[0], idl_xml_line(x), &a);
+        r = idl_add_arg(m, out, values[0], mbus_xml_line(&x->xml), &a);
         if (r == -E2BIG)
-                return idl_xml_fail(x, "too many arguments in %s %s (limit %u)",
+                return mbus_xml_fail(&x->xml, "too many arguments in %s %s (limit %u)",
                                     idl_member_kind(x->member_is_event), m->name, MBUS_IDL_ARGS_MAX);
         if (r < 0)
-                return idl_xml_oom(x);
+                return mbus_xml_stop(&x->xml, -ENOMEM);
         a->optional = optional;
         r = mbus_idl_type_parse(&a->type, values[1]);
         if (r == -ENOMEM)
-                return idl_xml_oom(x);
+                return mbus_xml_stop(&x->xml, -ENOMEM);
         if (r < 0)
-                return idl_xml_fail(x, "invalid type '%s' for argument '%s' (string, int, double, bool, object, "
+                return mbus_xml_fail(&x->xml, "invalid type '%s' for argument '%s' (string, int, double, bool, object, "
                                     "any, array<T>, ?T; at most %u levels)", values[1], values[0],
                                     MBUS_IDL_TYPE_DEPTH_MAX);
 }
@@ -212,7 +185,7 @@ static void idl_xml_start_doc(struct idl_xml *x, enum idl_xml_element parent, co
         if (!idl_xml_attributes(x, "doc", attrs, NULL, NULL, 0))
                 return;
         if (*seen)
-                return idl_xml_fail(x, "duplicate <doc> in <%s>", idl_xml_element_names[parent]);
+                return mbus_xml_fail(&x->xml, "duplicate <doc> in <%s>", idl_xml_element_names[parent]);
         *seen = true;
         x->doc_len = 0;
 }
@@ -221,7 +194,7 @@ static void XMLCALL idl_xml_on_start(void *userdata, const XML_Char *name, const
         struct idl_xml *x = userdata;
         enum idl_xml_element parent = x->stack[x->depth], e;
 
-        if (x->error < 0)
+        if (x->xml.error < 0)
                 return;
 
         if (strcmp(name, "namespace") == 0 && parent == IDL_XML_NONE && !x->seen_namespace)
@@ -236,9 +209,9 @@ static void XMLCALL idl_xml_on_start(void *userdata, const XML_Char *name, const
                  (parent == IDL_XML_NAMESPACE || parent == IDL_XML_PROCEDURE || parent == IDL_XML_EVENT))
                 e = IDL_XML_DOC;
         else if (parent == IDL_XML_NONE)
-                return idl_xml_fail(x, "unknown element <%s>: the root element must be <namespace>", name);
+                return mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <namespace>", name);
         else
-                return idl_xml_fail(x, "unknown element <%s> in <%s>", name, idl_xml_element_names[parent]);
+                return mbus_xml_fail(&x->xml, "unknown element <%s> in <%s>", name, idl_xml_element_names[parent]);
 
         assert(x->depth + 1 < ELEMENTSOF(x->stack));
         x->stack[++x->depth] = e;
@@ -262,7 +235,7 @@ static void XMLCALL idl_xml_on_end(void *userdata, const XML_Char *name) {
         struct idl_xml *x = userdata;
         int r;
 
-        if (x->error < 0)
+        if (x->xml.error < 0)
                 return;
         assert(x->depth > 0);
 
@@ -271,7 +244,7 @@ static void XMLCALL idl_xml_on_end(void *userdata, const XML_Char *name) {
 
                 r = idl_set_doc(field, x->doc ?: "", x->doc_len);
                 if (r < 0)
-                        return idl_xml_oom(x);
+                        return mbus_xml_stop(&x->xml, -ENOMEM);
         }
         x->depth--;
 }
@@ -280,41 +253,31 @@ static void XMLCALL idl_xml_on_text(void *userdata, const XML_Char *s, int len) 
         struct idl_xml *x = userdata;
         char *p;
 
-        if (x->error < 0 || len <= 0)
+        if (x->xml.error < 0 || len <= 0)
                 return;
 
         if (x->stack[x->depth] != IDL_XML_DOC) {
                 for (int i = 0; i < len; i++)
                         if (!strchr(" \t\r\n", s[i]))
-                                return idl_xml_fail(x, "unexpected text in <%s>", idl_xml_element_names[x->stack[x->depth]]);
+                                return mbus_xml_fail(&x->xml, "unexpected text in <%s>", idl_xml_element_names[x->stack[x->depth]]);
                 return;
         }
 
         if (x->doc_len + (size_t) len > IDL_XML_DOC_MAX)
-                return idl_xml_fail(x, "<doc> too long (limit %u bytes)", IDL_XML_DOC_MAX);
+                return mbus_xml_fail(&x->xml, "<doc> too long (limit %u bytes)", IDL_XML_DOC_MAX);
         p = realloc(x->doc, x->doc_len + (size_t) len + 1);
         if (!p)
-                return idl_xml_oom(x);
+                return mbus_xml_stop(&x->xml, -ENOMEM);
         x->doc = p;
         memcpy(x->doc + x->doc_len, s, (size_t) len);
         x->doc_len += (size_t) len;
         x->doc[x->doc_len] = 0;
 }
 
-static void XMLCALL idl_xml_on_entity_decl(void *userdata, const XML_Char *name, int is_parameter_entity,
-                                           const XML_Char *value, int value_length, const XML_Char *base,
-                                           const XML_Char *system_id, const XML_Char *public_id,
-                                           const XML_Char *notation_name) {
-        struct idl_xml *x = userdata;
-
-        idl_xml_fail(x, "entity declarations are not allowed");
-}
-
 int mbus_idl_parse_xml(struct mbus_idl_namespace **ret, const char *path, const char *text, size_t len,
                        struct mbus_file_error *err) {
         _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
-        struct idl_xml x = { .path = path, .err = err };
-        enum XML_Status status;
+        struct idl_xml x = {};
         int r;
 
         if (!ret || (!text && len > 0))
@@ -327,22 +290,10 @@ int mbus_idl_parse_xml(struct mbus_idl_namespace **ret, const char *path, const 
                 return r;
         x.ns = ns;
 
-        x.parser = XML_ParserCreate(NULL);
-        if (!x.parser)
-                return -ENOMEM;
-        XML_SetUserData(x.parser, &x);
-        XML_SetElementHandler(x.parser, idl_xml_on_start, idl_xml_on_end);
-        XML_SetCharacterDataHandler(x.parser, idl_xml_on_text);
-        XML_SetEntityDeclHandler(x.parser, idl_xml_on_entity_decl);
-
-        status = XML_Parse(x.parser, text ?: "", (int) len, /* isFinal= */ XML_TRUE);
-        if (status != XML_STATUS_OK && x.error == 0)
-                x.error = mbus_file_error_set(err, path, (unsigned) XML_GetCurrentLineNumber(x.parser),
-                                              "XML syntax error: %s", XML_ErrorString(XML_GetErrorCode(x.parser)));
-        XML_ParserFree(x.parser);
+        r = mbus_xml_parse(&x.xml, path, err, text, len, idl_xml_on_start, idl_xml_on_end, idl_xml_on_text);
         free(x.doc);
-        if (x.error < 0)
-                return x.error;
+        if (r < 0)
+                return r;
         if (!x.seen_namespace)
                 return mbus_file_error_set(err, path, 1, "no <namespace> element");
 

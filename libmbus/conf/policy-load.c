@@ -5,7 +5,8 @@
  * same names resolved the same way, same rule text.
  *
  * XML is read with expat as a flat state machine (<policy> holding empty <allow>/<deny>
- * elements); entity declarations are refused. JSON is read with json-c, which keeps no
+ * elements), through the parser xml-util.c sets up for both XML loaders, which refuses entity
+ * declarations. JSON is read with json-c, which keeps no
  * positions, so the text is scanned once more (policy_json_scan(), with conf/json-lines.c
  * as conf/idl-json.c does) for the line of every element of "rules" and for keys given twice, which
  * json-c would silently collapse.
@@ -23,6 +24,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,7 @@
 #include "conf/idl.h"
 #include "conf/json-lines.h"
 #include "conf/policy-internal.h"
+#include "conf/xml-util.h"
 #include "proto/names.h"
 #include "util/json-util.h"
 #include "util/macro.h"
@@ -51,12 +54,9 @@ struct policy_load {
 _printf_(3, 4) static int policy_fail(struct policy_load *l, unsigned line, const char *format, ...) {
         va_list ap;
 
-        if (l->err) {
-                (void) mbus_file_error_set(l->err, l->path, line, "%s", "");
-                va_start(ap, format);
-                (void) vsnprintf(l->err->message, sizeof(l->err->message), format, ap);
-                va_end(ap);
-        }
+        va_start(ap, format);
+        (void) mbus_file_error_setv(l->err, l->path, line, format, ap);
+        va_end(ap);
         return -EBADMSG;
 }
 
@@ -261,26 +261,15 @@ static int policy_set_namespace(struct policy_load *l, unsigned line, const char
 /* --- XML -------------------------------------------------------------------------------------- */
 
 struct policy_xml {
+        struct mbus_xml xml;            /* first: the handlers' userdata is both */
         struct policy_load *l;
-        XML_Parser parser;
-        int error;
         unsigned depth;                 /* 0: document, 1: <policy>, 2: a rule */
         bool seen_policy;
 };
-
-static unsigned policy_xml_line(struct policy_xml *x) {
-        return (unsigned) XML_GetCurrentLineNumber(x->parser);
-}
-
-static void policy_xml_stop(struct policy_xml *x, int r) {
-        if (x->error < 0 || r >= 0)
-                return;
-        x->error = r;
-        (void) XML_StopParser(x->parser, /* resumable= */ XML_FALSE);
-}
+static_assert(offsetof(struct policy_xml, xml) == 0, "expat hands the handlers one pointer for both");
 
 static void policy_xml_rule(struct policy_xml *x, const char *element, const XML_Char **attrs) {
-        unsigned line = policy_xml_line(x);
+        unsigned line = mbus_xml_line(&x->xml);
         const char *action = NULL, *member = NULL, *key = NULL, *value = NULL;
 
         for (size_t i = 0; attrs[i]; i += 2) {
@@ -288,75 +277,69 @@ static void policy_xml_rule(struct policy_xml *x, const char *element, const XML
 
                 if (mbus_policy_action_from_string(a) >= 0) {
                         if (action)
-                                return policy_xml_stop(x, policy_fail(x->l, line, "<%s> has two actions (%s and %s): "
-                                                                      "write one rule each", element, action, a));
+                                return mbus_xml_fail(&x->xml, "<%s> has two actions (%s and %s): write one rule each",
+                                                     element, action, a);
                         action = a;
                         if (strcmp(a, "own") == 0) {
                                 if (strcmp(v, "true") != 0)
-                                        return policy_xml_stop(x, policy_fail(x->l, line,
-                                                                              "own must be \"true\", not \"%s\"", v));
+                                        return mbus_xml_fail(&x->xml, "own must be \"true\", not \"%s\"", v);
                         } else
                                 member = v;
                 } else if (policy_is_principal_key(a)) {
                         if (key)
-                                return policy_xml_stop(x, policy_fail(x->l, line, "<%s> has two principals (%s and "
-                                                                      "%s): write one rule each", element, key, a));
+                                return mbus_xml_fail(&x->xml, "<%s> has two principals (%s and %s): write one rule "
+                                                     "each", element, key, a);
                         key = a;
                         value = v;
                 } else
-                        return policy_xml_stop(x, policy_fail(x->l, line, "unknown attribute '%s' on <%s>", a,
-                                                              element));
+                        return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <%s>", a, element);
         }
         if (!action)
-                return policy_xml_stop(x, policy_fail(x->l, line, "<%s> has no action (own, call, subscribe or send)",
-                                                      element));
+                return mbus_xml_fail(&x->xml, "<%s> has no action (own, call, subscribe or send)", element);
         if (!key)
-                return policy_xml_stop(x, policy_fail(x->l, line, "<%s> has no principal (user, group, cert-cn, "
-                                                      "cert-san or cert-fingerprint)", element));
-        policy_xml_stop(x, policy_rule_add(x->l, line, strcmp(element, "allow") == 0, action, member, key, value));
+                return mbus_xml_fail(&x->xml, "<%s> has no principal (user, group, cert-cn, cert-san or "
+                                     "cert-fingerprint)", element);
+        mbus_xml_stop(&x->xml, policy_rule_add(x->l, line, strcmp(element, "allow") == 0, action, member, key,
+                                               value));
 }
 
 static void XMLCALL policy_xml_on_start(void *userdata, const XML_Char *name, const XML_Char **attrs) {
         struct policy_xml *x = userdata;
-        unsigned line;
 
-        if (x->error < 0)
+        if (x->xml.error < 0)
                 return;
-        line = policy_xml_line(x);
 
         if (x->depth == 0) {
                 const char *ns = NULL;
 
                 if (strcmp(name, "policy") != 0)
-                        return policy_xml_stop(x, policy_fail(x->l, line, "unknown element <%s>: the root element "
-                                                              "must be <policy>", name));
+                        return mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <policy>",
+                                             name);
                 for (size_t i = 0; attrs[i]; i += 2) {
                         if (strcmp(attrs[i], "namespace") != 0)
-                                return policy_xml_stop(x, policy_fail(x->l, line, "unknown attribute '%s' on <policy>",
-                                                                      attrs[i]));
+                                return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <policy>", attrs[i]);
                         ns = attrs[i + 1];
                 }
                 if (!ns)
-                        return policy_xml_stop(x, policy_fail(x->l, line, "<policy> has no namespace attribute"));
+                        return mbus_xml_fail(&x->xml, "<policy> has no namespace attribute");
                 x->seen_policy = true;
                 x->depth = 1;
-                return policy_xml_stop(x, policy_set_namespace(x->l, line, ns));
+                return mbus_xml_stop(&x->xml, policy_set_namespace(x->l, mbus_xml_line(&x->xml), ns));
         }
         if (x->depth == 1 && (strcmp(name, "allow") == 0 || strcmp(name, "deny") == 0)) {
                 x->depth = 2;
                 return policy_xml_rule(x, name, attrs);
         }
         if (x->depth == 1)
-                return policy_xml_stop(x, policy_fail(x->l, line, "unknown element <%s> in <policy> (expected "
-                                                      "<allow> or <deny>)", name));
-        policy_xml_stop(x, policy_fail(x->l, line, "unexpected element <%s> inside a rule (rules are empty "
-                                       "elements)", name));
+                return mbus_xml_fail(&x->xml, "unknown element <%s> in <policy> (expected <allow> or <deny>)",
+                                     name);
+        mbus_xml_fail(&x->xml, "unexpected element <%s> inside a rule (rules are empty elements)", name);
 }
 
 static void XMLCALL policy_xml_on_end(void *userdata, const XML_Char *name) {
         struct policy_xml *x = userdata;
 
-        if (x->error < 0)
+        if (x->xml.error < 0)
                 return;
         x->depth--;
 }
@@ -364,42 +347,21 @@ static void XMLCALL policy_xml_on_end(void *userdata, const XML_Char *name) {
 static void XMLCALL policy_xml_on_text(void *userdata, const XML_Char *s, int len) {
         struct policy_xml *x = userdata;
 
-        if (x->error < 0)
+        if (x->xml.error < 0)
                 return;
         for (int i = 0; i < len; i++)
                 if (!strchr(" \t\r\n", s[i]))
-                        return policy_xml_stop(x, policy_fail(x->l, policy_xml_line(x), "unexpected text in <%s>",
-                                                              x->depth >= 2 ? "a rule" : "policy"));
-}
-
-static void XMLCALL policy_xml_on_entity_decl(void *userdata, const XML_Char *name, int is_parameter_entity,
-                                              const XML_Char *value, int value_length, const XML_Char *base,
-                                              const XML_Char *system_id, const XML_Char *public_id,
-                                              const XML_Char *notation_name) {
-        struct policy_xml *x = userdata;
-
-        policy_xml_stop(x, policy_fail(x->l, policy_xml_line(x), "entity declarations are not allowed"));
+                        return mbus_xml_fail(&x->xml, "unexpected text in <%s>", x->depth >= 2 ? "a rule" : "policy");
 }
 
 static int policy_parse_xml(struct policy_load *l, const char *text, size_t len) {
         struct policy_xml x = { .l = l };
-        enum XML_Status status;
+        int r;
 
-        x.parser = XML_ParserCreate(NULL);
-        if (!x.parser)
-                return -ENOMEM;
-        XML_SetUserData(x.parser, &x);
-        XML_SetElementHandler(x.parser, policy_xml_on_start, policy_xml_on_end);
-        XML_SetCharacterDataHandler(x.parser, policy_xml_on_text);
-        XML_SetEntityDeclHandler(x.parser, policy_xml_on_entity_decl);
-
-        status = XML_Parse(x.parser, text ?: "", (int) len, /* isFinal= */ XML_TRUE);
-        if (status != XML_STATUS_OK && x.error == 0)
-                x.error = policy_fail(l, (unsigned) XML_GetCurrentLineNumber(x.parser), "XML syntax error: %s",
-                                      XML_ErrorString(XML_GetErrorCode(x.parser)));
-        XML_ParserFree(x.parser);
-        if (x.error < 0)
-                return x.error;
+        r = mbus_xml_parse(&x.xml, l->path, l->err, text, len, policy_xml_on_start, policy_xml_on_end,
+                           policy_xml_on_text);
+        if (r < 0)
+                return r;
         if (!x.seen_policy)
                 return policy_fail(l, 1, "no <policy> element");
         return 0;

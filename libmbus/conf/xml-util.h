@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+/* The expat parser both XML loaders (interfaces.d, policy.d) read a configuration file with. */
+
+#include <expat.h>
+#include <stddef.h>
+
+#include "conf/file-error.h"
+#include "util/macro.h"
+
+/*
+ * One XML file being read. A loader embeds this as the FIRST member of its own state, which
+ * is what its handlers get as userdata, so the handlers here can find it there too.
+ */
+struct mbus_xml {
+        XML_Parser parser;                      /* owned, only while mbus_xml_parse() runs */
+        const char *path;                       /* borrowed, for messages */
+        struct mbus_file_error *err;            /* borrowed, may be NULL */
+        int error;                              /* the first error; 0 while all is well */
+};
+
+/*
+ * Parses text (len bytes) whole with a new parser whose user data is x (the loader's state
+ * begins with it) and whose element and text handlers are the loader's. Entity declarations
+ * are refused, as "entity declarations are not allowed" at their line: nothing in either
+ * format needs them, and they are how XML files attack parsers (billion laughs, external
+ * entities). Returns the first error a handler recorded, else -EBADMSG for a syntax error
+ * ("XML syntax error: ..." at its line), else 0; -ENOMEM if no parser could be made.
+ */
+int mbus_xml_parse(struct mbus_xml *x, const char *path, struct mbus_file_error *err, const char *text, size_t len,
+                   XML_StartElementHandler on_start, XML_EndElementHandler on_end,
+                   XML_CharacterDataHandler on_text);
+
+/* The line the parser is at, for the handler running now. */
+unsigned mbus_xml_line(const struct mbus_xml *x);
+
+/*
+ * For handlers: records r if it is the first error (r < 0) and stops the parser; nothing for
+ * r >= 0. Handlers return at once when x->error is set, since expat may still call some.
+ */
+void mbus_xml_stop(struct mbus_xml *x, int r);
+
+/* For handlers: fills err as PATH:LINE: message at the current line and stops with -EBADMSG. */
+_printf_(2, 3) void mbus_xml_fail(struct mbus_xml *x, const char *format, ...);
