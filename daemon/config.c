@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/confdir.h"
 #include "conf/policy.h"
 #include "config.h"
 
@@ -47,6 +48,11 @@ void mbus_config_done(struct mbus_config *c) {
 }
 
 void mbus_config_help(const char *program_name) {
+        char bufs[2][PATH_MAX];
+        const char *dirs[2];
+
+        /* The broker's own search path, as it reads it; the kind is shown as a pattern. */
+        (void) mbus_confdir_search_path(/* config_dir= */ NULL, "{policy,interfaces}.d", bufs, dirs);
         printf("%s [OPTIONS...]\n\n"
                "The mbus message bus broker.\n\n"
                "  -h --help                      Show this help\n"
@@ -65,12 +71,12 @@ void mbus_config_help(const char *program_name) {
                "     --log-target TARGET         auto, journal or console (auto)\n"
                "     --log-level LEVEL           err, warning, notice, info or debug (info)\n"
                "     --config-dir DIR            Read DIR/policy.d and DIR/interfaces.d only (default:\n"
-               "                                 " MBUS_VENDOR_CONF_DIR "/{policy,interfaces}.d, then\n"
-               "                                 " MBUS_ADMIN_CONF_DIR "/{policy,interfaces}.d)\n"
+               "                                 %s, then\n"
+               "                                 %s)\n"
                "     --scope SCOPE               Policy defaults: system or user (system for root)\n",
                program_name,
                MBUS_CONFIG_MAX_PEERS_DEFAULT, MBUS_CONFIG_MAX_PENDING_CALLS_DEFAULT,
-               MBUS_CONFIG_MAX_QUEUE_BYTES_DEFAULT, MBUS_CONFIG_KEEPALIVE_THRESHOLD_DEFAULT);
+               MBUS_CONFIG_MAX_QUEUE_BYTES_DEFAULT, MBUS_CONFIG_KEEPALIVE_THRESHOLD_DEFAULT, dirs[0], dirs[1]);
 }
 
 static int config_error(char *errbuf, size_t size, const char *format, ...) _printf_(3, 4);

@@ -17,44 +17,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf/confdir.h"
 #include "conf/file-error.h"
-#include "config.h"
 #include "introspect/explain.h"
 #include "util/macro.h"
-
-int mbus_explain_policy_dirs(const char *config_dir, char *ret[2], size_t *ret_n) {
-        if (config_dir) {
-                if (asprintf(&ret[0], "%s/policy.d", config_dir) < 0)
-                        return -ENOMEM;
-                *ret_n = 1;
-                return 0;
-        }
-        /* Vendor first, admin second: a later file replaces an earlier one of the same namespace. */
-        ret[0] = strdup(MBUS_DATADIR "/mbus/policy.d");
-        ret[1] = strdup(MBUS_SYSCONFDIR "/mbus/policy.d");
-        if (!ret[0] || !ret[1]) {
-                free(ret[0]);
-                free(ret[1]);
-                return -ENOMEM;
-        }
-        *ret_n = 2;
-        return 0;
-}
 
 int mbus_explain_run(const struct mbus_explain *e, FILE *out) {
         _cleanup_(mbus_policy_freep) struct mbus_policy *p = NULL;
         struct mbus_file_error err = {};
         struct mbus_policy_decision d = {};
-        char *dirs[2] = {}, buf[1024];
-        size_t n_dirs = 0;
+        char bufs[2][PATH_MAX], buf[1024];
+        const char *dirs[2];
+        size_t n_dirs;
         int r;
 
-        r = mbus_explain_policy_dirs(e->config_dir, dirs, &n_dirs);
-        if (r < 0)
-                return r;
-        r = mbus_policy_load(&p, (const char *const *) dirs, n_dirs, e->scope, e->broker_uid, &err);
-        for (size_t i = 0; i < n_dirs; i++)
-                free(dirs[i]);
+        n_dirs = mbus_confdir_search_path(e->config_dir, "policy.d", bufs, dirs);
+        r = mbus_policy_load(&p, dirs, n_dirs, e->scope, e->broker_uid, &err);
         if (r < 0) {
                 if (err.path[0] || err.message[0])
                         fprintf(stderr, "%s\n", mbus_file_error_format(&err, buf, sizeof(buf)));

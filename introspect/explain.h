@@ -20,17 +20,13 @@ struct mbus_explain {
 };
 
 /*
- * Loads the policy from the broker's search path with mbus_policy_load() and checks the
+ * Loads the policy from the broker's search path (mbus_confdir_search_path()) with mbus_policy_load() and checks the
  * question with mbus_policy_check(). Writes "allow: WHY" or "deny: WHY" (WHY from
  * mbus_policy_decision_describe(): the deciding rule as file:line, or the scope's default) to
  * out. Returns 0 for allow, 1 for deny, -EBADMSG for a broken policy file (printed as
  * "PATH:LINE: message" to stderr), other negative errnos.
  */
 int mbus_explain_run(const struct mbus_explain *e, FILE *out);
-
-/* The policy directories the broker reads, in order, for config_dir (NULL: the installed
- * ones); *ret_n is 1 or 2. The strings are allocated into ret (an array of 2). */
-int mbus_explain_policy_dirs(const char *config_dir, char *ret[2], size_t *ret_n);
 
 /* A user name or a decimal uid -> uid, primary gid, and the user's groups (getgrouplist(),
  * the primary one included), *ret_groups allocated. -ESRCH if no such user. */

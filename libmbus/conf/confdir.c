@@ -6,6 +6,9 @@
  * loader's business: it loads the lists in order and a later file replaces an earlier one.
  * Both loaders (interfaces and policy) and mbus-introspect --check walk a search path with the
  * one loop here, mbus_confdir_foreach(), and differ only in what they do with each file.
+ *
+ * The search path itself is built here alone, from the two directories config.h names, so the
+ * broker, its --help and mbus-introspect --explain cannot disagree on where files are read.
  */
 
 #include <assert.h>
@@ -21,14 +24,8 @@
 #include <unistd.h>
 
 #include "conf/confdir.h"
+#include "config.h"
 #include "util/macro.h"
-
-#ifndef MBUS_VENDOR_CONF_DIR
-#define MBUS_VENDOR_CONF_DIR "/usr/share/mbus"
-#endif
-#ifndef MBUS_ADMIN_CONF_DIR
-#define MBUS_ADMIN_CONF_DIR "/etc/mbus"
-#endif
 
 size_t mbus_confdir_search_path(const char *config_dir, const char *kind, char bufs[2][PATH_MAX],
                                 const char *dirs[2]) {

@@ -60,9 +60,10 @@ int mbus_confdir_guess_kind(const char *path);
 /*
  * The directories of one kind ("policy.d" or "interfaces.d") in load order, as the broker reads
  * them: config_dir/kind alone if config_dir is set (--config-dir), else the vendor directory
- * (DATADIR/mbus/kind, e.g. /usr/share/mbus/policy.d) then the admin one (SYSCONFDIR/mbus/kind,
- * /etc/mbus/policy.d), whose files replace the vendor files of the same namespace. Fills
- * dirs[] (pointing into bufs) and returns how many (1 or 2).
+ * (MBUS_VENDOR_CONF_DIR/kind, e.g. /usr/share/mbus/policy.d) then the admin one
+ * (MBUS_ADMIN_CONF_DIR/kind, /etc/mbus/policy.d), whose files replace the vendor files of the
+ * same namespace; both directories come from config.h. Fills dirs[] (pointing into bufs) and
+ * returns how many (1 or 2). kind is only appended, so a help text may pass a pattern.
  */
 size_t mbus_confdir_search_path(const char *config_dir, const char *kind, char bufs[2][PATH_MAX],
                                 const char *dirs[2]);
