@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
-/* What idl.c shares with its two file parsers: building a namespace, and the checks both run. */
+/* What idl.c shares with its parsers, body checks and writers: building a namespace, the checks. */
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "conf/file-error.h"
 #include "conf/idl.h"
@@ -28,6 +29,19 @@ int idl_add_arg(struct mbus_idl_member *m, bool out, const char *name, unsigned 
  * ns_line is where the namespace is declared. Returns 0 or -EBADMSG with err filled.
  */
 int idl_check(const struct mbus_idl_namespace *ns, unsigned ns_line, struct mbus_file_error *err);
+
+/* White space as the formats know it (JSON's, and XML's after line-end normalisation). */
+static inline bool idl_is_space(char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* An empty or all-white-space body means "no arguments" (a CALL body, a REGISTER declaration). */
+static inline bool idl_text_is_blank(const char *s, size_t len) {
+        for (size_t i = 0; i < len; i++)
+                if (!idl_is_space(s[i]))
+                        return false;
+        return true;
+}
 
 /* "procedure" or "event", for messages. */
 static inline const char *idl_member_kind(bool event) {
