@@ -1,15 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Policy files -> compiled rules. Both forms (policy.h, man mbus-policy(5)) end in one place,
- * policy_rule_add(), so XML and JSON give identical rule sets by construction: same checks,
- * same names resolved the same way, same rule text.
- *
- * XML is read with expat as a flat state machine (<policy> holding empty <allow>/<deny>
- * elements), through the parser xml-util.c sets up for both XML loaders, which refuses entity
- * declarations. JSON is read with json-c, which keeps no
- * positions, so the text is scanned once more (policy_json_scan(), with conf/json-lines.c
- * as conf/idl-json.c does) for the line of every element of "rules" and for keys given twice, which
- * json-c would silently collapse.
+ * Policy files -> compiled rules. Both forms (policy.h, man mbus-policy(5)) are read by their
+ * own parser (policy-xml.c, policy-json.c), which only knows its syntax and ends every rule in
+ * one place here, policy_rule_add(), so XML and JSON give identical rule sets by construction:
+ * same checks, same names resolved the same way, same rule text.
  *
  * User and group names are resolved here, at load time (getpwnam_r/getgrnam_r): a check never
  * does NSS I/O, and an unknown name is an error of the file rather than a rule that silently
@@ -19,39 +13,23 @@
 
 #include <assert.h>
 #include <ctype.h>
-#include <inttypes.h>
-#include <expat.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <json-c/json.h>
 
 #include "conf/conf-file.h"
 #include "conf/confdir.h"
 #include "conf/idl.h"
-#include "conf/json-lines.h"
 #include "conf/policy-internal.h"
-#include "conf/xml-util.h"
 #include "proto/names.h"
-#include "util/json-util.h"
 #include "util/macro.h"
 
 #define POLICY_RULES_MAX 4096u
-#define POLICY_JSON_DEPTH_MAX 16
-static_assert(POLICY_JSON_DEPTH_MAX <= MBUS_JSON_LINES_DEPTH_MAX, "the line scanner must follow the tokener");
 
-struct policy_load {
-        const char *path;
-        struct mbus_file_error *err;
-        struct mbus_policy_namespace *pn;
-        size_t allocated;
-};
-
-_printf_(3, 4) static int policy_fail(struct policy_load *l, unsigned line, const char *format, ...) {
+int policy_fail(struct policy_load *l, unsigned line, const char *format, ...) {
         va_list ap;
 
         va_start(ap, format);
@@ -66,7 +44,7 @@ static const char *const policy_principal_keys[] = {
         "user", "group", "cert-cn", "cert-san", "cert-fingerprint",
 };
 
-static bool policy_is_principal_key(const char *key) {
+bool policy_is_principal_key(const char *key) {
         for (size_t i = 0; i < ELEMENTSOF(policy_principal_keys); i++)
                 if (strcmp(key, policy_principal_keys[i]) == 0)
                         return true;
@@ -154,7 +132,7 @@ static bool policy_text_is_clean(const char *s) {
  * One rule: verb "allow"/"deny", action name, member (NULL: every member; "*" too), principal
  * key and value as written. Appends it to l->pn or fails with the line.
  */
-static int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char *action_name,
+int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char *action_name,
                            const char *member, const char *key, const char *value) {
         struct mbus_policy_rule rule = { .allow = allow, .line = line };
         enum mbus_policy_action action;
@@ -251,325 +229,11 @@ oom:
         return -ENOMEM;
 }
 
-static int policy_set_namespace(struct policy_load *l, unsigned line, const char *name) {
+int policy_set_namespace(struct policy_load *l, unsigned line, const char *name) {
         if (!mbus_namespace_is_valid(name))
                 return policy_fail(l, line, "invalid namespace name '%s'", name);
         l->pn->name = strdup(name);
         return l->pn->name ? 0 : -ENOMEM;
-}
-
-/* --- XML -------------------------------------------------------------------------------------- */
-
-struct policy_xml {
-        struct mbus_xml xml;            /* first: the handlers' userdata is both */
-        struct policy_load *l;
-        unsigned depth;                 /* 0: document, 1: <policy>, 2: a rule */
-        bool seen_policy;
-};
-static_assert(offsetof(struct policy_xml, xml) == 0, "expat hands the handlers one pointer for both");
-
-static void policy_xml_rule(struct policy_xml *x, const char *element, const XML_Char **attrs) {
-        unsigned line = mbus_xml_line(&x->xml);
-        const char *action = NULL, *member = NULL, *key = NULL, *value = NULL;
-
-        for (size_t i = 0; attrs[i]; i += 2) {
-                const char *a = attrs[i], *v = attrs[i + 1];
-
-                if (mbus_policy_action_from_string(a) >= 0) {
-                        if (action)
-                                return mbus_xml_fail(&x->xml, "<%s> has two actions (%s and %s): write one rule each",
-                                                     element, action, a);
-                        action = a;
-                        if (strcmp(a, "own") == 0) {
-                                if (strcmp(v, "true") != 0)
-                                        return mbus_xml_fail(&x->xml, "own must be \"true\", not \"%s\"", v);
-                        } else
-                                member = v;
-                } else if (policy_is_principal_key(a)) {
-                        if (key)
-                                return mbus_xml_fail(&x->xml, "<%s> has two principals (%s and %s): write one rule "
-                                                     "each", element, key, a);
-                        key = a;
-                        value = v;
-                } else
-                        return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <%s>", a, element);
-        }
-        if (!action)
-                return mbus_xml_fail(&x->xml, "<%s> has no action (own, call, subscribe or send)", element);
-        if (!key)
-                return mbus_xml_fail(&x->xml, "<%s> has no principal (user, group, cert-cn, cert-san or "
-                                     "cert-fingerprint)", element);
-        mbus_xml_stop(&x->xml, policy_rule_add(x->l, line, strcmp(element, "allow") == 0, action, member, key,
-                                               value));
-}
-
-static void XMLCALL policy_xml_on_start(void *userdata, const XML_Char *name, const XML_Char **attrs) {
-        struct policy_xml *x = userdata;
-
-        if (x->xml.error < 0)
-                return;
-
-        if (x->depth == 0) {
-                const char *ns = NULL;
-
-                if (strcmp(name, "policy") != 0)
-                        return mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <policy>",
-                                             name);
-                for (size_t i = 0; attrs[i]; i += 2) {
-                        if (strcmp(attrs[i], "namespace") != 0)
-                                return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <policy>", attrs[i]);
-                        ns = attrs[i + 1];
-                }
-                if (!ns)
-                        return mbus_xml_fail(&x->xml, "<policy> has no namespace attribute");
-                x->seen_policy = true;
-                x->depth = 1;
-                return mbus_xml_stop(&x->xml, policy_set_namespace(x->l, mbus_xml_line(&x->xml), ns));
-        }
-        if (x->depth == 1 && (strcmp(name, "allow") == 0 || strcmp(name, "deny") == 0)) {
-                x->depth = 2;
-                return policy_xml_rule(x, name, attrs);
-        }
-        if (x->depth == 1)
-                return mbus_xml_fail(&x->xml, "unknown element <%s> in <policy> (expected <allow> or <deny>)",
-                                     name);
-        mbus_xml_fail(&x->xml, "unexpected element <%s> inside a rule (rules are empty elements)", name);
-}
-
-static void XMLCALL policy_xml_on_end(void *userdata, const XML_Char *name) {
-        struct policy_xml *x = userdata;
-
-        if (x->xml.error < 0)
-                return;
-        x->depth--;
-}
-
-static void XMLCALL policy_xml_on_text(void *userdata, const XML_Char *s, int len) {
-        struct policy_xml *x = userdata;
-
-        if (x->xml.error < 0)
-                return;
-        for (int i = 0; i < len; i++)
-                if (!strchr(" \t\r\n", s[i]))
-                        return mbus_xml_fail(&x->xml, "unexpected text in <%s>", x->depth >= 2 ? "a rule" : "policy");
-}
-
-static int policy_parse_xml(struct policy_load *l, const char *text, size_t len) {
-        struct policy_xml x = { .l = l };
-        int r;
-
-        r = mbus_xml_parse(&x.xml, l->path, l->err, text, len, policy_xml_on_start, policy_xml_on_end,
-                           policy_xml_on_text);
-        if (r < 0)
-                return r;
-        if (!x.seen_policy)
-                return policy_fail(l, 1, "no <policy> element");
-        return 0;
-}
-
-/* --- JSON ------------------------------------------------------------------------------------- */
-
-enum policy_json_key {
-        POLICY_KEY_OTHER,
-        POLICY_KEY_NAMESPACE,
-        POLICY_KEY_RULES,
-        POLICY_KEY_ALLOW,
-        POLICY_KEY_DENY,
-        POLICY_KEY_MEMBER,
-        POLICY_KEY_USER,
-        POLICY_KEY_GROUP,
-        POLICY_KEY_CERT_CN,
-        POLICY_KEY_CERT_SAN,
-        POLICY_KEY_CERT_FINGERPRINT,
-        _POLICY_KEY_MAX,
-};
-
-static const char *const policy_json_key_names[_POLICY_KEY_MAX] = {
-        [POLICY_KEY_OTHER] = "",
-        [POLICY_KEY_NAMESPACE] = "namespace",
-        [POLICY_KEY_RULES] = "rules",
-        [POLICY_KEY_ALLOW] = "allow",
-        [POLICY_KEY_DENY] = "deny",
-        [POLICY_KEY_MEMBER] = "member",
-        [POLICY_KEY_USER] = "user",
-        [POLICY_KEY_GROUP] = "group",
-        [POLICY_KEY_CERT_CN] = "cert-cn",
-        [POLICY_KEY_CERT_SAN] = "cert-san",
-        [POLICY_KEY_CERT_FINGERPRINT] = "cert-fingerprint",
-};
-
-static enum policy_json_key policy_json_key_from(const char *s, size_t len) {
-        return mbus_json_lines_key(policy_json_key_names, _POLICY_KEY_MAX, s, len);
-}
-
-struct policy_json_lines {
-        unsigned top;
-        unsigned *rules;                /* line of rules[i] */
-        size_t n_rules;
-};
-
-/* An element of the top-level "rules" array begins here. */
-static int policy_json_on_element(const struct mbus_json_lines_step *st, size_t depth, unsigned line,
-                                  void *userdata) {
-        struct policy_json_lines *out = userdata;
-        unsigned *a;
-
-        if (depth != 2 || !st[0].object || st[0].key != POLICY_KEY_RULES)
-                return 0;
-        a = realloc(out->rules, (out->n_rules + 1) * sizeof(*a));
-        if (!a)
-                return -ENOMEM;
-        out->rules = a;
-        out->rules[out->n_rules++] = line;
-        return 0;
-}
-
-/* text is valid JSON (json-c accepted it) nested at most POLICY_JSON_DEPTH_MAX deep. */
-static int policy_json_scan(struct policy_load *l, const char *text, size_t len, struct policy_json_lines *out) {
-        const struct mbus_json_lines s = {
-                .path = l->path,
-                .err = l->err,
-                .keys = policy_json_key_names,
-                .n_keys = _POLICY_KEY_MAX,
-                .on_element = policy_json_on_element,
-                .userdata = out,
-        };
-
-        return mbus_json_lines_scan(&s, text, len, &out->top);
-}
-
-static int policy_json_string(struct policy_load *l, unsigned line, json_object *v, const char *key,
-                              const char **ret) {
-        if (!json_object_is_type(v, json_type_string))
-                return policy_fail(l, line, "'%s' must be a string, not %s", key,
-                                   json_type_to_name(json_object_get_type(v)));
-        if ((size_t) json_object_get_string_len(v) != strlen(json_object_get_string(v)))
-                return policy_fail(l, line, "'%s' contains a NUL character", key);
-        *ret = json_object_get_string(v);
-        return 0;
-}
-
-static int policy_json_rule(struct policy_load *l, unsigned line, size_t index, json_object *o) {
-        const char *verb = NULL, *action = NULL, *member = NULL, *key = NULL, *value = NULL;
-        char idbuf[32];
-        int r;
-
-        if (!json_object_is_type(o, json_type_object))
-                return policy_fail(l, line, "rules[%zu] must be an object, not %s", index,
-                                   json_type_to_name(json_object_get_type(o)));
-
-        json_object_object_foreach(o, k, v) {
-                enum policy_json_key key_id = policy_json_key_from(k, strlen(k));
-
-                switch (key_id) {
-                case POLICY_KEY_ALLOW:
-                case POLICY_KEY_DENY:
-                        if (verb)
-                                return policy_fail(l, line, "a rule has both 'allow' and 'deny'");
-                        verb = k;
-                        r = policy_json_string(l, line, v, k, &action);
-                        break;
-                case POLICY_KEY_MEMBER:
-                        r = policy_json_string(l, line, v, k, &member);
-                        break;
-                case POLICY_KEY_USER:
-                case POLICY_KEY_GROUP:
-                case POLICY_KEY_CERT_CN:
-                case POLICY_KEY_CERT_SAN:
-                case POLICY_KEY_CERT_FINGERPRINT:
-                        if (key)
-                                return policy_fail(l, line, "a rule has two principals ('%s' and '%s'): write one "
-                                                   "rule each", key, k);
-                        key = k;
-                        if ((key_id == POLICY_KEY_USER || key_id == POLICY_KEY_GROUP) &&
-                            json_object_is_type(v, json_type_int)) {
-                                int64_t id = json_object_get_int64(v);
-
-                                if (id < 0 || id >= (int64_t) (uid_t) -1)
-                                        return policy_fail(l, line, "'%s' must be a name or an id between 0 and "
-                                                           "4294967294", k);
-                                (void) snprintf(idbuf, sizeof(idbuf), "%" PRIi64, id);
-                                value = idbuf;
-                                r = 0;
-                        } else
-                                r = policy_json_string(l, line, v, k, &value);
-                        break;
-                default:
-                        return policy_fail(l, line, "unknown key '%s' in a rule (expected allow or deny, member, "
-                                           "and one of user, group, cert-cn, cert-san, cert-fingerprint)", k);
-                }
-                if (r < 0)
-                        return r;
-        }
-        if (!verb)
-                return policy_fail(l, line, "a rule needs 'allow' or 'deny' with an action (own, call, subscribe "
-                                   "or send)");
-        if (!key)
-                return policy_fail(l, line, "a rule needs a principal (user, group, cert-cn, cert-san or "
-                                   "cert-fingerprint)");
-        return policy_rule_add(l, line, strcmp(verb, "allow") == 0, action, member, key, value);
-}
-
-static int policy_parse_json(struct policy_load *l, const char *text, size_t len) {
-        _cleanup_json_ json_object *o = NULL;
-        struct policy_json_lines lines = { .top = 1 };
-        json_object *rules = NULL;
-        const char *name = NULL;
-        int r;
-
-        r = mbus_json_lines_parse(&o, l->path, text, len, POLICY_JSON_DEPTH_MAX, "the policy", l->err);
-        if (r < 0)
-                return r;
-        r = policy_json_scan(l, text, len, &lines);
-        if (r < 0)
-                goto finish;
-
-        if (!json_object_is_type(o, json_type_object)) {
-                r = policy_fail(l, lines.top, "the policy must be a JSON object, not %s",
-                                json_type_to_name(json_object_get_type(o)));
-                goto finish;
-        }
-        json_object_object_foreach(o, key, v) {
-                enum policy_json_key k = policy_json_key_from(key, strlen(key));
-
-                if (k == POLICY_KEY_NAMESPACE)
-                        r = policy_json_string(l, lines.top, v, key, &name);
-                else if (k == POLICY_KEY_RULES)
-                        rules = v;
-                else
-                        r = policy_fail(l, lines.top, "unknown key '%s' in the policy object (expected namespace "
-                                        "and rules)", key);
-                if (r < 0)
-                        goto finish;
-        }
-        if (!name) {
-                r = policy_fail(l, lines.top, "missing key 'namespace'");
-                goto finish;
-        }
-        r = policy_set_namespace(l, lines.top, name);
-        if (r < 0)
-                goto finish;
-        if (rules) {
-                size_t n;
-
-                if (!json_object_is_type(rules, json_type_array)) {
-                        r = policy_fail(l, lines.top, "'rules' must be an array, not %s",
-                                        json_type_to_name(json_object_get_type(rules)));
-                        goto finish;
-                }
-                n = json_object_array_length(rules);
-                for (size_t i = 0; i < n; i++) {
-                        unsigned line = i < lines.n_rules ? lines.rules[i] : lines.top;
-
-                        r = policy_json_rule(l, line, i, json_object_array_get_idx(rules, i));
-                        if (r < 0)
-                                goto finish;
-                }
-        }
-        r = 0;
-finish:
-        free(lines.rules);
-        return r;
 }
 
 /* --- files ------------------------------------------------------------------------------------ */

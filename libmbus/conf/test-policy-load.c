@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Unit tests of the policy loaders (policy-load.c) and the directory reader (confdir.c): every
- * construct and every error of both forms, XML and JSON giving the same rules, directories
- * overriding each other, and the files mbus ships.
+ * Unit tests of the policy loaders (policy-load.c, policy-xml.c, policy-json.c) and the
+ * directory reader (confdir.c): every construct and every error of both forms, XML and JSON
+ * giving the same rules, directories overriding each other, and the files mbus ships.
  */
 
 #include <check.h>

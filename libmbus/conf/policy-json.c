@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The JSON form of a policy file: {"namespace": ..., "rules": [{"allow": ACTION, ...}, ...]}.
+ * json-c keeps no positions, so the text is scanned once more (policy_json_scan(), with
+ * json-lines.c as idl-json.c does) for the line of every element of "rules" and for keys given
+ * twice, which json-c would silently collapse. A rule's keys become the same (verb, action,
+ * member, principal) the XML form gives, and policy_rule_add() compiles both alike; a numeric
+ * user or group is turned into its decimal text first, so it is checked as if written so.
+ */
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "conf/json-lines.h"
+#include "conf/policy-internal.h"
+#include "util/json-util.h"
+#include "util/macro.h"
+
+#define POLICY_JSON_DEPTH_MAX 16
+static_assert(POLICY_JSON_DEPTH_MAX <= MBUS_JSON_LINES_DEPTH_MAX, "the line scanner must follow the tokener");
+
+enum policy_json_key {
+        POLICY_KEY_OTHER,
+        POLICY_KEY_NAMESPACE,
+        POLICY_KEY_RULES,
+        POLICY_KEY_ALLOW,
+        POLICY_KEY_DENY,
+        POLICY_KEY_MEMBER,
+        POLICY_KEY_USER,
+        POLICY_KEY_GROUP,
+        POLICY_KEY_CERT_CN,
+        POLICY_KEY_CERT_SAN,
+        POLICY_KEY_CERT_FINGERPRINT,
+        _POLICY_KEY_MAX,
+};
+
+static const char *const policy_json_key_names[_POLICY_KEY_MAX] = {
+        [POLICY_KEY_OTHER] = "",
+        [POLICY_KEY_NAMESPACE] = "namespace",
+        [POLICY_KEY_RULES] = "rules",
+        [POLICY_KEY_ALLOW] = "allow",
+        [POLICY_KEY_DENY] = "deny",
+        [POLICY_KEY_MEMBER] = "member",
+        [POLICY_KEY_USER] = "user",
+        [POLICY_KEY_GROUP] = "group",
+        [POLICY_KEY_CERT_CN] = "cert-cn",
+        [POLICY_KEY_CERT_SAN] = "cert-san",
+        [POLICY_KEY_CERT_FINGERPRINT] = "cert-fingerprint",
+};
+
+static enum policy_json_key policy_json_key_from(const char *s, size_t len) {
+        return mbus_json_lines_key(policy_json_key_names, _POLICY_KEY_MAX, s, len);
+}
+
+struct policy_json_lines {
+        unsigned top;
+        unsigned *rules;                /* line of rules[i] */
+        size_t n_rules;
+};
+
+/* An element of the top-level "rules" array begins here. */
+static int policy_json_on_element(const struct mbus_json_lines_step *st, size_t depth, unsigned line,
+                                  void *userdata) {
+        struct policy_json_lines *out = userdata;
+        unsigned *a;
+
+        if (depth != 2 || !st[0].object || st[0].key != POLICY_KEY_RULES)
+                return 0;
+        a = realloc(out->rules, (out->n_rules + 1) * sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        out->rules = a;
+        out->rules[out->n_rules++] = line;
+        return 0;
+}
+
+/* text is valid JSON (json-c accepted it) nested at most POLICY_JSON_DEPTH_MAX deep. */
+static int policy_json_scan(struct policy_load *l, const char *text, size_t len, struct policy_json_lines *out) {
+        const struct mbus_json_lines s = {
+                .path = l->path,
+                .err = l->err,
+                .keys = policy_json_key_names,
+                .n_keys = _POLICY_KEY_MAX,
+                .on_element = policy_json_on_element,
+                .userdata = out,
+        };
+
+        return mbus_json_lines_scan(&s, text, len, &out->top);
+}
+
+static int policy_json_string(struct policy_load *l, unsigned line, json_object *v, const char *key,
+                              const char **ret) {
+        if (!json_object_is_type(v, json_type_string))
+                return policy_fail(l, line, "'%s' must be a string, not %s", key,
+                                   json_type_to_name(json_object_get_type(v)));
+        if ((size_t) json_object_get_string_len(v) != strlen(json_object_get_string(v)))
+                return policy_fail(l, line, "'%s' contains a NUL character", key);
+        *ret = json_object_get_string(v);
+        return 0;
+}
+
+static int policy_json_rule(struct policy_load *l, unsigned line, size_t index, json_object *o) {
+        const char *verb = NULL, *action = NULL, *member = NULL, *key = NULL, *value = NULL;
+        char idbuf[32];
+        int r;
+
+        if (!json_object_is_type(o, json_type_object))
+                return policy_fail(l, line, "rules[%zu] must be an object, not %s", index,
+                                   json_type_to_name(json_object_get_type(o)));
+
+        json_object_object_foreach(o, k, v) {
+                enum policy_json_key key_id = policy_json_key_from(k, strlen(k));
+
+                switch (key_id) {
+                case POLICY_KEY_ALLOW:
+                case POLICY_KEY_DENY:
+                        if (verb)
+                                return policy_fail(l, line, "a rule has both 'allow' and 'deny'");
+                        verb = k;
+                        r = policy_json_string(l, line, v, k, &action);
+                        break;
+                case POLICY_KEY_MEMBER:
+                        r = policy_json_string(l, line, v, k, &member);
+                        break;
+                case POLICY_KEY_USER:
+                case POLICY_KEY_GROUP:
+                case POLICY_KEY_CERT_CN:
+                case POLICY_KEY_CERT_SAN:
+                case POLICY_KEY_CERT_FINGERPRINT:
+                        if (key)
+                                return policy_fail(l, line, "a rule has two principals ('%s' and '%s'): write one "
+                                                   "rule each", key, k);
+                        key = k;
+                        if ((key_id == POLICY_KEY_USER || key_id == POLICY_KEY_GROUP) &&
+                            json_object_is_type(v, json_type_int)) {
+                                int64_t id = json_object_get_int64(v);
+
+                                if (id < 0 || id >= (int64_t) (uid_t) -1)
+                                        return policy_fail(l, line, "'%s' must be a name or an id between 0 and "
+                                                           "4294967294", k);
+                                (void) snprintf(idbuf, sizeof(idbuf), "%" PRIi64, id);
+                                value = idbuf;
+                                r = 0;
+                        } else
+                                r = policy_json_string(l, line, v, k, &value);
+                        break;
+                default:
+                        return policy_fail(l, line, "unknown key '%s' in a rule (expected allow or deny, member, "
+                                           "and one of user, group, cert-cn, cert-san, cert-fingerprint)", k);
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (!verb)
+                return policy_fail(l, line, "a rule needs 'allow' or 'deny' with an action (own, call, subscribe "
+                                   "or send)");
+        if (!key)
+                return policy_fail(l, line, "a rule needs a principal (user, group, cert-cn, cert-san or "
+                                   "cert-fingerprint)");
+        return policy_rule_add(l, line, strcmp(verb, "allow") == 0, action, member, key, value);
+}
+
+int policy_parse_json(struct policy_load *l, const char *text, size_t len) {
+        _cleanup_json_ json_object *o = NULL;
+        struct policy_json_lines lines = { .top = 1 };
+        json_object *rules = NULL;
+        const char *name = NULL;
+        int r;
+
+        r = mbus_json_lines_parse(&o, l->path, text, len, POLICY_JSON_DEPTH_MAX, "the policy", l->err);
+        if (r < 0)
+                return r;
+        r = policy_json_scan(l, text, len, &lines);
+        if (r < 0)
+                goto finish;
+
+        if (!json_object_is_type(o, json_type_object)) {
+                r = policy_fail(l, lines.top, "the policy must be a JSON object, not %s",
+                                json_type_to_name(json_object_get_type(o)));
+                goto finish;
+        }
+        json_object_object_foreach(o, key, v) {
+                enum policy_json_key k = policy_json_key_from(key, strlen(key));
+
+                if (k == POLICY_KEY_NAMESPACE)
+                        r = policy_json_string(l, lines.top, v, key, &name);
+                else if (k == POLICY_KEY_RULES)
+                        rules = v;
+                else
+                        r = policy_fail(l, lines.top, "unknown key '%s' in the policy object (expected namespace "
+                                        "and rules)", key);
+                if (r < 0)
+                        goto finish;
+        }
+        if (!name) {
+                r = policy_fail(l, lines.top, "missing key 'namespace'");
+                goto finish;
+        }
+        r = policy_set_namespace(l, lines.top, name);
+        if (r < 0)
+                goto finish;
+        if (rules) {
+                size_t n;
+
+                if (!json_object_is_type(rules, json_type_array)) {
+                        r = policy_fail(l, lines.top, "'rules' must be an array, not %s",
+                                        json_type_to_name(json_object_get_type(rules)));
+                        goto finish;
+                }
+                n = json_object_array_length(rules);
+                for (size_t i = 0; i < n; i++) {
+                        unsigned line = i < lines.n_rules ? lines.rules[i] : lines.top;
+
+                        r = policy_json_rule(l, line, i, json_object_array_get_idx(rules, i));
+                        if (r < 0)
+                                goto finish;
+                }
+        }
+        r = 0;
+finish:
+        free(lines.rules);
+        return r;
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The XML form of a policy file: <policy namespace="..."> holding empty <allow>/<deny>
+ * elements, one rule each. The grammar is flat, so a depth counter is the whole state machine;
+ * anything else where a rule may stand is an error at its line. The parser is the one both
+ * XML loaders share (xml-util.c, which refuses entity declarations), and this file only turns
+ * attributes into the (verb, action, member, principal) a rule is made of: policy_rule_add()
+ * checks and compiles it exactly as it does for JSON.
+ */
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "conf/policy-internal.h"
+#include "conf/xml-util.h"
+
+struct policy_xml {
+        struct mbus_xml xml;            /* first: the handlers' userdata is both */
+        struct policy_load *l;
+        unsigned depth;                 /* 0: document, 1: <policy>, 2: a rule */
+        bool seen_policy;
+};
+static_assert(offsetof(struct policy_xml, xml) == 0, "expat hands the handlers one pointer for both");
+
+static void policy_xml_rule(struct policy_xml *x, const char *element, const XML_Char **attrs) {
+        unsigned line = mbus_xml_line(&x->xml);
+        const char *action = NULL, *member = NULL, *key = NULL, *value = NULL;
+
+        for (size_t i = 0; attrs[i]; i += 2) {
+                const char *a = attrs[i], *v = attrs[i + 1];
+
+                if (mbus_policy_action_from_string(a) >= 0) {
+                        if (action)
+                                return mbus_xml_fail(&x->xml, "<%s> has two actions (%s and %s): write one rule each",
+                                                     element, action, a);
+                        action = a;
+                        if (strcmp(a, "own") == 0) {
+                                if (strcmp(v, "true") != 0)
+                                        return mbus_xml_fail(&x->xml, "own must be \"true\", not \"%s\"", v);
+                        } else
+                                member = v;
+                } else if (policy_is_principal_key(a)) {
+                        if (key)
+                                return mbus_xml_fail(&x->xml, "<%s> has two principals (%s and %s): write one rule "
+                                                     "each", element, key, a);
+                        key = a;
+                        value = v;
+                } else
+                        return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <%s>", a, element);
+        }
+        if (!action)
+                return mbus_xml_fail(&x->xml, "<%s> has no action (own, call, subscribe or send)", element);
+        if (!key)
+                return mbus_xml_fail(&x->xml, "<%s> has no principal (user, group, cert-cn, cert-san or "
+                                     "cert-fingerprint)", element);
+        mbus_xml_stop(&x->xml, policy_rule_add(x->l, line, strcmp(element, "allow") == 0, action, member, key,
+                                               value));
+}
+
+static void XMLCALL policy_xml_on_start(void *userdata, const XML_Char *name, const XML_Char **attrs) {
+        struct policy_xml *x = userdata;
+
+        if (x->xml.error < 0)
+                return;
+
+        if (x->depth == 0) {
+                const char *ns = NULL;
+
+                if (strcmp(name, "policy") != 0)
+                        return mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <policy>",
+                                             name);
+                for (size_t i = 0; attrs[i]; i += 2) {
+                        if (strcmp(attrs[i], "namespace") != 0)
+                                return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <policy>", attrs[i]);
+                        ns = attrs[i + 1];
+                }
+                if (!ns)
+                        return mbus_xml_fail(&x->xml, "<policy> has no namespace attribute");
+                x->seen_policy = true;
+                x->depth = 1;
+                return mbus_xml_stop(&x->xml, policy_set_namespace(x->l, mbus_xml_line(&x->xml), ns));
+        }
+        if (x->depth == 1 && (strcmp(name, "allow") == 0 || strcmp(name, "deny") == 0)) {
+                x->depth = 2;
+                return policy_xml_rule(x, name, attrs);
+        }
+        if (x->depth == 1)
+                return mbus_xml_fail(&x->xml, "unknown element <%s> in <policy> (expected <allow> or <deny>)",
+                                     name);
+        mbus_xml_fail(&x->xml, "unexpected element <%s> inside a rule (rules are empty elements)", name);
+}
+
+static void XMLCALL policy_xml_on_end(void *userdata, const XML_Char *name) {
+        struct policy_xml *x = userdata;
+
+        if (x->xml.error < 0)
+                return;
+        x->depth--;
+}
+
+static void XMLCALL policy_xml_on_text(void *userdata, const XML_Char *s, int len) {
+        struct policy_xml *x = userdata;
+
+        if (x->xml.error < 0)
+                return;
+        for (int i = 0; i < len; i++)
+                if (!strchr(" \t\r\n", s[i]))
+                        return mbus_xml_fail(&x->xml, "unexpected text in <%s>", x->depth >= 2 ? "a rule" : "policy");
+}
+
+int policy_parse_xml(struct policy_load *l, const char *text, size_t len) {
+        struct policy_xml x = { .l = l };
+        int r;
+
+        r = mbus_xml_parse(&x.xml, l->path, l->err, text, len, policy_xml_on_start, policy_xml_on_end,
+                           policy_xml_on_text);
+        if (r < 0)
+                return r;
+        if (!x.seen_policy)
+                return policy_fail(l, 1, "no <policy> element");
+        return 0;
+}
