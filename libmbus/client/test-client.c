@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libmbus against a real mbus-broker ($MBUS_TEST_BROKER) on a socket in a mkdtemp()
- * directory: services run in forked children, callers in the test process. Each test stops
- * its broker with SIGTERM and asserts it exited 0, so the broker's sanitizer findings count.
+ * directory, started and stopped by tests/helpers/broker-util: services run in forked children,
+ * callers in the test process. Each test stops its broker with SIGTERM and asserts it exited 0,
+ * so the broker's sanitizer findings count.
  */
 
 #include <errno.h>
@@ -22,68 +23,10 @@
 #include <systemd/sd-event.h>
 #include <mbus/mbus.h>
 
+#include "helpers/broker-util.h"
+
 #define NS "org.test.Svc"
 #define PUB_NS "org.test.Pub"
-
-struct broker {
-        pid_t pid;
-        char dir[64];
-        char address[128];
-};
-
-/* Starts a broker with extra (NULL-terminated, may be NULL) arguments. */
-static void broker_start_with(struct broker *b, const char *const *extra) {
-        const char *path = getenv("MBUS_TEST_BROKER");
-
-        ck_assert_ptr_nonnull(path);
-        strcpy(b->dir, "/tmp/mbus-test-client-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(b->dir));
-        snprintf(b->address, sizeof(b->address), "%s/socket", b->dir);
-
-        b->pid = fork();
-        ck_assert_int_ge(b->pid, 0);
-        if (b->pid == 0) {
-                const char *argv[32] = { path, "--address", b->address, "--log-target", "console",
-                                         "--log-level", "warning" };
-                size_t n = 7;
-
-                for (size_t i = 0; extra && extra[i] && n < 31; i++)
-                        argv[n++] = extra[i];
-                execv(path, (char **) argv);
-                _exit(127);
-        }
-
-        /* Ready once it accepts connections. */
-        for (int i = 0; i < 1000; i++) {
-                struct sockaddr_un sa = { .sun_family = AF_UNIX };
-                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                int r;
-
-                ck_assert_int_ge(fd, 0);
-                strcpy(sa.sun_path, b->address);
-                r = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
-                close(fd);
-                if (r == 0)
-                        return;
-                ck_assert_int_eq(waitpid(b->pid, NULL, WNOHANG), 0);
-                usleep(10 * 1000);
-        }
-        ck_abort_msg("broker did not start listening on %s", b->address);
-}
-
-static void broker_start(struct broker *b) {
-        broker_start_with(b, NULL);
-}
-
-static void broker_stop(struct broker *b) {
-        int status;
-
-        ck_assert_int_eq(kill(b->pid, SIGTERM), 0);
-        ck_assert_int_eq(waitpid(b->pid, &status, 0), b->pid);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "broker exit status 0x%x", status);
-        (void) unlink(b->address);
-        (void) rmdir(b->dir);
-}
 
 /* Under LeakSanitizer, a child checks itself for leaks before _exit() (exit code 23 if any). */
 extern void __lsan_do_leak_check(void) __attribute__((__weak__));
@@ -293,10 +236,10 @@ START_TEST(test_sync_call_round_trip) {
         struct mbus_error e = MBUS_ERROR_NULL;
         struct mbus_conn *conn = NULL;
         json_object *args, *result = NULL;
-        struct broker b;
+        struct test_broker b;
         pid_t svc;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         svc = service_spawn(b.address);
 
         ck_assert_int_eq(mbus_conn_open(&conn, b.address, "test-client"), 0);
@@ -340,7 +283,7 @@ START_TEST(test_sync_call_round_trip) {
 
         service_quit(conn, svc);
         conn = mbus_conn_unref(conn);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
@@ -396,10 +339,10 @@ START_TEST(test_async_calls_complete_in_order) {
         struct mbus_slot *cancel = NULL;
         struct outcome timeout = {}, disc = {}, deferred = {};
         struct order o = {};
-        struct broker b;
+        struct test_broker b;
         pid_t svc;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         svc = service_spawn(b.address);
         ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
 
@@ -445,7 +388,7 @@ START_TEST(test_async_calls_complete_in_order) {
         ck_assert_int_eq(mbus_call(conn, NS, "Release", NULL, 0, NULL, NULL), 0);
         service_quit(conn, svc);
         conn = mbus_conn_unref(conn);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
@@ -474,7 +417,7 @@ static int on_event(struct mbus_conn *conn, const struct mbus_event *ev, void *u
         return 0;
 }
 
-static void publisher_open(struct broker *b, struct mbus_conn **ret) {
+static void publisher_open(struct test_broker *b, struct mbus_conn **ret) {
         static const char *const events[] = { "Changed", "Other", NULL };
 
         ck_assert_int_eq(mbus_conn_open(ret, b->address, "test-publisher"), 0);
@@ -493,9 +436,9 @@ START_TEST(test_subscription_dispatch_two_patterns) {
         struct mbus_slot *s_wild = NULL, *s_exact = NULL, *s_none = NULL, *s_dup = NULL;
         struct hits wild = {}, exact = {}, none = {}, dup = {};
         struct mbus_error e = MBUS_ERROR_NULL;
-        struct broker b;
+        struct test_broker b;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         publisher_open(&b, &pub);
         ck_assert_int_eq(mbus_conn_open(&sub, b.address, "test-subscriber"), 0);
 
@@ -566,7 +509,7 @@ START_TEST(test_subscription_dispatch_two_patterns) {
         s_none = mbus_slot_free(s_none);
         sub = mbus_conn_unref(sub);
         pub = mbus_conn_unref(pub);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
@@ -586,9 +529,9 @@ START_TEST(test_emit_wait_reports_the_brokers_refusal) {
         struct mbus_error e = MBUS_ERROR_NULL;
         struct hits h = {};
         json_object *p = json_int_object("n", 7);
-        struct broker b;
+        struct test_broker b;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         publisher_open(&b, &pub);
         ck_assert_int_eq(mbus_conn_open(&sub, b.address, "test-subscriber"), 0);
         ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".*", on_event, &h, &slot, NULL), 0);
@@ -640,7 +583,7 @@ START_TEST(test_emit_wait_reports_the_brokers_refusal) {
         slot = mbus_slot_free(slot);
         sub = mbus_conn_unref(sub);
         pub = mbus_conn_unref(pub);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
@@ -648,9 +591,9 @@ START_TEST(test_slot_free_inside_callback) {
         struct mbus_conn *pub = NULL, *sub = NULL;
         struct mbus_slot *s1 = NULL, *s2 = NULL, *s3 = NULL, *call = NULL;
         struct hits h1 = {}, h2 = {}, h3 = {};
-        struct broker b;
+        struct test_broker b;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         publisher_open(&b, &pub);
         ck_assert_int_eq(mbus_conn_open(&sub, b.address, NULL), 0);
 
@@ -692,7 +635,7 @@ START_TEST(test_slot_free_inside_callback) {
 
         sub = mbus_conn_unref(sub);
         pub = mbus_conn_unref(pub);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
@@ -701,10 +644,10 @@ START_TEST(test_auto_reply_rules) {
         struct mbus_conn *conn = NULL;
         struct outcome held = {}, dropped = {};
         json_object *result = NULL;
-        struct broker b;
+        struct test_broker b;
         pid_t svc;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         svc = service_spawn(b.address);
         ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
 
@@ -751,18 +694,18 @@ START_TEST(test_auto_reply_rules) {
 
         service_quit(conn, svc);
         conn = mbus_conn_unref(conn);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
 START_TEST(test_poll_integration) {
         struct mbus_conn *conn = NULL;
         struct order o = {};
-        struct broker b;
+        struct test_broker b;
         uint64_t t;
         pid_t svc;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         svc = service_spawn(b.address);
         ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
 
@@ -812,18 +755,18 @@ START_TEST(test_poll_integration) {
         ck_assert_int_eq(mbus_conn_process(conn), -ENOTCONN);
         ck_assert_int_eq(mbus_call(conn, NS, "Echo", NULL, 0, NULL, NULL), -ENOTCONN);
         conn = mbus_conn_unref(conn);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
 START_TEST(test_broker_hangup_completes_pending_calls) {
         struct mbus_conn *conn = NULL;
         struct outcome out = {};
-        struct broker b;
+        struct test_broker b;
         pid_t svc;
         int r;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         svc = service_spawn(b.address);
         ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
         ck_assert_int_eq(mbus_call_async(conn, NS, "Hold", NULL, 0, on_outcome, &out, NULL), 0);
@@ -840,7 +783,7 @@ START_TEST(test_broker_hangup_completes_pending_calls) {
         memset(&out, 0, sizeof(out));
         ck_assert_int_eq(mbus_call_async(conn, MBUS_BROKER_NAMESPACE, "NoSuchProcedureHere", NULL, 0, on_outcome,
                                          &out, NULL), 0);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
         for (time_t end = time(NULL) + 10;;) {
                 ck_assert_int_lt(time(NULL), end);
                 r = mbus_conn_process(conn);
@@ -866,10 +809,10 @@ START_TEST(test_sync_wait_answers_keepalive_pings) {
         };
         struct mbus_error e = MBUS_ERROR_NULL;
         struct mbus_conn *conn = NULL;
-        struct broker b;
+        struct test_broker b;
         pid_t svc;
 
-        broker_start_with(&b, fast_keepalive);
+        ck_assert_int_eq(test_broker_start(&b, fast_keepalive), 0);
         svc = service_spawn(b.address);
         ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
 
@@ -883,7 +826,7 @@ START_TEST(test_sync_wait_answers_keepalive_pings) {
 
         service_quit(conn, svc);
         conn = mbus_conn_unref(conn);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
@@ -943,9 +886,9 @@ START_TEST(test_sd_event_attach) {
         struct mbus_slot *sub = NULL;
         struct loop_state s = {};
         json_object *args;
-        struct broker b;
+        struct test_broker b;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         ck_assert_int_ge(sd_event_new(&s.event), 0);
 
         /* Service and caller in one process, one loop: only the loop can make this work. */
@@ -980,7 +923,7 @@ START_TEST(test_sd_event_attach) {
         cli = mbus_conn_unref(cli);
         svc = mbus_conn_unref(svc);         /* still attached: the unref detaches */
         s.event = sd_event_unref(s.event);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
