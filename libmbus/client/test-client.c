@@ -38,13 +38,6 @@ static void child_exit(int code) {
         _exit(code);
 }
 
-static void child_wait_ok(pid_t pid) {
-        int status;
-
-        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child exit status 0x%x", status);
-}
-
 /* Runs the connection until cond becomes true (or 10 s pass). */
 static void run_until(struct mbus_conn *conn, const int *counter, int target) {
         time_t end = time(NULL) + 10;
@@ -214,7 +207,7 @@ static pid_t service_spawn(const char *address) {
 
 static void service_quit(struct mbus_conn *conn, pid_t pid) {
         ck_assert_int_eq(mbus_call(conn, NS, "Quit", NULL, 0, NULL, NULL), 0);
-        child_wait_ok(pid);
+        ck_assert_int_eq(test_wait(pid, 20000), 0);
 }
 
 static json_object *json_int_object(const char *key, int v) {
@@ -1045,11 +1038,11 @@ START_TEST(test_misbehaving_broker) {
 
         pid = fake_broker_spawn(path, FAKE_OTHER_VERSION);
         ck_assert_int_eq(mbus_conn_open(&conn, path, NULL), -EBADMSG);
-        child_wait_ok(pid);
+        ck_assert_int_eq(test_wait(pid, 20000), 0);
 
         pid = fake_broker_spawn(path, FAKE_LIMITS);
         ck_assert_int_eq(mbus_conn_open(&conn, path, NULL), -ENOBUFS);
-        child_wait_ok(pid);
+        ck_assert_int_eq(test_wait(pid, 20000), 0);
 
         /* A malformed frame later: pending calls complete with Disconnected, then -EBADMSG. */
         pid = fake_broker_spawn(path, FAKE_GARBAGE);
@@ -1069,7 +1062,7 @@ START_TEST(test_misbehaving_broker) {
         ck_assert_str_eq(out.name, MBUS_ERROR_DISCONNECTED);
         ck_assert(!mbus_conn_is_open(conn));
         conn = mbus_conn_unref(conn);
-        child_wait_ok(pid);
+        ck_assert_int_eq(test_wait(pid, 20000), 0);
 
         ck_assert_int_eq(unlink(path), 0);
         ck_assert_int_eq(rmdir(dir), 0);
