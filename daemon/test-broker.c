@@ -18,6 +18,7 @@
 #include "pending.h"
 #include "test-harness.h"
 #include "util/json-util.h"
+#include "util/test-util.h"
 
 static void t_init(struct tctx *t) {
         t_setup(t, LOG_WARNING);
@@ -345,12 +346,4 @@ static Suite *broker_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(broker_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MBUS_TEST_MAIN(broker_suite)

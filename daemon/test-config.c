@@ -6,6 +6,7 @@
 
 #include "conf/policy.h"
 #include "config.h"
+#include "util/test-util.h"
 
 static int parse(struct mbus_config *c, enum mbus_config_action *action, char **argv) {
         char errbuf[256];
@@ -133,12 +134,4 @@ static Suite *config_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(config_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MBUS_TEST_MAIN(config_suite)

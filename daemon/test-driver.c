@@ -8,6 +8,7 @@
 #include "conf/idl.h"
 #include "driver.h"
 #include "util/macro.h"
+#include "util/test-util.h"
 
 START_TEST(test_driver_table_matches_the_interface_file) {
         _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
@@ -41,17 +42,13 @@ START_TEST(test_driver_table_matches_the_interface_file) {
 }
 END_TEST
 
-int main(void) {
+static Suite *driver_suite(void) {
         Suite *s = suite_create("driver");
         TCase *tc = tcase_create("core");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_driver_table_matches_the_interface_file);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return s;
 }
+
+MBUS_TEST_MAIN(driver_suite)

@@ -22,6 +22,7 @@
 #include "proto/names.h"
 #include "test-harness.h"
 #include "util/json-util.h"
+#include "util/test-util.h"
 
 static void copy_shipped(const char *dir, const char *kind) {
         char cmd[1024];
@@ -451,11 +452,9 @@ START_TEST(test_without_files_nothing_is_parsed_and_root_may_do_all) {
 }
 END_TEST
 
-int main(void) {
+static Suite *enforce_suite(void) {
         Suite *s = suite_create("enforce");
         TCase *tc = tcase_create("core");
-        SRunner *sr;
-        int failed;
 
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, test_own_is_checked_and_denial_names_the_default);
@@ -467,9 +466,7 @@ int main(void) {
         tcase_add_test(tc, test_namespace_lost_reaches_an_owner_whose_queue_is_full);
         tcase_add_test(tc, test_without_files_nothing_is_parsed_and_root_may_do_all);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return s;
 }
+
+MBUS_TEST_MAIN(enforce_suite)

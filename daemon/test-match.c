@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "match.h"
+#include "util/test-util.h"
 
 #define MAX_OWNERS 64
 
@@ -201,12 +202,4 @@ static Suite *match_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(match_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MBUS_TEST_MAIN(match_suite)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "namespace.h"
+#include "util/test-util.h"
 
 START_TEST(test_one_owner_per_namespace) {
         _cleanup_(mbus_namespace_registry_freep) struct mbus_namespace_registry *reg = NULL;
@@ -83,12 +84,4 @@ static Suite *namespace_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(namespace_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MBUS_TEST_MAIN(namespace_suite)

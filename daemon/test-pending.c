@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "pending.h"
+#include "util/test-util.h"
 
 START_TEST(test_reply_completes_a_call_once) {
         _cleanup_(mbus_pending_table_freep) struct mbus_pending_table *t = NULL;
@@ -158,12 +159,4 @@ static Suite *pending_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(pending_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MBUS_TEST_MAIN(pending_suite)

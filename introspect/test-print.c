@@ -9,6 +9,7 @@
 #include "conf/idl.h"
 #include "introspect/print.h"
 #include "util/macro.h"
+#include "util/test-util.h"
 
 static const char network_json[] =
         "{\"namespace\": \"org.example.Network\", \"doc\": \"Network\\n   management.\",\n"
@@ -171,12 +172,7 @@ static Suite *print_suite(void) {
         return s;
 }
 
+/* CK_ENV, unlike the other programs: $CK_VERBOSITY chooses how much Check prints. */
 int main(void) {
-        SRunner *sr = srunner_create(print_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return mbus_test_run_suite(print_suite(), CK_ENV);
 }

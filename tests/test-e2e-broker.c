@@ -14,6 +14,7 @@
 #include "config.h"
 #include "helpers/broker-util.h"
 #include "helpers/raw-util.h"
+#include "util/test-util.h"
 
 #define NS "org.example.Echo"
 
@@ -350,12 +351,4 @@ static Suite *broker_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(broker_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
-}
+MBUS_TEST_MAIN(broker_suite)

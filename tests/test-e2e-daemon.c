@@ -19,6 +19,7 @@
 #include "config.h"
 #include "helpers/broker-util.h"
 #include "helpers/raw-util.h"
+#include "util/test-util.h"
 
 /* Runs the broker with argv[1..] to completion; returns its exit code, output in out. */
 static int run_broker(const char *const *args, char *out, size_t size) {
@@ -270,12 +271,4 @@ static Suite *daemon_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(daemon_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
-}
+MBUS_TEST_MAIN(daemon_suite)

@@ -15,6 +15,7 @@
 
 #include "helpers/broker-util.h"
 #include "helpers/raw-util.h"
+#include "util/test-util.h"
 
 struct subscriber {
         const char *address;
@@ -292,12 +293,4 @@ static Suite *events_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(events_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
-}
+MBUS_TEST_MAIN(events_suite)

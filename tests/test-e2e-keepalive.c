@@ -12,6 +12,7 @@
 
 #include "helpers/broker-util.h"
 #include "helpers/raw-util.h"
+#include "util/test-util.h"
 
 static const char *const keepalive_args[] = {
         "--keepalive-interval", "0.2", "--keepalive-timeout", "0.2", "--keepalive-threshold", "2", NULL
@@ -178,12 +179,4 @@ static Suite *keepalive_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(keepalive_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
-}
+MBUS_TEST_MAIN(keepalive_suite)

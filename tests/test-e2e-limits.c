@@ -14,6 +14,7 @@
 
 #include "helpers/broker-util.h"
 #include "helpers/raw-util.h"
+#include "util/test-util.h"
 
 #define NS "org.example.Echo"
 
@@ -575,12 +576,4 @@ static Suite *limits_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(limits_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
-}
+MBUS_TEST_MAIN(limits_suite)

@@ -15,6 +15,7 @@
 
 #include "helpers/broker-util.h"
 #include "helpers/raw-util.h"
+#include "util/test-util.h"
 
 #define NS "org.example.Echo"
 
@@ -524,12 +525,4 @@ static Suite *protocol_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(protocol_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
-}
+MBUS_TEST_MAIN(protocol_suite)

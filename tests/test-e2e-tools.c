@@ -15,6 +15,7 @@
 
 #include "helpers/agent-util.h"
 #include "helpers/broker-util.h"
+#include "util/test-util.h"
 
 #define NS "org.example.Echo"
 
@@ -454,12 +455,4 @@ static Suite *tools_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(tools_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
-}
+MBUS_TEST_MAIN(tools_suite)

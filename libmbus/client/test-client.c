@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libmbus against a real mbus-broker ($MBUS_TEST_BROKER) on a socket in a mkdtemp()
- * directory: services run in forked children, callers in the test process. Each test stops
- * its broker with SIGTERM and asserts it exited 0, so the broker's sanitizer findings count.
+ * directory, started and stopped by tests/helpers/broker-util: services run in forked children,
+ * callers in the test process. Each test stops its broker with SIGTERM and asserts it exited 0,
+ * so the broker's sanitizer findings count.
  */
 
 #include <errno.h>
@@ -22,68 +23,11 @@
 #include <systemd/sd-event.h>
 #include <mbus/mbus.h>
 
+#include "helpers/broker-util.h"
+#include "util/test-util.h"
+
 #define NS "org.test.Svc"
 #define PUB_NS "org.test.Pub"
-
-struct broker {
-        pid_t pid;
-        char dir[64];
-        char address[128];
-};
-
-/* Starts a broker with extra (NULL-terminated, may be NULL) arguments. */
-static void broker_start_with(struct broker *b, const char *const *extra) {
-        const char *path = getenv("MBUS_TEST_BROKER");
-
-        ck_assert_ptr_nonnull(path);
-        strcpy(b->dir, "/tmp/mbus-test-client-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(b->dir));
-        snprintf(b->address, sizeof(b->address), "%s/socket", b->dir);
-
-        b->pid = fork();
-        ck_assert_int_ge(b->pid, 0);
-        if (b->pid == 0) {
-                const char *argv[32] = { path, "--address", b->address, "--log-target", "console",
-                                         "--log-level", "warning" };
-                size_t n = 7;
-
-                for (size_t i = 0; extra && extra[i] && n < 31; i++)
-                        argv[n++] = extra[i];
-                execv(path, (char **) argv);
-                _exit(127);
-        }
-
-        /* Ready once it accepts connections. */
-        for (int i = 0; i < 1000; i++) {
-                struct sockaddr_un sa = { .sun_family = AF_UNIX };
-                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                int r;
-
-                ck_assert_int_ge(fd, 0);
-                strcpy(sa.sun_path, b->address);
-                r = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
-                close(fd);
-                if (r == 0)
-                        return;
-                ck_assert_int_eq(waitpid(b->pid, NULL, WNOHANG), 0);
-                usleep(10 * 1000);
-        }
-        ck_abort_msg("broker did not start listening on %s", b->address);
-}
-
-static void broker_start(struct broker *b) {
-        broker_start_with(b, NULL);
-}
-
-static void broker_stop(struct broker *b) {
-        int status;
-
-        ck_assert_int_eq(kill(b->pid, SIGTERM), 0);
-        ck_assert_int_eq(waitpid(b->pid, &status, 0), b->pid);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "broker exit status 0x%x", status);
-        (void) unlink(b->address);
-        (void) rmdir(b->dir);
-}
 
 /* Under LeakSanitizer, a child checks itself for leaks before _exit() (exit code 23 if any). */
 extern void __lsan_do_leak_check(void) __attribute__((__weak__));
@@ -92,13 +36,6 @@ static void child_exit(int code) {
         if (code == 0 && __lsan_do_leak_check)
                 __lsan_do_leak_check();
         _exit(code);
-}
-
-static void child_wait_ok(pid_t pid) {
-        int status;
-
-        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child exit status 0x%x", status);
 }
 
 /* Runs the connection until cond becomes true (or 10 s pass). */
@@ -270,7 +207,7 @@ static pid_t service_spawn(const char *address) {
 
 static void service_quit(struct mbus_conn *conn, pid_t pid) {
         ck_assert_int_eq(mbus_call(conn, NS, "Quit", NULL, 0, NULL, NULL), 0);
-        child_wait_ok(pid);
+        ck_assert_int_eq(test_wait(pid, 20000), 0);
 }
 
 static json_object *json_int_object(const char *key, int v) {
@@ -293,10 +230,10 @@ START_TEST(test_sync_call_round_trip) {
         struct mbus_error e = MBUS_ERROR_NULL;
         struct mbus_conn *conn = NULL;
         json_object *args, *result = NULL;
-        struct broker b;
+        struct test_broker b;
         pid_t svc;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         svc = service_spawn(b.address);
 
         ck_assert_int_eq(mbus_conn_open(&conn, b.address, "test-client"), 0);
@@ -340,7 +277,7 @@ START_TEST(test_sync_call_round_trip) {
 
         service_quit(conn, svc);
         conn = mbus_conn_unref(conn);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
@@ -396,10 +333,10 @@ START_TEST(test_async_calls_complete_in_order) {
         struct mbus_slot *cancel = NULL;
         struct outcome timeout = {}, disc = {}, deferred = {};
         struct order o = {};
-        struct broker b;
+        struct test_broker b;
         pid_t svc;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         svc = service_spawn(b.address);
         ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
 
@@ -445,7 +382,7 @@ START_TEST(test_async_calls_complete_in_order) {
         ck_assert_int_eq(mbus_call(conn, NS, "Release", NULL, 0, NULL, NULL), 0);
         service_quit(conn, svc);
         conn = mbus_conn_unref(conn);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
@@ -474,7 +411,7 @@ static int on_event(struct mbus_conn *conn, const struct mbus_event *ev, void *u
         return 0;
 }
 
-static void publisher_open(struct broker *b, struct mbus_conn **ret) {
+static void publisher_open(struct test_broker *b, struct mbus_conn **ret) {
         static const char *const events[] = { "Changed", "Other", NULL };
 
         ck_assert_int_eq(mbus_conn_open(ret, b->address, "test-publisher"), 0);
@@ -493,9 +430,9 @@ START_TEST(test_subscription_dispatch_two_patterns) {
         struct mbus_slot *s_wild = NULL, *s_exact = NULL, *s_none = NULL, *s_dup = NULL;
         struct hits wild = {}, exact = {}, none = {}, dup = {};
         struct mbus_error e = MBUS_ERROR_NULL;
-        struct broker b;
+        struct test_broker b;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         publisher_open(&b, &pub);
         ck_assert_int_eq(mbus_conn_open(&sub, b.address, "test-subscriber"), 0);
 
@@ -566,7 +503,7 @@ START_TEST(test_subscription_dispatch_two_patterns) {
         s_none = mbus_slot_free(s_none);
         sub = mbus_conn_unref(sub);
         pub = mbus_conn_unref(pub);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
@@ -586,9 +523,9 @@ START_TEST(test_emit_wait_reports_the_brokers_refusal) {
         struct mbus_error e = MBUS_ERROR_NULL;
         struct hits h = {};
         json_object *p = json_int_object("n", 7);
-        struct broker b;
+        struct test_broker b;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         publisher_open(&b, &pub);
         ck_assert_int_eq(mbus_conn_open(&sub, b.address, "test-subscriber"), 0);
         ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".*", on_event, &h, &slot, NULL), 0);
@@ -640,7 +577,7 @@ START_TEST(test_emit_wait_reports_the_brokers_refusal) {
         slot = mbus_slot_free(slot);
         sub = mbus_conn_unref(sub);
         pub = mbus_conn_unref(pub);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
@@ -648,9 +585,9 @@ START_TEST(test_slot_free_inside_callback) {
         struct mbus_conn *pub = NULL, *sub = NULL;
         struct mbus_slot *s1 = NULL, *s2 = NULL, *s3 = NULL, *call = NULL;
         struct hits h1 = {}, h2 = {}, h3 = {};
-        struct broker b;
+        struct test_broker b;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         publisher_open(&b, &pub);
         ck_assert_int_eq(mbus_conn_open(&sub, b.address, NULL), 0);
 
@@ -692,7 +629,7 @@ START_TEST(test_slot_free_inside_callback) {
 
         sub = mbus_conn_unref(sub);
         pub = mbus_conn_unref(pub);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
@@ -701,10 +638,10 @@ START_TEST(test_auto_reply_rules) {
         struct mbus_conn *conn = NULL;
         struct outcome held = {}, dropped = {};
         json_object *result = NULL;
-        struct broker b;
+        struct test_broker b;
         pid_t svc;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         svc = service_spawn(b.address);
         ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
 
@@ -751,18 +688,18 @@ START_TEST(test_auto_reply_rules) {
 
         service_quit(conn, svc);
         conn = mbus_conn_unref(conn);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
 START_TEST(test_poll_integration) {
         struct mbus_conn *conn = NULL;
         struct order o = {};
-        struct broker b;
+        struct test_broker b;
         uint64_t t;
         pid_t svc;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         svc = service_spawn(b.address);
         ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
 
@@ -784,7 +721,6 @@ START_TEST(test_poll_integration) {
 
         for (time_t end = time(NULL) + 10; o.done < 20;) {
                 struct pollfd p = { .fd = mbus_conn_get_fd(conn), .events = (short) mbus_conn_get_events(conn) };
-                struct timespec ts;
                 uint64_t now;
                 int timeout_ms = -1, r;
 
@@ -795,8 +731,7 @@ START_TEST(test_poll_integration) {
                         continue;
 
                 ck_assert_int_eq(mbus_conn_get_timeout(conn, &t), 0);
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                now = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+                now = test_now_usec();
                 if (t != UINT64_MAX)
                         timeout_ms = t <= now ? 0 : (int) ((t - now + 999) / 1000);
                 ck_assert_int_ge(poll(&p, 1, timeout_ms), 0);
@@ -812,18 +747,18 @@ START_TEST(test_poll_integration) {
         ck_assert_int_eq(mbus_conn_process(conn), -ENOTCONN);
         ck_assert_int_eq(mbus_call(conn, NS, "Echo", NULL, 0, NULL, NULL), -ENOTCONN);
         conn = mbus_conn_unref(conn);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
 START_TEST(test_broker_hangup_completes_pending_calls) {
         struct mbus_conn *conn = NULL;
         struct outcome out = {};
-        struct broker b;
+        struct test_broker b;
         pid_t svc;
         int r;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         svc = service_spawn(b.address);
         ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
         ck_assert_int_eq(mbus_call_async(conn, NS, "Hold", NULL, 0, on_outcome, &out, NULL), 0);
@@ -840,7 +775,7 @@ START_TEST(test_broker_hangup_completes_pending_calls) {
         memset(&out, 0, sizeof(out));
         ck_assert_int_eq(mbus_call_async(conn, MBUS_BROKER_NAMESPACE, "NoSuchProcedureHere", NULL, 0, on_outcome,
                                          &out, NULL), 0);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
         for (time_t end = time(NULL) + 10;;) {
                 ck_assert_int_lt(time(NULL), end);
                 r = mbus_conn_process(conn);
@@ -866,10 +801,10 @@ START_TEST(test_sync_wait_answers_keepalive_pings) {
         };
         struct mbus_error e = MBUS_ERROR_NULL;
         struct mbus_conn *conn = NULL;
-        struct broker b;
+        struct test_broker b;
         pid_t svc;
 
-        broker_start_with(&b, fast_keepalive);
+        ck_assert_int_eq(test_broker_start(&b, fast_keepalive), 0);
         svc = service_spawn(b.address);
         ck_assert_int_eq(mbus_conn_open(&conn, b.address, NULL), 0);
 
@@ -883,7 +818,7 @@ START_TEST(test_sync_wait_answers_keepalive_pings) {
 
         service_quit(conn, svc);
         conn = mbus_conn_unref(conn);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
@@ -943,9 +878,9 @@ START_TEST(test_sd_event_attach) {
         struct mbus_slot *sub = NULL;
         struct loop_state s = {};
         json_object *args;
-        struct broker b;
+        struct test_broker b;
 
-        broker_start(&b);
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
         ck_assert_int_ge(sd_event_new(&s.event), 0);
 
         /* Service and caller in one process, one loop: only the loop can make this work. */
@@ -980,7 +915,7 @@ START_TEST(test_sd_event_attach) {
         cli = mbus_conn_unref(cli);
         svc = mbus_conn_unref(svc);         /* still attached: the unref detaches */
         s.event = sd_event_unref(s.event);
-        broker_stop(&b);
+        ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
 
@@ -1103,11 +1038,11 @@ START_TEST(test_misbehaving_broker) {
 
         pid = fake_broker_spawn(path, FAKE_OTHER_VERSION);
         ck_assert_int_eq(mbus_conn_open(&conn, path, NULL), -EBADMSG);
-        child_wait_ok(pid);
+        ck_assert_int_eq(test_wait(pid, 20000), 0);
 
         pid = fake_broker_spawn(path, FAKE_LIMITS);
         ck_assert_int_eq(mbus_conn_open(&conn, path, NULL), -ENOBUFS);
-        child_wait_ok(pid);
+        ck_assert_int_eq(test_wait(pid, 20000), 0);
 
         /* A malformed frame later: pending calls complete with Disconnected, then -EBADMSG. */
         pid = fake_broker_spawn(path, FAKE_GARBAGE);
@@ -1127,7 +1062,7 @@ START_TEST(test_misbehaving_broker) {
         ck_assert_str_eq(out.name, MBUS_ERROR_DISCONNECTED);
         ck_assert(!mbus_conn_is_open(conn));
         conn = mbus_conn_unref(conn);
-        child_wait_ok(pid);
+        ck_assert_int_eq(test_wait(pid, 20000), 0);
 
         ck_assert_int_eq(unlink(path), 0);
         ck_assert_int_eq(rmdir(dir), 0);
@@ -1155,19 +1090,13 @@ static Suite *client_suite(void) {
         return s;
 }
 
+/* Run by hand without a broker to test against, the program skips (77) instead of failing. */
 int main(void) {
         const char *broker = getenv("MBUS_TEST_BROKER");
-        SRunner *sr;
-        int failed;
 
         if (!broker || access(broker, X_OK) < 0) {
                 fprintf(stderr, "MBUS_TEST_BROKER not set or not executable: skipping\n");
                 return 77;
         }
-
-        sr = srunner_create(client_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return mbus_test_run_suite(client_suite(), CK_NORMAL);
 }

@@ -18,6 +18,7 @@
 #include "conf/idl.h"
 #include "util/json-util.h"
 #include "util/macro.h"
+#include "util/test-util.h"
 
 /* Both forms of one description, laid out so that each member and argument starts on the same
  * line in both: the line numbers are part of the comparison. */
@@ -851,12 +852,4 @@ static Suite *idl_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(idl_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MBUS_TEST_MAIN(idl_suite)

@@ -16,6 +16,7 @@
 
 #include "conf/json-lines.h"
 #include "util/macro.h"
+#include "util/test-util.h"
 
 enum { KEY_OTHER, KEY_A, KEY_B, KEY_LIST, _KEY_MAX };
 static const char *const keys[_KEY_MAX] = { [KEY_A] = "a", [KEY_B] = "b", [KEY_LIST] = "list" };
@@ -203,12 +204,4 @@ static Suite *json_lines_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(json_lines_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MBUS_TEST_MAIN(json_lines_suite)

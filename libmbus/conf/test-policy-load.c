@@ -18,6 +18,7 @@
 #include "conf/policy.h"
 #include "conf/test-files.h"
 #include "util/macro.h"
+#include "util/test-util.h"
 
 #ifndef MBUS_POLICY_SOURCE_DIR
 #error "MBUS_POLICY_SOURCE_DIR must point at the policy/ directory of the source tree"
@@ -414,11 +415,9 @@ START_TEST(test_shipped_files_load) {
 }
 END_TEST
 
-int main(void) {
+static Suite *policy_load_suite(void) {
         Suite *s = suite_create("policy-load");
         TCase *tc = tcase_create("core");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_xml_every_construct);
         tcase_add_test(tc, test_xml_and_json_give_identical_rules);
@@ -431,9 +430,7 @@ int main(void) {
         tcase_add_test(tc, test_guess_kind_by_directory_or_content);
         tcase_add_test(tc, test_shipped_files_load);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return s;
 }
+
+MBUS_TEST_MAIN(policy_load_suite)

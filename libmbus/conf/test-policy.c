@@ -8,6 +8,7 @@
 
 #include "conf/policy.h"
 #include "util/macro.h"
+#include "util/test-util.h"
 
 #define NS "org.example.Net"
 #define FP "3af29c11045b77e09d42aa136fc81e55900b3d7ac4e92861f50c8bd346a719e2"
@@ -212,11 +213,9 @@ START_TEST(test_action_and_scope_names) {
 }
 END_TEST
 
-int main(void) {
+static Suite *policy_suite(void) {
         Suite *s = suite_create("policy");
         TCase *tc = tcase_create("core");
-        SRunner *sr;
-        int failed;
 
         tcase_add_test(tc, test_system_scope_precedence);
         tcase_add_test(tc, test_user_scope_precedence);
@@ -224,9 +223,7 @@ int main(void) {
         tcase_add_test(tc, test_decision_names_rule_file_and_line);
         tcase_add_test(tc, test_action_and_scope_names);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return s;
 }
+
+MBUS_TEST_MAIN(policy_suite)

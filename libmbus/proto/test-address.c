@@ -13,6 +13,7 @@
 
 #include "proto/address.h"
 #include "util/macro.h"
+#include "util/test-util.h"
 
 START_TEST(test_unix_spellings) {
         static const char *const forms[] = { "/run/mbus/socket", "unix:/run/mbus/socket",
@@ -99,12 +100,4 @@ static Suite *address_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(address_suite());
-        int n_failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        n_failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return n_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MBUS_TEST_MAIN(address_suite)

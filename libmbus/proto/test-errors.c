@@ -10,6 +10,7 @@
 
 #include "proto/errors.h"
 #include "util/macro.h"
+#include "util/test-util.h"
 
 static const struct { const char *name; int error; } table[] = {
         { MBUS_ERROR_FAILED, -EIO },
@@ -84,12 +85,4 @@ static Suite *errors_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(errors_suite());
-        int n_failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        n_failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return n_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MBUS_TEST_MAIN(errors_suite)

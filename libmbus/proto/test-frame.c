@@ -14,6 +14,7 @@
 
 #include "proto/frame.h"
 #include "util/macro.h"
+#include "util/test-util.h"
 
 /* --- a hand-rolled frame writer -------------------------------------------------------- */
 
@@ -949,12 +950,4 @@ static Suite *frame_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(frame_suite());
-        int n_failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        n_failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return n_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MBUS_TEST_MAIN(frame_suite)

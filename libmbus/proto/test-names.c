@@ -10,6 +10,7 @@
 
 #include "proto/names.h"
 #include "util/macro.h"
+#include "util/test-util.h"
 
 static char *repeat(const char *unit, size_t n, const char *tail) {
         size_t ul = strlen(unit), tl = strlen(tail);
@@ -220,12 +221,4 @@ static Suite *names_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(names_suite());
-        int n_failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        n_failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return n_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MBUS_TEST_MAIN(names_suite)

@@ -18,6 +18,7 @@
 #include "proto/stream.h"
 #include "util/fd-util.h"
 #include "util/macro.h"
+#include "util/test-util.h"
 
 static void make_pair(int fds[2]) {
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds), 0);
@@ -382,12 +383,4 @@ static Suite *stream_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(stream_suite());
-        int n_failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        n_failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return n_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MBUS_TEST_MAIN(stream_suite)

@@ -14,6 +14,7 @@
 #include "util/hashmap.h"
 #include "util/json-util.h"
 #include "util/macro.h"
+#include "util/test-util.h"
 #include "util/time-util.h"
 
 struct item {
@@ -220,12 +221,4 @@ static Suite *util_suite(void) {
         return s;
 }
 
-int main(void) {
-        SRunner *sr = srunner_create(util_suite());
-        int n_failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        n_failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return n_failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+MBUS_TEST_MAIN(util_suite)

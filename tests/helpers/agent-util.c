@@ -23,6 +23,7 @@
 #include "helpers/agent-util.h"
 #include "helpers/broker-util.h"
 #include "helpers/raw-util.h"
+#include "util/test-util.h"
 
 #define AGENT_REPLY_TIMEOUT_MS 20000
 #define AGENT_MAX_PROCS 32
@@ -766,8 +767,7 @@ bool test_can_switch_uid(void) {
 }
 
 int test_agent_main(Suite *(*make_suite)(void), const char *why_root) {
-        SRunner *sr;
-        int failed;
+        int r;
 
         if (!test_can_switch_uid()) {
                 fprintf(stderr, "not root: cannot %s, skipping\n", why_root);
@@ -777,10 +777,7 @@ int test_agent_main(Suite *(*make_suite)(void), const char *why_root) {
                 fprintf(stderr, "cannot create a temporary directory\n");
                 return 1;
         }
-        sr = srunner_create(make_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
+        r = mbus_test_run_suite(make_suite(), CK_NORMAL);
         test_config_root_done();
-        return failed == 0 ? 0 : 1;
+        return r;
 }

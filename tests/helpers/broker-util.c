@@ -22,10 +22,14 @@
 #include "helpers/broker-util.h"
 
 long long test_now_ms(void) {
+        return (long long) (test_now_usec() / 1000u);
+}
+
+uint64_t test_now_usec(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
 static void sleep_ms(int ms) {
@@ -382,9 +386,7 @@ int test_pump(struct mbus_conn *conn, int stop_fd, int timeout_ms) {
                         { .fd = mbus_conn_get_fd(conn), .events = (short) mbus_conn_get_events(conn) },
                         { .fd = stop_fd, .events = POLLIN },
                 };
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                uint64_t now = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+                uint64_t now = test_now_usec();
                 if (t != UINT64_MAX) {
                         long long lib_ms = t <= now ? 0 : (long long) ((t - now + 999) / 1000);
                         if (lib_ms < left)

@@ -113,3 +113,5 @@ long test_raise_nofile(long n);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 long long test_now_ms(void);
+/* Microseconds of CLOCK_MONOTONIC: libmbus's clock, that of mbus_conn_get_timeout(). */
+uint64_t test_now_usec(void);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <systemd/sd-journal.h>
 
+#include "helpers/broker-util.h"
 #include "helpers/journal-util.h"
 
 bool test_journal_available(void) {
@@ -32,13 +33,6 @@ uint64_t test_journal_now(void) {
 
         clock_gettime(CLOCK_REALTIME, &ts);
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
-static long long now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void entry_done(struct test_journal_entry *e) {
@@ -116,7 +110,7 @@ static int journal_next(sd_journal *j, uint64_t since) {
 
 int test_journal_wait(const char *const *matches, uint64_t since, size_t min, int timeout_ms,
                       struct test_journal_entries *ret) {
-        long long deadline = now_ms() + timeout_ms;
+        long long deadline = test_now_ms() + timeout_ms;
         sd_journal *j;
         size_t n;
         int r;
@@ -129,7 +123,7 @@ int test_journal_wait(const char *const *matches, uint64_t since, size_t min, in
                 n = 0;
                 while ((r = journal_next(j, since)) > 0)
                         n++;
-                if (r < 0 || n >= min || now_ms() >= deadline)
+                if (r < 0 || n >= min || test_now_ms() >= deadline)
                         break;
                 sd_journal_close(j);
                 (void) usleep(20 * 1000);

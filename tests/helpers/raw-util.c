@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers/broker-util.h"
 #include "helpers/raw-util.h"
 
 static void buf_reserve(struct raw_buf *b, size_t n) {
@@ -143,20 +144,13 @@ int raw_send(int fd, const void *data, size_t len) {
         return 0;
 }
 
-static long long now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reads exactly len bytes by deadline. */
 static int recv_exact(int fd, void *data, size_t len, long long deadline) {
         uint8_t *p = data;
 
         while (len > 0) {
                 struct pollfd pfd = { .fd = fd, .events = POLLIN };
-                long long left = deadline - now_ms();
+                long long left = deadline - test_now_ms();
                 if (left <= 0)
                         return -ETIMEDOUT;
                 int r = poll(&pfd, 1, (int) left);
@@ -189,7 +183,7 @@ static int take_string(char **dst, const uint8_t *v, uint16_t len) {
 }
 
 int raw_recv(int fd, int timeout_ms, struct raw_frame *ret) {
-        long long deadline = now_ms() + timeout_ms;
+        long long deadline = test_now_ms() + timeout_ms;
         uint8_t h[MBUS_FRAME_HEADER_SIZE];
         struct raw_frame f = {};
         uint8_t *fields = NULL;
@@ -278,11 +272,11 @@ fail:
 }
 
 int raw_recv_type(int fd, int timeout_ms, uint8_t type, struct raw_frame *ret) {
-        long long deadline = now_ms() + timeout_ms;
+        long long deadline = test_now_ms() + timeout_ms;
 
         for (;;) {
                 struct raw_frame f;
-                long long left = deadline - now_ms();
+                long long left = deadline - test_now_ms();
                 int r;
 
                 if (left <= 0)
@@ -307,12 +301,12 @@ int raw_recv_type(int fd, int timeout_ms, uint8_t type, struct raw_frame *ret) {
 }
 
 int raw_wait_eof(int fd, int timeout_ms) {
-        long long deadline = now_ms() + timeout_ms;
+        long long deadline = test_now_ms() + timeout_ms;
 
         for (;;) {
                 struct pollfd pfd = { .fd = fd, .events = POLLIN };
                 char buf[4096];
-                long long left = deadline - now_ms();
+                long long left = deadline - test_now_ms();
                 int r;
 
                 if (left <= 0)
