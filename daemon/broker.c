@@ -102,7 +102,7 @@ void mbus_broker_arm_call_timer(struct mbus_broker *b, usec_t deadline) {
         b->call_timer_armed = deadline;
 }
 
-static usec_t broker_keepalive_period(const struct mbus_config *c) {
+static usec_t broker_keepalive_period(const struct mbus_options *c) {
         usec_t p = MIN(c->keepalive_interval, c->keepalive_timeout) / 4;
         return MIN(MAX(p, 10 * USEC_PER_MSEC), 5 * USEC_PER_SEC);
 }
@@ -115,7 +115,7 @@ static usec_t broker_keepalive_period(const struct mbus_config *c) {
  */
 static int broker_on_keepalive(sd_event_source *s, uint64_t usec, void *userdata) {
         struct mbus_broker *b = userdata;
-        const struct mbus_config *c = b->config;
+        const struct mbus_options *c = b->options;
         usec_t now = mbus_broker_now(b);
 
         for (struct mbus_peer *p = b->peers_first; p; p = p->next) {
@@ -166,23 +166,23 @@ void mbus_broker_notify_status(struct mbus_broker *b) {
 
 /* --- lifecycle -------------------------------------------------------------------------------- */
 
-static enum mbus_policy_scope broker_scope(const struct mbus_config *c, uid_t uid) {
+static enum mbus_policy_scope broker_scope(const struct mbus_options *c, uid_t uid) {
         if (c->scope >= 0 && c->scope < _MBUS_POLICY_SCOPE_MAX)
                 return c->scope;
         return uid == 0 ? MBUS_POLICY_SCOPE_SYSTEM : MBUS_POLICY_SCOPE_USER;
 }
 
-int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus_config *config) {
+int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus_options *options) {
         _cleanup_(mbus_broker_freep) struct mbus_broker *b = NULL;
         int r;
 
-        assert(ret && event && config);
+        assert(ret && event && options);
 
         b = calloc(1, sizeof(*b));
         if (!b)
                 return -ENOMEM;
         b->event = sd_event_ref(event);
-        b->config = config;
+        b->options = options;
         b->next_peer_id = 1;
         b->call_timer_armed = USEC_INFINITY;
         b->drop_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 5);
@@ -192,7 +192,7 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus
         b->uid = geteuid();
 
         /* Empty until mbus_broker_reload_config(): the scope's defaults decide everything. */
-        r = mbus_policy_new(&b->policy, broker_scope(config, b->uid), b->uid);
+        r = mbus_policy_new(&b->policy, broker_scope(options, b->uid), b->uid);
         if (r < 0)
                 return r;
         r = mbus_introspection_new(&b->interfaces);
@@ -223,7 +223,7 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus
         (void) sd_event_source_set_description(b->call_timer, "call-deadlines");
 
         r = sd_event_add_time_relative(event, &b->keepalive_timer, CLOCK_MONOTONIC,
-                                       broker_keepalive_period(config), BROKER_TIMER_ACCURACY_USEC,
+                                       broker_keepalive_period(options), BROKER_TIMER_ACCURACY_USEC,
                                        broker_on_keepalive, b);
         if (r < 0)
                 return r;
@@ -381,7 +381,7 @@ static void broker_refuse(struct mbus_broker *b, int fd) {
         if (mbus_ratelimit_below(&b->drop_log_ratelimit, mbus_broker_now(b)))
                 (void) mbus_log(LOG_WARNING, -ENOBUFS, MBUS_FIELDS(.msgid = MBUS_MSGID_PEER_LIMIT),
                                 "Refusing a connection: %zu peers connected (limit %zu)", b->n_peers,
-                                b->config->max_peers);
+                                b->options->max_peers);
 
         if (mbus_frame_new(&f, MBUS_FRAME_ERROR,
                            &(const struct mbus_frame_fields) {
@@ -401,7 +401,7 @@ void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds)
         struct mbus_peer *peer;
         int r;
 
-        if (b->n_peers >= b->config->max_peers)
+        if (b->n_peers >= b->options->max_peers)
                 return broker_refuse(b, fd);
 
         r = mbus_peer_new(&peer, b, fd, creds);
@@ -616,10 +616,10 @@ int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err
                 err = &local;
         *err = (struct mbus_file_error) {};
 
-        n = mbus_confdir_search_path(b->config->config_dir, "policy.d", bufs, dirs);
+        n = mbus_confdir_search_path(b->options->config_dir, "policy.d", bufs, dirs);
         r = mbus_policy_load(&policy, dirs, n, mbus_policy_get_scope(b->policy), b->uid, err);
         if (r >= 0) {
-                n = mbus_confdir_search_path(b->config->config_dir, "interfaces.d", bufs, dirs);
+                n = mbus_confdir_search_path(b->options->config_dir, "interfaces.d", bufs, dirs);
                 r = mbus_introspection_load(&interfaces, dirs, n, err);
         }
         if (r < 0) {
@@ -641,7 +641,7 @@ int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err
                         "Loaded the policy of %zu namespaces and the interfaces of %zu (%s scope%s%s)",
                         mbus_policy_n_namespaces(b->policy), mbus_introspection_size(b->interfaces),
                         mbus_policy_scope_to_string(mbus_policy_get_scope(b->policy)),
-                        b->config->config_dir ? ", from " : "", b->config->config_dir ?: "");
+                        b->options->config_dir ? ", from " : "", b->options->config_dir ?: "");
 
         broker_reevaluate_owners(b);
 

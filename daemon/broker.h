@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
-#include "config.h"
 #include "log.h"
+#include "options.h"
 #include "stats.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -29,7 +29,7 @@ struct mbus_pending_table;
 
 struct mbus_broker {
         sd_event *event;                        /* owned (a reference) */
-        const struct mbus_config *config;       /* borrowed: main() keeps it */
+        const struct mbus_options *options;     /* borrowed: main() keeps it */
 
         struct mbus_listener **listeners;       /* owned */
         size_t n_listeners;
@@ -77,11 +77,11 @@ struct mbus_broker {
 };
 
 /* Lifecycle. */
-int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus_config *config);
+int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus_options *options);
 struct mbus_broker *mbus_broker_free(struct mbus_broker *b);
 
 /*
- * Listening: on fds passed by systemd (taken over, also on failure), or on config->address
+ * Listening: on fds passed by systemd (taken over, also on failure), or on options->address
  * (or the default path), which the broker creates and unlinks at exit.
  */
 int mbus_broker_listen_fds(struct mbus_broker *b, const int *fds, size_t n_fds);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "config.h"
 #include "driver.h"
 #include "introspection.h"
 #include "match.h"
@@ -33,11 +34,6 @@
 #include "router.h"
 #include "util/hashmap.h"
 #include "util/json-util.h"
-
-#ifndef MBUS_DAEMON_VERSION
-#define MBUS_DAEMON_VERSION "0.1.0"
-#endif
-#define DRIVER_PROTOCOL 1
 
 struct driver_error {
         char message[256];
@@ -118,8 +114,8 @@ static int driver_version(struct mbus_broker *b, struct mbus_peer *caller, json_
 
         if (!o)
                 return -ENOMEM;
-        r = r ?: driver_add(o, "version", json_object_new_string(MBUS_DAEMON_VERSION));
-        r = r ?: driver_add(o, "protocol", json_object_new_int(DRIVER_PROTOCOL));
+        r = r ?: driver_add(o, "version", json_object_new_string(MBUS_VERSION));
+        r = r ?: driver_add(o, "protocol", json_object_new_int(MBUS_PROTOCOL));
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(o);
@@ -414,7 +410,7 @@ int mbus_driver_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbu
 int mbus_driver_welcome(struct mbus_broker *b, struct mbus_peer *peer, uint64_t hello_serial) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
         _cleanup_json_ json_object *o = json_object_new_object(), *ka = json_object_new_object();
-        const struct mbus_config *c = b->config;
+        const struct mbus_options *c = b->options;
         const char *text;
         int r = 0;
 
@@ -424,8 +420,8 @@ int mbus_driver_welcome(struct mbus_broker *b, struct mbus_peer *peer, uint64_t 
         r = r ?: driver_add(ka, "timeout_usec", json_object_new_int64((int64_t) c->keepalive_timeout));
         r = r ?: driver_add(ka, "threshold", json_object_new_int64((int64_t) c->keepalive_threshold));
         r = r ?: driver_add(o, "id", driver_id_json(peer->id));
-        r = r ?: driver_add(o, "broker", json_object_new_string("mbus-broker " MBUS_DAEMON_VERSION));
-        r = r ?: driver_add(o, "protocol", json_object_new_int(DRIVER_PROTOCOL));
+        r = r ?: driver_add(o, "broker", json_object_new_string("mbus-broker " MBUS_VERSION));
+        r = r ?: driver_add(o, "protocol", json_object_new_int(MBUS_PROTOCOL));
         r = r ?: driver_add(o, "max_frame_size", json_object_new_int64((int64_t) c->max_frame_size));
         r = r ?: driver_add(o, "keepalive", TAKE_PTR(ka));
         if (r < 0)

@@ -154,11 +154,11 @@ static int router_check_forward_size(struct mbus_broker *b, struct mbus_peer *pe
                                      const struct mbus_frame *fwd) {
         int r;
 
-        if (mbus_frame_size(fwd) <= b->config->max_frame_size)
+        if (mbus_frame_size(fwd) <= b->options->max_frame_size)
                 return 0;
         r = mbus_router_reply_error(b, peer, frame->f.serial, -ENOBUFS,
                                     "frame too large to forward with its sender field (%zu bytes, limit %zu)",
-                                    mbus_frame_size(fwd), b->config->max_frame_size);
+                                    mbus_frame_size(fwd), b->options->max_frame_size);
         return r < 0 ? r : -ENOBUFS;
 }
 
@@ -273,7 +273,7 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
 
 static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *frame) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *fwd = NULL;
-        const struct mbus_config *c = b->config;
+        const struct mbus_options *c = b->options;
         struct mbus_frame_fields fields = frame->f;
         const struct mbus_idl_namespace *file;
         struct mbus_peer *callee;
