@@ -28,8 +28,6 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
-#include <mbus/mbus-errors.h>
-
 #include "broker.h"
 #include "confdir.h"
 #include "driver.h"
@@ -46,6 +44,7 @@
 #include "proto/frame.h"
 #include "proto/idl.h"
 #include "proto/names.h"
+#include "reply.h"
 #include "router.h"
 #include "util/fd-util.h"
 #include "util/hashmap.h"
@@ -375,7 +374,6 @@ int mbus_broker_listen_address(struct mbus_broker *b, const char *address) {
 /* Over --max-peers: one ERROR frame, best effort, then close. No peer object is made. */
 static void broker_refuse(struct mbus_broker *b, int fd) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
-        static const char body[] = "{\"message\":\"Too many peers connected\"}";
 
         b->stats.peers_refused++;
         if (mbus_ratelimit_below(&b->drop_log_ratelimit, mbus_broker_now(b)))
@@ -383,11 +381,7 @@ static void broker_refuse(struct mbus_broker *b, int fd) {
                                 "Refusing a connection: %zu peers connected (limit %zu)", b->n_peers,
                                 b->options->max_peers);
 
-        if (mbus_frame_new(&f, MBUS_FRAME_ERROR,
-                           &(const struct mbus_frame_fields) {
-                                   .reply_serial = 0,
-                                   .error_name = mbus_errno_to_error_name(-ENOBUFS),
-                           }, body, strlen(body)) >= 0) {
+        if (mbus_reply_new_error_frame(&f, /* reply_serial= */ 0, -ENOBUFS, "Too many peers connected") >= 0) {
                 struct iovec iov[2] = {
                         { .iov_base = (void *) f->head, .iov_len = f->head_len },
                         { .iov_base = (void *) f->body, .iov_len = f->body_len },
@@ -483,9 +477,9 @@ static void broker_drop_peer(struct mbus_broker *b, struct mbus_peer *peer) {
                 char id[MBUS_PEER_ID_MAX];
 
                 if (caller)
-                        (void) mbus_router_reply_error(b, caller, serial, -ENOLINK,
-                                                       "The owner %s disconnected before replying",
-                                                       mbus_peer_format_id(peer, id));
+                        (void) mbus_reply_error(b, caller, serial, -ENOLINK,
+                                                "The owner %s disconnected before replying",
+                                                mbus_peer_format_id(peer, id));
         }
         while ((ns = mbus_namespace_pop_owned(b->namespaces, &peer->namespaces))) {
                 mbus_driver_emit_owner_changed(b, ns->name, peer->id, /* new_owner= */ 0);

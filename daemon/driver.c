@@ -31,6 +31,7 @@
 #include "proto/frame.h"
 #include "proto/idl.h"
 #include "proto/names.h"
+#include "reply.h"
 #include "router.h"
 #include "util/hashmap.h"
 #include "util/json-util.h"
@@ -380,31 +381,31 @@ int mbus_driver_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbu
                         break;
                 }
         if (!m)
-                return mbus_router_reply_error(b, caller, call->f.serial, -EOPNOTSUPP,
-                                               "Unknown procedure %s.%s", MBUS_DRIVER_NAMESPACE, call->f.member);
+                return mbus_reply_error(b, caller, call->f.serial, -EOPNOTSUPP,
+                                        "Unknown procedure %s.%s", MBUS_DRIVER_NAMESPACE, call->f.member);
 
         if (call->body_len > MBUS_DRIVER_BODY_MAX)
-                return mbus_router_reply_error(b, caller, call->f.serial, -ENOBUFS,
-                                               "Arguments larger than %u bytes", MBUS_DRIVER_BODY_MAX);
+                return mbus_reply_error(b, caller, call->f.serial, -ENOBUFS,
+                                        "Arguments larger than %u bytes", MBUS_DRIVER_BODY_MAX);
         if (call->body_len > 0) {
                 r = json_parse_bytes((const char *) call->body, call->body_len, &args);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return mbus_router_reply_error(b, caller, call->f.serial, -EINVAL,
-                                                       "Arguments are not valid JSON");
+                        return mbus_reply_error(b, caller, call->f.serial, -EINVAL,
+                                                "Arguments are not valid JSON");
         }
         if (args && !json_object_is_type(args, json_type_object))
-                return mbus_router_reply_error(b, caller, call->f.serial, -EINVAL,
-                                               "Arguments must be a JSON object");
+                return mbus_reply_error(b, caller, call->f.serial, -EINVAL,
+                                        "Arguments must be a JSON object");
 
         r = m->fn(b, caller, args, &result, &err);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return mbus_router_reply_error(b, caller, call->f.serial, r, "%s",
-                                               err.message[0] ? err.message : strerror(-r));
-        return mbus_router_reply_return(b, caller, call->f.serial, result);
+                return mbus_reply_error(b, caller, call->f.serial, r, "%s",
+                                        err.message[0] ? err.message : strerror(-r));
+        return mbus_reply_return(b, caller, call->f.serial, result);
 }
 
 int mbus_driver_welcome(struct mbus_broker *b, struct mbus_peer *peer, uint64_t hello_serial) {

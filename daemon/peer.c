@@ -21,6 +21,7 @@
 #include "log-ids.h"
 #include "peer.h"
 #include "proto/frame.h"
+#include "reply.h"
 #include "router.h"
 #include "util/fd-util.h"
 
@@ -69,7 +70,7 @@ static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
                 if (r == -EMSGSIZE && peer->state == MBUS_PEER_HANDSHAKE)
                         reason = "HELLO larger than 4096 bytes";
                 if (r < 0)
-                        return mbus_router_protocol_error(b, peer, reason ?: strerror(-r));
+                        return mbus_reply_protocol_error(b, peer, reason ?: strerror(-r));
 
                 r = mbus_router_dispatch(b, peer, frame);
                 if (r < 0)
