@@ -56,11 +56,11 @@ struct mbus_broker {
 
         sd_event_source *call_timer;            /* armed at the earliest call deadline */
         usec_t call_timer_armed;                /* USEC_INFINITY: off */
-        sd_event_source *keepalive_timer;       /* the one keep-alive sweep */
+        sd_event_source *keepalive_timer;       /* the one keep-alive sweep (keepalive.c) */
 
         /*
          * Access policy and interface files: built whole from the configuration directories
-         * and swapped whole by mbus_broker_reload_config(); never half-loaded.
+         * and swapped whole by mbus_broker_reload_config() (reload.c); never half-loaded.
          */
         struct mbus_policy *policy;             /* owned */
         struct mbus_introspection *interfaces;  /* owned */
@@ -122,6 +122,8 @@ usec_t mbus_broker_now(struct mbus_broker *b);
  */
 bool mbus_broker_log_ratelimit(struct mbus_broker *b, struct mbus_ratelimit *rl, int level, int err,
                                const char *msgid, const char *what);
+
+/* Configuration (reload.c). */
 
 /*
  * Reads every policy and interface file of the configuration directories (--config-dir, or the

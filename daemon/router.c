@@ -40,17 +40,6 @@
 #include "stats.h"
 #include "util/json-util.h"
 
-int mbus_router_send_ping(struct mbus_broker *b, struct mbus_peer *peer) {
-        _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
-        int r;
-
-        r = mbus_frame_new(&f, MBUS_FRAME_PING, &(const struct mbus_frame_fields) { .serial = ++b->next_serial },
-                           NULL, 0);
-        if (r < 0)
-                return r;
-        return mbus_peer_queue(peer, f, MBUS_QUEUE_REPLY);
-}
-
 /* --- access ----------------------------------------------------------------------------------- */
 
 static void router_log_denied(struct mbus_broker *b, struct mbus_peer *peer, enum mbus_policy_action action,

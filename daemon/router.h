@@ -26,6 +26,3 @@ void mbus_router_broadcast(struct mbus_broker *b, struct mbus_frame *event, uid_
 
 /* Answers every call whose deadline passed with Timeout. */
 void mbus_router_expire_calls(struct mbus_broker *b, uint64_t now);
-
-/* Queues a keep-alive PING (a fresh broker serial) to peer. */
-int mbus_router_send_ping(struct mbus_broker *b, struct mbus_peer *peer);
