@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Keep-alive: one sweep over all peers instead of a timer each, so that ten thousand idle
- * peers cost one timer and one pass, and no peer owns a source that could fire after it was
- * condemned. A peer silent for the interval gets a PING; one that stays silent for the
- * timeout after it counts a miss and is pinged again; threshold misses in a row drop it. A
- * peer that never says HELLO is dropped after interval + timeout. Any bytes received reset
- * the state (peer.c): a busy peer is never pinged, and a PONG is only one kind of activity.
+ * peers cost one timer and one pass, not ten thousand sources to re-arm on every frame. A
+ * welcomed peer silent for the interval gets a PING; one that stays silent for the timeout
+ * after it counts a miss and is pinged again; threshold misses in a row drop it. Any bytes
+ * from a welcomed peer reset that state (peer.c), so a busy peer is never pinged and a PONG
+ * is just one kind of activity. A peer that never says HELLO is dropped interval + timeout
+ * after it connected, however many bytes it trickles.
  *
  * The sweep runs every quarter of the shorter of interval and timeout (10 ms to 5 s), so a
  * deadline is noticed at most that late; drops go through mbus_broker_condemn_peer() like any
  * other, and the sweep ends in mbus_broker_dispatch_done(). It also refreshes the sd_notify
- * STATUS= line, the one periodic thing the broker does besides this.
+ * STATUS= line, which has no timer of its own.
  */
 
 #include <errno.h>
@@ -23,13 +24,13 @@
 #include "peer.h"
 #include "proto/frame.h"
 
-/* A PING with a fresh broker serial; REPLY class, like every frame a peer must answer or read. */
+/* A PING with a fresh broker serial; REPLY class: a full queue does not swallow it silently. */
 static int broker_send_ping(struct mbus_broker *b, struct mbus_peer *peer) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
         int r;
 
-        r = mbus_frame_new(&f, MBUS_FRAME_PING, &(const struct mbus_frame_fields) { .serial = ++b->next_serial },
-                           NULL, 0);
+        r = mbus_frame_new(&f, MBUS_FRAME_PING,
+                           &(const struct mbus_frame_fields) { .serial = ++b->next_serial }, NULL, 0);
         if (r < 0)
                 return r;
         return mbus_peer_queue(peer, f, MBUS_QUEUE_REPLY);

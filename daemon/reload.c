@@ -9,10 +9,10 @@
  * Nothing keeps a pointer into a set past the frame that looked it up (the router looks rules
  * and interface files up per frame, and the ReloadConfig call that swaps them is the last thing
  * its own frame does), so the old set is freed at once. What was granted under it is checked
- * again, though: namespace ownership is the one lasting right, so every owner is
- * re-evaluated and loses what the new set no longer lets it own or serve. Subscriptions need
- * no pass: wildcard ones are filtered per event anyway, and so are exact ones at delivery.
- * Calls already forwarded stay pending; they are answered as always.
+ * again, though: namespace ownership is the one lasting right, so every owner is re-evaluated
+ * and loses what the new set no longer lets it own or serve. Subscriptions need no such pass,
+ * since every one, exact or wildcard, is checked again per event at delivery. Calls already
+ * forwarded stay pending and are answered as always.
  */
 
 #include <errno.h>

@@ -28,8 +28,8 @@
 #include "reply.h"
 #include "util/json-util.h"
 
-static int reply_queue_new(struct mbus_peer *peer, enum mbus_frame_type type, const struct mbus_frame_fields *fields,
-                           const char *body) {
+static int reply_queue_new(struct mbus_peer *peer, enum mbus_frame_type type,
+                           const struct mbus_frame_fields *fields, const char *body) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
         int r;
 
@@ -40,7 +40,8 @@ static int reply_queue_new(struct mbus_peer *peer, enum mbus_frame_type type, co
 }
 
 /* ERROR named name with {"message": message}; without memory for the JSON, without a body. */
-static int reply_error_frame(struct mbus_frame **ret, uint64_t reply_serial, const char *name, const char *message) {
+static int reply_error_frame(struct mbus_frame **ret, uint64_t reply_serial, const char *name,
+                             const char *message) {
         _cleanup_json_ json_object *o = NULL;
         const char *body = NULL;
 
@@ -55,7 +56,8 @@ static int reply_error_frame(struct mbus_frame **ret, uint64_t reply_serial, con
                               }, body, body ? strlen(body) : 0);
 }
 
-static int reply_queue_error(struct mbus_peer *peer, uint64_t reply_serial, const char *name, const char *message) {
+static int reply_queue_error(struct mbus_peer *peer, uint64_t reply_serial, const char *name,
+                             const char *message) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
         int r;
 
@@ -98,6 +100,6 @@ int mbus_reply_return(struct mbus_broker *b, struct mbus_peer *peer, uint64_t re
 }
 
 int mbus_reply_pong(struct mbus_broker *b, struct mbus_peer *peer, uint64_t ping_serial) {
-        return reply_queue_new(peer, MBUS_FRAME_PONG, &(const struct mbus_frame_fields) { .reply_serial = ping_serial },
-                               NULL);
+        return reply_queue_new(peer, MBUS_FRAME_PONG,
+                               &(const struct mbus_frame_fields) { .reply_serial = ping_serial }, NULL);
 }
