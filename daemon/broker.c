@@ -2,7 +2,8 @@
 /*
  * The broker owns everything: the sd-event loop reference, listeners, the peer table and the
  * three registries (namespaces, subscriptions, pending calls), two timers (the earliest call
- * deadline; the keep-alive sweep) and the counters.
+ * deadline; the keep-alive sweep, keepalive.c), the policy and interface files (swapped by
+ * reload.c) and the counters.
  *
  * Reentrancy: routing one frame can make other peers misbehave (a reply that overflows a
  * caller's queue condemns that caller). Nothing is dropped or freed in the middle of that.
@@ -20,7 +21,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +28,8 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
-#include <mbus/mbus-errors.h>
-
+#include "broker-internal.h"
 #include "broker.h"
-#include "conf/confdir.h"
-#include "conf/file-error.h"
-#include "conf/idl.h"
 #include "conf/introspection.h"
 #include "conf/policy.h"
 #include "driver.h"
@@ -46,12 +42,10 @@
 #include "proto/address.h"
 #include "proto/frame.h"
 #include "proto/names.h"
+#include "reply.h"
 #include "router.h"
 #include "util/fd-util.h"
 #include "util/hashmap.h"
-
-#define BROKER_TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
-
 
 bool mbus_broker_log_ratelimit(struct mbus_broker *b, struct mbus_ratelimit *rl, int level, int err,
                                const char *msgid, const char *what) {
@@ -102,58 +96,6 @@ void mbus_broker_arm_call_timer(struct mbus_broker *b, usec_t deadline) {
         b->call_timer_armed = deadline;
 }
 
-static usec_t broker_keepalive_period(const struct mbus_config *c) {
-        usec_t p = MIN(c->keepalive_interval, c->keepalive_timeout) / 4;
-        return MIN(MAX(p, 10 * USEC_PER_MSEC), 5 * USEC_PER_SEC);
-}
-
-/*
- * One sweep over all peers instead of a timer each: a peer silent for the interval gets a
- * PING; one that stays silent for the timeout after it counts a miss and is pinged again;
- * threshold misses in a row drop it. A peer that never says HELLO is dropped after interval +
- * timeout. Any bytes received reset the state (peer.c).
- */
-static int broker_on_keepalive(sd_event_source *s, uint64_t usec, void *userdata) {
-        struct mbus_broker *b = userdata;
-        const struct mbus_config *c = b->config;
-        usec_t now = mbus_broker_now(b);
-
-        for (struct mbus_peer *p = b->peers_first; p; p = p->next) {
-                if (p->condemned)
-                        continue;
-                if (p->state == MBUS_PEER_HANDSHAKE) {
-                        if (now >= usec_add(p->last_rx, usec_add(c->keepalive_interval, c->keepalive_timeout))) {
-                                (void) mbus_log(LOG_NOTICE, -ETIMEDOUT,
-                                                MBUS_FIELDS(.msgid = MBUS_MSGID_KEEPALIVE_TIMEOUT, .peer = p),
-                                                "Peer :1.%" PRIu64 " sent no HELLO in time", p->id);
-                                mbus_broker_condemn_peer(b, p, -ETIMEDOUT);
-                        }
-                        continue;
-                }
-                if (p->ping_sent != 0) {
-                        if (now < usec_add(p->ping_sent, c->keepalive_timeout))
-                                continue;
-                        if (++p->n_missed_pings >= c->keepalive_threshold) {
-                                (void) mbus_log(LOG_NOTICE, -ETIMEDOUT,
-                                                MBUS_FIELDS(.msgid = MBUS_MSGID_KEEPALIVE_TIMEOUT, .peer = p),
-                                                "Peer :1.%" PRIu64 " (%s) did not answer %u pings: dropping it",
-                                                p->id, p->name ?: "", p->n_missed_pings);
-                                mbus_broker_condemn_peer(b, p, -ETIMEDOUT);
-                                continue;
-                        }
-                } else if (now < usec_add(p->last_rx, c->keepalive_interval))
-                        continue;
-
-                if (mbus_router_send_ping(b, p) >= 0)
-                        p->ping_sent = now;
-        }
-
-        mbus_broker_notify_status(b);
-        (void) sd_event_source_set_time_relative(s, broker_keepalive_period(c));
-        mbus_broker_dispatch_done(b);
-        return 0;
-}
-
 void mbus_broker_notify_status(struct mbus_broker *b) {
         char line[sizeof(b->status_line)];
 
@@ -166,23 +108,23 @@ void mbus_broker_notify_status(struct mbus_broker *b) {
 
 /* --- lifecycle -------------------------------------------------------------------------------- */
 
-static enum mbus_policy_scope broker_scope(const struct mbus_config *c, uid_t uid) {
+static enum mbus_policy_scope broker_scope(const struct mbus_options *c, uid_t uid) {
         if (c->scope >= 0 && c->scope < _MBUS_POLICY_SCOPE_MAX)
                 return c->scope;
         return uid == 0 ? MBUS_POLICY_SCOPE_SYSTEM : MBUS_POLICY_SCOPE_USER;
 }
 
-int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus_config *config) {
+int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus_options *options) {
         _cleanup_(mbus_broker_freep) struct mbus_broker *b = NULL;
         int r;
 
-        assert(ret && event && config);
+        assert(ret && event && options);
 
         b = calloc(1, sizeof(*b));
         if (!b)
                 return -ENOMEM;
         b->event = sd_event_ref(event);
-        b->config = config;
+        b->options = options;
         b->next_peer_id = 1;
         b->call_timer_armed = USEC_INFINITY;
         b->drop_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 5);
@@ -192,7 +134,7 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus
         b->uid = geteuid();
 
         /* Empty until mbus_broker_reload_config(): the scope's defaults decide everything. */
-        r = mbus_policy_new(&b->policy, broker_scope(config, b->uid), b->uid);
+        r = mbus_policy_new(&b->policy, broker_scope(options, b->uid), b->uid);
         if (r < 0)
                 return r;
         r = mbus_introspection_new(&b->interfaces);
@@ -222,13 +164,9 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus
         (void) sd_event_source_set_enabled(b->call_timer, SD_EVENT_OFF);
         (void) sd_event_source_set_description(b->call_timer, "call-deadlines");
 
-        r = sd_event_add_time_relative(event, &b->keepalive_timer, CLOCK_MONOTONIC,
-                                       broker_keepalive_period(config), BROKER_TIMER_ACCURACY_USEC,
-                                       broker_on_keepalive, b);
+        r = mbus_broker_add_keepalive_timer(b);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_enabled(b->keepalive_timer, SD_EVENT_ON);
-        (void) sd_event_source_set_description(b->keepalive_timer, "keepalive-sweep");
 
         *ret = TAKE_PTR(b);
         return 0;
@@ -375,19 +313,14 @@ int mbus_broker_listen_address(struct mbus_broker *b, const char *address) {
 /* Over --max-peers: one ERROR frame, best effort, then close. No peer object is made. */
 static void broker_refuse(struct mbus_broker *b, int fd) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
-        static const char body[] = "{\"message\":\"Too many peers connected\"}";
 
         b->stats.peers_refused++;
         if (mbus_ratelimit_below(&b->drop_log_ratelimit, mbus_broker_now(b)))
                 (void) mbus_log(LOG_WARNING, -ENOBUFS, MBUS_FIELDS(.msgid = MBUS_MSGID_PEER_LIMIT),
                                 "Refusing a connection: %zu peers connected (limit %zu)", b->n_peers,
-                                b->config->max_peers);
+                                b->options->max_peers);
 
-        if (mbus_frame_new(&f, MBUS_FRAME_ERROR,
-                           &(const struct mbus_frame_fields) {
-                                   .reply_serial = 0,
-                                   .error_name = mbus_errno_to_error_name(-ENOBUFS),
-                           }, body, strlen(body)) >= 0) {
+        if (mbus_reply_new_error_frame(&f, /* reply_serial= */ 0, -ENOBUFS, "Too many peers connected") >= 0) {
                 struct iovec iov[2] = {
                         { .iov_base = (void *) f->head, .iov_len = f->head_len },
                         { .iov_base = (void *) f->body, .iov_len = f->body_len },
@@ -401,7 +334,7 @@ void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds)
         struct mbus_peer *peer;
         int r;
 
-        if (b->n_peers >= b->config->max_peers)
+        if (b->n_peers >= b->options->max_peers)
                 return broker_refuse(b, fd);
 
         r = mbus_peer_new(&peer, b, fd, creds);
@@ -428,6 +361,15 @@ void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds)
 
 struct mbus_peer *mbus_broker_find_peer(struct mbus_broker *b, uint64_t id) {
         return mbus_hashmap_get(b->peers, &id);
+}
+
+uid_t mbus_broker_uid_of(struct mbus_broker *b, uint64_t id) {
+        struct mbus_peer *peer;
+
+        if (id == MBUS_BROKER_ID)
+                return b->uid;
+        peer = mbus_broker_find_peer(b, id);
+        return peer ? peer->creds.uid : (uid_t) -1;
 }
 
 void mbus_broker_condemn_peer(struct mbus_broker *b, struct mbus_peer *peer, int reason) {
@@ -483,9 +425,9 @@ static void broker_drop_peer(struct mbus_broker *b, struct mbus_peer *peer) {
                 char id[MBUS_PEER_ID_MAX];
 
                 if (caller)
-                        (void) mbus_router_reply_error(b, caller, serial, -ENOLINK,
-                                                       "The owner %s disconnected before replying",
-                                                       mbus_peer_format_id(peer, id));
+                        (void) mbus_reply_error(b, caller, serial, -ENOLINK,
+                                                "The owner %s disconnected before replying",
+                                                mbus_peer_format_id(peer, id));
         }
         while ((ns = mbus_namespace_pop_owned(b->namespaces, &peer->namespaces))) {
                 mbus_driver_emit_owner_changed(b, ns->name, peer->id, /* new_owner= */ 0);
@@ -535,119 +477,4 @@ void mbus_broker_dispatch_done(struct mbus_broker *b) {
                 b->dead = p->next;
                 mbus_peer_free(p);
         }
-}
-
-/* --- configuration ---------------------------------------------------------------------------- */
-
-uid_t mbus_broker_uid_of(struct mbus_broker *b, uint64_t id) {
-        struct mbus_peer *peer;
-
-        if (id == MBUS_BROKER_ID)
-                return b->uid;
-        peer = mbus_broker_find_peer(b, id);
-        return peer ? peer->creds.uid : (uid_t) -1;
-}
-
-/*
- * After a new set is in force, every owner is held to it: an owner that may no longer own its
- * namespace, or that declared procedures or events a new interface file does not, is told
- * (NamespaceLost, direct) and loses it (NamespaceOwnerChanged). Pending calls it already
- * received stay its to answer: they are keyed by peer, not by namespace.
- */
-static void broker_reevaluate_owners(struct mbus_broker *b) {
-        _cleanup_free_ struct mbus_namespace **all = NULL;
-        size_t n = 0;
-
-        if (mbus_namespace_registry_list(b->namespaces, &all, &n) < 0) {
-                (void) mbus_log(LOG_ERR, -ENOMEM, NULL, "Out of memory re-evaluating owners after a reload");
-                return;
-        }
-        for (size_t i = 0; i < n; i++) {
-                struct mbus_namespace *ns = all[i];
-                struct mbus_policy_decision d;
-                struct mbus_identity who;
-                struct mbus_peer *peer;
-                _cleanup_free_ char *name = NULL;
-                char why[512];
-                uint64_t owner = ns->owner;
-
-                if (owner == MBUS_BROKER_ID)
-                        continue;
-                peer = mbus_broker_find_peer(b, owner);
-                if (!peer)
-                        continue;
-                mbus_creds_to_identity(&peer->creds, &who);
-                if (mbus_policy_check(b->policy, &who, MBUS_POLICY_OWN, ns->name, NULL, NULL, &d) < 0)
-                        (void) mbus_policy_decision_describe(&d, why, sizeof(why));
-                else {
-                        /* An owner may serve only what a (new) interface file declares. */
-                        const struct mbus_idl_namespace *file = mbus_introspection_get(b->interfaces, ns->name);
-
-                        if (!file || !ns->described ||
-                            mbus_introspection_check_declaration(file, ns->described, why, sizeof(why)) >= 0)
-                                continue;
-                }
-
-                name = strdup(ns->name);
-                if (!name)
-                        continue;
-                (void) mbus_log(LOG_NOTICE, 0,
-                                MBUS_FIELDS(.msgid = MBUS_MSGID_NAMESPACE_LOST, .peer = peer, .ns = name,
-                                            .action = "own", .rule = why),
-                                "Peer :1.%" PRIu64 " may no longer own %s after the reload: %s", peer->id, name,
-                                why);
-                mbus_driver_send_namespace_lost(b, peer, name, why);
-                if (mbus_namespace_unregister(b->namespaces, name, owner) >= 0)
-                        mbus_driver_emit_owner_changed(b, name, owner, /* new_owner= */ 0);
-        }
-}
-
-int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err, size_t *ret_n_policy,
-                              size_t *ret_n_interfaces) {
-        _cleanup_(mbus_policy_freep) struct mbus_policy *policy = NULL;
-        _cleanup_(mbus_introspection_freep) struct mbus_introspection *interfaces = NULL;
-        struct mbus_file_error local = {};
-        char bufs[2][PATH_MAX], text[600];
-        const char *dirs[2];
-        size_t n;
-        int r;
-
-        if (!err)
-                err = &local;
-        *err = (struct mbus_file_error) {};
-
-        n = mbus_confdir_search_path(b->config->config_dir, "policy.d", bufs, dirs);
-        r = mbus_policy_load(&policy, dirs, n, mbus_policy_get_scope(b->policy), b->uid, err);
-        if (r >= 0) {
-                n = mbus_confdir_search_path(b->config->config_dir, "interfaces.d", bufs, dirs);
-                r = mbus_introspection_load(&interfaces, dirs, n, err);
-        }
-        if (r < 0) {
-                if (!err->message[0])
-                        (void) mbus_file_error_set(err, NULL, 0, "%s", strerror(-r));
-                return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_INVALID),
-                                "Configuration rejected%s: %s",
-                                b->config_loaded ? ", the previous one stays in force" : "",
-                                mbus_file_error_format(err, text, sizeof(text)));
-        }
-
-        mbus_policy_free(b->policy);
-        b->policy = TAKE_PTR(policy);
-        mbus_introspection_free(b->interfaces);
-        b->interfaces = TAKE_PTR(interfaces);
-        b->config_loaded = true;
-
-        (void) mbus_log(LOG_INFO, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_LOADED),
-                        "Loaded the policy of %zu namespaces and the interfaces of %zu (%s scope%s%s)",
-                        mbus_policy_n_namespaces(b->policy), mbus_introspection_size(b->interfaces),
-                        mbus_policy_scope_to_string(mbus_policy_get_scope(b->policy)),
-                        b->config->config_dir ? ", from " : "", b->config->config_dir ?: "");
-
-        broker_reevaluate_owners(b);
-
-        if (ret_n_policy)
-                *ret_n_policy = mbus_policy_n_namespaces(b->policy);
-        if (ret_n_interfaces)
-                *ret_n_interfaces = mbus_introspection_size(b->interfaces);
-        return 0;
 }

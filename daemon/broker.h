@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
-#include "config.h"
 #include "log.h"
+#include "options.h"
 #include "stats.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -29,7 +29,7 @@ struct mbus_pending_table;
 
 struct mbus_broker {
         sd_event *event;                        /* owned (a reference) */
-        const struct mbus_config *config;       /* borrowed: main() keeps it */
+        const struct mbus_options *options;     /* borrowed: main() keeps it */
 
         struct mbus_listener **listeners;       /* owned */
         size_t n_listeners;
@@ -56,11 +56,11 @@ struct mbus_broker {
 
         sd_event_source *call_timer;            /* armed at the earliest call deadline */
         usec_t call_timer_armed;                /* USEC_INFINITY: off */
-        sd_event_source *keepalive_timer;       /* the one keep-alive sweep */
+        sd_event_source *keepalive_timer;       /* the one keep-alive sweep (keepalive.c) */
 
         /*
          * Access policy and interface files: built whole from the configuration directories
-         * and swapped whole by mbus_broker_reload_config(); never half-loaded.
+         * and swapped whole by mbus_broker_reload_config() (reload.c); never half-loaded.
          */
         struct mbus_policy *policy;             /* owned */
         struct mbus_introspection *interfaces;  /* owned */
@@ -77,11 +77,11 @@ struct mbus_broker {
 };
 
 /* Lifecycle. */
-int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus_config *config);
+int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus_options *options);
 struct mbus_broker *mbus_broker_free(struct mbus_broker *b);
 
 /*
- * Listening: on fds passed by systemd (taken over, also on failure), or on config->address
+ * Listening: on fds passed by systemd (taken over, also on failure), or on options->address
  * (or the default path), which the broker creates and unlinks at exit.
  */
 int mbus_broker_listen_fds(struct mbus_broker *b, const int *fds, size_t n_fds);
@@ -122,6 +122,8 @@ usec_t mbus_broker_now(struct mbus_broker *b);
  */
 bool mbus_broker_log_ratelimit(struct mbus_broker *b, struct mbus_ratelimit *rl, int level, int err,
                                const char *msgid, const char *what);
+
+/* Configuration (reload.c). */
 
 /*
  * Reads every policy and interface file of the configuration directories (--config-dir, or the

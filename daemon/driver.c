@@ -23,6 +23,7 @@
 #include "conf/idl.h"
 #include "conf/introspection.h"
 #include "conf/policy.h"
+#include "config.h"
 #include "driver.h"
 #include "match.h"
 #include "namespace.h"
@@ -30,14 +31,10 @@
 #include "pending.h"
 #include "proto/frame.h"
 #include "proto/names.h"
+#include "reply.h"
 #include "router.h"
 #include "util/hashmap.h"
 #include "util/json-util.h"
-
-#ifndef MBUS_DAEMON_VERSION
-#define MBUS_DAEMON_VERSION "0.1.0"
-#endif
-#define DRIVER_PROTOCOL 1
 
 struct driver_error {
         char message[256];
@@ -118,8 +115,8 @@ static int driver_version(struct mbus_broker *b, struct mbus_peer *caller, json_
 
         if (!o)
                 return -ENOMEM;
-        r = r ?: driver_add(o, "version", json_object_new_string(MBUS_DAEMON_VERSION));
-        r = r ?: driver_add(o, "protocol", json_object_new_int(DRIVER_PROTOCOL));
+        r = r ?: driver_add(o, "version", json_object_new_string(MBUS_VERSION));
+        r = r ?: driver_add(o, "protocol", json_object_new_int(MBUS_PROTOCOL));
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(o);
@@ -384,37 +381,37 @@ int mbus_driver_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbu
                         break;
                 }
         if (!m)
-                return mbus_router_reply_error(b, caller, call->f.serial, -EOPNOTSUPP,
-                                               "Unknown procedure %s.%s", MBUS_DRIVER_NAMESPACE, call->f.member);
+                return mbus_reply_error(b, caller, call->f.serial, -EOPNOTSUPP,
+                                        "Unknown procedure %s.%s", MBUS_DRIVER_NAMESPACE, call->f.member);
 
         if (call->body_len > MBUS_DRIVER_BODY_MAX)
-                return mbus_router_reply_error(b, caller, call->f.serial, -ENOBUFS,
-                                               "Arguments larger than %u bytes", MBUS_DRIVER_BODY_MAX);
+                return mbus_reply_error(b, caller, call->f.serial, -ENOBUFS,
+                                        "Arguments larger than %u bytes", MBUS_DRIVER_BODY_MAX);
         if (call->body_len > 0) {
                 r = json_parse_bytes((const char *) call->body, call->body_len, &args);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return mbus_router_reply_error(b, caller, call->f.serial, -EINVAL,
-                                                       "Arguments are not valid JSON");
+                        return mbus_reply_error(b, caller, call->f.serial, -EINVAL,
+                                                "Arguments are not valid JSON");
         }
         if (args && !json_object_is_type(args, json_type_object))
-                return mbus_router_reply_error(b, caller, call->f.serial, -EINVAL,
-                                               "Arguments must be a JSON object");
+                return mbus_reply_error(b, caller, call->f.serial, -EINVAL,
+                                        "Arguments must be a JSON object");
 
         r = m->fn(b, caller, args, &result, &err);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return mbus_router_reply_error(b, caller, call->f.serial, r, "%s",
-                                               err.message[0] ? err.message : strerror(-r));
-        return mbus_router_reply_return(b, caller, call->f.serial, result);
+                return mbus_reply_error(b, caller, call->f.serial, r, "%s",
+                                        err.message[0] ? err.message : strerror(-r));
+        return mbus_reply_return(b, caller, call->f.serial, result);
 }
 
 int mbus_driver_welcome(struct mbus_broker *b, struct mbus_peer *peer, uint64_t hello_serial) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
         _cleanup_json_ json_object *o = json_object_new_object(), *ka = json_object_new_object();
-        const struct mbus_config *c = b->config;
+        const struct mbus_options *c = b->options;
         const char *text;
         int r = 0;
 
@@ -424,8 +421,8 @@ int mbus_driver_welcome(struct mbus_broker *b, struct mbus_peer *peer, uint64_t 
         r = r ?: driver_add(ka, "timeout_usec", json_object_new_int64((int64_t) c->keepalive_timeout));
         r = r ?: driver_add(ka, "threshold", json_object_new_int64((int64_t) c->keepalive_threshold));
         r = r ?: driver_add(o, "id", driver_id_json(peer->id));
-        r = r ?: driver_add(o, "broker", json_object_new_string("mbus-broker " MBUS_DAEMON_VERSION));
-        r = r ?: driver_add(o, "protocol", json_object_new_int(DRIVER_PROTOCOL));
+        r = r ?: driver_add(o, "broker", json_object_new_string("mbus-broker " MBUS_VERSION));
+        r = r ?: driver_add(o, "protocol", json_object_new_int(MBUS_PROTOCOL));
         r = r ?: driver_add(o, "max_frame_size", json_object_new_int64((int64_t) c->max_frame_size));
         r = r ?: driver_add(o, "keepalive", TAKE_PTR(ka));
         if (r < 0)

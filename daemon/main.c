@@ -19,10 +19,9 @@
 #include "config.h"
 #include "log-ids.h"
 #include "log.h"
+#include "conf/file-error.h"
+#include "options.h"
 
-#ifndef MBUS_DAEMON_VERSION
-#define MBUS_DAEMON_VERSION "0.1.0"
-#endif
 
 /*
  * Every peer is a file descriptor: raise the soft limit towards the hard one so that
@@ -50,7 +49,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
-static int run(struct mbus_config *config) {
+static int run(struct mbus_options *options) {
         _cleanup_(mbus_broker_freep) struct mbus_broker *b = NULL;
         struct mbus_file_error ferr = {};
         sd_event *event = NULL;
@@ -65,7 +64,7 @@ static int run(struct mbus_config *config) {
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return mbus_log(LOG_ERR, errno, NULL, "Failed to block signals: %m");
         (void) signal(SIGPIPE, SIG_IGN);
-        bump_nofile(config->max_peers);
+        bump_nofile(options->max_peers);
 
         r = sd_event_new(&event);
         if (r < 0)
@@ -79,7 +78,7 @@ static int run(struct mbus_config *config) {
         }
         (void) sd_event_set_watchdog(event, true);
 
-        r = mbus_broker_new(&b, event, config);
+        r = mbus_broker_new(&b, event, options);
         sd_event_unref(event);          /* the broker holds its own reference */
         if (r < 0)
                 return mbus_log(LOG_ERR, r, NULL, "Failed to set up the broker: %s", strerror(-r));
@@ -101,7 +100,7 @@ static int run(struct mbus_config *config) {
         if (n_fds < 0)
                 return mbus_log(LOG_ERR, n_fds, NULL, "Failed to read passed sockets: %s", strerror(-n_fds));
 
-        if (n_fds > 0 && !config->address) {
+        if (n_fds > 0 && !options->address) {
                 int fds[n_fds];
 
                 for (int i = 0; i < n_fds; i++)
@@ -110,14 +109,14 @@ static int run(struct mbus_config *config) {
         } else {
                 for (int i = 0; i < n_fds; i++)
                         (void) close(SD_LISTEN_FDS_START + i);
-                r = mbus_broker_listen_address(b, config->address);
+                r = mbus_broker_listen_address(b, options->address);
         }
         if (r < 0)
                 return r;
 
         (void) mbus_log(LOG_INFO, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_BROKER_STARTED),
-                        "mbus-broker %s started on %s", MBUS_DAEMON_VERSION,
-                        n_fds > 0 && !config->address ? "sockets passed by systemd" : b->listen_path);
+                        "mbus-broker %s started on %s", MBUS_VERSION,
+                        n_fds > 0 && !options->address ? "sockets passed by systemd" : b->listen_path);
         mbus_broker_notify_status(b);
         (void) sd_notify(false, "READY=1");
 
@@ -131,34 +130,34 @@ static int run(struct mbus_config *config) {
 }
 
 int main(int argc, char *argv[]) {
-        struct mbus_config config;
-        enum mbus_config_action action;
+        struct mbus_options options;
+        enum mbus_options_action action;
         char errbuf[256] = "";
         int r;
 
-        mbus_config_init(&config);
-        r = mbus_config_parse_argv(&config, argc, argv, &action, errbuf, sizeof(errbuf));
+        mbus_options_init(&options);
+        r = mbus_options_parse_argv(&options, argc, argv, &action, errbuf, sizeof(errbuf));
         if (r < 0) {
                 fprintf(stderr, "%s\n", errbuf[0] ? errbuf : strerror(-r));
-                mbus_config_done(&config);
+                mbus_options_done(&options);
                 return EXIT_FAILURE;
         }
 
         switch (action) {
-        case MBUS_CONFIG_HELP:
-                mbus_config_help(program_invocation_short_name);
+        case MBUS_OPTIONS_HELP:
+                mbus_options_help(program_invocation_short_name);
                 r = 0;
                 break;
-        case MBUS_CONFIG_VERSION:
-                printf("mbus-broker %s\n", MBUS_DAEMON_VERSION);
+        case MBUS_OPTIONS_VERSION:
+                printf("mbus-broker %s\n", MBUS_VERSION);
                 r = 0;
                 break;
         default:
-                mbus_log_set_target(config.log_target);
-                mbus_log_set_max_level(config.log_level);
-                r = run(&config);
+                mbus_log_set_target(options.log_target);
+                mbus_log_set_max_level(options.log_level);
+                r = run(&options);
         }
 
-        mbus_config_done(&config);
+        mbus_options_done(&options);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -21,6 +21,7 @@
 #include "log-ids.h"
 #include "peer.h"
 #include "proto/frame.h"
+#include "reply.h"
 #include "router.h"
 #include "util/fd-util.h"
 
@@ -69,7 +70,7 @@ static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
                 if (r == -EMSGSIZE && peer->state == MBUS_PEER_HANDSHAKE)
                         reason = "HELLO larger than 4096 bytes";
                 if (r < 0)
-                        return mbus_router_protocol_error(b, peer, reason ?: strerror(-r));
+                        return mbus_reply_protocol_error(b, peer, reason ?: strerror(-r));
 
                 r = mbus_router_dispatch(b, peer, frame);
                 if (r < 0)
@@ -104,7 +105,7 @@ int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, st
         peer->broker = broker;
         peer->fd = -EBADF;      /* a half-built peer must free cleanly */
         peer->creds = MBUS_CREDS_NULL;
-        mbus_stream_init(&peer->stream, -EBADF, MIN(broker->config->max_frame_size,
+        mbus_stream_init(&peer->stream, -EBADF, MIN(broker->options->max_frame_size,
                                                     (size_t) MBUS_PEER_HANDSHAKE_FRAME_MAX));
 
         r = sd_event_add_io(broker->event, &peer->io_source, fd, EPOLLIN, peer_on_io, peer);
@@ -152,7 +153,7 @@ static void peer_log_event_dropped(struct mbus_peer *peer, const struct mbus_fra
                         "Dropped event %s.%s for :1.%" PRIu64 ": its queue holds %zu bytes "
                         "(limit %zu); %" PRIu64 " events dropped in total%s",
                         frame->f.namespace ?: "?", frame->f.member ?: "?", peer->id,
-                        mbus_stream_queued_bytes(&peer->stream), b->config->max_queue_bytes,
+                        mbus_stream_queued_bytes(&peer->stream), b->options->max_queue_bytes,
                         b->stats.events_dropped, suppressed > 0 ? " (some messages suppressed)" : "");
 }
 
@@ -168,7 +169,7 @@ int mbus_peer_queue(struct mbus_peer *peer, struct mbus_frame *frame, enum mbus_
 
         queued = mbus_stream_queued_bytes(&peer->stream);
         size = mbus_frame_size(frame);
-        max = b->config->max_queue_bytes;
+        max = b->options->max_queue_bytes;
 
         /* An empty queue takes any one frame, so a frame larger than the limit still passes. */
         if (queued > 0 && queued + size > max)
@@ -224,7 +225,7 @@ int mbus_peer_flush(struct mbus_peer *peer) {
 void mbus_peer_set_running(struct mbus_peer *peer) {
         peer->state = MBUS_PEER_RUNNING;
         peer->last_rx = mbus_broker_now(peer->broker);
-        peer->stream.max_frame_size = peer->broker->config->max_frame_size;
+        peer->stream.max_frame_size = peer->broker->options->max_frame_size;
 }
 
 void mbus_peer_disconnect(struct mbus_peer *peer) {

@@ -35,7 +35,7 @@ enum mbus_queue_class {
  * Kept small on purpose: an idle peer is this struct, its io source and its socket; the
  * stream's buffers are allocated only while bytes are in flight (target: a few hundred bytes
  * of heap per idle peer). There are no per-peer timers: the broker's one keep-alive sweep
- * reads last_rx/ping_sent.
+ * (keepalive.c) reads last_rx/ping_sent.
  */
 struct mbus_peer {
         struct mbus_broker *broker;     /* borrowed: the broker outlives every peer */

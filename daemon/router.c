@@ -14,18 +14,14 @@
  *
  * Exactly one answer per CALL: every path through router_call() either forwards the call and
  * records it in the pending table (whose removal paths each owe one answer, see pending.h),
- * or answers it here. ERROR frames are built in one place, mbus_router_reply_error(), naming
- * errors through the errno table of proto/errors.c.
+ * or answers it here, through reply.c: the one place ERROR frames are built, naming errors
+ * through the errno table of proto/errors.c.
  */
 
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
-
-#include <mbus/mbus-errors.h>
 
 #include "broker.h"
 #include "conf/idl.h"
@@ -39,70 +35,10 @@
 #include "pending.h"
 #include "proto/frame.h"
 #include "proto/names.h"
+#include "reply.h"
 #include "router.h"
 #include "stats.h"
 #include "util/json-util.h"
-
-static int router_queue_new(struct mbus_broker *b, struct mbus_peer *peer, enum mbus_frame_type type,
-                            const struct mbus_frame_fields *fields, const char *body) {
-        _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
-        int r;
-
-        r = mbus_frame_new(&f, type, fields, body, body ? strlen(body) : 0);
-        if (r < 0)
-                return r;
-        return mbus_peer_queue(peer, f, MBUS_QUEUE_REPLY);
-}
-
-static int router_error_frame(struct mbus_broker *b, struct mbus_peer *peer, uint64_t reply_serial,
-                              const char *name, const char *message) {
-        _cleanup_json_ json_object *o = NULL;
-        const char *body = NULL;
-
-        o = json_object_new_object();
-        if (o && json_object_object_add(o, "message", json_object_new_string(message ?: "")) >= 0)
-                body = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-
-        return router_queue_new(b, peer, MBUS_FRAME_ERROR,
-                                &(const struct mbus_frame_fields) {
-                                        .reply_serial = reply_serial,
-                                        .error_name = name,
-                                }, body);
-}
-
-int mbus_router_reply_error(struct mbus_broker *b, struct mbus_peer *peer, uint64_t reply_serial, int error,
-                            const char *format, ...) {
-        char message[1024];
-        va_list ap;
-
-        va_start(ap, format);
-        (void) vsnprintf(message, sizeof(message), format, ap);
-        va_end(ap);
-
-        return router_error_frame(b, peer, reply_serial, mbus_errno_to_error_name(error), message);
-}
-
-int mbus_router_protocol_error(struct mbus_broker *b, struct mbus_peer *peer, const char *reason) {
-        if (mbus_broker_log_ratelimit(b, &b->protocol_log_ratelimit, LOG_NOTICE, -EBADMSG,
-                                      MBUS_MSGID_PROTOCOL_ERROR, "protocol errors"))
-                (void) mbus_log(LOG_NOTICE, -EBADMSG,
-                                MBUS_FIELDS(.msgid = MBUS_MSGID_PROTOCOL_ERROR, .peer = peer),
-                                "Protocol error from :1.%" PRIu64 ": %s", peer->id, reason);
-        (void) router_error_frame(b, peer, 0, MBUS_ERROR_PROTOCOL, reason);
-        return -EBADMSG;
-}
-
-int mbus_router_reply_return(struct mbus_broker *b, struct mbus_peer *peer, uint64_t reply_serial,
-                             json_object *body) {
-        return router_queue_new(b, peer, MBUS_FRAME_RETURN,
-                                &(const struct mbus_frame_fields) { .reply_serial = reply_serial },
-                                body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL);
-}
-
-int mbus_router_send_ping(struct mbus_broker *b, struct mbus_peer *peer) {
-        return router_queue_new(b, peer, MBUS_FRAME_PING,
-                                &(const struct mbus_frame_fields) { .serial = ++b->next_serial }, NULL);
-}
 
 /* --- access ----------------------------------------------------------------------------------- */
 
@@ -137,9 +73,9 @@ static int router_check(struct mbus_broker *b, struct mbus_peer *peer, uint64_t 
 
         (void) mbus_policy_decision_describe(&d, why, sizeof(why));
         router_log_denied(b, peer, action, ns, member, why);
-        r = mbus_router_reply_error(b, peer, serial, -EACCES, "Access denied: %s %s%s%s by uid %u: %s",
-                                    mbus_policy_action_to_string(action), ns, member ? "." : "", member ?: "",
-                                    (unsigned) peer->creds.uid, why);
+        r = mbus_reply_error(b, peer, serial, -EACCES, "Access denied: %s %s%s%s by uid %u: %s",
+                             mbus_policy_action_to_string(action), ns, member ? "." : "", member ?: "",
+                             (unsigned) peer->creds.uid, why);
         return r < 0 ? r : -EACCES;
 }
 
@@ -154,11 +90,11 @@ static int router_check_forward_size(struct mbus_broker *b, struct mbus_peer *pe
                                      const struct mbus_frame *fwd) {
         int r;
 
-        if (mbus_frame_size(fwd) <= b->config->max_frame_size)
+        if (mbus_frame_size(fwd) <= b->options->max_frame_size)
                 return 0;
-        r = mbus_router_reply_error(b, peer, frame->f.serial, -ENOBUFS,
-                                    "frame too large to forward with its sender field (%zu bytes, limit %zu)",
-                                    mbus_frame_size(fwd), b->config->max_frame_size);
+        r = mbus_reply_error(b, peer, frame->f.serial, -ENOBUFS,
+                             "frame too large to forward with its sender field (%zu bytes, limit %zu)",
+                             mbus_frame_size(fwd), b->options->max_frame_size);
         return r < 0 ? r : -ENOBUFS;
 }
 
@@ -220,9 +156,9 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
 
         ns = mbus_namespace_get(b->namespaces, frame->f.namespace);
         if (!ns || ns->owner != peer->id)
-                return mbus_router_reply_error(b, peer, frame->f.serial, -EPERM,
-                                               "Peer %s does not own namespace %s",
-                                               mbus_peer_format_id(peer, id), frame->f.namespace);
+                return mbus_reply_error(b, peer, frame->f.serial, -EPERM,
+                                        "Peer %s does not own namespace %s",
+                                        mbus_peer_format_id(peer, id), frame->f.namespace);
 
         if (frame->f.destination) {
                 r = router_check(b, peer, frame->f.serial, MBUS_POLICY_SEND, frame->f.namespace, frame->f.member,
@@ -240,7 +176,7 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return mbus_router_reply_error(b, peer, frame->f.serial, -EINVAL, "%s", reason);
+                        return mbus_reply_error(b, peer, frame->f.serial, -EINVAL, "%s", reason);
         }
 
         fields.sender = mbus_peer_format_id(peer, id);
@@ -258,8 +194,8 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                 if (mbus_peer_id_parse(frame->f.destination, &dest_id) >= 0)
                         dest = mbus_broker_find_peer(b, dest_id);
                 if (!mbus_peer_is_running(dest))
-                        return mbus_router_reply_error(b, peer, frame->f.serial, -ESRCH, "No peer %s",
-                                                       frame->f.destination);
+                        return mbus_reply_error(b, peer, frame->f.serial, -ESRCH, "No peer %s",
+                                                frame->f.destination);
                 if (mbus_peer_queue(dest, fwd, MBUS_QUEUE_EVENT) >= 0)
                         b->stats.events_delivered++;
                 return 0;
@@ -273,7 +209,7 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
 
 static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *frame) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *fwd = NULL;
-        const struct mbus_config *c = b->config;
+        const struct mbus_options *c = b->options;
         struct mbus_frame_fields fields = frame->f;
         const struct mbus_idl_namespace *file;
         struct mbus_peer *callee;
@@ -285,8 +221,8 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
 
         ns = mbus_namespace_get(b->namespaces, frame->f.namespace);
         if (!ns)
-                return mbus_router_reply_error(b, caller, frame->f.serial, -ENXIO,
-                                               "Namespace %s has no owner", frame->f.namespace);
+                return mbus_reply_error(b, caller, frame->f.serial, -ENXIO,
+                                        "Namespace %s has no owner", frame->f.namespace);
         callee = ns->owner == MBUS_BROKER_ID ? NULL : mbus_broker_find_peer(b, ns->owner);
         assert(callee || ns->owner == MBUS_BROKER_ID);  /* a dropped peer owns nothing */
         owner_uid = callee ? callee->creds.uid : b->uid;
@@ -298,8 +234,8 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
 
         /* Nothing above parsed the body; the broker's own procedures do not take large ones. */
         if (!callee && frame->body_len > MBUS_DRIVER_BODY_MAX)
-                return mbus_router_reply_error(b, caller, frame->f.serial, -ENOBUFS,
-                                               "Arguments larger than %u bytes", MBUS_DRIVER_BODY_MAX);
+                return mbus_reply_error(b, caller, frame->f.serial, -ENOBUFS,
+                                        "Arguments larger than %u bytes", MBUS_DRIVER_BODY_MAX);
 
         file = mbus_introspection_get(b->interfaces, frame->f.namespace);
         if (file) {
@@ -310,7 +246,7 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return mbus_router_reply_error(b, caller, frame->f.serial, r, "%s", reason);
+                        return mbus_reply_error(b, caller, frame->f.serial, r, "%s", reason);
         }
 
         /* calls_routed counts the calls that reach a callee: the driver or a forwarded one. */
@@ -320,8 +256,8 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         }
 
         if (caller->calls_out.n >= c->max_pending_calls)
-                return mbus_router_reply_error(b, caller, frame->f.serial, -ENOBUFS,
-                                               "Too many pending calls (limit %zu)", c->max_pending_calls);
+                return mbus_reply_error(b, caller, frame->f.serial, -ENOBUFS,
+                                        "Too many pending calls (limit %zu)", c->max_pending_calls);
 
         fields.sender = mbus_peer_format_id(caller, id);
         r = mbus_frame_new_with_body_of(&fwd, MBUS_FRAME_CALL, &fields, frame);
@@ -338,7 +274,7 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         r = mbus_pending_add(b->pending, caller->id, frame->f.serial, callee->id, deadline,
                              &caller->calls_out, &callee->calls_in);
         if (r == -EEXIST)
-                return mbus_router_protocol_error(b, caller, "CALL reuses the serial of a pending call");
+                return mbus_reply_protocol_error(b, caller, "CALL reuses the serial of a pending call");
         if (r < 0)
                 return r;
 
@@ -347,9 +283,9 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
                 (void) mbus_pending_complete(b->pending, caller->id, frame->f.serial, callee->id);
                 if (r != -ENOBUFS)
                         return r;
-                return mbus_router_reply_error(b, caller, frame->f.serial, -ENOBUFS,
-                                               "The owner of %s does not keep up: its queue is full",
-                                               frame->f.namespace);
+                return mbus_reply_error(b, caller, frame->f.serial, -ENOBUFS,
+                                        "The owner of %s does not keep up: its queue is full",
+                                        frame->f.namespace);
         }
 
         b->stats.calls_routed++;
@@ -397,7 +333,7 @@ void mbus_router_expire_calls(struct mbus_broker *b, uint64_t now) {
                 struct mbus_peer *caller = mbus_broker_find_peer(b, caller_id);
 
                 if (caller)
-                        (void) mbus_router_reply_error(b, caller, serial, -ETIMEDOUT, "Call timed out");
+                        (void) mbus_reply_error(b, caller, serial, -ETIMEDOUT, "Call timed out");
         }
 }
 
@@ -414,9 +350,9 @@ static int router_register(struct mbus_broker *b, struct mbus_peer *peer, struct
         /* Re-registering one's own namespace (to update the declaration) adds nothing. */
         entry = mbus_namespace_get(b->namespaces, name);
         if (!(entry && entry->owner == peer->id) && peer->namespaces.n >= MBUS_BROKER_MAX_NAMESPACES_PER_PEER)
-                return mbus_router_reply_error(b, peer, frame->f.serial, -ENOBUFS,
-                                               "Too many namespaces (limit %u)",
-                                               MBUS_BROKER_MAX_NAMESPACES_PER_PEER);
+                return mbus_reply_error(b, peer, frame->f.serial, -ENOBUFS,
+                                        "Too many namespaces (limit %u)",
+                                        MBUS_BROKER_MAX_NAMESPACES_PER_PEER);
 
         r = router_check(b, peer, frame->f.serial, MBUS_POLICY_OWN, name, /* member= */ NULL, /* owner_uid= */ NULL);
         if (r < 0)
@@ -424,31 +360,31 @@ static int router_register(struct mbus_broker *b, struct mbus_peer *peer, struct
 
         /* The declaration is parsed here, once; Introspect and the file check use the result. */
         if (frame->body_len > MBUS_ROUTER_DECLARATION_MAX)
-                return mbus_router_reply_error(b, peer, frame->f.serial, -ENOBUFS,
-                                               "REGISTER body larger than %u bytes", MBUS_ROUTER_DECLARATION_MAX);
+                return mbus_reply_error(b, peer, frame->f.serial, -ENOBUFS,
+                                        "REGISTER body larger than %u bytes", MBUS_ROUTER_DECLARATION_MAX);
         r = mbus_idl_from_declaration(&described, name, (const char *) frame->body, frame->body_len);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return mbus_router_reply_error(b, peer, frame->f.serial, -EINVAL,
-                                               "REGISTER body must be {\"procedures\": [NAME...], \"events\": "
-                                               "[NAME...]} with valid member names, each once");
+                return mbus_reply_error(b, peer, frame->f.serial, -EINVAL,
+                                        "REGISTER body must be {\"procedures\": [NAME...], \"events\": "
+                                        "[NAME...]} with valid member names, each once");
         file = mbus_introspection_get(b->interfaces, name);
         if (file) {
                 char reason[512];
 
                 r = mbus_introspection_check_declaration(file, described, reason, sizeof(reason));
                 if (r < 0)
-                        return mbus_router_reply_error(b, peer, frame->f.serial, -EINVAL, "%s (%s)", reason,
-                                                       file->path ?: "");
+                        return mbus_reply_error(b, peer, frame->f.serial, -EINVAL, "%s (%s)", reason,
+                                                file->path ?: "");
         }
 
         r = mbus_namespace_register(b->namespaces, name, peer->id, &peer->namespaces);
         if (r == -EEXIST) {
                 struct mbus_namespace *ns = mbus_namespace_get(b->namespaces, name);
 
-                return mbus_router_reply_error(b, peer, frame->f.serial, -EEXIST,
-                                               "Namespace %s is owned by :1.%" PRIu64, name, ns->owner);
+                return mbus_reply_error(b, peer, frame->f.serial, -EEXIST,
+                                        "Namespace %s is owned by :1.%" PRIu64, name, ns->owner);
         }
         if (r < 0 && r != -EALREADY)
                 return r;
@@ -457,7 +393,7 @@ static int router_register(struct mbus_broker *b, struct mbus_peer *peer, struct
         mbus_idl_namespace_free(entry->described);
         entry->described = TAKE_PTR(described);
 
-        r = mbus_router_reply_return(b, peer, frame->f.serial, NULL);
+        r = mbus_reply_return(b, peer, frame->f.serial, NULL);
         if (r < 0)
                 return r;
         if (changed)
@@ -472,12 +408,12 @@ static int router_unregister(struct mbus_broker *b, struct mbus_peer *peer, stru
         r = mbus_namespace_unregister(b->namespaces, name, peer->id);
         /* Whether somebody else owns it or nobody does, the answer is the same: not yours. */
         if (r == -ENOENT || r == -EPERM)
-                return mbus_router_reply_error(b, peer, frame->f.serial, -EPERM,
-                                               "Namespace %s is not owned by this peer", name);
+                return mbus_reply_error(b, peer, frame->f.serial, -EPERM,
+                                        "Namespace %s is not owned by this peer", name);
         if (r < 0)
                 return r;
 
-        r = mbus_router_reply_return(b, peer, frame->f.serial, NULL);
+        r = mbus_reply_return(b, peer, frame->f.serial, NULL);
         if (r < 0)
                 return r;
         mbus_driver_emit_owner_changed(b, name, peer->id, /* new_owner= */ 0);
@@ -517,16 +453,16 @@ static int router_subscribe(struct mbus_broker *b, struct mbus_peer *peer, struc
                 return r == -EACCES ? 0 : r;
 
         if (mbus_match_count_owner(b->matches, peer->id) >= MBUS_BROKER_MAX_SUBSCRIPTIONS_PER_PEER)
-                return mbus_router_reply_error(b, peer, frame->f.serial, -ENOBUFS,
-                                               "Too many subscriptions (limit %u)",
-                                               MBUS_BROKER_MAX_SUBSCRIPTIONS_PER_PEER);
+                return mbus_reply_error(b, peer, frame->f.serial, -ENOBUFS,
+                                        "Too many subscriptions (limit %u)",
+                                        MBUS_BROKER_MAX_SUBSCRIPTIONS_PER_PEER);
         r = mbus_match_add(b->matches, frame->f.pattern, peer->id);
         if (r == -EINVAL)
-                return mbus_router_reply_error(b, peer, frame->f.serial, -EINVAL, "Invalid pattern %s",
-                                               frame->f.pattern);
+                return mbus_reply_error(b, peer, frame->f.serial, -EINVAL, "Invalid pattern %s",
+                                        frame->f.pattern);
         if (r < 0)
                 return r;
-        return mbus_router_reply_return(b, peer, frame->f.serial, NULL);
+        return mbus_reply_return(b, peer, frame->f.serial, NULL);
 }
 
 static int router_unsubscribe(struct mbus_broker *b, struct mbus_peer *peer, struct mbus_frame *frame) {
@@ -534,11 +470,11 @@ static int router_unsubscribe(struct mbus_broker *b, struct mbus_peer *peer, str
 
         r = mbus_match_remove(b->matches, frame->f.pattern, peer->id);
         if (r == -ENOENT)
-                return mbus_router_reply_error(b, peer, frame->f.serial, -ENOENT, "Not subscribed to %s",
-                                               frame->f.pattern);
+                return mbus_reply_error(b, peer, frame->f.serial, -ENOENT, "Not subscribed to %s",
+                                        frame->f.pattern);
         if (r < 0)
                 return r;
-        return mbus_router_reply_return(b, peer, frame->f.serial, NULL);
+        return mbus_reply_return(b, peer, frame->f.serial, NULL);
 }
 
 /*
@@ -574,7 +510,7 @@ static int router_hello(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return mbus_router_protocol_error(b, peer, "HELLO body is not valid JSON");
+                        return mbus_reply_protocol_error(b, peer, "HELLO body is not valid JSON");
                 if (o && json_object_is_type(o, json_type_object))
                         name = json_get_string(o, "name");
         }
@@ -598,14 +534,14 @@ int mbus_router_dispatch(struct mbus_broker *b, struct mbus_peer *peer, struct m
 
         if (peer->state == MBUS_PEER_HANDSHAKE) {
                 if (frame->type != MBUS_FRAME_HELLO)
-                        return mbus_router_protocol_error(b, peer, "expected HELLO as the first frame");
+                        return mbus_reply_protocol_error(b, peer, "expected HELLO as the first frame");
                 if (frame->f.sender)
-                        return mbus_router_protocol_error(b, peer, "the sender field is written by the broker only");
+                        return mbus_reply_protocol_error(b, peer, "the sender field is written by the broker only");
                 return router_hello(b, peer, frame);
         }
 
         if (frame->f.sender)
-                return mbus_router_protocol_error(b, peer, "the sender field is written by the broker only");
+                return mbus_reply_protocol_error(b, peer, "the sender field is written by the broker only");
 
         switch (frame->type) {
         case MBUS_FRAME_CALL:
@@ -624,15 +560,14 @@ int mbus_router_dispatch(struct mbus_broker *b, struct mbus_peer *peer, struct m
         case MBUS_FRAME_UNSUBSCRIBE:
                 return router_unsubscribe(b, peer, frame);
         case MBUS_FRAME_PING:
-                return router_queue_new(b, peer, MBUS_FRAME_PONG,
-                                        &(const struct mbus_frame_fields) { .reply_serial = frame->f.serial }, NULL);
+                return mbus_reply_pong(b, peer, frame->f.serial);
         case MBUS_FRAME_PONG:
                 return 0;       /* activity was noted at read time */
         case MBUS_FRAME_HELLO:
-                return mbus_router_protocol_error(b, peer, "HELLO sent twice");
+                return mbus_reply_protocol_error(b, peer, "HELLO sent twice");
         case MBUS_FRAME_WELCOME:
-                return mbus_router_protocol_error(b, peer, "WELCOME is sent by the broker only");
+                return mbus_reply_protocol_error(b, peer, "WELCOME is sent by the broker only");
         default:
-                return mbus_router_protocol_error(b, peer, "unknown frame type");
+                return mbus_reply_protocol_error(b, peer, "unknown frame type");
         }
 }

@@ -158,7 +158,7 @@ START_TEST(test_caller_that_never_reads_is_dropped_at_twice_the_limit) {
         struct tpeer hog, other;
 
         t_init(&t);
-        t.config.max_queue_bytes = 4096;
+        t.options.max_queue_bytes = 4096;
         tp_connect(&t, &hog);
         tp_connect(&t, &other);
         tp_hello(&t, &hog, "hog");
@@ -244,8 +244,8 @@ START_TEST(test_call_times_out_exactly_once) {
         uint64_t s;
 
         t_init(&t);
-        t.config.max_call_timeout = 50 * USEC_PER_MSEC;        /* caps the 25 s default */
-        t.config.default_call_timeout = 50 * USEC_PER_MSEC;
+        t.options.max_call_timeout = 50 * USEC_PER_MSEC;        /* caps the 25 s default */
+        t.options.default_call_timeout = 50 * USEC_PER_MSEC;
         tp_connect(&t, &svc);
         tp_connect(&t, &cl);
         tp_hello(&t, &svc, "svc");
@@ -280,7 +280,7 @@ START_TEST(test_over_max_peers_is_told_and_closed) {
         struct tpeer a, b;
 
         t_init(&t);
-        t.config.max_peers = 1;
+        t.options.max_peers = 1;
         tp_connect(&t, &a);
         tp_connect(&t, &b);
         err = tp_recv(&t, &b);

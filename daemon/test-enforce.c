@@ -64,8 +64,8 @@ static void t_init(struct tctx *t) {
         copy_shipped(t->dir, "policy.d");
         copy_shipped(t->dir, "interfaces.d");
 
-        t->config.config_dir = strdup(t->dir);
-        t->config.scope = MBUS_POLICY_SCOPE_SYSTEM;
+        t->options.config_dir = strdup(t->dir);
+        t->options.scope = MBUS_POLICY_SCOPE_SYSTEM;
         t_start(t);
         if (mbus_broker_reload_config(t->broker, &err, NULL, NULL) < 0)
                 ck_abort_msg("%s:%u: %s", err.path, err.line, err.message);
@@ -394,7 +394,7 @@ START_TEST(test_namespace_lost_reaches_an_owner_whose_queue_is_full) {
         ck_assert_ptr_nonnull(owner);
 
         /* Calls the owner never reads: its socket fills, then one call sits in its queue. */
-        t.config.max_queue_bytes = 4096;
+        t.options.max_queue_bytes = 4096;
         body = malloc(4000);
         ck_assert_ptr_nonnull(body);
         memset(body, 'x', 3999);
@@ -435,10 +435,10 @@ START_TEST(test_without_files_nothing_is_parsed_and_root_may_do_all) {
 
         /* No --config-dir files at all: the defaults of the system scope. */
         t_setup(&t, LOG_ERR);
-        t.config.scope = MBUS_POLICY_SCOPE_SYSTEM;
+        t.options.scope = MBUS_POLICY_SCOPE_SYSTEM;
         (void) snprintf(t.dir, sizeof(t.dir), "/tmp/mbus-test-enforce.XXXXXX");
         ck_assert_ptr_nonnull(mkdtemp(t.dir));
-        t.config.config_dir = strdup(t.dir);
+        t.options.config_dir = strdup(t.dir);
         t_start(&t);
         ck_assert_int_eq(mbus_broker_reload_config(t.broker, NULL, NULL, NULL), 0);
 

@@ -20,18 +20,18 @@
 void t_setup(struct tctx *t, int max_level) {
         mbus_log_set_target(MBUS_LOG_TARGET_CONSOLE);
         mbus_log_set_max_level(max_level);
-        mbus_config_init(&t->config);
+        mbus_options_init(&t->options);
 }
 
 void t_start(struct tctx *t) {
         ck_assert_int_ge(sd_event_new(&t->event), 0);
-        ck_assert_int_eq(mbus_broker_new(&t->broker, t->event, &t->config), 0);
+        ck_assert_int_eq(mbus_broker_new(&t->broker, t->event, &t->options), 0);
 }
 
 void t_done(struct tctx *t) {
         t->broker = mbus_broker_free(t->broker);
         t->event = sd_event_unref(t->event);
-        mbus_config_done(&t->config);
+        mbus_options_done(&t->options);
         if (t->dir[0])
                 remove_dir(t->dir);
 }

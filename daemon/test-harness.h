@@ -8,7 +8,7 @@
 
 #include "broker.h"
 #include "conf/test-files.h"
-#include "config.h"
+#include "options.h"
 #include "proto/frame.h"
 #include "proto/stream.h"
 
@@ -22,16 +22,16 @@ struct tpeer {
 
 struct tctx {
         sd_event *event;
-        struct mbus_config config;
+        struct mbus_options options;
         struct mbus_broker *broker;
         char dir[64];                   /* a configuration directory the test made, or empty */
 };
 
-/* Console logging up to max_level and default t->config; set more of it, then t_start(). */
+/* Console logging up to max_level and default t->options; set more of it, then t_start(). */
 void t_setup(struct tctx *t, int max_level);
-/* The event loop and the broker, from t->config. */
+/* The event loop and the broker, from t->options. */
 void t_start(struct tctx *t);
-/* Frees the broker, the loop and the config, and removes t->dir if set. */
+/* Frees the broker, the loop and the options, and removes t->dir if set. */
 void t_done(struct tctx *t);
 /* Dispatches what is ready, up to 64 events, without waiting. */
 void t_run(struct tctx *t);

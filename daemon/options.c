@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Command line parsing. Everything lands in struct mbus_config; nothing here opens a socket
+ * Command line parsing. Everything lands in struct mbus_options; nothing here opens a socket
  * or sets a global, so main() decides what happens and tests could parse at will. Durations
  * are seconds and may be fractional (tests run keep-alive at 0.2 s); sizes are bytes, with an
  * optional K/M/G suffix (powers of 1024).
@@ -18,27 +18,27 @@
 
 #include "conf/confdir.h"
 #include "conf/policy.h"
-#include "config.h"
+#include "options.h"
 
-void mbus_config_init(struct mbus_config *c) {
+void mbus_options_init(struct mbus_options *c) {
         assert(c);
-        *c = (struct mbus_config) {
-                .max_peers = MBUS_CONFIG_MAX_PEERS_DEFAULT,
+        *c = (struct mbus_options) {
+                .max_peers = MBUS_OPTIONS_MAX_PEERS_DEFAULT,
                 .max_frame_size = 16u * 1024u * 1024u,
-                .max_pending_calls = MBUS_CONFIG_MAX_PENDING_CALLS_DEFAULT,
-                .max_queue_bytes = MBUS_CONFIG_MAX_QUEUE_BYTES_DEFAULT,
-                .max_call_timeout = MBUS_CONFIG_MAX_CALL_TIMEOUT_DEFAULT,
-                .default_call_timeout = MBUS_CONFIG_CALL_TIMEOUT_DEFAULT,
-                .keepalive_interval = MBUS_CONFIG_KEEPALIVE_INTERVAL_DEFAULT,
-                .keepalive_timeout = MBUS_CONFIG_KEEPALIVE_TIMEOUT_DEFAULT,
-                .keepalive_threshold = MBUS_CONFIG_KEEPALIVE_THRESHOLD_DEFAULT,
+                .max_pending_calls = MBUS_OPTIONS_MAX_PENDING_CALLS_DEFAULT,
+                .max_queue_bytes = MBUS_OPTIONS_MAX_QUEUE_BYTES_DEFAULT,
+                .max_call_timeout = MBUS_OPTIONS_MAX_CALL_TIMEOUT_DEFAULT,
+                .default_call_timeout = MBUS_OPTIONS_CALL_TIMEOUT_DEFAULT,
+                .keepalive_interval = MBUS_OPTIONS_KEEPALIVE_INTERVAL_DEFAULT,
+                .keepalive_timeout = MBUS_OPTIONS_KEEPALIVE_TIMEOUT_DEFAULT,
+                .keepalive_threshold = MBUS_OPTIONS_KEEPALIVE_THRESHOLD_DEFAULT,
                 .log_target = MBUS_LOG_TARGET_AUTO,
                 .log_level = LOG_INFO,
                 .scope = -1,
         };
 }
 
-void mbus_config_done(struct mbus_config *c) {
+void mbus_options_done(struct mbus_options *c) {
         if (!c)
                 return;
         free(c->address);
@@ -47,7 +47,7 @@ void mbus_config_done(struct mbus_config *c) {
         c->config_dir = NULL;
 }
 
-void mbus_config_help(const char *program_name) {
+void mbus_options_help(const char *program_name) {
         char bufs[2][PATH_MAX];
         const char *dirs[2];
 
@@ -75,12 +75,12 @@ void mbus_config_help(const char *program_name) {
                "                                 %s)\n"
                "     --scope SCOPE               Policy defaults: system or user (system for root)\n",
                program_name,
-               MBUS_CONFIG_MAX_PEERS_DEFAULT, MBUS_CONFIG_MAX_PENDING_CALLS_DEFAULT,
-               MBUS_CONFIG_MAX_QUEUE_BYTES_DEFAULT, MBUS_CONFIG_KEEPALIVE_THRESHOLD_DEFAULT, dirs[0], dirs[1]);
+               MBUS_OPTIONS_MAX_PEERS_DEFAULT, MBUS_OPTIONS_MAX_PENDING_CALLS_DEFAULT,
+               MBUS_OPTIONS_MAX_QUEUE_BYTES_DEFAULT, MBUS_OPTIONS_KEEPALIVE_THRESHOLD_DEFAULT, dirs[0], dirs[1]);
 }
 
-static int config_error(char *errbuf, size_t size, const char *format, ...) _printf_(3, 4);
-static int config_error(char *errbuf, size_t size, const char *format, ...) {
+static int options_error(char *errbuf, size_t size, const char *format, ...) _printf_(3, 4);
+static int options_error(char *errbuf, size_t size, const char *format, ...) {
         va_list ap;
 
         if (errbuf && size > 0) {
@@ -91,7 +91,7 @@ static int config_error(char *errbuf, size_t size, const char *format, ...) {
         return -EINVAL;
 }
 
-static int config_parse_size(const char *s, size_t min, size_t max, size_t *ret) {
+static int options_parse_size(const char *s, size_t min, size_t max, size_t *ret) {
         unsigned long long v;
         char *end;
 
@@ -125,7 +125,7 @@ static int config_parse_size(const char *s, size_t min, size_t max, size_t *ret)
         return 0;
 }
 
-static int config_parse_sec(const char *s, usec_t *ret) {
+static int options_parse_sec(const char *s, usec_t *ret) {
         double v;
         char *end;
 
@@ -141,8 +141,8 @@ static int config_parse_sec(const char *s, usec_t *ret) {
         return 0;
 }
 
-int mbus_config_parse_argv(struct mbus_config *c, int argc, char *argv[], enum mbus_config_action *ret_action,
-                           char *errbuf, size_t errbuf_size) {
+int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
+                            enum mbus_options_action *ret_action, char *errbuf, size_t errbuf_size) {
         enum {
                 ARG_VERSION = 0x100,
                 ARG_ADDRESS,
@@ -177,7 +177,7 @@ int mbus_config_parse_argv(struct mbus_config *c, int argc, char *argv[], enum m
                 { "scope",               required_argument, NULL, ARG_SCOPE               },
                 {}
         };
-        enum mbus_config_action action = MBUS_CONFIG_RUN;
+        enum mbus_options_action action = MBUS_OPTIONS_RUN;
         size_t n;
         int opt, r;
 
@@ -188,14 +188,14 @@ int mbus_config_parse_argv(struct mbus_config *c, int argc, char *argv[], enum m
         while ((opt = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
                 switch (opt) {
                 case 'h':
-                        action = MBUS_CONFIG_HELP;
+                        action = MBUS_OPTIONS_HELP;
                         break;
                 case ARG_VERSION:
-                        action = MBUS_CONFIG_VERSION;
+                        action = MBUS_OPTIONS_VERSION;
                         break;
                 case ARG_ADDRESS:
                         if (optarg[0] != '/' && strncmp(optarg, "unix:", 5) != 0)
-                                return config_error(errbuf, errbuf_size,
+                                return options_error(errbuf, errbuf_size,
                                                     "--address wants an absolute socket path: %s", optarg);
                         free(c->address);
                         c->address = strdup(optarg);
@@ -203,68 +203,68 @@ int mbus_config_parse_argv(struct mbus_config *c, int argc, char *argv[], enum m
                                 return -ENOMEM;
                         break;
                 case ARG_MAX_PEERS:
-                        r = config_parse_size(optarg, 1, 1u << 20, &c->max_peers);
+                        r = options_parse_size(optarg, 1, 1u << 20, &c->max_peers);
                         if (r < 0)
-                                return config_error(errbuf, errbuf_size, "Invalid --max-peers: %s", optarg);
+                                return options_error(errbuf, errbuf_size, "Invalid --max-peers: %s", optarg);
                         break;
                 case ARG_MAX_FRAME_SIZE:
-                        r = config_parse_size(optarg, 4096, UINT32_MAX, &c->max_frame_size);
+                        r = options_parse_size(optarg, 4096, UINT32_MAX, &c->max_frame_size);
                         if (r < 0)
-                                return config_error(errbuf, errbuf_size,
+                                return options_error(errbuf, errbuf_size,
                                                     "Invalid --max-frame-size (4096..4294967295): %s", optarg);
                         break;
                 case ARG_MAX_PENDING_CALLS:
-                        r = config_parse_size(optarg, 1, 1u << 24, &c->max_pending_calls);
+                        r = options_parse_size(optarg, 1, 1u << 24, &c->max_pending_calls);
                         if (r < 0)
-                                return config_error(errbuf, errbuf_size, "Invalid --max-pending-calls: %s",
+                                return options_error(errbuf, errbuf_size, "Invalid --max-pending-calls: %s",
                                                     optarg);
                         break;
                 case ARG_MAX_QUEUE_BYTES:
-                        r = config_parse_size(optarg, 1, SIZE_MAX / 4, &c->max_queue_bytes);
+                        r = options_parse_size(optarg, 1, SIZE_MAX / 4, &c->max_queue_bytes);
                         if (r < 0)
-                                return config_error(errbuf, errbuf_size, "Invalid --max-queue-bytes: %s",
+                                return options_error(errbuf, errbuf_size, "Invalid --max-queue-bytes: %s",
                                                     optarg);
                         break;
                 case ARG_MAX_CALL_TIMEOUT:
-                        r = config_parse_sec(optarg, &c->max_call_timeout);
+                        r = options_parse_sec(optarg, &c->max_call_timeout);
                         if (r < 0)
-                                return config_error(errbuf, errbuf_size, "Invalid --max-call-timeout: %s",
+                                return options_error(errbuf, errbuf_size, "Invalid --max-call-timeout: %s",
                                                     optarg);
                         break;
                 case ARG_KEEPALIVE_INTERVAL:
-                        r = config_parse_sec(optarg, &c->keepalive_interval);
+                        r = options_parse_sec(optarg, &c->keepalive_interval);
                         if (r < 0)
-                                return config_error(errbuf, errbuf_size, "Invalid --keepalive-interval: %s",
+                                return options_error(errbuf, errbuf_size, "Invalid --keepalive-interval: %s",
                                                     optarg);
                         break;
                 case ARG_KEEPALIVE_TIMEOUT:
-                        r = config_parse_sec(optarg, &c->keepalive_timeout);
+                        r = options_parse_sec(optarg, &c->keepalive_timeout);
                         if (r < 0)
-                                return config_error(errbuf, errbuf_size, "Invalid --keepalive-timeout: %s",
+                                return options_error(errbuf, errbuf_size, "Invalid --keepalive-timeout: %s",
                                                     optarg);
                         break;
                 case ARG_KEEPALIVE_THRESHOLD:
-                        r = config_parse_size(optarg, 1, 1000, &n);
+                        r = options_parse_size(optarg, 1, 1000, &n);
                         if (r < 0)
-                                return config_error(errbuf, errbuf_size, "Invalid --keepalive-threshold: %s",
+                                return options_error(errbuf, errbuf_size, "Invalid --keepalive-threshold: %s",
                                                     optarg);
                         c->keepalive_threshold = (unsigned) n;
                         break;
                 case ARG_LOG_TARGET:
                         r = mbus_log_target_from_string(optarg);
                         if (r < 0)
-                                return config_error(errbuf, errbuf_size, "Invalid --log-target: %s", optarg);
+                                return options_error(errbuf, errbuf_size, "Invalid --log-target: %s", optarg);
                         c->log_target = r;
                         break;
                 case ARG_LOG_LEVEL:
                         r = mbus_log_level_from_string(optarg);
                         if (r < 0)
-                                return config_error(errbuf, errbuf_size, "Invalid --log-level: %s", optarg);
+                                return options_error(errbuf, errbuf_size, "Invalid --log-level: %s", optarg);
                         c->log_level = r;
                         break;
                 case ARG_CONFIG_DIR:
                         if (optarg[0] == 0)
-                                return config_error(errbuf, errbuf_size, "--config-dir wants a directory");
+                                return options_error(errbuf, errbuf_size, "--config-dir wants a directory");
                         free(c->config_dir);
                         c->config_dir = strdup(optarg);
                         if (!c->config_dir)
@@ -276,19 +276,19 @@ int mbus_config_parse_argv(struct mbus_config *c, int argc, char *argv[], enum m
                         else if (strcmp(optarg, "user") == 0)
                                 c->scope = MBUS_POLICY_SCOPE_USER;
                         else
-                                return config_error(errbuf, errbuf_size, "Invalid --scope (system or user): %s",
+                                return options_error(errbuf, errbuf_size, "Invalid --scope (system or user): %s",
                                                     optarg);
                         break;
                 case ':':
-                        return config_error(errbuf, errbuf_size, "Option %s needs an argument",
+                        return options_error(errbuf, errbuf_size, "Option %s needs an argument",
                                             argv[optind - 1]);
                 case '?':
                 default:
-                        return config_error(errbuf, errbuf_size, "Unknown option %s", argv[optind - 1]);
+                        return options_error(errbuf, errbuf_size, "Unknown option %s", argv[optind - 1]);
                 }
         }
         if (optind < argc)
-                return config_error(errbuf, errbuf_size, "Unexpected argument: %s", argv[optind]);
+                return options_error(errbuf, errbuf_size, "Unexpected argument: %s", argv[optind]);
 
         if (c->default_call_timeout > c->max_call_timeout)
                 c->default_call_timeout = c->max_call_timeout;

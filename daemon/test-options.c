@@ -1,30 +1,30 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests of the command line parser (config.c). */
+/* Unit tests of the command line parser (options.c). */
 
 #include <check.h>
 #include <stdlib.h>
 
 #include "conf/policy.h"
-#include "config.h"
+#include "options.h"
 #include "util/test-util.h"
 
-static int parse(struct mbus_config *c, enum mbus_config_action *action, char **argv) {
+static int parse(struct mbus_options *c, enum mbus_options_action *action, char **argv) {
         char errbuf[256];
         int argc = 0;
 
         while (argv[argc])
                 argc++;
-        mbus_config_init(c);
-        return mbus_config_parse_argv(c, argc, argv, action, errbuf, sizeof(errbuf));
+        mbus_options_init(c);
+        return mbus_options_parse_argv(c, argc, argv, action, errbuf, sizeof(errbuf));
 }
 
 START_TEST(test_defaults_match_the_documentation) {
-        struct mbus_config c;
-        enum mbus_config_action a;
+        struct mbus_options c;
+        enum mbus_options_action a;
         char *argv[] = { (char *) "mbus-broker", NULL };
 
         ck_assert_int_eq(parse(&c, &a, argv), 0);
-        ck_assert_int_eq(a, MBUS_CONFIG_RUN);
+        ck_assert_int_eq(a, MBUS_OPTIONS_RUN);
         ck_assert_ptr_null(c.address);
         ck_assert_uint_eq(c.max_peers, 4096);
         ck_assert_uint_eq(c.max_frame_size, 16777216);
@@ -35,13 +35,13 @@ START_TEST(test_defaults_match_the_documentation) {
         ck_assert_uint_eq(c.keepalive_timeout, 10 * USEC_PER_SEC);
         ck_assert_uint_eq(c.keepalive_threshold, 3);
         ck_assert_int_eq(c.log_level, LOG_INFO);
-        mbus_config_done(&c);
+        mbus_options_done(&c);
 }
 END_TEST
 
 START_TEST(test_options_take_fractional_seconds_and_sizes) {
-        struct mbus_config c;
-        enum mbus_config_action a;
+        struct mbus_options c;
+        enum mbus_options_action a;
         char *argv[] = {
                 (char *) "mbus-broker", (char *) "--address", (char *) "/tmp/x/socket",
                 (char *) "--keepalive-interval", (char *) "0.2", (char *) "--keepalive-timeout=0.25",
@@ -58,7 +58,7 @@ START_TEST(test_options_take_fractional_seconds_and_sizes) {
         ck_assert_uint_eq(c.default_call_timeout, 1500000);   /* capped */
         ck_assert_int_eq(c.log_level, LOG_DEBUG);
         ck_assert_int_eq(c.log_target, MBUS_LOG_TARGET_CONSOLE);
-        mbus_config_done(&c);
+        mbus_options_done(&c);
 }
 END_TEST
 
@@ -70,37 +70,37 @@ START_TEST(test_bad_values_are_refused) {
         };
 
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-                struct mbus_config c;
-                enum mbus_config_action a;
+                struct mbus_options c;
+                enum mbus_options_action a;
                 char *argv[] = { (char *) "mbus-broker", (char *) bad[i][0], (char *) bad[i][1], NULL };
 
                 ck_assert_int_eq(parse(&c, &a, argv), -EINVAL);
-                mbus_config_done(&c);
+                mbus_options_done(&c);
         }
 }
 END_TEST
 
 START_TEST(test_help_and_version_are_actions) {
-        struct mbus_config c;
-        enum mbus_config_action a;
+        struct mbus_options c;
+        enum mbus_options_action a;
         char *help[] = { (char *) "mbus-broker", (char *) "--help", NULL };
         char *version[] = { (char *) "mbus-broker", (char *) "--version", NULL };
         char *extra[] = { (char *) "mbus-broker", (char *) "extra", NULL };
 
         ck_assert_int_eq(parse(&c, &a, help), 0);
-        ck_assert_int_eq(a, MBUS_CONFIG_HELP);
-        mbus_config_done(&c);
+        ck_assert_int_eq(a, MBUS_OPTIONS_HELP);
+        mbus_options_done(&c);
         ck_assert_int_eq(parse(&c, &a, version), 0);
-        ck_assert_int_eq(a, MBUS_CONFIG_VERSION);
-        mbus_config_done(&c);
+        ck_assert_int_eq(a, MBUS_OPTIONS_VERSION);
+        mbus_options_done(&c);
         ck_assert_int_eq(parse(&c, &a, extra), -EINVAL);
-        mbus_config_done(&c);
+        mbus_options_done(&c);
 }
 END_TEST
 
 START_TEST(test_config_dir_and_scope) {
-        struct mbus_config c;
-        enum mbus_config_action a;
+        struct mbus_options c;
+        enum mbus_options_action a;
         char *good[] = { (char *) "mbus-broker", (char *) "--config-dir", (char *) "/tmp/conf", (char *) "--scope",
                          (char *) "user", NULL };
         char *bad[] = { (char *) "mbus-broker", (char *) "--scope", (char *) "world", NULL };
@@ -109,20 +109,20 @@ START_TEST(test_config_dir_and_scope) {
         ck_assert_int_eq(parse(&c, &a, none), 0);
         ck_assert_ptr_null(c.config_dir);
         ck_assert_int_eq(c.scope, -1);                  /* by the broker's uid */
-        mbus_config_done(&c);
+        mbus_options_done(&c);
 
         ck_assert_int_eq(parse(&c, &a, good), 0);
         ck_assert_str_eq(c.config_dir, "/tmp/conf");
         ck_assert_int_eq(c.scope, MBUS_POLICY_SCOPE_USER);
-        mbus_config_done(&c);
+        mbus_options_done(&c);
 
         ck_assert_int_eq(parse(&c, &a, bad), -EINVAL);
-        mbus_config_done(&c);
+        mbus_options_done(&c);
 }
 END_TEST
 
-static Suite *config_suite(void) {
-        Suite *s = suite_create("config");
+static Suite *options_suite(void) {
+        Suite *s = suite_create("options");
         TCase *tc = tcase_create("core");
 
         tcase_add_test(tc, test_defaults_match_the_documentation);
@@ -134,4 +134,4 @@ static Suite *config_suite(void) {
         return s;
 }
 
-MBUS_TEST_MAIN(config_suite)
+MBUS_TEST_MAIN(options_suite)

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Keep-alive: one sweep over all peers instead of a timer each, so that ten thousand idle
+ * peers cost one timer and one pass, not ten thousand sources to re-arm on every frame. A
+ * welcomed peer silent for the interval gets a PING; one that stays silent for the timeout
+ * after it counts a miss and is pinged again; threshold misses in a row drop it. Any bytes
+ * from a welcomed peer reset that state (peer.c), so a busy peer is never pinged and a PONG
+ * is just one kind of activity. A peer that never says HELLO is dropped interval + timeout
+ * after it connected, however many bytes it trickles.
+ *
+ * The sweep runs every quarter of the shorter of interval and timeout (10 ms to 5 s), so a
+ * deadline is noticed at most that late; drops go through mbus_broker_condemn_peer() like any
+ * other, and the sweep ends in mbus_broker_dispatch_done(). It also refreshes the sd_notify
+ * STATUS= line, which has no timer of its own.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <systemd/sd-event.h>
+
+#include "broker-internal.h"
+#include "broker.h"
+#include "log-ids.h"
+#include "peer.h"
+#include "proto/frame.h"
+
+/* A PING with a fresh broker serial; REPLY class: a full queue does not swallow it silently. */
+static int broker_send_ping(struct mbus_broker *b, struct mbus_peer *peer) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
+        int r;
+
+        r = mbus_frame_new(&f, MBUS_FRAME_PING,
+                           &(const struct mbus_frame_fields) { .serial = ++b->next_serial }, NULL, 0);
+        if (r < 0)
+                return r;
+        return mbus_peer_queue(peer, f, MBUS_QUEUE_REPLY);
+}
+
+static usec_t broker_keepalive_period(const struct mbus_options *c) {
+        usec_t p = MIN(c->keepalive_interval, c->keepalive_timeout) / 4;
+        return MIN(MAX(p, 10 * USEC_PER_MSEC), 5 * USEC_PER_SEC);
+}
+
+static int broker_on_keepalive(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct mbus_broker *b = userdata;
+        const struct mbus_options *c = b->options;
+        usec_t now = mbus_broker_now(b);
+
+        for (struct mbus_peer *p = b->peers_first; p; p = p->next) {
+                if (p->condemned)
+                        continue;
+                if (p->state == MBUS_PEER_HANDSHAKE) {
+                        if (now >= usec_add(p->last_rx, usec_add(c->keepalive_interval, c->keepalive_timeout))) {
+                                (void) mbus_log(LOG_NOTICE, -ETIMEDOUT,
+                                                MBUS_FIELDS(.msgid = MBUS_MSGID_KEEPALIVE_TIMEOUT, .peer = p),
+                                                "Peer :1.%" PRIu64 " sent no HELLO in time", p->id);
+                                mbus_broker_condemn_peer(b, p, -ETIMEDOUT);
+                        }
+                        continue;
+                }
+                if (p->ping_sent != 0) {
+                        if (now < usec_add(p->ping_sent, c->keepalive_timeout))
+                                continue;
+                        if (++p->n_missed_pings >= c->keepalive_threshold) {
+                                (void) mbus_log(LOG_NOTICE, -ETIMEDOUT,
+                                                MBUS_FIELDS(.msgid = MBUS_MSGID_KEEPALIVE_TIMEOUT, .peer = p),
+                                                "Peer :1.%" PRIu64 " (%s) did not answer %u pings: dropping it",
+                                                p->id, p->name ?: "", p->n_missed_pings);
+                                mbus_broker_condemn_peer(b, p, -ETIMEDOUT);
+                                continue;
+                        }
+                } else if (now < usec_add(p->last_rx, c->keepalive_interval))
+                        continue;
+
+                if (broker_send_ping(b, p) >= 0)
+                        p->ping_sent = now;
+        }
+
+        mbus_broker_notify_status(b);
+        (void) sd_event_source_set_time_relative(s, broker_keepalive_period(c));
+        mbus_broker_dispatch_done(b);
+        return 0;
+}
+
+int mbus_broker_add_keepalive_timer(struct mbus_broker *b) {
+        int r;
+
+        r = sd_event_add_time_relative(b->event, &b->keepalive_timer, CLOCK_MONOTONIC,
+                                       broker_keepalive_period(b->options), BROKER_TIMER_ACCURACY_USEC,
+                                       broker_on_keepalive, b);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(b->keepalive_timer, SD_EVENT_ON);
+        (void) sd_event_source_set_description(b->keepalive_timer, "keepalive-sweep");
+        return 0;
+}
