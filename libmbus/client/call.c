@@ -87,7 +87,8 @@ void mbus_slot_unlink_call(struct mbus_slot *slot) {
 
 /* The one place an asynchronous call completes. */
 static void call_complete(struct mbus_slot *slot, json_object *result, const struct mbus_error *error) {
-        _cleanup_(mbus_slot_unrefp) struct mbus_slot *ref = mbus_slot_ref(slot);
+        /* unlinking drops the connection's reference, maybe the last: keep slot until we return */
+        _unused_ _cleanup_(mbus_slot_unrefp) struct mbus_slot *ref = mbus_slot_ref(slot);
         struct mbus_conn *conn = slot->conn;
 
         mbus_slot_unlink_call(slot);
