@@ -158,7 +158,7 @@ static int policy_rule_add(struct policy_load *l, unsigned line, bool allow, con
                            const char *member, const char *key, const char *value) {
         struct mbus_policy_rule rule = { .allow = allow, .line = line };
         enum mbus_policy_action action;
-        unsigned long id;
+        unsigned long id = 0;
         int r;
 
         action = mbus_policy_action_from_string(action_name);

@@ -256,6 +256,7 @@ _public_ int mbus_call(struct mbus_conn *conn, const char *ns, const char *proce
         r = mbus_conn_wait_answer(conn, serial, /* error_serial= */ 0, deadline, &reply, ret_error);
         if (r < 0)
                 return r;
+        assert(reply);
         if (reply->type != MBUS_FRAME_RETURN)
                 return mbus_conn_error_set(ret_error, MBUS_ERROR_PROTOCOL, "Unexpected reply type");
         if (mbus_conn_parse_body(reply, &result) < 0)
@@ -287,6 +288,7 @@ int mbus_conn_call_control(struct mbus_conn *conn, enum mbus_frame_type type,
         r = mbus_conn_wait_answer(conn, fields->serial, /* error_serial= */ 0, deadline, &reply, ret_error);
         if (r < 0)
                 return r;
+        assert(reply);
         if (reply->type != (type == MBUS_FRAME_PING ? MBUS_FRAME_PONG : MBUS_FRAME_RETURN))
                 return mbus_conn_error_set(ret_error, MBUS_ERROR_PROTOCOL, "Unexpected reply type");
         return 0;
@@ -312,5 +314,6 @@ _public_ int mbus_ping(struct mbus_conn *conn, uint64_t timeout_usec) {
         r = mbus_conn_wait_answer(conn, serial, /* error_serial= */ 0, deadline, &reply, NULL);
         if (r < 0)
                 return r;
+        assert(reply);
         return reply->type == MBUS_FRAME_PONG ? 0 : -EBADMSG;
 }
