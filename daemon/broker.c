@@ -334,8 +334,10 @@ void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds)
         struct mbus_peer *peer;
         int r;
 
-        if (b->n_peers >= b->options->max_peers)
-                return broker_refuse(b, fd);
+        if (b->n_peers >= b->options->max_peers) {
+                broker_refuse(b, fd);
+                return;
+        }
 
         r = mbus_peer_new(&peer, b, fd, creds);
         if (r < 0) {

@@ -104,7 +104,7 @@ int mbus_listener_uds_bind(const char *address, int *ret_fd, char **ret_path) {
 int mbus_listener_uds_check(int fd) {
         int v = 0;
         socklen_t len = sizeof(v);
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = {};
         socklen_t sslen = sizeof(ss);
 
         if (getsockname(fd, (struct sockaddr *) &ss, &sslen) < 0 || ss.ss_family != AF_UNIX)

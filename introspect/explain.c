@@ -122,7 +122,7 @@ int mbus_explain_parse_groups(const char *list, gid_t **groups, size_t *n_groups
         for (;;) {
                 size_t len = strcspn(p, ",");
                 char item[256];
-                gid_t gid, *g;
+                gid_t gid = 0, *g;
                 int r;
 
                 if (len >= sizeof(item))

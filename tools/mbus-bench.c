@@ -369,7 +369,7 @@ static int proc_cpu_split_usec(pid_t pid, usec_t *ret_user, usec_t *ret_sys) {
 static int proc_cpu_usec(pid_t pid, usec_t *ret) {
         char path[64];
         unsigned long long ns;
-        usec_t user, sys;
+        usec_t user = 0, sys = 0;
         FILE *f;
         int r;
 
@@ -627,7 +627,7 @@ static int echo_child_run(void *userdata) {
 static int echo_start(const char *address, pid_t *ret_pid, int *ret_stop_fd) {
         int ready[2], stop[2], r;
         char c;
-        pid_t pid;
+        pid_t pid = 0;
 
         if (pipe2(ready, O_CLOEXEC) < 0)
                 return -errno;
@@ -685,7 +685,7 @@ static int bench_floor(struct bench *b) {
         bool have_cpu = false;
         char buf[64];
         int sp[2], r = 0;
-        pid_t pid;
+        pid_t pid = 0;
 
         lat = calloc(arg_calls, sizeof(*lat));
         if (!lat)
@@ -741,8 +741,8 @@ static int bench_rpc_seq(struct bench *b, const char *address) {
         _cleanup_free_ uint64_t *lat = NULL;
         usec_t t_start = 0, t_end, cpu0 = 0, cpu1 = 0, user0 = 0, user1 = 0, sys0 = 0, sys1 = 0;
         bool have_cpu = false, have_split = false;
-        pid_t echo_pid, broker_pid;
-        int stop_fd, r;
+        pid_t echo_pid = 0, broker_pid;
+        int stop_fd = -EBADF, r;
 
         lat = calloc(arg_calls, sizeof(*lat));
         if (!lat)
@@ -868,8 +868,8 @@ static int bench_rpc_pipelined(struct bench *b, const char *address) {
         struct pipeline p = {};
         usec_t t_start, t_end, cpu0 = 0, cpu1 = 0;
         bool have_cpu;
-        pid_t echo_pid, broker_pid;
-        int stop_fd, r;
+        pid_t echo_pid = 0, broker_pid;
+        int stop_fd = -EBADF, r;
 
         r = echo_start(address, &echo_pid, &stop_fd);
         if (r < 0) {
@@ -1099,7 +1099,7 @@ finish:
 static int bench_idle(struct bench *b, const char *address) {
         _cleanup_(mbus_conn_unrefp) struct mbus_conn *ctl = NULL;
         struct mbus_conn **conns = NULL;
-        uint64_t rss0, rss1, n = 0;
+        uint64_t rss0 = 0, rss1 = 0, n = 0;
         pid_t broker_pid;
         int r;
 
@@ -1544,7 +1544,7 @@ static void bench_print_text(const struct bench *b) {
         for (size_t i = 0; i < b->n_metrics; i++) {
                 const struct bench_metric *m = &b->metrics[i];
 
-                printf("  %-14s %-26s %12.2f %s\n", last && strcmp(last, m->scenario) == 0 ? "" : m->scenario,
+                printf("  %-14s %-26s %12.2f %s\n", i > 0 && strcmp(last, m->scenario) == 0 ? "" : m->scenario,
                        m->name, metric_median(m), m->unit);
                 last = m->scenario;
         }

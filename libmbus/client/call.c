@@ -87,7 +87,8 @@ void mbus_slot_unlink_call(struct mbus_slot *slot) {
 
 /* The one place an asynchronous call completes. */
 static void call_complete(struct mbus_slot *slot, json_object *result, const struct mbus_error *error) {
-        _cleanup_(mbus_slot_unrefp) struct mbus_slot *ref = mbus_slot_ref(slot);
+        /* unlinking drops the connection's reference, maybe the last: keep slot until we return */
+        _unused_ _cleanup_(mbus_slot_unrefp) struct mbus_slot *ref = mbus_slot_ref(slot);
         struct mbus_conn *conn = slot->conn;
 
         mbus_slot_unlink_call(slot);
@@ -255,6 +256,7 @@ _public_ int mbus_call(struct mbus_conn *conn, const char *ns, const char *proce
         r = mbus_conn_wait_answer(conn, serial, /* error_serial= */ 0, deadline, &reply, ret_error);
         if (r < 0)
                 return r;
+        assert(reply);
         if (reply->type != MBUS_FRAME_RETURN)
                 return mbus_conn_error_set(ret_error, MBUS_ERROR_PROTOCOL, "Unexpected reply type");
         if (mbus_conn_parse_body(reply, &result) < 0)
@@ -286,6 +288,7 @@ int mbus_conn_call_control(struct mbus_conn *conn, enum mbus_frame_type type,
         r = mbus_conn_wait_answer(conn, fields->serial, /* error_serial= */ 0, deadline, &reply, ret_error);
         if (r < 0)
                 return r;
+        assert(reply);
         if (reply->type != (type == MBUS_FRAME_PING ? MBUS_FRAME_PONG : MBUS_FRAME_RETURN))
                 return mbus_conn_error_set(ret_error, MBUS_ERROR_PROTOCOL, "Unexpected reply type");
         return 0;
@@ -311,5 +314,6 @@ _public_ int mbus_ping(struct mbus_conn *conn, uint64_t timeout_usec) {
         r = mbus_conn_wait_answer(conn, serial, /* error_serial= */ 0, deadline, &reply, NULL);
         if (r < 0)
                 return r;
+        assert(reply);
         return reply->type == MBUS_FRAME_PONG ? 0 : -EBADMSG;
 }

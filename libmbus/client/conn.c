@@ -265,6 +265,7 @@ static int conn_read_frame(struct mbus_conn *conn, bool may_read, struct mbus_fr
 
                         r = mbus_conn_frame_to_error(f, &e);
                         mbus_conn_log_debug("broker error: %s: %s", strna(e.name), strna(e.message));
+                        assert(r < 0);  /* every error name maps to an errno */
                         return r;
                 }
 

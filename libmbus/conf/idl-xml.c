@@ -107,12 +107,16 @@ static void idl_xml_start_namespace(struct idl_xml *x, const XML_Char **attrs) {
 
         if (!idl_xml_attributes(x, "namespace", attrs, names, values, ELEMENTSOF(names)))
                 return;
-        if (!values[0])
-                return mbus_xml_fail(&x->xml, "<namespace> has no name attribute");
+        if (!values[0]) {
+                mbus_xml_fail(&x->xml, "<namespace> has no name attribute");
+                return;
+        }
         x->ns_line = mbus_xml_line(&x->xml);
         x->seen_namespace = true;
-        if (idl_set_string(&x->ns->name, values[0]) < 0)
-                return mbus_xml_stop(&x->xml, -ENOMEM);
+        if (idl_set_string(&x->ns->name, values[0]) < 0) {
+                mbus_xml_stop(&x->xml, -ENOMEM);
+                return;
+        }
 }
 
 static void idl_xml_start_member(struct idl_xml *x, bool event, const XML_Char **attrs) {
@@ -123,14 +127,20 @@ static void idl_xml_start_member(struct idl_xml *x, bool event, const XML_Char *
 
         if (!idl_xml_attributes(x, idl_member_kind(event), attrs, names, values, ELEMENTSOF(names)))
                 return;
-        if (!values[0])
-                return mbus_xml_fail(&x->xml, "<%s> has no name attribute", idl_member_kind(event));
+        if (!values[0]) {
+                mbus_xml_fail(&x->xml, "<%s> has no name attribute", idl_member_kind(event));
+                return;
+        }
 
         r = idl_add_member(x->ns, event, values[0], mbus_xml_line(&x->xml), &m);
-        if (r == -E2BIG)
-                return mbus_xml_fail(&x->xml, "too many %ss (limit %u)", idl_member_kind(event), MBUS_IDL_MEMBERS_MAX);
-        if (r < 0)
-                return mbus_xml_stop(&x->xml, -ENOMEM);
+        if (r == -E2BIG) {
+                mbus_xml_fail(&x->xml, "too many %ss (limit %u)", idl_member_kind(event), MBUS_IDL_MEMBERS_MAX);
+                return;
+        }
+        if (r < 0) {
+                mbus_xml_stop(&x->xml, -ENOMEM);
+                return;
+        }
         x->member = (size_t) (m - (event ? x->ns->events : x->ns->procedures));
         x->member_is_event = event;
         x->member_has_doc = false;
@@ -146,37 +156,53 @@ static void idl_xml_start_arg(struct idl_xml *x, const XML_Char **attrs) {
 
         if (!idl_xml_attributes(x, "arg", attrs, names, values, ELEMENTSOF(names)))
                 return;
-        if (!values[0])
-                return mbus_xml_fail(&x->xml, "<arg> has no name attribute");
-        if (!values[1])
-                return mbus_xml_fail(&x->xml, "argument '%s' has no type attribute", values[0]);
+        if (!values[0]) {
+                mbus_xml_fail(&x->xml, "<arg> has no name attribute");
+                return;
+        }
+        if (!values[1]) {
+                mbus_xml_fail(&x->xml, "argument '%s' has no type attribute", values[0]);
+                return;
+        }
         if (values[2]) {
-                if (x->member_is_event)
-                        return mbus_xml_fail(&x->xml, "argument '%s' of event %s: direction is not allowed on event arguments",
-                                            values[0], m->name);
+                if (x->member_is_event) {
+                        mbus_xml_fail(&x->xml, "argument '%s' of event %s: direction is not allowed on event arguments",
+                                     values[0], m->name);
+                        return;
+                }
                 if (strcmp(values[2], "out") == 0)
                         out = true;
-                else if (strcmp(values[2], "in") != 0)
-                        return mbus_xml_fail(&x->xml, "invalid direction '%s' for argument '%s' (expected in or out)",
-                                            values[2], values[0]);
+                else if (strcmp(values[2], "in") != 0) {
+                        mbus_xml_fail(&x->xml, "invalid direction '%s' for argument '%s' (expected in or out)",
+                                     values[2], values[0]);
+                        return;
+                }
         }
         if (!idl_xml_boolean(x, "optional", values[3], &optional))
                 return;
 
         r = idl_add_arg(m, out, values[0], mbus_xml_line(&x->xml), &a);
-        if (r == -E2BIG)
-                return mbus_xml_fail(&x->xml, "too many arguments in %s %s (limit %u)",
-                                    idl_member_kind(x->member_is_event), m->name, MBUS_IDL_ARGS_MAX);
-        if (r < 0)
-                return mbus_xml_stop(&x->xml, -ENOMEM);
+        if (r == -E2BIG) {
+                mbus_xml_fail(&x->xml, "too many arguments in %s %s (limit %u)",
+                             idl_member_kind(x->member_is_event), m->name, MBUS_IDL_ARGS_MAX);
+                return;
+        }
+        if (r < 0) {
+                mbus_xml_stop(&x->xml, -ENOMEM);
+                return;
+        }
         a->optional = optional;
         r = mbus_idl_type_parse(&a->type, values[1]);
-        if (r == -ENOMEM)
-                return mbus_xml_stop(&x->xml, -ENOMEM);
-        if (r < 0)
-                return mbus_xml_fail(&x->xml, "invalid type '%s' for argument '%s' (string, int, double, bool, object, "
-                                    "any, array<T>, ?T; at most %u levels)", values[1], values[0],
-                                    MBUS_IDL_TYPE_DEPTH_MAX);
+        if (r == -ENOMEM) {
+                mbus_xml_stop(&x->xml, -ENOMEM);
+                return;
+        }
+        if (r < 0) {
+                mbus_xml_fail(&x->xml, "invalid type '%s' for argument '%s' (string, int, double, bool, object, "
+                             "any, array<T>, ?T; at most %u levels)", values[1], values[0],
+                             MBUS_IDL_TYPE_DEPTH_MAX);
+                return;
+        }
 }
 
 static void idl_xml_start_doc(struct idl_xml *x, enum idl_xml_element parent, const XML_Char **attrs) {
@@ -184,8 +210,10 @@ static void idl_xml_start_doc(struct idl_xml *x, enum idl_xml_element parent, co
 
         if (!idl_xml_attributes(x, "doc", attrs, NULL, NULL, 0))
                 return;
-        if (*seen)
-                return mbus_xml_fail(&x->xml, "duplicate <doc> in <%s>", idl_xml_element_names[parent]);
+        if (*seen) {
+                mbus_xml_fail(&x->xml, "duplicate <doc> in <%s>", idl_xml_element_names[parent]);
+                return;
+        }
         *seen = true;
         x->doc_len = 0;
 }
@@ -208,24 +236,32 @@ static void XMLCALL idl_xml_on_start(void *userdata, const XML_Char *name, const
         else if (strcmp(name, "doc") == 0 &&
                  (parent == IDL_XML_NAMESPACE || parent == IDL_XML_PROCEDURE || parent == IDL_XML_EVENT))
                 e = IDL_XML_DOC;
-        else if (parent == IDL_XML_NONE)
-                return mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <namespace>", name);
-        else
-                return mbus_xml_fail(&x->xml, "unknown element <%s> in <%s>", name, idl_xml_element_names[parent]);
+        else if (parent == IDL_XML_NONE) {
+                mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <namespace>", name);
+                return;
+        }
+        else {
+                mbus_xml_fail(&x->xml, "unknown element <%s> in <%s>", name, idl_xml_element_names[parent]);
+                return;
+        }
 
         assert(x->depth + 1 < ELEMENTSOF(x->stack));
         x->stack[++x->depth] = e;
 
         switch (e) {
         case IDL_XML_NAMESPACE:
-                return idl_xml_start_namespace(x, attrs);
+                idl_xml_start_namespace(x, attrs);
+                return;
         case IDL_XML_PROCEDURE:
         case IDL_XML_EVENT:
-                return idl_xml_start_member(x, e == IDL_XML_EVENT, attrs);
+                idl_xml_start_member(x, e == IDL_XML_EVENT, attrs);
+                return;
         case IDL_XML_ARG:
-                return idl_xml_start_arg(x, attrs);
+                idl_xml_start_arg(x, attrs);
+                return;
         case IDL_XML_DOC:
-                return idl_xml_start_doc(x, parent, attrs);
+                idl_xml_start_doc(x, parent, attrs);
+                return;
         default:
                 assert(false);
         }
@@ -243,8 +279,10 @@ static void XMLCALL idl_xml_on_end(void *userdata, const XML_Char *name) {
                 char **field = x->stack[x->depth - 1] == IDL_XML_NAMESPACE ? &x->ns->doc : &idl_xml_member(x)->doc;
 
                 r = idl_set_doc(field, x->doc ?: "", x->doc_len);
-                if (r < 0)
-                        return mbus_xml_stop(&x->xml, -ENOMEM);
+                if (r < 0) {
+                        mbus_xml_stop(&x->xml, -ENOMEM);
+                        return;
+                }
         }
         x->depth--;
 }
@@ -258,16 +296,22 @@ static void XMLCALL idl_xml_on_text(void *userdata, const XML_Char *s, int len) 
 
         if (x->stack[x->depth] != IDL_XML_DOC) {
                 for (int i = 0; i < len; i++)
-                        if (!strchr(" \t\r\n", s[i]))
-                                return mbus_xml_fail(&x->xml, "unexpected text in <%s>", idl_xml_element_names[x->stack[x->depth]]);
+                        if (!strchr(" \t\r\n", s[i])) {
+                                mbus_xml_fail(&x->xml, "unexpected text in <%s>", idl_xml_element_names[x->stack[x->depth]]);
+                                return;
+                        }
                 return;
         }
 
-        if (x->doc_len + (size_t) len > IDL_XML_DOC_MAX)
-                return mbus_xml_fail(&x->xml, "<doc> too long (limit %u bytes)", IDL_XML_DOC_MAX);
+        if (x->doc_len + (size_t) len > IDL_XML_DOC_MAX) {
+                mbus_xml_fail(&x->xml, "<doc> too long (limit %u bytes)", IDL_XML_DOC_MAX);
+                return;
+        }
         p = realloc(x->doc, x->doc_len + (size_t) len + 1);
-        if (!p)
-                return mbus_xml_stop(&x->xml, -ENOMEM);
+        if (!p) {
+                mbus_xml_stop(&x->xml, -ENOMEM);
+                return;
+        }
         x->doc = p;
         memcpy(x->doc + x->doc_len, s, (size_t) len);
         x->doc_len += (size_t) len;

@@ -66,6 +66,7 @@ int mbus_json_lines_scan(const struct mbus_json_lines *s, const char *text, size
                         continue;
                 }
                 if (c == '}' || c == ']') {
+                        assert(depth > 0);      /* json-c has checked the nesting */
                         depth--;
                         continue;
                 }

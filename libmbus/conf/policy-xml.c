@@ -32,29 +32,41 @@ static void policy_xml_rule(struct policy_xml *x, const char *element, const XML
                 const char *a = attrs[i], *v = attrs[i + 1];
 
                 if (mbus_policy_action_from_string(a) >= 0) {
-                        if (action)
-                                return mbus_xml_fail(&x->xml, "<%s> has two actions (%s and %s): write one rule each",
-                                                     element, action, a);
+                        if (action) {
+                                mbus_xml_fail(&x->xml, "<%s> has two actions (%s and %s): write one rule each",
+                                              element, action, a);
+                                return;
+                        }
                         action = a;
                         if (strcmp(a, "own") == 0) {
-                                if (strcmp(v, "true") != 0)
-                                        return mbus_xml_fail(&x->xml, "own must be \"true\", not \"%s\"", v);
+                                if (strcmp(v, "true") != 0) {
+                                        mbus_xml_fail(&x->xml, "own must be \"true\", not \"%s\"", v);
+                                        return;
+                                }
                         } else
                                 member = v;
                 } else if (policy_is_principal_key(a)) {
-                        if (key)
-                                return mbus_xml_fail(&x->xml, "<%s> has two principals (%s and %s): write one rule "
-                                                     "each", element, key, a);
+                        if (key) {
+                                mbus_xml_fail(&x->xml, "<%s> has two principals (%s and %s): write one rule "
+                                              "each", element, key, a);
+                                return;
+                        }
                         key = a;
                         value = v;
-                } else
-                        return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <%s>", a, element);
+                } else {
+                        mbus_xml_fail(&x->xml, "unknown attribute '%s' on <%s>", a, element);
+                        return;
+                }
         }
-        if (!action)
-                return mbus_xml_fail(&x->xml, "<%s> has no action (own, call, subscribe or send)", element);
-        if (!key)
-                return mbus_xml_fail(&x->xml, "<%s> has no principal (user, group, cert-cn, cert-san or "
-                                     "cert-fingerprint)", element);
+        if (!action) {
+                mbus_xml_fail(&x->xml, "<%s> has no action (own, call, subscribe or send)", element);
+                return;
+        }
+        if (!key) {
+                mbus_xml_fail(&x->xml, "<%s> has no principal (user, group, cert-cn, cert-san or "
+                              "cert-fingerprint)", element);
+                return;
+        }
         mbus_xml_stop(&x->xml, policy_rule_add(x->l, line, strcmp(element, "allow") == 0, action, member, key,
                                                value));
 }
@@ -68,27 +80,37 @@ static void XMLCALL policy_xml_on_start(void *userdata, const XML_Char *name, co
         if (x->depth == 0) {
                 const char *ns = NULL;
 
-                if (strcmp(name, "policy") != 0)
-                        return mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <policy>",
-                                             name);
+                if (strcmp(name, "policy") != 0) {
+                        mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <policy>",
+                                      name);
+                        return;
+                }
                 for (size_t i = 0; attrs[i]; i += 2) {
-                        if (strcmp(attrs[i], "namespace") != 0)
-                                return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <policy>", attrs[i]);
+                        if (strcmp(attrs[i], "namespace") != 0) {
+                                mbus_xml_fail(&x->xml, "unknown attribute '%s' on <policy>", attrs[i]);
+                                return;
+                        }
                         ns = attrs[i + 1];
                 }
-                if (!ns)
-                        return mbus_xml_fail(&x->xml, "<policy> has no namespace attribute");
+                if (!ns) {
+                        mbus_xml_fail(&x->xml, "<policy> has no namespace attribute");
+                        return;
+                }
                 x->seen_policy = true;
                 x->depth = 1;
-                return mbus_xml_stop(&x->xml, policy_set_namespace(x->l, mbus_xml_line(&x->xml), ns));
+                mbus_xml_stop(&x->xml, policy_set_namespace(x->l, mbus_xml_line(&x->xml), ns));
+                return;
         }
         if (x->depth == 1 && (strcmp(name, "allow") == 0 || strcmp(name, "deny") == 0)) {
                 x->depth = 2;
-                return policy_xml_rule(x, name, attrs);
+                policy_xml_rule(x, name, attrs);
+                return;
         }
-        if (x->depth == 1)
-                return mbus_xml_fail(&x->xml, "unknown element <%s> in <policy> (expected <allow> or <deny>)",
-                                     name);
+        if (x->depth == 1) {
+                mbus_xml_fail(&x->xml, "unknown element <%s> in <policy> (expected <allow> or <deny>)",
+                              name);
+                return;
+        }
         mbus_xml_fail(&x->xml, "unexpected element <%s> inside a rule (rules are empty elements)", name);
 }
 
@@ -106,8 +128,10 @@ static void XMLCALL policy_xml_on_text(void *userdata, const XML_Char *s, int le
         if (x->xml.error < 0)
                 return;
         for (int i = 0; i < len; i++)
-                if (!strchr(" \t\r\n", s[i]))
-                        return mbus_xml_fail(&x->xml, "unexpected text in <%s>", x->depth >= 2 ? "a rule" : "policy");
+                if (!strchr(" \t\r\n", s[i])) {
+                        mbus_xml_fail(&x->xml, "unexpected text in <%s>", x->depth >= 2 ? "a rule" : "policy");
+                        return;
+                }
 }
 
 int policy_parse_xml(struct policy_load *l, const char *text, size_t len) {

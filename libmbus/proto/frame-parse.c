@@ -16,6 +16,7 @@
  * Integers are read with memcpy + leXXtoh: wire data is never aligned.
  */
 
+#include <assert.h>
 #include <string.h>
 
 #include "proto/frame-internal.h"
@@ -192,6 +193,7 @@ static int frame_parse_fields(struct mbus_frame *frame, const char **ret_reason)
                                 slot = &frame->f.pattern;
                                 break;
                         }
+                        assert(slot);   /* field_rules[] gives the string kind to these fields only */
                         *slot = s;
                 }
                 p += len;

@@ -70,6 +70,7 @@ static int stream_in_reserve(struct mbus_stream *s, size_t want) {
         uint8_t *p;
 
         want = MAX(want, (size_t) MBUS_STREAM_READ_SIZE);
+        assert(s->in || (s->in_start == 0 && s->in_end == 0));
 
         /* Reallocate to grow, and also to shrink after a large frame has gone: the buffer
          * only stays big while a big frame is being read. */

@@ -13,12 +13,15 @@
 #define _unlikely_(x) (__builtin_expect(!!(x), 0))
 #define _public_ __attribute__((__visibility__("default")))
 
-/* Gives f##p(), usable with _cleanup_(), for a destructor that takes NULL and returns NULL. */
+/* Gives f##p(), usable with _cleanup_(), for a destructor that takes NULL and returns NULL. The
+ * struct declaration at the end takes the `;` written after the macro, which ISO C does not allow
+ * after a function body. */
 #define MBUS_DEFINE_CLEANUP(type, f)                     \
         static inline void f##p(type *p) {               \
                 if (*p)                                  \
                         *p = f(*p);                      \
-        }
+        }                                                \
+        struct mbus_define_cleanup_takes_a_semicolon
 
 /* Hands ownership on: returns the value and forgets it locally. */
 #define TAKE_PTR(p)                                      \
