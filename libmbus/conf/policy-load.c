@@ -74,7 +74,7 @@ static int policy_resolve_id(struct policy_load *l, unsigned line, bool group, c
         struct passwd pw, *pw_result = NULL;
         struct group gr, *gr_result = NULL;
         size_t size = 4096;
-        unsigned long id;
+        unsigned long id = 0;
         int r;
 
         if (policy_parse_id(s, &id)) {
@@ -136,7 +136,7 @@ int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char
                            const char *member, const char *key, const char *value) {
         struct mbus_policy_rule rule = { .allow = allow, .line = line };
         enum mbus_policy_action action;
-        unsigned long id;
+        unsigned long id = 0;
         int r;
 
         action = mbus_policy_action_from_string(action_name);
