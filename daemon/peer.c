@@ -114,7 +114,7 @@ int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, st
 
         /* Nothing can fail from here on: the fd becomes ours. */
         peer->fd = fd;
-        peer->stream.fd = fd;
+        peer->stream.transport.fd = fd;
         mbus_creds_move(&peer->creds, creds);
         peer->id = broker->next_peer_id++;
         now = mbus_broker_now(broker);

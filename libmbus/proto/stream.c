@@ -12,17 +12,16 @@
  *
  * Output is a ring of frame references (the same frame may sit in many streams; the bytes
  * are never copied). Each flush hands up to IOV_MAX/2 frames to one sendmsg() as head+body
- * iovecs, remembering how far into the first frame a short write got. sendmsg() with
- * MSG_NOSIGNAL rather than writev(): a peer that hung up must give us -EPIPE, not SIGPIPE.
- * The ring is freed whenever it drains.
+ * iovecs, remembering how far into the first frame a short write got. The ring is freed
+ * whenever it drains.
+ *
+ * Bytes move through the stream's transport (proto/transport.h): a plain socket, or TLS.
  */
 
 #include <assert.h>
 #include <limits.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include "proto/frame.h"
 #include "proto/stream.h"
@@ -35,9 +34,9 @@ void mbus_stream_init(struct mbus_stream *s, int fd, size_t max_frame_size) {
         assert(s);
 
         *s = (struct mbus_stream) {
-                .fd = fd,
                 .max_frame_size = max_frame_size > 0 ? max_frame_size : MBUS_FRAME_SIZE_MAX_DEFAULT,
         };
+        mbus_transport_init_socket(&s->transport, fd);
 }
 
 static void stream_in_release(struct mbus_stream *s) {
@@ -62,6 +61,7 @@ void mbus_stream_done(struct mbus_stream *s) {
         for (size_t i = 0; i < s->n_out; i++)
                 mbus_frame_unref(s->out[(s->out_first + i) % s->out_cap]);
         stream_out_release(s);
+        mbus_transport_done(&s->transport);
 }
 
 /* Makes room for at least want bytes in total (buffered + free) with the data at offset 0. */
@@ -119,15 +119,9 @@ int mbus_stream_read(struct mbus_stream *s) {
         if (s->in_end == s->in_cap)
                 return -ENOBUFS;
 
-        for (;;) {
-                n = recv(s->fd, s->in + s->in_end, s->in_cap - s->in_end, MSG_DONTWAIT);
-                if (n < 0 && errno == ENOTSOCK)
-                        n = read(s->fd, s->in + s->in_end, s->in_cap - s->in_end);
-                if (n >= 0 || errno != EINTR)
-                        break;
-        }
+        n = s->transport.ops->read(&s->transport, s->in + s->in_end, s->in_cap - s->in_end);
         if (n <= 0) {
-                r = n == 0 ? -ECONNRESET : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
+                r = n == 0 ? -ECONNRESET : (int) n;
                 if (s->in_end == s->in_start)
                         stream_in_release(s);   /* stay at zero memory while idle */
                 return r;
@@ -222,17 +216,9 @@ int mbus_stream_flush(struct mbus_stream *s) {
                 for (size_t i = 0; i < n_iov; i++)
                         offered += iov[i].iov_len;
 
-                for (;;) {
-                        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n_iov };
-
-                        n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-                        if (n < 0 && errno == ENOTSOCK)
-                                n = writev(s->fd, iov, (int) n_iov);
-                        if (n >= 0 || errno != EINTR)
-                                break;
-                }
+                n = s->transport.ops->writev(&s->transport, iov, n_iov);
                 if (n < 0)
-                        return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -errno;
+                        return n == -EAGAIN ? 1 : (int) n;
 
                 s->bytes_out += (uint64_t) n;
                 s->out_bytes -= (size_t) n;

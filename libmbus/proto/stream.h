@@ -14,12 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/transport.h"
+
 struct mbus_frame;
 
 #define MBUS_STREAM_READ_SIZE (64u * 1024u)
 
 struct mbus_stream {
-        int fd;                         /* borrowed: the owner of the stream closes it */
+        struct mbus_transport transport;        /* its fd is borrowed: the stream's owner closes it */
         size_t max_frame_size;
 
         uint8_t *in;                    /* NULL while empty */
@@ -33,9 +35,10 @@ struct mbus_stream {
         uint64_t bytes_in, bytes_out;   /* totals, for statistics */
 };
 
-/* max_frame_size 0 means MBUS_FRAME_SIZE_MAX_DEFAULT. */
+/* A stream over a plain socket; max_frame_size 0 means MBUS_FRAME_SIZE_MAX_DEFAULT. */
 void mbus_stream_init(struct mbus_stream *s, int fd, size_t max_frame_size);
-void mbus_stream_done(struct mbus_stream *s);  /* drops queued frames and buffers, not the fd */
+/* Drops queued frames, buffers and the transport's state, not the fd. */
+void mbus_stream_done(struct mbus_stream *s);
 
 /*
  * One read() into the input buffer. Returns the number of bytes read (> 0), -EAGAIN if nothing
@@ -69,6 +72,14 @@ static inline bool mbus_stream_has_output(const struct mbus_stream *s) {
 }
 static inline size_t mbus_stream_queued_bytes(const struct mbus_stream *s) {
         return s->out_bytes;
+}
+/* The poll events the stream waits for now: its transport decides. */
+static inline uint32_t mbus_stream_events(const struct mbus_stream *s) {
+        return mbus_transport_events(&s->transport, s->n_out > 0);
+}
+/* True if the transport holds input that poll cannot report: read again without polling. */
+static inline bool mbus_stream_has_pending(const struct mbus_stream *s) {
+        return mbus_transport_pending(&s->transport);
 }
 /* True if a whole or partial frame is buffered (more input may make a frame complete). */
 static inline bool mbus_stream_has_input(const struct mbus_stream *s) {
