@@ -3,17 +3,68 @@
 /* Bus addresses: strings naming where a broker listens, and the default socket paths. */
 
 /*
- * Forms accepted:
+ * Forms accepted (mbus-protocol(7), ADDRESSES):
  *   /run/mbus/socket           a plain absolute path: a UNIX stream socket
  *   unix:/run/mbus/socket      the same, spelled out
  *   unix:path=/run/mbus/socket the same, D-Bus style
- * Later transports (tcp:, tls:) add forms here, not in their callers.
+ *   tcp://HOST:PORT            plain TCP: HOST a name, an IPv4 literal or [an IPv6 literal]
+ *   tls://HOST[:PORT][?k=v&...] TLS over TCP, port MBUS_TLS_PORT_DEFAULT unless given; the
+ *                              client's parameters: cert=, key=, ca= (files) and name= (the name
+ *                              the server's certificate must carry; HOST by default)
+ * A new transport adds a form here, not in its callers.
  */
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #define MBUS_ADDRESS_SYSTEM "/run/mbus/socket"
+#define MBUS_TLS_PORT_DEFAULT "7390"
+
+enum mbus_address_kind {
+        MBUS_ADDRESS_UNIX,
+        MBUS_ADDRESS_TCP,
+        MBUS_ADDRESS_TLS,
+        _MBUS_ADDRESS_KIND_MAX,
+        _MBUS_ADDRESS_KIND_INVALID = -EINVAL,
+};
+
+struct mbus_address {
+        enum mbus_address_kind kind;
+        char *path;                     /* UNIX */
+        char *host;                     /* TCP, TLS: a name or a literal, IPv6 without brackets */
+        char *port;                     /* TCP, TLS: decimal */
+        char *tls_cert, *tls_key, *tls_ca, *tls_name;   /* TLS parameters, NULL if not given */
+};
+
+/*
+ * Parses an address string. Returns 0, -EINVAL if it is not a valid address (a relative path,
+ * a missing host or port, a port out of range, an unknown parameter), -EPROTONOSUPPORT for a
+ * scheme mbus does not know, -ENAMETOOLONG for a path longer than a UNIX socket takes, -ENOMEM.
+ */
+int mbus_address_parse(const char *s, struct mbus_address *ret);
+void mbus_address_done(struct mbus_address *a);
+
+/* "unix", "tcp", "tls". */
+const char *mbus_address_kind_to_string(enum mbus_address_kind k);
+
+/*
+ * Connects to a UNIX, TCP or TLS address (TCP only: the TLS handshake is the caller's), trying
+ * each address a host name resolves to. Blocks until connected. Returns 0 and a non-blocking,
+ * close-on-exec socket, -EHOSTUNREACH if the name does not resolve, or the errno of the last
+ * failed connect.
+ */
+int mbus_address_connect(const struct mbus_address *a, int *ret_fd);
+
+/* "127.0.0.1:7390", "[::1]:7390" or the path, into buf. Returns buf. */
+const char *mbus_sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t size);
+#define MBUS_SOCKADDR_FORMAT_MAX (INET6_ADDRSTRLEN + 8)
+
+/* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+bool mbus_sockaddr_is_loopback(const struct sockaddr *sa);
 
 /*
  * The default address for this process: $MBUS_ADDRESS if set and not empty, else

@@ -4,6 +4,7 @@
  * which default a process gets from MBUS_ADDRESS, its uid and XDG_RUNTIME_DIR.
  */
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -53,6 +54,87 @@ START_TEST(test_invalid_addresses) {
 }
 END_TEST
 
+START_TEST(test_network_addresses_parse) {
+        static const struct {
+                const char *s;
+                enum mbus_address_kind kind;
+                const char *host, *port;
+        } ok[] = {
+                { "tcp://127.0.0.1:7000", MBUS_ADDRESS_TCP, "127.0.0.1", "7000" },
+                { "tcp://[::1]:7000", MBUS_ADDRESS_TCP, "::1", "7000" },
+                { "tcp://bus.example.org:1", MBUS_ADDRESS_TCP, "bus.example.org", "1" },
+                { "tls://127.0.0.1", MBUS_ADDRESS_TLS, "127.0.0.1", MBUS_TLS_PORT_DEFAULT },
+                { "tls://[fe80::1]", MBUS_ADDRESS_TLS, "fe80::1", MBUS_TLS_PORT_DEFAULT },
+                { "tls://localhost:65535", MBUS_ADDRESS_TLS, "localhost", "65535" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                struct mbus_address a;
+
+                ck_assert_int_eq(mbus_address_parse(ok[i].s, &a), 0);
+                ck_assert_int_eq(a.kind, ok[i].kind);
+                ck_assert_str_eq(a.host, ok[i].host);
+                ck_assert_str_eq(a.port, ok[i].port);
+                ck_assert_ptr_null(a.path);
+                mbus_address_done(&a);
+        }
+}
+END_TEST
+
+START_TEST(test_tls_parameters) {
+        struct mbus_address a;
+
+        ck_assert_int_eq(mbus_address_parse("tls://10.0.0.1:7001?cert=/c.pem&key=/k.pem&ca=/ca.pem&name=bus", &a), 0);
+        ck_assert_str_eq(a.tls_cert, "/c.pem");
+        ck_assert_str_eq(a.tls_key, "/k.pem");
+        ck_assert_str_eq(a.tls_ca, "/ca.pem");
+        ck_assert_str_eq(a.tls_name, "bus");
+        ck_assert_str_eq(a.port, "7001");
+        mbus_address_done(&a);
+
+        ck_assert_int_eq(mbus_address_parse("unix:/run/mbus/socket", &a), 0);
+        ck_assert_int_eq(a.kind, MBUS_ADDRESS_UNIX);
+        ck_assert_str_eq(a.path, "/run/mbus/socket");
+        mbus_address_done(&a);
+}
+END_TEST
+
+START_TEST(test_bad_network_addresses) {
+        static const char *const bad[] = {
+                "tcp://", "tcp://host", "tcp://:7000", "tcp://host:0", "tcp://host:65536", "tcp://host:7x",
+                "tcp://::1:7000", "tcp://[::1", "tcp://[nope]:1", "tcp://[::1]x", "tcp://h st:1",
+                "tcp://host:1?cert=/x", "tls://host?bogus=1", "tls://host?cert", "tls://host?cert=",
+                "tls://host?cert=/a&cert=/b", "tls://",
+        };
+        struct mbus_address a;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                ck_assert_msg(mbus_address_parse(bad[i], &a) == -EINVAL, "%s", bad[i]);
+        ck_assert_int_eq(mbus_address_parse("ws://host:1", &a), -EPROTONOSUPPORT);
+}
+END_TEST
+
+START_TEST(test_sockaddr_format_and_loopback) {
+        struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(7390) };
+        struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons(1) };
+        char buf[MBUS_SOCKADDR_FORMAT_MAX];
+
+        ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.2", &in.sin_addr), 1);
+        ck_assert_str_eq(mbus_sockaddr_format((struct sockaddr *) &in, sizeof(in), buf, sizeof(buf)), "127.0.0.2:7390");
+        ck_assert(mbus_sockaddr_is_loopback((struct sockaddr *) &in));
+        ck_assert_int_eq(inet_pton(AF_INET, "192.0.2.1", &in.sin_addr), 1);
+        ck_assert(!mbus_sockaddr_is_loopback((struct sockaddr *) &in));
+
+        in6.sin6_addr = in6addr_loopback;
+        ck_assert_str_eq(mbus_sockaddr_format((struct sockaddr *) &in6, sizeof(in6), buf, sizeof(buf)), "[::1]:1");
+        ck_assert(mbus_sockaddr_is_loopback((struct sockaddr *) &in6));
+        ck_assert_int_eq(inet_pton(AF_INET6, "::ffff:127.0.0.1", &in6.sin6_addr), 1);
+        ck_assert(mbus_sockaddr_is_loopback((struct sockaddr *) &in6));
+        ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr), 1);
+        ck_assert(!mbus_sockaddr_is_loopback((struct sockaddr *) &in6));
+}
+END_TEST
+
 START_TEST(test_mbus_address_overrides_default) {
         _cleanup_free_ char *a = NULL, *l = NULL;
 
@@ -94,6 +176,10 @@ static Suite *address_suite(void) {
 
         tcase_add_test(tc, test_unix_spellings);
         tcase_add_test(tc, test_invalid_addresses);
+        tcase_add_test(tc, test_network_addresses_parse);
+        tcase_add_test(tc, test_tls_parameters);
+        tcase_add_test(tc, test_bad_network_addresses);
+        tcase_add_test(tc, test_sockaddr_format_and_loopback);
         tcase_add_test(tc, test_mbus_address_overrides_default);
         tcase_add_test(tc, test_uid_based_default);
         suite_add_tcase(s, tc);
