@@ -92,15 +92,17 @@ void tool_print_failure(const char *what, int r, const struct mbus_error *error)
 
 int tool_connect(const char *address, struct mbus_conn **ret) {
         _cleanup_free_ char *where = NULL;
+        struct mbus_error error = MBUS_ERROR_NULL;
         int r;
 
-        r = mbus_conn_open(ret, address, NULL);
+        r = mbus_conn_open_with_error(ret, address, NULL, &error);
         if (r >= 0)
                 return 0;
         if (!address && mbus_address_default(&where) >= 0)
                 address = where;
         tool_error("cannot connect to %s: %s", address ? address : "the default address",
-                   strerror(-r));
+                   error.message ? error.message : strerror(-r));
+        mbus_error_free(&error);
         return r;
 }
 

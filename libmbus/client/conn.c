@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@
 #include "proto/frame.h"
 #include "proto/names.h"
 #include "proto/stream.h"
+#include "proto/tls.h"
 #include "util/fd-util.h"
 #include "util/hashmap.h"
 #include "util/json-util.h"
@@ -352,11 +354,12 @@ int mbus_conn_wait_reply_or_error(struct mbus_conn *conn, uint64_t serial, uint6
                 if (deadline != USEC_INFINITY && now_usec(CLOCK_MONOTONIC) >= deadline)
                         return -ETIMEDOUT;
 
-                r = conn_poll(conn, POLLIN | (mbus_stream_has_output(&conn->stream) ? POLLOUT : 0),
-                              deadline);
+                may_read = true;
+                if (mbus_stream_has_pending(&conn->stream))
+                        continue;       /* input that poll cannot see */
+                r = conn_poll(conn, (short) mbus_stream_events(&conn->stream), deadline);
                 if (r < 0 && r != -EINTR)
                         return r;
-                may_read = true;
         }
 }
 
@@ -379,50 +382,113 @@ static struct mbus_conn *conn_free(struct mbus_conn *conn) {
 }
 MBUS_DEFINE_CLEANUP(struct mbus_conn *, conn_free);
 
-static int conn_connect(const char *address, int *ret_fd) {
-        _cleanup_close_ int fd = -EBADF;
-        struct sockaddr_un sa;
-        socklen_t sa_len;
-        int r;
+/* Fills reterr (if given and empty) with a message on why the connection could not be made. */
+_printf_(3, 4)
+static int conn_open_error(struct mbus_error *reterr, int r, const char *format, ...) {
+        va_list ap;
 
-        r = mbus_address_to_sockaddr(address, &sa, &sa_len);
-        if (r < 0)
+        if (!reterr || mbus_error_is_set(reterr))
                 return r;
+        va_start(ap, format);
+        if (vasprintf(&reterr->message, format, ap) < 0)
+                reterr->message = NULL;
+        va_end(ap);
+        reterr->name = strdup(MBUS_ERROR_DISCONNECTED);
+        return r;
+}
 
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
+/*
+ * The client's TLS context, shared by every connection of the process that uses the same files,
+ * so that a reconnect resumes the last session instead of negotiating a new one.
+ */
+static pthread_mutex_t conn_tls_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mbus_tls_context *conn_tls_cache;
+static char *conn_tls_cache_key;
 
-        if (connect(fd, (const struct sockaddr *) &sa, sa_len) < 0) {
-                int error = 0;
-                socklen_t len = sizeof(error);
+static int conn_tls_context(const struct mbus_tls_files *files, struct mbus_tls_context **ret,
+                            char reason[static MBUS_TLS_REASON_MAX]) {
+        _cleanup_free_ char *key = NULL;
+        struct mbus_tls_context *ctx = NULL;
+        int r = 0;
 
-                if (errno != EINTR && errno != EINPROGRESS)
-                        return -errno;
-                /* Interrupted: the connect goes on in the background; wait for its outcome. */
-                for (;;) {
-                        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        if (asprintf(&key, "%s\n%s\n%s", files->cert ?: "", files->key ?: "", files->ca ?: "") < 0)
+                return -ENOMEM;
 
-                        if (poll(&p, 1, -1) >= 0)
-                                break;
-                        if (errno != EINTR)
-                                return -errno;
+        pthread_mutex_lock(&conn_tls_lock);
+        if (conn_tls_cache && strcmp(conn_tls_cache_key, key) == 0)
+                ctx = mbus_tls_context_ref(conn_tls_cache);
+        else {
+                r = mbus_tls_context_new(&ctx, files, /* server= */ false, /* optional_client_cert= */ false,
+                                         reason);
+                if (r >= 0) {
+                        mbus_tls_context_unref(conn_tls_cache);
+                        free(conn_tls_cache_key);
+                        conn_tls_cache = mbus_tls_context_ref(ctx);
+                        conn_tls_cache_key = TAKE_PTR(key);
                 }
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
-                        return -errno;
-                if (error != 0)
-                        return -error;
         }
-
-        r = fd_nonblock(fd, true);
+        pthread_mutex_unlock(&conn_tls_lock);
         if (r < 0)
                 return r;
-
-        *ret_fd = TAKE_FD(fd);
+        *ret = ctx;
         return 0;
 }
 
-static int conn_hello(struct mbus_conn *conn) {
+/* The TLS handshake, blocking up to the handshake timeout. */
+static int conn_start_tls(struct mbus_conn *conn, const struct mbus_address *a, struct mbus_error *reterr) {
+        _cleanup_(mbus_tls_context_unrefp) struct mbus_tls_context *ctx = NULL;
+        const struct mbus_tls_files files = {
+                .cert = a->tls_cert ?: secure_getenv("MBUS_TLS_CERT"),
+                .key = a->tls_key ?: secure_getenv("MBUS_TLS_KEY"),
+                .ca = a->tls_ca ?: secure_getenv("MBUS_TLS_CA"),
+        };
+        usec_t deadline = usec_add(now_usec(CLOCK_MONOTONIC), MBUS_HANDSHAKE_TIMEOUT_USEC);
+        char reason[MBUS_TLS_REASON_MAX];
+        int r;
+
+        r = conn_tls_context(&files, &ctx, reason);
+        if (r < 0)
+                return conn_open_error(reterr, r, "Cannot set up TLS: %s", reason);
+        r = mbus_transport_init_tls(&conn->stream.transport, ctx, conn->fd, a->tls_name ?: a->host);
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                r = mbus_transport_handshake(&conn->stream.transport);
+                if (r != -EAGAIN)
+                        break;
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
+                        return conn_open_error(reterr, -ETIMEDOUT, "TLS handshake with %s:%s timed out",
+                                               a->host, a->port);
+                r = conn_poll(conn, (short) mbus_stream_events(&conn->stream), deadline);
+                if (r < 0 && r != -EINTR)
+                        return r;
+        }
+        if (r < 0)
+                return conn_open_error(reterr, r, "TLS handshake with %s:%s failed: %s", a->host, a->port,
+                                       mbus_tls_reason(&conn->stream.transport));
+        return 0;
+}
+
+static int conn_connect(struct mbus_conn *conn, const char *address, struct mbus_error *reterr) {
+        _cleanup_(mbus_address_done) struct mbus_address a = {};
+        int r;
+
+        r = mbus_address_parse(address, &a);
+        if (r < 0)
+                return conn_open_error(reterr, r, "invalid address");
+
+        r = mbus_address_connect(&a, &conn->fd);
+        if (r < 0)
+                return conn_open_error(reterr, r, "%s", strerror(-r));
+        mbus_stream_init(&conn->stream, conn->fd, MBUS_FRAME_SIZE_MAX_DEFAULT);
+
+        if (a.kind == MBUS_ADDRESS_TLS)
+                return conn_start_tls(conn, &a, reterr);
+        return 0;
+}
+
+static int conn_hello(struct mbus_conn *conn, struct mbus_error *reterr) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *welcome = NULL;
         _cleanup_json_ json_object *hello = NULL, *body = NULL;
         json_object *v;
@@ -451,7 +517,7 @@ static int conn_hello(struct mbus_conn *conn) {
                 return r;
 
         if (welcome->type == MBUS_FRAME_ERROR)
-                return mbus_conn_frame_to_error(welcome, NULL);
+                return mbus_conn_frame_to_error(welcome, reterr);
         if (welcome->type != MBUS_FRAME_WELCOME)
                 return -EBADMSG;
 
@@ -481,6 +547,11 @@ static int conn_hello(struct mbus_conn *conn) {
 }
 
 _public_ int mbus_conn_open(struct mbus_conn **ret, const char *address, const char *client_name) {
+        return mbus_conn_open_with_error(ret, address, client_name, NULL);
+}
+
+_public_ int mbus_conn_open_with_error(struct mbus_conn **ret, const char *address, const char *client_name,
+                                       struct mbus_error *reterr) {
         _cleanup_(conn_freep) struct mbus_conn *conn = NULL;
         _cleanup_free_ char *default_address = NULL;
         int r;
@@ -513,12 +584,11 @@ _public_ int mbus_conn_open(struct mbus_conn **ret, const char *address, const c
         if (r < 0)
                 return r;
 
-        r = conn_connect(address, &conn->fd);
+        r = conn_connect(conn, address, reterr);
         if (r < 0)
                 return r;
-        mbus_stream_init(&conn->stream, conn->fd, MBUS_FRAME_SIZE_MAX_DEFAULT);
 
-        r = conn_hello(conn);
+        r = conn_hello(conn, reterr);
         if (r < 0)
                 return r;
 
@@ -576,13 +646,15 @@ _public_ int mbus_conn_get_events(const struct mbus_conn *conn) {
                 return -ENOTCONN;
         if (conn->state != MBUS_CONN_RUNNING)
                 return 0;       /* nothing to wait for: the timeout is already due */
-        return POLLIN | (mbus_stream_has_output(&conn->stream) ? POLLOUT : 0);
+        /* EPOLLIN == POLLIN, EPOLLOUT == POLLOUT */
+        return (int) mbus_stream_events(&conn->stream);
 }
 
 int mbus_conn_next_timeout(const struct mbus_conn *conn, usec_t *ret) {
         if (conn->state == MBUS_CONN_CLOSED)
                 return -ENOTCONN;
-        if (conn->state != MBUS_CONN_RUNNING || conn->n_rqueue > 0 || conn->need_process)
+        if (conn->state != MBUS_CONN_RUNNING || conn->n_rqueue > 0 || conn->need_process ||
+            mbus_stream_has_pending(&conn->stream))
                 *ret = 0;
         else
                 *ret = mbus_conn_first_deadline(conn);
@@ -717,7 +789,7 @@ _public_ int mbus_conn_flush(struct mbus_conn *conn) {
                 }
                 if (r == 0)
                         return 0;
-                r = conn_poll(conn, POLLOUT, USEC_INFINITY);
+                r = conn_poll(conn, (short) mbus_stream_events(&conn->stream), USEC_INFINITY);
                 if (r < 0 && r != -EINTR)
                         return r;
         }

@@ -52,13 +52,28 @@ typedef struct sd_event sd_event;
 /*
  * Connects to the broker at address and completes the handshake (HELLO/WELCOME), blocking
  * until it is done. address may be NULL: then $MBUS_ADDRESS is used if set, else the default
- * socket (/run/mbus/socket for root, $XDG_RUNTIME_DIR/mbus/socket otherwise). A plain absolute
- * path names a UNIX socket. client_name (may be NULL: the program name is used) is shown to
- * administrators in org.mbus.Broker.ListPeers. Returns 0 and the new connection (one reference)
- * in *ret; -ENOENT/-ECONNREFUSED if no broker listens there; -EBADMSG if the broker speaks
- * another protocol; -EINVAL for a bad address; -ENOMEM.
+ * socket (/run/mbus/socket for root, $XDG_RUNTIME_DIR/mbus/socket otherwise). Addresses
+ * (mbus-protocol(7)): a plain absolute path or unix:PATH names a UNIX socket; tcp://HOST:PORT
+ * plain TCP; tls://HOST[:PORT][?cert=FILE&key=FILE&ca=FILE&name=NAME] TLS, with the client
+ * certificate, key and CA bundle from those parameters or else from $MBUS_TLS_CERT,
+ * $MBUS_TLS_KEY and $MBUS_TLS_CA (the system's CA store without either), and the server's
+ * certificate verified for NAME (HOST by default). client_name (may be NULL: the program name
+ * is used) is shown to administrators in org.mbus.Broker.ListPeers. Returns 0 and the new
+ * connection (one reference) in *ret; -ENOENT/-ECONNREFUSED if no broker listens there;
+ * -EHOSTUNREACH if HOST does not resolve; -EPROTO if the TLS handshake fails (a certificate
+ * refused by either side); -ETIMEDOUT if it does not finish in 25 s; -EBADMSG if the broker
+ * speaks another protocol; -ENOBUFS if the broker is full; -EINVAL for a bad address; -ENOMEM.
  */
 int mbus_conn_open(struct mbus_conn **ret, const char *address, const char *client_name);
+
+/*
+ * mbus_conn_open() that also says why it failed: on failure, error (may be NULL) holds the
+ * broker's error, or MBUS_ERROR_DISCONNECTED with a message naming the reason (the TLS
+ * handshake's: "certificate verification failed: certificate has expired"). Release it with
+ * mbus_error_free().
+ */
+int mbus_conn_open_with_error(struct mbus_conn **ret, const char *address, const char *client_name,
+                              struct mbus_error *error);
 
 /* Takes a reference. Returns conn. Takes NULL. */
 struct mbus_conn *mbus_conn_ref(struct mbus_conn *conn);
