@@ -42,6 +42,7 @@
 #include "proto/address.h"
 #include "proto/frame.h"
 #include "proto/names.h"
+#include "proto/tls.h"
 #include "reply.h"
 #include "router.h"
 #include "util/fd-util.h"
@@ -131,6 +132,7 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus
         b->denied_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 10);
         b->protocol_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 10);
         b->disconnect_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 10);
+        b->tls_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 10);
         b->uid = geteuid();
 
         /* Empty until mbus_broker_reload_config(): the scope's defaults decide everything. */
@@ -228,6 +230,7 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
         mbus_hashmap_free(b->peers);
         mbus_introspection_free(b->interfaces);
         mbus_policy_free(b->policy);
+        mbus_tls_context_unref(b->tls_server);
         sd_event_unref(b->event);
         free(b);
         return NULL;
@@ -235,9 +238,17 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
 
 /* --- listening -------------------------------------------------------------------------------- */
 
-static int broker_add_listener(struct mbus_broker *b, int fd, const char *unlink_path) {
+static int broker_add_listener(struct mbus_broker *b, int fd, const struct mbus_listener_ops *ops,
+                               const char *unlink_path, const char *desc) {
         struct mbus_listener **array, *l;
+        size_t n;
         int r;
+
+        if (ops->tls && !b->tls_server) {
+                safe_close(fd);
+                return mbus_log(LOG_ERR, -ENOKEY, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
+                                "Cannot listen on %s: TLS needs --tls-cert, --tls-key and --tls-ca", desc);
+        }
 
         array = realloc(b->listeners, (b->n_listeners + 1) * sizeof(*array));
         if (!array) {
@@ -246,31 +257,59 @@ static int broker_add_listener(struct mbus_broker *b, int fd, const char *unlink
         }
         b->listeners = array;
 
-        r = mbus_listener_new(&l, b, fd, &mbus_listener_uds_ops, unlink_path);
+        r = mbus_listener_new(&l, b, fd, ops, unlink_path);
         if (r < 0)
                 return r;
         b->listeners[b->n_listeners++] = l;
+
+        n = strlen(b->listen_desc);
+        (void) snprintf(b->listen_desc + n, sizeof(b->listen_desc) - n, "%s%s", n > 0 ? " " : "", desc);
         return 0;
 }
 
-int mbus_broker_listen_fds(struct mbus_broker *b, const int *fds, size_t n_fds) {
+/* A passed socket's transport: its FileDescriptorName, or else its family (TCP: TLS). */
+static const struct mbus_listener_ops *broker_passed_ops(int fd, const char *name) {
+        if (name && strcmp(name, "unix") == 0)
+                return mbus_listener_uds_check(fd) >= 0 ? &mbus_listener_uds_ops : NULL;
+        if (name && (strcmp(name, "tcp") == 0 || strcmp(name, "tls") == 0)) {
+                if (mbus_listener_tcp_check(fd) < 0)
+                        return NULL;
+                return name[2] == 's' ? &mbus_listener_tls_ops : &mbus_listener_tcp_ops;
+        }
+        if (mbus_listener_uds_check(fd) >= 0)
+                return &mbus_listener_uds_ops;
+        if (mbus_listener_tcp_check(fd) >= 0)
+                return &mbus_listener_tls_ops;
+        return NULL;
+}
+
+int mbus_broker_listen_fds(struct mbus_broker *b, const int *fds, char **names, size_t n_fds) {
         int r = 0;
 
         for (size_t i = 0; i < n_fds; i++) {
+                const char *name = names ? names[i] : NULL;
+                const struct mbus_listener_ops *ops;
+                char desc[64];
                 int k;
 
                 if (r < 0) {
                         safe_close(fds[i]);
                         continue;
                 }
-                k = mbus_listener_uds_check(fds[i]);
-                if (k < 0) {
-                        r = mbus_log(LOG_ERR, k, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
-                                     "Passed fd %i is not a listening AF_UNIX stream socket", fds[i]);
+                /* systemd names a socket without FileDescriptorName= "unknown". */
+                if (name && strcmp(name, "unknown") == 0)
+                        name = NULL;
+                ops = broker_passed_ops(fds[i], name);
+                if (!ops) {
+                        r = mbus_log(LOG_ERR, -EINVAL, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
+                                     "Passed fd %i%s%s%s is not a listening socket of a transport mbus knows "
+                                     "(FileDescriptorName= unix, tcp or tls)", fds[i], name ? " (" : "",
+                                     name ?: "", name ? ")" : "");
                         safe_close(fds[i]);
                         continue;
                 }
-                k = broker_add_listener(b, fds[i], NULL);
+                (void) snprintf(desc, sizeof(desc), "passed %s fd %i", ops->name, fds[i]);
+                k = broker_add_listener(b, fds[i], ops, NULL, desc);
                 if (k < 0)
                         r = mbus_log(LOG_ERR, k, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                      "Failed to listen on passed fd %i: %s", fds[i], strerror(-k));
@@ -279,7 +318,9 @@ int mbus_broker_listen_fds(struct mbus_broker *b, const int *fds, size_t n_fds) 
 }
 
 int mbus_broker_listen_address(struct mbus_broker *b, const char *address) {
+        _cleanup_(mbus_address_done) struct mbus_address a = {};
         _cleanup_free_ char *def = NULL, *path = NULL;
+        const struct mbus_listener_ops *ops;
         int fd, r;
 
         if (!address) {
@@ -290,28 +331,86 @@ int mbus_broker_listen_address(struct mbus_broker *b, const char *address) {
                 address = def;
         }
 
-        r = mbus_listener_uds_bind(address, &fd, &path);
+        r = mbus_address_parse(address, &a);
+        if (r < 0)
+                return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
+                                "Invalid address to listen on: %s", address);
+        if (a.tls_cert || a.tls_key || a.tls_ca || a.tls_name)
+                return mbus_log(LOG_ERR, -EINVAL, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
+                                "%s: the broker takes its certificates from --tls-cert, --tls-key and "
+                                "--tls-ca, not from the address", address);
+
+        switch (a.kind) {
+        case MBUS_ADDRESS_UNIX:
+                ops = &mbus_listener_uds_ops;
+                r = mbus_listener_uds_bind(address, &fd, &path);
+                break;
+        case MBUS_ADDRESS_TCP:
+        case MBUS_ADDRESS_TLS:
+                ops = a.kind == MBUS_ADDRESS_TLS ? &mbus_listener_tls_ops : &mbus_listener_tcp_ops;
+                r = mbus_listener_tcp_bind(&a, b->options->tcp_allow_remote, &fd);
+                break;
+        default:
+                assert(!"unknown address kind");
+                return -EINVAL;
+        }
         if (r == -EADDRINUSE)
                 return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                 "Another broker is listening on %s", address);
+        if (r == -EPERM)
+                return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
+                                "Refusing plain TCP on %s, which is not a loopback address: plain TCP "
+                                "carries no identity. Use tls://, or --tcp-allow-remote to force it", address);
         if (r < 0)
                 return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                 "Failed to listen on %s: %s", address, strerror(-r));
 
-        (void) snprintf(b->listen_path, sizeof(b->listen_path), "%s", path);
-        r = broker_add_listener(b, fd, path);
+        r = broker_add_listener(b, fd, ops, path, path ?: address);
         if (r < 0) {
-                (void) unlink(path);
+                if (path)
+                        (void) unlink(path);
                 return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                 "Failed to listen on %s: %s", address, strerror(-r));
         }
+        if (a.kind == MBUS_ADDRESS_TCP)
+                (void) mbus_log(LOG_WARNING, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
+                                "Listening on plain TCP %s: its peers are identified by address only, "
+                                "and nothing they send is encrypted", address);
+        return 0;
+}
+
+int mbus_broker_load_tls(struct mbus_broker *b) {
+        const struct mbus_options *c = b->options;
+        struct mbus_tls_context *ctx = NULL;
+        char reason[MBUS_TLS_REASON_MAX];
+        int r;
+
+        if (!c->tls_cert && !c->tls_key && !c->tls_ca && !c->tls_crl)
+                return 0;
+
+        r = mbus_tls_context_new(&ctx,
+                                 &(const struct mbus_tls_files) {
+                                         .cert = c->tls_cert,
+                                         .key = c->tls_key,
+                                         .ca = c->tls_ca,
+                                         .crl = c->tls_crl,
+                                 },
+                                 /* server= */ true, /* optional_client_cert= */ false, reason);
+        if (r < 0)
+                return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_INVALID),
+                                "Cannot load the TLS certificates: %s", reason);
+        mbus_tls_context_unref(b->tls_server);
+        b->tls_server = ctx;
         return 0;
 }
 
 /* --- peers ------------------------------------------------------------------------------------ */
 
-/* Over --max-peers: one ERROR frame, best effort, then close. No peer object is made. */
-static void broker_refuse(struct mbus_broker *b, int fd) {
+/*
+ * Over --max-peers: one ERROR frame, best effort, then close. No peer object is made. A TLS
+ * peer gets no frame: it could not read one before a handshake.
+ */
+static void broker_refuse(struct mbus_broker *b, int fd, bool tls) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
 
         b->stats.peers_refused++;
@@ -320,7 +419,7 @@ static void broker_refuse(struct mbus_broker *b, int fd) {
                                 "Refusing a connection: %zu peers connected (limit %zu)", b->n_peers,
                                 b->options->max_peers);
 
-        if (mbus_reply_new_error_frame(&f, /* reply_serial= */ 0, -ENOBUFS, "Too many peers connected") >= 0) {
+        if (!tls && mbus_reply_new_error_frame(&f, /* reply_serial= */ 0, -ENOBUFS, "Too many peers connected") >= 0) {
                 struct iovec iov[2] = {
                         { .iov_base = (void *) f->head, .iov_len = f->head_len },
                         { .iov_base = (void *) f->body, .iov_len = f->body_len },
@@ -330,12 +429,12 @@ static void broker_refuse(struct mbus_broker *b, int fd) {
         safe_close(fd);
 }
 
-void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds) {
+void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds, bool tls) {
         struct mbus_peer *peer;
         int r;
 
         if (b->n_peers >= b->options->max_peers) {
-                broker_refuse(b, fd);
+                broker_refuse(b, fd, tls);
                 return;
         }
 
@@ -345,7 +444,10 @@ void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds)
                 safe_close(fd);
                 return;
         }
-        r = mbus_hashmap_put(b->peers, &peer->id, peer);
+        if (tls)
+                r = mbus_peer_start_tls(peer, b->tls_server);
+        if (r >= 0)
+                r = mbus_hashmap_put(b->peers, &peer->id, peer);
         if (r < 0) {
                 (void) mbus_log(LOG_WARNING, r, NULL, "Failed to set up a peer: %s", strerror(-r));
                 mbus_peer_free(peer);
@@ -414,7 +516,8 @@ static void broker_drop_peer(struct mbus_broker *b, struct mbus_peer *peer) {
         bool was_running = peer->state == MBUS_PEER_RUNNING;
         int reason = peer->drop_reason;
 
-        broker_log_drop(b, peer, reason);
+        if (!peer->handshaking)         /* a failed TLS handshake was logged as such */
+                broker_log_drop(b, peer, reason);
 
         /* Out of every lookup first: nothing below can route to it any more. */
         broker_unlink_peer(b, peer);

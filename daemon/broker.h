@@ -18,6 +18,7 @@ struct mbus_policy;
 struct mbus_frame;
 struct mbus_hashmap;
 struct mbus_listener;
+struct mbus_tls_context;
 struct mbus_match_index;
 struct mbus_namespace_registry;
 struct mbus_peer;
@@ -33,7 +34,10 @@ struct mbus_broker {
 
         struct mbus_listener **listeners;       /* owned */
         size_t n_listeners;
-        char listen_path[108];                  /* the socket we bound, for messages */
+        char listen_desc[256];                  /* where we listen, for messages: "/run/mbus/socket tls://..." */
+        struct mbus_tls_context *tls_server;    /* owned (a reference); NULL without --tls-cert.
+                                                   Peers hold their own: a reload swaps it. */
+        struct mbus_ratelimit tls_log_ratelimit;        /* "Refused TLS connection ..." */
 
         struct mbus_hashmap *peers;             /* id -> struct mbus_peer, live peers only */
         struct mbus_peer *peers_first, *peers_last;   /* the same peers, in connect order */
@@ -81,19 +85,28 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus
 struct mbus_broker *mbus_broker_free(struct mbus_broker *b);
 
 /*
- * Listening: on fds passed by systemd (taken over, also on failure), or on options->address
- * (or the default path), which the broker creates and unlinks at exit.
+ * Listening: on fds passed by systemd (taken over, also on failure), told apart by their
+ * FileDescriptorName ("unix", "tcp", "tls"; names may be NULL: then by socket family, a TCP
+ * socket being TLS), or on an address (NULL: the default path); a UNIX socket the broker
+ * binds itself is unlinked at exit. The transport follows the address's scheme.
  */
-int mbus_broker_listen_fds(struct mbus_broker *b, const int *fds, size_t n_fds);
+int mbus_broker_listen_fds(struct mbus_broker *b, const int *fds, char **names, size_t n_fds);
 int mbus_broker_listen_address(struct mbus_broker *b, const char *address);
+
+/*
+ * (Re)builds the TLS server context from the configured certificate, key, CA and CRL. On
+ * failure the old context stays in force. Returns 0 or a negative errno, logged.
+ */
+int mbus_broker_load_tls(struct mbus_broker *b);
 
 /* Peers. */
 
 /*
  * Takes a connected socket from a listener (fd is consumed in every case) with the
- * credentials read at accept (moved into the new peer).
+ * credentials read at accept (moved into the new peer); tls: the peer's first step is a TLS
+ * handshake with the broker's server context.
  */
-void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds);
+void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds, bool tls);
 struct mbus_peer *mbus_broker_find_peer(struct mbus_broker *b, uint64_t id);   /* live ones */
 
 /*

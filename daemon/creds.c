@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -74,8 +75,36 @@ int mbus_creds_from_socket(struct mbus_creds *c, int fd) {
                 .pid = uc.pid,
                 .n_groups = n_groups,
                 .groups = groups,
+                .transport = "unix",
         };
         return 0;
+}
+
+int mbus_creds_from_address(struct mbus_creds *c, const char *transport, const struct sockaddr *sa,
+                            socklen_t len) {
+        struct mbus_creds_remote *remote;
+
+        assert(c && transport && sa);
+        assert(len <= sizeof(remote->addr));
+
+        remote = calloc(1, sizeof(*remote));
+        if (!remote)
+                return -ENOMEM;
+        memcpy(&remote->addr, sa, len);
+        remote->addr_len = len;
+        (void) mbus_sockaddr_format(sa, len, remote->address, sizeof(remote->address));
+
+        *c = MBUS_CREDS_NULL;
+        c->transport = transport;
+        c->remote = remote;
+        return 0;
+}
+
+int mbus_creds_read_certificate(struct mbus_creds *c, const struct mbus_transport *t) {
+        assert(c && c->remote && t);
+
+        mbus_tls_identity_done(&c->remote->cert);
+        return mbus_tls_get_identity(t, &c->remote->cert);
 }
 
 void mbus_creds_move(struct mbus_creds *dst, struct mbus_creds *src) {
@@ -88,7 +117,23 @@ void mbus_creds_done(struct mbus_creds *c) {
         if (!c)
                 return;
         free(c->groups);
+        if (c->remote)
+                mbus_tls_identity_done(&c->remote->cert);
+        free(c->remote);
         *c = MBUS_CREDS_NULL;
+}
+
+const char *mbus_creds_describe(const struct mbus_creds *c, char *buf, size_t size) {
+        assert(c && buf && size > 0);
+
+        if (!c->remote)
+                (void) snprintf(buf, size, "uid %u", (unsigned) c->uid);
+        else if (c->remote->cert.fingerprint)
+                (void) snprintf(buf, size, "certificate CN=%s from %s", c->remote->cert.cn ?: "(none)",
+                                c->remote->address);
+        else
+                (void) snprintf(buf, size, "%s peer %s", c->transport, c->remote->address);
+        return buf;
 }
 
 void mbus_creds_to_identity(const struct mbus_creds *c, struct mbus_identity *ret) {
@@ -100,4 +145,10 @@ void mbus_creds_to_identity(const struct mbus_creds *c, struct mbus_identity *re
                 .groups = c->groups,
                 .n_groups = c->n_groups,
         };
+        if (c->remote) {
+                ret->cert_cn = c->remote->cert.cn;
+                ret->cert_sans = (const char *const *) c->remote->cert.sans;
+                ret->n_cert_sans = c->remote->cert.n_sans;
+                ret->cert_fingerprint = c->remote->cert.fingerprint;
+        }
 }

@@ -72,6 +72,66 @@ static json_object *driver_id_json(uint64_t id) {
         return json_object_new_string(mbus_peer_id_format(buf, id));
 }
 
+static json_object *driver_uid_json(uid_t uid) {
+        return uid == (uid_t) -1 ? NULL : json_object_new_int64((int64_t) uid);
+}
+
+/* Adds a nullable key: NULL is JSON null here, not an allocation failure. */
+static int driver_add_nullable(json_object *o, const char *key, json_object *v) {
+        return json_object_object_add(o, key, v) < 0 ? -ENOMEM : 0;
+}
+
+static json_object *driver_string_or_null(const char *s) {
+        return s ? json_object_new_string(s) : NULL;
+}
+
+/* The certificate a TLS peer presented: { cn, san: [...], issuer, fingerprint }. */
+static int driver_cert_json(const struct mbus_tls_identity *cert, json_object **ret) {
+        _cleanup_json_ json_object *o = json_object_new_object(), *sans = json_object_new_array();
+        int r = 0;
+
+        if (!o || !sans)
+                return -ENOMEM;
+        for (size_t i = 0; i < cert->n_sans; i++)
+                if (json_object_array_add(sans, json_object_new_string(cert->sans[i])) < 0)
+                        return -ENOMEM;
+        r = r ?: driver_add_nullable(o, "cn", driver_string_or_null(cert->cn));
+        r = r ?: driver_add(o, "san", TAKE_PTR(sans));
+        r = r ?: driver_add_nullable(o, "issuer", driver_string_or_null(cert->issuer));
+        r = r ?: driver_add_nullable(o, "fingerprint", driver_string_or_null(cert->fingerprint));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/*
+ * Who a peer is, as GetPeer, ListPeers and PeerConnected show it: its transport; uid, gid and
+ * pid for a UNIX peer (null for a network peer, which has none); address and certificate for a
+ * network peer (null for a UNIX peer or without a certificate).
+ */
+static int driver_add_identity(json_object *o, const struct mbus_creds *c) {
+        json_object *cert = NULL;
+        bool unix_peer = !c->remote;
+        int r = 0;
+
+        if (c->remote && c->remote->cert.fingerprint) {
+                r = driver_cert_json(&c->remote->cert, &cert);
+                if (r < 0)
+                        return r;
+        }
+        r = r ?: driver_add(o, "transport", json_object_new_string(c->transport));
+        r = r ?: driver_add_nullable(o, "uid", driver_uid_json(c->uid));
+        r = r ?: driver_add_nullable(o, "gid", c->gid == (gid_t) -1 ? NULL : json_object_new_int64((int64_t) c->gid));
+        r = r ?: driver_add_nullable(o, "pid", unix_peer ? json_object_new_int64((int64_t) c->pid) : NULL);
+        r = r ?: driver_add_nullable(o, "address", unix_peer ? NULL : json_object_new_string(c->remote->address));
+        if (r < 0) {
+                json_object_put(cert);
+                return r;
+        }
+        return driver_add_nullable(o, "cert", cert);
+}
+
 static int driver_peer_json(struct mbus_broker *b, struct mbus_peer *peer, json_object **ret) {
         _cleanup_json_ json_object *o = json_object_new_object(), *nss = json_object_new_array();
         int r = 0;
@@ -84,9 +144,7 @@ static int driver_peer_json(struct mbus_broker *b, struct mbus_peer *peer, json_
 
         r = r ?: driver_add(o, "id", driver_id_json(peer->id));
         r = r ?: driver_add(o, "name", json_object_new_string(peer->name ?: ""));
-        r = r ?: driver_add(o, "uid", json_object_new_int64((int64_t) peer->creds.uid));
-        r = r ?: driver_add(o, "gid", json_object_new_int64((int64_t) peer->creds.gid));
-        r = r ?: driver_add(o, "pid", json_object_new_int64((int64_t) peer->creds.pid));
+        r = r ?: driver_add_identity(o, &peer->creds);
         r = r ?: driver_add(o, "namespaces", TAKE_PTR(nss));
         r = r ?: driver_add(o, "subscriptions",
                             json_object_new_int64((int64_t) mbus_match_count_owner(b->matches, peer->id)));
@@ -121,10 +179,6 @@ static int driver_version(struct mbus_broker *b, struct mbus_peer *caller, json_
                 return r;
         *ret = TAKE_PTR(o);
         return 0;
-}
-
-static json_object *driver_uid_json(uid_t uid) {
-        return uid == (uid_t) -1 ? NULL : json_object_new_int64((int64_t) uid);
 }
 
 /* One ListNamespaces entry; owner NULL: a namespace only an interface file declares. */
@@ -474,9 +528,7 @@ void mbus_driver_emit_peer_connected(struct mbus_broker *b, struct mbus_peer *pe
                 return;
         r = r ?: driver_add(o, "id", driver_id_json(peer->id));
         r = r ?: driver_add(o, "name", json_object_new_string(peer->name ?: ""));
-        r = r ?: driver_add(o, "uid", json_object_new_int64((int64_t) peer->creds.uid));
-        r = r ?: driver_add(o, "gid", json_object_new_int64((int64_t) peer->creds.gid));
-        r = r ?: driver_add(o, "pid", json_object_new_int64((int64_t) peer->creds.pid));
+        r = r ?: driver_add_identity(o, &peer->creds);
         if (r >= 0)
                 driver_emit(b, "PeerConnected", TAKE_PTR(o));
 }

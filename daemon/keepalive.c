@@ -6,9 +6,10 @@
  * after it counts a miss and is pinged again; threshold misses in a row drop it. Any bytes
  * from a welcomed peer reset that state (peer.c), so a busy peer is never pinged and a PONG
  * is just one kind of activity. A peer that never says HELLO is dropped interval + timeout
- * after it connected, however many bytes it trickles.
+ * after it connected, however many bytes it trickles; one whose TLS handshake is not done
+ * after --handshake-timeout is dropped then, so a stalled handshake holds nothing for long.
  *
- * The sweep runs every quarter of the shorter of interval and timeout (10 ms to 5 s), so a
+ * The sweep runs every quarter of the shortest of those times (10 ms to 5 s), so a
  * deadline is noticed at most that late; drops go through mbus_broker_condemn_peer() like any
  * other, and the sweep ends in mbus_broker_dispatch_done(). It also refreshes the sd_notify
  * STATUS= line, which has no timer of its own.
@@ -37,7 +38,7 @@ static int broker_send_ping(struct mbus_broker *b, struct mbus_peer *peer) {
 }
 
 static usec_t broker_keepalive_period(const struct mbus_options *c) {
-        usec_t p = MIN(c->keepalive_interval, c->keepalive_timeout) / 4;
+        usec_t p = MIN(MIN(c->keepalive_interval, c->keepalive_timeout), c->handshake_timeout) / 4;
         return MIN(MAX(p, 10 * USEC_PER_MSEC), 5 * USEC_PER_SEC);
 }
 
@@ -49,6 +50,13 @@ static int broker_on_keepalive(sd_event_source *s, uint64_t usec, void *userdata
         for (struct mbus_peer *p = b->peers_first; p; p = p->next) {
                 if (p->condemned)
                         continue;
+                if (p->handshaking) {
+                        if (now >= usec_add(p->last_rx, c->handshake_timeout)) {
+                                mbus_peer_log_handshake_failed(p, -ETIMEDOUT, "the TLS handshake did not finish in time");
+                                mbus_broker_condemn_peer(b, p, -ETIMEDOUT);
+                        }
+                        continue;
+                }
                 if (p->state == MBUS_PEER_HANDSHAKE) {
                         if (now >= usec_add(p->last_rx, usec_add(c->keepalive_interval, c->keepalive_timeout))) {
                                 (void) mbus_log(LOG_NOTICE, -ETIMEDOUT,

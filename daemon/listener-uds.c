@@ -21,7 +21,7 @@
 #include "util/fd-util.h"
 #include "util/macro.h"
 
-static int uds_get_creds(int fd, struct mbus_creds *ret) {
+static int uds_get_creds(int fd, const struct sockaddr *sa, socklen_t len, struct mbus_creds *ret) {
         return mbus_creds_from_socket(ret, fd);
 }
 

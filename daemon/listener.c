@@ -57,9 +57,11 @@ static int listener_on_io(sd_event_source *s, int fd, uint32_t revents, void *us
         for (unsigned i = 0; i < LISTENER_ACCEPT_BATCH; i++) {
                 _cleanup_close_ int cfd = -EBADF;
                 struct mbus_creds creds = MBUS_CREDS_NULL;
+                struct sockaddr_storage sa;
+                socklen_t sa_len = sizeof(sa);
                 int r;
 
-                cfd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                cfd = accept4(l->fd, (struct sockaddr *) &sa, &sa_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (cfd < 0) {
                         if (errno == EAGAIN || errno == EWOULDBLOCK)
                                 break;
@@ -73,13 +75,14 @@ static int listener_on_io(sd_event_source *s, int fd, uint32_t revents, void *us
                         break;
                 }
 
-                r = l->ops->get_creds(cfd, &creds);
+                r = l->ops->get_creds(cfd, (const struct sockaddr *) &sa, MIN(sa_len, (socklen_t) sizeof(sa)),
+                                      &creds);
                 if (r < 0) {
                         (void) mbus_log(LOG_WARNING, r, NULL, "Failed to read peer credentials: %s",
                                         strerror(-r));
                         continue;
                 }
-                mbus_broker_accept(b, TAKE_FD(cfd), &creds);
+                mbus_broker_accept(b, TAKE_FD(cfd), &creds, l->ops->tls);
                 mbus_creds_done(&creds);
         }
 
@@ -114,7 +117,7 @@ int mbus_listener_new(struct mbus_listener **ret, struct mbus_broker *b, int fd,
                 mbus_listener_free(l);
                 return r;
         }
-        (void) sd_event_source_set_description(l->io_source, "listener");
+        (void) sd_event_source_set_description(l->io_source, ops->name);
         l->fd = TAKE_FD(owned_fd);
         *ret = l;
         return 0;

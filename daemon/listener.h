@@ -2,6 +2,8 @@
 #pragma once
 /* A listening socket: io source, accept loop, and the transport's notion of credentials. */
 
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <systemd/sd-event.h>
 
 #include "util/macro.h"
@@ -9,11 +11,17 @@
 struct mbus_broker;
 struct mbus_creds;
 
-/* What differs between transports. Only AF_UNIX exists today (listener-uds.c). */
+struct mbus_address;
+
+/*
+ * What differs between transports: AF_UNIX (listener-uds.c), TCP and TLS (listener-tcp.c).
+ * The broker picks the ops by the address's scheme; nothing past the accept names a transport.
+ */
 struct mbus_listener_ops {
-        const char *name;
-        /* Reads the credentials of an accepted connection. Returns 0 or negative errno. */
-        int (*get_creds)(int fd, struct mbus_creds *ret);
+        const char *name;               /* "unix", "tcp", "tls" */
+        /* Reads the credentials of an accepted connection from sa. Returns 0 or negative errno. */
+        int (*get_creds)(int fd, const struct sockaddr *sa, socklen_t len, struct mbus_creds *ret);
+        bool tls;                       /* the peer's stream runs TLS (the broker's server context) */
 };
 
 struct mbus_listener {
@@ -26,6 +34,8 @@ struct mbus_listener {
 };
 
 extern const struct mbus_listener_ops mbus_listener_uds_ops;
+extern const struct mbus_listener_ops mbus_listener_tcp_ops;
+extern const struct mbus_listener_ops mbus_listener_tls_ops;
 
 /* Lifecycle. Takes fd (also on failure) and a copy of unlink_path (may be NULL). */
 int mbus_listener_new(struct mbus_listener **ret, struct mbus_broker *b, int fd,
@@ -41,5 +51,16 @@ int mbus_listener_uds_bind(const char *address, int *ret_fd, char **ret_path);
 
 /* Checks that an inherited fd is a listening AF_UNIX stream socket. Returns 0 or -EINVAL. */
 int mbus_listener_uds_check(int fd);
+
+/*
+ * listener-tcp.c: binds a TCP socket for a tcp:// or tls:// address. A plain tcp:// address
+ * must resolve to loopback addresses only unless allow_remote_plain. Returns 0 and the
+ * listening fd, -EPERM for a plain non-loopback address, -EHOSTUNREACH if the host does not
+ * resolve, -EADDRINUSE, or negative errno.
+ */
+int mbus_listener_tcp_bind(const struct mbus_address *a, bool allow_remote_plain, int *ret_fd);
+
+/* Checks that an inherited fd is a listening TCP socket (IPv4 or IPv6). Returns 0 or -EINVAL. */
+int mbus_listener_tcp_check(int fd);
 
 MBUS_DEFINE_CLEANUP(struct mbus_listener *, mbus_listener_free);

@@ -49,7 +49,14 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+static void strv_freep(char ***p) {
+        for (char **s = *p; s && *s; s++)
+                free(*s);
+        free(*p);
+}
+
 static int run(struct mbus_options *options) {
+        _cleanup_(strv_freep) char **fd_names = NULL;
         _cleanup_(mbus_broker_freep) struct mbus_broker *b = NULL;
         struct mbus_file_error ferr = {};
         sd_event *event = NULL;
@@ -96,27 +103,33 @@ static int run(struct mbus_options *options) {
         if (r < 0)
                 return mbus_log(LOG_ERR, r, NULL, "Failed to watch SIGHUP: %s", strerror(-r));
 
-        n_fds = sd_listen_fds(/* unset_environment= */ true);
+        r = mbus_broker_load_tls(b);
+        if (r < 0)
+                return r;
+
+        n_fds = sd_listen_fds_with_names(/* unset_environment= */ true, &fd_names);
         if (n_fds < 0)
                 return mbus_log(LOG_ERR, n_fds, NULL, "Failed to read passed sockets: %s", strerror(-n_fds));
 
-        if (n_fds > 0 && !options->address) {
+        /* Addresses on the command line replace the sockets systemd passed. */
+        if (n_fds > 0 && options->n_listen == 0) {
                 int fds[n_fds];
 
                 for (int i = 0; i < n_fds; i++)
                         fds[i] = SD_LISTEN_FDS_START + i;
-                r = mbus_broker_listen_fds(b, fds, (size_t) n_fds);
+                r = mbus_broker_listen_fds(b, fds, fd_names, (size_t) n_fds);
         } else {
                 for (int i = 0; i < n_fds; i++)
                         (void) close(SD_LISTEN_FDS_START + i);
-                r = mbus_broker_listen_address(b, options->address);
+                r = 0;
+                for (size_t i = 0; r >= 0 && i < MAX(options->n_listen, (size_t) 1); i++)
+                        r = mbus_broker_listen_address(b, options->n_listen > 0 ? options->listen[i] : NULL);
         }
         if (r < 0)
                 return r;
 
         (void) mbus_log(LOG_INFO, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_BROKER_STARTED),
-                        "mbus-broker %s started on %s", MBUS_VERSION,
-                        n_fds > 0 && !options->address ? "sockets passed by systemd" : b->listen_path);
+                        "mbus-broker %s started on %s", MBUS_VERSION, b->listen_desc);
         mbus_broker_notify_status(b);
         (void) sd_notify(false, "READY=1");
 

@@ -19,6 +19,7 @@
 #include "conf/confdir.h"
 #include "conf/policy.h"
 #include "options.h"
+#include "proto/address.h"
 
 void mbus_options_init(struct mbus_options *c) {
         assert(c);
@@ -32,6 +33,7 @@ void mbus_options_init(struct mbus_options *c) {
                 .keepalive_interval = MBUS_OPTIONS_KEEPALIVE_INTERVAL_DEFAULT,
                 .keepalive_timeout = MBUS_OPTIONS_KEEPALIVE_TIMEOUT_DEFAULT,
                 .keepalive_threshold = MBUS_OPTIONS_KEEPALIVE_THRESHOLD_DEFAULT,
+                .handshake_timeout = MBUS_OPTIONS_HANDSHAKE_TIMEOUT_DEFAULT,
                 .log_target = MBUS_LOG_TARGET_AUTO,
                 .log_level = LOG_INFO,
                 .scope = -1,
@@ -41,8 +43,16 @@ void mbus_options_init(struct mbus_options *c) {
 void mbus_options_done(struct mbus_options *c) {
         if (!c)
                 return;
-        free(c->address);
-        c->address = NULL;
+        for (size_t i = 0; i < c->n_listen; i++)
+                free(c->listen[i]);
+        free(c->listen);
+        c->listen = NULL;
+        c->n_listen = 0;
+        free(c->tls_cert);
+        free(c->tls_key);
+        free(c->tls_ca);
+        free(c->tls_crl);
+        c->tls_cert = c->tls_key = c->tls_ca = c->tls_crl = NULL;
         free(c->config_dir);
         c->config_dir = NULL;
 }
@@ -57,9 +67,17 @@ void mbus_options_help(const char *program_name) {
                "The mbus message bus broker.\n\n"
                "  -h --help                      Show this help\n"
                "     --version                   Show the version\n"
-               "     --address PATH              Listen on this UNIX socket (default: sockets from\n"
-               "                                 systemd, else /run/mbus/socket for root,\n"
-               "                                 $XDG_RUNTIME_DIR/mbus/socket otherwise)\n"
+               "     --listen ADDRESS            Listen on this address, repeatable: a UNIX socket\n"
+               "                                 path, tls://HOST[:PORT] or tcp://HOST:PORT (default:\n"
+               "                                 sockets from systemd, else /run/mbus/socket for\n"
+               "                                 root, $XDG_RUNTIME_DIR/mbus/socket otherwise)\n"
+               "     --address ADDRESS           The same as --listen\n"
+               "     --tls-cert FILE             The broker's certificate (chain), PEM\n"
+               "     --tls-key FILE              Its private key, PEM (default: in --tls-cert)\n"
+               "     --tls-ca FILE               CA bundle that client certificates must chain to\n"
+               "     --tls-crl FILE              Revoked client certificates, PEM\n"
+               "     --tcp-allow-remote          Allow plain tcp:// on addresses beyond loopback\n"
+               "     --handshake-timeout SEC     Drop a TLS peer whose handshake takes longer (10)\n"
                "     --max-peers N               Connected peers at most (%u)\n"
                "     --max-frame-size BYTES      Largest frame accepted (16777216)\n"
                "     --max-pending-calls N       Outstanding calls per peer (%u)\n"
@@ -146,6 +164,13 @@ int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
         enum {
                 ARG_VERSION = 0x100,
                 ARG_ADDRESS,
+                ARG_LISTEN,
+                ARG_TLS_CERT,
+                ARG_TLS_KEY,
+                ARG_TLS_CA,
+                ARG_TLS_CRL,
+                ARG_TCP_ALLOW_REMOTE,
+                ARG_HANDSHAKE_TIMEOUT,
                 ARG_MAX_PEERS,
                 ARG_MAX_FRAME_SIZE,
                 ARG_MAX_PENDING_CALLS,
@@ -163,6 +188,13 @@ int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
                 { "help",                no_argument,       NULL, 'h'                     },
                 { "version",             no_argument,       NULL, ARG_VERSION             },
                 { "address",             required_argument, NULL, ARG_ADDRESS             },
+                { "listen",              required_argument, NULL, ARG_LISTEN              },
+                { "tls-cert",            required_argument, NULL, ARG_TLS_CERT            },
+                { "tls-key",             required_argument, NULL, ARG_TLS_KEY             },
+                { "tls-ca",              required_argument, NULL, ARG_TLS_CA              },
+                { "tls-crl",             required_argument, NULL, ARG_TLS_CRL             },
+                { "tcp-allow-remote",    no_argument,       NULL, ARG_TCP_ALLOW_REMOTE    },
+                { "handshake-timeout",   required_argument, NULL, ARG_HANDSHAKE_TIMEOUT   },
                 { "max-peers",           required_argument, NULL, ARG_MAX_PEERS           },
                 { "max-frame-size",      required_argument, NULL, ARG_MAX_FRAME_SIZE      },
                 { "max-pending-calls",   required_argument, NULL, ARG_MAX_PENDING_CALLS   },
@@ -194,13 +226,55 @@ int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
                         action = MBUS_OPTIONS_VERSION;
                         break;
                 case ARG_ADDRESS:
-                        if (optarg[0] != '/' && strncmp(optarg, "unix:", 5) != 0)
+                case ARG_LISTEN: {
+                        struct mbus_address a;
+                        char **l;
+
+                        r = mbus_address_parse(optarg, &a);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
                                 return options_error(errbuf, errbuf_size,
-                                                    "--address wants an absolute socket path: %s", optarg);
-                        free(c->address);
-                        c->address = strdup(optarg);
-                        if (!c->address)
+                                                    "Invalid address %s (a UNIX socket path, tls://HOST[:PORT] "
+                                                    "or tcp://HOST:PORT)", optarg);
+                        mbus_address_done(&a);
+                        if (c->n_listen >= MBUS_OPTIONS_LISTEN_MAX)
+                                return options_error(errbuf, errbuf_size, "More than %u addresses to listen on",
+                                                    MBUS_OPTIONS_LISTEN_MAX);
+                        l = realloc(c->listen, (c->n_listen + 2) * sizeof(*l));
+                        if (!l)
                                 return -ENOMEM;
+                        c->listen = l;
+                        l[c->n_listen] = strdup(optarg);
+                        if (!l[c->n_listen])
+                                return -ENOMEM;
+                        l[++c->n_listen] = NULL;
+                        break;
+                }
+                case ARG_TLS_CERT:
+                case ARG_TLS_KEY:
+                case ARG_TLS_CA:
+                case ARG_TLS_CRL: {
+                        char **slot = opt == ARG_TLS_CERT ? &c->tls_cert :
+                                      opt == ARG_TLS_KEY ? &c->tls_key :
+                                      opt == ARG_TLS_CA ? &c->tls_ca : &c->tls_crl;
+
+                        if (optarg[0] == 0)
+                                return options_error(errbuf, errbuf_size, "%s wants a file", argv[optind - 1]);
+                        free(*slot);
+                        *slot = strdup(optarg);
+                        if (!*slot)
+                                return -ENOMEM;
+                        break;
+                }
+                case ARG_TCP_ALLOW_REMOTE:
+                        c->tcp_allow_remote = true;
+                        break;
+                case ARG_HANDSHAKE_TIMEOUT:
+                        r = options_parse_sec(optarg, &c->handshake_timeout);
+                        if (r < 0 || c->handshake_timeout == 0)
+                                return options_error(errbuf, errbuf_size, "Invalid --handshake-timeout: %s",
+                                                    optarg);
                         break;
                 case ARG_MAX_PEERS:
                         r = options_parse_size(optarg, 1, 1u << 20, &c->max_peers);
@@ -289,6 +363,12 @@ int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
         }
         if (optind < argc)
                 return options_error(errbuf, errbuf_size, "Unexpected argument: %s", argv[optind]);
+
+        if ((c->tls_key || c->tls_ca || c->tls_crl) && !c->tls_cert)
+                return options_error(errbuf, errbuf_size, "--tls-key, --tls-ca and --tls-crl need --tls-cert");
+        if (c->tls_cert && !c->tls_ca)
+                return options_error(errbuf, errbuf_size,
+                                    "--tls-cert needs --tls-ca: client certificates are verified against it");
 
         if (c->default_call_timeout > c->max_call_timeout)
                 c->default_call_timeout = c->max_call_timeout;

@@ -2,6 +2,7 @@
 #pragma once
 /* The broker's settings: command line -> struct mbus_options, no side effects. */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "log.h"
@@ -15,7 +16,12 @@ enum mbus_options_action {
 };
 
 struct mbus_options {
-        char *address;                  /* --address; NULL: socket activation or the default */
+        char **listen;                  /* --listen/--address, NULL-terminated; NULL: socket activation
+                                           or the default socket */
+        size_t n_listen;
+        char *tls_cert, *tls_key, *tls_ca, *tls_crl;    /* --tls-*: files; NULL: not given */
+        bool tcp_allow_remote;          /* --tcp-allow-remote: plain TCP beyond loopback */
+        usec_t handshake_timeout;       /* --handshake-timeout: TLS handshake deadline */
         size_t max_peers;
         size_t max_frame_size;
         size_t max_pending_calls;       /* per peer, as caller */
@@ -38,6 +44,8 @@ struct mbus_options {
 #define MBUS_OPTIONS_CALL_TIMEOUT_DEFAULT (25 * USEC_PER_SEC)
 #define MBUS_OPTIONS_KEEPALIVE_INTERVAL_DEFAULT (30 * USEC_PER_SEC)
 #define MBUS_OPTIONS_KEEPALIVE_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
+#define MBUS_OPTIONS_HANDSHAKE_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
+#define MBUS_OPTIONS_LISTEN_MAX 16u
 #define MBUS_OPTIONS_KEEPALIVE_THRESHOLD_DEFAULT 3u
 
 void mbus_options_init(struct mbus_options *c);

@@ -21,6 +21,7 @@
 #include "log-ids.h"
 #include "peer.h"
 #include "proto/frame.h"
+#include "proto/tls.h"
 #include "reply.h"
 #include "router.h"
 #include "util/fd-util.h"
@@ -32,15 +33,56 @@ static bool peer_is_frame_error(int r) {
         return r == -EBADMSG || r == -EMSGSIZE || r == -EPROTONOSUPPORT || r == -ENOBUFS;
 }
 
-static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
-        struct mbus_broker *b = peer->broker;
+/* Asks the transport which events to wait for; a syscall only when that changes. */
+static int peer_update_events(struct mbus_peer *peer) {
+        uint32_t events = mbus_stream_events(&peer->stream);
         int r;
 
-        if (revents & EPOLLOUT)
-                mbus_broker_mark_dirty(b, peer);
-
-        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        if (events == peer->io_events)
                 return 0;
+        r = sd_event_source_set_io_events(peer->io_source, events);
+        if (r < 0)
+                return r;
+        peer->io_events = (uint8_t) events;
+        return 0;
+}
+
+void mbus_peer_log_handshake_failed(struct mbus_peer *peer, int r, const char *reason) {
+        struct mbus_broker *b = peer->broker;
+
+        if (!mbus_broker_log_ratelimit(b, &b->tls_log_ratelimit, LOG_WARNING, r, MBUS_MSGID_TLS_REFUSED,
+                                       "TLS refusals"))
+                return;
+        (void) mbus_log(LOG_WARNING, r, MBUS_FIELDS(.msgid = MBUS_MSGID_TLS_REFUSED, .peer = peer),
+                        "Refused TLS connection from %s: %s",
+                        peer->creds.remote ? peer->creds.remote->address : "?",
+                        reason && reason[0] ? reason : strerror(-r));
+}
+
+/* One step of the transport's handshake; once done, the certificate becomes the identity. */
+static int peer_handshake(struct mbus_peer *peer) {
+        int r;
+
+        r = mbus_transport_handshake(&peer->stream.transport);
+        if (r == -EAGAIN)
+                return peer_update_events(peer);
+        if (r < 0) {
+                if (r != -ECONNRESET)
+                        mbus_peer_log_handshake_failed(peer, r, mbus_tls_reason(&peer->stream.transport));
+                return r;
+        }
+
+        peer->handshaking = false;
+        r = mbus_creds_read_certificate(&peer->creds, &peer->stream.transport);
+        if (r < 0 && r != -ENODATA)
+                return r;
+        return peer_update_events(peer);
+}
+
+/* One read, then every whole frame it completed to the router. Returns 0 or a negative errno. */
+static int peer_read_and_route(struct mbus_peer *peer) {
+        struct mbus_broker *b = peer->broker;
+        int r;
 
         r = mbus_stream_read(&peer->stream);
         if (r == -EAGAIN)
@@ -80,6 +122,30 @@ static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
         }
 }
 
+static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
+        int r;
+
+        if (revents & EPOLLOUT)
+                mbus_broker_mark_dirty(peer->broker, peer);
+
+        if (peer->handshaking) {
+                r = peer_handshake(peer);
+                if (r < 0 || peer->handshaking)
+                        return r;
+                /* The last flight of the handshake may carry the first frames: read on. */
+        } else if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !peer->stream.transport.tls)
+                return 0;       /* TLS may have waited for EPOLLOUT to go on reading */
+
+        /* A TLS record may be decrypted only partly into a nearly full buffer: its rest is
+         * input that poll cannot report, so it is read now (at most one record's worth). */
+        do {
+                r = peer_read_and_route(peer);
+                if (r < 0 || peer->condemned)
+                        return r;
+        } while (mbus_stream_has_pending(&peer->stream));
+        return 0;
+}
+
 static int peer_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct mbus_peer *peer = userdata;
         struct mbus_broker *b = peer->broker;
@@ -114,7 +180,8 @@ int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, st
 
         /* Nothing can fail from here on: the fd becomes ours. */
         peer->fd = fd;
-        peer->stream.transport.fd = fd;
+        peer->io_events = EPOLLIN;
+        mbus_transport_init_socket(&peer->stream.transport, fd);
         mbus_creds_move(&peer->creds, creds);
         peer->id = broker->next_peer_id++;
         now = mbus_broker_now(broker);
@@ -204,7 +271,6 @@ int mbus_peer_queue(struct mbus_peer *peer, struct mbus_frame *frame, enum mbus_
 int mbus_peer_flush(struct mbus_peer *peer) {
         struct mbus_broker *b = peer->broker;
         uint64_t before = peer->stream.bytes_out;
-        bool want_out;
         int r;
 
         r = mbus_stream_flush(&peer->stream);
@@ -212,13 +278,16 @@ int mbus_peer_flush(struct mbus_peer *peer) {
         if (r < 0)
                 return r;
 
-        want_out = r > 0;
-        if (want_out != peer->want_out) {
-                r = sd_event_source_set_io_events(peer->io_source, want_out ? EPOLLIN | EPOLLOUT : EPOLLIN);
-                if (r < 0)
-                        return r;
-                peer->want_out = want_out;
-        }
+        return peer_update_events(peer);
+}
+
+int mbus_peer_start_tls(struct mbus_peer *peer, struct mbus_tls_context *ctx) {
+        int r;
+
+        r = mbus_transport_init_tls(&peer->stream.transport, ctx, peer->fd, /* verify_name= */ NULL);
+        if (r < 0)
+                return r;
+        peer->handshaking = true;
         return 0;
 }
 

@@ -15,6 +15,7 @@
 
 struct mbus_broker;
 struct mbus_frame;
+struct mbus_tls_context;
 
 enum mbus_peer_state {
         MBUS_PEER_HANDSHAKE,            /* connected, waiting for HELLO */
@@ -45,7 +46,8 @@ struct mbus_peer {
         uint8_t n_missed_pings;
         bool dirty:1;                   /* on broker->dirty: flush at the end of the dispatch */
         bool condemned:1;               /* on broker->condemned: drop at the end of the dispatch */
-        bool want_out:1;                /* EPOLLOUT requested */
+        bool handshaking:1;             /* its transport's handshake (TLS) is not done yet */
+        uint8_t io_events;              /* EPOLLIN/EPOLLOUT requested now, as the transport asked */
         int drop_reason;                /* negative errno, set when condemned */
         sd_event_source *io_source;     /* owned */
         char *name;                     /* from HELLO, owned; NULL before */
@@ -87,10 +89,17 @@ struct mbus_peer *mbus_peer_free(struct mbus_peer *peer);
 int mbus_peer_queue(struct mbus_peer *peer, struct mbus_frame *frame, enum mbus_queue_class class);
 
 /*
- * Writes what is queued (one writev per call) and requests EPOLLOUT only while output
- * remains. Returns 0, or a negative errno if the connection is broken.
+ * Writes what is queued (one writev per call) and requests the poll events the transport
+ * needs now (EPOLLOUT while output remains). Returns 0, or a negative errno if the
+ * connection is broken.
  */
 int mbus_peer_flush(struct mbus_peer *peer);
+
+/* Logs (rate-limited, MBUS_MSGID_TLS_REFUSED) that the peer's TLS handshake failed and why. */
+void mbus_peer_log_handshake_failed(struct mbus_peer *peer, int r, const char *reason);
+
+/* Starts TLS on the peer's socket with the server context ctx: the handshake comes first. */
+int mbus_peer_start_tls(struct mbus_peer *peer, struct mbus_tls_context *ctx);
 
 /* Stops reading and writing (io source off); used when the peer is dropped. */
 void mbus_peer_disconnect(struct mbus_peer *peer);

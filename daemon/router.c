@@ -44,15 +44,17 @@
 
 static void router_log_denied(struct mbus_broker *b, struct mbus_peer *peer, enum mbus_policy_action action,
                               const char *ns, const char *member, const char *why) {
+        char who[MBUS_CREDS_DESCRIBE_MAX];
+
         if (!mbus_broker_log_ratelimit(b, &b->denied_log_ratelimit, LOG_NOTICE, -EACCES, MBUS_MSGID_ACCESS_DENIED,
                                        "access denials"))
                 return;
         (void) mbus_log(LOG_NOTICE, -EACCES,
                         MBUS_FIELDS(.msgid = MBUS_MSGID_ACCESS_DENIED, .peer = peer, .ns = ns, .member = member,
                                     .action = mbus_policy_action_to_string(action), .rule = why),
-                        "Access denied: %s %s%s%s by uid %u (:1.%" PRIu64 "): %s",
+                        "Access denied: %s %s%s%s by %s (:1.%" PRIu64 "): %s",
                         mbus_policy_action_to_string(action), ns, member ? "." : "", member ?: "",
-                        (unsigned) peer->creds.uid, peer->id, why);
+                        mbus_creds_describe(&peer->creds, who, sizeof(who)), peer->id, why);
 }
 
 /*
@@ -64,7 +66,7 @@ static int router_check(struct mbus_broker *b, struct mbus_peer *peer, uint64_t 
                         enum mbus_policy_action action, const char *ns, const char *member, const uid_t *owner_uid) {
         struct mbus_policy_decision d;
         struct mbus_identity who;
-        char why[512];
+        char why[512], desc[MBUS_CREDS_DESCRIBE_MAX];
         int r;
 
         mbus_creds_to_identity(&peer->creds, &who);
@@ -73,9 +75,9 @@ static int router_check(struct mbus_broker *b, struct mbus_peer *peer, uint64_t 
 
         (void) mbus_policy_decision_describe(&d, why, sizeof(why));
         router_log_denied(b, peer, action, ns, member, why);
-        r = mbus_reply_error(b, peer, serial, -EACCES, "Access denied: %s %s%s%s by uid %u: %s",
+        r = mbus_reply_error(b, peer, serial, -EACCES, "Access denied: %s %s%s%s by %s: %s",
                              mbus_policy_action_to_string(action), ns, member ? "." : "", member ?: "",
-                             (unsigned) peer->creds.uid, why);
+                             mbus_creds_describe(&peer->creds, desc, sizeof(desc)), why);
         return r < 0 ? r : -EACCES;
 }
 

@@ -55,7 +55,7 @@ static void tp_connect_creds(struct tctx *t, struct tpeer *p, bool set, uid_t ui
                 creds.groups = NULL;
                 creds.n_groups = 0;
         }
-        mbus_broker_accept(t->broker, sv[1], &creds);
+        mbus_broker_accept(t->broker, sv[1], &creds, /* tls= */ false);
         mbus_creds_done(&creds);
         *p = (struct tpeer) { .fd = sv[0] };
         mbus_stream_init(&p->s, sv[0], 0);

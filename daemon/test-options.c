@@ -25,7 +25,10 @@ START_TEST(test_defaults_match_the_documentation) {
 
         ck_assert_int_eq(parse(&c, &a, argv), 0);
         ck_assert_int_eq(a, MBUS_OPTIONS_RUN);
-        ck_assert_ptr_null(c.address);
+        ck_assert_ptr_null(c.listen);
+        ck_assert_ptr_null(c.tls_cert);
+        ck_assert(!c.tcp_allow_remote);
+        ck_assert_uint_eq(c.handshake_timeout, 10 * USEC_PER_SEC);
         ck_assert_uint_eq(c.max_peers, 4096);
         ck_assert_uint_eq(c.max_frame_size, 16777216);
         ck_assert_uint_eq(c.max_pending_calls, 1024);
@@ -50,7 +53,8 @@ START_TEST(test_options_take_fractional_seconds_and_sizes) {
         };
 
         ck_assert_int_eq(parse(&c, &a, argv), 0);
-        ck_assert_str_eq(c.address, "/tmp/x/socket");
+        ck_assert_uint_eq(c.n_listen, 1);
+        ck_assert_str_eq(c.listen[0], "/tmp/x/socket");
         ck_assert_uint_eq(c.keepalive_interval, 200000);
         ck_assert_uint_eq(c.keepalive_timeout, 250000);
         ck_assert_uint_eq(c.max_queue_bytes, 65536);
@@ -66,7 +70,9 @@ START_TEST(test_bad_values_are_refused) {
         static const char *const bad[][3] = {
                 { "--keepalive-interval", "abc" }, { "--keepalive-interval", "-1" }, { "--max-peers", "0" },
                 { "--max-frame-size", "100" },     { "--log-level", "loud" },        { "--address", "relative" },
-                { "--log-target", "syslog" },      { "--max-pending-calls", "1x" },
+                { "--log-target", "syslog" },      { "--max-pending-calls", "1x" },  { "--listen", "tcp://host" },
+                { "--listen", "tls://[::1" },      { "--listen", "ws://host:1" },    { "--tls-cert", "/c.pem" },
+                { "--tls-ca", "/ca.pem" },         { "--handshake-timeout", "0" },
         };
 
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -77,6 +83,33 @@ START_TEST(test_bad_values_are_refused) {
                 ck_assert_int_eq(parse(&c, &a, argv), -EINVAL);
                 mbus_options_done(&c);
         }
+}
+END_TEST
+
+START_TEST(test_listen_and_tls_options) {
+        struct mbus_options c;
+        enum mbus_options_action a;
+        char *argv[] = {
+                (char *) "mbus-broker", (char *) "--listen", (char *) "/run/mbus/socket",
+                (char *) "--listen=tls://[::1]:7390", (char *) "--address", (char *) "tcp://127.0.0.1:7000",
+                (char *) "--tls-cert", (char *) "/s.pem", (char *) "--tls-key", (char *) "/k.pem",
+                (char *) "--tls-ca", (char *) "/ca.pem", (char *) "--tls-crl", (char *) "/crl.pem",
+                (char *) "--tcp-allow-remote", (char *) "--handshake-timeout", (char *) "0.5", NULL
+        };
+
+        ck_assert_int_eq(parse(&c, &a, argv), 0);
+        ck_assert_uint_eq(c.n_listen, 3);
+        ck_assert_str_eq(c.listen[0], "/run/mbus/socket");
+        ck_assert_str_eq(c.listen[1], "tls://[::1]:7390");
+        ck_assert_str_eq(c.listen[2], "tcp://127.0.0.1:7000");
+        ck_assert_ptr_null(c.listen[3]);
+        ck_assert_str_eq(c.tls_cert, "/s.pem");
+        ck_assert_str_eq(c.tls_key, "/k.pem");
+        ck_assert_str_eq(c.tls_ca, "/ca.pem");
+        ck_assert_str_eq(c.tls_crl, "/crl.pem");
+        ck_assert(c.tcp_allow_remote);
+        ck_assert_uint_eq(c.handshake_timeout, 500000);
+        mbus_options_done(&c);
 }
 END_TEST
 
@@ -128,6 +161,7 @@ static Suite *options_suite(void) {
         tcase_add_test(tc, test_defaults_match_the_documentation);
         tcase_add_test(tc, test_options_take_fractional_seconds_and_sizes);
         tcase_add_test(tc, test_bad_values_are_refused);
+        tcase_add_test(tc, test_listen_and_tls_options);
         tcase_add_test(tc, test_help_and_version_are_actions);
         tcase_add_test(tc, test_config_dir_and_scope);
         suite_add_tcase(s, tc);

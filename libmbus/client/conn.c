@@ -589,6 +589,15 @@ _public_ int mbus_conn_open_with_error(struct mbus_conn **ret, const char *addre
                 return r;
 
         r = conn_hello(conn, reterr);
+        if (r < 0 && conn->stream.transport.tls) {
+                /* With TLS 1.3 the broker judges our certificate after our side of the handshake
+                 * is done: its refusal is an alert that arrives instead of WELCOME (or after our
+                 * HELLO met a closed socket). Read it, to say why. */
+                (void) mbus_stream_read(&conn->stream);
+                if (mbus_tls_reason(&conn->stream.transport)[0])
+                        return conn_open_error(reterr, -EPROTO, "The broker refused the TLS connection: %s",
+                                               mbus_tls_reason(&conn->stream.transport));
+        }
         if (r < 0)
                 return r;
 
