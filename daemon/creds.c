@@ -150,5 +150,6 @@ void mbus_creds_to_identity(const struct mbus_creds *c, struct mbus_identity *re
                 ret->cert_sans = (const char *const *) c->remote->cert.sans;
                 ret->n_cert_sans = c->remote->cert.n_sans;
                 ret->cert_fingerprint = c->remote->cert.fingerprint;
+                ret->addr = (const struct sockaddr *) &c->remote->addr;
         }
 }

@@ -53,6 +53,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "conf/file-error.h"
@@ -87,7 +88,11 @@ enum mbus_principal_kind {
 /* GNU C (c_std=gnu11) predefines "unix" as 1; the field below is named unix all the same. */
 #undef unix
 
-/* Who asks. UNIX peers have unix set (SO_PEERCRED); TLS peers have the cert fields. */
+/*
+ * Who asks. UNIX peers have unix set (SO_PEERCRED); network peers have addr (the remote
+ * address, AF_INET or AF_INET6) and, over TLS, the cert fields. SANs are written with their
+ * type: "DNS:node1.example.org", "URI:spiffe://...", "email:a@b", "IP:192.0.2.7".
+ */
 struct mbus_identity {
         bool unix;
         uid_t uid;
@@ -98,6 +103,7 @@ struct mbus_identity {
         const char *const *cert_sans;
         size_t n_cert_sans;
         const char *cert_fingerprint;   /* lowercase hex without colons */
+        const struct sockaddr *addr;    /* NULL for UNIX peers */
 };
 
 struct mbus_policy_rule {
