@@ -6,6 +6,11 @@
  * encoder must reproduce it: re-encoding the decoded fields gives a frame of the same size
  * that parses to the same fields, re-encodes byte-identically, and, when the input already
  * had its fields in code order (the encoder's canonical order), equals the input byte for byte.
+ *
+ * The same input also goes through a frame stream whose transport hands it over in pieces
+ * of every size, as a socket or TLS does (TLS decrypts into the same buffer by records): the
+ * stream must cut out exactly the frames that parsing the input front to back finds, and fail
+ * where that fails.
  */
 
 #include <stdio.h>
@@ -13,6 +18,7 @@
 #include <string.h>
 
 #include "proto/frame.h"
+#include "proto/stream.h"
 #include "util/macro.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -63,6 +69,93 @@ static bool fields_in_code_order(const struct mbus_frame *f) {
         return true;
 }
 
+/* A transport reading from the fuzz input, in pieces sized by a generator seeded from it. */
+static struct {
+        const uint8_t *data;
+        size_t size, pos;
+        uint32_t seed;
+} feed;
+
+static ssize_t feed_read(struct mbus_transport *t, void *buf, size_t size) {
+        size_t n;
+
+        if (feed.pos == feed.size)
+                return 0;
+        feed.seed = feed.seed * 1103515245u + 12345u;
+        n = 1 + (feed.seed >> 8) % (feed.seed & 0x10000 ? 7 : 16384);
+        n = MIN(MIN(n, size), feed.size - feed.pos);
+        memcpy(buf, feed.data + feed.pos, n);
+        feed.pos += n;
+        return (ssize_t) n;
+}
+
+static uint32_t feed_events(const struct mbus_transport *t, bool have_output) {
+        return 1;
+}
+
+static const struct mbus_transport_ops feed_ops = {
+        .name = "fuzz",
+        .read = feed_read,
+        .events = feed_events,
+};
+
+/* Frames front to back, whole input at once vs. through a stream in pieces: the same. */
+static void check_stream(const uint8_t *data, size_t size) {
+        struct mbus_stream s;
+        size_t offset = 0;
+        int r = 0;
+
+        feed.data = data;
+        feed.size = size;
+        feed.pos = 0;
+        feed.seed = size > 0 ? data[0] * 2654435761u : 1;
+        mbus_stream_init(&s, -1, FUZZ_MAX_FRAME_SIZE);
+        s.transport.ops = &feed_ops;
+
+        for (;;) {
+                _cleanup_(mbus_frame_unrefp) struct mbus_frame *got = NULL, *want = NULL;
+                size_t frame_size = 0;
+                int expect;
+
+                r = mbus_stream_pop(&s, &got, NULL);
+                if (r == 0) {
+                        r = mbus_stream_read(&s);
+                        if (r > 0 || r == -ENOBUFS)
+                                continue;
+                        if (r == -ECONNRESET)   /* the end of the input */
+                                break;
+                        if (r == -EBADMSG || r == -EMSGSIZE || r == -EPROTONOSUPPORT) {
+                                r = mbus_stream_pop(&s, &got, NULL);
+                                check(r < 0);
+                                break;
+                        }
+                        check(!"unexpected read error");
+                }
+                if (r < 0)
+                        break;
+                /* The stream found a frame: parsing the input there finds the same one. */
+                expect = mbus_frame_peek_size(data + offset, size - offset, FUZZ_MAX_FRAME_SIZE, &frame_size, NULL);
+                check(expect == 0 && frame_size == mbus_frame_size(got));
+                check(mbus_frame_parse(&want, data + offset, frame_size, FUZZ_MAX_FRAME_SIZE, NULL) == 0);
+                check(want->type == got->type && fields_eq(&want->f, &got->f));
+                check(want->body_len == got->body_len && memcmp(want->body, got->body, got->body_len) == 0);
+                offset += frame_size;
+        }
+
+        /* Where the stream stopped, parsing fails too, or the input ends (maybe mid-frame). */
+        if (r < 0) {
+                _cleanup_(mbus_frame_unrefp) struct mbus_frame *bad = NULL;
+                size_t frame_size = 0;
+
+                if (mbus_frame_peek_size(data + offset, size - offset, FUZZ_MAX_FRAME_SIZE, &frame_size, NULL) == 0)
+                        check(frame_size > size - offset ||
+                              mbus_frame_parse(&bad, data + offset, frame_size, FUZZ_MAX_FRAME_SIZE, NULL) < 0);
+        } else
+                check(offset <= size);
+        s.transport.ops = NULL;
+        mbus_stream_done(&s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL, *enc = NULL, *again = NULL,
                                                        *enc2 = NULL, *shared = NULL;
@@ -70,6 +163,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *reason = NULL, *peek_reason = NULL;
         size_t peeked = 0;
         int r, rp;
+
+        check_stream(data, size);
 
         rp = mbus_frame_peek_size(data, size, FUZZ_MAX_FRAME_SIZE, &peeked, &peek_reason);
         check(rp == 0 || peek_reason);
