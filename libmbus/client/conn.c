@@ -434,13 +434,20 @@ static int conn_tls_context(const struct mbus_tls_files *files, struct mbus_tls_
         return 0;
 }
 
+/* $name, with an empty value meaning unset as for $MBUS_ADDRESS. */
+static const char *conn_env(const char *name) {
+        const char *v = secure_getenv(name);
+
+        return v && v[0] ? v : NULL;
+}
+
 /* The TLS handshake, blocking up to the handshake timeout. */
 static int conn_start_tls(struct mbus_conn *conn, const struct mbus_address *a, struct mbus_error *reterr) {
         _cleanup_(mbus_tls_context_unrefp) struct mbus_tls_context *ctx = NULL;
         const struct mbus_tls_files files = {
-                .cert = a->tls_cert ?: secure_getenv("MBUS_TLS_CERT"),
-                .key = a->tls_key ?: secure_getenv("MBUS_TLS_KEY"),
-                .ca = a->tls_ca ?: secure_getenv("MBUS_TLS_CA"),
+                .cert = a->tls_cert ?: conn_env("MBUS_TLS_CERT"),
+                .key = a->tls_key ?: conn_env("MBUS_TLS_KEY"),
+                .ca = a->tls_ca ?: conn_env("MBUS_TLS_CA"),
         };
         usec_t deadline = usec_add(now_usec(CLOCK_MONOTONIC), MBUS_HANDSHAKE_TIMEOUT_USEC);
         char reason[MBUS_TLS_REASON_MAX];
