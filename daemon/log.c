@@ -2,7 +2,8 @@
 /*
  * One entry per call. To the journal: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER, ERRNO, MESSAGE_ID,
  * the caller's CODE_FILE/CODE_LINE/CODE_FUNC, and MBUS_PEER/MBUS_PEER_NAME/MBUS_UID/MBUS_PID/
- * MBUS_NAMESPACE/MBUS_MEMBER (and MBUS_ACTION/MBUS_RULE for access decisions) when known, so
+ * MBUS_TRANSPORT (MBUS_REMOTE_ADDRESS/MBUS_CERT_CN for network peers)/MBUS_NAMESPACE/
+ * MBUS_MEMBER (and MBUS_ACTION/MBUS_RULE for access decisions) when known, so
  * `journalctl MBUS_PEER=:1.7` finds one peer's story. Without a journal: one readable line on
  * stderr. The target and level are the only process-wide state of the daemon besides parsed
  * argv.
@@ -105,9 +106,10 @@ static int log_to_journal(int level, int err, const struct mbus_log_fields *fiel
                            int line, const char *func, const char *message) {
         char priority[32], errno_field[32], code_file[256], code_line[32], code_func[128], msgid[64],
                 peer_field[48], uid_field[32], pid_field[32], name_field[300], ns_field[300],
-                member_field[300], action_field[64], rule_field[600];
+                member_field[300], action_field[64], rule_field[600], transport_field[32],
+                remote_field[MBUS_SOCKADDR_FORMAT_MAX + 32], cn_field[300];
         _cleanup_free_ char *message_field = NULL;
-        struct iovec iov[20];
+        struct iovec iov[24];
         size_t n = 0;
 
 #define ADD(buf, ...)                                                               \
@@ -138,6 +140,12 @@ static int log_to_journal(int level, int err, const struct mbus_log_fields *fiel
                                 ADD(pid_field, "MBUS_PID=%i", (int) fields->peer->creds.pid);
                         if (fields->peer->name)
                                 ADD(name_field, "MBUS_PEER_NAME=%s", fields->peer->name);
+                        ADD(transport_field, "MBUS_TRANSPORT=%s", fields->peer->creds.transport);
+                        if (fields->peer->creds.remote) {
+                                ADD(remote_field, "MBUS_REMOTE_ADDRESS=%s", fields->peer->creds.remote->address);
+                                if (fields->peer->creds.remote->cert.cn)
+                                        ADD(cn_field, "MBUS_CERT_CN=%s", fields->peer->creds.remote->cert.cn);
+                        }
                 }
                 if (fields->ns)
                         ADD(ns_field, "MBUS_NAMESPACE=%s", fields->ns);

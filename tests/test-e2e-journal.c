@@ -65,11 +65,11 @@ static void env_init(struct env *e) {
 }
 
 static void env_start(struct env *e, const char *const *more) {
-        const char *args[16] = { "--config-dir", e->c.dir, "--scope", "system",
+        const char *args[24] = { "--config-dir", e->c.dir, "--scope", "system",
                                  "--log-target", "journal", "--log-level", "debug" };
         size_t n = 8;
 
-        for (size_t i = 0; more && more[i] && n < 15; i++)
+        for (size_t i = 0; more && more[i] && n < 23; i++)
                 args[n++] = more[i];
         args[n] = NULL;
         e->since = test_journal_now();
@@ -366,6 +366,49 @@ START_TEST(test_protocol_error_is_logged_with_the_reason_the_peer_was_told) {
 }
 END_TEST
 
+/* ---- TLS refusals ------------------------------------------------------------------------- */
+
+START_TEST(test_tls_refusal_is_logged_with_the_address_and_reason) {
+        struct test_journal_entries refused;
+        struct mbus_error error = MBUS_ERROR_NULL;
+        struct mbus_conn *c = NULL;
+        struct env e;
+        char certs[256], listen[64], cert[300], key[300], ca[300], addr[1200];
+        const char *msg;
+
+        ck_assert_int_eq(test_make_certs(certs, sizeof(certs)), 0);
+        env_init(&e);
+        (void) snprintf(listen, sizeof(listen), "tls://127.0.0.1:%u", test_free_tcp_port());
+        (void) snprintf(cert, sizeof(cert), "%s/server.pem", certs);
+        (void) snprintf(key, sizeof(key), "%s/server-key.pem", certs);
+        (void) snprintf(ca, sizeof(ca), "%s/ca.pem", certs);
+        env_start(&e, (const char *const[]) { "--listen", listen, "--tls-cert", cert, "--tls-key", key,
+                                              "--tls-ca", ca, NULL });
+
+        (void) snprintf(addr, sizeof(addr), "%s?cert=%s/expired.pem&key=%s/expired-key.pem&ca=%s", listen, certs,
+                        certs, ca);
+        ck_assert_int_eq(mbus_conn_open_with_error(&c, addr, "expired", &error), -EPROTO);
+        mbus_error_free(&error);
+
+        find_entries(&e, MBUS_MSGID_TLS_REFUSED, NULL, 1, 1, &refused);
+        ck_assert_field(&refused.entries[0], "PRIORITY", "4");
+        msg = test_journal_get(&refused.entries[0], "MESSAGE");
+        ck_assert_msg(msg && strncmp(msg, "Refused TLS connection from 127.0.0.1:", 38) == 0 &&
+                      strstr(msg, ": certificate verification failed: certificate has expired"),
+                      "%s", test_journal_format(&refused.entries[0]));
+        ck_assert_ptr_nonnull(test_journal_get(&refused.entries[0], "MBUS_PEER"));
+        ck_assert_field(&refused.entries[0], "MBUS_TRANSPORT", "tls");
+        ck_assert(strncmp(test_journal_get(&refused.entries[0], "MBUS_REMOTE_ADDRESS") ?: "", "127.0.0.1:", 10) == 0);
+        ck_assert_no_field(&refused.entries[0], "MBUS_UID");
+        ck_assert_code_location(&refused.entries[0]);
+
+        env_stop(&e);
+        test_journal_entries_done(&refused);
+        env_done(&e);
+        test_remove_certs(certs);
+}
+END_TEST
+
 /* ---- access denials ----------------------------------------------------------------------- */
 
 static const char *journalctl_path(void) {
@@ -546,6 +589,7 @@ static Suite *journal_suite(void) {
         tcase_add_test(tc, test_start_configuration_and_stop_are_logged);
         tcase_add_test(tc, test_peers_connecting_and_leaving_are_logged_with_their_credentials);
         tcase_add_test(tc, test_protocol_error_is_logged_with_the_reason_the_peer_was_told);
+        tcase_add_test(tc, test_tls_refusal_is_logged_with_the_address_and_reason);
         tcase_add_test(tc, test_access_denial_is_logged_with_peer_action_and_rule);
         tcase_add_test(tc, test_events_dropped_for_a_subscriber_that_never_reads_are_logged);
         suite_add_tcase(s, tc);

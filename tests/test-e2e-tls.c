@@ -39,17 +39,11 @@ static const char *cert_path(const char *name, char *buf, size_t size) {
         return buf;
 }
 
-/* A loopback TCP port nobody listens on now. */
 static unsigned free_port(void) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(sa);
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        unsigned port = test_free_tcp_port();
 
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
-        close(fd);
-        return ntohs(sa.sin_port);
+        ck_assert_uint_gt(port, 0);
+        return port;
 }
 
 struct env {
@@ -578,21 +572,17 @@ static Suite *tls_suite(void) {
 }
 
 int main(void) {
-        char cmd[600];
-        const char *src = getenv("MBUS_TEST_SRCDIR");
         int r;
 
-        if (!src || test_config_root_init() < 0)
+        if (test_config_root_init() < 0)
                 return EXIT_FAILURE;
-        (void) snprintf(certs, sizeof(certs), "/tmp/mbus-test-certs-%d", (int) getpid());
-        (void) snprintf(cmd, sizeof(cmd), "%s/tests/helpers/make-test-certs %s", src, certs);
-        if (system(cmd) != 0) {
+        if (test_make_certs(certs, sizeof(certs)) < 0) {
                 fprintf(stderr, "cannot make the test certificates with openssl\n");
+                test_config_root_done();
                 return EXIT_FAILURE;
         }
         r = mbus_test_run_suite(tls_suite(), CK_NORMAL);
-        (void) snprintf(cmd, sizeof(cmd), "rm -rf %s", certs);
-        (void) !system(cmd);
+        test_remove_certs(certs);
         test_config_root_done();
         return r;
 }

@@ -4,8 +4,10 @@
  * here talks to the broker the way users do: sockets and libmbus, nothing mocked.
  */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -434,4 +436,41 @@ long test_raise_nofile(long n) {
                 (void) getrlimit(RLIMIT_NOFILE, &rl);
         }
         return (long) rl.rlim_cur;
+}
+
+unsigned test_free_tcp_port(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        unsigned port = 0;
+
+        if (fd < 0)
+                return 0;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
+            getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
+                port = ntohs(sa.sin_port);
+        close(fd);
+        return port;
+}
+
+int test_make_certs(char *dir, size_t size) {
+        const char *src = getenv("MBUS_TEST_SRCDIR");
+        char cmd[1024];
+
+        if (!src)
+                return -ENOENT;
+        (void) snprintf(dir, size, "%s/mbus-test-certs.XXXXXX", getenv("TMPDIR") ?: "/tmp");
+        if (!mkdtemp(dir))
+                return -errno;
+        (void) snprintf(cmd, sizeof(cmd), "%s/tests/helpers/make-test-certs %s", src, dir);
+        return system(cmd) == 0 ? 0 : -EIO;
+}
+
+void test_remove_certs(const char *dir) {
+        char cmd[600];
+
+        if (!dir[0])
+                return;
+        (void) snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        (void) !system(cmd);
 }

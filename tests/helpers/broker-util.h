@@ -115,3 +115,12 @@ long test_raise_nofile(long n);
 long long test_now_ms(void);
 /* Microseconds of CLOCK_MONOTONIC: libmbus's clock, that of mbus_conn_get_timeout(). */
 uint64_t test_now_usec(void);
+
+/* A loopback TCP port that nobody listens on now. */
+unsigned test_free_tcp_port(void);
+
+/* Makes the TLS test certificates (helpers/make-test-certs, with the openssl command line) in a
+ * new directory, whose path goes to dir. Returns 0 or a negative errno. */
+int test_make_certs(char *dir, size_t size);
+/* Removes that directory. */
+void test_remove_certs(const char *dir);
