@@ -18,7 +18,8 @@
  *
  * Without --address every scenario run gets a fresh mbus-broker of its own on a socket in a
  * temporary directory (so idle memory is not flattered by memory freed by an earlier run);
- * with --address it uses that broker and finds its pid with SO_PEERCRED.
+ * with --address it uses that broker and finds its pid with SO_PEERCRED (a tcp:// or tls://
+ * address, passed through to libmbus, tells no pid: no broker CPU figures, no idle).
  *
  * Every helper process is forked before the parent opens a connection, reports "ready" and
  * its results through a pipe, and exits when the pipe's other end closes: nothing depends on
@@ -104,6 +105,9 @@ static uint64_t arg_events = 100000;
 static uint64_t arg_subscribers = 8;
 static uint64_t arg_pace = 1000;
 static uint64_t arg_idle = 1000;
+static const char *arg_tls_cert = NULL;         /* the client's; handed to libmbus as $MBUS_TLS_* */
+static const char *arg_tls_key = NULL;
+static const char *arg_tls_ca = NULL;
 
 /* One measured quantity, one value per run; reported as the median. */
 struct bench_metric {
@@ -335,6 +339,17 @@ static pid_t conn_peer_pid(struct mbus_conn *conn) {
         if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
                 return 0;
         return cred.pid;
+}
+
+/* mbus_conn_open() that says why a connection failed (a refused certificate, say) once. */
+static int bench_connect(const char *address, const char *name, struct mbus_conn **ret) {
+        _cleanup_(mbus_error_free) struct mbus_error error = MBUS_ERROR_NULL;
+        int r;
+
+        r = mbus_conn_open_with_error(ret, address, name, &error);
+        if (r < 0)
+                tool_error("cannot connect to %s: %s", address, error.message ?: strerror(-r));
+        return r;
 }
 
 /* User and system CPU time of the process from /proc/PID/stat, µs, in clock ticks (10 ms). */
@@ -752,7 +767,7 @@ static int bench_rpc_seq(struct bench *b, const char *address) {
                 tool_error("rpc-seq: cannot start the echo service: %s", strerror(-r));
                 return r;
         }
-        r = mbus_conn_open(&conn, address, "mbus-bench");
+        r = bench_connect(address, "mbus-bench", &conn);
         if (r < 0)
                 goto finish;
         broker_pid = conn_peer_pid(conn);
@@ -876,7 +891,7 @@ static int bench_rpc_pipelined(struct bench *b, const char *address) {
                 tool_error("rpc-pipelined: cannot start the echo service: %s", strerror(-r));
                 return r;
         }
-        r = mbus_conn_open(&conn, address, "mbus-bench");
+        r = bench_connect(address, "mbus-bench", &conn);
         if (r < 0)
                 goto finish;
 
@@ -948,7 +963,7 @@ static int fanout_child_run(void *userdata) {
         usec_t last_activity;
         int r;
 
-        r = mbus_conn_open(&conn, c->address, "mbus-bench-subscriber");
+        r = bench_connect(c->address, "mbus-bench-subscriber", &conn);
         if (r < 0)
                 return r;
         r = mbus_subscribe(conn, BENCH_FANOUT_NAMESPACE ".*", fanout_on_event, &rep, &slot,
@@ -1025,7 +1040,7 @@ static int bench_fanout(struct bench *b, const char *address) {
                 }
         }
 
-        r = mbus_conn_open(&conn, address, "mbus-bench-publisher");
+        r = bench_connect(address, "mbus-bench-publisher", &conn);
         if (r < 0)
                 goto finish;
         r = mbus_register(conn, BENCH_FANOUT_NAMESPACE, NULL, 0, events, NULL, &error);
@@ -1103,12 +1118,15 @@ static int bench_idle(struct bench *b, const char *address) {
         pid_t broker_pid;
         int r;
 
-        r = mbus_conn_open(&ctl, address, "mbus-bench");
+        r = bench_connect(address, "mbus-bench", &ctl);
         if (r < 0)
                 return r;
         broker_pid = conn_peer_pid(ctl);
-        if (broker_pid <= 0)
+        if (broker_pid <= 0) {
+                /* TCP has no peer credentials: a broker reached over tcp:// or tls:// is anonymous */
+                tool_error("idle: the broker's process id is unknown (only a UNIX socket tells it)");
                 return -ESRCH;
+        }
         r = mbus_ping(ctl, BENCH_CALL_TIMEOUT_USEC);
         if (r < 0)
                 return r;
@@ -1617,7 +1635,10 @@ static void help(void) {
                "     --events N          Events published in fanout (100000)\n"
                "     --subscribers N     Subscriber processes in fanout (8)\n"
                "     --pace N            fanout: wait for a PONG every N events, 0: never (1000)\n"
-               "     --idle-peers N      Connections in idle (1000)\n",
+               "     --idle-peers N      Connections in idle (1000)\n"
+               "     --tls-cert FILE     Client certificate for a tls:// --address, PEM\n"
+               "     --tls-key FILE      Its private key, PEM\n"
+               "     --tls-ca FILE       CA bundle the broker's certificate must chain to\n",
                program_invocation_short_name, program_invocation_short_name);
 }
 
@@ -1632,6 +1653,9 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_SUBSCRIBERS,
                 ARG_PACE,
                 ARG_IDLE,
+                ARG_TLS_CERT,
+                ARG_TLS_KEY,
+                ARG_TLS_CA,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h'             },
@@ -1648,6 +1672,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "subscribers", required_argument, NULL, ARG_SUBSCRIBERS },
                 { "pace",        required_argument, NULL, ARG_PACE        },
                 { "idle-peers",  required_argument, NULL, ARG_IDLE        },
+                { "tls-cert",    required_argument, NULL, ARG_TLS_CERT    },
+                { "tls-key",     required_argument, NULL, ARG_TLS_KEY     },
+                { "tls-ca",      required_argument, NULL, ARG_TLS_CA      },
                 {}
         };
         static const struct {
@@ -1717,6 +1744,15 @@ static int parse_argv(int argc, char *argv[]) {
                 case 'j':
                         arg_json = true;
                         break;
+                case ARG_TLS_CERT:
+                        arg_tls_cert = optarg;
+                        break;
+                case ARG_TLS_KEY:
+                        arg_tls_key = optarg;
+                        break;
+                case ARG_TLS_CA:
+                        arg_tls_ca = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -1756,6 +1792,15 @@ int main(int argc, char *argv[]) {
                 return r < 0 ? TOOL_EXIT_USAGE : EXIT_SUCCESS;
 
         (void) signal(SIGPIPE, SIG_IGN);
+
+        /* Through the environment, libmbus gives them to every tls:// connection without
+         * parameters of its own, in this process and in every helper forked from it. */
+        if ((arg_tls_cert && setenv("MBUS_TLS_CERT", arg_tls_cert, 1) < 0) ||
+            (arg_tls_key && setenv("MBUS_TLS_KEY", arg_tls_key, 1) < 0) ||
+            (arg_tls_ca && setenv("MBUS_TLS_CA", arg_tls_ca, 1) < 0)) {
+                tool_error("cannot set the TLS files: %m");
+                return TOOL_EXIT_FAILURE;
+        }
 
         if (optind < argc) {
                 if (strcmp(argv[optind], "serve-echo") == 0)
