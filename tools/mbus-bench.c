@@ -3,7 +3,8 @@
  * mbus-bench: measures a broker, and the machine it runs on, in one run so that the targets
  * can be stated as ratios in which machine noise cancels.
  *
- * Scenarios (each one run --runs times; every figure reported is the median over the runs):
+ * Scenarios (each one run --runs times; every figure is reported as the median over the runs,
+ * with the minimum and maximum):
  *   floor          two processes ping-pong 64 bytes over a socketpair, no broker: the round
  *                  trip any bus must add its own work to
  *   rpc-seq        one caller, one echo service in another process, sequential mbus_call()s
@@ -109,7 +110,7 @@ static const char *arg_tls_cert = NULL;         /* the client's; handed to libmb
 static const char *arg_tls_key = NULL;
 static const char *arg_tls_ca = NULL;
 
-/* One measured quantity, one value per run; reported as the median. */
+/* One measured quantity, one value per run; reported as the median, with min and max. */
 struct bench_metric {
         const char *scenario;
         const char *name;
@@ -214,6 +215,19 @@ static double metric_median(const struct bench_metric *m) {
         if (m->n_values % 2)
                 return v[m->n_values / 2];
         return (v[m->n_values / 2 - 1] + v[m->n_values / 2]) / 2;
+}
+
+/* The smallest (sign -1) or largest (sign 1) value over the runs: how far the runs spread. */
+static double metric_extreme(const struct bench_metric *m, int sign) {
+        double v;
+
+        if (!m || m->n_values == 0)
+                return NAN;
+        v = m->values[0];
+        for (size_t i = 1; i < m->n_values; i++)
+                if (sign * (m->values[i] - v) > 0)
+                        v = m->values[i];
+        return v;
 }
 
 static double bench_median(const struct bench *b, const char *scenario, const char *name) {
@@ -1505,11 +1519,12 @@ static json_object *json_number(double v) {
 
 static int bench_print_json(const struct bench *b) {
         _cleanup_json_ json_object *root = json_object_new_object(), *results = json_object_new_object(),
+                                   *mins = json_object_new_object(), *maxs = json_object_new_object(),
                                    *targets = json_object_new_array();
         struct bench_target t[5];
         size_t n;
 
-        if (!root || !results || !targets)
+        if (!root || !results || !mins || !maxs || !targets)
                 return -ENOMEM;
         json_object_object_add(root, "version", json_object_new_string(MBUS_VERSION));
         json_object_object_add(root, "runs", json_object_new_int64((int64_t) arg_runs));
@@ -1522,13 +1537,18 @@ static int bench_print_json(const struct bench *b) {
 
         for (size_t i = 0; i < b->n_metrics; i++) {
                 const struct bench_metric *m = &b->metrics[i];
-                json_object *sc;
+                json_object *tables[] = { results, mins, maxs };
+                double values[] = { metric_median(m), metric_extreme(m, -1), metric_extreme(m, 1) };
 
-                if (!json_object_object_get_ex(results, m->scenario, &sc)) {
-                        sc = json_object_new_object();
-                        json_object_object_add(results, m->scenario, sc);
+                for (size_t k = 0; k < ELEMENTSOF(tables); k++) {
+                        json_object *sc;
+
+                        if (!json_object_object_get_ex(tables[k], m->scenario, &sc)) {
+                                sc = json_object_new_object();
+                                json_object_object_add(tables[k], m->scenario, sc);
+                        }
+                        json_object_object_add(sc, m->name, json_number(values[k]));
                 }
-                json_object_object_add(sc, m->name, json_number(metric_median(m)));
         }
         n = bench_targets(b, t);
         for (size_t i = 0; i < n; i++) {
@@ -1543,9 +1563,20 @@ static int bench_print_json(const struct bench *b) {
         }
         json_object_object_add(root, "broker_cpu_vs_socket_floor", json_number(bench_cpu_vs_floor(b)));
         json_object_object_add(root, "results", TAKE_PTR(results));
+        json_object_object_add(root, "min", TAKE_PTR(mins));
+        json_object_object_add(root, "max", TAKE_PTR(maxs));
         json_object_object_add(root, "targets", TAKE_PTR(targets));
         puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
+/* Columns of a UTF-8 string: "µs" is two bytes, one column. */
+static size_t utf8_width(const char *s) {
+        size_t n = 0;
+
+        for (; *s; s++)
+                n += ((unsigned char) *s & 0xc0) != 0x80;
+        return n;
 }
 
 static void bench_print_text(const struct bench *b) {
@@ -1553,8 +1584,9 @@ static void bench_print_text(const struct bench *b) {
         const char *last = NULL;
         size_t n;
 
-        printf("mbus-bench %s: broker %s, %" PRIu64 " run%s, medians\n", MBUS_VERSION,
-               arg_address ?: b->broker_path ?: "-", arg_runs, arg_runs == 1 ? "" : "s");
+        printf("mbus-bench %s: broker %s, %" PRIu64 " run%s, medians%s\n", MBUS_VERSION,
+               arg_address ?: b->broker_path ?: "-", arg_runs, arg_runs == 1 ? "" : "s",
+               arg_runs > 1 ? " (min .. max over the runs)" : "");
         printf("  machine: %ld CPUs, load average %.2f at the start, %.2f at the end%s\n", b->n_cpus,
                b->loadavg_start, b->loadavg_end,
                /* only the start counts: the benchmark's own processes raise the end */
@@ -1562,8 +1594,12 @@ static void bench_print_text(const struct bench *b) {
         for (size_t i = 0; i < b->n_metrics; i++) {
                 const struct bench_metric *m = &b->metrics[i];
 
-                printf("  %-14s %-26s %12.2f %s\n", i > 0 && strcmp(last, m->scenario) == 0 ? "" : m->scenario,
+                printf("  %-14s %-26s %12.2f %s", i > 0 && strcmp(last, m->scenario) == 0 ? "" : m->scenario,
                        m->name, metric_median(m), m->unit);
+                if (m->n_values > 1)
+                        printf("%*s (%.2f .. %.2f)", (int) (8 - MIN(utf8_width(m->unit), (size_t) 8)), "",
+                               metric_extreme(m, -1), metric_extreme(m, 1));
+                putchar('\n');
                 last = m->scenario;
         }
         if (bench_find(b, "fanout", "lost"))
@@ -1628,7 +1664,7 @@ static void help(void) {
                "  -s --scenario NAME     Run scenario NAME (repeatable): floor, rpc-seq,\n"
                "                         rpc-pipelined, fanout, idle, dbus (default: all but dbus)\n"
                "     --peer dbus         Also run rpc-seq against a private dbus-daemon (sd-bus)\n"
-               "  -r --runs N            Run every scenario N times and report medians (1)\n"
+               "  -r --runs N            Run every scenario N times, report medians, min, max (1)\n"
                "  -j --json              Print one JSON object instead of a table\n"
                "     --calls N           Calls in floor, rpc-seq, rpc-pipelined, dbus (20000)\n"
                "     --window N          Calls outstanding in rpc-pipelined (64)\n"
