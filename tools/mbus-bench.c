@@ -765,12 +765,19 @@ static int bench_floor(struct bench *b) {
 
 /* ---- rpc-seq ----------------------------------------------------------------------------- */
 
-static int bench_rpc_seq(struct bench *b, const char *address) {
+/* What one rpc-seq run measured; the CPU figures are NAN when the broker's pid is unknown. */
+struct rpc_seq_result {
+        double calls_per_sec, p50_usec, p99_usec;
+        double broker_cpu_usec, broker_user_usec, broker_sys_usec;     /* per call */
+};
+
+/* broker_pid: 0 to take it from the connection (a UNIX socket's peer credentials). */
+static int rpc_seq_run(const char *address, pid_t broker_pid, struct rpc_seq_result *ret) {
         _cleanup_(mbus_conn_unrefp) struct mbus_conn *conn = NULL;
         _cleanup_free_ uint64_t *lat = NULL;
         usec_t t_start = 0, t_end, cpu0 = 0, cpu1 = 0, user0 = 0, user1 = 0, sys0 = 0, sys1 = 0;
         bool have_cpu = false, have_split = false;
-        pid_t echo_pid = 0, broker_pid;
+        pid_t echo_pid = 0;
         int stop_fd = -EBADF, r;
 
         lat = calloc(arg_calls, sizeof(*lat));
@@ -784,7 +791,8 @@ static int bench_rpc_seq(struct bench *b, const char *address) {
         r = bench_connect(address, "mbus-bench", &conn);
         if (r < 0)
                 goto finish;
-        broker_pid = conn_peer_pid(conn);
+        if (broker_pid <= 0)
+                broker_pid = conn_peer_pid(conn);
 
         for (uint64_t i = 0; i < BENCH_WARMUP + arg_calls; i++) {
                 _cleanup_(mbus_error_free) struct mbus_error error = MBUS_ERROR_NULL;
@@ -824,20 +832,15 @@ static int bench_rpc_seq(struct bench *b, const char *address) {
                 have_split = proc_cpu_split_usec(broker_pid, &user1, &sys1) >= 0;
 
         qsort(lat, arg_calls, sizeof(*lat), cmp_u64);
-        bench_record(b, "rpc-seq", "calls_per_sec", "calls/s",
-                     (double) arg_calls * USEC_PER_SEC / (double) MAX(t_end - t_start, 1u));
-        bench_record(b, "rpc-seq", "p50_usec", "µs", percentile(lat, arg_calls, 50) / 1000.0);
-        bench_record(b, "rpc-seq", "p99_usec", "µs", percentile(lat, arg_calls, 99) / 1000.0);
-        if (have_cpu)
-                bench_record(b, "rpc-seq", "broker_cpu_usec_per_call", "µs",
-                             (double) (cpu1 - cpu0) / (double) arg_calls);
-        /* in clock ticks: coarse, but tells the kernel's share from the broker's own code */
-        if (have_split) {
-                bench_record(b, "rpc-seq", "broker_user_usec_per_call", "µs",
-                             (double) (user1 - user0) / (double) arg_calls);
-                bench_record(b, "rpc-seq", "broker_sys_usec_per_call", "µs",
-                             (double) (sys1 - sys0) / (double) arg_calls);
-        }
+        *ret = (struct rpc_seq_result) {
+                .calls_per_sec = (double) arg_calls * USEC_PER_SEC / (double) MAX(t_end - t_start, 1u),
+                .p50_usec = percentile(lat, arg_calls, 50) / 1000.0,
+                .p99_usec = percentile(lat, arg_calls, 99) / 1000.0,
+                .broker_cpu_usec = have_cpu ? (double) (cpu1 - cpu0) / (double) arg_calls : NAN,
+                /* in clock ticks: coarse, but tells the kernel's share from the broker's own code */
+                .broker_user_usec = have_split ? (double) (user1 - user0) / (double) arg_calls : NAN,
+                .broker_sys_usec = have_split ? (double) (sys1 - sys0) / (double) arg_calls : NAN,
+        };
         r = 0;
 finish:
         conn = mbus_conn_unref(conn);
@@ -846,6 +849,25 @@ finish:
                 r = -ECHILD;
         }
         return r;
+}
+
+static int bench_rpc_seq(struct bench *b, const char *address) {
+        struct rpc_seq_result res = {};
+        int r;
+
+        r = rpc_seq_run(address, /* broker_pid= */ 0, &res);
+        if (r < 0)
+                return r;
+        bench_record(b, "rpc-seq", "calls_per_sec", "calls/s", res.calls_per_sec);
+        bench_record(b, "rpc-seq", "p50_usec", "µs", res.p50_usec);
+        bench_record(b, "rpc-seq", "p99_usec", "µs", res.p99_usec);
+        if (!isnan(res.broker_cpu_usec))
+                bench_record(b, "rpc-seq", "broker_cpu_usec_per_call", "µs", res.broker_cpu_usec);
+        if (!isnan(res.broker_user_usec)) {
+                bench_record(b, "rpc-seq", "broker_user_usec_per_call", "µs", res.broker_user_usec);
+                bench_record(b, "rpc-seq", "broker_sys_usec_per_call", "µs", res.broker_sys_usec);
+        }
+        return 0;
 }
 
 /* ---- rpc-pipelined ----------------------------------------------------------------------- */
@@ -1014,7 +1036,12 @@ static int fanout_child_run(void *userdata) {
         return write_full(c->fd, &rep, sizeof(rep));
 }
 
-static int bench_fanout(struct bench *b, const char *address) {
+struct fanout_result {
+        double published_per_sec, delivered_per_sec;
+        uint64_t lost;
+};
+
+static int fanout_run(const char *address, struct fanout_result *ret) {
         _cleanup_(mbus_conn_unrefp) struct mbus_conn *conn = NULL;
         _cleanup_(mbus_error_free) struct mbus_error error = MBUS_ERROR_NULL;
         _cleanup_free_ pid_t *pids = NULL;
@@ -1105,11 +1132,11 @@ static int bench_fanout(struct bench *b, const char *address) {
         if (n_done < n_started)
                 tool_error("fanout: warning: %zu of %zu subscribers never saw the final event",
                            (size_t) (n_started - n_done), n_started);
-        bench_record(b, "fanout", "published_per_sec", "events/s",
-                     (double) arg_events * USEC_PER_SEC / (double) MAX(t_sent - t_start, 1u));
-        bench_record(b, "fanout", "delivered_per_sec", "events/s",
-                     (double) total * USEC_PER_SEC / (double) MAX(MAX(t_last, t_sent) - t_start, 1u));
-        bench_record(b, "fanout", "lost", "events", (double) (arg_events * arg_subscribers - total));
+        *ret = (struct fanout_result) {
+                .published_per_sec = (double) arg_events * USEC_PER_SEC / (double) MAX(t_sent - t_start, 1u),
+                .delivered_per_sec = (double) total * USEC_PER_SEC / (double) MAX(MAX(t_last, t_sent) - t_start, 1u),
+                .lost = arg_events * arg_subscribers - total,
+        };
         r = 0;
 finish:
         if (r < 0)
@@ -1123,19 +1150,34 @@ finish:
         return r;
 }
 
+static int bench_fanout(struct bench *b, const char *address) {
+        struct fanout_result res = {};
+        int r;
+
+        r = fanout_run(address, &res);
+        if (r < 0)
+                return r;
+        bench_record(b, "fanout", "published_per_sec", "events/s", res.published_per_sec);
+        bench_record(b, "fanout", "delivered_per_sec", "events/s", res.delivered_per_sec);
+        bench_record(b, "fanout", "lost", "events", (double) res.lost);
+        return 0;
+}
+
 /* ---- idle -------------------------------------------------------------------------------- */
 
-static int bench_idle(struct bench *b, const char *address) {
+/* The broker's VmRSS before, and its growth per connection after arg_idle idle connections to
+ * address. broker_pid: 0 to take it from the connection. */
+static int idle_run(const char *address, pid_t broker_pid, uint64_t *ret_rss_before, double *ret_kib_per_peer) {
         _cleanup_(mbus_conn_unrefp) struct mbus_conn *ctl = NULL;
         struct mbus_conn **conns = NULL;
         uint64_t rss0 = 0, rss1 = 0, n = 0;
-        pid_t broker_pid;
         int r;
 
         r = bench_connect(address, "mbus-bench", &ctl);
         if (r < 0)
                 return r;
-        broker_pid = conn_peer_pid(ctl);
+        if (broker_pid <= 0)
+                broker_pid = conn_peer_pid(ctl);
         if (broker_pid <= 0) {
                 /* TCP has no peer credentials: a broker reached over tcp:// or tls:// is anonymous */
                 tool_error("idle: the broker's process id is unknown (only a UNIX socket tells it)");
@@ -1154,9 +1196,9 @@ static int bench_idle(struct bench *b, const char *address) {
         if (!conns)
                 return -ENOMEM;
         for (; n < arg_idle; n++) {
-                r = mbus_conn_open(&conns[n], address, "mbus-bench-idle");
+                r = bench_connect(address, "mbus-bench-idle", &conns[n]);
                 if (r < 0) {
-                        tool_error("idle: connection %" PRIu64 " failed: %s", n + 1, strerror(-r));
+                        tool_error("idle: connection %" PRIu64 " failed", n + 1);
                         goto finish;
                 }
         }
@@ -1168,16 +1210,28 @@ static int bench_idle(struct bench *b, const char *address) {
         if (r < 0)
                 goto finish;
 
-        bench_record(b, "idle", "peers", "peers", (double) arg_idle);
-        bench_record(b, "idle", "broker_rss_kib_before", "KiB", (double) rss0);
-        bench_record(b, "idle", "rss_kib_per_peer", "KiB",
-                     rss1 > rss0 ? (double) (rss1 - rss0) / (double) arg_idle : 0.0);
+        *ret_rss_before = rss0;
+        *ret_kib_per_peer = rss1 > rss0 ? (double) (rss1 - rss0) / (double) arg_idle : 0.0;
         r = 0;
 finish:
         for (uint64_t i = 0; i < n; i++)
                 mbus_conn_unref(conns[i]);
         free(conns);
         return r;
+}
+
+static int bench_idle(struct bench *b, const char *address) {
+        uint64_t rss0 = 0;
+        double per_peer = 0;
+        int r;
+
+        r = idle_run(address, /* broker_pid= */ 0, &rss0, &per_peer);
+        if (r < 0)
+                return r;
+        bench_record(b, "idle", "peers", "peers", (double) arg_idle);
+        bench_record(b, "idle", "broker_rss_kib_before", "KiB", (double) rss0);
+        bench_record(b, "idle", "rss_kib_per_peer", "KiB", per_peer);
+        return 0;
 }
 
 /* ---- dbus: rpc-seq against dbus-daemon with sd-bus ----------------------------------------- */
