@@ -16,6 +16,10 @@
  *                  --pace events so it cannot run ahead of the broker by more than that
  *   idle           N idle connections: growth of the broker's VmRSS per peer
  *   dbus           (--peer dbus) rpc-seq against a private dbus-daemon through sd-bus
+ *   tls            (--scenario tls) a broker listening on a socket and on TLS: rpc-seq over
+ *                  each and the ratio, fanout over TLS, full and resumed handshakes/s, the
+ *                  same against openssl s_server timed by openssl s_time, and KiB per idle
+ *                  peer of each; certificates made with the openssl command unless given
  *
  * Without --address every scenario run gets a fresh mbus-broker of its own on a socket in a
  * temporary directory (so idle memory is not flattered by memory freed by an earlier run);
@@ -53,6 +57,7 @@
 
 #include "config.h"
 #include "proto/names.h"
+#include "tools/bench-tls.h"
 #include "tools/tool-util.h"
 #include "util/fd-util.h"
 #include "util/json-util.h"
@@ -83,6 +88,7 @@ enum bench_scenario {
         BENCH_FANOUT,
         BENCH_IDLE,
         BENCH_DBUS,
+        BENCH_TLS,
         _BENCH_SCENARIO_MAX,
 };
 
@@ -93,7 +99,11 @@ static const char *const bench_scenario_names[_BENCH_SCENARIO_MAX] = {
         [BENCH_FANOUT] = "fanout",
         [BENCH_IDLE] = "idle",
         [BENCH_DBUS] = "dbus",
+        [BENCH_TLS] = "tls",
 };
+
+/* Not in the default set: they need another program (dbus-daemon; openssl) and take longer. */
+#define BENCH_SCENARIOS_OPTIONAL ((1u << BENCH_DBUS) | (1u << BENCH_TLS))
 
 static const char *arg_address = NULL;
 static const char *arg_broker = NULL;
@@ -109,6 +119,9 @@ static uint64_t arg_idle = 1000;
 static const char *arg_tls_cert = NULL;         /* the client's; handed to libmbus as $MBUS_TLS_* */
 static const char *arg_tls_key = NULL;
 static const char *arg_tls_ca = NULL;
+static const char *arg_broker_tls_cert = NULL;
+static const char *arg_broker_tls_key = NULL;
+static uint64_t arg_tls_seconds = 2;
 
 /* One measured quantity, one value per run; reported as the median, with min and max. */
 struct bench_metric {
@@ -125,6 +138,7 @@ struct bench {
         char *broker_path;              /* NULL with --address */
         long n_cpus;
         double loadavg_start, loadavg_end;      /* 1 min, NAN if unknown: other load skews it all */
+        struct bench_tls_files tls;             /* for the tls scenario only */
 };
 
 /* A broker of our own: its process and the temporary directory holding its socket. */
@@ -132,7 +146,13 @@ struct bench_broker {
         pid_t pid;
         char *dir;
         char *address;
+        char *tls_address;              /* with TLS: the client's address, the files as parameters */
+        uint16_t tls_port;
+        char *policy_dir;               /* with TLS: dir/policy.d, admitting certificate peers */
 };
+
+/* The benchmark's namespaces, open to everyone: certificate peers get nothing by default. */
+static const char *const bench_policy_namespaces[] = { BENCH_ECHO_NAMESPACE, BENCH_FANOUT_NAMESPACE };
 
 /* What a fanout subscriber tells the parent when it is done. */
 struct fanout_report {
@@ -511,14 +531,61 @@ static void bench_broker_stop(struct bench_broker *bb) {
                 (void) unlink(bb->address);
                 bb->address = mfree(bb->address);
         }
+        bb->tls_address = mfree(bb->tls_address);
+        if (bb->policy_dir) {
+                for (size_t i = 0; i < ELEMENTSOF(bench_policy_namespaces); i++) {
+                        _cleanup_free_ char *f = NULL;
+
+                        if (asprintf(&f, "%s/%s.json", bb->policy_dir, bench_policy_namespaces[i]) >= 0)
+                                (void) unlink(f);
+                }
+                (void) rmdir(bb->policy_dir);
+                bb->policy_dir = mfree(bb->policy_dir);
+        }
         if (bb->dir) {
                 (void) rmdir(bb->dir);
                 bb->dir = mfree(bb->dir);
         }
 }
 
-static int bench_broker_start(struct bench_broker *bb, const char *path) {
-        char tmpl[] = "/tmp/mbus-bench-XXXXXX";
+/* Writes dir/policy.d with a file per benchmark namespace that lets every peer use it. */
+static int bench_broker_write_policy(struct bench_broker *bb) {
+        if (asprintf(&bb->policy_dir, "%s/policy.d", bb->dir) < 0) {
+                bb->policy_dir = NULL;
+                return -ENOMEM;
+        }
+        if (mkdir(bb->policy_dir, 0700) < 0)
+                return -errno;
+        for (size_t i = 0; i < ELEMENTSOF(bench_policy_namespaces); i++) {
+                _cleanup_free_ char *path = NULL;
+                FILE *f;
+                int r = 0;
+
+                if (asprintf(&path, "%s/%s.json", bb->policy_dir, bench_policy_namespaces[i]) < 0)
+                        return -ENOMEM;
+                f = fopen(path, "we");
+                if (!f)
+                        return -errno;
+                fprintf(f, "{\"namespace\": \"%s\", \"rules\": [\n"
+                           "  {\"allow\": \"own\", \"user\": \"*\"},\n"
+                           "  {\"allow\": \"call\", \"member\": \"*\", \"user\": \"*\"},\n"
+                           "  {\"allow\": \"subscribe\", \"member\": \"*\", \"user\": \"*\"}]}\n",
+                        bench_policy_namespaces[i]);
+                if (fflush(f) != 0 || ferror(f))
+                        r = -EIO;
+                fclose(f);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/*
+ * Starts a broker on a socket in a new temporary directory; with tls also on a TLS listener on
+ * a free port of 127.0.0.1, reading the policy of that directory only (see above).
+ */
+static int bench_broker_start(struct bench_broker *bb, const char *path, const struct bench_tls_files *tls) {
+        char tmpl[] = "/tmp/mbus-bench-XXXXXX", listen_tls[64];
         usec_t deadline;
         pid_t pid;
         int r;
@@ -531,6 +598,21 @@ static int bench_broker_start(struct bench_broker *bb, const char *path) {
                 bb->address = NULL;
                 bench_broker_stop(bb);
                 return -ENOMEM;
+        }
+        if (tls) {
+                r = bench_tls_free_port(&bb->tls_port);
+                if (r >= 0)
+                        r = bench_broker_write_policy(bb);
+                if (r >= 0 && asprintf(&bb->tls_address, "tls://127.0.0.1:%u?cert=%s&key=%s&ca=%s", bb->tls_port,
+                                       tls->cert, tls->key, tls->ca) < 0) {
+                        bb->tls_address = NULL;
+                        r = -ENOMEM;
+                }
+                if (r < 0) {
+                        bench_broker_stop(bb);
+                        return r;
+                }
+                snprintf(listen_tls, sizeof(listen_tls), "tls://127.0.0.1:%u", bb->tls_port);
         }
 
         fflush(NULL);
@@ -545,8 +627,14 @@ static int bench_broker_start(struct bench_broker *bb, const char *path) {
                 if (null >= 0)
                         (void) dup2(null, STDIN_FILENO);
                 (void) signal(SIGPIPE, SIG_DFL);
-                execl(path, path, "--address", bb->address, "--log-target", "console",
-                      "--log-level", "warning", (char *) NULL);
+                if (tls)
+                        execl(path, path, "--listen", bb->address, "--listen", listen_tls, "--tls-cert",
+                              tls->server_cert, "--tls-key", tls->server_key, "--tls-ca", tls->ca,
+                              "--config-dir", bb->dir, "--log-target", "console", "--log-level", "warning",
+                              (char *) NULL);
+                else
+                        execl(path, path, "--address", bb->address, "--log-target", "console",
+                              "--log-level", "warning", (char *) NULL);
                 fprintf(stderr, "mbus-bench: cannot execute %s: %m\n", path);
                 _exit(127);
         }
@@ -1462,6 +1550,98 @@ finish:
         return r;
 }
 
+/* ---- tls: the same broker over TLS and over its UNIX socket, and next to openssl ----------- */
+
+/* Idle growth of a fresh broker per peer, UNIX (tls_peers false) or TLS. */
+static int tls_idle(struct bench *b, bool tls_peers, double *ret_kib_per_peer) {
+        struct bench_broker bb;
+        uint64_t rss0;
+        int r;
+
+        r = bench_broker_start(&bb, b->broker_path, &b->tls);
+        if (r < 0)
+                return r;
+        r = idle_run(tls_peers ? bb.tls_address : bb.address, bb.pid, &rss0, ret_kib_per_peer);
+        bench_broker_stop(&bb);
+        return r;
+}
+
+/*
+ * One broker listening on both, for rpc-seq over each (same broker, same processes, one after
+ * the other), fanout over TLS and the handshakes; openssl s_server on another port for the
+ * reference; then a fresh broker for each idle measurement, as in idle. A run records nothing
+ * unless all of it worked, so that every ratio compares figures of the same run.
+ */
+static int bench_tls(struct bench *b) {
+        struct bench_broker bb = {};
+        struct rpc_seq_result seq_unix = {}, seq_tls = {};
+        struct fanout_result fan = {};
+        double full = 0, resumed = 0, st_broker = 0, st_broker_user = 0, st_server = 0, st_server_user = 0;
+        double idle_unix = 0, idle_tls = 0;
+        usec_t duration = arg_tls_seconds * USEC_PER_SEC;
+        pid_t s_server = 0;
+        uint16_t port;
+        int r;
+
+        r = bench_broker_start(&bb, b->broker_path, &b->tls);
+        if (r < 0) {
+                tool_error("tls: cannot start %s: %s", b->broker_path, r == -ECHILD ? "it exited at once" : strerror(-r));
+                return r;
+        }
+        r = rpc_seq_run(bb.address, bb.pid, &seq_unix);
+        if (r >= 0)
+                r = rpc_seq_run(bb.tls_address, bb.pid, &seq_tls);
+        if (r >= 0)
+                r = fanout_run(bb.tls_address, &fan);
+        if (r >= 0)
+                r = bench_tls_handshakes(&b->tls, bb.tls_port, /* resume= */ false, duration, &full);
+        if (r >= 0)
+                r = bench_tls_handshakes(&b->tls, bb.tls_port, /* resume= */ true, duration, &resumed);
+        if (r >= 0)
+                r = bench_tls_s_time(&b->tls, bb.tls_port, arg_tls_seconds, &st_broker, &st_broker_user);
+        bench_broker_stop(&bb);
+        if (r < 0)
+                return r;
+
+        r = bench_tls_free_port(&port);
+        if (r >= 0)
+                r = bench_tls_s_server_start(&b->tls, port, &s_server);
+        if (r >= 0)
+                r = bench_tls_s_time(&b->tls, port, arg_tls_seconds, &st_server, &st_server_user);
+        bench_tls_s_server_stop(s_server);
+        if (r < 0)
+                return r;
+
+        r = tls_idle(b, /* tls_peers= */ false, &idle_unix);
+        if (r >= 0)
+                r = tls_idle(b, /* tls_peers= */ true, &idle_tls);
+        if (r < 0)
+                return r;
+
+        bench_record(b, "tls", "rpc_seq_calls_per_sec", "calls/s", seq_tls.calls_per_sec);
+        bench_record(b, "tls", "rpc_seq_p50_usec", "µs", seq_tls.p50_usec);
+        bench_record(b, "tls", "rpc_seq_p99_usec", "µs", seq_tls.p99_usec);
+        bench_record(b, "tls", "unix_rpc_seq_p50_usec", "µs", seq_unix.p50_usec);
+        bench_record(b, "tls", "rpc_seq_p50_vs_unix", "x", seq_tls.p50_usec / seq_unix.p50_usec);
+        if (!isnan(seq_tls.broker_cpu_usec) && !isnan(seq_unix.broker_cpu_usec)) {
+                bench_record(b, "tls", "broker_cpu_usec_per_call", "µs", seq_tls.broker_cpu_usec);
+                bench_record(b, "tls", "unix_broker_cpu_usec_per_call", "µs", seq_unix.broker_cpu_usec);
+        }
+        bench_record(b, "tls", "fanout_delivered_per_sec", "events/s", fan.delivered_per_sec);
+        bench_record(b, "tls", "fanout_lost", "events", (double) fan.lost);
+        bench_record(b, "tls", "handshakes_full_per_sec", "1/s", full);
+        bench_record(b, "tls", "handshakes_resumed_per_sec", "1/s", resumed);
+        bench_record(b, "tls", "s_time_broker_per_sec", "1/s", st_broker);
+        bench_record(b, "tls", "s_time_s_server_per_sec", "1/s", st_server);
+        bench_record(b, "tls", "s_time_broker_vs_s_server", "x", st_broker / st_server);
+        bench_record(b, "tls", "full_vs_s_time_s_server", "x", full / st_server);
+        bench_record(b, "tls", "s_time_broker_per_user_sec", "1/s", st_broker_user);
+        bench_record(b, "tls", "s_time_s_server_per_user_sec", "1/s", st_server_user);
+        bench_record(b, "tls", "idle_unix_kib_per_peer", "KiB", idle_unix);
+        bench_record(b, "tls", "idle_tls_kib_per_peer", "KiB", idle_tls);
+        return 0;
+}
+
 /* ---- running and reporting ----------------------------------------------------------------- */
 
 static int bench_run_scenario(struct bench *b, enum bench_scenario s) {
@@ -1473,9 +1653,11 @@ static int bench_run_scenario(struct bench *b, enum bench_scenario s) {
                 return bench_floor(b);
         if (s == BENCH_DBUS)
                 return bench_dbus(b);
+        if (s == BENCH_TLS)
+                return bench_tls(b);
 
         if (!address) {
-                r = bench_broker_start(&bb, b->broker_path);
+                r = bench_broker_start(&bb, b->broker_path, /* tls= */ NULL);
                 if (r < 0) {
                         tool_error("cannot start %s: %s", b->broker_path,
                                    r == -ECHILD ? "it exited at once" : strerror(-r));
@@ -1513,7 +1695,7 @@ struct bench_target {
 };
 
 /* Evaluates the targets of issue 3 from the medians; returns how many could be evaluated. */
-static size_t bench_targets(const struct bench *b, struct bench_target t[static 5]) {
+static size_t bench_targets(const struct bench *b, struct bench_target t[static 6]) {
         size_t n = 0;
         double floor_p50 = bench_median(b, "floor", "rtt_p50_usec");
         double seq_p50 = bench_median(b, "rpc-seq", "p50_usec");
@@ -1526,6 +1708,9 @@ static size_t bench_targets(const struct bench *b, struct bench_target t[static 
         v = bench_median(b, "fanout", "lost");
         if (!isnan(v))
                 t[n++] = (struct bench_target) { "fanout-lost", "fanout events lost", v, 0, "events" };
+        v = bench_median(b, "tls", "fanout_lost");
+        if (!isnan(v))
+                t[n++] = (struct bench_target) { "tls-fanout-lost", "fanout over TLS: events lost", v, 0, "events" };
         v = bench_median(b, "idle", "rss_kib_per_peer");
         if (!isnan(v))
                 t[n++] = (struct bench_target) { "idle-rss", "broker RSS per idle peer", v, 4, "KiB" };
@@ -1575,7 +1760,7 @@ static int bench_print_json(const struct bench *b) {
         _cleanup_json_ json_object *root = json_object_new_object(), *results = json_object_new_object(),
                                    *mins = json_object_new_object(), *maxs = json_object_new_object(),
                                    *targets = json_object_new_array();
-        struct bench_target t[5];
+        struct bench_target t[6];
         size_t n;
 
         if (!root || !results || !mins || !maxs || !targets)
@@ -1634,7 +1819,7 @@ static size_t utf8_width(const char *s) {
 }
 
 static void bench_print_text(const struct bench *b) {
-        struct bench_target t[5];
+        struct bench_target t[6];
         const char *last = NULL;
         size_t n;
 
@@ -1648,7 +1833,7 @@ static void bench_print_text(const struct bench *b) {
         for (size_t i = 0; i < b->n_metrics; i++) {
                 const struct bench_metric *m = &b->metrics[i];
 
-                printf("  %-14s %-26s %12.2f %s", i > 0 && strcmp(last, m->scenario) == 0 ? "" : m->scenario,
+                printf("  %-14s %-28s %12.2f %s", i > 0 && strcmp(last, m->scenario) == 0 ? "" : m->scenario,
                        m->name, metric_median(m), m->unit);
                 if (m->n_values > 1)
                         printf("%*s (%.2f .. %.2f)", (int) (8 - MIN(utf8_width(m->unit), (size_t) 8)), "",
@@ -1663,6 +1848,16 @@ static void bench_print_text(const struct bench *b) {
         if (!isnan(dbus_p50) && !isnan(seq_p50) && seq_p50 > 0)
                 printf("  mbus vs dbus-daemon: rpc-seq p50 %.1f µs vs %.1f µs (D-Bus/mbus = %.2f)\n",
                        seq_p50, dbus_p50, dbus_p50 / seq_p50);
+
+        double tls_p50 = bench_median(b, "tls", "rpc_seq_p50_usec"), unix_p50 = bench_median(b, "tls", "unix_rpc_seq_p50_usec");
+        if (!isnan(tls_p50) && !isnan(unix_p50))
+                printf("  TLS vs UNIX socket, same broker: rpc-seq p50 %.1f µs vs %.1f µs (TLS/UNIX per run: %.2f)\n",
+                       tls_p50, unix_p50, bench_median(b, "tls", "rpc_seq_p50_vs_unix"));
+        double st_broker = bench_median(b, "tls", "s_time_broker_per_sec");
+        if (!isnan(st_broker))
+                printf("  full TLS handshakes, openssl s_time -new: mbus-broker %.0f/s vs openssl s_server %.0f/s"
+                       " (broker/s_server per run: %.2f)\n", st_broker, bench_median(b, "tls", "s_time_s_server_per_sec"),
+                       bench_median(b, "tls", "s_time_broker_vs_s_server"));
 
         double cpu_ratio = bench_cpu_vs_floor(b);
         if (!isnan(cpu_ratio))
@@ -1716,7 +1911,8 @@ static void help(void) {
                "     --broker PATH       The mbus-broker binary to start (default: $MBUS_BROKER,\n"
                "                         else the one of the build tree or next to mbus-bench)\n"
                "  -s --scenario NAME     Run scenario NAME (repeatable): floor, rpc-seq,\n"
-               "                         rpc-pipelined, fanout, idle, dbus (default: all but dbus)\n"
+               "                         rpc-pipelined, fanout, idle, dbus, tls (default: all but\n"
+               "                         dbus and tls)\n"
                "     --peer dbus         Also run rpc-seq against a private dbus-daemon (sd-bus)\n"
                "  -r --runs N            Run every scenario N times, report medians, min, max (1)\n"
                "  -j --json              Print one JSON object instead of a table\n"
@@ -1728,7 +1924,10 @@ static void help(void) {
                "     --idle-peers N      Connections in idle (1000)\n"
                "     --tls-cert FILE     Client certificate for a tls:// --address, PEM\n"
                "     --tls-key FILE      Its private key, PEM\n"
-               "     --tls-ca FILE       CA bundle the broker's certificate must chain to\n",
+               "     --tls-ca FILE       CA bundle the broker's certificate must chain to\n"
+               "     --broker-tls-cert FILE  tls: the broker's certificate, PEM; with its\n"
+               "     --broker-tls-key FILE   key and the three above (default: made with openssl)\n"
+               "     --tls-seconds N     tls: seconds of each handshake measurement (2)\n",
                program_invocation_short_name, program_invocation_short_name);
 }
 
@@ -1746,6 +1945,9 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_TLS_CERT,
                 ARG_TLS_KEY,
                 ARG_TLS_CA,
+                ARG_BROKER_TLS_CERT,
+                ARG_BROKER_TLS_KEY,
+                ARG_TLS_SECONDS,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h'             },
@@ -1765,6 +1967,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "tls-cert",    required_argument, NULL, ARG_TLS_CERT    },
                 { "tls-key",     required_argument, NULL, ARG_TLS_KEY     },
                 { "tls-ca",      required_argument, NULL, ARG_TLS_CA      },
+                { "broker-tls-cert", required_argument, NULL, ARG_BROKER_TLS_CERT },
+                { "broker-tls-key",  required_argument, NULL, ARG_BROKER_TLS_KEY  },
+                { "tls-seconds", required_argument, NULL, ARG_TLS_SECONDS },
                 {}
         };
         static const struct {
@@ -1779,6 +1984,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { ARG_SUBSCRIBERS, "--subscribers", &arg_subscribers, 1, 1000           },
                 { ARG_PACE,        "--pace",        &arg_pace,        0, 100000000      },
                 { ARG_IDLE,        "--idle-peers",  &arg_idle,        1, 1000000        },
+                { ARG_TLS_SECONDS, "--tls-seconds", &arg_tls_seconds, 1, 3600           },
         };
         int c;
 
@@ -1828,7 +2034,7 @@ static int parse_argv(int argc, char *argv[]) {
                                 tool_error("unknown --peer '%s': only 'dbus' is supported", optarg);
                                 return -EINVAL;
                         }
-                        arg_scenarios |= (arg_scenarios ? 0 : ~(1u << BENCH_DBUS) & ((1u << _BENCH_SCENARIO_MAX) - 1)) |
+                        arg_scenarios |= (arg_scenarios ? 0 : ~BENCH_SCENARIOS_OPTIONAL & ((1u << _BENCH_SCENARIO_MAX) - 1)) |
                                          (1u << BENCH_DBUS);
                         break;
                 case 'j':
@@ -1843,12 +2049,24 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_TLS_CA:
                         arg_tls_ca = optarg;
                         break;
+                case ARG_BROKER_TLS_CERT:
+                        arg_broker_tls_cert = optarg;
+                        break;
+                case ARG_BROKER_TLS_KEY:
+                        arg_broker_tls_key = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
         }
         if (arg_scenarios == 0)
-                arg_scenarios = ((1u << _BENCH_SCENARIO_MAX) - 1) & ~(1u << BENCH_DBUS);
+                arg_scenarios = ((1u << _BENCH_SCENARIO_MAX) - 1) & ~BENCH_SCENARIOS_OPTIONAL;
+        if ((arg_broker_tls_cert || arg_broker_tls_key) &&
+            !(arg_broker_tls_cert && arg_broker_tls_key && arg_tls_cert && arg_tls_key && arg_tls_ca)) {
+                tool_error("--broker-tls-cert and --broker-tls-key go with each other and with --tls-cert, "
+                           "--tls-key and --tls-ca");
+                return -EINVAL;
+        }
         return 1;
 }
 
@@ -1902,7 +2120,9 @@ int main(int argc, char *argv[]) {
         /* The idle scenario holds that many connections, and the broker inherits the limit. */
         raise_fd_limit(arg_idle + 256);
 
-        if (!arg_address && (arg_scenarios & ~((1u << BENCH_FLOOR) | (1u << BENCH_DBUS)))) {
+        /* tls always starts brokers of its own: it needs one with a UNIX and a TLS listener */
+        if ((!arg_address && (arg_scenarios & ~((1u << BENCH_FLOOR) | (1u << BENCH_DBUS)))) ||
+            (arg_scenarios & (1u << BENCH_TLS))) {
                 b.broker_path = bench_find_broker();
                 if (!b.broker_path) {
                         tool_error("cannot find mbus-broker: pass --broker PATH, set $MBUS_BROKER, or --address");
@@ -1910,6 +2130,18 @@ int main(int argc, char *argv[]) {
                 }
                 if (access(b.broker_path, X_OK) < 0) {
                         tool_error("cannot run %s: %m", b.broker_path);
+                        free(b.broker_path);
+                        return TOOL_EXIT_FAILURE;
+                }
+        }
+
+        if (arg_scenarios & (1u << BENCH_TLS)) {
+                if (arg_broker_tls_cert)
+                        r = bench_tls_files_use(&b.tls, arg_tls_cert, arg_tls_key, arg_tls_ca, arg_broker_tls_cert,
+                                                arg_broker_tls_key);
+                else
+                        r = bench_tls_files_make(&b.tls);
+                if (r < 0) {
                         free(b.broker_path);
                         return TOOL_EXIT_FAILURE;
                 }
@@ -1939,6 +2171,7 @@ int main(int argc, char *argv[]) {
                 r = 0;
         }
         free(b.broker_path);
+        bench_tls_files_done(&b.tls);
         if (r < 0)
                 ret = TOOL_EXIT_FAILURE;
         return ret;
