@@ -184,6 +184,9 @@ int mbus_tls_context_new(struct mbus_tls_context **ret, const struct mbus_tls_fi
                                    NULL);
                 /* Resumed sessions carry the verified client certificate along. */
                 (void) SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+                /* TLS 1.3 tickets are stateless: the client holds its session. A server-side cache
+                 * would keep every peer's session, certificate included, for nothing. */
+                SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
         } else {
                 SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
                 SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
