@@ -30,6 +30,7 @@
 
 #include "broker-internal.h"
 #include "broker.h"
+#include "conf/file-error.h"
 #include "conf/introspection.h"
 #include "conf/policy.h"
 #include "driver.h"
@@ -115,7 +116,7 @@ static enum mbus_policy_scope broker_scope(const struct mbus_options *c, uid_t u
         return uid == 0 ? MBUS_POLICY_SCOPE_SYSTEM : MBUS_POLICY_SCOPE_USER;
 }
 
-int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus_options *options) {
+int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_options *options) {
         _cleanup_(mbus_broker_freep) struct mbus_broker *b = NULL;
         int r;
 
@@ -379,26 +380,50 @@ int mbus_broker_listen_address(struct mbus_broker *b, const char *address) {
         return 0;
 }
 
-int mbus_broker_load_tls(struct mbus_broker *b) {
-        const struct mbus_options *c = b->options;
-        struct mbus_tls_context *ctx = NULL;
+static bool broker_has_tls_listener(const struct mbus_broker *b) {
+        for (size_t i = 0; i < b->n_listeners; i++)
+                if (b->listeners[i]->ops->tls)
+                        return true;
+        return false;
+}
+
+int mbus_broker_make_tls(struct mbus_broker *b, const struct mbus_options *o, struct mbus_tls_context **ret,
+                         struct mbus_file_error *err) {
         char reason[MBUS_TLS_REASON_MAX];
         int r;
 
-        if (!c->tls_cert && !c->tls_key && !c->tls_ca && !c->tls_crl)
-                return 0;
+        assert(b && o && ret);
 
-        r = mbus_tls_context_new(&ctx,
+        if (!o->tls_cert && !o->tls_key && !o->tls_ca && !o->tls_crl) {
+                if (broker_has_tls_listener(b))
+                        return mbus_file_error_set(err, NULL, 0,
+                                                   "the TLS listeners need a certificate, key and CA");
+                *ret = NULL;
+                return 0;
+        }
+        r = mbus_tls_context_new(ret,
                                  &(const struct mbus_tls_files) {
-                                         .cert = c->tls_cert,
-                                         .key = c->tls_key,
-                                         .ca = c->tls_ca,
-                                         .crl = c->tls_crl,
+                                         .cert = o->tls_cert,
+                                         .key = o->tls_key,
+                                         .ca = o->tls_ca,
+                                         .crl = o->tls_crl,
                                  },
                                  /* server= */ true, /* optional_client_cert= */ false, reason);
         if (r < 0)
-                return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_INVALID),
-                                "Cannot load the TLS certificates: %s", reason);
+                (void) mbus_file_error_set(err, NULL, 0, "cannot load the TLS certificates: %s", reason);
+        return r;
+}
+
+int mbus_broker_load_tls(struct mbus_broker *b) {
+        struct mbus_tls_context *ctx = NULL;
+        struct mbus_file_error err = {};
+        char text[600];
+        int r;
+
+        r = mbus_broker_make_tls(b, b->options, &ctx, &err);
+        if (r < 0)
+                return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_INVALID), "%s",
+                                mbus_file_error_format(&err, text, sizeof(text)));
         mbus_tls_context_unref(b->tls_server);
         b->tls_server = ctx;
         return 0;

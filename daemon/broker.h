@@ -30,7 +30,10 @@ struct mbus_pending_table;
 
 struct mbus_broker {
         sd_event *event;                        /* owned (a reference) */
-        const struct mbus_options *options;     /* borrowed: main() keeps it */
+        struct mbus_options *options;           /* borrowed: main() keeps it; a reload updates the
+                                                   settings it may change at runtime */
+        const struct mbus_options *cmdline;     /* borrowed: the command line, which a reload puts
+                                                   over broker.conf again; NULL: no broker.conf */
 
         struct mbus_listener **listeners;       /* owned */
         size_t n_listeners;
@@ -81,7 +84,7 @@ struct mbus_broker {
 };
 
 /* Lifecycle. */
-int mbus_broker_new(struct mbus_broker **ret, sd_event *event, const struct mbus_options *options);
+int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_options *options);
 struct mbus_broker *mbus_broker_free(struct mbus_broker *b);
 
 /*
@@ -94,8 +97,16 @@ int mbus_broker_listen_fds(struct mbus_broker *b, const int *fds, char **names, 
 int mbus_broker_listen_address(struct mbus_broker *b, const char *address);
 
 /*
- * (Re)builds the TLS server context from the configured certificate, key, CA and CRL. On
- * failure the old context stays in force. Returns 0 or a negative errno, logged.
+ * Builds a TLS server context from the certificate, key, CA and CRL that o names into *ret
+ * (NULL if o names none). Refuses to leave TLS listeners without a context. Returns 0, or a
+ * negative errno with *err saying which file and why (OpenSSL's reason); logs nothing.
+ */
+int mbus_broker_make_tls(struct mbus_broker *b, const struct mbus_options *o, struct mbus_tls_context **ret,
+                         struct mbus_file_error *err);
+
+/*
+ * (Re)builds the TLS server context from b->options' files and puts it in force. On failure
+ * the old context stays. Returns 0 or a negative errno, logged.
  */
 int mbus_broker_load_tls(struct mbus_broker *b);
 

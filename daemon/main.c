@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * mbus-broker: parse the command line, make the one sd-event loop, listen (sockets from
- * systemd, or our own), tell systemd we are ready, run until SIGTERM/SIGINT, free everything
- * and exit 0. All the work happens in struct mbus_broker.
+ * mbus-broker: parse the command line, read broker.conf under it, make the one sd-event loop,
+ * listen (sockets from systemd, or our own), tell systemd we are ready, run until
+ * SIGTERM/SIGINT, free everything and exit 0. All the work happens in struct mbus_broker; the
+ * parsed command line stays here for the broker's reloads, which read broker.conf again.
  */
 
 #include <errno.h>
@@ -14,14 +15,13 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "broker-conf.h"
 #include "broker.h"
 #include "conf/file-error.h"
 #include "config.h"
 #include "log-ids.h"
 #include "log.h"
-#include "conf/file-error.h"
 #include "options.h"
-
 
 /*
  * Every peer is a file descriptor: raise the soft limit towards the hard one so that
@@ -40,7 +40,7 @@ static void bump_nofile(size_t max_peers) {
                                 (unsigned long long) rl.rlim_cur, max_peers);
 }
 
-/* SIGHUP: re-read the policy and interface files; a broken set is logged and changes nothing. */
+/* SIGHUP: re-read the configuration; a broken set is logged and changes nothing. */
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         struct mbus_broker *b = userdata;
 
@@ -55,7 +55,7 @@ static void strv_freep(char ***p) {
         free(*p);
 }
 
-static int run(struct mbus_options *options) {
+static int run(struct mbus_options *options, const struct mbus_options *cmdline) {
         _cleanup_(strv_freep) char **fd_names = NULL;
         _cleanup_(mbus_broker_freep) struct mbus_broker *b = NULL;
         struct mbus_file_error ferr = {};
@@ -89,6 +89,7 @@ static int run(struct mbus_options *options) {
         sd_event_unref(event);          /* the broker holds its own reference */
         if (r < 0)
                 return mbus_log(LOG_ERR, r, NULL, "Failed to set up the broker: %s", strerror(-r));
+        b->cmdline = cmdline;
 
         /* A broken file at start: refuse to run (the message names file and line). */
         r = mbus_broker_reload_config(b, &ferr, NULL, NULL);
@@ -142,17 +143,22 @@ static int run(struct mbus_options *options) {
         return 0;
 }
 
+static void main_conf_warn(const char *path, unsigned line, const char *message, void *userdata) {
+        (void) mbus_log(LOG_WARNING, 0, NULL, "%s:%u: %s", path, line, message);
+}
+
 int main(int argc, char *argv[]) {
-        struct mbus_options options;
+        struct mbus_options cmdline, options = {};
+        struct mbus_file_error ferr;
         enum mbus_options_action action;
-        char errbuf[256] = "";
+        char errbuf[600] = "";
         int r;
 
-        mbus_options_init(&options);
-        r = mbus_options_parse_argv(&options, argc, argv, &action, errbuf, sizeof(errbuf));
+        mbus_options_init(&cmdline);
+        r = mbus_options_parse_argv(&cmdline, argc, argv, &action, errbuf, sizeof(errbuf));
         if (r < 0) {
                 fprintf(stderr, "%s\n", errbuf[0] ? errbuf : strerror(-r));
-                mbus_options_done(&options);
+                mbus_options_done(&cmdline);
                 return EXIT_FAILURE;
         }
 
@@ -166,11 +172,22 @@ int main(int argc, char *argv[]) {
                 r = 0;
                 break;
         default:
-                mbus_log_set_target(options.log_target);
+                /* The target is the command line's alone, so the file's warnings land there. */
+                mbus_log_set_target(cmdline.log_target);
+                r = mbus_broker_conf_read(&options, &cmdline, main_conf_warn, NULL, &ferr);
+                if (r < 0) {
+                        (void) mbus_file_error_format(&ferr, errbuf, sizeof(errbuf));
+                        if (mbus_log_get_target() != MBUS_LOG_TARGET_CONSOLE)
+                                fprintf(stderr, "mbus-broker: %s\n", errbuf[0] ? errbuf : strerror(-r));
+                        (void) mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_INVALID),
+                                        "Refusing to start: %s", errbuf[0] ? errbuf : strerror(-r));
+                        break;
+                }
                 mbus_log_set_max_level(options.log_level);
-                r = run(&options);
+                r = run(&options, &cmdline);
         }
 
         mbus_options_done(&options);
+        mbus_options_done(&cmdline);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,12 +1,43 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
-/* The broker's settings: command line -> struct mbus_options, no side effects. */
+/* The broker's settings: command line and broker.conf -> struct mbus_options, no side effects. */
 
+#include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "log.h"
 #include "util/time-util.h"
+
+/*
+ * The settings that both the command line and broker.conf set, one value each; a value given
+ * on the command line wins over the file (mbus_options_merge()). Bit n of struct
+ * mbus_options.set says that setting n was given.
+ */
+enum mbus_option {
+        MBUS_OPTION_LISTEN,
+        MBUS_OPTION_TLS_CERT,
+        MBUS_OPTION_TLS_KEY,
+        MBUS_OPTION_TLS_CA,
+        MBUS_OPTION_TLS_CRL,
+        MBUS_OPTION_TCP_ALLOW_REMOTE,
+        MBUS_OPTION_HANDSHAKE_TIMEOUT,
+        MBUS_OPTION_MAX_PEERS,
+        MBUS_OPTION_MAX_FRAME_SIZE,
+        MBUS_OPTION_MAX_PENDING_CALLS,
+        MBUS_OPTION_MAX_QUEUE_BYTES,
+        MBUS_OPTION_MAX_CALL_TIMEOUT,
+        MBUS_OPTION_KEEPALIVE_INTERVAL,
+        MBUS_OPTION_KEEPALIVE_TIMEOUT,
+        MBUS_OPTION_KEEPALIVE_THRESHOLD,
+        MBUS_OPTION_LOG_TARGET,
+        MBUS_OPTION_LOG_LEVEL,
+        MBUS_OPTION_SCOPE,
+        _MBUS_OPTION_MAX,
+        _MBUS_OPTION_INVALID = -EINVAL,
+};
 
 enum mbus_options_action {
         MBUS_OPTIONS_RUN,
@@ -35,6 +66,9 @@ struct mbus_options {
         int log_level;
         char *config_dir;               /* --config-dir: DIR/{interfaces,policy}.d only; NULL: search path */
         int scope;                      /* --scope: enum mbus_policy_scope, or -1: by the broker's uid */
+        char *broker_config;            /* --broker-config: the file instead of the default; NULL: default */
+        bool no_broker_config;          /* --no-broker-config: read no broker.conf at all */
+        uint32_t set;                   /* 1u << enum mbus_option: given, not a default */
 };
 
 #define MBUS_OPTIONS_MAX_PEERS_DEFAULT 4096u
@@ -57,6 +91,42 @@ void mbus_options_done(struct mbus_options *c);
  */
 int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
                             enum mbus_options_action *ret_action, char *errbuf, size_t errbuf_size);
+
+/*
+ * Checks what only the whole set can tell (a TLS certificate needs a CA, ...) and derives the
+ * default call timeout; run it once the command line and the file are merged. Returns 0, or
+ * -EINVAL with a message for the user in errbuf.
+ */
+int mbus_options_verify(struct mbus_options *c, char *errbuf, size_t errbuf_size);
+
+/*
+ * Parses value into setting o of c and marks it given. Listen appends, and an empty value
+ * empties the list (as a broker.conf "Listen=" does); a boolean takes yes/no, true/false, on/off
+ * or 1/0. Returns 0, -EINVAL (not a valid value), -E2BIG (more than MBUS_OPTIONS_LISTEN_MAX
+ * addresses) or -ENOMEM; c is unchanged on error.
+ */
+int mbus_options_set(struct mbus_options *c, enum mbus_option o, const char *value);
+
+/*
+ * Every setting given in src replaces dst's (and is marked given there), and so do src's
+ * --config-dir, --broker-config and --no-broker-config. Returns 0 or -ENOMEM.
+ */
+int mbus_options_merge(struct mbus_options *dst, const struct mbus_options *src);
+/* Copies setting o from src to dst, whether given or not. Returns 0 or -ENOMEM. */
+int mbus_options_copy(struct mbus_options *dst, const struct mbus_options *src, enum mbus_option o);
+/* Whether setting o has the same value in a and b. */
+bool mbus_options_equal(const struct mbus_options *a, const struct mbus_options *b, enum mbus_option o);
+
+/* The long option of o ("max-peers"), and what a valid value looks like ("1..1048576"). */
+const char *mbus_option_to_string(enum mbus_option o);
+const char *mbus_option_hint(enum mbus_option o);
+
+/*
+ * The broker.conf that options say to read: --broker-config FILE, else DIR/broker.conf with
+ * --config-dir DIR, else MBUS_ADMIN_CONF_DIR/broker.conf; NULL with --no-broker-config. The
+ * string is c's or buf.
+ */
+const char *mbus_options_broker_config_path(const struct mbus_options *c, char buf[static PATH_MAX]);
 
 /* The --help text. */
 void mbus_options_help(const char *program_name);

@@ -10,12 +10,13 @@
 
 static int parse(struct mbus_options *c, enum mbus_options_action *action, char **argv) {
         char errbuf[256];
-        int argc = 0;
+        int argc = 0, r;
 
         while (argv[argc])
                 argc++;
         mbus_options_init(c);
-        return mbus_options_parse_argv(c, argc, argv, action, errbuf, sizeof(errbuf));
+        r = mbus_options_parse_argv(c, argc, argv, action, errbuf, sizeof(errbuf));
+        return r < 0 ? r : mbus_options_verify(c, errbuf, sizeof(errbuf));
 }
 
 START_TEST(test_defaults_match_the_documentation) {
