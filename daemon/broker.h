@@ -151,10 +151,13 @@ bool mbus_broker_log_ratelimit(struct mbus_broker *b, struct mbus_ratelimit *rl,
 
 /*
  * Reads every policy and interface file of the configuration directories (--config-dir, or the
- * vendor then admin search path) into a new set. On success the set is swapped in, every owner
- * is checked again (one that may no longer own its namespace gets NamespaceLost and loses it)
- * and 0 is returned with the counts; on failure the old set stays, *err says file:line: what,
- * and -EBADMSG (or -errno/-ENOMEM) is returned. Logs either outcome.
+ * vendor then admin search path) into a new set and, once the broker runs (b->cmdline set and
+ * a first set loaded), broker.conf with the TLS files it names. All or nothing: on success the
+ * set and the new TLS context are swapped in, the settings a reload may change are updated (a
+ * notice names those it leaves for the next start), every owner is checked again (one that may
+ * no longer own its namespace gets NamespaceLost and loses it) and 0 is returned with the
+ * counts; on failure nothing changes, *err says file:line: what, and -EBADMSG (or
+ * -errno/-ENOMEM) is returned. Logs either outcome.
  */
 int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err, size_t *ret_n_policy,
                               size_t *ret_n_interfaces);

@@ -13,14 +13,27 @@
  * and loses what the new set no longer lets it own or serve. Subscriptions need no such pass,
  * since every one, exact or wildcard, is checked again per event at delivery. Calls already
  * forwarded stay pending and are answered as always.
+ *
+ * Once the broker runs, a reload also reads broker.conf again (under the same command line,
+ * which still wins) and builds a new TLS server context from the files it names, so certificates
+ * rotate without a restart. These join the all-or-nothing rule: a broken broker.conf or a
+ * certificate, key, CA or CRL that does not load rejects the whole reload, and the running
+ * policy and TLS context stay. Connected TLS peers hold a reference to the context their
+ * session was made with, so swapping it touches only the handshakes to come. Of the other
+ * settings, a reload applies those read afresh at each use and safe to change under running
+ * peers (LogLevel=, MaxPeers= at the next connection, MaxPendingCalls= and MaxCallTimeoutSec=
+ * at the next call); listeners, frame and queue sizes, keep-alive, the handshake deadline and
+ * the scope stay as the broker started, and a notice names what the file changed among them.
  */
 
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker-conf.h"
 #include "broker.h"
 #include "conf/confdir.h"
 #include "conf/file-error.h"
@@ -31,6 +44,7 @@
 #include "log-ids.h"
 #include "namespace.h"
 #include "peer.h"
+#include "proto/tls.h"
 
 /*
  * After a new set is in force, every owner is held to it: an owner that may no longer own its
@@ -86,26 +100,96 @@ static void broker_reevaluate_owners(struct mbus_broker *b) {
         }
 }
 
+/* What a reload puts in force of broker.conf's settings; the rest waits for the next start. */
+static const enum mbus_option reload_applied[] = {
+        MBUS_OPTION_TLS_CERT,
+        MBUS_OPTION_TLS_KEY,
+        MBUS_OPTION_TLS_CA,
+        MBUS_OPTION_TLS_CRL,
+        MBUS_OPTION_LOG_LEVEL,
+        MBUS_OPTION_MAX_PEERS,
+        MBUS_OPTION_MAX_PENDING_CALLS,
+        MBUS_OPTION_MAX_CALL_TIMEOUT,
+};
+
+static bool reload_applies(enum mbus_option o) {
+        for (size_t i = 0; i < ELEMENTSOF(reload_applied); i++)
+                if (reload_applied[i] == o)
+                        return true;
+        return false;
+}
+
+static void reload_conf_warn(const char *path, unsigned line, const char *message, void *userdata) {
+        (void) mbus_log(LOG_WARNING, 0, NULL, "%s:%u: %s", path, line, message);
+}
+
+/* Puts settings (checked whole) and tls (taken) in force; cannot fail but for memory. */
+static int reload_apply_settings(struct mbus_broker *b, const struct mbus_options *settings,
+                                 struct mbus_tls_context *tls) {
+        char left[512] = "", key[64];
+        size_t n = 0;
+        int r;
+
+        for (enum mbus_option o = 0; o < _MBUS_OPTION_MAX; o++) {
+                if (mbus_options_equal(b->options, settings, o))
+                        continue;
+                if (reload_applies(o)) {
+                        r = mbus_options_copy(b->options, settings, o);
+                        if (r < 0) {
+                                mbus_tls_context_unref(tls);
+                                return r;
+                        }
+                        continue;
+                }
+                n += (size_t) snprintf(left + MIN(n, sizeof(left)), sizeof(left) - MIN(n, sizeof(left)), "%s%s=",
+                                       n > 0 ? ", " : "",
+                                       mbus_broker_conf_key_of(o, key, sizeof(key)) ?: mbus_option_to_string(o));
+        }
+        b->options->default_call_timeout = settings->default_call_timeout;
+        mbus_log_set_max_level(b->options->log_level);
+        mbus_tls_context_unref(b->tls_server);
+        b->tls_server = tls;
+
+        if (n > 0)
+                (void) mbus_log(LOG_NOTICE, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_LOADED),
+                                "broker.conf changes %s: left as the broker started until it restarts", left);
+        return 0;
+}
+
+static void reload_options_done(struct mbus_options *o) {
+        mbus_options_done(o);
+}
+
 int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err, size_t *ret_n_policy,
                               size_t *ret_n_interfaces) {
         _cleanup_(mbus_policy_freep) struct mbus_policy *policy = NULL;
         _cleanup_(mbus_introspection_freep) struct mbus_introspection *interfaces = NULL;
+        _cleanup_(reload_options_done) struct mbus_options settings = {};
+        _cleanup_(mbus_tls_context_unrefp) struct mbus_tls_context *tls = NULL;
         struct mbus_file_error local = {};
+        bool with_settings = b->cmdline && b->config_loaded;
         char bufs[2][PATH_MAX], text[600];
         const char *dirs[2];
         size_t n;
-        int r;
+        int r = 0;
 
         if (!err)
                 err = &local;
         *err = (struct mbus_file_error) {};
 
-        n = mbus_confdir_search_path(b->options->config_dir, "policy.d", bufs, dirs);
-        r = mbus_policy_load(&policy, dirs, n, mbus_policy_get_scope(b->policy), b->uid, err);
+        /* The start read broker.conf before the broker existed; reloads read it here. */
+        if (with_settings)
+                r = mbus_broker_conf_read(&settings, b->cmdline, reload_conf_warn, b, err);
+        if (r >= 0) {
+                n = mbus_confdir_search_path(b->options->config_dir, "policy.d", bufs, dirs);
+                r = mbus_policy_load(&policy, dirs, n, mbus_policy_get_scope(b->policy), b->uid, err);
+        }
         if (r >= 0) {
                 n = mbus_confdir_search_path(b->options->config_dir, "interfaces.d", bufs, dirs);
                 r = mbus_introspection_load(&interfaces, dirs, n, err);
         }
+        if (r >= 0 && with_settings)
+                r = mbus_broker_make_tls(b, &settings, &tls, err);
         if (r < 0) {
                 if (!err->message[0])
                         (void) mbus_file_error_set(err, NULL, 0, "%s", strerror(-r));
@@ -115,6 +199,11 @@ int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err
                                 mbus_file_error_format(err, text, sizeof(text)));
         }
 
+        if (with_settings) {
+                r = reload_apply_settings(b, &settings, TAKE_PTR(tls));
+                if (r < 0)
+                        return mbus_log(LOG_ERR, r, NULL, "Out of memory applying broker.conf");
+        }
         mbus_policy_free(b->policy);
         b->policy = TAKE_PTR(policy);
         mbus_introspection_free(b->interfaces);
@@ -122,10 +211,11 @@ int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err
         b->config_loaded = true;
 
         (void) mbus_log(LOG_INFO, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_LOADED),
-                        "Loaded the policy of %zu namespaces and the interfaces of %zu (%s scope%s%s)",
+                        "Loaded the policy of %zu namespaces and the interfaces of %zu (%s scope%s%s)%s",
                         mbus_policy_n_namespaces(b->policy), mbus_introspection_size(b->interfaces),
                         mbus_policy_scope_to_string(mbus_policy_get_scope(b->policy)),
-                        b->options->config_dir ? ", from " : "", b->options->config_dir ?: "");
+                        b->options->config_dir ? ", from " : "", b->options->config_dir ?: "",
+                        with_settings && b->tls_server ? ", and the TLS certificates" : "");
 
         broker_reevaluate_owners(b);
 

@@ -767,12 +767,16 @@ bool test_can_switch_uid(void) {
 }
 
 int test_agent_main(Suite *(*make_suite)(void), const char *why_root) {
-        int r;
-
         if (!test_can_switch_uid()) {
                 fprintf(stderr, "not root: cannot %s, skipping\n", why_root);
                 return 77;
         }
+        return test_config_main(make_suite);
+}
+
+int test_config_main(Suite *(*make_suite)(void)) {
+        int r;
+
         if (test_config_root_init() < 0) {
                 fprintf(stderr, "cannot create a temporary directory\n");
                 return 1;

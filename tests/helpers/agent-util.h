@@ -101,3 +101,5 @@ bool test_can_switch_uid(void);
  */
 struct Suite;
 int test_agent_main(struct Suite *(*make_suite)(void), const char *why_root);
+/* The same for a program that needs no root: the suite inside the per-program config root. */
+int test_config_main(struct Suite *(*make_suite)(void));

@@ -60,36 +60,24 @@ int test_broker_start(struct test_broker *b, const char *const *extra_args) {
         return test_broker_start_full(b, extra_args, NULL, false);
 }
 
-int test_broker_start_full(struct test_broker *b, const char *const *extra_args, const char *log_path,
-                           bool open_to_all) {
+/* Runs the broker with argv[] and waits until b->address accepts connections. */
+static int broker_spawn(struct test_broker *b, const char *const *args, const char *log_path) {
         const char *broker = getenv("MBUS_TEST_BROKER");
         const char *level = getenv("MBUS_TEST_LOG_LEVEL");
         const char *argv[64];
         size_t n = 0;
-        char tmpl[] = "/tmp/mbus-test.XXXXXX";
 
-        *b = (struct test_broker) { .pid = -1 };
         if (!broker) {
                 fprintf(stderr, "MBUS_TEST_BROKER is not set\n");
                 return -ENOENT;
         }
-        if (!mkdtemp(tmpl))
-                return -errno;
-        snprintf(b->dir, sizeof(b->dir), "%s", tmpl);
-        /* peers of other uids must reach the socket (mode 0666) through the directory */
-        if (open_to_all && chmod(b->dir, 0755) < 0)
-                return -errno;
-        snprintf(b->address, sizeof(b->address), "%s/socket", b->dir);
-
         argv[n++] = broker;
-        argv[n++] = "--address";
-        argv[n++] = b->address;
         argv[n++] = "--log-target";
         argv[n++] = "console";
         argv[n++] = "--log-level";
         argv[n++] = level ?: "notice";
-        for (size_t i = 0; extra_args && extra_args[i] && n < 62; i++)
-                argv[n++] = extra_args[i];
+        for (size_t i = 0; args && args[i] && n < 62; i++)
+                argv[n++] = args[i];
         argv[n] = NULL;
 
         fflush(NULL);
@@ -125,6 +113,36 @@ int test_broker_start_full(struct test_broker *b, const char *const *extra_args,
         waitpid(b->pid, NULL, 0);
         b->pid = -1;
         return -ETIMEDOUT;
+}
+
+int test_broker_start_full(struct test_broker *b, const char *const *extra_args, const char *log_path,
+                           bool open_to_all) {
+        const char *args[64];
+        size_t n = 0;
+        char tmpl[] = "/tmp/mbus-test.XXXXXX";
+
+        *b = (struct test_broker) { .pid = -1 };
+        if (!mkdtemp(tmpl))
+                return -errno;
+        snprintf(b->dir, sizeof(b->dir), "%s", tmpl);
+        /* peers of other uids must reach the socket (mode 0666) through the directory */
+        if (open_to_all && chmod(b->dir, 0755) < 0)
+                return -errno;
+        snprintf(b->address, sizeof(b->address), "%s/socket", b->dir);
+
+        args[n++] = "--address";
+        args[n++] = b->address;
+        for (size_t i = 0; extra_args && extra_args[i] && n < 58; i++)
+                args[n++] = extra_args[i];
+        args[n] = NULL;
+        return broker_spawn(b, args, log_path);
+}
+
+int test_broker_start_listening(struct test_broker *b, const char *address, const char *const *args,
+                                const char *log_path) {
+        *b = (struct test_broker) { .pid = -1 };
+        snprintf(b->address, sizeof(b->address), "%s", address);
+        return broker_spawn(b, args, log_path);
 }
 
 int test_broker_stop(struct test_broker *b) {

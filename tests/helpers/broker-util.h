@@ -34,6 +34,11 @@ int test_broker_start(struct test_broker *b, const char *const *extra_args);
  * log), appended; open_to_all makes the socket's directory 0755 so peers of any uid connect. */
 int test_broker_start_full(struct test_broker *b, const char *const *extra_args, const char *log_path,
                            bool open_to_all);
+/* Starts the broker with args alone (no --address: they, or a configuration file they name,
+ * must make it listen on the UNIX socket address) and waits until address accepts connections.
+ * b->dir stays empty: the caller owns the socket's directory. Returns 0 or a negative errno. */
+int test_broker_start_listening(struct test_broker *b, const char *address, const char *const *args,
+                                const char *log_path);
 /* SIGTERM, then waits up to 20 s. Returns the wait status, or -ETIMEDOUT (it was killed). Also
  * removes the temporary directory. */
 int test_broker_stop(struct test_broker *b);
