@@ -48,6 +48,13 @@ int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char
 /* The namespace the file declares: checked and stored in l->pn. */
 int policy_set_namespace(struct policy_load *l, unsigned line, const char *name);
 
+/*
+ * A SAN as "TYPE:VALUE" -> the type's one spelling ("DNS", "URI", "email", "IP"; the prefix is
+ * recognized in any case) with *ret_value pointing after the colon, or NULL and *ret_value = s
+ * if s starts with no known type.
+ */
+const char *policy_san_split(const char *s, const char **ret_value);
+
 /* The two forms (policy-xml.c, policy-json.c): text (len bytes) -> rules in l->pn. */
 int policy_parse_xml(struct policy_load *l, const char *text, size_t len);
 int policy_parse_json(struct policy_load *l, const char *text, size_t len);

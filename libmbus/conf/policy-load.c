@@ -11,6 +11,7 @@
  * is built aside and put into the policy only once whole; a directory set builds a new policy.
  */
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <grp.h>
@@ -119,6 +120,30 @@ static int policy_normalize_fingerprint(const char *s, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+/*
+ * A cert-san value: with a known type ("dns:x", "IP:2001:DB8::1") the type in its one spelling
+ * and, for IP, the address in inet_ntop() form ("DNS:x", "IP:2001:db8::1"); without one, as
+ * written (it then matches a SAN of any type). -EINVAL for a type with nothing after it.
+ */
+static int policy_normalize_san(const char *s, char **ret) {
+        const char *value, *type = policy_san_split(s, &value);
+        unsigned char a[16];
+        char ip[INET6_ADDRSTRLEN];
+
+        if (!type)
+                *ret = strdup(s);
+        else if (!value[0])
+                return -EINVAL;
+        else if (strcmp(type, "IP") == 0 && inet_pton(AF_INET, value, a) == 1 && inet_ntop(AF_INET, a, ip, sizeof(ip)))
+                return asprintf(ret, "IP:%s", ip) < 0 ? -ENOMEM : 0;
+        else if (strcmp(type, "IP") == 0 && inet_pton(AF_INET6, value, a) == 1 &&
+                 inet_ntop(AF_INET6, a, ip, sizeof(ip)))
+                return asprintf(ret, "IP:%s", ip) < 0 ? -ENOMEM : 0;
+        else if (asprintf(ret, "%s:%s", type, value) < 0)
+                return -ENOMEM;
+        return *ret ? 0 : -ENOMEM;
+}
+
 static bool policy_text_is_clean(const char *s) {
         if (!s[0] || strlen(s) > MBUS_NAME_MAX || !mbus_utf8_is_valid(s, strlen(s)))
                 return false;
@@ -183,8 +208,15 @@ int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char
                 if (r < 0)
                         return policy_fail(l, line, "invalid cert-fingerprint '%s' (expected SHA-256 as 64 hex "
                                            "digits, colons optional)", value);
+        } else if (strcmp(key, "cert-san") == 0) {
+                rule.kind = MBUS_PRINCIPAL_CERT_SAN;
+                r = policy_normalize_san(value, &rule.value);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return policy_fail(l, line, "invalid cert-san '%s' (nothing after the type)", value);
         } else {
-                rule.kind = strcmp(key, "cert-cn") == 0 ? MBUS_PRINCIPAL_CERT_CN : MBUS_PRINCIPAL_CERT_SAN;
+                rule.kind = MBUS_PRINCIPAL_CERT_CN;
                 rule.value = strdup(value);
                 if (!rule.value)
                         return -ENOMEM;
@@ -195,10 +227,12 @@ int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char
                 if (!rule.member)
                         goto oom;
         }
-        /* The text a person reads in messages: as written, but fingerprints in their normal form. */
+        /* The text a person reads in messages: as written, but fingerprints and SANs in their normal form. */
+        if (rule.kind == MBUS_PRINCIPAL_CERT_FINGERPRINT || rule.kind == MBUS_PRINCIPAL_CERT_SAN)
+                value = rule.value;
         if (asprintf(&rule.text, "%s %s%s%s %s=%s", allow ? "allow" : "deny", action_name,
                      action == MBUS_POLICY_OWN ? "" : " ", action == MBUS_POLICY_OWN ? "" : (member ?: "*"),
-                     key, rule.kind == MBUS_PRINCIPAL_CERT_FINGERPRINT ? rule.value : value) < 0) {
+                     key, value) < 0) {
                 rule.text = NULL;
                 goto oom;
         }

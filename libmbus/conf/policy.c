@@ -12,6 +12,7 @@
  * author was precise about.
  */
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,50 @@ static bool policy_identity_in_group(const struct mbus_identity *who, gid_t gid)
         return false;
 }
 
+/* The SAN types, spelled as proto/tls.c (and OpenSSL) print them before the colon. */
+static const char *const policy_san_types[] = { "DNS", "URI", "email", "IP" };
+
+const char *policy_san_split(const char *s, const char **ret_value) {
+        const char *colon = strchr(s, ':');
+
+        for (size_t i = 0; colon && i < ELEMENTSOF(policy_san_types); i++)
+                if (strlen(policy_san_types[i]) == (size_t) (colon - s) &&
+                    strncasecmp(s, policy_san_types[i], (size_t) (colon - s)) == 0) {
+                        *ret_value = colon + 1;
+                        return policy_san_types[i];
+                }
+        *ret_value = s;
+        return NULL;
+}
+
+/* DNS names are case-insensitive and IP addresses have many spellings; the rest compares exactly. */
+static bool policy_san_values_equal(const char *type, const char *a, const char *b) {
+        unsigned char x[16], y[16];
+
+        if (strcmp(type, "DNS") == 0)
+                return strcasecmp(a, b) == 0;
+        if (strcmp(type, "IP") == 0) {
+                if (inet_pton(AF_INET, a, x) == 1 && inet_pton(AF_INET, b, y) == 1)
+                        return memcmp(x, y, 4) == 0;
+                if (inet_pton(AF_INET6, a, x) == 1 && inet_pton(AF_INET6, b, y) == 1)
+                        return memcmp(x, y, 16) == 0;
+        }
+        return strcmp(a, b) == 0;
+}
+
+/* A rule's cert-san (normalized: "DNS:x", or "x" for any type) against one SAN of the peer. */
+static bool policy_san_matches(const char *rule_value, const char *san) {
+        const char *rv, *sv, *rule_type, *san_type;
+
+        rule_type = policy_san_split(rule_value, &rv);
+        san_type = policy_san_split(san, &sv);
+        if (!san_type)
+                return !rule_type && strcmp(rv, sv) == 0;
+        if (rule_type && rule_type != san_type)
+                return false;
+        return policy_san_values_equal(san_type, rv, sv);
+}
+
 static bool policy_rule_matches_identity(const struct mbus_policy *p, const struct mbus_policy_rule *rule,
                                          const struct mbus_identity *who) {
         switch (rule->kind) {
@@ -173,7 +218,7 @@ static bool policy_rule_matches_identity(const struct mbus_policy *p, const stru
                 return who->cert_cn && strcmp(who->cert_cn, rule->value) == 0;
         case MBUS_PRINCIPAL_CERT_SAN:
                 for (size_t i = 0; i < who->n_cert_sans; i++)
-                        if (who->cert_sans[i] && strcmp(who->cert_sans[i], rule->value) == 0)
+                        if (who->cert_sans[i] && policy_san_matches(rule->value, who->cert_sans[i]))
                                 return true;
                 return false;
         case MBUS_PRINCIPAL_CERT_FINGERPRINT:

@@ -30,8 +30,11 @@
  * No other key; a key twice in one object is an error.
  * Principals: user=NAME|UID|"*" ("*": everyone, certificate peers included), group=NAME|GID
  * (primary or supplementary; group="*" is refused), user="@broker" (peers running as the
- * broker's own uid), cert-cn=, cert-san= (compared exactly), cert-fingerprint= (SHA-256: 64
- * hex digits, colons optional, case-insensitive; kept lowercase without colons).
+ * broker's own uid), cert-cn= (compared exactly), cert-san= ("DNS:x", "URI:x", "email:x", "IP:x",
+ * the type in any case and kept in this spelling: that type only; without a known type: a SAN
+ * of any type with that value; DNS values compare case-insensitively, IP by address, the rest
+ * exactly), cert-fingerprint= (SHA-256: 64 hex digits, colons optional, case-insensitive;
+ * kept lowercase without colons).
  * User and group names are resolved when the file is loaded; an unknown name is an error.
  * The file must be named NS.xml or NS.json for the namespace it declares. Each rule keeps its
  * text ("deny call Reboot user=*": verb, action, member or "*" unless own, principal as

@@ -67,6 +67,17 @@ static const char full_json[] =
         "   \"group\": 4}\n"
         "]}\n";
 
+#define XP_SAN                                                                  \
+        "<policy namespace=\"org.example.Net\">\n"                                   \
+        "  <allow call=\"*\" cert-san=\"dns:node1.example.org\"/>\n"                 \
+        "  <allow call=\"*\" cert-san=\"Uri:spiffe://example.org/node1\"/>\n"        \
+        "  <allow call=\"*\" cert-san=\"EMAIL:node1@example.org\"/>\n"               \
+        "  <allow call=\"*\" cert-san=\"ip:2001:DB8:0:0::7\"/>\n"                    \
+        "  <allow call=\"*\" cert-san=\"IP:192.0.2.7\"/>\n"                          \
+        "  <allow call=\"*\" cert-san=\"node1.example.org\"/>\n"                     \
+        "  <allow call=\"*\" cert-san=\"http://example.org/x\"/>\n"                  \
+        "</policy>\n"
+
 static struct mbus_policy *load_text(const char *path, const char *text) {
         struct mbus_policy *p = NULL;
         struct mbus_file_error err = {};
@@ -103,7 +114,8 @@ START_TEST(test_xml_every_construct) {
         ck_assert(r[6].kind == MBUS_PRINCIPAL_CERT_CN);
         ck_assert_str_eq(r[6].value, "monitor.example.org");
         ck_assert(r[7].kind == MBUS_PRINCIPAL_CERT_SAN && !r[7].allow);
-        ck_assert_str_eq(r[7].value, "dns:agent.example.org");
+        ck_assert_str_eq(r[7].value, "DNS:agent.example.org");
+        ck_assert_str_eq(r[7].text, "deny subscribe Secret cert-san=DNS:agent.example.org");
         ck_assert(r[8].kind == MBUS_PRINCIPAL_CERT_FINGERPRINT);
         ck_assert_str_eq(r[8].value, "3af29c11045b77e09d42aa136fc81e55900b3d7ac4e92861f50c8bd346a719e2");
         ck_assert_uint_eq(r[8].line, 12);
@@ -135,6 +147,23 @@ START_TEST(test_xml_and_json_give_identical_rules) {
                 /* The text shows what the file says: only JSON's bare ids differ in quoting. */
                 ck_assert_str_eq(a[i].text, b[i].text);
         }
+}
+END_TEST
+
+START_TEST(test_cert_san_types_are_normalized) {
+        static const char text[] = XP_SAN;
+        _cleanup_(mbus_policy_freep) struct mbus_policy *p = load_text("/x/org.example.Net.xml", text);
+        static const char *const want[] = {
+                "DNS:node1.example.org", "URI:spiffe://example.org/node1", "email:node1@example.org",
+                "IP:2001:db8::7", "IP:192.0.2.7", "node1.example.org", "http://example.org/x",
+        };
+        const struct mbus_policy_rule *r;
+        size_t n;
+
+        r = mbus_policy_get_rules(p, "org.example.Net", &n, NULL);
+        ck_assert_uint_eq(n, ELEMENTSOF(want));
+        for (size_t i = 0; i < n; i++)
+                ck_assert_str_eq(r[i].value, want[i]);
 }
 END_TEST
 
@@ -179,6 +208,7 @@ static const struct load_error load_errors[] = {
         { NSX, XP("  <allow call=\"*\" group=\"*\"/>\n"), 2, "is not a group" },
         { NSX, XP("  <allow call=\"*\" user=\"\"/>\n"), 2, "invalid value for user" },
         { NSX, XP("  <allow call=\"*\" cert-fingerprint=\"abcd\"/>\n"), 2, "invalid cert-fingerprint" },
+        { NSX, XP("  <allow call=\"*\" cert-san=\"DNS:\"/>\n"), 2, "invalid cert-san 'DNS:' (nothing after the type)" },
         { "org.example.Other.xml", XP(""), 0, "must be named org.example.Net.xml" },
         /* JSON */
         { NSJ, "{\"namespace\": \"org.example.Net\",\n \"rules\": [\n  {\"allow\": \"own\" \"user\": \"root\"}]}\n", 3,
@@ -206,6 +236,7 @@ static const struct load_error load_errors[] = {
         { NSJ, JP("  {\"allow\": \"call\", \"member\": 3, \"user\": \"*\"}\n"), 3, "'member' must be a string" },
         { NSJ, JP("\n  {\"allow\": \"call\", \"user\": \"no-such-user-mbus\"}\n"), 4, "unknown user" },
         { NSJ, JP("  {\"allow\": \"call\", \"group\": \"no-such-group-mbus\"}\n"), 3, "unknown group" },
+        { NSJ, JP("  {\"allow\": \"call\", \"cert-san\": \"email:\"}\n"), 3, "invalid cert-san 'email:'" },
         { NSJ, "{\"namespace\": \"org.example.Net\", \"rules\": [{\"allow\": \"call\", \"user\": \"a\\u0000b\"}]}\n", 1,
           "NUL character" },
 };
@@ -421,6 +452,7 @@ static Suite *policy_load_suite(void) {
 
         tcase_add_test(tc, test_xml_every_construct);
         tcase_add_test(tc, test_xml_and_json_give_identical_rules);
+        tcase_add_test(tc, test_cert_san_types_are_normalized);
         tcase_add_loop_test(tc, test_every_error_names_file_and_line, 0, (int) ELEMENTSOF(load_errors));
         tcase_add_test(tc, test_directories_load_in_order_and_override);
         tcase_add_test(tc, test_both_forms_in_one_directory_is_an_error);

@@ -34,6 +34,11 @@ static const char *const rules[] = {
         /* 19 */ "{\"allow\": \"call\", \"member\": \"Twice\", \"user\": \"*\"}",
         /* 20 */ "{\"allow\": \"call\", \"member\": \"Twice\", \"user\": \"*\"}",
         /* 21 */ "{\"deny\": \"own\", \"user\": \"0\"}",
+        /* 22 */ "{\"allow\": \"call\", \"member\": \"AnyType\", \"cert-san\": \"node1.example.org\"}",
+        /* 23 */ "{\"allow\": \"call\", \"member\": \"Dns\", \"cert-san\": \"dns:Node1.Example.ORG\"}",
+        /* 24 */ "{\"allow\": \"call\", \"member\": \"Uri\", \"cert-san\": \"uri:spiffe://example.org/node1\"}",
+        /* 25 */ "{\"allow\": \"call\", \"member\": \"Email\", \"cert-san\": \"Email:node1@example.org\"}",
+        /* 26 */ "{\"allow\": \"call\", \"member\": \"Ip\", \"cert-san\": \"IP:2001:DB8:0::7\"}",
 };
 
 #define BROKER_UID 4242
@@ -58,7 +63,18 @@ static struct mbus_policy *make_policy(enum mbus_policy_scope scope) {
 
 static const gid_t groups_200_201[] = { 200, 201 };
 static const gid_t groups_300[] = { 300 };
-static const char *const sans[] = { "dns:other.example.org", "dns:agent.example.org" };
+static const char *const sans[] = { "DNS:other.example.org", "DNS:agent.example.org" };
+static const char *const san_dns[] = { "DNS:node1.example.org" };
+static const char *const san_dns_other[] = { "DNS:node2.example.org" };
+static const char *const san_uri_same_value[] = { "URI:node1.example.org" };
+static const char *const san_uri[] = { "URI:spiffe://example.org/node1" };
+static const char *const san_uri_case[] = { "URI:SPIFFE://EXAMPLE.ORG/node1" };
+static const char *const san_email[] = { "email:node1@example.org" };
+static const char *const san_email_case[] = { "email:Node1@example.org" };
+static const char *const san_ip6[] = { "IP:2001:db8::7" };
+static const char *const san_ip4[] = { "IP:192.0.2.7" };
+
+#define SANS(a) { .cert_sans = (a), .n_cert_sans = ELEMENTSOF(a) }
 
 #define UNIX(u, g) { .unix = true, .uid = (u), .gid = (g) }
 #define NONE (-1)
@@ -115,6 +131,20 @@ static const struct policy_case system_cases[] = {
         { "uid rules never match certificate peers", { .cert_cn = "x" }, MBUS_POLICY_CALL, "Other", NONE, false, 0 },
         { "the first of equal rules is named", UNIX(1005, 1005), MBUS_POLICY_CALL, "Twice", NONE, true, 19 },
         { "an explicit deny of root's own", UNIX(0, 0), MBUS_POLICY_OWN, NULL, NONE, false, 21 },
+        { "a SAN without a type matches a DNS SAN", SANS(san_dns), MBUS_POLICY_CALL, "AnyType", NONE, true, 22 },
+        { "a SAN without a type matches a URI SAN", SANS(san_uri_same_value), MBUS_POLICY_CALL, "AnyType", NONE,
+          true, 22 },
+        { "a SAN without a type needs the value", SANS(san_dns_other), MBUS_POLICY_CALL, "AnyType", NONE, false, 0 },
+        { "a DNS SAN matches in any case", SANS(san_dns), MBUS_POLICY_CALL, "Dns", NONE, true, 23 },
+        { "a DNS SAN does not match a URI of the same value", SANS(san_uri_same_value), MBUS_POLICY_CALL, "Dns",
+          NONE, false, 0 },
+        { "a URI SAN", SANS(san_uri), MBUS_POLICY_CALL, "Uri", NONE, true, 24 },
+        { "a URI SAN compares exactly", SANS(san_uri_case), MBUS_POLICY_CALL, "Uri", NONE, false, 0 },
+        { "an email SAN", SANS(san_email), MBUS_POLICY_CALL, "Email", NONE, true, 25 },
+        { "an email SAN compares exactly", SANS(san_email_case), MBUS_POLICY_CALL, "Email", NONE, false, 0 },
+        { "an IP SAN by value, not spelling", SANS(san_ip6), MBUS_POLICY_CALL, "Ip", NONE, true, 26 },
+        { "an IP SAN of another address", SANS(san_ip4), MBUS_POLICY_CALL, "Ip", NONE, false, 0 },
+        { "UNIX peers never match a SAN rule", UNIX(1005, 1005), MBUS_POLICY_CALL, "AnyType", NONE, false, 0 },
 };
 
 static const struct policy_case user_cases[] = {
