@@ -41,10 +41,11 @@ _printf_(3, 4) int policy_fail(struct policy_load *l, unsigned line, const char 
 bool policy_is_principal_key(const char *key);
 /*
  * One rule: allow or deny, action name, member (NULL: every member; "*" too), principal key
- * and value as written. Checks, resolves and appends it to l->pn; -EBADMSG with the line.
+ * and value as written (NULL: none), address= as written (NULL: none); at least one of the
+ * two. Checks, resolves and appends it to l->pn; -EBADMSG with the line.
  */
 int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char *action_name,
-                    const char *member, const char *key, const char *value);
+                    const char *member, const char *key, const char *value, const char *address);
 /* The namespace the file declares: checked and stored in l->pn. */
 int policy_set_namespace(struct policy_load *l, unsigned line, const char *name);
 

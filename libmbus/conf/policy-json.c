@@ -35,6 +35,7 @@ enum policy_json_key {
         POLICY_KEY_CERT_CN,
         POLICY_KEY_CERT_SAN,
         POLICY_KEY_CERT_FINGERPRINT,
+        POLICY_KEY_ADDRESS,
         _POLICY_KEY_MAX,
 };
 
@@ -50,6 +51,7 @@ static const char *const policy_json_key_names[_POLICY_KEY_MAX] = {
         [POLICY_KEY_CERT_CN] = "cert-cn",
         [POLICY_KEY_CERT_SAN] = "cert-san",
         [POLICY_KEY_CERT_FINGERPRINT] = "cert-fingerprint",
+        [POLICY_KEY_ADDRESS] = "address",
 };
 
 static enum policy_json_key policy_json_key_from(const char *s, size_t len) {
@@ -104,7 +106,7 @@ static int policy_json_string(struct policy_load *l, unsigned line, json_object 
 }
 
 static int policy_json_rule(struct policy_load *l, unsigned line, size_t index, json_object *o) {
-        const char *verb = NULL, *action = NULL, *member = NULL, *key = NULL, *value = NULL;
+        const char *verb = NULL, *action = NULL, *member = NULL, *key = NULL, *value = NULL, *address = NULL;
         char idbuf[32];
         int r;
 
@@ -125,6 +127,10 @@ static int policy_json_rule(struct policy_load *l, unsigned line, size_t index, 
                         break;
                 case POLICY_KEY_MEMBER:
                         r = policy_json_string(l, line, v, k, &member);
+                        break;
+                case POLICY_KEY_ADDRESS:
+                        /* Given twice, the scanner has already refused it as a duplicate key. */
+                        r = policy_json_string(l, line, v, k, &address);
                         break;
                 case POLICY_KEY_USER:
                 case POLICY_KEY_GROUP:
@@ -150,7 +156,8 @@ static int policy_json_rule(struct policy_load *l, unsigned line, size_t index, 
                         break;
                 default:
                         return policy_fail(l, line, "unknown key '%s' in a rule (expected allow or deny, member, "
-                                           "and one of user, group, cert-cn, cert-san, cert-fingerprint)", k);
+                                           "and one of user, group, cert-cn, cert-san, cert-fingerprint, "
+                                           "address)", k);
                 }
                 if (r < 0)
                         return r;
@@ -158,10 +165,10 @@ static int policy_json_rule(struct policy_load *l, unsigned line, size_t index, 
         if (!verb)
                 return policy_fail(l, line, "a rule needs 'allow' or 'deny' with an action (own, call, subscribe "
                                    "or send)");
-        if (!key)
-                return policy_fail(l, line, "a rule needs a principal (user, group, cert-cn, cert-san or "
-                                   "cert-fingerprint)");
-        return policy_rule_add(l, line, strcmp(verb, "allow") == 0, action, member, key, value);
+        if (!key && !address)
+                return policy_fail(l, line, "a rule needs a principal (user, group, cert-cn, cert-san, "
+                                   "cert-fingerprint or address)");
+        return policy_rule_add(l, line, strcmp(verb, "allow") == 0, action, member, key, value, address);
 }
 
 int policy_parse_json(struct policy_load *l, const char *text, size_t len) {

@@ -153,12 +153,27 @@ static bool policy_text_is_clean(const char *s) {
         return true;
 }
 
-/*
- * One rule: verb "allow"/"deny", action name, member (NULL: every member; "*" too), principal
- * key and value as written. Appends it to l->pn or fails with the line.
- */
+static bool policy_is_cert_key(const char *key) {
+        return strcmp(key, "cert-cn") == 0 || strcmp(key, "cert-san") == 0 || strcmp(key, "cert-fingerprint") == 0;
+}
+
+static int policy_parse_address(struct policy_load *l, unsigned line, const char *s, struct mbus_policy_cidr *ret) {
+        int r = mbus_policy_cidr_parse(s, ret);
+
+        if (r == -ERANGE)
+                return policy_fail(l, line, "invalid address '%s': the prefix length is at most 32 for IPv4 and "
+                                   "128 for IPv6", s);
+        if (r == -EDOM)
+                return policy_fail(l, line, "invalid address '%s': bits are set past the prefix (write the "
+                                   "network's first address)", s);
+        if (r < 0)
+                return policy_fail(l, line, "invalid address '%s' (expected an IPv4 or IPv6 address with an "
+                                   "optional /PREFIX, such as 192.0.2.0/24 or 2001:db8::/32)", s);
+        return 0;
+}
+
 int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char *action_name,
-                           const char *member, const char *key, const char *value) {
+                    const char *member, const char *key, const char *value, const char *address) {
         struct mbus_policy_rule rule = { .allow = allow, .line = line };
         enum mbus_policy_action action;
         unsigned long id = 0;
@@ -177,10 +192,21 @@ int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char
                 return policy_fail(l, line, "invalid member name '%s' for %s (expected a name like GetState or *)",
                                    member, action_name);
 
-        if (!policy_text_is_clean(value))
+        assert(key || address);
+        if (address) {
+                if (key && !policy_is_cert_key(key))
+                        return policy_fail(l, line, "address goes alone or with one of cert-cn, cert-san or "
+                                           "cert-fingerprint, not with %s", key);
+                r = policy_parse_address(l, line, address, &rule.address);
+                if (r < 0)
+                        return r;
+        }
+        if (key && !policy_text_is_clean(value))
                 return policy_fail(l, line, "invalid value for %s (empty, too long or control characters)", key);
 
-        if (strcmp(key, "user") == 0) {
+        if (!key)
+                rule.kind = MBUS_PRINCIPAL_ADDRESS;
+        else if (strcmp(key, "user") == 0) {
                 if (strcmp(value, "*") == 0)
                         rule.kind = MBUS_PRINCIPAL_ANY;
                 else if (strcmp(value, "@broker") == 0)
@@ -227,12 +253,16 @@ int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char
                 if (!rule.member)
                         goto oom;
         }
-        /* The text a person reads in messages: as written, but fingerprints and SANs in their normal form. */
+        /*
+         * The text a person reads in messages: as written, but fingerprints and SANs in their
+         * normal form, and the address after the certificate whatever the order in the file.
+         */
         if (rule.kind == MBUS_PRINCIPAL_CERT_FINGERPRINT || rule.kind == MBUS_PRINCIPAL_CERT_SAN)
                 value = rule.value;
-        if (asprintf(&rule.text, "%s %s%s%s %s=%s", allow ? "allow" : "deny", action_name,
+        if (asprintf(&rule.text, "%s %s%s%s%s%s%s%s%s%s", allow ? "allow" : "deny", action_name,
                      action == MBUS_POLICY_OWN ? "" : " ", action == MBUS_POLICY_OWN ? "" : (member ?: "*"),
-                     key, value) < 0) {
+                     key ? " " : "", key ?: "", key ? "=" : "", value ?: "",
+                     address ? " address=" : "", address ?: "") < 0) {
                 rule.text = NULL;
                 goto oom;
         }

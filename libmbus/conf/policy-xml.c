@@ -26,49 +26,39 @@ static_assert(offsetof(struct policy_xml, xml) == 0, "expat hands the handlers o
 
 static void policy_xml_rule(struct policy_xml *x, const char *element, const XML_Char **attrs) {
         unsigned line = mbus_xml_line(&x->xml);
-        const char *action = NULL, *member = NULL, *key = NULL, *value = NULL;
+        const char *action = NULL, *member = NULL, *key = NULL, *value = NULL, *address = NULL;
 
         for (size_t i = 0; attrs[i]; i += 2) {
                 const char *a = attrs[i], *v = attrs[i + 1];
 
                 if (mbus_policy_action_from_string(a) >= 0) {
-                        if (action) {
-                                mbus_xml_fail(&x->xml, "<%s> has two actions (%s and %s): write one rule each",
-                                              element, action, a);
-                                return;
-                        }
+                        if (action)
+                                return mbus_xml_fail(&x->xml, "<%s> has two actions (%s and %s): write one rule each",
+                                                     element, action, a);
                         action = a;
                         if (strcmp(a, "own") == 0) {
-                                if (strcmp(v, "true") != 0) {
-                                        mbus_xml_fail(&x->xml, "own must be \"true\", not \"%s\"", v);
-                                        return;
-                                }
+                                if (strcmp(v, "true") != 0)
+                                        return mbus_xml_fail(&x->xml, "own must be \"true\", not \"%s\"", v);
                         } else
                                 member = v;
-                } else if (policy_is_principal_key(a)) {
-                        if (key) {
-                                mbus_xml_fail(&x->xml, "<%s> has two principals (%s and %s): write one rule "
-                                              "each", element, key, a);
-                                return;
-                        }
+                } else if (strcmp(a, "address") == 0)
+                        address = v;    /* expat refuses an attribute given twice */
+                else if (policy_is_principal_key(a)) {
+                        if (key)
+                                return mbus_xml_fail(&x->xml, "<%s> has two principals (%s and %s): write one rule "
+                                                     "each", element, key, a);
                         key = a;
                         value = v;
-                } else {
-                        mbus_xml_fail(&x->xml, "unknown attribute '%s' on <%s>", a, element);
-                        return;
-                }
+                } else
+                        return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <%s>", a, element);
         }
-        if (!action) {
-                mbus_xml_fail(&x->xml, "<%s> has no action (own, call, subscribe or send)", element);
-                return;
-        }
-        if (!key) {
-                mbus_xml_fail(&x->xml, "<%s> has no principal (user, group, cert-cn, cert-san or "
-                              "cert-fingerprint)", element);
-                return;
-        }
+        if (!action)
+                return mbus_xml_fail(&x->xml, "<%s> has no action (own, call, subscribe or send)", element);
+        if (!key && !address)
+                return mbus_xml_fail(&x->xml, "<%s> has no principal (user, group, cert-cn, cert-san, "
+                                     "cert-fingerprint or address)", element);
         mbus_xml_stop(&x->xml, policy_rule_add(x->l, line, strcmp(element, "allow") == 0, action, member, key,
-                                               value));
+                                               value, address));
 }
 
 static void XMLCALL policy_xml_on_start(void *userdata, const XML_Char *name, const XML_Char **attrs) {
@@ -80,37 +70,27 @@ static void XMLCALL policy_xml_on_start(void *userdata, const XML_Char *name, co
         if (x->depth == 0) {
                 const char *ns = NULL;
 
-                if (strcmp(name, "policy") != 0) {
-                        mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <policy>",
-                                      name);
-                        return;
-                }
+                if (strcmp(name, "policy") != 0)
+                        return mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <policy>",
+                                             name);
                 for (size_t i = 0; attrs[i]; i += 2) {
-                        if (strcmp(attrs[i], "namespace") != 0) {
-                                mbus_xml_fail(&x->xml, "unknown attribute '%s' on <policy>", attrs[i]);
-                                return;
-                        }
+                        if (strcmp(attrs[i], "namespace") != 0)
+                                return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <policy>", attrs[i]);
                         ns = attrs[i + 1];
                 }
-                if (!ns) {
-                        mbus_xml_fail(&x->xml, "<policy> has no namespace attribute");
-                        return;
-                }
+                if (!ns)
+                        return mbus_xml_fail(&x->xml, "<policy> has no namespace attribute");
                 x->seen_policy = true;
                 x->depth = 1;
-                mbus_xml_stop(&x->xml, policy_set_namespace(x->l, mbus_xml_line(&x->xml), ns));
-                return;
+                return mbus_xml_stop(&x->xml, policy_set_namespace(x->l, mbus_xml_line(&x->xml), ns));
         }
         if (x->depth == 1 && (strcmp(name, "allow") == 0 || strcmp(name, "deny") == 0)) {
                 x->depth = 2;
-                policy_xml_rule(x, name, attrs);
-                return;
+                return policy_xml_rule(x, name, attrs);
         }
-        if (x->depth == 1) {
-                mbus_xml_fail(&x->xml, "unknown element <%s> in <policy> (expected <allow> or <deny>)",
-                              name);
-                return;
-        }
+        if (x->depth == 1)
+                return mbus_xml_fail(&x->xml, "unknown element <%s> in <policy> (expected <allow> or <deny>)",
+                                     name);
         mbus_xml_fail(&x->xml, "unexpected element <%s> inside a rule (rules are empty elements)", name);
 }
 
@@ -128,10 +108,8 @@ static void XMLCALL policy_xml_on_text(void *userdata, const XML_Char *s, int le
         if (x->xml.error < 0)
                 return;
         for (int i = 0; i < len; i++)
-                if (!strchr(" \t\r\n", s[i])) {
-                        mbus_xml_fail(&x->xml, "unexpected text in <%s>", x->depth >= 2 ? "a rule" : "policy");
-                        return;
-                }
+                if (!strchr(" \t\r\n", s[i]))
+                        return mbus_xml_fail(&x->xml, "unexpected text in <%s>", x->depth >= 2 ? "a rule" : "policy");
 }
 
 int policy_parse_xml(struct policy_load *l, const char *text, size_t len) {

@@ -6,14 +6,17 @@
  * peer, a socket or a log: callers pass an identity and names, and get back a verdict with the
  * deciding rule, so the whole precedence is tested as tables (test-policy.c).
  *
- * Specificity (policy.h): member rank (named 4, "*" 0) + principal rank (user, uid, @broker,
- * cert-* 3; group 2; "*" 0). A named member always outranks any principal difference, so
+ * Specificity (policy.h): member rank (named 5, "*" 0) + principal rank (cert-* with address
+ * 4; user, uid, @broker, cert-* 3; group, address 2; "*" 0). A named member always outranks
+ * any principal difference, so
  * "deny call Reboot user=*" beats "allow call * user=alice": the procedure is what the rule
  * author was precise about.
  */
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,21 +136,108 @@ int policy_put_namespace(struct mbus_policy *p, struct mbus_policy_namespace *pn
         return r;
 }
 
+/* --- address ranges ------------------------------------------------------------------------ */
+
+static const unsigned char policy_v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+int mbus_policy_cidr_parse(const char *s, struct mbus_policy_cidr *ret) {
+        struct mbus_policy_cidr c = {};
+        char buf[INET6_ADDRSTRLEN];
+        const char *slash;
+        unsigned max;
+        size_t n;
+
+        if (!s || !ret)
+                return -EINVAL;
+        slash = strchr(s, '/');
+        n = slash ? (size_t) (slash - s) : strlen(s);
+        if (n == 0 || n >= sizeof(buf))
+                return -EINVAL;
+        memcpy(buf, s, n);
+        buf[n] = 0;
+        if (inet_pton(AF_INET, buf, c.addr) == 1) {
+                c.family = AF_INET;
+                max = 32;
+        } else if (inet_pton(AF_INET6, buf, c.addr) == 1) {
+                c.family = AF_INET6;
+                max = 128;
+        } else
+                return -EINVAL;
+
+        c.prefixlen = max;
+        if (slash) {
+                const char *p = slash + 1;
+
+                /* Decimal digits only: no sign, no blanks, at most three. */
+                if (!p[0] || strspn(p, "0123456789") != strlen(p) || strlen(p) > 3)
+                        return -EINVAL;
+                c.prefixlen = (unsigned) atoi(p);
+                if (c.prefixlen > max)
+                        return -ERANGE;
+        }
+        for (unsigned bit = c.prefixlen; bit < max; bit++)
+                if (c.addr[bit / 8] & (0x80u >> (bit % 8)))
+                        return -EDOM;
+
+        if (c.family == AF_INET6 && c.prefixlen >= 96 &&
+            memcmp(c.addr, policy_v4_mapped_prefix, sizeof(policy_v4_mapped_prefix)) == 0) {
+                memmove(c.addr, c.addr + 12, 4);
+                memset(c.addr + 4, 0, 12);
+                c.family = AF_INET;
+                c.prefixlen -= 96;
+        }
+        *ret = c;
+        return 0;
+}
+
+bool mbus_policy_cidr_contains(const struct mbus_policy_cidr *c, const struct sockaddr *sa) {
+        unsigned char a[16];
+        unsigned full, rest;
+        int family;
+
+        if (!c || !sa)
+                return false;
+        /* Copied out by offset: sa may be any sockaddr the caller had, aligned for its own type. */
+        if (sa->sa_family == AF_INET) {
+                memcpy(a, (const char *) sa + offsetof(struct sockaddr_in, sin_addr), 4);
+                family = AF_INET;
+        } else if (sa->sa_family == AF_INET6) {
+                memcpy(a, (const char *) sa + offsetof(struct sockaddr_in6, sin6_addr), 16);
+                family = AF_INET6;
+                if (memcmp(a, policy_v4_mapped_prefix, sizeof(policy_v4_mapped_prefix)) == 0) {
+                        memmove(a, a + 12, 4);
+                        family = AF_INET;
+                }
+        } else
+                return false;
+        if (family != c->family)
+                return false;
+
+        full = c->prefixlen / 8;
+        rest = c->prefixlen % 8;
+        if (memcmp(a, c->addr, full) != 0)
+                return false;
+        return rest == 0 || ((a[full] ^ c->addr[full]) & (0xffu << (8 - rest)) & 0xffu) == 0;
+}
+
 /* --- checks ----------------------------------------------------------------------------------- */
 
-static unsigned policy_principal_rank(enum mbus_principal_kind k) {
-        switch (k) {
+static unsigned policy_principal_rank(const struct mbus_policy_rule *rule) {
+        switch (rule->kind) {
         case MBUS_PRINCIPAL_ANY:
                 return 0;
         case MBUS_PRINCIPAL_GROUP:
+        case MBUS_PRINCIPAL_ADDRESS:
                 return 2;
         default:
-                return 3;
+                /* A certificate from a given range is narrower than the certificate anywhere. */
+                return rule->address.family != 0 ? 4 : 3;
         }
 }
 
+/* The named member's 5 exceeds every principal rank, so it outweighs any difference of principals. */
 static unsigned policy_rule_specificity(const struct mbus_policy_rule *rule) {
-        return (rule->member ? 4 : 0) + policy_principal_rank(rule->kind);
+        return (rule->member ? 5 : 0) + policy_principal_rank(rule);
 }
 
 static bool policy_identity_in_group(const struct mbus_identity *who, gid_t gid) {
@@ -205,8 +295,13 @@ static bool policy_san_matches(const char *rule_value, const char *san) {
 
 static bool policy_rule_matches_identity(const struct mbus_policy *p, const struct mbus_policy_rule *rule,
                                          const struct mbus_identity *who) {
+        /* UNIX peers have no addr: an address never matches them. */
+        if (rule->address.family != 0 && !mbus_policy_cidr_contains(&rule->address, who->addr))
+                return false;
+
         switch (rule->kind) {
         case MBUS_PRINCIPAL_ANY:
+        case MBUS_PRINCIPAL_ADDRESS:
                 return true;
         case MBUS_PRINCIPAL_USER:
                 return who->unix && who->uid == rule->uid;

@@ -22,7 +22,7 @@
  *
  * XML: the root element <policy namespace=NS> holds empty elements <allow> or <deny>, each with
  * exactly one action attribute (own="true", call=MEMBER|"*", subscribe=EVENT|"*",
- * send=EVENT|"*") and exactly one principal attribute. Nothing else: no other element,
+ * send=EVENT|"*") and exactly one principal attribute (or address= with one cert-* principal). Nothing else: no other element,
  * attribute or text; comments are fine; entity declarations are refused.
  * JSON: {"namespace": NS, "rules": [RULE...]} ("rules" may be left out: no rules), each RULE
  * {"allow"|"deny": "own"|"call"|"subscribe"|"send", "member": MEMBER|"*" (optional, "*" when
@@ -30,7 +30,8 @@
  * No other key; a key twice in one object is an error.
  * Principals: user=NAME|UID|"*" ("*": everyone, certificate peers included), group=NAME|GID
  * (primary or supplementary; group="*" is refused), user="@broker" (peers running as the
- * broker's own uid), cert-cn= (compared exactly), cert-san= ("DNS:x", "URI:x", "email:x", "IP:x",
+ * broker's own uid), address=CIDR (network peers whose remote address is in the range; alone,
+ * or with one cert-* principal in the same rule, when both must match), cert-cn= (compared exactly), cert-san= ("DNS:x", "URI:x", "email:x", "IP:x",
  * the type in any case and kept in this spelling: that type only; without a known type: a SAN
  * of any type with that value; DNS values compare case-insensitively, IP by address, the rest
  * exactly), cert-fingerprint= (SHA-256: 64 hex digits, colons optional, case-insensitive;
@@ -42,8 +43,8 @@
  *
  * Precedence, deterministic and independent of rule order: among the rules that match the
  * identity, action, namespace and member, the most specific wins; specificity = member rank
- * (a named member 4, "*"/absent 0) + principal rank (user, uid, @broker, cert-* 3; group 2;
- * "*" 0). At equal specificity deny beats allow. Between equal rules of the same verdict the
+ * (a named member 5, "*"/absent 0) + principal rank (a cert-* with address= 4; user, uid,
+ * @broker, cert-* 3; group, address= alone 2; "*" 0). At equal specificity deny beats allow. Between equal rules of the same verdict the
  * first in the file is named as the deciding rule. Rules bind root like anyone else: a
  * matching deny refuses root too; only the defaults favour uid 0.
  * Limits: a file is at most MBUS_IDL_FILE_SIZE_MAX bytes and 4096 rules.
@@ -85,6 +86,7 @@ enum mbus_principal_kind {
         MBUS_PRINCIPAL_CERT_CN,
         MBUS_PRINCIPAL_CERT_SAN,
         MBUS_PRINCIPAL_CERT_FINGERPRINT,
+        MBUS_PRINCIPAL_ADDRESS,         /* address= alone: network peers from a range */
         _MBUS_PRINCIPAL_KIND_MAX,
 };
 
@@ -109,6 +111,18 @@ struct mbus_identity {
         const struct sockaddr *addr;    /* NULL for UNIX peers */
 };
 
+/*
+ * A range of remote addresses (address=): an IPv4 or IPv6 network with its prefix length; host
+ * bits are zero. IPv4-mapped IPv6 ranges (::ffff:0:0/96 and within) are kept as IPv4, and an
+ * IPv4-mapped peer address is compared as IPv4, so an IPv4 rule covers peers of a dual-stack
+ * listener too.
+ */
+struct mbus_policy_cidr {
+        int family;                     /* AF_INET, AF_INET6; 0: no range */
+        unsigned char addr[16];         /* network byte order; 4 bytes used for AF_INET */
+        unsigned prefixlen;
+};
+
 struct mbus_policy_rule {
         bool allow;
         enum mbus_policy_action action;
@@ -117,6 +131,7 @@ struct mbus_policy_rule {
         uid_t uid;                      /* USER */
         gid_t gid;                      /* GROUP */
         char *value;                    /* CERT_*: normalized */
+        struct mbus_policy_cidr address;        /* ADDRESS, or with a CERT_* kind: both must match */
         char *text;                     /* the rule as a person reads it: "deny call Reboot user=*" */
         const char *path;               /* the file, owned by the policy */
         unsigned line;
@@ -180,6 +195,16 @@ const struct mbus_policy_namespace *mbus_policy_find(const struct mbus_policy *p
 int mbus_policy_check_namespace(const struct mbus_policy *p, const struct mbus_policy_namespace *pn,
                                 const struct mbus_identity *who, enum mbus_policy_action action,
                                 const char *member, const uid_t *owner_uid, struct mbus_policy_decision *ret);
+
+/*
+ * "192.0.2.0/24", "2001:db8::/32", or one address ("192.0.2.7": /32, "2001:db8::7": /128) ->
+ * *ret. Returns 0, -EINVAL if s is no such text, -ERANGE if the prefix is longer than the
+ * address (32, 128), -EDOM if bits are set past the prefix ("192.0.2.1/24"); *ret is written
+ * only on success.
+ */
+int mbus_policy_cidr_parse(const char *s, struct mbus_policy_cidr *ret);
+/* Whether sa (AF_INET or AF_INET6; NULL and other families: never) lies in c. */
+bool mbus_policy_cidr_contains(const struct mbus_policy_cidr *c, const struct sockaddr *sa);
 
 /* Queries. */
 enum mbus_policy_scope mbus_policy_get_scope(const struct mbus_policy *p);

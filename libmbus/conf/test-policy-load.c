@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,9 @@ static const char full_xml[] =
         "90:0B:3D:7A:C4:E9:28:61:F5:0C:8B:D3:46:A7:19:E2\"/>\n"                        /* 12 */
         "\n"                                                                            /* 13 */
         "  <deny own=\"true\" group=\"4\"/>\n"                                          /* 14 */
+        "  <!-- addresses -->\n"                                                        /* 15 */
+        "  <allow call=\"*\" address=\"10.0.0.0/8\"/>\n"                                /* 16 */
+        "  <deny call=\"Reboot\" address=\"2001:db8::/32\" cert-cn=\"node1\"/>\n"       /* 17 */
         "</policy>\n";
 
 static const char full_json[] =
@@ -64,7 +68,9 @@ static const char full_json[] =
         "  {\"allow\": \"call\", \"member\": \"Stats\",\n"                              /* 12 */
         "   \"cert-fingerprint\": \"3af29c11045b77e09d42aa136fc81e55900b3d7ac4e92861f50c8bd346a719e2\"},\n"
         "  {\"deny\": \"own\",\n"                                                       /* 14 */
-        "   \"group\": 4}\n"
+        "   \"group\": 4},\n"
+        "  {\"allow\": \"call\", \"address\": \"10.0.0.0/8\"},\n"                       /* 16 */
+        "  {\"deny\": \"call\", \"member\": \"Reboot\", \"cert-cn\": \"node1\", \"address\": \"2001:db8::/32\"}\n"
         "]}\n";
 
 #define XP_SAN                                                                  \
@@ -95,7 +101,7 @@ START_TEST(test_xml_every_construct) {
         size_t n;
 
         r = mbus_policy_get_rules(p, "org.example.Network", &n, &path);
-        ck_assert_uint_eq(n, 10);
+        ck_assert_uint_eq(n, 12);
         ck_assert_str_eq(path, "/x/org.example.Network.xml");
 
         ck_assert(r[0].allow && r[0].action == MBUS_POLICY_OWN && r[0].kind == MBUS_PRINCIPAL_USER && r[0].uid == 0);
@@ -120,6 +126,15 @@ START_TEST(test_xml_every_construct) {
         ck_assert_str_eq(r[8].value, "3af29c11045b77e09d42aa136fc81e55900b3d7ac4e92861f50c8bd346a719e2");
         ck_assert_uint_eq(r[8].line, 12);
         ck_assert(r[9].kind == MBUS_PRINCIPAL_GROUP && r[9].gid == 4 && !r[9].allow);
+        ck_assert_int_eq(r[9].address.family, 0);
+        ck_assert(r[10].kind == MBUS_PRINCIPAL_ADDRESS && r[10].address.family == AF_INET &&
+                  r[10].address.prefixlen == 8 && r[10].address.addr[0] == 10);
+        ck_assert_str_eq(r[10].text, "allow call * address=10.0.0.0/8");
+        ck_assert(r[11].kind == MBUS_PRINCIPAL_CERT_CN && r[11].address.family == AF_INET6 &&
+                  r[11].address.prefixlen == 32);
+        ck_assert_str_eq(r[11].value, "node1");
+        ck_assert_str_eq(r[11].text, "deny call Reboot cert-cn=node1 address=2001:db8::/32");
+        ck_assert_uint_eq(r[11].line, 17);
 }
 END_TEST
 
@@ -141,6 +156,7 @@ START_TEST(test_xml_and_json_give_identical_rules) {
                 ck_assert(!a[i].member == !b[i].member);
                 if (a[i].member)
                         ck_assert_str_eq(a[i].member, b[i].member);
+                ck_assert(memcmp(&a[i].address, &b[i].address, sizeof(a[i].address)) == 0);
                 ck_assert(!a[i].value == !b[i].value);
                 if (a[i].value)
                         ck_assert_str_eq(a[i].value, b[i].value);
@@ -176,6 +192,7 @@ struct load_error {
         const char *message;            /* a part of the message */
 };
 
+#define FP64 "3af29c11045b77e09d42aa136fc81e55900b3d7ac4e92861f50c8bd346a719e2"
 #define NSX "org.example.Net.xml"
 #define NSJ "org.example.Net.json"
 #define XP(body) "<policy namespace=\"org.example.Net\">\n" body "</policy>\n"
@@ -209,6 +226,23 @@ static const struct load_error load_errors[] = {
         { NSX, XP("  <allow call=\"*\" user=\"\"/>\n"), 2, "invalid value for user" },
         { NSX, XP("  <allow call=\"*\" cert-fingerprint=\"abcd\"/>\n"), 2, "invalid cert-fingerprint" },
         { NSX, XP("  <allow call=\"*\" cert-san=\"DNS:\"/>\n"), 2, "invalid cert-san 'DNS:' (nothing after the type)" },
+        { NSX, XP("  <allow call=\"*\" address=\"10.0.0.0/x\"/>\n"), 2,
+          "invalid address '10.0.0.0/x' (expected an IPv4 or IPv6 address with an optional /PREFIX" },
+        { NSX, XP("  <allow call=\"*\" address=\"\"/>\n"), 2, "invalid address ''" },
+        { NSX, XP("\n  <allow call=\"*\" address=\"10.0.0.0/33\"/>\n"), 3,
+          "invalid address '10.0.0.0/33': the prefix length is at most 32 for IPv4 and 128 for IPv6" },
+        { NSX, XP("  <allow call=\"*\" address=\"2001:db8::/129\"/>\n"), 2,
+          "invalid address '2001:db8::/129': the prefix length is at most" },
+        { NSX, XP("  <allow call=\"*\" address=\"10.1.0.0/8\"/>\n"), 2,
+          "invalid address '10.1.0.0/8': bits are set past the prefix" },
+        { NSX, XP("  <allow call=\"*\" address=\"10.0.0.0/8\" address=\"10.0.0.0/8\"/>\n"), 2,
+          "XML syntax error: duplicate attribute" },
+        { NSX, XP("  <allow call=\"*\" cert-cn=\"a\" cert-san=\"b\" address=\"10.0.0.0/8\"/>\n"), 2,
+          "<allow> has two principals (cert-cn and cert-san): write one rule each" },
+        { NSX, XP("  <allow call=\"*\" user=\"*\" address=\"10.0.0.0/8\"/>\n"), 2,
+          "address goes alone or with one of cert-cn, cert-san or cert-fingerprint, not with user" },
+        { NSX, XP("  <deny call=\"*\"/>\n"), 2,
+          "<deny> has no principal (user, group, cert-cn, cert-san, cert-fingerprint or address)" },
         { "org.example.Other.xml", XP(""), 0, "must be named org.example.Net.xml" },
         /* JSON */
         { NSJ, "{\"namespace\": \"org.example.Net\",\n \"rules\": [\n  {\"allow\": \"own\" \"user\": \"root\"}]}\n", 3,
@@ -237,6 +271,21 @@ static const struct load_error load_errors[] = {
         { NSJ, JP("\n  {\"allow\": \"call\", \"user\": \"no-such-user-mbus\"}\n"), 4, "unknown user" },
         { NSJ, JP("  {\"allow\": \"call\", \"group\": \"no-such-group-mbus\"}\n"), 3, "unknown group" },
         { NSJ, JP("  {\"allow\": \"call\", \"cert-san\": \"email:\"}\n"), 3, "invalid cert-san 'email:'" },
+        { NSJ, JP("  {\"allow\": \"call\", \"address\": \"10.0.0.300\"}\n"), 3,
+          "invalid address '10.0.0.300' (expected an IPv4 or IPv6 address with an optional /PREFIX" },
+        { NSJ, JP("  {\"allow\": \"call\",\n   \"address\": \"10.0.0.0/33\"}\n"), 3,
+          "invalid address '10.0.0.0/33': the prefix length is at most 32 for IPv4 and 128 for IPv6" },
+        { NSJ, JP("  {\"allow\": \"call\", \"address\": \"::/129\"}\n"), 3, "invalid address '::/129': the prefix" },
+        { NSJ, JP("  {\"allow\": \"call\", \"address\": \"10.0.0.0/8\",\n   \"address\": \"10.0.0.0/8\"}\n"), 4,
+          "duplicate key 'address'" },
+        { NSJ, JP("  {\"allow\": \"call\", \"cert-cn\": \"a\", \"cert-fingerprint\": \"" FP64 "\", "
+                  "\"address\": \"10.0.0.0/8\"}\n"), 3,
+          "a rule has two principals ('cert-cn' and 'cert-fingerprint'): write one rule each" },
+        { NSJ, JP("  {\"allow\": \"call\", \"group\": \"root\", \"address\": \"10.0.0.0/8\"}\n"), 3,
+          "address goes alone or with one of cert-cn, cert-san or cert-fingerprint, not with group" },
+        { NSJ, JP("  {\"allow\": \"call\", \"address\": 10}\n"), 3, "'address' must be a string, not int" },
+        { NSJ, JP("  {\"allow\": \"call\", \"member\": \"X\"}\n"), 3,
+          "a rule needs a principal (user, group, cert-cn, cert-san, cert-fingerprint or address)" },
         { NSJ, "{\"namespace\": \"org.example.Net\", \"rules\": [{\"allow\": \"call\", \"user\": \"a\\u0000b\"}]}\n", 1,
           "NUL character" },
 };

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of the policy checks (policy.c): the precedence as tables. */
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,18 @@ static const char *const rules[] = {
         /* 24 */ "{\"allow\": \"call\", \"member\": \"Uri\", \"cert-san\": \"uri:spiffe://example.org/node1\"}",
         /* 25 */ "{\"allow\": \"call\", \"member\": \"Email\", \"cert-san\": \"Email:node1@example.org\"}",
         /* 26 */ "{\"allow\": \"call\", \"member\": \"Ip\", \"cert-san\": \"IP:2001:DB8:0::7\"}",
+        /* 27 */ "{\"allow\": \"call\", \"member\": \"Net\", \"address\": \"10.0.0.0/8\"}",
+        /* 28 */ "{\"allow\": \"call\", \"member\": \"Net\", \"address\": \"2001:db8::/32\"}",
+        /* 29 */ "{\"deny\": \"call\", \"member\": \"Combo\", \"address\": \"10.0.0.0/8\"}",
+        /* 30 */ "{\"allow\": \"call\", \"member\": \"Combo\", \"cert-cn\": \"node1\"}",
+        /* 31 */ "{\"deny\": \"call\", \"member\": \"Combo2\", \"cert-cn\": \"node1\"}",
+        /* 32 */ "{\"allow\": \"call\", \"member\": \"Combo2\", \"cert-cn\": \"node1\", \"address\": \"10.66.0.0/16\"}",
+        /* 33 */ "{\"deny\": \"call\", \"member\": \"Combo3\", \"cert-cn\": \"node1\", \"address\": \"10.66.0.0/16\"}",
+        /* 34 */ "{\"allow\": \"call\", \"member\": \"Combo3\", \"address\": \"10.66.1.0/24\", \"cert-cn\": \"node1\"}",
+        /* 35 */ "{\"allow\": \"call\", \"member\": \"Single\", \"address\": \"192.0.2.7\"}",
+        /* 36 */ "{\"allow\": \"call\", \"member\": \"Single\", \"address\": \"2001:db8::7\"}",
+        /* 37 */ "{\"allow\": \"call\", \"member\": \"Mapped\", \"address\": \"::ffff:198.51.100.0/120\"}",
+        /* 38 */ "{\"allow\": \"call\", \"cert-cn\": \"node1\", \"address\": \"10.0.0.0/8\"}",
 };
 
 #define BROKER_UID 4242
@@ -75,6 +89,48 @@ static const char *const san_ip6[] = { "IP:2001:db8::7" };
 static const char *const san_ip4[] = { "IP:192.0.2.7" };
 
 #define SANS(a) { .cert_sans = (a), .n_cert_sans = ELEMENTSOF(a) }
+
+/* Remote addresses, filled by fill_addresses() before the cases run. */
+static struct sockaddr_storage from_10_1_2_3, from_10_66_1_5, from_10_66_2_5, from_192_0_2_7, from_192_0_2_8,
+        from_198_51_100_9, from_2001_db8_7, from_2001_db8_8, from_2001_db9_1, from_mapped_10_1_2_3,
+        from_mapped_198_51_100_9, from_mapped_192_0_2_8;
+
+static void fill_addresses(void) {
+        static const struct {
+                struct sockaddr_storage *ss;
+                const char *text;
+        } table[] = {
+                { &from_10_1_2_3, "10.1.2.3" },
+                { &from_10_66_1_5, "10.66.1.5" },
+                { &from_10_66_2_5, "10.66.2.5" },
+                { &from_192_0_2_7, "192.0.2.7" },
+                { &from_192_0_2_8, "192.0.2.8" },
+                { &from_198_51_100_9, "198.51.100.9" },
+                { &from_2001_db8_7, "2001:db8::7" },
+                { &from_2001_db8_8, "2001:db8::8" },
+                { &from_2001_db9_1, "2001:db9::1" },
+                { &from_mapped_10_1_2_3, "::ffff:10.1.2.3" },
+                { &from_mapped_198_51_100_9, "::ffff:198.51.100.9" },
+                { &from_mapped_192_0_2_8, "::ffff:192.0.2.8" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(4242) };
+                struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(4242) };
+
+                memset(table[i].ss, 0, sizeof(*table[i].ss));
+                if (inet_pton(AF_INET, table[i].text, &sin.sin_addr) == 1)
+                        memcpy(table[i].ss, &sin, sizeof(sin));
+                else {
+                        ck_assert_int_eq(inet_pton(AF_INET6, table[i].text, &sin6.sin6_addr), 1);
+                        memcpy(table[i].ss, &sin6, sizeof(sin6));
+                }
+        }
+}
+
+#define FROM(a) ((const struct sockaddr *) &(a))
+#define NET(a) { .addr = FROM(a) }
+#define CERT_NET(cn, a) { .cert_cn = (cn), .addr = FROM(a) }
 
 #define UNIX(u, g) { .unix = true, .uid = (u), .gid = (g) }
 #define NONE (-1)
@@ -145,6 +201,43 @@ static const struct policy_case system_cases[] = {
         { "an IP SAN by value, not spelling", SANS(san_ip6), MBUS_POLICY_CALL, "Ip", NONE, true, 26 },
         { "an IP SAN of another address", SANS(san_ip4), MBUS_POLICY_CALL, "Ip", NONE, false, 0 },
         { "UNIX peers never match a SAN rule", UNIX(1005, 1005), MBUS_POLICY_CALL, "AnyType", NONE, false, 0 },
+        { "an IPv4 address in the range", NET(from_10_1_2_3), MBUS_POLICY_CALL, "Net", NONE, true, 27 },
+        { "an IPv6 address in the range", NET(from_2001_db8_7), MBUS_POLICY_CALL, "Net", NONE, true, 28 },
+        { "an IPv4 address out of the range", NET(from_192_0_2_8), MBUS_POLICY_CALL, "Net", NONE, false, 0 },
+        { "an IPv6 address out of the range", NET(from_2001_db9_1), MBUS_POLICY_CALL, "Net", NONE, false, 0 },
+        { "an IPv4-mapped peer matches an IPv4 rule", NET(from_mapped_10_1_2_3), MBUS_POLICY_CALL, "Net", NONE,
+          true, 27 },
+        { "an IPv4-mapped peer out of the IPv4 range", NET(from_mapped_192_0_2_8), MBUS_POLICY_CALL, "Net", NONE,
+          false, 0 },
+        { "one IPv4 address is a /32", NET(from_192_0_2_7), MBUS_POLICY_CALL, "Single", NONE, true, 35 },
+        { "one IPv4 address is no more", NET(from_192_0_2_8), MBUS_POLICY_CALL, "Single", NONE, false, 0 },
+        { "one IPv6 address is a /128", NET(from_2001_db8_7), MBUS_POLICY_CALL, "Single", NONE, true, 36 },
+        { "one IPv6 address is no more", NET(from_2001_db8_8), MBUS_POLICY_CALL, "Single", NONE, false, 0 },
+        { "an IPv4-mapped rule covers an IPv4 peer", NET(from_198_51_100_9), MBUS_POLICY_CALL, "Mapped", NONE,
+          true, 37 },
+        { "an IPv4-mapped rule covers an IPv4-mapped peer", NET(from_mapped_198_51_100_9), MBUS_POLICY_CALL,
+          "Mapped", NONE, true, 37 },
+        { "UNIX peers never match an address rule", UNIX(1005, 1005), MBUS_POLICY_CALL, "Net", NONE, false, 0 },
+        { "a certificate alone beats an address alone", CERT_NET("node1", from_10_1_2_3), MBUS_POLICY_CALL,
+          "Combo", NONE, true, 30 },
+        { "another certificate from the range gets the address rule", CERT_NET("node2", from_10_66_2_5),
+          MBUS_POLICY_CALL, "Combo", NONE, false, 29 },
+        { "a certificate with an address beats the certificate alone", CERT_NET("node1", from_10_66_2_5),
+          MBUS_POLICY_CALL, "Combo2", NONE, true, 32 },
+        { "a combined rule needs the address too", CERT_NET("node1", from_192_0_2_8), MBUS_POLICY_CALL, "Combo2",
+          NONE, false, 31 },
+        { "a longer prefix does not rank higher: deny wins the tie", CERT_NET("node1", from_10_66_1_5),
+          MBUS_POLICY_CALL, "Combo3", NONE, false, 33 },
+        { "a combined rule with a member of *", CERT_NET("node1", from_10_1_2_3), MBUS_POLICY_CALL, "Other", NONE,
+          true, 38 },
+        { "a combined rule needs the certificate too", NET(from_10_1_2_3), MBUS_POLICY_CALL, "Other", NONE, false,
+          0 },
+        { "a combined rule out of its range", CERT_NET("node1", from_192_0_2_8), MBUS_POLICY_CALL, "Other", NONE,
+          false, 0 },
+        { "a combined rule never matches a UNIX peer", UNIX(1005, 1005), MBUS_POLICY_CALL, "Combo2", NONE, false,
+          0 },
+        { "a named member outranks a certificate with an address", CERT_NET("node1", from_10_1_2_3),
+          MBUS_POLICY_CALL, "Reboot", NONE, false, 6 },
 };
 
 static const struct policy_case user_cases[] = {
@@ -162,6 +255,7 @@ static const struct policy_case user_cases[] = {
 static void run_cases(enum mbus_policy_scope scope, const struct policy_case *cases, size_t n) {
         _cleanup_(mbus_policy_freep) struct mbus_policy *p = make_policy(scope);
 
+        fill_addresses();
         for (size_t i = 0; i < n; i++) {
                 const struct policy_case *c = &cases[i];
                 struct mbus_policy_decision d = {};
@@ -233,6 +327,55 @@ START_TEST(test_decision_names_rule_file_and_line) {
 }
 END_TEST
 
+struct cidr_case {
+        const char *text;
+        int r;
+        int family;
+        unsigned prefixlen;
+};
+
+static const struct cidr_case cidr_cases[] = {
+        { "192.0.2.0/24", 0, AF_INET, 24 },
+        { "192.0.2.7", 0, AF_INET, 32 },
+        { "0.0.0.0/0", 0, AF_INET, 0 },
+        { "2001:db8::/32", 0, AF_INET6, 32 },
+        { "2001:db8::7", 0, AF_INET6, 128 },
+        { "::/0", 0, AF_INET6, 0 },
+        { "::ffff:192.0.2.0/120", 0, AF_INET, 24 },
+        { "::ffff:192.0.2.7", 0, AF_INET, 32 },
+        { "::ffff:0:0/96", 0, AF_INET, 0 },
+        { "192.0.2.0/33", -ERANGE, 0, 0 },
+        { "2001:db8::/129", -ERANGE, 0, 0 },
+        { "192.0.2.1/24", -EDOM, 0, 0 },
+        { "2001:db8::1/32", -EDOM, 0, 0 },
+        { "192.0.2.0/", -EINVAL, 0, 0 },
+        { "192.0.2.0/+8", -EINVAL, 0, 0 },
+        { "192.0.2.0/ 8", -EINVAL, 0, 0 },
+        { "/8", -EINVAL, 0, 0 },
+        { "", -EINVAL, 0, 0 },
+        { "node1.example.org", -EINVAL, 0, 0 },
+        { "192.0.2", -EINVAL, 0, 0 },
+        { "fe80::1%eth0", -EINVAL, 0, 0 },
+        { "10.0.0.0/0008", -EINVAL, 0, 0 },
+};
+
+START_TEST(test_cidr_parse) {
+        for (size_t i = 0; i < ELEMENTSOF(cidr_cases); i++) {
+                const struct cidr_case *c = &cidr_cases[i];
+                struct mbus_policy_cidr cidr = { .family = -1 };
+                int r = mbus_policy_cidr_parse(c->text, &cidr);
+
+                ck_assert_msg(r == c->r, "'%s': got %d, expected %d", c->text, r, c->r);
+                if (r < 0) {
+                        ck_assert_int_eq(cidr.family, -1);      /* untouched */
+                        continue;
+                }
+                ck_assert_msg(cidr.family == c->family && cidr.prefixlen == c->prefixlen, "'%s': family %d /%u",
+                              c->text, cidr.family, cidr.prefixlen);
+        }
+}
+END_TEST
+
 START_TEST(test_action_and_scope_names) {
         for (int a = 0; a < _MBUS_POLICY_ACTION_MAX; a++)
                 ck_assert_int_eq(mbus_policy_action_from_string(mbus_policy_action_to_string(a)), a);
@@ -252,6 +395,7 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_namespace_without_rules_uses_the_defaults);
         tcase_add_test(tc, test_decision_names_rule_file_and_line);
         tcase_add_test(tc, test_action_and_scope_names);
+        tcase_add_test(tc, test_cidr_parse);
         suite_add_tcase(s, tc);
         return s;
 }
