@@ -64,8 +64,9 @@ int mbus_explain_resolve_user(const char *name, uid_t *ret_uid, gid_t *ret_gid, 
                               size_t *ret_n_groups) {
         _cleanup_free_ gid_t *groups = NULL;
         struct passwd *pw;
+        size_t n = 0;
         uid_t uid;
-        int n = 16;
+        int r;
 
         if (!name || !*name)
                 return -EINVAL;
@@ -74,29 +75,13 @@ int mbus_explain_resolve_user(const char *name, uid_t *ret_uid, gid_t *ret_gid, 
         if (!pw)
                 return errno > 0 && errno != ENOENT && errno != ESRCH ? -errno : -ESRCH;
 
-        /* getgrouplist() says how many there are when the array is too small. */
-        for (;;) {
-                int k = n;
-                gid_t *g = reallocarray(groups, (size_t) n, sizeof(gid_t));
-
-                if (!g)
-                        return -ENOMEM;
-                groups = g;
-                if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &k) >= 0) {
-                        n = k;
-                        break;
-                }
-                if (k <= n)
-                        n *= 2;
-                else
-                        n = k;
-                if (n > 65536)
-                        return -E2BIG;
-        }
+        r = mbus_policy_user_groups(pw->pw_name, pw->pw_gid, &groups, &n);
+        if (r < 0)
+                return r;
         *ret_uid = pw->pw_uid;
         *ret_gid = pw->pw_gid;
         *ret_groups = TAKE_PTR(groups);
-        *ret_n_groups = (size_t) n;
+        *ret_n_groups = n;
         return 0;
 }
 

@@ -6,7 +6,8 @@
  * as the broker resolves them on its own).
  *
  * What kind a file is comes from its content, which both forms state in their first lines
- * (<namespace>/<policy>, "procedures"/"rules"), and only then from the directory it sits in:
+ * (<namespace>/<policy>/<identities>, "procedures"/"rules"/"maps"; the policy loader tells
+ * @identities by its name), and only then from the directory it sits in:
  * a file being edited outside interfaces.d or policy.d checks all the same. What neither
  * tells is taken as an introspection file, so a syntax error is still reported with its line.
  */
@@ -47,7 +48,7 @@ static void XMLCALL validate_on_start(void *userdata, const XML_Char *name, cons
         s->seen = true;
         if (strcmp(name, "namespace") == 0)
                 s->kind = MBUS_VALIDATE_INTERFACE;
-        else if (strcmp(name, "policy") == 0)
+        else if (strcmp(name, "policy") == 0 || strcmp(name, "identities") == 0)
                 s->kind = MBUS_VALIDATE_POLICY;
         /* The root element is all we need; the real parser reads the rest. */
         (void) XML_StopParser(s->parser, /* resumable= */ XML_FALSE);
@@ -84,7 +85,7 @@ static enum mbus_validate_kind validate_kind_of_json(const char *text, size_t le
 
         if (json_parse_bytes(text, len, &o) < 0 || !json_object_is_type(o, json_type_object))
                 return _MBUS_VALIDATE_KIND_INVALID;
-        if (json_object_object_get_ex(o, "rules", NULL))
+        if (json_object_object_get_ex(o, "rules", NULL) || json_object_object_get_ex(o, "maps", NULL))
                 return MBUS_VALIDATE_POLICY;
         if (json_object_object_get_ex(o, "procedures", NULL) || json_object_object_get_ex(o, "events", NULL))
                 return MBUS_VALIDATE_INTERFACE;

@@ -15,7 +15,8 @@ enum mbus_validate_kind {
 
 /*
  * Which kind of file path holding text (len bytes) is: by content first (XML root element
- * <namespace> or <policy>; a JSON object with "procedures"/"events" or "rules"), then by the
+ * <namespace>, or <policy>/<identities>; a JSON object with "procedures"/"events", or
+ * "rules"/"maps"), then by the
  * name of the directory it is in (interfaces.d, policy.d). _MBUS_VALIDATE_KIND_INVALID if
  * neither tells.
  */

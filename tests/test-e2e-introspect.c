@@ -479,6 +479,21 @@ START_TEST(test_tool_check_reports_file_and_line) {
         snprintf(want, sizeof(want), "%s:3:", bad_json);
         ck_assert_msg(strstr(err, want) && strstr(err, "no-such-user-mbus"), "'%s' not in:\n%s", want, err);
 
+        /* the mappings file, told by its name and root element */
+        test_config_write(&c, "policy.d/@identities.xml",
+                          "<identities>\n  <map cert-cn=\"node1\" user=\"root\"/>\n</identities>\n");
+        test_config_path(&c, "policy.d/@identities.xml", bad, sizeof(bad));
+        const char *argv_map[] = { tool(), "--check", bad, NULL };
+        ck_assert_msg(test_run(argv_map, out, sizeof(out), err, sizeof(err), 20000) == 0, "%s%s", out, err);
+        snprintf(want, sizeof(want), "%s: ok", bad);
+        ck_assert_msg(strstr(out, want), "'%s' not in:\n%s", want, out);
+        test_config_write(&c, "policy.d/@identities.xml",
+                          "<identities>\n  <map cert-cn=\"node1\" user=\"root\"/>\n  <map cert-cn=\"node2\"/>\n"
+                          "</identities>\n");
+        ck_assert_int_eq(test_run(argv_map, out, sizeof(out), err, sizeof(err), 20000), 1);
+        snprintf(want, sizeof(want), "%s:3: <map> has no user", bad);
+        ck_assert_msg(strstr(err, want), "'%s' not in:\n%s", want, err);
+
         test_config_remove(&c);
 }
 END_TEST

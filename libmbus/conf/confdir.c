@@ -215,7 +215,7 @@ int mbus_confdir_guess_kind(const char *path) {
         buf[n] = 0;
 
         if (strcmp(suffix, ".json") == 0)
-                return strstr(buf, "\"rules\"") ? MBUS_CONFDIR_POLICY : MBUS_CONFDIR_INTERFACE;
+                return strstr(buf, "\"rules\"") || strstr(buf, "\"maps\"") ? MBUS_CONFDIR_POLICY : MBUS_CONFDIR_INTERFACE;
 
         /* XML: the first element that is not <?xml ...?>, a comment or a DOCTYPE. */
         for (p = buf; (p = strchr(p, '<')); p++) {
@@ -227,7 +227,8 @@ int mbus_confdir_guess_kind(const char *path) {
                 }
                 if (p[1] == '?' || p[1] == '!')
                         continue;
-                if (strncmp(p + 1, "policy", 6) == 0 && strchr(" \t\r\n/>", p[7]))
+                if ((strncmp(p + 1, "policy", 6) == 0 && strchr(" \t\r\n/>", p[7])) ||
+                    (strncmp(p + 1, "identities", 10) == 0 && strchr(" \t\r\n/>", p[11])))
                         return MBUS_CONFDIR_POLICY;
                 if (strncmp(p + 1, "namespace", 9) == 0 && strchr(" \t\r\n/>", p[10]))
                         return MBUS_CONFDIR_INTERFACE;

@@ -43,7 +43,7 @@ const char *mbus_confdir_suffix(const char *path);
 
 /* What a configuration file is, for tools that are handed files (mbus-introspect --check). */
 enum mbus_confdir_kind {
-        MBUS_CONFDIR_POLICY,            /* policy.d: <policy ...> / {"namespace", "rules"} */
+        MBUS_CONFDIR_POLICY,            /* policy.d: <policy ...>, <identities> / {"namespace", "rules"}, {"maps"} */
         MBUS_CONFDIR_INTERFACE,         /* interfaces.d: <namespace ...> / {"namespace", "procedures", ...} */
         _MBUS_CONFDIR_KIND_MAX,
         _MBUS_CONFDIR_KIND_INVALID = -EINVAL,
@@ -51,9 +51,10 @@ enum mbus_confdir_kind {
 
 /*
  * Tells a policy file from an interface file: by its directory (".../policy.d/" or
- * ".../interfaces.d/"), else by its content (XML: the root element <policy> or <namespace>;
- * JSON: a "rules" key means policy). Returns the kind, -EINVAL if neither can be told (the
- * file is then best reported by both loaders), or -errno if it cannot be read.
+ * ".../interfaces.d/"), else by its content (XML: the root element <policy> or <identities>,
+ * or <namespace>; JSON: a "rules" or "maps" key means policy). Returns the kind, -EINVAL if
+ * neither can be told (the file is then best reported by both loaders), or -errno if it cannot
+ * be read.
  */
 int mbus_confdir_guess_kind(const char *path);
 

@@ -26,12 +26,29 @@ static inline void policy_namespace_freep(struct mbus_policy_namespace **p) {
 /* Puts pn into p (taken in every case), replacing and freeing what p had for its namespace. */
 int policy_put_namespace(struct mbus_policy *p, struct mbus_policy_namespace *pn);
 
-/* One file being loaded: where errors go, and the namespace its rules are added to. */
+/* The mappings of one @identities file. Maps point at path, which this owns. */
+struct policy_maps {
+        char *path;
+        struct mbus_policy_map *maps;
+        size_t n_maps;
+};
+
+struct policy_maps *policy_maps_free(struct policy_maps *m);
+static inline void policy_maps_freep(struct policy_maps **p) {
+        if (*p)
+                *p = policy_maps_free(*p);
+}
+
+/* Puts m into p (taken in every case), replacing and freeing the mappings p had. */
+void policy_put_maps(struct mbus_policy *p, struct policy_maps *m);
+
+/* One file being loaded: where errors go, and the namespace its rules (or the mappings) are added to. */
 struct policy_load {
         const char *path;
         struct mbus_file_error *err;
-        struct mbus_policy_namespace *pn;
-        size_t allocated;                       /* of pn->rules */
+        struct mbus_policy_namespace *pn;       /* a namespace's file */
+        struct policy_maps *maps;               /* the @identities file */
+        size_t allocated;                       /* of pn->rules or maps->maps */
 };
 
 /* Fills l->err as PATH:LINE: message and returns -EBADMSG. */
@@ -46,6 +63,15 @@ bool policy_is_principal_key(const char *key);
  */
 int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char *action_name,
                     const char *member, const char *key, const char *value, const char *address);
+bool policy_is_cert_key(const char *key);
+/*
+ * One mapping: the certificate principal key and value, user (name or uid) and group (NULL:
+ * the user's primary group) as written. Checks, resolves and appends it to l->maps.
+ */
+int policy_map_add(struct policy_load *l, unsigned line, const char *key, const char *value, const char *user,
+                   const char *group);
+/* Whether a cert-* principal of kind with the normalized value matches who's certificate. */
+bool policy_cert_matches(enum mbus_principal_kind kind, const char *value, const struct mbus_identity *who);
 /* The namespace the file declares: checked and stored in l->pn. */
 int policy_set_namespace(struct policy_load *l, unsigned line, const char *name);
 
@@ -59,3 +85,6 @@ const char *policy_san_split(const char *s, const char **ret_value);
 /* The two forms (policy-xml.c, policy-json.c): text (len bytes) -> rules in l->pn. */
 int policy_parse_xml(struct policy_load *l, const char *text, size_t len);
 int policy_parse_json(struct policy_load *l, const char *text, size_t len);
+/* The @identities file in both forms: text -> mappings in l->maps. */
+int policy_parse_identities_xml(struct policy_load *l, const char *text, size_t len);
+int policy_parse_identities_json(struct policy_load *l, const char *text, size_t len);

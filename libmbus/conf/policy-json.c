@@ -6,6 +6,8 @@
  * twice, which json-c would silently collapse. A rule's keys become the same (verb, action,
  * member, principal) the XML form gives, and policy_rule_add() compiles both alike; a numeric
  * user or group is turned into its decimal text first, so it is checked as if written so.
+ * The @identities file, {"maps": [{CERT-KEY: ..., "user": ..., "group": ...}, ...]}, is read
+ * the same way and its mappings compiled by policy_map_add().
  */
 
 #include <assert.h>
@@ -36,6 +38,7 @@ enum policy_json_key {
         POLICY_KEY_CERT_SAN,
         POLICY_KEY_CERT_FINGERPRINT,
         POLICY_KEY_ADDRESS,
+        POLICY_KEY_MAPS,
         _POLICY_KEY_MAX,
 };
 
@@ -52,6 +55,7 @@ static const char *const policy_json_key_names[_POLICY_KEY_MAX] = {
         [POLICY_KEY_CERT_SAN] = "cert-san",
         [POLICY_KEY_CERT_FINGERPRINT] = "cert-fingerprint",
         [POLICY_KEY_ADDRESS] = "address",
+        [POLICY_KEY_MAPS] = "maps",
 };
 
 static enum policy_json_key policy_json_key_from(const char *s, size_t len) {
@@ -64,13 +68,13 @@ struct policy_json_lines {
         size_t n_rules;
 };
 
-/* An element of the top-level "rules" array begins here. */
+/* An element of the top-level "rules" (or, in the @identities file, "maps") array begins here. */
 static int policy_json_on_element(const struct mbus_json_lines_step *st, size_t depth, unsigned line,
                                   void *userdata) {
         struct policy_json_lines *out = userdata;
         unsigned *a;
 
-        if (depth != 2 || !st[0].object || st[0].key != POLICY_KEY_RULES)
+        if (depth != 2 || !st[0].object || (st[0].key != POLICY_KEY_RULES && st[0].key != POLICY_KEY_MAPS))
                 return 0;
         a = realloc(out->rules, (out->n_rules + 1) * sizeof(*a));
         if (!a)
@@ -102,6 +106,21 @@ static int policy_json_string(struct policy_load *l, unsigned line, json_object 
         if ((size_t) json_object_get_string_len(v) != strlen(json_object_get_string(v)))
                 return policy_fail(l, line, "'%s' contains a NUL character", key);
         *ret = json_object_get_string(v);
+        return 0;
+}
+
+/* user and group: a string, or a JSON integer turned into its decimal text in idbuf. */
+static int policy_json_id(struct policy_load *l, unsigned line, json_object *v, const char *key, char idbuf[static 32],
+                          const char **ret) {
+        int64_t id;
+
+        if (!json_object_is_type(v, json_type_int))
+                return policy_json_string(l, line, v, key, ret);
+        id = json_object_get_int64(v);
+        if (id < 0 || id >= (int64_t) (uid_t) -1)
+                return policy_fail(l, line, "'%s' must be a name or an id between 0 and 4294967294", key);
+        (void) snprintf(idbuf, 32, "%" PRIi64, id);
+        *ret = idbuf;
         return 0;
 }
 
@@ -141,17 +160,9 @@ static int policy_json_rule(struct policy_load *l, unsigned line, size_t index, 
                                 return policy_fail(l, line, "a rule has two principals ('%s' and '%s'): write one "
                                                    "rule each", key, k);
                         key = k;
-                        if ((key_id == POLICY_KEY_USER || key_id == POLICY_KEY_GROUP) &&
-                            json_object_is_type(v, json_type_int)) {
-                                int64_t id = json_object_get_int64(v);
-
-                                if (id < 0 || id >= (int64_t) (uid_t) -1)
-                                        return policy_fail(l, line, "'%s' must be a name or an id between 0 and "
-                                                           "4294967294", k);
-                                (void) snprintf(idbuf, sizeof(idbuf), "%" PRIi64, id);
-                                value = idbuf;
-                                r = 0;
-                        } else
+                        if (key_id == POLICY_KEY_USER || key_id == POLICY_KEY_GROUP)
+                                r = policy_json_id(l, line, v, k, idbuf, &value);
+                        else
                                 r = policy_json_string(l, line, v, k, &value);
                         break;
                 default:
@@ -171,6 +182,46 @@ static int policy_json_rule(struct policy_load *l, unsigned line, size_t index, 
         return policy_rule_add(l, line, strcmp(verb, "allow") == 0, action, member, key, value, address);
 }
 
+/* text -> its top-level value in *ret, which must be an object, and the lines of its array's elements. */
+static int policy_json_open(struct policy_load *l, const char *text, size_t len, const char *what, json_object **ret,
+                            struct policy_json_lines *lines) {
+        _cleanup_json_ json_object *o = NULL;
+        int r;
+
+        r = mbus_json_lines_parse(&o, l->path, text, len, POLICY_JSON_DEPTH_MAX, what, l->err);
+        if (r < 0)
+                return r;
+        r = policy_json_scan(l, text, len, lines);
+        if (r < 0)
+                return r;
+        if (!json_object_is_type(o, json_type_object))
+                return policy_fail(l, lines->top, "%s must be a JSON object, not %s", what,
+                                   json_type_to_name(json_object_get_type(o)));
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* Each element of the top-level array a (key: its name; NULL: left out) to fn, with its line. */
+static int policy_json_each(struct policy_load *l, const struct policy_json_lines *lines, json_object *a,
+                            const char *key, int (*fn)(struct policy_load *l, unsigned line, size_t index,
+                                                       json_object *o)) {
+        size_t n;
+        int r;
+
+        if (!a)
+                return 0;
+        if (!json_object_is_type(a, json_type_array))
+                return policy_fail(l, lines->top, "'%s' must be an array, not %s", key,
+                                   json_type_to_name(json_object_get_type(a)));
+        n = json_object_array_length(a);
+        for (size_t i = 0; i < n; i++) {
+                r = fn(l, i < lines->n_rules ? lines->rules[i] : lines->top, i, json_object_array_get_idx(a, i));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int policy_parse_json(struct policy_load *l, const char *text, size_t len) {
         _cleanup_json_ json_object *o = NULL;
         struct policy_json_lines lines = { .top = 1 };
@@ -178,18 +229,9 @@ int policy_parse_json(struct policy_load *l, const char *text, size_t len) {
         const char *name = NULL;
         int r;
 
-        r = mbus_json_lines_parse(&o, l->path, text, len, POLICY_JSON_DEPTH_MAX, "the policy", l->err);
-        if (r < 0)
-                return r;
-        r = policy_json_scan(l, text, len, &lines);
+        r = policy_json_open(l, text, len, "the policy", &o, &lines);
         if (r < 0)
                 goto finish;
-
-        if (!json_object_is_type(o, json_type_object)) {
-                r = policy_fail(l, lines.top, "the policy must be a JSON object, not %s",
-                                json_type_to_name(json_object_get_type(o)));
-                goto finish;
-        }
         json_object_object_foreach(o, key, v) {
                 enum policy_json_key k = policy_json_key_from(key, strlen(key));
 
@@ -210,24 +252,69 @@ int policy_parse_json(struct policy_load *l, const char *text, size_t len) {
         r = policy_set_namespace(l, lines.top, name);
         if (r < 0)
                 goto finish;
-        if (rules) {
-                size_t n;
+        r = policy_json_each(l, &lines, rules, "rules", policy_json_rule);
+finish:
+        free(lines.rules);
+        return r;
+}
 
-                if (!json_object_is_type(rules, json_type_array)) {
-                        r = policy_fail(l, lines.top, "'rules' must be an array, not %s",
-                                        json_type_to_name(json_object_get_type(rules)));
+static int policy_json_map(struct policy_load *l, unsigned line, size_t index, json_object *o) {
+        const char *key = NULL, *value = NULL, *user = NULL, *group = NULL;
+        char user_id[32], group_id[32];
+        int r;
+
+        if (!json_object_is_type(o, json_type_object))
+                return policy_fail(l, line, "maps[%zu] must be an object, not %s", index,
+                                   json_type_to_name(json_object_get_type(o)));
+
+        json_object_object_foreach(o, k, v) {
+                switch (policy_json_key_from(k, strlen(k))) {
+                case POLICY_KEY_CERT_CN:
+                case POLICY_KEY_CERT_SAN:
+                case POLICY_KEY_CERT_FINGERPRINT:
+                        if (key)
+                                return policy_fail(l, line, "a map has two certificate principals ('%s' and '%s'): "
+                                                   "write one map each", key, k);
+                        key = k;
+                        r = policy_json_string(l, line, v, k, &value);
+                        break;
+                case POLICY_KEY_USER:
+                        r = policy_json_id(l, line, v, k, user_id, &user);
+                        break;
+                case POLICY_KEY_GROUP:
+                        r = policy_json_id(l, line, v, k, group_id, &group);
+                        break;
+                default:
+                        return policy_fail(l, line, "unknown key '%s' in a map (expected one of cert-cn, cert-san, "
+                                           "cert-fingerprint, and user, group)", k);
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (!key)
+                return policy_fail(l, line, "a map needs a certificate (cert-cn, cert-san or cert-fingerprint)");
+        if (!user)
+                return policy_fail(l, line, "a map needs a user");
+        return policy_map_add(l, line, key, value, user, group);
+}
+
+int policy_parse_identities_json(struct policy_load *l, const char *text, size_t len) {
+        _cleanup_json_ json_object *o = NULL;
+        struct policy_json_lines lines = { .top = 1 };
+        json_object *maps = NULL;
+        int r;
+
+        r = policy_json_open(l, text, len, "the mappings", &o, &lines);
+        if (r < 0)
+                goto finish;
+        json_object_object_foreach(o, key, v) {
+                if (policy_json_key_from(key, strlen(key)) != POLICY_KEY_MAPS) {
+                        r = policy_fail(l, lines.top, "unknown key '%s' in the mappings object (expected maps)", key);
                         goto finish;
                 }
-                n = json_object_array_length(rules);
-                for (size_t i = 0; i < n; i++) {
-                        unsigned line = i < lines.n_rules ? lines.rules[i] : lines.top;
-
-                        r = policy_json_rule(l, line, i, json_object_array_get_idx(rules, i));
-                        if (r < 0)
-                                goto finish;
-                }
+                maps = v;
         }
-        r = 0;
+        r = policy_json_each(l, &lines, maps, "maps", policy_json_map);
 finish:
         free(lines.rules);
         return r;

@@ -153,8 +153,33 @@ static bool policy_text_is_clean(const char *s) {
         return true;
 }
 
-static bool policy_is_cert_key(const char *key) {
+bool policy_is_cert_key(const char *key) {
         return strcmp(key, "cert-cn") == 0 || strcmp(key, "cert-san") == 0 || strcmp(key, "cert-fingerprint") == 0;
+}
+
+/* A cert-* principal (key is one) as rules and mappings keep it: its kind and normalized value. */
+static int policy_cert_value(struct policy_load *l, unsigned line, const char *key, const char *value,
+                             enum mbus_principal_kind *ret_kind, char **ret_value) {
+        int r;
+
+        if (strcmp(key, "cert-fingerprint") == 0) {
+                *ret_kind = MBUS_PRINCIPAL_CERT_FINGERPRINT;
+                r = policy_normalize_fingerprint(value, ret_value);
+                if (r == -EINVAL)
+                        return policy_fail(l, line, "invalid cert-fingerprint '%s' (expected SHA-256 as 64 hex "
+                                           "digits, colons optional)", value);
+                return r;
+        }
+        if (strcmp(key, "cert-san") == 0) {
+                *ret_kind = MBUS_PRINCIPAL_CERT_SAN;
+                r = policy_normalize_san(value, ret_value);
+                if (r == -EINVAL)
+                        return policy_fail(l, line, "invalid cert-san '%s' (nothing after the type)", value);
+                return r;
+        }
+        *ret_kind = MBUS_PRINCIPAL_CERT_CN;
+        *ret_value = strdup(value);
+        return *ret_value ? 0 : -ENOMEM;
 }
 
 static int policy_parse_address(struct policy_load *l, unsigned line, const char *s, struct mbus_policy_cidr *ret) {
@@ -226,26 +251,10 @@ int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char
                 if (r < 0)
                         return r;
                 rule.gid = (gid_t) id;
-        } else if (strcmp(key, "cert-fingerprint") == 0) {
-                rule.kind = MBUS_PRINCIPAL_CERT_FINGERPRINT;
-                r = policy_normalize_fingerprint(value, &rule.value);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        return policy_fail(l, line, "invalid cert-fingerprint '%s' (expected SHA-256 as 64 hex "
-                                           "digits, colons optional)", value);
-        } else if (strcmp(key, "cert-san") == 0) {
-                rule.kind = MBUS_PRINCIPAL_CERT_SAN;
-                r = policy_normalize_san(value, &rule.value);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        return policy_fail(l, line, "invalid cert-san '%s' (nothing after the type)", value);
         } else {
-                rule.kind = MBUS_PRINCIPAL_CERT_CN;
-                rule.value = strdup(value);
-                if (!rule.value)
-                        return -ENOMEM;
+                r = policy_cert_value(l, line, key, value, &rule.kind, &rule.value);
+                if (r < 0)
+                        return r;
         }
 
         if (member && strcmp(member, "*") != 0) {
@@ -300,7 +309,169 @@ int policy_set_namespace(struct policy_load *l, unsigned line, const char *name)
         return l->pn->name ? 0 : -ENOMEM;
 }
 
+/* --- mappings of certificates to users -------------------------------------------------------- */
+
+/* getgrouplist() says how many there are when the array is too small. */
+int mbus_policy_user_groups(const char *name, gid_t gid, gid_t **ret, size_t *ret_n) {
+        _cleanup_free_ gid_t *groups = NULL;
+        int n = 16;
+
+        for (;;) {
+                int k = n;
+                gid_t *g = reallocarray(groups, (size_t) n, sizeof(gid_t));
+
+                if (!g)
+                        return -ENOMEM;
+                groups = g;
+                if (getgrouplist(name, gid, groups, &k) >= 0) {
+                        *ret = TAKE_PTR(groups);
+                        *ret_n = (size_t) k;
+                        return 0;
+                }
+                n = k > n ? k : n * 2;
+                if (n > 65536)
+                        return -E2BIG;
+        }
+}
+
+/*
+ * uid -> its primary gid and groups (primary gid replaced by group if that is not -1). A uid
+ * without a passwd entry (written as a number) has only group, if given, and no others.
+ */
+static int policy_resolve_user_groups(uid_t uid, gid_t group, gid_t *ret_gid, gid_t **ret_groups, size_t *ret_n) {
+        _cleanup_free_ char *buf = NULL;
+        struct passwd pw, *result = NULL;
+        size_t size = 4096;
+        int r;
+
+        for (;;) {
+                free(buf);
+                buf = malloc(size);
+                if (!buf)
+                        return -ENOMEM;
+                r = getpwuid_r(uid, &pw, buf, size, &result);
+                if (r != ERANGE || size > 1024 * 1024)
+                        break;
+                size *= 2;
+        }
+        if (r != 0 || !result) {
+                *ret_gid = group;
+                *ret_groups = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        *ret_gid = group != (gid_t) -1 ? group : result->pw_gid;
+        return mbus_policy_user_groups(result->pw_name, *ret_gid, ret_groups, ret_n);
+}
+
+int policy_map_add(struct policy_load *l, unsigned line, const char *key, const char *value, const char *user,
+                   const char *group) {
+        static const char *const kind_words[_MBUS_PRINCIPAL_KIND_MAX] = {
+                [MBUS_PRINCIPAL_CERT_CN] = "CN=",
+                [MBUS_PRINCIPAL_CERT_SAN] = "SAN ",
+                [MBUS_PRINCIPAL_CERT_FINGERPRINT] = "SHA-256 ",
+        };
+        struct mbus_policy_map map = { .line = line, .gid = (gid_t) -1 };
+        struct policy_maps *m = l->maps;
+        unsigned long id;
+        int r;
+
+        assert(key && policy_is_cert_key(key) && user);
+
+        if (!policy_text_is_clean(value))
+                return policy_fail(l, line, "invalid value for %s (empty, too long or control characters)", key);
+        if (!policy_text_is_clean(user) || strcmp(user, "*") == 0 || user[0] == '@')
+                return policy_fail(l, line, "invalid user '%s' (expected a user name or uid)", user);
+        r = policy_resolve_id(l, line, /* group= */ false, user, &id);
+        if (r < 0)
+                return r;
+        map.uid = (uid_t) id;
+        if (group) {
+                if (!policy_text_is_clean(group) || strcmp(group, "*") == 0)
+                        return policy_fail(l, line, "invalid group '%s' (expected a group name or gid)", group);
+                r = policy_resolve_id(l, line, /* group= */ true, group, &id);
+                if (r < 0)
+                        return r;
+                map.gid = (gid_t) id;
+        }
+
+        r = policy_cert_value(l, line, key, value, &map.kind, &map.value);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_maps; i++)
+                if (m->maps[i].kind == map.kind && strcmp(m->maps[i].value, map.value) == 0) {
+                        free(map.value);
+                        return policy_fail(l, line, "%s=%s is mapped twice (first at line %u)", key, value,
+                                           m->maps[i].line);
+                }
+
+        r = policy_resolve_user_groups(map.uid, map.gid, &map.gid, &map.groups, &map.n_groups);
+        if (r < 0)
+                goto fail;
+        if (asprintf(&map.text, "certificate %s%s mapped to user %s%s%s", kind_words[map.kind], map.value, user,
+                     group ? " and group " : "", group ?: "") < 0) {
+                map.text = NULL;
+                r = -ENOMEM;
+                goto fail;
+        }
+        map.path = m->path;
+
+        if (m->n_maps >= POLICY_RULES_MAX) {
+                r = policy_fail(l, line, "too many mappings (limit %u)", POLICY_RULES_MAX);
+                goto fail;
+        }
+        if (m->n_maps == l->allocated) {
+                size_t k = l->allocated ? l->allocated * 2 : 8;
+                struct mbus_policy_map *a = realloc(m->maps, k * sizeof(*a));
+
+                if (!a) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                m->maps = a;
+                l->allocated = k;
+        }
+        m->maps[m->n_maps++] = map;
+        return 0;
+
+fail:
+        free(map.value);
+        free(map.groups);
+        free(map.text);
+        return r;
+}
+
 /* --- files ------------------------------------------------------------------------------------ */
+
+/* The file is DIR/@identities.xml or .json. */
+static bool policy_is_identities_file(const char *path, const char *suffix) {
+        const char *base = strrchr(path, '/');
+
+        base = base ? base + 1 : path;
+        return strlen(base) == strlen(MBUS_POLICY_IDENTITIES_NAME) + strlen(suffix) &&
+               strncmp(base, MBUS_POLICY_IDENTITIES_NAME, strlen(MBUS_POLICY_IDENTITIES_NAME)) == 0;
+}
+
+static int policy_add_identities(struct mbus_policy *p, struct policy_load *l, const char *suffix, const char *text,
+                                 size_t len) {
+        _cleanup_(policy_maps_freep) struct policy_maps *maps = NULL;
+        int r;
+
+        maps = calloc(1, sizeof(*maps));
+        if (!maps)
+                return -ENOMEM;
+        maps->path = strdup(l->path);
+        if (!maps->path)
+                return -ENOMEM;
+        l->maps = maps;
+
+        r = strcmp(suffix, ".xml") == 0 ? policy_parse_identities_xml(l, text, len)
+                                        : policy_parse_identities_json(l, text, len);
+        if (r < 0)
+                return r;
+        policy_put_maps(p, TAKE_PTR(maps));
+        return 0;
+}
 
 int mbus_policy_add_text(struct mbus_policy *p, const char *path, const char *text, size_t len,
                          struct mbus_file_error *err) {
@@ -317,6 +488,9 @@ int mbus_policy_add_text(struct mbus_policy *p, const char *path, const char *te
                                            "NAMESPACE.json)");
         if (len > MBUS_IDL_FILE_SIZE_MAX)
                 return mbus_file_error_set(err, path, 0, "file too large (limit %u bytes)", MBUS_IDL_FILE_SIZE_MAX);
+
+        if (policy_is_identities_file(path, suffix))
+                return policy_add_identities(p, &l, suffix, text, len);
 
         pn = calloc(1, sizeof(*pn));
         if (!pn)

@@ -5,7 +5,9 @@
  * anything else where a rule may stand is an error at its line. The parser is the one both
  * XML loaders share (xml-util.c, which refuses entity declarations), and this file only turns
  * attributes into the (verb, action, member, principal) a rule is made of: policy_rule_add()
- * checks and compiles it exactly as it does for JSON.
+ * checks and compiles it exactly as it does for JSON. The @identities file is the same
+ * grammar with other names: <identities> holding empty <map> elements, one mapping each, which
+ * policy_map_add() compiles.
  */
 
 #include <assert.h>
@@ -19,8 +21,9 @@
 struct policy_xml {
         struct mbus_xml xml;            /* first: the handlers' userdata is both */
         struct policy_load *l;
-        unsigned depth;                 /* 0: document, 1: <policy>, 2: a rule */
-        bool seen_policy;
+        unsigned depth;                 /* 0: document, 1: <policy>/<identities>, 2: a rule/<map> */
+        bool identities;                /* the @identities file: <identities> holding <map>s */
+        bool seen_policy;               /* the root element */
 };
 static_assert(offsetof(struct policy_xml, xml) == 0, "expat hands the handlers one pointer for both");
 
@@ -61,15 +64,68 @@ static void policy_xml_rule(struct policy_xml *x, const char *element, const XML
                                                value, address));
 }
 
+static void policy_xml_map(struct policy_xml *x, const XML_Char **attrs) {
+        unsigned line = mbus_xml_line(&x->xml);
+        const char *key = NULL, *value = NULL, *user = NULL, *group = NULL;
+
+        for (size_t i = 0; attrs[i]; i += 2) {
+                const char *a = attrs[i], *v = attrs[i + 1];
+
+                if (policy_is_cert_key(a)) {
+                        if (key)
+                                return mbus_xml_fail(&x->xml, "<map> has two certificate principals (%s and %s): "
+                                                     "write one <map> each", key, a);
+                        key = a;
+                        value = v;
+                } else if (strcmp(a, "user") == 0)
+                        user = v;
+                else if (strcmp(a, "group") == 0)
+                        group = v;
+                else
+                        return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <map> (expected one of cert-cn, "
+                                             "cert-san, cert-fingerprint, and user, group)", a);
+        }
+        if (!key)
+                return mbus_xml_fail(&x->xml, "<map> has no certificate (cert-cn, cert-san or cert-fingerprint)");
+        if (!user)
+                return mbus_xml_fail(&x->xml, "<map> has no user");
+        mbus_xml_stop(&x->xml, policy_map_add(x->l, line, key, value, user, group));
+}
+
+static void policy_xml_identities_on_start(struct policy_xml *x, const XML_Char *name, const XML_Char **attrs) {
+        if (x->depth == 0) {
+                if (strcmp(name, "identities") != 0)
+                        return mbus_xml_fail(&x->xml, "unknown element <%s>: the root element of %s.xml must be "
+                                             "<identities>", name, MBUS_POLICY_IDENTITIES_NAME);
+                if (attrs[0])
+                        return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <identities>", attrs[0]);
+                x->seen_policy = true;
+                x->depth = 1;
+                return;
+        }
+        if (x->depth == 1 && strcmp(name, "map") == 0) {
+                x->depth = 2;
+                return policy_xml_map(x, attrs);
+        }
+        if (x->depth == 1)
+                return mbus_xml_fail(&x->xml, "unknown element <%s> in <identities> (expected <map>)", name);
+        mbus_xml_fail(&x->xml, "unexpected element <%s> inside <map> (it is an empty element)", name);
+}
+
 static void XMLCALL policy_xml_on_start(void *userdata, const XML_Char *name, const XML_Char **attrs) {
         struct policy_xml *x = userdata;
 
         if (x->xml.error < 0)
                 return;
+        if (x->identities)
+                return policy_xml_identities_on_start(x, name, attrs);
 
         if (x->depth == 0) {
                 const char *ns = NULL;
 
+                if (strcmp(name, "identities") == 0)
+                        return mbus_xml_fail(&x->xml, "<identities> belongs in a file named %s.xml, not in a "
+                                             "namespace's policy", MBUS_POLICY_IDENTITIES_NAME);
                 if (strcmp(name, "policy") != 0)
                         return mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <policy>",
                                              name);
@@ -109,11 +165,12 @@ static void XMLCALL policy_xml_on_text(void *userdata, const XML_Char *s, int le
                 return;
         for (int i = 0; i < len; i++)
                 if (!strchr(" \t\r\n", s[i]))
-                        return mbus_xml_fail(&x->xml, "unexpected text in <%s>", x->depth >= 2 ? "a rule" : "policy");
+                        return mbus_xml_fail(&x->xml, "unexpected text in <%s>", x->depth >= 2 ?
+                                             (x->identities ? "map" : "a rule") : (x->identities ? "identities" : "policy"));
 }
 
-int policy_parse_xml(struct policy_load *l, const char *text, size_t len) {
-        struct policy_xml x = { .l = l };
+static int policy_xml_parse(struct policy_load *l, bool identities, const char *text, size_t len) {
+        struct policy_xml x = { .l = l, .identities = identities };
         int r;
 
         r = mbus_xml_parse(&x.xml, l->path, l->err, text, len, policy_xml_on_start, policy_xml_on_end,
@@ -121,6 +178,14 @@ int policy_parse_xml(struct policy_load *l, const char *text, size_t len) {
         if (r < 0)
                 return r;
         if (!x.seen_policy)
-                return policy_fail(l, 1, "no <policy> element");
+                return policy_fail(l, 1, "no <%s> element", identities ? "identities" : "policy");
         return 0;
+}
+
+int policy_parse_xml(struct policy_load *l, const char *text, size_t len) {
+        return policy_xml_parse(l, /* identities= */ false, text, len);
+}
+
+int policy_parse_identities_xml(struct policy_load *l, const char *text, size_t len) {
+        return policy_xml_parse(l, /* identities= */ true, text, len);
 }

@@ -11,6 +11,10 @@
  * any principal difference, so
  * "deny call Reboot user=*" beats "allow call * user=alice": the procedure is what the rule
  * author was precise about.
+ *
+ * A network peer whose certificate the @identities file maps to a user is judged as that
+ * user by user and group rules and by the defaults (struct policy_subject): the mapping is
+ * looked up once per check, and named in the decision when it made the difference.
  */
 
 #include <arpa/inet.h>
@@ -29,6 +33,7 @@ struct mbus_policy {
         enum mbus_policy_scope scope;
         uid_t broker_uid;
         struct mbus_hashmap *namespaces;        /* name -> struct mbus_policy_namespace, owned */
+        struct policy_maps *maps;               /* owned; NULL: no @identities file */
 };
 
 static const char *const policy_action_names[_MBUS_POLICY_ACTION_MAX] = {
@@ -82,6 +87,20 @@ struct mbus_policy_namespace *policy_namespace_free(struct mbus_policy_namespace
         return NULL;
 }
 
+struct policy_maps *policy_maps_free(struct policy_maps *m) {
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < m->n_maps; i++) {
+                free(m->maps[i].value);
+                free(m->maps[i].groups);
+                free(m->maps[i].text);
+        }
+        free(m->maps);
+        free(m->path);
+        free(m);
+        return NULL;
+}
+
 int mbus_policy_new(struct mbus_policy **ret, enum mbus_policy_scope scope, uid_t broker_uid) {
         struct mbus_policy *p;
         int r;
@@ -118,8 +137,15 @@ struct mbus_policy *mbus_policy_free(struct mbus_policy *p) {
                 }
         }
         mbus_hashmap_free(p->namespaces);
+        policy_maps_free(p->maps);
         free(p);
         return NULL;
+}
+
+void policy_put_maps(struct mbus_policy *p, struct policy_maps *m) {
+        assert(p && m);
+        policy_maps_free(p->maps);
+        p->maps = m;
 }
 
 int policy_put_namespace(struct mbus_policy *p, struct mbus_policy_namespace *pn) {
@@ -240,11 +266,33 @@ static unsigned policy_rule_specificity(const struct mbus_policy_rule *rule) {
         return (rule->member ? 5 : 0) + policy_principal_rank(rule);
 }
 
-static bool policy_identity_in_group(const struct mbus_identity *who, gid_t gid) {
-        if (who->gid == gid)
+/*
+ * Whom user and group rules and the defaults judge: a UNIX peer's own credentials, or those of
+ * the user its certificate is mapped to; a network peer without a mapping has no uid.
+ */
+struct policy_subject {
+        bool has_uid;
+        uid_t uid;
+        gid_t gid;
+        const gid_t *groups;
+        size_t n_groups;
+};
+
+static struct policy_subject policy_subject_of(const struct mbus_identity *who, const struct mbus_policy_map *map) {
+        if (map)
+                return (struct policy_subject) { true, map->uid, map->gid, map->groups, map->n_groups };
+        if (who->unix)
+                return (struct policy_subject) { true, who->uid, who->gid, who->groups, who->n_groups };
+        return (struct policy_subject) { .has_uid = false };
+}
+
+static bool policy_subject_in_group(const struct policy_subject *s, gid_t gid) {
+        if (!s->has_uid)
+                return false;
+        if (s->gid == gid)
                 return true;
-        for (size_t i = 0; i < who->n_groups; i++)
-                if (who->groups[i] == gid)
+        for (size_t i = 0; i < s->n_groups; i++)
+                if (s->groups[i] == gid)
                         return true;
         return false;
 }
@@ -293,8 +341,24 @@ static bool policy_san_matches(const char *rule_value, const char *san) {
         return policy_san_values_equal(san_type, rv, sv);
 }
 
+bool policy_cert_matches(enum mbus_principal_kind kind, const char *value, const struct mbus_identity *who) {
+        switch (kind) {
+        case MBUS_PRINCIPAL_CERT_CN:
+                return who->cert_cn && strcmp(who->cert_cn, value) == 0;
+        case MBUS_PRINCIPAL_CERT_SAN:
+                for (size_t i = 0; i < who->n_cert_sans; i++)
+                        if (who->cert_sans[i] && policy_san_matches(value, who->cert_sans[i]))
+                                return true;
+                return false;
+        case MBUS_PRINCIPAL_CERT_FINGERPRINT:
+                return who->cert_fingerprint && strcasecmp(who->cert_fingerprint, value) == 0;
+        default:
+                return false;
+        }
+}
+
 static bool policy_rule_matches_identity(const struct mbus_policy *p, const struct mbus_policy_rule *rule,
-                                         const struct mbus_identity *who) {
+                                         const struct mbus_identity *who, const struct policy_subject *s) {
         /* UNIX peers have no addr: an address never matches them. */
         if (rule->address.family != 0 && !mbus_policy_cidr_contains(&rule->address, who->addr))
                 return false;
@@ -304,22 +368,13 @@ static bool policy_rule_matches_identity(const struct mbus_policy *p, const stru
         case MBUS_PRINCIPAL_ADDRESS:
                 return true;
         case MBUS_PRINCIPAL_USER:
-                return who->unix && who->uid == rule->uid;
+                return s->has_uid && s->uid == rule->uid;
         case MBUS_PRINCIPAL_BROKER_USER:
-                return who->unix && who->uid == p->broker_uid;
+                return s->has_uid && s->uid == p->broker_uid;
         case MBUS_PRINCIPAL_GROUP:
-                return who->unix && policy_identity_in_group(who, rule->gid);
-        case MBUS_PRINCIPAL_CERT_CN:
-                return who->cert_cn && strcmp(who->cert_cn, rule->value) == 0;
-        case MBUS_PRINCIPAL_CERT_SAN:
-                for (size_t i = 0; i < who->n_cert_sans; i++)
-                        if (who->cert_sans[i] && policy_san_matches(rule->value, who->cert_sans[i]))
-                                return true;
-                return false;
-        case MBUS_PRINCIPAL_CERT_FINGERPRINT:
-                return who->cert_fingerprint && strcasecmp(who->cert_fingerprint, rule->value) == 0;
+                return policy_subject_in_group(s, rule->gid);
         default:
-                return false;
+                return policy_cert_matches(rule->kind, rule->value, who);
         }
 }
 
@@ -337,24 +392,25 @@ static bool policy_rule_beats(const struct mbus_policy_rule *candidate, const st
         return !candidate->allow && best->allow;
 }
 
-static int policy_default(const struct mbus_policy *p, const struct mbus_identity *who,
-                          enum mbus_policy_action action, const uid_t *owner_uid, struct mbus_policy_decision *ret) {
+static int policy_default(const struct mbus_policy *p, const struct policy_subject *who,
+                          const struct mbus_policy_map *map, enum mbus_policy_action action, const uid_t *owner_uid,
+                          struct mbus_policy_decision *ret) {
         bool allow;
         const char *text;
 
         if (p->scope == MBUS_POLICY_SCOPE_USER) {
-                allow = who->unix && who->uid == p->broker_uid;
+                allow = who->has_uid && who->uid == p->broker_uid;
                 text = allow ? "no rule matched; the user scope's default allows peers of the broker's uid"
                              : "no rule matched; the user scope's default allows only peers of the broker's uid";
         } else if (action == MBUS_POLICY_OWN) {
-                allow = who->unix && who->uid == 0;
+                allow = who->has_uid && who->uid == 0;
                 text = "no rule matched; the system scope's default lets only root own a namespace";
         } else {
-                allow = who->unix && (who->uid == 0 || (owner_uid && who->uid == *owner_uid));
+                allow = who->has_uid && (who->uid == 0 || (owner_uid && who->uid == *owner_uid));
                 text = "no rule matched; the system scope's default allows only root and the namespace owner's uid";
         }
         if (ret)
-                *ret = (struct mbus_policy_decision) { .allow = allow, .rule = NULL, .default_text = text };
+                *ret = (struct mbus_policy_decision) { .allow = allow, .rule = NULL, .default_text = text, .map = map };
         return allow ? 0 : -EACCES;
 }
 
@@ -369,6 +425,8 @@ const struct mbus_policy_namespace *mbus_policy_find(const struct mbus_policy *p
 int mbus_policy_check_namespace(const struct mbus_policy *p, const struct mbus_policy_namespace *pn,
                                 const struct mbus_identity *who, enum mbus_policy_action action,
                                 const char *member, const uid_t *owner_uid, struct mbus_policy_decision *ret) {
+        const struct mbus_policy_map *map = mbus_policy_find_map(p, who);
+        const struct policy_subject s = policy_subject_of(who, map);
         const struct mbus_policy_rule *best = NULL;
 
         assert(p && who);
@@ -380,15 +438,19 @@ int mbus_policy_check_namespace(const struct mbus_policy *p, const struct mbus_p
                         continue;
                 if (rule->member && (!member || strcmp(rule->member, member) != 0))
                         continue;
-                if (!policy_rule_matches_identity(p, rule, who))
+                if (!policy_rule_matches_identity(p, rule, who, &s))
                         continue;
                 if (policy_rule_beats(rule, best))
                         best = rule;
         }
         if (!best)
-                return policy_default(p, who, action, owner_uid, ret);
+                return policy_default(p, &s, map, action, owner_uid, ret);
+        /* The mapping is named where it made the rule match: a uid or a group. */
+        if (best->kind != MBUS_PRINCIPAL_USER && best->kind != MBUS_PRINCIPAL_BROKER_USER &&
+            best->kind != MBUS_PRINCIPAL_GROUP)
+                map = NULL;
         if (ret)
-                *ret = (struct mbus_policy_decision) { .allow = best->allow, .rule = best };
+                *ret = (struct mbus_policy_decision) { .allow = best->allow, .rule = best, .map = map };
         return best->allow ? 0 : -EACCES;
 }
 
@@ -401,16 +463,43 @@ int mbus_policy_check(const struct mbus_policy *p, const struct mbus_identity *w
         return mbus_policy_check_namespace(p, mbus_policy_find(p, ns), who, action, member, owner_uid, ret);
 }
 
+const struct mbus_policy_map *mbus_policy_find_map(const struct mbus_policy *p, const struct mbus_identity *who) {
+        /* Higher is more particular: a fingerprint is one certificate, a CN any holder of a name. */
+        static const unsigned rank[_MBUS_PRINCIPAL_KIND_MAX] = {
+                [MBUS_PRINCIPAL_CERT_CN] = 1,
+                [MBUS_PRINCIPAL_CERT_SAN] = 2,
+                [MBUS_PRINCIPAL_CERT_FINGERPRINT] = 3,
+        };
+        const struct mbus_policy_map *best = NULL;
+
+        if (!p || !who || who->unix || !p->maps)
+                return NULL;
+        for (size_t i = 0; i < p->maps->n_maps; i++) {
+                const struct mbus_policy_map *m = &p->maps->maps[i];
+
+                if (policy_cert_matches(m->kind, m->value, who) && (!best || rank[m->kind] > rank[best->kind]))
+                        best = m;
+        }
+        return best;
+}
+
 const char *mbus_policy_decision_describe(const struct mbus_policy_decision *d, char *buf, size_t size) {
+        int n;
+
         if (!buf || size == 0)
                 return buf;
-        if (!d)
+        if (!d) {
                 buf[0] = 0;
-        else if (d->rule)
-                (void) snprintf(buf, size, "rule '%s' at %s:%u", d->rule->text ?: "?", d->rule->path ?: "?",
-                                d->rule->line);
+                return buf;
+        }
+        if (d->rule)
+                n = snprintf(buf, size, "rule '%s' at %s:%u", d->rule->text ?: "?", d->rule->path ?: "?",
+                             d->rule->line);
         else
-                (void) snprintf(buf, size, "%s", d->default_text ?: "default");
+                n = snprintf(buf, size, "%s", d->default_text ?: "default");
+        if (d->map && n >= 0 && (size_t) n < size)
+                (void) snprintf(buf + n, size - (size_t) n, " (%s by %s:%u)", d->map->text ?: "?",
+                                d->map->path ?: "?", d->map->line);
         return buf;
 }
 
@@ -433,6 +522,16 @@ bool mbus_policy_has_namespace(const struct mbus_policy *p, const char *ns) {
 size_t mbus_policy_n_namespaces(const struct mbus_policy *p) {
         assert(p);
         return mbus_hashmap_size(p->namespaces);
+}
+
+const struct mbus_policy_map *mbus_policy_get_maps(const struct mbus_policy *p, size_t *ret_n, const char **ret_path) {
+        const struct policy_maps *m = p ? p->maps : NULL;
+
+        if (ret_n)
+                *ret_n = m ? m->n_maps : 0;
+        if (ret_path)
+                *ret_path = m ? m->path : NULL;
+        return m ? m->maps : NULL;
 }
 
 const struct mbus_policy_rule *mbus_policy_get_rules(const struct mbus_policy *p, const char *ns, size_t *ret_n,

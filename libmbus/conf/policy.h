@@ -48,6 +48,12 @@
  * first in the file is named as the deciding rule. Rules bind root like anyone else: a
  * matching deny refuses root too; only the defaults favour uid 0.
  * Limits: a file is at most MBUS_IDL_FILE_SIZE_MAX bytes and 4096 rules.
+ * Mappings: policy.d/@identities.xml (<identities><map cert-cn="node1" user="netd"/>...) or
+ * .json ({"maps": [{"cert-cn": "node1", "user": "netd"}]}) maps a certificate (one cert-*
+ * principal) to a user and optionally group= (the primary group, as systemd's User=/Group=):
+ * a network peer with it has that uid and the groups getgrouplist() gives, resolved at load,
+ * for user and group rules and the defaults. They apply bus-wide, being about peers, not
+ * namespaces; an admin directory's file replaces a vendor one as a whole.
  * No matching rule: the scope's default decides:
  *   system scope (broker runs as root): own: only uid 0; call, subscribe, send: uid 0 and the
  *     namespace owner's uid.
@@ -137,10 +143,31 @@ struct mbus_policy_rule {
         unsigned line;
 };
 
+/*
+ * A certificate mapped to a local user (policy.d/@identities.xml or .json): a network peer
+ * with the certificate is judged as the user, with the user's groups, by user and group rules
+ * and by the scope's defaults. One certificate principal, normalized as in rules.
+ */
+struct mbus_policy_map {
+        enum mbus_principal_kind kind;          /* CERT_CN, CERT_SAN or CERT_FINGERPRINT */
+        char *value;
+        uid_t uid;
+        gid_t gid;                              /* group= or the user's primary group; -1: none */
+        gid_t *groups;                          /* getgrouplist() of the user and gid, gid included */
+        size_t n_groups;
+        char *text;                             /* "certificate CN=node1 mapped to user netd" */
+        const char *path;                       /* the file, owned by the policy */
+        unsigned line;
+};
+
+/* The file of mappings in a policy.d directory: MBUS_POLICY_IDENTITIES_NAME ".xml" or ".json". */
+#define MBUS_POLICY_IDENTITIES_NAME "@identities"
+
 struct mbus_policy_decision {
         bool allow;
         const struct mbus_policy_rule *rule;    /* NULL: the scope's default decided */
         const char *default_text;               /* set when rule is NULL: why, in words */
+        const struct mbus_policy_map *map;      /* the decision judged the peer as this mapping's user */
 };
 
 struct mbus_policy;
@@ -151,7 +178,8 @@ struct mbus_policy *mbus_policy_free(struct mbus_policy *p);
 
 /*
  * Loads one policy file (XML or JSON by extension) into p, replacing any rules p has for the
- * same namespace (later search directories override earlier ones). Returns 0, -EBADMSG with
+ * same namespace (later search directories override earlier ones); a file named
+ * MBUS_POLICY_IDENTITIES_NAME.xml/.json holds mappings and replaces p's mappings as a whole. Returns 0, -EBADMSG with
  * *err filled (file:line: what), -errno if unreadable, -ENOMEM.
  */
 int mbus_policy_add_file(struct mbus_policy *p, const char *path, struct mbus_file_error *err);
@@ -174,7 +202,8 @@ int mbus_policy_check(const struct mbus_policy *p, const struct mbus_identity *w
                       const uid_t *owner_uid, struct mbus_policy_decision *ret);
 
 /* "rule 'deny call Reboot user=*' at /etc/mbus/policy.d/org.example.Network.xml:12" or the
- * default's text, into buf; returns buf. */
+ * default's text, into buf, followed by " (certificate CN=node1 mapped to user netd by
+ * PATH:LINE)" if a mapping decided who the peer is; returns buf. */
 const char *mbus_policy_decision_describe(const struct mbus_policy_decision *d, char *buf, size_t size);
 
 /*
@@ -206,6 +235,20 @@ int mbus_policy_cidr_parse(const char *s, struct mbus_policy_cidr *ret);
 /* Whether sa (AF_INET or AF_INET6; NULL and other families: never) lies in c. */
 bool mbus_policy_cidr_contains(const struct mbus_policy_cidr *c, const struct sockaddr *sa);
 
+/*
+ * The mapping that applies to who, or NULL: UNIX peers are never mapped; of the mappings that
+ * match a network peer's certificate, a fingerprint beats a SAN beats a CN, then the first in
+ * the file. Pure.
+ */
+const struct mbus_policy_map *mbus_policy_find_map(const struct mbus_policy *p, const struct mbus_identity *who);
+
+/*
+ * The groups of user name as a process of the user started with primary group gid has them
+ * (getgrouplist(), as initgroups() sets them), gid included, into a new array. Returns 0,
+ * -ENOMEM, -E2BIG past 65536 groups. How mappings (and mbus-introspect --user) get groups.
+ */
+int mbus_policy_user_groups(const char *name, gid_t gid, gid_t **ret, size_t *ret_n);
+
 /* Queries. */
 enum mbus_policy_scope mbus_policy_get_scope(const struct mbus_policy *p);
 uid_t mbus_policy_get_broker_uid(const struct mbus_policy *p);
@@ -213,6 +256,8 @@ size_t mbus_policy_n_namespaces(const struct mbus_policy *p);
 /* The rules of namespace ns in file order (NULL/0 if none), and the file they came from. */
 const struct mbus_policy_rule *mbus_policy_get_rules(const struct mbus_policy *p, const char *ns, size_t *ret_n,
                                                      const char **ret_path);
+/* The mappings in file order (NULL/0 if none), and the file they came from. */
+const struct mbus_policy_map *mbus_policy_get_maps(const struct mbus_policy *p, size_t *ret_n, const char **ret_path);
 const char *mbus_policy_scope_to_string(enum mbus_policy_scope s);
 enum mbus_policy_scope mbus_policy_scope_from_string(const char *s);
 bool mbus_policy_has_namespace(const struct mbus_policy *p, const char *ns);

@@ -25,6 +25,9 @@
 #error "MBUS_POLICY_SOURCE_DIR must point at the policy/ directory of the source tree"
 #endif
 
+#define FP64 "3af29c11045b77e09d42aa136fc81e55900b3d7ac4e92861f50c8bd346a719e2"
+#define FP64C "3A:F2:9C:11:04:5B:77:E0:9D:42:AA:13:6F:C8:1E:55:90:0B:3D:7A:C4:E9:28:61:F5:0C:8B:D3:46:A7:19:E2"
+
 static void make_dir(char *buf, size_t size) {
         (void) snprintf(buf, size, "/tmp/mbus-test-policy.XXXXXX");
         ck_assert_ptr_nonnull(mkdtemp(buf));
@@ -183,6 +186,108 @@ START_TEST(test_cert_san_types_are_normalized) {
 }
 END_TEST
 
+/* --- mappings -------------------------------------------------------------------------------- */
+
+static const char identities_xml[] =
+        "<?xml version=\"1.0\"?>\n"                                                     /* 1 */
+        "<identities>\n"                                                                /* 2 */
+        "  <map cert-cn=\"node1.example.org\" user=\"daemon\"/>\n"                      /* 3 */
+        "  <map cert-san=\"uri:spiffe://example.org/node2\" user=\"root\"/>\n"          /* 4 */
+        "  <!-- a comment -->\n"                                                        /* 5 */
+        "  <map user=\"daemon\" group=\"adm\" cert-fingerprint=\"" FP64C "\"/>\n"        /* 6 */
+        "  <map cert-cn=\"ghost\" user=\"4000000\"></map>\n"                            /* 7 */
+        "</identities>\n";
+
+static const char identities_json[] =
+        "{\"maps\": [\n"                                                                /* 1 */
+        "\n"                                                                            /* 2 */
+        "  {\"cert-cn\": \"node1.example.org\", \"user\": \"daemon\"},\n"                /* 3 */
+        "  {\"user\": \"root\", \"cert-san\": \"uri:spiffe://example.org/node2\"},\n"    /* 4 */
+        "\n"                                                                            /* 5 */
+        "  {\"cert-fingerprint\": \"" FP64 "\", \"user\": \"daemon\", \"group\": 4},\n"  /* 6 */
+        "  {\"cert-cn\": \"ghost\", \"user\": 4000000}\n"                               /* 7 */
+        "]}\n";
+
+static bool has_gid(const struct mbus_policy_map *m, gid_t gid) {
+        for (size_t i = 0; i < m->n_groups; i++)
+                if (m->groups[i] == gid)
+                        return true;
+        return false;
+}
+
+START_TEST(test_identities_both_forms) {
+        _cleanup_(mbus_policy_freep) struct mbus_policy *x = load_text("/x/@identities.xml", identities_xml);
+        _cleanup_(mbus_policy_freep) struct mbus_policy *j = load_text("/j/@identities.json", identities_json);
+        const struct mbus_policy_map *a, *b;
+        const char *path;
+        size_t na, nb;
+
+        a = mbus_policy_get_maps(x, &na, &path);
+        b = mbus_policy_get_maps(j, &nb, NULL);
+        ck_assert_str_eq(path, "/x/@identities.xml");
+        ck_assert_uint_eq(na, 4);
+        ck_assert_uint_eq(nb, 4);
+        ck_assert_uint_eq(mbus_policy_n_namespaces(x), 0);     /* mappings are no namespace */
+
+        ck_assert(a[0].kind == MBUS_PRINCIPAL_CERT_CN && a[0].uid == 1 && a[0].gid == 1 && has_gid(&a[0], 1));
+        ck_assert_str_eq(a[0].text, "certificate CN=node1.example.org mapped to user daemon");
+        ck_assert_uint_eq(a[0].line, 3);
+        ck_assert(a[1].kind == MBUS_PRINCIPAL_CERT_SAN && a[1].uid == 0 && a[1].gid == 0 && has_gid(&a[1], 0));
+        ck_assert_str_eq(a[1].value, "URI:spiffe://example.org/node2");
+        /* group= is the primary group, as User= and Group= of a service would make it. */
+        ck_assert(a[2].kind == MBUS_PRINCIPAL_CERT_FINGERPRINT && a[2].uid == 1 && a[2].gid == 4 &&
+                  has_gid(&a[2], 4));
+        ck_assert_str_eq(a[2].value, FP64);
+        ck_assert_uint_eq(a[2].line, 6);
+        /* A uid without a passwd entry has no groups. */
+        ck_assert(a[3].uid == 4000000 && a[3].gid == (gid_t) -1 && a[3].n_groups == 0);
+        ck_assert_uint_eq(a[3].line, 7);
+
+        for (size_t i = 0; i < na; i++) {
+                ck_assert(a[i].kind == b[i].kind && a[i].uid == b[i].uid && a[i].gid == b[i].gid);
+                ck_assert_uint_eq(a[i].line, b[i].line);
+                ck_assert_uint_eq(a[i].n_groups, b[i].n_groups);
+                ck_assert_str_eq(a[i].value, b[i].value);
+        }
+}
+END_TEST
+
+START_TEST(test_identities_admin_file_replaces_vendor_file) {
+        char vendor[64], admin[64];
+        const char *dirs[2];
+        _cleanup_(mbus_policy_freep) struct mbus_policy *p = NULL;
+        struct mbus_file_error err = {};
+        const struct mbus_policy_map *m;
+        size_t n;
+
+        make_dir(vendor, sizeof(vendor));
+        make_dir(admin, sizeof(admin));
+        write_file(vendor, "@identities.xml", "<identities>\n<map cert-cn=\"a\" user=\"root\"/>\n"
+                                               "<map cert-cn=\"b\" user=\"root\"/>\n</identities>\n");
+        write_file(vendor, "org.example.A.xml", "<policy namespace=\"org.example.A\">\n"
+                                                 "<allow call=\"*\" user=\"daemon\"/>\n</policy>\n");
+        write_file(admin, "@identities.json", "{\"maps\": [\n{\"cert-cn\": \"c\", \"user\": \"daemon\"}]}\n");
+        dirs[0] = vendor;
+        dirs[1] = admin;
+
+        if (mbus_policy_load(&p, dirs, 2, MBUS_POLICY_SCOPE_SYSTEM, 0, &err) < 0)
+                ck_abort_msg("%s:%u: %s", err.path, err.line, err.message);
+        ck_assert_uint_eq(mbus_policy_n_namespaces(p), 1);
+        m = mbus_policy_get_maps(p, &n, NULL);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_str_eq(m[0].value, "c");
+        ck_assert_uint_eq(m[0].line, 2);
+
+        /* Both forms in one directory are an error, as for a namespace. */
+        write_file(admin, "@identities.xml", "<identities/>\n");
+        mbus_policy_free(TAKE_PTR(p));
+        ck_assert_int_eq(mbus_policy_load(&p, dirs, 2, MBUS_POLICY_SCOPE_SYSTEM, 0, &err), -EBADMSG);
+        ck_assert(strstr(err.message, "both @identities.json and @identities.xml"));
+        remove_dir(vendor);
+        remove_dir(admin);
+}
+END_TEST
+
 /* --- every error ------------------------------------------------------------------------------- */
 
 struct load_error {
@@ -192,10 +297,13 @@ struct load_error {
         const char *message;            /* a part of the message */
 };
 
-#define FP64 "3af29c11045b77e09d42aa136fc81e55900b3d7ac4e92861f50c8bd346a719e2"
 #define NSX "org.example.Net.xml"
 #define NSJ "org.example.Net.json"
 #define XP(body) "<policy namespace=\"org.example.Net\">\n" body "</policy>\n"
+#define IDX "@identities.xml"
+#define IDJ "@identities.json"
+#define IX(body) "<identities>\n" body "</identities>\n"
+#define IJ(maps) "{\"maps\": [\n" maps "]}\n"
 #define JP(rules) "{\"namespace\": \"org.example.Net\",\n \"rules\": [\n" rules "]}\n"
 
 static const struct load_error load_errors[] = {
@@ -288,6 +396,50 @@ static const struct load_error load_errors[] = {
           "a rule needs a principal (user, group, cert-cn, cert-san, cert-fingerprint or address)" },
         { NSJ, "{\"namespace\": \"org.example.Net\", \"rules\": [{\"allow\": \"call\", \"user\": \"a\\u0000b\"}]}\n", 1,
           "NUL character" },
+        /* @identities, XML */
+        { IDX, IX("<map user=\"daemon\"/>\n"), 2,
+          "<map> has no certificate (cert-cn, cert-san or cert-fingerprint)" },
+        { IDX, IX("\n<map cert-cn=\"node1\"/>\n"), 3, "<map> has no user" },
+        { IDX, IX("<map cert-cn=\"node1\" cert-fingerprint=\"" FP64 "\" user=\"daemon\"/>\n"), 2,
+          "<map> has two certificate principals (cert-cn and cert-fingerprint): write one <map> each" },
+        { IDX, IX("<map cert-cn=\"node1\" user=\"daemon\" address=\"10.0.0.0/8\"/>\n"), 2,
+          "unknown attribute 'address' on <map> (expected one of cert-cn, cert-san, cert-fingerprint, and user, "
+          "group)" },
+        { IDX, IX("<map cert-cn=\"node1\" user=\"daemon\" user=\"root\"/>\n"), 2, "XML syntax error: duplicate attribute" },
+        { IDX, IX("<allow call=\"*\" user=\"*\"/>\n"), 2, "unknown element <allow> in <identities> (expected <map>)" },
+        { IDX, IX("<map cert-cn=\"a\" user=\"root\"><map/></map>\n"), 2, "inside <map>" },
+        { IDX, XP(""), 1, "unknown element <policy>: the root element of @identities.xml must be <identities>" },
+        { IDX, "<identities name=\"x\"/>\n", 1, "unknown attribute 'name' on <identities>" },
+        { IDX, "<!-- nothing -->\n", 2, "XML syntax error: no element found" },
+        { NSX, "<identities/>\n", 1, "<identities> belongs in a file named @identities.xml" },
+        { IDX, IX("<map cert-cn=\"node1\" user=\"no-such-user-mbus\"/>\n"), 2, "unknown user 'no-such-user-mbus'" },
+        { IDX, IX("<map cert-cn=\"node1\" user=\"daemon\" group=\"no-such-group-mbus\"/>\n"), 2,
+          "unknown group 'no-such-group-mbus'" },
+        { IDX, IX("<map cert-cn=\"node1\" user=\"*\"/>\n"), 2, "invalid user '*' (expected a user name or uid)" },
+        { IDX, IX("<map cert-cn=\"node1\" user=\"@broker\"/>\n"), 2, "invalid user '@broker'" },
+        { IDX, IX("<map cert-cn=\"node1\" user=\"root\" group=\"*\"/>\n"), 2, "invalid group '*'" },
+        { IDX, IX("<map cert-fingerprint=\"12:34\" user=\"root\"/>\n"), 2, "invalid cert-fingerprint '12:34'" },
+        { IDX, IX("<map cert-san=\"DNS:n\" user=\"root\"/>\n<map cert-san=\"dns:n\" user=\"daemon\"/>\n"), 3,
+          "cert-san=dns:n is mapped twice (first at line 2)" },
+        /* @identities, JSON */
+        { IDJ, IJ("  {\"user\": \"daemon\"}\n"), 2, "a map needs a certificate (cert-cn, cert-san or cert-fingerprint)" },
+        { IDJ, IJ("  {\"cert-cn\": \"node1\"}\n"), 2, "a map needs a user" },
+        { IDJ, IJ("  {\"cert-cn\": \"node1\", \"cert-san\": \"node1\", \"user\": \"daemon\"}\n"), 2,
+          "a map has two certificate principals ('cert-cn' and 'cert-san'): write one map each" },
+        { IDJ, IJ("  {\"cert-cn\": \"node1\", \"user\": \"daemon\", \"address\": \"10.0.0.0/8\"}\n"), 2,
+          "unknown key 'address' in a map (expected one of cert-cn, cert-san, cert-fingerprint, and user, group)" },
+        { IDJ, IJ("  {\"cert-cn\": \"node1\", \"user\": \"daemon\",\n   \"user\": \"root\"}\n"), 3,
+          "duplicate key 'user'" },
+        { IDJ, IJ("  {\"cert-cn\": \"a\", \"user\": \"root\"},\n  []\n"), 3, "maps[1] must be an object" },
+        { IDJ, IJ("  {\"cert-cn\": \"a\", \"user\": -5}\n"), 2, "'user' must be a name or an id" },
+        { IDJ, IJ("  {\"cert-cn\": \"a\", \"user\": \"root\", \"group\": [1]}\n"), 2, "'group' must be a string" },
+        { IDJ, IJ("\n  {\"cert-cn\": \"a\", \"user\": \"no-such-user-mbus\"}\n"), 3, "unknown user 'no-such-user-mbus'" },
+        { IDJ, IJ("  {\"cert-cn\": \"a\", \"user\": \"root\"},\n  {\"cert-cn\": \"a\", \"user\": 0}\n"), 3,
+          "cert-cn=a is mapped twice (first at line 2)" },
+        { IDJ, "{\"rules\": []}\n", 1, "unknown key 'rules' in the mappings object (expected maps)" },
+        { IDJ, "{\"maps\": {}}\n", 1, "'maps' must be an array" },
+        { IDJ, "[]\n", 1, "the mappings must be a JSON object" },
+        { IDJ, "{\"maps\": [\n", 2, "JSON syntax error" },
 };
 
 START_TEST(test_every_error_names_file_and_line) {
@@ -306,6 +458,7 @@ START_TEST(test_every_error_names_file_and_line) {
                       err.line, err.message);
         /* Nothing of a broken file is kept. */
         ck_assert(!mbus_policy_has_namespace(p, "org.example.Net"));
+        ck_assert_ptr_null(mbus_policy_get_maps(p, NULL, NULL));
 }
 END_TEST
 
@@ -446,6 +599,12 @@ START_TEST(test_guess_kind_by_directory_or_content) {
         write_file(dir, "b.json", "{\"namespace\": \"b\", \"rules\": []}");
         (void) snprintf(path, sizeof(path), "%s/b.json", dir);
         ck_assert_int_eq(mbus_confdir_guess_kind(path), MBUS_CONFDIR_POLICY);
+        write_file(dir, "@identities.xml", "<!-- x -->\n<identities/>");
+        (void) snprintf(path, sizeof(path), "%s/@identities.xml", dir);
+        ck_assert_int_eq(mbus_confdir_guess_kind(path), MBUS_CONFDIR_POLICY);
+        write_file(dir, "@identities.json", "{\"maps\": []}");
+        (void) snprintf(path, sizeof(path), "%s/@identities.json", dir);
+        ck_assert_int_eq(mbus_confdir_guess_kind(path), MBUS_CONFDIR_POLICY);
         write_file(dir, "c.xml", "<other/>");
         (void) snprintf(path, sizeof(path), "%s/c.xml", dir);
         ck_assert_int_eq(mbus_confdir_guess_kind(path), -EINVAL);
@@ -502,6 +661,8 @@ static Suite *policy_load_suite(void) {
         tcase_add_test(tc, test_xml_every_construct);
         tcase_add_test(tc, test_xml_and_json_give_identical_rules);
         tcase_add_test(tc, test_cert_san_types_are_normalized);
+        tcase_add_test(tc, test_identities_both_forms);
+        tcase_add_test(tc, test_identities_admin_file_replaces_vendor_file);
         tcase_add_loop_test(tc, test_every_error_names_file_and_line, 0, (int) ELEMENTSOF(load_errors));
         tcase_add_test(tc, test_directories_load_in_order_and_override);
         tcase_add_test(tc, test_both_forms_in_one_directory_is_an_error);

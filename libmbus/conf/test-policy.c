@@ -53,6 +53,29 @@ static const char *const rules[] = {
         /* 36 */ "{\"allow\": \"call\", \"member\": \"Single\", \"address\": \"2001:db8::7\"}",
         /* 37 */ "{\"allow\": \"call\", \"member\": \"Mapped\", \"address\": \"::ffff:198.51.100.0/120\"}",
         /* 38 */ "{\"allow\": \"call\", \"cert-cn\": \"node1\", \"address\": \"10.0.0.0/8\"}",
+        /* 39 */ "{\"allow\": \"call\", \"member\": \"Mapped1\", \"user\": \"daemon\"}",
+        /* 40 */ "{\"allow\": \"call\", \"member\": \"Mapped2\", \"group\": \"daemon\"}",
+        /* 41 */ "{\"allow\": \"call\", \"member\": \"Mapped3\", \"group\": \"adm\"}",
+        /* 42 */ "{\"deny\": \"call\", \"member\": \"Tie\", \"user\": \"daemon\"}",
+        /* 43 */ "{\"allow\": \"call\", \"member\": \"Tie\", \"cert-cn\": \"mapped.example.org\"}",
+        /* 44 */ "{\"allow\": \"call\", \"member\": \"UserVsAddr\", \"user\": \"daemon\"}",
+        /* 45 */ "{\"deny\": \"call\", \"member\": \"UserVsAddr\", \"address\": \"10.0.0.0/8\"}",
+        /* 46 */ "{\"allow\": \"call\", \"member\": \"GroupVsAddr\", \"group\": \"daemon\"}",
+        /* 47 */ "{\"deny\": \"call\", \"member\": \"GroupVsAddr\", \"address\": \"10.0.0.0/8\"}",
+};
+
+#define FP2 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define FP3 "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+#define BROKER_UID_TEXT "4242"
+
+/* The mappings of /test/@identities.json: maps[i] is on line i + 2. */
+static const char *const maps[] = {
+        /* 2 */ "{\"cert-cn\": \"mapped.example.org\", \"user\": \"daemon\"}",
+        /* 3 */ "{\"cert-san\": \"dns:mapped-san.example.org\", \"user\": \"root\"}",
+        /* 4 */ "{\"cert-fingerprint\": \"" FP3 "\", \"user\": " BROKER_UID_TEXT "}",
+        /* 5 */ "{\"cert-cn\": \"both.example.org\", \"user\": \"daemon\"}",
+        /* 6 */ "{\"cert-fingerprint\": \"" FP2 "\", \"user\": \"root\"}",
+        /* 7 */ "{\"cert-cn\": \"grouped.example.org\", \"user\": \"daemon\", \"group\": \"adm\"}",
 };
 
 #define BROKER_UID 4242
@@ -71,6 +94,14 @@ static struct mbus_policy *make_policy(enum mbus_policy_scope scope) {
 
         ck_assert_int_eq(mbus_policy_new(&p, scope, BROKER_UID), 0);
         if (mbus_policy_add_text(p, "/test/" NS ".json", text, n, &err) < 0)
+                ck_abort_msg("%s:%u: %s", err.path, err.line, err.message);
+
+        n = (size_t) snprintf(text, sizeof(text), "{\"maps\": [\n");
+        for (size_t i = 0; i < ELEMENTSOF(maps); i++)
+                n += (size_t) snprintf(text + n, sizeof(text) - n, "  %s%s\n", maps[i],
+                                       i + 1 < ELEMENTSOF(maps) ? "," : "");
+        n += (size_t) snprintf(text + n, sizeof(text) - n, "]}\n");
+        if (mbus_policy_add_text(p, "/test/@identities.json", text, n, &err) < 0)
                 ck_abort_msg("%s:%u: %s", err.path, err.line, err.message);
         return p;
 }
@@ -130,6 +161,8 @@ static void fill_addresses(void) {
 
 #define FROM(a) ((const struct sockaddr *) &(a))
 #define NET(a) { .addr = FROM(a) }
+#define CN(cn) { .cert_cn = (cn) }
+static const char *const san_mapped[] = { "DNS:mapped-san.example.org" };
 #define CERT_NET(cn, a) { .cert_cn = (cn), .addr = FROM(a) }
 
 #define UNIX(u, g) { .unix = true, .uid = (u), .gid = (g) }
@@ -238,6 +271,35 @@ static const struct policy_case system_cases[] = {
           0 },
         { "a named member outranks a certificate with an address", CERT_NET("node1", from_10_1_2_3),
           MBUS_POLICY_CALL, "Reboot", NONE, false, 6 },
+        { "a mapping makes a user rule apply", CN("mapped.example.org"), MBUS_POLICY_CALL, "Mapped1", NONE, true,
+          39 },
+        { "a mapping makes a group rule apply (the user's primary group)", CN("mapped.example.org"),
+          MBUS_POLICY_CALL, "Mapped2", NONE, true, 40 },
+        { "a mapping's group= is the primary group", CN("grouped.example.org"), MBUS_POLICY_CALL, "Mapped3", NONE,
+          true, 41 },
+        { "a mapping without group= brings no other group", CN("mapped.example.org"), MBUS_POLICY_CALL, "Mapped3",
+          NONE, false, 0 },
+        { "no mapping: no user rule", CN("unmapped.example.org"), MBUS_POLICY_CALL, "Mapped1", NONE, false, 0 },
+        { "no mapping: no group rule", CN("unmapped.example.org"), MBUS_POLICY_CALL, "Mapped2", NONE, false, 0 },
+        { "a UNIX peer is never mapped", { .unix = true, .uid = 1005, .gid = 1005, .cert_cn = "mapped.example.org" },
+          MBUS_POLICY_CALL, "Mapped1", NONE, false, 0 },
+        { "a SAN mapped to root meets root's rules", SANS(san_mapped), MBUS_POLICY_OWN, NULL, NONE, false, 21 },
+        { "a SAN mapped to root gets root's defaults", SANS(san_mapped), MBUS_POLICY_CALL, "Other", NONE, true, 0 },
+        { "a mapped peer is the owner's uid by default", CN("mapped.example.org"), MBUS_POLICY_CALL, "Other", 1,
+          true, 0 },
+        { "a mapped peer of another uid than the owner's", CN("mapped.example.org"), MBUS_POLICY_CALL, "Other",
+          1006, false, 0 },
+        { "an unmapped certificate is no uid, not even -1", CN("unmapped.example.org"), MBUS_POLICY_CALL, "Other",
+          (long long) (uid_t) -1, false, 0 },
+        { "a fingerprint mapping beats a CN mapping", { .cert_cn = "both.example.org", .cert_fingerprint = FP2 },
+          MBUS_POLICY_CALL, "Other", NONE, true, 0 },
+        { "the CN mapping alone", CN("both.example.org"), MBUS_POLICY_CALL, "Other", NONE, false, 0 },
+        { "a mapped user rule ties a certificate rule: deny wins", CN("mapped.example.org"), MBUS_POLICY_CALL,
+          "Tie", NONE, false, 42 },
+        { "a mapped user rule beats an address rule", CERT_NET("mapped.example.org", from_10_1_2_3),
+          MBUS_POLICY_CALL, "UserVsAddr", NONE, true, 44 },
+        { "a mapped group rule ties an address rule: deny wins", CERT_NET("mapped.example.org", from_10_1_2_3),
+          MBUS_POLICY_CALL, "GroupVsAddr", NONE, false, 47 },
 };
 
 static const struct policy_case user_cases[] = {
@@ -250,6 +312,12 @@ static const struct policy_case user_cases[] = {
         { "a rule denies the broker's uid too", UNIX(BROKER_UID, 1), MBUS_POLICY_CALL, "Reboot", NONE, false, 6 },
         { "certificate peers get nothing by default", { .cert_cn = "x" }, MBUS_POLICY_SEND, "Refresh", NONE,
           false, 0 },
+        { "a certificate mapped to the broker's uid is @broker", { .cert_fingerprint = FP3 },
+          MBUS_POLICY_SEND, "Refresh", NONE, true, 15 },
+        { "a certificate mapped to the broker's uid gets the default", { .cert_fingerprint = FP3 },
+          MBUS_POLICY_CALL, "Other", NONE, true, 0 },
+        { "a certificate mapped to another uid does not", CN("mapped.example.org"), MBUS_POLICY_SEND, "Refresh",
+          NONE, false, 0 },
 };
 
 static void run_cases(enum mbus_policy_scope scope, const struct policy_case *cases, size_t n) {
@@ -376,6 +444,39 @@ START_TEST(test_cidr_parse) {
 }
 END_TEST
 
+START_TEST(test_decision_names_the_mapping) {
+        _cleanup_(mbus_policy_freep) struct mbus_policy *p = make_policy(MBUS_POLICY_SCOPE_SYSTEM);
+        struct mbus_identity mapped = CN("mapped.example.org"), root = SANS(san_mapped);
+        struct mbus_identity grouped = CN("grouped.example.org"), fp = { .cert_fingerprint = FP2 };
+        struct mbus_policy_decision d;
+        char buf[512];
+
+        ck_assert_int_eq(mbus_policy_check(p, &mapped, MBUS_POLICY_CALL, NS, "Mapped1", NULL, &d), 0);
+        ck_assert_ptr_nonnull(d.map);
+        ck_assert_str_eq(mbus_policy_decision_describe(&d, buf, sizeof(buf)),
+                         "rule 'allow call Mapped1 user=daemon' at /test/" NS ".json:39 (certificate "
+                         "CN=mapped.example.org mapped to user daemon by /test/@identities.json:2)");
+        ck_assert_int_eq(mbus_policy_check(p, &grouped, MBUS_POLICY_CALL, NS, "Mapped3", NULL, &d), 0);
+        ck_assert_str_eq(mbus_policy_decision_describe(&d, buf, sizeof(buf)),
+                         "rule 'allow call Mapped3 group=adm' at /test/" NS ".json:41 (certificate "
+                         "CN=grouped.example.org mapped to user daemon and group adm by /test/@identities.json:7)");
+        ck_assert_int_eq(mbus_policy_check(p, &root, MBUS_POLICY_CALL, NS, "Other", NULL, &d), 0);
+        ck_assert_str_eq(mbus_policy_decision_describe(&d, buf, sizeof(buf)),
+                         "no rule matched; the system scope's default allows only root and the namespace owner's "
+                         "uid (certificate SAN DNS:mapped-san.example.org mapped to user root by "
+                         "/test/@identities.json:3)");
+        ck_assert_int_eq(mbus_policy_check(p, &fp, MBUS_POLICY_CALL, NS, "Other", NULL, &d), 0);
+        ck_assert_msg(strstr(mbus_policy_decision_describe(&d, buf, sizeof(buf)),
+                             "(certificate SHA-256 " FP2 " mapped to user root by /test/@identities.json:6)"), "%s", buf);
+        /* A rule that matched without the mapping does not name it. */
+        ck_assert_int_eq(mbus_policy_check(p, &mapped, MBUS_POLICY_CALL, NS, "GetState", NULL, &d), 0);
+        ck_assert_ptr_null(d.map);
+        ck_assert_str_eq(mbus_policy_decision_describe(&d, buf, sizeof(buf)),
+                         "rule 'allow call GetState user=*' at /test/" NS ".json:5");
+        ck_assert_ptr_eq(mbus_policy_find_map(p, &fp), &mbus_policy_get_maps(p, NULL, NULL)[4]);
+}
+END_TEST
+
 START_TEST(test_action_and_scope_names) {
         for (int a = 0; a < _MBUS_POLICY_ACTION_MAX; a++)
                 ck_assert_int_eq(mbus_policy_action_from_string(mbus_policy_action_to_string(a)), a);
@@ -396,6 +497,7 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_decision_names_rule_file_and_line);
         tcase_add_test(tc, test_action_and_scope_names);
         tcase_add_test(tc, test_cidr_parse);
+        tcase_add_test(tc, test_decision_names_the_mapping);
         suite_add_tcase(s, tc);
         return s;
 }
