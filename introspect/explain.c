@@ -5,13 +5,16 @@
  * mbus_policy_load() and decided by the same mbus_policy_check(), so what this prints is what
  * the broker would do with these files (until they change: the broker reads them at start and
  * on reload). Only the identity is made up here, from the command line, where the broker takes
- * it from SO_PEERCRED or the peer's certificate.
+ * it from SO_PEERCRED or the peer's certificate and remote address; a certificate mapped to a
+ * user in @identities is judged as that user here as there, by the same mbus_policy_check().
  */
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,5 +148,23 @@ int mbus_explain_parse_fingerprint(const char *s, char ret[65]) {
         if (n != 64)
                 return -EINVAL;
         ret[n] = 0;
+        return 0;
+}
+
+int mbus_explain_parse_address(const char *s, struct sockaddr_storage *ret) {
+        struct sockaddr_in sin = { .sin_family = AF_INET };
+        struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+
+        struct sockaddr_storage ss = {};
+
+        if (!s || !ret)
+                return -EINVAL;
+        if (inet_pton(AF_INET, s, &sin.sin_addr) == 1)
+                memcpy(&ss, &sin, sizeof(sin));
+        else if (inet_pton(AF_INET6, s, &sin6.sin6_addr) == 1)
+                memcpy(&ss, &sin6, sizeof(sin6));
+        else
+                return -EINVAL;
+        *ret = ss;
         return 0;
 }

@@ -3,6 +3,7 @@
 /* mbus-introspect --explain: who may do what, decided offline by the broker's policy code. */
 
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "conf/policy.h"
@@ -46,3 +47,7 @@ int mbus_explain_parse_groups(const char *list, gid_t **groups, size_t *n_groups
 /* A SHA-256 fingerprint, hex with or without colons, any case -> 64 lowercase hex digits in
  * ret (65 bytes). -EINVAL if it is not 32 bytes of hex. */
 int mbus_explain_parse_fingerprint(const char *s, char ret[65]);
+
+/* One IPv4 or IPv6 address (no prefix, no port) -> an AF_INET or AF_INET6 sockaddr with port 0
+ * in *ret, as the broker sees a network peer. -EINVAL for anything else. */
+int mbus_explain_parse_address(const char *s, struct sockaddr_storage *ret);

@@ -71,6 +71,7 @@ static const char *arg_cert_cn = NULL;
 static const char **arg_cert_sans = NULL;
 static size_t arg_n_cert_sans = 0;
 static const char *arg_cert_fingerprint = NULL;
+static const char *arg_from = NULL;             /* a network peer's remote address */
 
 static void help(void) {
         printf("Usage: %1$s [OPTIONS] [NAMESPACE]\n"
@@ -103,6 +104,9 @@ static void help(void) {
                "     --uid UID [--gid GID] [--groups G1,G2...]\n"
                "     --user NAME           Its uid, primary and supplementary groups\n"
                "     --cert-cn CN [--cert-san SAN]... [--cert-fingerprint SHA256]\n"
+               "                           A TLS peer's certificate (any of the three)\n"
+               "     --from ADDRESS        A network peer's IPv4 or IPv6 address, alone (TCP)\n"
+               "                           or with a certificate (TLS)\n"
                "\n"
                "Exit status: 0 on success (--explain: allow), 1 on failure (--check: a file is\n"
                "invalid; --explain: deny), 2 on invalid arguments or unloadable policy files.\n",
@@ -135,6 +139,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_CERT_CN,
                 ARG_CERT_SAN,
                 ARG_CERT_FINGERPRINT,
+                ARG_FROM,
         };
         static const struct option options[] = {
                 { "help",             no_argument,       NULL, 'h'                  },
@@ -156,6 +161,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "cert-cn",          required_argument, NULL, ARG_CERT_CN          },
                 { "cert-san",         required_argument, NULL, ARG_CERT_SAN         },
                 { "cert-fingerprint", required_argument, NULL, ARG_CERT_FINGERPRINT },
+                { "from",             required_argument, NULL, ARG_FROM             },
                 {}
         };
         bool explain_options = false, bus_options = false, unix_identity, cert_identity;
@@ -259,6 +265,10 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_cert_fingerprint = optarg;
                         explain_options = true;
                         break;
+                case ARG_FROM:
+                        arg_from = optarg;
+                        explain_options = true;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -295,11 +305,11 @@ static int parse_argv(int argc, char *argv[]) {
                 break;
         case MODE_EXPLAIN:
                 unix_identity = arg_uid_set || arg_user;
-                cert_identity = arg_cert_cn || arg_n_cert_sans > 0 || arg_cert_fingerprint;
+                cert_identity = arg_cert_cn || arg_n_cert_sans > 0 || arg_cert_fingerprint || arg_from;
                 if ((arg_uid_set && arg_user) || (unix_identity && cert_identity) ||
                     (!unix_identity && !cert_identity)) {
                         tool_error("--explain needs one identity: --uid UID, --user NAME, or "
-                                   "--cert-cn/--cert-san/--cert-fingerprint");
+                                   "--cert-cn/--cert-san/--cert-fingerprint and/or --from");
                         return -EINVAL;
                 }
                 if ((arg_gid_set || arg_groups) && !arg_uid_set) {
@@ -488,6 +498,7 @@ static int run_check(int argc, char *argv[]) {
 
 static int run_explain(int argc, char *argv[]) {
         _cleanup_free_ gid_t *groups = NULL;
+        struct sockaddr_storage from = {};
         char fingerprint[65];
         size_t n_groups = 0;
         struct mbus_explain e = {
@@ -566,6 +577,15 @@ static int run_explain(int argc, char *argv[]) {
                                 return TOOL_EXIT_USAGE;
                         }
                         e.who.cert_fingerprint = fingerprint;
+                }
+                if (arg_from) {
+                        r = mbus_explain_parse_address(arg_from, &from);
+                        if (r < 0) {
+                                tool_error("invalid --from '%s': expected an IPv4 or IPv6 address such as "
+                                           "192.0.2.7 or 2001:db8::7", arg_from);
+                                return TOOL_EXIT_USAGE;
+                        }
+                        e.who.addr = (const struct sockaddr *) &from;
                 }
                 e.who.cert_cn = arg_cert_cn;
                 e.who.cert_sans = arg_cert_sans;

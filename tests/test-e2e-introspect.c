@@ -554,6 +554,35 @@ START_TEST(test_tool_explain_names_the_deciding_rule_as_the_broker_does) {
         r = test_run(argv_root, out, sizeof(out), err, sizeof(err), 20000);
         ck_assert_msg(r == 0 && strncmp(out, "allow:", 6) == 0, "exit %d: %s%s", r, out, err);
 
+        /* a certificate from an address, mapped to a user: judged as the user, and said so */
+        test_config_write(&e.c, "policy.d/org.example.Remote.xml",
+                          "<policy namespace=\"org.example.Remote\">\n"
+                          "  <allow call=\"*\" user=\"daemon\"/>\n"
+                          "  <deny call=\"Reboot\" cert-cn=\"node1\" address=\"10.66.0.0/16\"/>\n"
+                          "</policy>\n");
+        test_config_write(&e.c, "policy.d/@identities.json",
+                          "{\"maps\": [\n  {\"cert-cn\": \"node1\", \"user\": \"daemon\"}\n]}\n");
+        const char *argv_mapped[] = { tool(), "--explain", "--config-dir", e.c.dir, "--cert-cn", "node1",
+                                      "--from", "10.1.2.3", "call", "org.example.Remote", "Reboot", NULL };
+        r = test_run(argv_mapped, out, sizeof(out), err, sizeof(err), 20000);
+        ck_assert_msg(r == 0, "exit %d: %s%s", r, out, err);
+        snprintf(want, sizeof(want), "(certificate CN=node1 mapped to user daemon by %s/policy.d/@identities.json:2)",
+                 e.c.dir);
+        ck_assert_msg(strncmp(out, "allow: rule 'allow call * user=daemon'", 38) == 0 && strstr(out, want),
+                      "'%s' not in: %s", want, out);
+        const char *argv_from[] = { tool(), "--explain", "--config-dir", e.c.dir, "--cert-cn", "node1",
+                                    "--from", "::ffff:10.66.1.1", "call", "org.example.Remote", "Reboot", NULL };
+        r = test_run(argv_from, out, sizeof(out), err, sizeof(err), 20000);
+        ck_assert_msg(r == 1, "exit %d: %s%s", r, out, err);
+        snprintf(want, sizeof(want), "%s/policy.d/org.example.Remote.xml:3", e.c.dir);
+        ck_assert_msg(strncmp(out, "deny:", 5) == 0 && strstr(out, want), "'%s' not in: %s", want, out);
+        const char *argv_bad_from[] = { tool(), "--explain", "--config-dir", e.c.dir, "--from", "10.0.0.0/8",
+                                        "call", "org.example.Remote", "Reboot", NULL };
+        r = test_run(argv_bad_from, out, sizeof(out), err, sizeof(err), 20000);
+        ck_assert_msg(r == 2 && strstr(err, "invalid --from"), "exit %d: %s%s", r, out, err);
+        test_config_unlink(&e.c, "policy.d/org.example.Remote.xml");
+        test_config_unlink(&e.c, "policy.d/@identities.json");
+
         /* a broken policy set: exit 2, naming the file */
         test_config_write(&e.c, "policy.d/org.example.Bad.xml", "<policy namespace=\"org.example.Bad\">\n<allow\n");
         r = test_run(argv_allow, out, sizeof(out), err, sizeof(err), 20000);
