@@ -35,31 +35,43 @@ static void policy_xml_rule(struct policy_xml *x, const char *element, const XML
                 const char *a = attrs[i], *v = attrs[i + 1];
 
                 if (mbus_policy_action_from_string(a) >= 0) {
-                        if (action)
-                                return mbus_xml_fail(&x->xml, "<%s> has two actions (%s and %s): write one rule each",
-                                                     element, action, a);
+                        if (action) {
+                                mbus_xml_fail(&x->xml, "<%s> has two actions (%s and %s): write one rule each",
+                                              element, action, a);
+                                return;
+                        }
                         action = a;
                         if (strcmp(a, "own") == 0) {
-                                if (strcmp(v, "true") != 0)
-                                        return mbus_xml_fail(&x->xml, "own must be \"true\", not \"%s\"", v);
+                                if (strcmp(v, "true") != 0) {
+                                        mbus_xml_fail(&x->xml, "own must be \"true\", not \"%s\"", v);
+                                        return;
+                                }
                         } else
                                 member = v;
                 } else if (strcmp(a, "address") == 0)
                         address = v;    /* expat refuses an attribute given twice */
                 else if (policy_is_principal_key(a)) {
-                        if (key)
-                                return mbus_xml_fail(&x->xml, "<%s> has two principals (%s and %s): write one rule "
-                                                     "each", element, key, a);
+                        if (key) {
+                                mbus_xml_fail(&x->xml, "<%s> has two principals (%s and %s): write one rule "
+                                              "each", element, key, a);
+                                return;
+                        }
                         key = a;
                         value = v;
-                } else
-                        return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <%s>", a, element);
+                } else {
+                        mbus_xml_fail(&x->xml, "unknown attribute '%s' on <%s>", a, element);
+                        return;
+                }
         }
-        if (!action)
-                return mbus_xml_fail(&x->xml, "<%s> has no action (own, call, subscribe or send)", element);
-        if (!key && !address)
-                return mbus_xml_fail(&x->xml, "<%s> has no principal (user, group, cert-cn, cert-san, "
-                                     "cert-fingerprint or address)", element);
+        if (!action) {
+                mbus_xml_fail(&x->xml, "<%s> has no action (own, call, subscribe or send)", element);
+                return;
+        }
+        if (!key && !address) {
+                mbus_xml_fail(&x->xml, "<%s> has no principal (user, group, cert-cn, cert-san, "
+                              "cert-fingerprint or address)", element);
+                return;
+        }
         mbus_xml_stop(&x->xml, policy_rule_add(x->l, line, strcmp(element, "allow") == 0, action, member, key,
                                                value, address));
 }
@@ -72,43 +84,58 @@ static void policy_xml_map(struct policy_xml *x, const XML_Char **attrs) {
                 const char *a = attrs[i], *v = attrs[i + 1];
 
                 if (policy_is_cert_key(a)) {
-                        if (key)
-                                return mbus_xml_fail(&x->xml, "<map> has two certificate principals (%s and %s): "
-                                                     "write one <map> each", key, a);
+                        if (key) {
+                                mbus_xml_fail(&x->xml, "<map> has two certificate principals (%s and %s): "
+                                              "write one <map> each", key, a);
+                                return;
+                        }
                         key = a;
                         value = v;
                 } else if (strcmp(a, "user") == 0)
                         user = v;
                 else if (strcmp(a, "group") == 0)
                         group = v;
-                else
-                        return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <map> (expected one of cert-cn, "
-                                             "cert-san, cert-fingerprint, and user, group)", a);
+                else {
+                        mbus_xml_fail(&x->xml, "unknown attribute '%s' on <map> (expected one of cert-cn, "
+                                      "cert-san, cert-fingerprint, and user, group)", a);
+                        return;
+                }
         }
-        if (!key)
-                return mbus_xml_fail(&x->xml, "<map> has no certificate (cert-cn, cert-san or cert-fingerprint)");
-        if (!user)
-                return mbus_xml_fail(&x->xml, "<map> has no user");
+        if (!key) {
+                mbus_xml_fail(&x->xml, "<map> has no certificate (cert-cn, cert-san or cert-fingerprint)");
+                return;
+        }
+        if (!user) {
+                mbus_xml_fail(&x->xml, "<map> has no user");
+                return;
+        }
         mbus_xml_stop(&x->xml, policy_map_add(x->l, line, key, value, user, group));
 }
 
 static void policy_xml_identities_on_start(struct policy_xml *x, const XML_Char *name, const XML_Char **attrs) {
         if (x->depth == 0) {
-                if (strcmp(name, "identities") != 0)
-                        return mbus_xml_fail(&x->xml, "unknown element <%s>: the root element of %s.xml must be "
-                                             "<identities>", name, MBUS_POLICY_IDENTITIES_NAME);
-                if (attrs[0])
-                        return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <identities>", attrs[0]);
+                if (strcmp(name, "identities") != 0) {
+                        mbus_xml_fail(&x->xml, "unknown element <%s>: the root element of %s.xml must be "
+                                      "<identities>", name, MBUS_POLICY_IDENTITIES_NAME);
+                        return;
+                }
+                if (attrs[0]) {
+                        mbus_xml_fail(&x->xml, "unknown attribute '%s' on <identities>", attrs[0]);
+                        return;
+                }
                 x->seen_policy = true;
                 x->depth = 1;
                 return;
         }
         if (x->depth == 1 && strcmp(name, "map") == 0) {
                 x->depth = 2;
-                return policy_xml_map(x, attrs);
+                policy_xml_map(x, attrs);
+                return;
         }
-        if (x->depth == 1)
-                return mbus_xml_fail(&x->xml, "unknown element <%s> in <identities> (expected <map>)", name);
+        if (x->depth == 1) {
+                mbus_xml_fail(&x->xml, "unknown element <%s> in <identities> (expected <map>)", name);
+                return;
+        }
         mbus_xml_fail(&x->xml, "unexpected element <%s> inside <map> (it is an empty element)", name);
 }
 
@@ -117,36 +144,50 @@ static void XMLCALL policy_xml_on_start(void *userdata, const XML_Char *name, co
 
         if (x->xml.error < 0)
                 return;
-        if (x->identities)
-                return policy_xml_identities_on_start(x, name, attrs);
+        if (x->identities) {
+                policy_xml_identities_on_start(x, name, attrs);
+                return;
+        }
 
         if (x->depth == 0) {
                 const char *ns = NULL;
 
-                if (strcmp(name, "identities") == 0)
-                        return mbus_xml_fail(&x->xml, "<identities> belongs in a file named %s.xml, not in a "
-                                             "namespace's policy", MBUS_POLICY_IDENTITIES_NAME);
-                if (strcmp(name, "policy") != 0)
-                        return mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <policy>",
-                                             name);
+                if (strcmp(name, "identities") == 0) {
+                        mbus_xml_fail(&x->xml, "<identities> belongs in a file named %s.xml, not in a "
+                                      "namespace's policy", MBUS_POLICY_IDENTITIES_NAME);
+                        return;
+                }
+                if (strcmp(name, "policy") != 0) {
+                        mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <policy>",
+                                      name);
+                        return;
+                }
                 for (size_t i = 0; attrs[i]; i += 2) {
-                        if (strcmp(attrs[i], "namespace") != 0)
-                                return mbus_xml_fail(&x->xml, "unknown attribute '%s' on <policy>", attrs[i]);
+                        if (strcmp(attrs[i], "namespace") != 0) {
+                                mbus_xml_fail(&x->xml, "unknown attribute '%s' on <policy>", attrs[i]);
+                                return;
+                        }
                         ns = attrs[i + 1];
                 }
-                if (!ns)
-                        return mbus_xml_fail(&x->xml, "<policy> has no namespace attribute");
+                if (!ns) {
+                        mbus_xml_fail(&x->xml, "<policy> has no namespace attribute");
+                        return;
+                }
                 x->seen_policy = true;
                 x->depth = 1;
-                return mbus_xml_stop(&x->xml, policy_set_namespace(x->l, mbus_xml_line(&x->xml), ns));
+                mbus_xml_stop(&x->xml, policy_set_namespace(x->l, mbus_xml_line(&x->xml), ns));
+                return;
         }
         if (x->depth == 1 && (strcmp(name, "allow") == 0 || strcmp(name, "deny") == 0)) {
                 x->depth = 2;
-                return policy_xml_rule(x, name, attrs);
+                policy_xml_rule(x, name, attrs);
+                return;
         }
-        if (x->depth == 1)
-                return mbus_xml_fail(&x->xml, "unknown element <%s> in <policy> (expected <allow> or <deny>)",
-                                     name);
+        if (x->depth == 1) {
+                mbus_xml_fail(&x->xml, "unknown element <%s> in <policy> (expected <allow> or <deny>)",
+                              name);
+                return;
+        }
         mbus_xml_fail(&x->xml, "unexpected element <%s> inside a rule (rules are empty elements)", name);
 }
 
@@ -164,9 +205,11 @@ static void XMLCALL policy_xml_on_text(void *userdata, const XML_Char *s, int le
         if (x->xml.error < 0)
                 return;
         for (int i = 0; i < len; i++)
-                if (!strchr(" \t\r\n", s[i]))
-                        return mbus_xml_fail(&x->xml, "unexpected text in <%s>", x->depth >= 2 ?
-                                             (x->identities ? "map" : "a rule") : (x->identities ? "identities" : "policy"));
+                if (!strchr(" \t\r\n", s[i])) {
+                        mbus_xml_fail(&x->xml, "unexpected text in <%s>", x->depth >= 2 ?
+                                      (x->identities ? "map" : "a rule") : (x->identities ? "identities" : "policy"));
+                        return;
+                }
 }
 
 static int policy_xml_parse(struct policy_load *l, bool identities, const char *text, size_t len) {
