@@ -492,13 +492,25 @@ struct mbus_peer *mbus_broker_find_peer(struct mbus_broker *b, uint64_t id) {
         return mbus_hashmap_get(b->peers, &id);
 }
 
+uid_t mbus_broker_peer_uid(struct mbus_broker *b, const struct mbus_peer *peer) {
+        const struct mbus_policy_map *map;
+        struct mbus_identity who;
+
+        if (!peer->creds.remote)
+                return peer->creds.uid;
+        /* A network peer has the uid a certificate mapping gives it, or none. */
+        mbus_creds_to_identity(&peer->creds, &who);
+        map = mbus_policy_find_map(b->policy, &who);
+        return map ? map->uid : (uid_t) -1;
+}
+
 uid_t mbus_broker_uid_of(struct mbus_broker *b, uint64_t id) {
         struct mbus_peer *peer;
 
         if (id == MBUS_BROKER_ID)
                 return b->uid;
         peer = mbus_broker_find_peer(b, id);
-        return peer ? peer->creds.uid : (uid_t) -1;
+        return peer ? mbus_broker_peer_uid(b, peer) : (uid_t) -1;
 }
 
 void mbus_broker_condemn_peer(struct mbus_broker *b, struct mbus_peer *peer, int reason) {

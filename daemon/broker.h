@@ -162,8 +162,12 @@ bool mbus_broker_log_ratelimit(struct mbus_broker *b, struct mbus_ratelimit *rl,
 int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err, size_t *ret_n_policy,
                               size_t *ret_n_interfaces);
 
-/* The uid of peer id (the broker's for MBUS_BROKER_ID), for the policy's owner checks. */
+/*
+ * The uid of peer id (the broker's for MBUS_BROKER_ID), for the policy's owner checks: a UNIX
+ * peer's own, a network peer's by the certificate mappings of the policy in force, or -1.
+ */
 uid_t mbus_broker_uid_of(struct mbus_broker *b, uint64_t id);
+uid_t mbus_broker_peer_uid(struct mbus_broker *b, const struct mbus_peer *peer);
 
 /* Updates sd_notify STATUS= if it changed. */
 void mbus_broker_notify_status(struct mbus_broker *b);

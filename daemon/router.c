@@ -163,8 +163,10 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                                         mbus_peer_format_id(peer, id), frame->f.namespace);
 
         if (frame->f.destination) {
+                uid_t owner_uid = mbus_broker_peer_uid(b, peer);
+
                 r = router_check(b, peer, frame->f.serial, MBUS_POLICY_SEND, frame->f.namespace, frame->f.member,
-                                 &peer->creds.uid);
+                                 &owner_uid);
                 if (r < 0)
                         return r == -EACCES ? 0 : r;
         }
@@ -203,7 +205,7 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                 return 0;
         }
 
-        mbus_router_broadcast(b, fwd, peer->creds.uid);
+        mbus_router_broadcast(b, fwd, mbus_broker_peer_uid(b, peer));
         return 0;
 }
 
@@ -227,7 +229,7 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
                                         "Namespace %s has no owner", frame->f.namespace);
         callee = ns->owner == MBUS_BROKER_ID ? NULL : mbus_broker_find_peer(b, ns->owner);
         assert(callee || ns->owner == MBUS_BROKER_ID);  /* a dropped peer owns nothing */
-        owner_uid = callee ? callee->creds.uid : b->uid;
+        owner_uid = callee ? mbus_broker_peer_uid(b, callee) : b->uid;
 
         r = router_check(b, caller, frame->f.serial, MBUS_POLICY_CALL, frame->f.namespace, frame->f.member,
                          &owner_uid);

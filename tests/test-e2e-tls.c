@@ -302,6 +302,55 @@ START_TEST(test_policy_names_tls_peers_by_cn_san_and_fingerprint) {
 }
 END_TEST
 
+#define ADDR_NS "org.example.Addr"
+
+START_TEST(test_policy_by_address_and_by_a_certificate_mapped_to_a_user) {
+        struct env e;
+        struct test_service svc;
+        struct mbus_conn *c1, *c2;
+        char addr[1024];
+        const char *msg;
+
+        env_init(&e);
+        test_config_write(&e.c, "policy.d/" ADDR_NS ".xml",
+                          "<policy namespace=\"" ADDR_NS "\">\n"
+                          "  <allow own=\"true\" user=\"root\"/>\n"
+                          "  <allow call=\"Echo\" address=\"127.0.0.0/8\"/>\n"
+                          "  <deny call=\"Echo\" cert-cn=\"client2\" address=\"127.0.0.0/8\"/>\n"
+                          "  <allow call=\"Fail\" user=\"nobody\"/>\n"
+                          "  <allow call=\"Hang\" address=\"10.0.0.0/8\"/>\n"
+                          "</policy>\n");
+        test_config_write(&e.c, "policy.d/@identities.xml",
+                          "<identities>\n"
+                          "  <map cert-cn=\"client2\" user=\"nobody\"/>\n"
+                          "</identities>\n");
+        env_start_args(&e, NULL);
+        ck_assert_int_eq(test_service_start(&svc, e.b.address, ADDR_NS), 0);
+        c1 = test_connect(client_address(&e, "client", addr, sizeof(addr)), "c1");
+        c2 = test_connect(client_address(&e, "client2", addr, sizeof(addr)), "c2");
+
+        /* From loopback: the address rule lets client1 in... */
+        json_object_put(call_ok(c1, ADDR_NS, "Echo", "{}"));
+        /* ...and a rule naming certificate and address together, more specific, keeps client2 out. */
+        msg = call_fails(c2, ADDR_NS, "Echo", "org.mbus.Error.AccessDenied");
+        ck_assert_msg(strstr(msg, "rule 'deny call Echo cert-cn=client2 address=127.0.0.0/8'"), "%s", msg);
+        /* An address that does not match decides nothing. */
+        msg = call_fails(c1, ADDR_NS, "Hang", "org.mbus.Error.AccessDenied");
+        ck_assert_msg(strstr(msg, "no rule matched"), "%s", msg);
+
+        /* client2's certificate is mapped to nobody: the user rule applies to it, and the
+         * decision says so; client1 has no mapping, hence no uid. */
+        (void) call_fails(c2, ADDR_NS, "Fail", "org.example.Error.Failed");
+        msg = call_fails(c1, ADDR_NS, "Fail", "org.mbus.Error.AccessDenied");
+        ck_assert_msg(strstr(msg, "by certificate CN=client1"), "%s", msg);
+
+        mbus_conn_unref(c1);
+        mbus_conn_unref(c2);
+        ck_assert_int_eq(test_service_quit(&svc, e.b.address, ADDR_NS), 0);
+        env_done(&e);
+}
+END_TEST
+
 /* Each bad certificate: refused in the handshake, the client told why, the broker's log says
  * why with the peer's address. */
 START_TEST(test_bad_certificates_are_refused_and_logged) {
@@ -561,6 +610,7 @@ static Suite *tls_suite(void) {
         tcase_add_test(tc, test_tls_client_calls_a_unix_service_and_is_named_by_its_certificate);
         tcase_add_test(tc, test_unix_client_calls_a_tls_service_and_receives_its_events);
         tcase_add_test(tc, test_policy_names_tls_peers_by_cn_san_and_fingerprint);
+        tcase_add_test(tc, test_policy_by_address_and_by_a_certificate_mapped_to_a_user);
         tcase_add_test(tc, test_bad_certificates_are_refused_and_logged);
         tcase_add_test(tc, test_client_refuses_a_server_it_cannot_verify);
         tcase_add_test(tc, test_stalled_handshake_is_dropped_at_the_deadline_while_others_call);
