@@ -86,7 +86,7 @@ int mbus_listener_tcp_bind(const struct mbus_address *a, bool allow_remote_plain
 }
 
 int mbus_listener_tcp_check(int fd) {
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = {};
         socklen_t sslen = sizeof(ss), len;
         int v = 0;
 

@@ -561,6 +561,7 @@ int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
                 case ARG_BROKER_CONFIG: {
                         char **slot = opt == ARG_CONFIG_DIR ? &c->config_dir : &c->broker_config;
 
+                        assert(optarg);         /* required_argument */
                         if (optarg[0] == 0)
                                 return options_error(errbuf, errbuf_size, "%s wants a %s", argv[optind - 1],
                                                     opt == ARG_CONFIG_DIR ? "directory" : "file");
@@ -582,7 +583,7 @@ int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
                         if (opt < ARG_SETTING || o >= _MBUS_OPTION_MAX)
                                 return options_error(errbuf, errbuf_size, "Unknown option %s", argv[optind - 1]);
                         /* The command line's own list: an empty --listen is no address. */
-                        if (o == MBUS_OPTION_LISTEN && optarg[0] == 0)
+                        if (o == MBUS_OPTION_LISTEN && (!optarg || optarg[0] == 0))
                                 r = -EINVAL;
                         else
                                 r = mbus_options_set(c, o, optarg ?: "yes");

@@ -373,7 +373,7 @@ int policy_map_add(struct policy_load *l, unsigned line, const char *key, const 
         };
         struct mbus_policy_map map = { .line = line, .gid = (gid_t) -1 };
         struct policy_maps *m = l->maps;
-        unsigned long id;
+        unsigned long id = 0;
         int r;
 
         assert(key && policy_is_cert_key(key) && user);
@@ -398,6 +398,7 @@ int policy_map_add(struct policy_load *l, unsigned line, const char *key, const 
         r = policy_cert_value(l, line, key, value, &map.kind, &map.value);
         if (r < 0)
                 return r;
+        assert(map.value);      /* set on success */
         for (size_t i = 0; i < m->n_maps; i++)
                 if (m->maps[i].kind == map.kind && strcmp(m->maps[i].value, map.value) == 0) {
                         free(map.value);
