@@ -579,8 +579,11 @@ static void broker_drop_peer(struct mbus_broker *b, struct mbus_peer *peer) {
                 mbus_driver_emit_peer_disconnected(b, peer);
 
         /* Last words (a ProtocolError) get one non-blocking try unless the socket is broken. */
-        if (reason != -ECONNRESET && reason != -EPIPE && mbus_stream_has_output(&peer->stream))
-                (void) mbus_peer_flush(peer);
+        if (reason != -ECONNRESET && reason != -EPIPE) {
+                if (mbus_stream_has_output(&peer->stream))
+                        (void) mbus_peer_flush(peer);
+                mbus_transport_shutdown(&peer->stream.transport);
+        }
         mbus_peer_disconnect(peer);
 
         peer->next = b->dead;

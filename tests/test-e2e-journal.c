@@ -368,13 +368,20 @@ END_TEST
 
 /* ---- TLS refusals ------------------------------------------------------------------------- */
 
-START_TEST(test_tls_refusal_is_logged_with_the_address_and_reason) {
+START_TEST(test_tls_refusals_are_logged_with_the_address_and_reason) {
+        static const struct {
+                const char *cert;       /* NULL: none */
+                const char *reason;
+        } cases[] = {
+                { "expired", ": certificate verification failed: certificate has expired" },
+                { "future", ": certificate verification failed: certificate is not yet valid" },
+                { "revoked", ": certificate verification failed: certificate revoked" },
+                { "other", ": certificate verification failed: unable to get local issuer certificate" },
+                { NULL, ": peer did not return a certificate" },
+        };
         struct test_journal_entries refused;
-        struct mbus_error error = MBUS_ERROR_NULL;
-        struct mbus_conn *c = NULL;
         struct env e;
-        char certs[256], listen[64], cert[300], key[300], ca[300], addr[1200];
-        const char *msg;
+        char certs[256], listen[64], cert[300], key[300], ca[300], crl[300], addr[1200];
 
         ck_assert_int_eq(test_make_certs(certs, sizeof(certs)), 0);
         env_init(&e);
@@ -382,25 +389,46 @@ START_TEST(test_tls_refusal_is_logged_with_the_address_and_reason) {
         (void) snprintf(cert, sizeof(cert), "%s/server.pem", certs);
         (void) snprintf(key, sizeof(key), "%s/server-key.pem", certs);
         (void) snprintf(ca, sizeof(ca), "%s/ca.pem", certs);
+        (void) snprintf(crl, sizeof(crl), "%s/crl.pem", certs);
         env_start(&e, (const char *const[]) { "--listen", listen, "--tls-cert", cert, "--tls-key", key,
-                                              "--tls-ca", ca, NULL });
+                                              "--tls-ca", ca, "--tls-crl", crl, NULL });
 
-        (void) snprintf(addr, sizeof(addr), "%s?cert=%s/expired.pem&key=%s/expired-key.pem&ca=%s", listen, certs,
-                        certs, ca);
-        ck_assert_int_eq(mbus_conn_open_with_error(&c, addr, "expired", &error), -EPROTO);
-        mbus_error_free(&error);
+        for (size_t i = 0; i < (sizeof(cases) / sizeof(cases[0])); i++) {
+                struct mbus_error error = MBUS_ERROR_NULL;
+                struct mbus_conn *c = NULL;
 
-        find_entries(&e, MBUS_MSGID_TLS_REFUSED, NULL, 1, 1, &refused);
-        ck_assert_field(&refused.entries[0], "PRIORITY", "4");
-        msg = test_journal_get(&refused.entries[0], "MESSAGE");
-        ck_assert_msg(msg && strncmp(msg, "Refused TLS connection from 127.0.0.1:", 38) == 0 &&
-                      strstr(msg, ": certificate verification failed: certificate has expired"),
-                      "%s", test_journal_format(&refused.entries[0]));
-        ck_assert_ptr_nonnull(test_journal_get(&refused.entries[0], "MBUS_PEER"));
-        ck_assert_field(&refused.entries[0], "MBUS_TRANSPORT", "tls");
-        ck_assert(strncmp(test_journal_get(&refused.entries[0], "MBUS_REMOTE_ADDRESS") ?: "", "127.0.0.1:", 10) == 0);
-        ck_assert_no_field(&refused.entries[0], "MBUS_UID");
-        ck_assert_code_location(&refused.entries[0]);
+                if (cases[i].cert)
+                        (void) snprintf(addr, sizeof(addr), "%s?cert=%s/%s.pem&key=%s/%s-key.pem&ca=%s", listen, certs,
+                                        cases[i].cert, certs, cases[i].cert, ca);
+                else
+                        (void) snprintf(addr, sizeof(addr), "%s?ca=%s", listen, ca);
+                ck_assert_int_eq(mbus_conn_open_with_error(&c, addr, "refused", &error), -EPROTO);
+                mbus_error_free(&error);
+        }
+
+        /* One entry per refusal, each with the peer's address and the reason, warning level. */
+        find_entries(&e, MBUS_MSGID_TLS_REFUSED, NULL, (sizeof(cases) / sizeof(cases[0])), (sizeof(cases) / sizeof(cases[0])), &refused);
+        for (size_t i = 0; i < (sizeof(cases) / sizeof(cases[0])); i++) {
+                bool found = false;
+
+                for (size_t j = 0; j < refused.n; j++) {
+                        const char *msg = test_journal_get(&refused.entries[j], "MESSAGE");
+
+                        if (msg && strncmp(msg, "Refused TLS connection from 127.0.0.1:", 38) == 0 &&
+                            strstr(msg, cases[i].reason))
+                                found = true;
+                }
+                ck_assert_msg(found, "no entry says %s", cases[i].reason);
+        }
+        for (size_t j = 0; j < refused.n; j++) {
+                ck_assert_field(&refused.entries[j], "PRIORITY", "4");
+                ck_assert_field(&refused.entries[j], "MBUS_TRANSPORT", "tls");
+                ck_assert(strncmp(test_journal_get(&refused.entries[j], "MBUS_REMOTE_ADDRESS") ?: "", "127.0.0.1:",
+                                  10) == 0);
+                ck_assert_ptr_nonnull(test_journal_get(&refused.entries[j], "MBUS_PEER"));
+                ck_assert_no_field(&refused.entries[j], "MBUS_UID");
+                ck_assert_code_location(&refused.entries[j]);
+        }
 
         env_stop(&e);
         test_journal_entries_done(&refused);
@@ -589,7 +617,7 @@ static Suite *journal_suite(void) {
         tcase_add_test(tc, test_start_configuration_and_stop_are_logged);
         tcase_add_test(tc, test_peers_connecting_and_leaving_are_logged_with_their_credentials);
         tcase_add_test(tc, test_protocol_error_is_logged_with_the_reason_the_peer_was_told);
-        tcase_add_test(tc, test_tls_refusal_is_logged_with_the_address_and_reason);
+        tcase_add_test(tc, test_tls_refusals_are_logged_with_the_address_and_reason);
         tcase_add_test(tc, test_access_denial_is_logged_with_peer_action_and_rule);
         tcase_add_test(tc, test_events_dropped_for_a_subscriber_that_never_reads_are_logged);
         suite_add_tcase(s, tc);

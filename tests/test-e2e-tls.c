@@ -151,13 +151,27 @@ static const char *call_fails(struct mbus_conn *c, const char *ns, const char *m
         return message;
 }
 
+/* SHA-256 fingerprint of NAME.pem as openssl prints it: "AB:CD:...". */
+static void openssl_fingerprint(const char *name, char *buf, size_t size) {
+        char cmd[600];
+        FILE *f;
+
+        (void) snprintf(cmd, sizeof(cmd), "openssl x509 -in %s/%s.pem -noout -fingerprint -sha256 | sed 's/.*=//'",
+                        certs, name);
+        f = popen(cmd, "r");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_ptr_nonnull(fgets(buf, (int) size, f));
+        pclose(f);
+        buf[strcspn(buf, "\n")] = 0;
+        ck_assert_uint_eq(strlen(buf), 95);
+}
+
 START_TEST(test_tls_client_calls_a_unix_service_and_is_named_by_its_certificate) {
         struct env e;
         struct test_service svc;
         struct mbus_conn *c;
-        char addr[1024], fp_cmd[600], fp[128] = "", id[64];
+        char addr[1024], fp[128] = "", id[64];
         json_object *r, *cert, *v;
-        FILE *f;
 
         env_start(&e);
         ck_assert_int_eq(test_service_start(&svc, e.b.address, NS), 0);
@@ -183,15 +197,11 @@ START_TEST(test_tls_client_calls_a_unix_service_and_is_named_by_its_certificate)
         ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, 1)), "URI:spiffe://example.org/node1");
         ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, 2)), "email:node1@example.org");
 
-        /* The fingerprint is the one openssl prints for the same file. */
-        (void) snprintf(fp_cmd, sizeof(fp_cmd),
-                        "openssl x509 -in %s/client.pem -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f",
-                        certs);
-        f = popen(fp_cmd, "r");
-        ck_assert_ptr_nonnull(f);
-        ck_assert_ptr_nonnull(fgets(fp, sizeof(fp), f));
-        pclose(f);
-        fp[strcspn(fp, "\n")] = 0;
+        /* The fingerprint is the one openssl prints for the same file, in lowercase without colons. */
+        openssl_fingerprint("client", fp, sizeof(fp));
+        for (char *p = fp, *q = fp;; p++)
+                if (*p != ':' && !(*q++ = (char) (*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p)))
+                        break;
         ck_assert_uint_eq(strlen(fp), 64);
         ck_assert_str_eq(test_json_str(cert, "fingerprint"), fp);
         json_object_put(r);
@@ -268,9 +278,16 @@ START_TEST(test_policy_names_tls_peers_by_cn_san_and_fingerprint) {
         struct mbus_conn *c1, *c2, *unix_conn;
         char addr[1024];
         const char *msg;
+        char fp[128], policy[2048];
         json_object *r;
 
-        env_start(&e);
+        /* client2 may also call Fail, by its certificate's fingerprint as openssl prints it. */
+        env_init(&e);
+        openssl_fingerprint("client2", fp, sizeof(fp));
+        (void) snprintf(policy, sizeof(policy), "%.*s  <allow call=\"Fail\" cert-fingerprint=\"%s\"/>\n</policy>\n",
+                        (int) (strlen(echo_policy) - strlen("</policy>\n")), echo_policy, fp);
+        test_config_write(&e.c, "policy.d/" NS ".xml", policy);
+        env_start_args(&e, NULL);
         ck_assert_int_eq(test_service_start(&svc, e.b.address, NS), 0);
 
         /* client1: cert-cn rule, every procedure. */
@@ -285,6 +302,8 @@ START_TEST(test_policy_names_tls_peers_by_cn_san_and_fingerprint) {
         json_object_put(r);
         msg = call_fails(c2, NS, "Hang", "org.mbus.Error.AccessDenied");
         ck_assert_msg(strstr(msg, "by certificate CN=client2 from 127.0.0.1:"), "%s", msg);
+        /* ...and Fail by its fingerprint: the call reaches the service. */
+        (void) call_fails(c2, NS, "Fail", "org.example.Error.Failed");
 
         /* A certificate peer is not root: it may not own what only root may own. */
         ck_assert_int_eq(mbus_register(c2, "org.example.Other", NULL, 0, NULL, NULL, NULL), -EACCES);

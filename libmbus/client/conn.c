@@ -147,8 +147,10 @@ static void conn_finish(struct mbus_conn *conn) {
 static void conn_disconnect(struct mbus_conn *conn) {
         if (conn->state == MBUS_CONN_CLOSED)
                 return;
-        if (conn->state == MBUS_CONN_RUNNING)
+        if (conn->state == MBUS_CONN_RUNNING) {
                 (void) mbus_stream_flush(&conn->stream);
+                mbus_transport_shutdown(&conn->stream.transport);
+        }
         mbus_conn_set_broken(conn, -ENOTCONN);
         conn_rqueue_clear(conn);
         while (mbus_conn_fail_one_pending(conn, MBUS_ERROR_DISCONNECTED, "Connection closed") > 0)

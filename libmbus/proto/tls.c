@@ -355,6 +355,17 @@ static bool tls_pending(const struct mbus_transport *t) {
         return SSL_has_pending(t->tls->ssl);
 }
 
+static void tls_shutdown(struct mbus_transport *t) {
+        struct mbus_tls *tls = t->tls;
+
+        /* A close_notify tells the other side the end is deliberate, not a truncation. */
+        if (tls->established) {
+                ERR_clear_error();
+                (void) SSL_shutdown(tls->ssl);
+                ERR_clear_error();
+        }
+}
+
 static void tls_done(struct mbus_transport *t) {
         struct mbus_tls *tls = t->tls;
 
@@ -373,6 +384,7 @@ static const struct mbus_transport_ops tls_ops = {
         .events = tls_events,
         .handshake = tls_handshake,
         .pending = tls_pending,
+        .shutdown = tls_shutdown,
         .done = tls_done,
 };
 

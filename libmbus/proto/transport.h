@@ -32,6 +32,8 @@ struct mbus_transport_ops {
         int (*handshake)(struct mbus_transport *t);
         /* True if input is buffered in user space, where poll cannot see it. */
         bool (*pending)(const struct mbus_transport *t);
+        /* Says goodbye at the transport's level (TLS close_notify), one non-blocking try. */
+        void (*shutdown)(struct mbus_transport *t);
         /* Frees what the transport owns; never closes the fd. */
         void (*done)(struct mbus_transport *t);
 };
@@ -65,6 +67,12 @@ static inline int mbus_transport_handshake(struct mbus_transport *t) {
 
 static inline bool mbus_transport_pending(const struct mbus_transport *t) {
         return t->ops->pending && t->ops->pending(t);
+}
+
+/* Before closing a connection that is not broken: one non-blocking try, no wait for an answer. */
+static inline void mbus_transport_shutdown(struct mbus_transport *t) {
+        if (t->ops->shutdown)
+                t->ops->shutdown(t);
 }
 
 static inline const char *mbus_transport_name(const struct mbus_transport *t) {
