@@ -54,6 +54,7 @@ static const struct broker_conf_key broker_conf_keys[] = {
         { "Limits",    "MaxPendingCalls",     MBUS_OPTION_MAX_PENDING_CALLS   },
         { "Limits",    "MaxQueueBytes",       MBUS_OPTION_MAX_QUEUE_BYTES     },
         { "Limits",    "MaxCallTimeoutSec",   MBUS_OPTION_MAX_CALL_TIMEOUT    },
+        { "Limits",    "ActivationTimeoutSec", MBUS_OPTION_ACTIVATION_TIMEOUT },
         { "KeepAlive", "IntervalSec",         MBUS_OPTION_KEEPALIVE_INTERVAL  },
         { "KeepAlive", "TimeoutSec",          MBUS_OPTION_KEEPALIVE_TIMEOUT   },
         { "KeepAlive", "Threshold",           MBUS_OPTION_KEEPALIVE_THRESHOLD },

@@ -29,6 +29,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "broker-internal.h"
+#include "activation.h"
 #include "broker.h"
 #include "conf/file-error.h"
 #include "conf/introspection.h"
@@ -156,6 +157,9 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         r = mbus_pending_table_new(&b->pending);
         if (r < 0)
                 return r;
+        r = mbus_activation_table_new(&b->activation, b);
+        if (r < 0)
+                return r;
         r = mbus_driver_init(b);
         if (r < 0)
                 return r;
@@ -223,6 +227,7 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
                 mbus_listener_free(b->listeners[i]);
         free(b->listeners);
 
+        mbus_activation_table_free(b->activation);
         sd_event_source_disable_unref(b->call_timer);
         sd_event_source_disable_unref(b->keepalive_timer);
         mbus_pending_table_free(b->pending);

@@ -11,6 +11,7 @@
 #include "util/macro.h"
 #include "util/time-util.h"
 
+struct mbus_activation_table;
 struct mbus_creds;
 struct mbus_file_error;
 struct mbus_introspection;
@@ -60,6 +61,7 @@ struct mbus_broker {
         struct mbus_namespace_registry *namespaces;
         struct mbus_match_index *matches;
         struct mbus_pending_table *pending;
+        struct mbus_activation_table *activation;       /* calls held for services being started */
 
         sd_event_source *call_timer;            /* armed at the earliest call deadline */
         usec_t call_timer_armed;                /* USEC_INFINITY: off */

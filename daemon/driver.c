@@ -17,7 +17,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <systemd/sd-login.h>
 
+#include "activation.h"
 #include "broker.h"
 #include "conf/file-error.h"
 #include "conf/idl.h"
@@ -25,6 +27,7 @@
 #include "conf/policy.h"
 #include "config.h"
 #include "driver.h"
+#include "log-ids.h"
 #include "match.h"
 #include "namespace.h"
 #include "peer.h"
@@ -38,6 +41,7 @@
 
 struct driver_error {
         char message[256];
+        uint64_t serial;        /* the call's: a procedure that answers later (returns 1) needs it */
 };
 
 typedef int (*driver_method_fn)(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
@@ -132,6 +136,23 @@ static int driver_add_identity(json_object *o, const struct mbus_creds *c) {
         return driver_add_nullable(o, "cert", cert);
 }
 
+/*
+ * The systemd unit and control group of a UNIX peer's process, read now (its pid from
+ * connect time), for a service manager; null for a network peer, or where the process is gone
+ * or not in a unit.
+ */
+static int driver_add_systemd(json_object *o, const struct mbus_creds *c) {
+        _cleanup_free_ char *unit = NULL, *cgroup = NULL;
+        int r;
+
+        if (!c->remote && c->pid > 0) {
+                (void) sd_pid_get_unit(c->pid, &unit);
+                (void) sd_pid_get_cgroup(c->pid, &cgroup);
+        }
+        r = driver_add_nullable(o, "unit", driver_string_or_null(unit));
+        return r ?: driver_add_nullable(o, "cgroup", driver_string_or_null(cgroup));
+}
+
 static int driver_peer_json(struct mbus_broker *b, struct mbus_peer *peer, json_object **ret) {
         _cleanup_json_ json_object *o = json_object_new_object(), *nss = json_object_new_array();
         int r = 0;
@@ -145,6 +166,7 @@ static int driver_peer_json(struct mbus_broker *b, struct mbus_peer *peer, json_
         r = r ?: driver_add(o, "id", driver_id_json(peer->id));
         r = r ?: driver_add(o, "name", json_object_new_string(peer->name ?: ""));
         r = r ?: driver_add_identity(o, &peer->creds);
+        r = r ?: driver_add_systemd(o, &peer->creds);
         r = r ?: driver_add(o, "namespaces", TAKE_PTR(nss));
         r = r ?: driver_add(o, "subscriptions",
                             json_object_new_int64((int64_t) mbus_match_count_owner(b->matches, peer->id)));
@@ -376,6 +398,227 @@ static int driver_reload_config(struct mbus_broker *b, struct mbus_peer *caller,
         return 0;
 }
 
+
+/* {"namespace": NAME} of args, validated; NULL with err filled otherwise. */
+static const char *driver_namespace_arg(json_object *args, const char *procedure, struct driver_error *err) {
+        const char *name = args ? json_get_string(args, "namespace") : NULL;
+
+        if (!name) {
+                (void) driver_fail(err, -EINVAL, "%s wants {\"namespace\": \"NAMESPACE\"}", procedure);
+                return NULL;
+        }
+        if (!mbus_namespace_is_valid(name)) {
+                (void) driver_fail(err, -EINVAL, "Invalid namespace name");
+                return NULL;
+        }
+        return name;
+}
+
+static int driver_list_activatable(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                                   json_object **ret, struct driver_error *err) {
+        _cleanup_json_ json_object *o = json_object_new_object(), *list = json_object_new_array();
+        _cleanup_free_ const struct mbus_idl_namespace **files = NULL;
+        size_t n_files;
+        int r;
+
+        if (!o || !list)
+                return -ENOMEM;
+        r = mbus_introspection_list(b->interfaces, &files, &n_files);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_files; i++) {
+                _cleanup_json_ json_object *e = NULL;
+                struct mbus_namespace *entry;
+
+                if (!files[i]->systemd_service && !files[i]->exec)
+                        continue;
+                entry = mbus_namespace_get(b->namespaces, files[i]->name);
+                e = json_object_new_object();
+                if (!e)
+                        return -ENOMEM;
+                r = driver_add(e, "namespace", json_object_new_string(files[i]->name));
+                r = r ?: driver_add_nullable(e, "systemd_service", driver_string_or_null(files[i]->systemd_service));
+                r = r ?: driver_add_nullable(e, "exec", driver_string_or_null(files[i]->exec));
+                r = r ?: driver_add_nullable(e, "owner", entry ? driver_id_json(entry->owner) : NULL);
+                r = r ?: driver_add(e, "starting", json_object_new_boolean(
+                                                 mbus_activation_is_starting(b->activation, files[i]->name)));
+                if (r < 0)
+                        return r;
+                if (json_object_array_add(list, TAKE_PTR(e)) < 0)
+                        return -ENOMEM;
+        }
+        r = driver_add(o, "namespaces", TAKE_PTR(list));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* Returns 1: the answer comes from activation.c once the namespace registers (or fails). */
+static int driver_start_namespace(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                                  json_object **ret, struct driver_error *err) {
+        struct mbus_namespace *entry;
+        const char *name;
+        char why[512];
+        int r;
+
+        name = driver_namespace_arg(args, "StartNamespace", err);
+        if (!name)
+                return -EINVAL;
+        entry = mbus_namespace_get(b->namespaces, name);
+        if (entry)
+                return mbus_driver_answer_started(b, caller, err->serial, name) ?: 1;
+        if (!mbus_activation_is_activatable(b, name))
+                return driver_fail(err, -ENXIO, "Namespace %s has no owner and is not activatable", name);
+        r = mbus_activation_queue_start(b->activation, name, caller, err->serial,
+                                        usec_add(mbus_broker_now(b), b->options->max_call_timeout), why,
+                                        sizeof(why));
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return driver_fail(err, r, "%s", why);
+        return 1;
+}
+
+static int driver_get_namespace_owner(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                                      json_object **ret, struct driver_error *err) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        struct mbus_namespace *entry;
+        const char *name;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        name = driver_namespace_arg(args, "GetNamespaceOwner", err);
+        if (!name)
+                return -EINVAL;
+        entry = mbus_namespace_get(b->namespaces, name);
+        r = driver_add(o, "namespace", json_object_new_string(name));
+        r = r ?: driver_add_nullable(o, "owner", entry ? driver_id_json(entry->owner) : NULL);
+        r = r ?: driver_add_nullable(o, "uid", entry ? driver_uid_json(mbus_broker_uid_of(b, entry->owner)) : NULL);
+        r = r ?: driver_add(o, "activatable", json_object_new_boolean(mbus_activation_is_activatable(b, name)));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* An optional "reason" argument: printable, at most 256 bytes, or "" if absent. */
+static int driver_reason_arg(json_object *args, const char *procedure, const char **ret, struct driver_error *err) {
+        json_object *v;
+        const char *reason = "";
+
+        if (args && json_object_object_get_ex(args, "reason", &v)) {
+                if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) > 256)
+                        return driver_fail(err, -EINVAL, "%s: reason must be a string of at most 256 bytes",
+                                           procedure);
+                reason = json_object_get_string(v);
+                for (const char *p = reason; *p; p++)
+                        if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                                return driver_fail(err, -EINVAL, "%s: reason must not contain control characters",
+                                                   procedure);
+        }
+        *ret = reason;
+        return 0;
+}
+
+static int driver_disconnect_peer(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                                  json_object **ret, struct driver_error *err) {
+        char who[MBUS_CREDS_DESCRIBE_MAX], text[512];
+        struct mbus_peer *peer = NULL;
+        const char *id, *reason;
+        uint64_t n;
+        int r;
+
+        id = args ? json_get_string(args, "id") : NULL;
+        if (!id)
+                return driver_fail(err, -EINVAL, "DisconnectPeer wants {\"id\": \":1.N\", \"reason\": \"...\"}");
+        r = driver_reason_arg(args, "DisconnectPeer", &reason, err);
+        if (r < 0)
+                return r;
+        if (mbus_peer_id_parse(id, &n) >= 0 && n == MBUS_BROKER_ID)
+                return driver_fail(err, -EPERM, "The broker cannot disconnect itself");
+        if (mbus_peer_id_parse(id, &n) >= 0)
+                peer = mbus_broker_find_peer(b, n);
+        if (!mbus_peer_is_running(peer))
+                return driver_fail(err, -ESRCH, "No peer %s", id);
+
+        (void) snprintf(text, sizeof(text), "Disconnected by an administrator (%s)%s%s",
+                        mbus_creds_describe(&caller->creds, who, sizeof(who)), reason[0] ? ": " : "", reason);
+        free(peer->disconnect_reason);
+        peer->disconnect_reason = strdup(reason[0] ? reason : "disconnected by an administrator");
+        if (!peer->disconnect_reason)
+                return -ENOMEM;
+        (void) mbus_log(LOG_NOTICE, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_PEER_DISCONNECTED, .peer = peer),
+                        "Peer :1.%" PRIu64 " (%s): %s", peer->id, peer->name ?: "", text);
+        /* Its last words: an ERROR outside any call, sent before the connection closes. */
+        (void) mbus_reply_error(b, peer, /* reply_serial= */ 0, -ENOTCONN, "%s", text);
+        mbus_broker_condemn_peer(b, peer, -ECONNABORTED);
+        *ret = json_object_new_object();
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int driver_release_namespace(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                                    json_object **ret, struct driver_error *err) {
+        char who[MBUS_CREDS_DESCRIBE_MAX], text[512];
+        struct mbus_namespace *entry;
+        struct mbus_peer *owner;
+        const char *name, *reason;
+        uint64_t owner_id;
+        int r;
+
+        name = driver_namespace_arg(args, "ReleaseNamespace", err);
+        if (!name)
+                return -EINVAL;
+        r = driver_reason_arg(args, "ReleaseNamespace", &reason, err);
+        if (r < 0)
+                return r;
+        entry = mbus_namespace_get(b->namespaces, name);
+        if (!entry)
+                return driver_fail(err, -ENXIO, "Namespace %s has no owner", name);
+        if (entry->owner == MBUS_BROKER_ID)
+                return driver_fail(err, -EPERM, "Namespace %s belongs to the broker", name);
+        owner_id = entry->owner;
+        owner = mbus_broker_find_peer(b, owner_id);
+
+        (void) snprintf(text, sizeof(text), "Released by an administrator (%s)%s%s",
+                        mbus_creds_describe(&caller->creds, who, sizeof(who)), reason[0] ? ": " : "", reason);
+        (void) mbus_log(LOG_NOTICE, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_NAMESPACE_LOST, .peer = owner, .ns = name),
+                        "Peer :1.%" PRIu64 " lost %s: %s", owner_id, name, text);
+        if (owner)
+                mbus_driver_send_namespace_lost(b, owner, name, text);
+        if (mbus_namespace_unregister(b->namespaces, name, owner_id) >= 0)
+                mbus_driver_emit_owner_changed(b, name, owner_id, /* new_owner= */ 0);
+        *ret = json_object_new_object();
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int driver_set_log_level(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                                json_object **ret, struct driver_error *err) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        char who[MBUS_CREDS_DESCRIBE_MAX];
+        const char *name;
+        int level, old = mbus_log_get_max_level(), r;
+
+        if (!o)
+                return -ENOMEM;
+        name = args ? json_get_string(args, "level") : NULL;
+        level = mbus_log_level_from_string(name);
+        if (level < 0)
+                return driver_fail(err, -EINVAL, "SetLogLevel wants {\"level\": \"err|warning|notice|info|debug\"}");
+        mbus_log_set_max_level(level);
+        b->options->log_level = level;
+        /* Logged at the higher of the two levels, so that the change itself is visible. */
+        (void) mbus_log(MIN(LOG_NOTICE, MAX(level, old)), 0, NULL, "Log level set to %s by %s", name,
+                        mbus_creds_describe(&caller->creds, who, sizeof(who)));
+        r = driver_add(o, "level", json_object_new_string(name));
+        r = r ?: driver_add(o, "previous", json_object_new_string(mbus_log_level_to_string(old)));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
 /* Keep in step with policy/interfaces.d/org.mbus.Broker.xml (test-driver checks it). */
 static const struct driver_method driver_methods[] = {
         { "Ping",           driver_ping            },
@@ -386,6 +629,12 @@ static const struct driver_method driver_methods[] = {
         { "GetStats",       driver_get_stats       },
         { "Introspect",     driver_introspect      },
         { "ReloadConfig",   driver_reload_config   },
+        { "ListActivatable",   driver_list_activatable   },
+        { "StartNamespace",    driver_start_namespace    },
+        { "GetNamespaceOwner", driver_get_namespace_owner },
+        { "DisconnectPeer",    driver_disconnect_peer    },
+        { "ReleaseNamespace",  driver_release_namespace  },
+        { "SetLogLevel",       driver_set_log_level      },
 };
 
 static const char *const driver_events[] = {
@@ -453,9 +702,12 @@ int mbus_driver_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbu
                 return mbus_reply_error(b, caller, call->f.serial, -EINVAL,
                                         "Arguments must be a JSON object");
 
+        err.serial = call->f.serial;
         r = m->fn(b, caller, args, &result, &err);
         if (r == -ENOMEM)
                 return r;
+        if (r > 0)
+                return 0;       /* answered later (StartNamespace), or already answered */
         if (r < 0)
                 return mbus_reply_error(b, caller, call->f.serial, r, "%s",
                                         err.message[0] ? err.message : strerror(-r));
@@ -488,6 +740,21 @@ int mbus_driver_welcome(struct mbus_broker *b, struct mbus_peer *peer, uint64_t 
         if (r < 0)
                 return r;
         return mbus_peer_queue(peer, f, MBUS_QUEUE_REPLY);
+}
+
+int mbus_driver_answer_started(struct mbus_broker *b, struct mbus_peer *caller, uint64_t serial, const char *ns) {
+        _cleanup_json_ json_object *o = json_object_new_object();
+        struct mbus_namespace *entry = mbus_namespace_get(b->namespaces, ns);
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = driver_add(o, "namespace", json_object_new_string(ns));
+        if (r < 0)
+                return r;
+        if (json_object_object_add(o, "owner", entry ? driver_id_json(entry->owner) : NULL) < 0)
+                return -ENOMEM;
+        return mbus_reply_return(b, caller, serial, o);
 }
 
 /* --- events ----------------------------------------------------------------------------------- */
@@ -539,7 +806,8 @@ void mbus_driver_emit_peer_disconnected(struct mbus_broker *b, struct mbus_peer 
         if (!driver_wanted(b, "PeerDisconnected"))
                 return;
         o = json_object_new_object();
-        if (o && driver_add(o, "id", driver_id_json(peer->id)) >= 0)
+        if (o && driver_add(o, "id", driver_id_json(peer->id)) >= 0 &&
+            driver_add_nullable(o, "reason", driver_string_or_null(peer->disconnect_reason)) >= 0)
                 driver_emit(b, "PeerDisconnected", TAKE_PTR(o));
 }
 

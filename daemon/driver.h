@@ -24,6 +24,9 @@ int mbus_driver_init(struct mbus_broker *b);
  */
 int mbus_driver_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *call);
 
+/* Answers StartNamespace's call serial: RETURN {"namespace", "owner"} (activation.c). */
+int mbus_driver_answer_started(struct mbus_broker *b, struct mbus_peer *caller, uint64_t serial, const char *ns);
+
 /* Queues WELCOME for peer's HELLO. */
 int mbus_driver_welcome(struct mbus_broker *b, struct mbus_peer *peer, uint64_t hello_serial);
 

@@ -89,6 +89,11 @@ enum mbus_log_target mbus_log_target_from_string(const char *s) {
         return _MBUS_LOG_TARGET_INVALID;
 }
 
+const char *mbus_log_level_to_string(int level) {
+        return level >= 0 && level < (int) ELEMENTSOF(log_level_names) && log_level_names[level] ?
+                log_level_names[level] : "?";
+}
+
 int mbus_log_level_from_string(const char *s) {
         if (!s)
                 return -EINVAL;

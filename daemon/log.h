@@ -35,6 +35,7 @@ enum mbus_log_target mbus_log_get_target(void);   /* JOURNAL or CONSOLE once set
 int mbus_log_get_max_level(void);
 enum mbus_log_target mbus_log_target_from_string(const char *s);
 int mbus_log_level_from_string(const char *s);   /* LOG_ERR..LOG_DEBUG, or -EINVAL */
+const char *mbus_log_level_to_string(int level);  /* "err".."debug", or "?" */
 
 /*
  * Writes one entry if level passes the maximum level. err (a negative or positive errno, or 0)

@@ -68,6 +68,7 @@ static int run(struct mbus_options *options, const struct mbus_options *cmdline)
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD);      /* activated commands are reaped by sd-event (activation.c) */
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return mbus_log(LOG_ERR, errno, NULL, "Failed to block signals: %m");
         (void) signal(SIGPIPE, SIG_IGN);

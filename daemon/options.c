@@ -43,6 +43,7 @@ void mbus_options_init(struct mbus_options *c) {
                 .max_queue_bytes = MBUS_OPTIONS_MAX_QUEUE_BYTES_DEFAULT,
                 .max_call_timeout = MBUS_OPTIONS_MAX_CALL_TIMEOUT_DEFAULT,
                 .default_call_timeout = MBUS_OPTIONS_CALL_TIMEOUT_DEFAULT,
+                .activation_timeout = MBUS_OPTIONS_ACTIVATION_TIMEOUT_DEFAULT,
                 .keepalive_interval = MBUS_OPTIONS_KEEPALIVE_INTERVAL_DEFAULT,
                 .keepalive_timeout = MBUS_OPTIONS_KEEPALIVE_TIMEOUT_DEFAULT,
                 .keepalive_threshold = MBUS_OPTIONS_KEEPALIVE_THRESHOLD_DEFAULT,
@@ -251,6 +252,8 @@ static const struct option_info option_table[_MBUS_OPTION_MAX] = {
         OPTION(MBUS_OPTION_LOG_LEVEL, "log-level", OPTION_LOG_LEVEL, log_level,
                .hint = "err, warning, notice, info or debug"),
         OPTION(MBUS_OPTION_SCOPE, "scope", OPTION_SCOPE, scope, .hint = "system or user"),
+        OPTION(MBUS_OPTION_ACTIVATION_TIMEOUT, "activation-timeout", OPTION_SEC, activation_timeout,
+               .hint = "seconds"),
 };
 
 #define OPTION_FIELD(c, info, type) ((type *) ((uint8_t *) (c) + (info)->offset))
@@ -537,6 +540,7 @@ int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
                 SETTING(MBUS_OPTION_LOG_TARGET, required_argument),
                 SETTING(MBUS_OPTION_LOG_LEVEL, required_argument),
                 SETTING(MBUS_OPTION_SCOPE, required_argument),
+                SETTING(MBUS_OPTION_ACTIVATION_TIMEOUT, required_argument),
                 {}
         };
 #undef SETTING

@@ -35,6 +35,7 @@ enum mbus_option {
         MBUS_OPTION_LOG_TARGET,
         MBUS_OPTION_LOG_LEVEL,
         MBUS_OPTION_SCOPE,
+        MBUS_OPTION_ACTIVATION_TIMEOUT,
         _MBUS_OPTION_MAX,
         _MBUS_OPTION_INVALID = -EINVAL,
 };
@@ -59,6 +60,7 @@ struct mbus_options {
         size_t max_queue_bytes;         /* per peer, outgoing */
         usec_t max_call_timeout;
         usec_t default_call_timeout;
+        usec_t activation_timeout;      /* --activation-timeout: an activated service registers by then */
         usec_t keepalive_interval;
         usec_t keepalive_timeout;
         unsigned keepalive_threshold;
@@ -79,6 +81,7 @@ struct mbus_options {
 #define MBUS_OPTIONS_KEEPALIVE_INTERVAL_DEFAULT (30 * USEC_PER_SEC)
 #define MBUS_OPTIONS_KEEPALIVE_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
 #define MBUS_OPTIONS_HANDSHAKE_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
+#define MBUS_OPTIONS_ACTIVATION_TIMEOUT_DEFAULT (25 * USEC_PER_SEC)
 #define MBUS_OPTIONS_LISTEN_MAX 16u
 #define MBUS_OPTIONS_KEEPALIVE_THRESHOLD_DEFAULT 3u
 

@@ -202,6 +202,7 @@ struct mbus_peer *mbus_peer_free(struct mbus_peer *peer) {
         mbus_creds_done(&peer->creds);
         safe_close(peer->fd);
         free(peer->name);
+        free(peer->disconnect_reason);
         free(peer);
         return NULL;
 }

@@ -51,6 +51,7 @@ struct mbus_peer {
         int drop_reason;                /* negative errno, set when condemned */
         sd_event_source *io_source;     /* owned */
         char *name;                     /* from HELLO, owned; NULL before */
+        char *disconnect_reason;        /* owned: why an administrator disconnected it (DisconnectPeer) */
 
         usec_t connected_realtime;      /* CLOCK_REALTIME, for GetPeer */
         usec_t last_rx;                 /* CLOCK_MONOTONIC of the last bytes received (connect

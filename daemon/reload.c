@@ -110,6 +110,7 @@ static const enum mbus_option reload_applied[] = {
         MBUS_OPTION_MAX_PEERS,
         MBUS_OPTION_MAX_PENDING_CALLS,
         MBUS_OPTION_MAX_CALL_TIMEOUT,
+        MBUS_OPTION_ACTIVATION_TIMEOUT,
 };
 
 static bool reload_applies(enum mbus_option o) {

@@ -23,6 +23,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "activation.h"
 #include "broker.h"
 #include "conf/idl.h"
 #include "conf/introspection.h"
@@ -211,7 +212,68 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
 
 /* --- calls ------------------------------------------------------------------------------------ */
 
-static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *frame) {
+/* A call's deadline: its own timeout (or the default), capped by --max-call-timeout. */
+static usec_t router_call_deadline(struct mbus_broker *b, const struct mbus_frame *frame) {
+        const struct mbus_options *c = b->options;
+        usec_t timeout = frame->f.timeout_usec > 0 ? frame->f.timeout_usec : c->default_call_timeout;
+
+        return usec_add(mbus_broker_now(b), MIN(timeout, c->max_call_timeout));
+}
+
+/*
+ * Checks a CALL's arguments against the namespace's interface file (NULL: none, nothing to
+ * check). Returns 0 if they fit, 1 if not and answered InvalidArgs, or a negative errno.
+ */
+static int router_check_call_args(struct mbus_broker *b, struct mbus_peer *caller, const struct mbus_frame *frame,
+                                  const struct mbus_idl_namespace *file) {
+        char reason[512];
+        int r;
+
+        if (!file)
+                return 0;
+        r = mbus_introspection_check_call(file, frame->f.member, frame->body, frame->body_len, reason,
+                                          sizeof(reason));
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                r = mbus_reply_error(b, caller, frame->f.serial, r, "%s", reason);
+                return r < 0 ? r : 1;
+        }
+        return 0;
+}
+
+/*
+ * A CALL to a namespace without owner whose file says how to start it: held by activation.c
+ * until the service registers. The caller's right to call is checked now, against the owner
+ * the service will be (the broker's user for a command; unknown for a unit), so that nobody
+ * starts services they could not call; it is checked again when the call is delivered.
+ */
+static int router_call_activate(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *frame,
+                                usec_t deadline) {
+        const struct mbus_idl_namespace *file = mbus_introspection_get(b->interfaces, frame->f.namespace);
+        char why[512];
+        uid_t owner_uid = b->uid;
+        int r;
+
+        r = router_check(b, caller, frame->f.serial, MBUS_POLICY_CALL, frame->f.namespace, frame->f.member,
+                         file->exec ? &owner_uid : NULL);
+        if (r < 0)
+                return r == -EACCES ? 0 : r;
+        r = router_check_call_args(b, caller, frame, file);
+        if (r != 0)
+                return r < 0 ? r : 0;
+
+        r = mbus_activation_queue_call(b->activation, frame->f.namespace, caller, frame,
+                                       deadline ?: router_call_deadline(b, frame), why, sizeof(why));
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return mbus_reply_error(b, caller, frame->f.serial, r, "%s", why);
+        return 0;
+}
+
+/* deadline: that of a call held by activation, 0 for a call that just came. */
+static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *frame, usec_t deadline) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *fwd = NULL;
         const struct mbus_options *c = b->options;
         struct mbus_frame_fields fields = frame->f;
@@ -219,11 +281,12 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         struct mbus_peer *callee;
         struct mbus_namespace *ns;
         char id[MBUS_PEER_ID_MAX];
-        usec_t timeout, deadline;
         uid_t owner_uid;
         int r;
 
         ns = mbus_namespace_get(b->namespaces, frame->f.namespace);
+        if (!ns && mbus_activation_is_activatable(b, frame->f.namespace))
+                return router_call_activate(b, caller, frame, deadline);
         if (!ns)
                 return mbus_reply_error(b, caller, frame->f.serial, -ENXIO,
                                         "Namespace %s has no owner", frame->f.namespace);
@@ -242,16 +305,9 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
                                         "Arguments larger than %u bytes", MBUS_DRIVER_BODY_MAX);
 
         file = mbus_introspection_get(b->interfaces, frame->f.namespace);
-        if (file) {
-                char reason[512];
-
-                r = mbus_introspection_check_call(file, frame->f.member, frame->body, frame->body_len, reason,
-                                                  sizeof(reason));
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        return mbus_reply_error(b, caller, frame->f.serial, r, "%s", reason);
-        }
+        r = router_check_call_args(b, caller, frame, file);
+        if (r != 0)
+                return r < 0 ? r : 0;
 
         /* calls_routed counts the calls that reach a callee: the driver or a forwarded one. */
         if (!callee) {
@@ -271,9 +327,8 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         if (r < 0)
                 return r == -ENOBUFS ? 0 : r;
 
-        timeout = frame->f.timeout_usec > 0 ? frame->f.timeout_usec : c->default_call_timeout;
-        timeout = MIN(timeout, c->max_call_timeout);
-        deadline = usec_add(mbus_broker_now(b), timeout);
+        if (deadline == 0)
+                deadline = router_call_deadline(b, frame);
 
         r = mbus_pending_add(b->pending, caller->id, frame->f.serial, callee->id, deadline,
                              &caller->calls_out, &callee->calls_in);
@@ -295,6 +350,12 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         b->stats.calls_routed++;
         mbus_broker_arm_call_timer(b, deadline);
         return 0;
+}
+
+int mbus_router_route_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *frame,
+                           uint64_t deadline) {
+        assert(b && caller && frame && deadline > 0);
+        return router_call(b, caller, frame, deadline);
 }
 
 /* A RETURN or ERROR from a callee: forwarded as is, if it answers a call pending on it. */
@@ -400,8 +461,10 @@ static int router_register(struct mbus_broker *b, struct mbus_peer *peer, struct
         r = mbus_reply_return(b, peer, frame->f.serial, NULL);
         if (r < 0)
                 return r;
-        if (changed)
+        if (changed) {
                 mbus_driver_emit_owner_changed(b, name, /* old_owner= */ 0, peer->id);
+                mbus_activation_registered(b->activation, name);
+        }
         return 0;
 }
 
@@ -549,7 +612,7 @@ int mbus_router_dispatch(struct mbus_broker *b, struct mbus_peer *peer, struct m
 
         switch (frame->type) {
         case MBUS_FRAME_CALL:
-                return router_call(b, peer, frame);
+                return router_call(b, peer, frame, /* deadline= */ 0);
         case MBUS_FRAME_RETURN:
         case MBUS_FRAME_ERROR:
                 return router_reply(b, peer, frame);

@@ -24,5 +24,12 @@ int mbus_router_dispatch(struct mbus_broker *b, struct mbus_peer *peer, struct m
  */
 void mbus_router_broadcast(struct mbus_broker *b, struct mbus_frame *event, uid_t owner_uid);
 
+/*
+ * Routes a CALL that activation held (activation.c) as if it had just come from caller, with
+ * its original deadline. Returns 0, or a negative errno when caller must be dropped.
+ */
+int mbus_router_route_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *frame,
+                           uint64_t deadline);
+
 /* Answers every call whose deadline passed with Timeout. */
 void mbus_router_expire_calls(struct mbus_broker *b, uint64_t now);

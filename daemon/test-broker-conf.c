@@ -62,6 +62,7 @@ static const struct {
         { "Limits",    "MaxPendingCalls",     "12",             "--max-pending-calls",   MBUS_OPTION_MAX_PENDING_CALLS },
         { "Limits",    "MaxQueueBytes",       "2M",             "--max-queue-bytes",     MBUS_OPTION_MAX_QUEUE_BYTES },
         { "Limits",    "MaxCallTimeoutSec",   "90",             "--max-call-timeout",    MBUS_OPTION_MAX_CALL_TIMEOUT },
+        { "Limits",    "ActivationTimeoutSec", "4",             "--activation-timeout",  MBUS_OPTION_ACTIVATION_TIMEOUT },
         { "KeepAlive", "IntervalSec",         "0.2",            "--keepalive-interval",  MBUS_OPTION_KEEPALIVE_INTERVAL },
         { "KeepAlive", "TimeoutSec",          "7",              "--keepalive-timeout",   MBUS_OPTION_KEEPALIVE_TIMEOUT },
         { "KeepAlive", "Threshold",           "5",              "--keepalive-threshold", MBUS_OPTION_KEEPALIVE_THRESHOLD },

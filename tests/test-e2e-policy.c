@@ -42,15 +42,7 @@ static void env_start(struct env *e) {
 }
 
 static void env_done(struct env *e) {
-        int st = test_broker_stop(&e->b);
-
-        if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-                char cmd[400];
-                snprintf(cmd, sizeof(cmd), "cat %s >&2", e->c.log);
-                (void) !system(cmd);
-        }
-        test_config_remove(&e->c);
-        ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "broker did not exit cleanly: status %d", st);
+        test_config_broker_done(&e->c, &e->b);
 }
 
 static void agent(struct test_agent *a, struct env *e, const struct test_who *who) {
@@ -858,6 +850,89 @@ START_TEST(test_denial_is_logged_with_its_rule) {
 }
 END_TEST
 
+START_TEST(test_administration_procedures_are_for_root_only) {
+        struct env e;
+        struct test_agent svc, nobody, root;
+        json_object *o;
+        int r;
+
+        env_init(&e, true);
+        test_config_write(&e.c, "policy.d/" NS ".xml",
+                          "<policy namespace=\"" NS "\">\n"
+                          "  <allow own=\"true\" user=\"nobody\"/>\n"
+                          "  <allow call=\"*\" user=\"*\"/>\n"
+                          "</policy>\n");
+        env_start(&e);
+        agent(&svc, &e, &NOBODY);
+        agent(&nobody, &e, &NOBODY);
+        agent(&root, &e, &ROOT);
+        ck_assert_agent_ok(&svc, test_agent_do(&svc, "register %s Get -", NS));
+        ck_assert_agent_ok(&svc, test_agent_do(&svc, "subscribe org.mbus.Broker.NamespaceLost"));
+        ck_assert_agent_ok(&root, test_agent_do(&root, "subscribe org.mbus.Broker.PeerDisconnected"));
+
+        /* nobody: denied by the shipped policy, and nothing happens */
+        r = test_agent_do(&nobody, "call org.mbus.Broker DisconnectPeer {\"id\": \"%s\"}", svc.id);
+        ck_assert_agent_error(&nobody, r, MBUS_ERROR_ACCESS_DENIED, "DisconnectPeer");
+        r = test_agent_do(&nobody, "call org.mbus.Broker ReleaseNamespace {\"namespace\": \"%s\"}", NS);
+        ck_assert_agent_error(&nobody, r, MBUS_ERROR_ACCESS_DENIED, "ReleaseNamespace");
+        r = test_agent_do(&nobody, "call org.mbus.Broker SetLogLevel {\"level\": \"debug\"}");
+        ck_assert_agent_error(&nobody, r, MBUS_ERROR_ACCESS_DENIED, "SetLogLevel");
+        ck_assert_agent_ok(&nobody, test_agent_do(&nobody, "call %s Get", NS));
+
+        /* everyone may ask who owns what */
+        r = test_agent_do(&nobody, "call org.mbus.Broker GetNamespaceOwner {\"namespace\": \"%s\"}", NS);
+        ck_assert_agent_ok(&nobody, r);
+        o = json_tokener_parse(nobody.reply);
+        ck_assert_str_eq(test_json_str(o, "owner"), svc.id);
+        json_object_put(o);
+
+        /* root: SetLogLevel answers with the level it replaced */
+        r = test_agent_do(&root, "call org.mbus.Broker SetLogLevel {\"level\": \"debug\"}");
+        ck_assert_agent_ok(&root, r);
+        o = json_tokener_parse(root.reply);
+        ck_assert_str_eq(test_json_str(o, "level"), "debug");
+        ck_assert_ptr_nonnull(test_json_str(o, "previous"));
+        json_object_put(o);
+        r = test_agent_do(&root, "call org.mbus.Broker SetLogLevel {\"level\": \"info\"}");
+        ck_assert_agent_ok(&root, r);
+        o = json_tokener_parse(root.reply);
+        ck_assert_str_eq(test_json_str(o, "previous"), "debug");
+        json_object_put(o);
+        r = test_agent_do(&root, "call org.mbus.Broker SetLogLevel {\"level\": \"loud\"}");
+        ck_assert_agent_error(&root, r, MBUS_ERROR_INVALID_ARGS, "SetLogLevel");
+
+        /* root: ReleaseNamespace takes it away; the owner is told, the namespace is free */
+        r = test_agent_do(&root, "call org.mbus.Broker ReleaseNamespace "
+                                 "{\"namespace\": \"%s\", \"reason\": \"maintenance\"}", NS);
+        ck_assert_agent_ok(&root, r);
+        ck_assert_agent_ok(&svc, test_agent_do(&svc, "events"));
+        ck_assert_str_eq(svc.reply, "org.mbus.Broker.NamespaceLost:direct");
+        r = test_agent_do(&nobody, "call %s Get", NS);
+        ck_assert_agent_error(&nobody, r, MBUS_ERROR_NO_SUCH_NAMESPACE, NULL);
+        r = test_agent_do(&root, "call org.mbus.Broker ReleaseNamespace {\"namespace\": \"org.mbus.Broker\"}");
+        ck_assert_agent_error(&root, r, MBUS_ERROR_NOT_OWNER, "broker");
+
+        /* root: DisconnectPeer closes the peer; the reason reaches the log and PeerDisconnected */
+        r = test_agent_do(&root, "call org.mbus.Broker DisconnectPeer "
+                                 "{\"id\": \"%s\", \"reason\": \"misbehaving\"}", svc.id);
+        ck_assert_agent_ok(&root, r);
+        ck_assert_agent_ok(&root, test_agent_do(&root, "events"));
+        ck_assert_str_eq(root.reply, "org.mbus.Broker.PeerDisconnected");
+        ck_assert(test_file_wait_for(e.c.log, "misbehaving", 5000));
+        r = test_agent_do(&svc, "call org.mbus.Broker Ping");
+        ck_assert_int_eq(r, -EREMOTEIO);
+        r = test_agent_do(&root, "call org.mbus.Broker GetPeer {\"id\": \"%s\"}", svc.id);
+        ck_assert_agent_error(&root, r, MBUS_ERROR_NO_SUCH_PEER, NULL);
+        r = test_agent_do(&root, "call org.mbus.Broker DisconnectPeer {\"id\": \":1.0\"}");
+        ck_assert_agent_error(&root, r, MBUS_ERROR_NOT_OWNER, "itself");
+
+        (void) test_agent_stop(&svc);   /* its connection is gone: how it ends is not the point */
+        agent_done(&nobody);
+        agent_done(&root);
+        env_done(&e);
+}
+END_TEST
+
 static Suite *policy_suite(void) {
         Suite *s = suite_create("e2e-policy");
         TCase *tc = tcase_create("policy");
@@ -880,6 +955,7 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_reload_holds_owners_to_new_interface_files);
         tcase_add_test(tc, test_broker_refuses_to_start_with_a_broken_set);
         tcase_add_test(tc, test_denial_is_logged_with_its_rule);
+        tcase_add_test(tc, test_administration_procedures_are_for_root_only);
         suite_add_tcase(s, tc);
         return s;
 }

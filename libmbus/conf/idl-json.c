@@ -43,6 +43,8 @@ enum idl_json_key {
         IDL_KEY_SOURCE,
         IDL_KEY_PATH,
         IDL_KEY_OWNER,
+        IDL_KEY_SYSTEMD_SERVICE,
+        IDL_KEY_EXEC,
         _IDL_KEY_MAX,
 };
 
@@ -61,6 +63,8 @@ static const char *const idl_json_key_names[_IDL_KEY_MAX] = {
         [IDL_KEY_SOURCE] = "source",
         [IDL_KEY_PATH] = "path",
         [IDL_KEY_OWNER] = "owner",
+        [IDL_KEY_SYSTEMD_SERVICE] = "systemd-service",
+        [IDL_KEY_EXEC] = "exec",
 };
 
 /* Where an element sits: list is IDL_KEY_PROCEDURES/EVENTS, sub IDL_KEY_IN/OUT/ARGS or OTHER
@@ -341,7 +345,7 @@ static int idl_json_members(struct idl_json *j, struct mbus_idl_namespace *ns, e
 
 static int idl_json_build(struct idl_json *j, json_object *o, struct mbus_idl_namespace *ns) {
         json_object *lists[_IDL_KEY_MAX] = {};
-        const char *name = NULL, *doc = NULL, *source = NULL, *path = NULL;
+        const char *name = NULL, *doc = NULL, *source = NULL, *path = NULL, *service = NULL, *exec = NULL, *why;
         int r;
 
         if (!json_object_is_type(o, json_type_object))
@@ -364,6 +368,10 @@ static int idl_json_build(struct idl_json *j, json_object *o, struct mbus_idl_na
                         path = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
                 else if (j->bus && k == IDL_KEY_OWNER)
                         ;
+                else if (!j->bus && k == IDL_KEY_SYSTEMD_SERVICE)
+                        r = idl_json_string(j, j->top_line, v, key, "", &service);
+                else if (!j->bus && k == IDL_KEY_EXEC)
+                        r = idl_json_string(j, j->top_line, v, key, "", &exec);
                 else
                         return idl_json_fail(j, j->top_line, "unknown key '%s' in the namespace object", key);
                 if (r < 0)
@@ -382,6 +390,18 @@ static int idl_json_build(struct idl_json *j, json_object *o, struct mbus_idl_na
         }
         if (source && strcmp(source, "declared") == 0)
                 ns->declared = true;
+        if (mbus_idl_check_activation(service, exec, &why) < 0)
+                return idl_json_fail(j, j->top_line, "%s", why);
+        if (service) {
+                r = idl_set_string(&ns->systemd_service, service);
+                if (r < 0)
+                        return r;
+        }
+        if (exec) {
+                r = idl_set_string(&ns->exec, exec);
+                if (r < 0)
+                        return r;
+        }
         if (path && !ns->path) {
                 r = idl_set_string(&ns->path, path);
                 if (r < 0)

@@ -102,8 +102,8 @@ static bool idl_xml_boolean(struct idl_xml *x, const char *attribute, const char
 }
 
 static void idl_xml_start_namespace(struct idl_xml *x, const XML_Char **attrs) {
-        static const char *const names[] = { "name" };
-        const char *values[ELEMENTSOF(names)] = {};
+        static const char *const names[] = { "name", "systemd-service", "exec" };
+        const char *values[ELEMENTSOF(names)] = {}, *why;
 
         if (!idl_xml_attributes(x, "namespace", attrs, names, values, ELEMENTSOF(names)))
                 return;
@@ -117,6 +117,13 @@ static void idl_xml_start_namespace(struct idl_xml *x, const XML_Char **attrs) {
                 mbus_xml_stop(&x->xml, -ENOMEM);
                 return;
         }
+        if (mbus_idl_check_activation(values[1], values[2], &why) < 0) {
+                mbus_xml_fail(&x->xml, "%s", why);
+                return;
+        }
+        if ((values[1] && idl_set_string(&x->ns->systemd_service, values[1]) < 0) ||
+            (values[2] && idl_set_string(&x->ns->exec, values[2]) < 0))
+                mbus_xml_stop(&x->xml, -ENOMEM);
 }
 
 static void idl_xml_start_member(struct idl_xml *x, bool event, const XML_Char **attrs) {

@@ -272,8 +272,41 @@ struct mbus_idl_namespace *mbus_idl_namespace_free(struct mbus_idl_namespace *ns
         free(ns->name);
         free(ns->doc);
         free(ns->path);
+        free(ns->systemd_service);
+        free(ns->exec);
         free(ns);
         return NULL;
+}
+
+int mbus_idl_check_activation(const char *systemd_service, const char *exec, const char **why) {
+        static const char unit_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.\\@";
+        size_t len;
+
+        if (systemd_service && exec) {
+                *why = "systemd-service and exec exclude each other";
+                return -EINVAL;
+        }
+        if (systemd_service) {
+                len = strlen(systemd_service);
+                if (len <= strlen(".service") || len > 255 ||
+                    strspn(systemd_service, unit_chars) != len ||
+                    strcmp(systemd_service + len - strlen(".service"), ".service") != 0) {
+                        *why = "systemd-service must be a unit name ending in .service";
+                        return -EINVAL;
+                }
+        }
+        if (exec) {
+                if (exec[0] != '/' || strlen(exec) > 4096) {
+                        *why = "exec must start with an absolute path";
+                        return -EINVAL;
+                }
+                for (const char *p = exec; *p; p++)
+                        if ((unsigned char) *p < 0x20 || *p == 0x7f) {
+                                *why = "exec must not contain control characters";
+                                return -EINVAL;
+                        }
+        }
+        return 0;
 }
 
 /* ---- queries ---- */

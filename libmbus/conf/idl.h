@@ -5,7 +5,8 @@
 /*
  * One model, two file forms that map one to one (man mbus-introspection(5)):
  *
- *   <namespace name="org.example.Network">
+ *   <namespace name="org.example.Network">   (optionally systemd-service="netd.service" or
+ *                                              exec="/usr/bin/netd --bus": activation)
  *     <doc>Network management.</doc>
  *     <procedure name="GetState">
  *       <doc>Returns the state of one interface.</doc>
@@ -22,6 +23,7 @@
  *   </namespace>
  *
  *   {"namespace": "org.example.Network", "doc": "Network management.",
+ *    (optionally "systemd-service": "netd.service" or "exec": "/usr/bin/netd --bus"),
  *    "procedures": [{"name": "GetState", "doc": "...",
  *                    "in": [{"name": "interface", "type": "string"},
  *                           {"name": "verbose", "type": "bool", "optional": true}],
@@ -104,6 +106,13 @@ struct mbus_idl_namespace {
         char *doc;
         char *path;                             /* file it came from, NULL if declared on the bus */
         bool declared;                          /* true: only names, from the owner's REGISTER */
+        /*
+         * How the broker starts the namespace's owner on the first CALL while it has none
+         * (daemon/activation.c; man mbus-activation(5)): a systemd unit, or a command line run
+         * as the broker's user. At most one is set; both NULL: not activatable. Files only.
+         */
+        char *systemd_service;                  /* "netd.service" */
+        char *exec;                             /* "/usr/bin/netd --bus": absolute path, words */
         struct mbus_idl_member *procedures;
         size_t n_procedures;
         struct mbus_idl_member *events;
@@ -116,6 +125,13 @@ struct mbus_idl_namespace {
  * element chain (the struct itself is embedded). */
 int mbus_idl_type_parse(struct mbus_idl_type *ret, const char *s);
 void mbus_idl_type_done(struct mbus_idl_type *t);
+
+/*
+ * Activation settings of a file (both forms): service must be a unit name ending in
+ * ".service", exec an absolute path optionally followed by arguments separated by spaces
+ * (no shell, no quoting). Returns 0 or -EINVAL with a reason in why.
+ */
+int mbus_idl_check_activation(const char *systemd_service, const char *exec, const char **why);
 
 /* Parsing. Each returns 0 and a new namespace in *ret, -EBADMSG with *err filled for a
  * malformed file (syntax, unknown element/key, bad type, duplicate name, invalid name, ...),

@@ -31,6 +31,7 @@ static const struct {
         { MBUS_ERROR_NO_SUCH_SUBSCRIPTION, ENOENT     },
         { MBUS_ERROR_PROTOCOL,             EBADMSG    },
         { MBUS_ERROR_DISCONNECTED,         ENOTCONN   },
+        { MBUS_ERROR_ACTIVATION_FAILED,    ENOEXEC    },
 };
 
 _public_ void mbus_error_free(struct mbus_error *e) {

@@ -27,6 +27,7 @@ static const struct { const char *name; int error; } table[] = {
         { MBUS_ERROR_NO_SUCH_SUBSCRIPTION, -ENOENT },
         { MBUS_ERROR_PROTOCOL, -EBADMSG },
         { MBUS_ERROR_DISCONNECTED, -ENOTCONN },
+        { MBUS_ERROR_ACTIVATION_FAILED, -ENOEXEC },
 };
 
 START_TEST(test_table_maps_both_ways) {

@@ -785,3 +785,15 @@ int test_config_main(Suite *(*make_suite)(void)) {
         test_config_root_done();
         return r;
 }
+
+void test_config_broker_done(struct test_config *c, struct test_broker *b) {
+        int st = test_broker_stop(b);
+
+        if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                char cmd[400];
+                snprintf(cmd, sizeof(cmd), "cat %s >&2", c->log);
+                (void) !system(cmd);
+        }
+        test_config_remove(c);
+        ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "broker did not exit cleanly: status %d", st);
+}

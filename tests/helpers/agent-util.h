@@ -63,6 +63,8 @@ const char *test_agent_error_name(const struct test_agent *a);
 int test_agent_stop(struct test_agent *a);
 
 /* A configuration directory for --config-dir: DIR/interfaces.d and DIR/policy.d. */
+struct test_broker;
+
 struct test_config {
         char dir[256];
         char log[300];              /* DIR/broker.log, for the broker's stderr */
@@ -82,6 +84,10 @@ void test_config_unlink(const struct test_config *c, const char *relpath);
 const char *test_config_path(const struct test_config *c, const char *relpath, char *buf, size_t size);
 /* Removes the whole directory. */
 void test_config_remove(struct test_config *c);
+
+/* Stops the broker started with c's log, then removes c; shows the log and fails the test
+ * (Check) if the broker did not exit 0. */
+void test_config_broker_done(struct test_config *c, struct test_broker *b);
 
 /* Waits up to timeout_ms for the file at path to contain needle. */
 bool test_file_wait_for(const char *path, const char *needle, int timeout_ms);

@@ -27,6 +27,7 @@ extern "C" {
 #define MBUS_ERROR_NO_SUCH_SUBSCRIPTION "org.mbus.Error.NoSuchSubscription"   /* -ENOENT */
 #define MBUS_ERROR_PROTOCOL             "org.mbus.Error.ProtocolError"        /* -EBADMSG */
 #define MBUS_ERROR_DISCONNECTED         "org.mbus.Error.Disconnected"         /* -ENOTCONN */
+#define MBUS_ERROR_ACTIVATION_FAILED    "org.mbus.Error.ActivationFailed"     /* -ENOEXEC */
 
 /*
  * A named error with a human-readable message. Both strings are owned by the struct; an empty
