@@ -303,6 +303,10 @@ static int activation_exec(struct activation *a, const char *command, char *why,
         argv = activation_split(command);
         if (!argv)
                 return -ENOMEM;
+        if (!argv[0]) {         /* the file check refuses this; the analyzer cannot know */
+                (void) snprintf(why, why_size, "empty command");
+                return -ENOEXEC;
+        }
         activation_broker_address(t->broker, address, sizeof(address));
         ch = calloc(1, sizeof(*ch));
         if (!ch)
@@ -395,7 +399,7 @@ static int activation_on_unit_changed(sd_bus_message *m, void *userdata, sd_bus_
                 return 0;
         if (sd_bus_message_read(m, "s", &iface) < 0 || sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
                 return 0;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+        while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
                 const char *name;
 
                 if (sd_bus_message_read(m, "s", &name) < 0)

@@ -526,7 +526,7 @@ static int driver_disconnect_peer(struct mbus_broker *b, struct mbus_peer *calle
                                   json_object **ret, struct driver_error *err) {
         char who[MBUS_CREDS_DESCRIBE_MAX], text[512];
         struct mbus_peer *peer = NULL;
-        const char *id, *reason;
+        const char *id, *reason = "";
         uint64_t n;
         int r;
 
@@ -563,7 +563,7 @@ static int driver_release_namespace(struct mbus_broker *b, struct mbus_peer *cal
         char who[MBUS_CREDS_DESCRIBE_MAX], text[512];
         struct mbus_namespace *entry;
         struct mbus_peer *owner;
-        const char *name, *reason;
+        const char *name, *reason = "";
         uint64_t owner_id;
         int r;
 
