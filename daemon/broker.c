@@ -36,6 +36,7 @@
 #include "conf/policy.h"
 #include "driver.h"
 #include "listener.h"
+#include "listener-ws.h"
 #include "log-ids.h"
 #include "match.h"
 #include "namespace.h"
@@ -44,6 +45,7 @@
 #include "proto/address.h"
 #include "proto/frame.h"
 #include "proto/names.h"
+#include "proto/message.h"
 #include "proto/tls.h"
 #include "reply.h"
 #include "router.h"
@@ -226,6 +228,7 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
         for (size_t i = 0; i < b->n_listeners; i++)
                 mbus_listener_free(b->listeners[i]);
         free(b->listeners);
+        mbus_ws_free(b->ws);
 
         mbus_activation_table_free(b->activation);
         sd_event_source_disable_unref(b->call_timer);
@@ -256,6 +259,15 @@ static int broker_add_listener(struct mbus_broker *b, int fd, const struct mbus_
                                 "Cannot listen on %s: TLS needs --tls-cert, --tls-key and --tls-ca", desc);
         }
 
+        if (ops->ws && !b->ws) {
+                r = mbus_ws_new(&b->ws, b);
+                if (r < 0) {
+                        safe_close(fd);
+                        return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
+                                        "Cannot listen on %s: WebSocket setup failed", desc);
+                }
+        }
+
         array = realloc(b->listeners, (b->n_listeners + 1) * sizeof(*array));
         if (!array) {
                 safe_close(fd);
@@ -277,6 +289,11 @@ static int broker_add_listener(struct mbus_broker *b, int fd, const struct mbus_
 static const struct mbus_listener_ops *broker_passed_ops(int fd, const char *name) {
         if (name && strcmp(name, "unix") == 0)
                 return mbus_listener_uds_check(fd) >= 0 ? &mbus_listener_uds_ops : NULL;
+        if (name && (strcmp(name, "ws") == 0 || strcmp(name, "wss") == 0)) {
+                if (mbus_listener_tcp_check(fd) < 0)
+                        return NULL;
+                return name[2] == 's' ? &mbus_listener_wss_ops : &mbus_listener_ws_ops;
+        }
         if (name && (strcmp(name, "tcp") == 0 || strcmp(name, "tls") == 0)) {
                 if (mbus_listener_tcp_check(fd) < 0)
                         return NULL;
@@ -309,7 +326,7 @@ int mbus_broker_listen_fds(struct mbus_broker *b, const int *fds, char **names, 
                 if (!ops) {
                         r = mbus_log(LOG_ERR, -EINVAL, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                      "Passed fd %i%s%s%s is not a listening socket of a transport mbus knows "
-                                     "(FileDescriptorName= unix, tcp or tls)", fds[i], name ? " (" : "",
+                                     "(FileDescriptorName= unix, tcp, tls, ws or wss)", fds[i], name ? " (" : "",
                                      name ?: "", name ? ")" : "");
                         safe_close(fds[i]);
                         continue;
@@ -356,6 +373,11 @@ int mbus_broker_listen_address(struct mbus_broker *b, const char *address) {
                 ops = a.kind == MBUS_ADDRESS_TLS ? &mbus_listener_tls_ops : &mbus_listener_tcp_ops;
                 r = mbus_listener_tcp_bind(&a, b->options->tcp_allow_remote, &fd);
                 break;
+        case MBUS_ADDRESS_WS:
+        case MBUS_ADDRESS_WSS:
+                ops = a.kind == MBUS_ADDRESS_WSS ? &mbus_listener_wss_ops : &mbus_listener_ws_ops;
+                r = mbus_listener_tcp_bind(&a, b->options->tcp_allow_remote, &fd);
+                break;
         default:
                 assert(!"unknown address kind");
                 return -EINVAL;
@@ -366,7 +388,7 @@ int mbus_broker_listen_address(struct mbus_broker *b, const char *address) {
         if (r == -EPERM)
                 return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                 "Refusing plain TCP on %s, which is not a loopback address: plain TCP "
-                                "carries no identity. Use tls://, or --tcp-allow-remote to force it", address);
+                                "carries no identity. Use tls:// or wss://, or --tcp-allow-remote to force it", address);
         if (r < 0)
                 return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                 "Failed to listen on %s: %s", address, strerror(-r));
@@ -378,7 +400,7 @@ int mbus_broker_listen_address(struct mbus_broker *b, const char *address) {
                 return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                 "Failed to listen on %s: %s", address, strerror(-r));
         }
-        if (a.kind == MBUS_ADDRESS_TCP)
+        if (a.kind == MBUS_ADDRESS_TCP || a.kind == MBUS_ADDRESS_WS)
                 (void) mbus_log(LOG_WARNING, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                 "Listening on plain TCP %s: its peers are identified by address only, "
                                 "and nothing they send is encrypted", address);
@@ -459,6 +481,8 @@ static void broker_refuse(struct mbus_broker *b, int fd, bool tls) {
         safe_close(fd);
 }
 
+static int broker_add_peer(struct mbus_broker *b, struct mbus_peer *peer);
+
 void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds, bool tls) {
         struct mbus_peer *peer;
         int r;
@@ -477,12 +501,42 @@ void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds,
         if (tls)
                 r = mbus_peer_start_tls(peer, b->tls_server);
         if (r >= 0)
-                r = mbus_hashmap_put(b->peers, &peer->id, peer);
+                r = broker_add_peer(b, peer);
         if (r < 0) {
                 (void) mbus_log(LOG_WARNING, r, NULL, "Failed to set up a peer: %s", strerror(-r));
                 mbus_peer_free(peer);
-                return;
         }
+}
+
+int mbus_broker_accept_message(struct mbus_broker *b, struct mbus_message_link *link, struct mbus_creds *creds,
+                               struct mbus_peer **ret) {
+        struct mbus_peer *peer;
+        int r;
+
+        if (b->n_peers >= b->options->max_peers) {
+                broker_refuse(b, -EBADF, /* tls= */ true);
+                return -ENOBUFS;
+        }
+        r = mbus_peer_new(&peer, b, -EBADF, creds);
+        if (r < 0)
+                return r;
+        mbus_transport_done(&peer->stream.transport);
+        mbus_transport_init_message(&peer->stream.transport, link);
+        r = broker_add_peer(b, peer);
+        if (r < 0) {
+                mbus_peer_free(peer);
+                return r;
+        }
+        *ret = peer;
+        return 0;
+}
+
+static int broker_add_peer(struct mbus_broker *b, struct mbus_peer *peer) {
+        int r;
+
+        r = mbus_hashmap_put(b->peers, &peer->id, peer);
+        if (r < 0)
+                return r;
         peer->prev = b->peers_last;
         if (b->peers_last)
                 b->peers_last->next = peer;
@@ -491,6 +545,7 @@ void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds,
         b->peers_last = peer;
         b->n_peers++;
         b->stats.peers_accepted++;
+        return 0;
 }
 
 struct mbus_peer *mbus_broker_find_peer(struct mbus_broker *b, uint64_t id) {

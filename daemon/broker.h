@@ -21,6 +21,8 @@ struct mbus_hashmap;
 struct mbus_listener;
 struct mbus_tls_context;
 struct mbus_match_index;
+struct mbus_message_link;
+struct mbus_ws;
 struct mbus_namespace_registry;
 struct mbus_peer;
 struct mbus_pending_table;
@@ -42,6 +44,7 @@ struct mbus_broker {
         struct mbus_tls_context *tls_server;    /* owned (a reference); NULL without --tls-cert.
                                                    Peers hold their own: a reload swaps it. */
         struct mbus_ratelimit tls_log_ratelimit;        /* "Refused TLS connection ..." */
+        struct mbus_ws *ws;                     /* owned: libwebsockets, with the first ws/wss listener */
 
         struct mbus_hashmap *peers;             /* id -> struct mbus_peer, live peers only */
         struct mbus_peer *peers_first, *peers_last;   /* the same peers, in connect order */
@@ -120,6 +123,13 @@ int mbus_broker_load_tls(struct mbus_broker *b);
  * handshake with the broker's server context.
  */
 void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds, bool tls);
+/*
+ * A peer over a message link (a WebSocket connection, daemon/listener-ws.c) with the
+ * credentials of its connection (moved). Returns 0 and the peer in *ret (the broker owns it),
+ * -ENOBUFS over --max-peers (counted and logged), or -ENOMEM.
+ */
+int mbus_broker_accept_message(struct mbus_broker *b, struct mbus_message_link *link, struct mbus_creds *creds,
+                               struct mbus_peer **ret);
 struct mbus_peer *mbus_broker_find_peer(struct mbus_broker *b, uint64_t id);   /* live ones */
 
 /*

@@ -48,6 +48,27 @@ const struct mbus_listener_ops mbus_listener_tls_ops = {
         .tls = true,
 };
 
+static int tcp_ws_get_creds(int fd, const struct sockaddr *sa, socklen_t len, struct mbus_creds *ret) {
+        return tcp_get_creds("ws", fd, sa, len, ret);
+}
+
+static int tcp_wss_get_creds(int fd, const struct sockaddr *sa, socklen_t len, struct mbus_creds *ret) {
+        return tcp_get_creds("wss", fd, sa, len, ret);
+}
+
+const struct mbus_listener_ops mbus_listener_ws_ops = {
+        .name = "ws",
+        .get_creds = tcp_ws_get_creds,
+        .ws = true,
+};
+
+const struct mbus_listener_ops mbus_listener_wss_ops = {
+        .name = "wss",
+        .get_creds = tcp_wss_get_creds,
+        .tls = true,
+        .ws = true,
+};
+
 int mbus_listener_tcp_bind(const struct mbus_address *a, bool allow_remote_plain, int *ret_fd) {
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai = NULL;
         int r = -EHOSTUNREACH;
@@ -55,7 +76,7 @@ int mbus_listener_tcp_bind(const struct mbus_address *a, bool allow_remote_plain
         if (getaddrinfo(a->host, a->port, &hints, &ai) != 0 || !ai)
                 return -EHOSTUNREACH;
 
-        if (a->kind == MBUS_ADDRESS_TCP && !allow_remote_plain)
+        if ((a->kind == MBUS_ADDRESS_TCP || a->kind == MBUS_ADDRESS_WS) && !allow_remote_plain)
                 for (struct addrinfo *p = ai; p; p = p->ai_next)
                         if (!mbus_sockaddr_is_loopback(p->ai_addr)) {
                                 freeaddrinfo(ai);

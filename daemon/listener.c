@@ -17,6 +17,7 @@
 #include "broker.h"
 #include "creds.h"
 #include "listener.h"
+#include "listener-ws.h"
 #include "log-ids.h"
 #include "peer.h"
 #include "util/fd-util.h"
@@ -82,7 +83,10 @@ static int listener_on_io(sd_event_source *s, int fd, uint32_t revents, void *us
                                         strerror(-r));
                         continue;
                 }
-                mbus_broker_accept(b, TAKE_FD(cfd), &creds, l->ops->tls);
+                if (l->ops->ws)
+                        mbus_ws_adopt(b->ws, TAKE_FD(cfd), &creds, l->ops->tls);
+                else
+                        mbus_broker_accept(b, TAKE_FD(cfd), &creds, l->ops->tls);
                 mbus_creds_done(&creds);
         }
 

@@ -22,6 +22,7 @@ struct mbus_listener_ops {
         /* Reads the credentials of an accepted connection from sa. Returns 0 or negative errno. */
         int (*get_creds)(int fd, const struct sockaddr *sa, socklen_t len, struct mbus_creds *ret);
         bool tls;                       /* the peer's stream runs TLS (the broker's server context) */
+        bool ws;                        /* connections go to libwebsockets (listener-ws.c) */
 };
 
 struct mbus_listener {
@@ -36,6 +37,8 @@ struct mbus_listener {
 extern const struct mbus_listener_ops mbus_listener_uds_ops;
 extern const struct mbus_listener_ops mbus_listener_tcp_ops;
 extern const struct mbus_listener_ops mbus_listener_tls_ops;
+extern const struct mbus_listener_ops mbus_listener_ws_ops;
+extern const struct mbus_listener_ops mbus_listener_wss_ops;
 
 /* Lifecycle. Takes fd (also on failure) and a copy of unlink_path (may be NULL). */
 int mbus_listener_new(struct mbus_listener **ret, struct mbus_broker *b, int fd,
@@ -53,7 +56,7 @@ int mbus_listener_uds_bind(const char *address, int *ret_fd, char **ret_path);
 int mbus_listener_uds_check(int fd);
 
 /*
- * listener-tcp.c: binds a TCP socket for a tcp:// or tls:// address. A plain tcp:// address
+ * listener-tcp.c: binds a TCP socket for a tcp://, tls://, ws:// or wss:// address. A plain one
  * must resolve to loopback addresses only unless allow_remote_plain. Returns 0 and the
  * listening fd, -EPERM for a plain non-loopback address, -EHOSTUNREACH if the host does not
  * resolve, -EADDRINUSE, or negative errno.

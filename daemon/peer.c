@@ -38,6 +38,8 @@ static int peer_update_events(struct mbus_peer *peer) {
         uint32_t events = mbus_stream_events(&peer->stream);
         int r;
 
+        if (!peer->io_source)   /* a message transport: its owner does the socket I/O */
+                return 0;
         if (events == peer->io_events)
                 return 0;
         r = sd_event_source_set_io_events(peer->io_source, events);
@@ -146,8 +148,7 @@ static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
         return 0;
 }
 
-static int peer_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        struct mbus_peer *peer = userdata;
+void mbus_peer_dispatch_io(struct mbus_peer *peer, uint32_t revents) {
         struct mbus_broker *b = peer->broker;
         int r;
 
@@ -155,6 +156,10 @@ static int peer_on_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         if (r < 0)
                 mbus_broker_condemn_peer(b, peer, r);
         mbus_broker_dispatch_done(b);   /* @peer may be freed here: touch nothing after */
+}
+
+static int peer_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        mbus_peer_dispatch_io(userdata, revents);
         return 0;
 }
 
@@ -163,7 +168,7 @@ int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, st
         usec_t now;
         int r;
 
-        assert(ret && broker && fd >= 0 && creds);
+        assert(ret && broker && creds);
 
         peer = calloc(1, sizeof(*peer));
         if (!peer)
@@ -174,9 +179,11 @@ int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, st
         mbus_stream_init(&peer->stream, -EBADF, MIN(broker->options->max_frame_size,
                                                     (size_t) MBUS_PEER_HANDSHAKE_FRAME_MAX));
 
-        r = sd_event_add_io(broker->event, &peer->io_source, fd, EPOLLIN, peer_on_io, peer);
-        if (r < 0)
-                return r;
+        if (fd >= 0) {
+                r = sd_event_add_io(broker->event, &peer->io_source, fd, EPOLLIN, peer_on_io, peer);
+                if (r < 0)
+                        return r;
+        }
 
         /* Nothing can fail from here on: the fd becomes ours. */
         peer->fd = fd;

@@ -76,6 +76,11 @@ struct mbus_peer {
  */
 #define MBUS_PEER_HANDSHAKE_FRAME_MAX 4096u
 
+/*
+ * fd < 0 makes a peer without a socket of its own: its owner puts a message transport
+ * (proto/message.h) into peer->stream and calls mbus_peer_dispatch_io() when input arrived or
+ * output may leave again.
+ */
 int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, struct mbus_creds *creds);
 struct mbus_peer *mbus_peer_free(struct mbus_peer *peer);
 
@@ -95,6 +100,13 @@ int mbus_peer_queue(struct mbus_peer *peer, struct mbus_frame *frame, enum mbus_
  * connection is broken.
  */
 int mbus_peer_flush(struct mbus_peer *peer);
+
+/*
+ * What the peer's io callback does on revents: reads and routes (EPOLLIN), marks it for the
+ * flush (EPOLLOUT), condemns it on error, then mbus_broker_dispatch_done(): the peer may be
+ * freed on return.
+ */
+void mbus_peer_dispatch_io(struct mbus_peer *peer, uint32_t revents);
 
 /* Logs (rate-limited, MBUS_MSGID_TLS_REFUSED) that the peer's TLS handshake failed and why. */
 void mbus_peer_log_handshake_failed(struct mbus_peer *peer, int r, const char *reason);

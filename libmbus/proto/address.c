@@ -106,6 +106,8 @@ const char *mbus_address_kind_to_string(enum mbus_address_kind k) {
                 [MBUS_ADDRESS_UNIX] = "unix",
                 [MBUS_ADDRESS_TCP] = "tcp",
                 [MBUS_ADDRESS_TLS] = "tls",
+                [MBUS_ADDRESS_WS] = "ws",
+                [MBUS_ADDRESS_WSS] = "wss",
         };
 
         return k >= 0 && k < _MBUS_ADDRESS_KIND_MAX ? table[k] : NULL;
@@ -245,6 +247,12 @@ int mbus_address_parse(const char *s, struct mbus_address *ret) {
                                             tls ? MBUS_TLS_PORT_DEFAULT : NULL, &a);
                 if (r >= 0 && q)
                         r = tls ? address_parse_params(q + 1, &a) : -EINVAL;
+        } else if (strncmp(s, "ws://", 5) == 0 || strncmp(s, "wss://", 6) == 0) {
+                bool tls = s[2] == 's';
+                const char *rest = s + (tls ? 6 : 5);
+
+                a.kind = tls ? MBUS_ADDRESS_WSS : MBUS_ADDRESS_WS;
+                r = address_parse_host_port(rest, strlen(rest), NULL, &a);
         } else {
                 struct sockaddr_un sa;
 
@@ -292,6 +300,10 @@ int mbus_address_connect(const struct mbus_address *a, int *ret_fd) {
         int r = -EHOSTUNREACH;
 
         assert(a && ret_fd);
+
+        /* A client speaks frames on a byte stream; WebSocket is for browsers and scripts. */
+        if (a->kind == MBUS_ADDRESS_WS || a->kind == MBUS_ADDRESS_WSS)
+                return -EPROTONOSUPPORT;
 
         if (a->kind == MBUS_ADDRESS_UNIX) {
                 _cleanup_close_ int fd = -EBADF;

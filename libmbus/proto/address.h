@@ -11,6 +11,8 @@
  *   tls://HOST[:PORT][?k=v&...] TLS over TCP, port MBUS_TLS_PORT_DEFAULT unless given; the
  *                              client's parameters: cert=, key=, ca= (files) and name= (the name
  *                              the server's certificate must carry; HOST by default)
+ *   ws://HOST:PORT             WebSocket (endpoint /v1/ws, subprotocol mbus), for the broker
+ *   wss://HOST:PORT            to listen on; libmbus clients do not connect to them
  * A new transport adds a form here, not in its callers.
  */
 
@@ -28,6 +30,8 @@ enum mbus_address_kind {
         MBUS_ADDRESS_UNIX,
         MBUS_ADDRESS_TCP,
         MBUS_ADDRESS_TLS,
+        MBUS_ADDRESS_WS,                /* listen only: WebSocket, broker side (listener-ws.c) */
+        MBUS_ADDRESS_WSS,               /* listen only: WebSocket over TLS */
         _MBUS_ADDRESS_KIND_MAX,
         _MBUS_ADDRESS_KIND_INVALID = -EINVAL,
 };
@@ -48,7 +52,7 @@ struct mbus_address {
 int mbus_address_parse(const char *s, struct mbus_address *ret);
 void mbus_address_done(struct mbus_address *a);
 
-/* "unix", "tcp", "tls". */
+/* "unix", "tcp", "tls", "ws", "wss". */
 const char *mbus_address_kind_to_string(enum mbus_address_kind k);
 
 /*

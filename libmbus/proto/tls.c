@@ -87,7 +87,7 @@ static int tls_on_new_session(SSL *ssl, SSL_SESSION *session) {
         return 1;               /* we keep the reference */
 }
 
-static int tls_load_crl(SSL_CTX *ctx, const char *path, char *reason) {
+int mbus_tls_ctx_load_crl(SSL_CTX *ctx, const char *path, char reason[static MBUS_TLS_REASON_MAX]) {
         X509_STORE *store = SSL_CTX_get_cert_store(ctx);
         X509_CRL *crl;
         BIO *bio;
@@ -172,7 +172,7 @@ int mbus_tls_context_new(struct mbus_tls_context **ret, const struct mbus_tls_fi
         }
 
         if (files->crl) {
-                r = tls_load_crl(ctx, files->crl, reason);
+                r = mbus_tls_ctx_load_crl(ctx, files->crl, reason);
                 if (r < 0)
                         goto fail;
         }
@@ -522,6 +522,13 @@ static int tls_read_sans(X509 *cert, struct mbus_tls_identity *id) {
 }
 
 int mbus_tls_get_identity(const struct mbus_transport *t, struct mbus_tls_identity *ret) {
+        assert(t && ret);
+        if (!t->tls || !t->tls->established)
+                return -ENODATA;
+        return mbus_tls_get_identity_ssl(t->tls->ssl, ret);
+}
+
+int mbus_tls_get_identity_ssl(SSL *ssl, struct mbus_tls_identity *ret) {
         struct mbus_tls_identity id = {};
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned md_len = 0;
@@ -530,10 +537,12 @@ int mbus_tls_get_identity(const struct mbus_transport *t, struct mbus_tls_identi
         BIO *bio;
         int idx, r;
 
-        assert(t && ret);
-        if (!t->tls || !t->tls->established)
+        assert(ssl && ret);
+        /* Only a verified certificate is an identity (the handshake fails otherwise, but a
+         * context that does not require one may let an unverified one through). */
+        if (SSL_get_verify_result(ssl) != X509_V_OK)
                 return -ENODATA;
-        cert = SSL_get1_peer_certificate(t->tls->ssl);
+        cert = SSL_get1_peer_certificate(ssl);
         if (!cert)
                 return -ENODATA;
 

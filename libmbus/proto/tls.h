@@ -76,3 +76,14 @@ struct mbus_tls_identity {
  */
 int mbus_tls_get_identity(const struct mbus_transport *t, struct mbus_tls_identity *ret);
 void mbus_tls_identity_done(struct mbus_tls_identity *id);
+
+/* The same for a TLS connection that other code runs (WebSocket over TLS, daemon/listener-ws.c). */
+struct ssl_st;
+int mbus_tls_get_identity_ssl(struct ssl_st *ssl, struct mbus_tls_identity *ret);
+
+/*
+ * Adds the CRLs of the PEM file path to ctx's store and turns CRL checking on, as
+ * mbus_tls_context_new() does with files->crl. Returns 0 or a negative errno with reason.
+ */
+struct ssl_ctx_st;
+int mbus_tls_ctx_load_crl(struct ssl_ctx_st *ctx, const char *path, char reason[static MBUS_TLS_REASON_MAX]);

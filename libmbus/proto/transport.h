@@ -17,11 +17,12 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+struct mbus_message_link;
 struct mbus_tls;
 struct mbus_transport;
 
 struct mbus_transport_ops {
-        const char *name;               /* "socket", "tls" */
+        const char *name;               /* "socket", "tls", "message" */
         /* Reads up to size bytes. Returns > 0, 0 at the end of the stream, -EAGAIN, or -errno. */
         ssize_t (*read)(struct mbus_transport *t, void *buf, size_t size);
         /* Writes what it can of iov. Returns the bytes written (> 0), -EAGAIN, or -errno. */
@@ -42,6 +43,7 @@ struct mbus_transport {
         const struct mbus_transport_ops *ops;
         int fd;                         /* borrowed: the owner of the stream closes it */
         struct mbus_tls *tls;           /* owned by the TLS ops; NULL on a plain socket */
+        struct mbus_message_link *link; /* a reference, for a message transport (proto/message.h) */
 };
 
 extern const struct mbus_transport_ops mbus_transport_socket_ops;

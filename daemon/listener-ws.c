@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * WebSocket peers. Our TCP listener accepts (listener.c, the same accept loop and credentials
+ * as tcp:// and tls://) and hands each connection to libwebsockets, which does the HTTP
+ * upgrade, TLS for wss and the WebSocket framing; once upgraded to /v1/ws with the
+ * subprotocol "mbus", the connection becomes a broker peer over a message link
+ * (proto/message.h): each complete WebSocket message is pushed into the link as one frame,
+ * and each frame the peer's stream writes leaves as one message. The peer code is the same
+ * as for a socket; only who moves the bytes differs.
+ *
+ * The event loop. Debian builds libwebsockets without LWS_WITH_EXTERNAL_POLL, so the
+ * ADD/DEL/CHANGE_MODE_POLL_FD callbacks never come. We know every socket anyway (we adopt
+ * them), so each gets an sd-event io source of ours: EPOLLIN always, EPOLLOUT while output
+ * waits (in the link, or a partial write libwebsockets buffered). Any wakeup calls
+ * lws_service(ctx, -1), which polls libwebsockets' own table once without waiting (with the
+ * events it wants, a POLLOUT for a pong or a close included), services what is ready and runs
+ * its due timers; a one-second timer of ours covers timers with no socket activity. That is
+ * one poll() over the WebSocket sockets per wakeup: linear in their number, a price for the
+ * missing build option, and no thread.
+ *
+ * Limits: a message larger than the peer's frame size limit (4096 bytes before HELLO) is
+ * refused while it is still arriving, fragments included; libwebsockets itself closes on
+ * a bad opcode, an unmasked client frame or a close mid-frame. Each costs only its connection.
+ */
+
+#include <errno.h>
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "broker.h"
+#include "creds.h"
+#include "listener-ws.h"
+#include "log-ids.h"
+#include "peer.h"
+#include "proto/message.h"
+#include "reply.h"
+#include "util/fd-util.h"
+
+#define WS_PATH "/v1/ws"
+#define WS_PROTOCOL "mbus"
+#define WS_TIMER_USEC USEC_PER_SEC
+
+struct mbus_ws {
+        struct mbus_broker *broker;             /* borrowed */
+        struct lws_context *context;
+        struct lws_vhost *vhost, *vhost_tls;    /* vhost_tls: NULL without TLS files */
+        sd_event_source *timer;
+};
+
+struct ws_conn {
+        struct mbus_ws *ws;
+        struct lws *wsi;                        /* NULL once libwebsockets destroyed it */
+        int fd;                                 /* owned by libwebsockets */
+        bool tls;
+        sd_event_source *io_source;
+        uint32_t io_events;
+        struct mbus_creds creds;                /* until the peer takes them */
+        struct mbus_peer *peer;                 /* borrowed: NULL before the upgrade and once dropped */
+        struct mbus_message_link *link;
+        uint8_t *msg;                           /* the message being received */
+        size_t msg_len;
+        bool msg_text;
+        bool closing;                           /* close once the link's output has left */
+};
+
+static void ws_service(struct mbus_ws *ws) {
+        (void) lws_service(ws->context, -1);
+}
+
+static void ws_conn_update_events(struct ws_conn *c) {
+        uint32_t events = EPOLLIN;
+
+        if (!c->io_source || !c->wsi)
+                return;
+        if ((c->link && mbus_message_link_has_output(c->link)) || lws_partial_buffered(c->wsi) || c->closing)
+                events |= EPOLLOUT;
+        if (events != c->io_events && sd_event_source_set_io_events(c->io_source, events) >= 0)
+                c->io_events = events;
+}
+
+static int ws_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct ws_conn *c = userdata;
+        struct mbus_ws *ws = c->ws;
+
+        ws_service(ws);         /* may free c */
+        mbus_broker_dispatch_done(ws->broker);
+        return 0;
+}
+
+static int ws_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct mbus_ws *ws = userdata;
+
+        ws_service(ws);
+        mbus_broker_dispatch_done(ws->broker);
+        (void) sd_event_source_set_time_relative(s, WS_TIMER_USEC);
+        return 0;
+}
+
+/* The link has output (or the peer let go of it): ask for writability. */
+static void ws_conn_on_output(void *userdata) {
+        struct ws_conn *c = userdata;
+
+        if (c->link && c->link->stream_gone) {
+                c->peer = NULL;
+                c->closing = true;
+        }
+        if (c->wsi)
+                lws_callback_on_writable(c->wsi);
+        ws_conn_update_events(c);
+}
+
+static struct ws_conn *ws_conn_free(struct ws_conn *c) {
+        if (!c)
+                return NULL;
+        if (c->link) {
+                c->link->eof = true;
+                c->link->on_output = NULL;
+        }
+        if (c->peer) {
+                /* The socket is gone: the peer reads the end of its stream. */
+                mbus_broker_condemn_peer(c->ws->broker, c->peer, -ECONNRESET);
+                c->peer = NULL;
+        }
+        c->link = mbus_message_link_unref(c->link);
+        sd_event_source_disable_unref(c->io_source);
+        mbus_creds_done(&c->creds);
+        free(c->msg);
+        free(c);
+        return NULL;
+}
+
+static size_t ws_conn_limit(const struct ws_conn *c) {
+        return c->peer ? c->peer->stream.max_frame_size : MBUS_PEER_HANDSHAKE_FRAME_MAX;
+}
+
+/* Checks the upgrade request: path, subprotocol. Returns 0 to accept, -1 to refuse. */
+static int ws_filter(struct ws_conn *c, struct lws *wsi) {
+        char uri[64] = "", proto[128] = "";
+
+        if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 || strcmp(uri, WS_PATH) != 0)
+                return -1;
+        if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) <= 0 || !strstr(proto, WS_PROTOCOL))
+                return -1;
+        return 0;
+}
+
+static int ws_established(struct ws_conn *c, struct lws *wsi) {
+        struct mbus_broker *b = c->ws->broker;
+        int r;
+
+        r = mbus_message_link_new(&c->link, /* out_max= */ 0);
+        if (r < 0)
+                return r;
+        c->link->on_output = ws_conn_on_output;
+        c->link->userdata = c;
+
+        if (c->tls && c->creds.remote) {
+                SSL *ssl = lws_get_ssl(wsi);
+
+                r = ssl ? mbus_tls_get_identity_ssl(ssl, &c->creds.remote->cert) : -ENODATA;
+                if (r < 0 && r != -ENODATA)
+                        return r;
+        }
+        return mbus_broker_accept_message(b, c->link, &c->creds, &c->peer);
+}
+
+/* A fragment of a message arrived: gather it; a whole message goes into the link. */
+static int ws_receive(struct ws_conn *c, struct lws *wsi, const void *in, size_t len) {
+        const char *reason = NULL;
+        size_t limit = ws_conn_limit(c);
+        uint8_t *p;
+        int r;
+
+        if (!c->peer || c->closing)
+                return 0;
+        if (lws_is_first_fragment(wsi)) {
+                c->msg_len = 0;
+                c->msg_text = !lws_frame_is_binary(wsi);
+        }
+        if (len > limit - MIN(c->msg_len, limit)) {
+                r = mbus_reply_protocol_error(c->ws->broker, c->peer,
+                                              c->peer->state == MBUS_PEER_HANDSHAKE ?
+                                              "HELLO larger than 4096 bytes" :
+                                              "WebSocket message larger than the frame size limit");
+                mbus_broker_condemn_peer(c->ws->broker, c->peer, r);
+                return 0;
+        }
+        p = realloc(c->msg, c->msg_len + len + 1);
+        if (!p)
+                return -ENOMEM;
+        c->msg = p;
+        memcpy(c->msg + c->msg_len, in, len);
+        c->msg_len += len;
+        if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
+                return 0;
+
+        r = mbus_message_link_push(c->link, c->msg, c->msg_len, c->msg_text, limit, &reason);
+        free(c->msg);
+        c->msg = NULL;
+        c->msg_len = 0;
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                r = mbus_reply_protocol_error(c->ws->broker, c->peer, reason ?: strerror(-r));
+                mbus_broker_condemn_peer(c->ws->broker, c->peer, r);
+                return 0;
+        }
+        mbus_peer_dispatch_io(c->peer, EPOLLIN);        /* may drop the peer: c->peer is then NULL */
+        return 0;
+}
+
+/* Sends one queued frame as one message. Returns -1 to have libwebsockets close. */
+static int ws_writeable(struct ws_conn *c, struct lws *wsi) {
+        _cleanup_free_ uint8_t *msg = NULL;
+        size_t len = 0;
+        bool text = false;
+        int r;
+
+        if (!c->link)
+                return 0;
+        r = mbus_message_link_pop(c->link, LWS_PRE, &msg, &len, &text);
+        if (r < 0)
+                return -1;
+        if (r == 0) {
+                if (c->closing)
+                        return -1;
+                /* Drained: the stream may hold more that the link refused. */
+                if (c->peer)
+                        mbus_peer_dispatch_io(c->peer, EPOLLOUT);
+                return 0;
+        }
+        if (lws_write(wsi, msg + LWS_PRE, len, text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY) < (int) len)
+                return -1;
+        if (mbus_message_link_has_output(c->link) || c->closing || c->peer)
+                lws_callback_on_writable(wsi);
+        return 0;
+}
+
+/* The wss vhost's TLS context is being made: the CRL goes in as for tls:// (tls.c). */
+static int ws_load_crl(struct lws *wsi, SSL_CTX *ctx) {
+        struct mbus_ws *ws = lws_context_user(lws_get_context(wsi));
+        const char *crl = ws->broker->options->tls_crl;
+        char reason[MBUS_TLS_REASON_MAX];
+        int r;
+
+        if (!crl)
+                return 0;
+        r = mbus_tls_ctx_load_crl(ctx, crl, reason);
+        if (r < 0)
+                (void) mbus_log(LOG_ERR, r, NULL, "wss: %s", reason);
+        return r < 0 ? 1 : 0;
+}
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+        struct ws_conn *c;
+        int r = 0;
+
+        if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS)
+                return ws_load_crl(wsi, user);
+        c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+
+        switch (reason) {
+        case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+                return c ? ws_filter(c, wsi) : -1;
+        case LWS_CALLBACK_ESTABLISHED:
+                if (!c)
+                        return -1;
+                r = ws_established(c, wsi);
+                if (r < 0) {
+                        if (r != -ENOBUFS)
+                                (void) mbus_log(LOG_WARNING, r, NULL, "Failed to set up a WebSocket peer: %s",
+                                                strerror(-r));
+                        return -1;
+                }
+                break;
+        case LWS_CALLBACK_RECEIVE:
+                if (c)
+                        r = ws_receive(c, wsi, in, len);
+                break;
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+                if (c)
+                        r = ws_writeable(c, wsi);
+                break;
+        case LWS_CALLBACK_HTTP:
+                /* Plain HTTP on a WebSocket listener: nothing served yet. */
+                if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
+                        return -1;
+                return lws_http_transaction_completed(wsi);
+        case LWS_CALLBACK_WSI_DESTROY:
+                if (c) {
+                        lws_set_opaque_user_data(wsi, NULL);
+                        c->wsi = NULL;
+                        ws_conn_free(c);
+                }
+                return 0;
+        default:
+                return lws_callback_http_dummy(wsi, reason, user, in, len);
+        }
+        if (c)
+                ws_conn_update_events(c);
+        return r < 0 ? -1 : 0;
+}
+
+static const struct lws_protocols ws_protocols[] = {
+        { .name = WS_PROTOCOL, .callback = ws_callback, .rx_buffer_size = 64 * 1024 },
+        { NULL },
+};
+
+void mbus_ws_adopt(struct mbus_ws *ws, int fd, struct mbus_creds *creds, bool tls) {
+        struct lws_vhost *vh = tls ? ws->vhost_tls : ws->vhost;
+        struct ws_conn *c;
+        struct lws *wsi;
+        int r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c || !vh) {
+                free(c);
+                safe_close(fd);
+                return;
+        }
+        c->ws = ws;
+        c->fd = fd;
+        c->tls = tls;
+        mbus_creds_move(&c->creds, creds);
+
+        r = sd_event_add_io(ws->broker->event, &c->io_source, fd, EPOLLIN, ws_on_io, c);
+        if (r < 0) {
+                safe_close(fd);
+                ws_conn_free(c);
+                return;
+        }
+        c->io_events = EPOLLIN;
+        (void) sd_event_source_set_description(c->io_source, tls ? "wss" : "ws");
+
+        wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | (tls ? LWS_ADOPT_ALLOW_SSL : 0),
+                                         (lws_sock_file_fd_type) { .sockfd = fd }, NULL, NULL);
+        if (!wsi) {
+                /* libwebsockets closed the socket on failure. */
+                (void) mbus_log(LOG_WARNING, -ENOMEM, NULL, "Failed to take a WebSocket connection");
+                ws_conn_free(c);
+                return;
+        }
+        c->wsi = wsi;
+        lws_set_opaque_user_data(wsi, c);
+}
+
+static void ws_log_emit(int level, const char *line) {
+        (void) mbus_log(level & LLL_ERR ? LOG_ERR : LOG_DEBUG, 0, NULL, "libwebsockets: %.*s",
+                        (int) strcspn(line, "\n"), line);
+}
+
+int mbus_ws_new(struct mbus_ws **ret, struct mbus_broker *b) {
+        struct lws_context_creation_info info = {};
+        const struct mbus_options *o = b->options;
+        struct mbus_ws *ws;
+        int r;
+
+        ws = calloc(1, sizeof(*ws));
+        if (!ws)
+                return -ENOMEM;
+        ws->broker = b;
+
+        lws_set_log_level(LLL_ERR, ws_log_emit);
+        info.port = CONTEXT_PORT_NO_LISTEN;
+        info.protocols = ws_protocols;
+        info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.user = ws;
+        info.gid = (gid_t) -1;
+        info.uid = (uid_t) -1;
+        ws->context = lws_create_context(&info);
+        if (!ws->context) {
+                free(ws);
+                return -ENOMEM;
+        }
+
+        info.vhost_name = "ws";
+        info.alpn = "http/1.1";         /* WebSocket over HTTP/2 would be one socket for many peers */
+        ws->vhost = lws_create_vhost(ws->context, &info);
+        if (o->tls_cert && o->tls_ca) {
+                info.vhost_name = "wss";
+                info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+                info.ssl_cert_filepath = o->tls_cert;
+                info.ssl_private_key_filepath = o->tls_key ?: o->tls_cert;
+                info.ssl_ca_filepath = o->tls_ca;
+                ws->vhost_tls = lws_create_vhost(ws->context, &info);
+        }
+        if (!ws->vhost || (o->tls_cert && o->tls_ca && !ws->vhost_tls)) {
+                mbus_ws_free(ws);
+                return -ENOMEM;
+        }
+
+        r = sd_event_add_time_relative(b->event, &ws->timer, CLOCK_MONOTONIC, WS_TIMER_USEC, 100 * USEC_PER_MSEC,
+                                       ws_on_timer, ws);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(ws->timer, SD_EVENT_ON);
+        if (r < 0) {
+                mbus_ws_free(ws);
+                return r;
+        }
+        *ret = ws;
+        return 0;
+}
+
+struct mbus_ws *mbus_ws_free(struct mbus_ws *ws) {
+        if (!ws)
+                return NULL;
+        sd_event_source_disable_unref(ws->timer);
+        if (ws->context)
+                lws_context_destroy(ws->context);      /* destroys every wsi: WSI_DESTROY frees its conn */
+        free(ws);
+        return NULL;
+}
