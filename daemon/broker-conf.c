@@ -42,6 +42,7 @@ struct broker_conf_key {
 static const struct broker_conf_key broker_conf_keys[] = {
         { "Broker",    "Listen",              MBUS_OPTION_LISTEN              },
         { "Broker",    "TCPAllowRemote",      MBUS_OPTION_TCP_ALLOW_REMOTE    },
+        { "WebSocket", "Origin",              MBUS_OPTION_WS_ORIGIN           },
         { "Broker",    "LogLevel",            MBUS_OPTION_LOG_LEVEL           },
         { "Broker",    "Scope",               MBUS_OPTION_SCOPE               },
         { "TLS",       "Certificate",         MBUS_OPTION_TLS_CERT            },

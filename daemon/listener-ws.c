@@ -136,14 +136,48 @@ static size_t ws_conn_limit(const struct ws_conn *c) {
         return c->peer ? c->peer->stream.max_frame_size : MBUS_PEER_HANDSHAKE_FRAME_MAX;
 }
 
-/* Checks the upgrade request: path, subprotocol. Returns 0 to accept, -1 to refuse. */
+/*
+ * Whether a page from origin may connect. No Origin header: not a browser (a browser always
+ * sends one), so nothing to check. Else the origin must be the broker's own (its page, served
+ * from the Host the browser connected to) or one that --ws-origin names ("*": any).
+ */
+static bool ws_origin_allowed(struct ws_conn *c, struct lws *wsi, const char *origin) {
+        char host[256] = "";
+        const char *rest;
+
+        if (!origin[0])
+                return true;
+        for (char **o = c->ws->broker->options->ws_origin; o && *o; o++)
+                if (strcmp(*o, "*") == 0 || strcmp(*o, origin) == 0)
+                        return true;
+        rest = strstr(origin, "://");
+        if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0 || !rest)
+                return false;
+        return strcmp(rest + 3, host) == 0 &&
+               strncmp(origin, c->tls ? "https://" : "http://", (size_t) (rest + 3 - origin)) == 0;
+}
+
+/* Checks the upgrade request: path, subprotocol, origin. Returns 0 to accept, -1 to refuse. */
 static int ws_filter(struct ws_conn *c, struct lws *wsi) {
-        char uri[64] = "", proto[128] = "";
+        char uri[64] = "", proto[128] = "", origin[256] = "";
 
         if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 || strcmp(uri, WS_PATH) != 0)
                 return -1;
         if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) <= 0 || !strstr(proto, WS_PROTOCOL))
                 return -1;
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) >= (int) sizeof(origin) ||
+            lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0 ||
+            !ws_origin_allowed(c, wsi, origin)) {
+                struct mbus_broker *b = c->ws->broker;
+
+                if (mbus_broker_log_ratelimit(b, &b->tls_log_ratelimit, LOG_WARNING, -EACCES,
+                                              MBUS_MSGID_WS_ORIGIN_REFUSED, "WebSocket origin refusals"))
+                        (void) mbus_log(LOG_WARNING, -EACCES, MBUS_FIELDS(.msgid = MBUS_MSGID_WS_ORIGIN_REFUSED),
+                                        "Refused a WebSocket connection from %s: origin %s is not allowed "
+                                        "(--ws-origin)", c->creds.remote ? c->creds.remote->address : "?",
+                                        origin[0] ? origin : "(too long)");
+                return -1;
+        }
         return 0;
 }
 

@@ -33,6 +33,7 @@
 #include "util/macro.h"
 
 static void options_listen_clear(struct mbus_options *c);
+static void options_strv_clear(char ***l);
 
 void mbus_options_init(struct mbus_options *c) {
         assert(c);
@@ -58,6 +59,7 @@ void mbus_options_done(struct mbus_options *c) {
         if (!c)
                 return;
         options_listen_clear(c);
+        options_strv_clear(&c->ws_origin);
         free(c->tls_cert);
         free(c->tls_key);
         free(c->tls_ca);
@@ -89,7 +91,8 @@ void mbus_options_help(const char *program_name) {
                "     --tls-key FILE              Its private key, PEM (default: in --tls-cert)\n"
                "     --tls-ca FILE               CA bundle that client certificates must chain to\n"
                "     --tls-crl FILE              Revoked client certificates, PEM\n"
-               "     --tcp-allow-remote          Allow plain tcp:// on addresses beyond loopback\n"
+               "     --tcp-allow-remote          Allow plain tcp:// and ws:// on addresses beyond loopback\n"
+               "     --ws-origin ORIGIN          Pages from ORIGIN may connect over WebSocket (repeatable)\n"
                "     --handshake-timeout SEC     Drop a TLS peer whose handshake takes longer (10)\n"
                "     --max-peers N               Connected peers at most (%u)\n"
                "     --max-frame-size BYTES      Largest frame accepted (16777216)\n"
@@ -207,6 +210,7 @@ enum option_kind {
         OPTION_LOG_TARGET,      /* enum mbus_log_target, as an int */
         OPTION_LOG_LEVEL,       /* int */
         OPTION_SCOPE,           /* enum mbus_policy_scope, as an int */
+        OPTION_STRV,            /* char **, NULL-terminated, appended to */
 };
 
 struct option_info {
@@ -254,6 +258,7 @@ static const struct option_info option_table[_MBUS_OPTION_MAX] = {
         OPTION(MBUS_OPTION_SCOPE, "scope", OPTION_SCOPE, scope, .hint = "system or user"),
         OPTION(MBUS_OPTION_ACTIVATION_TIMEOUT, "activation-timeout", OPTION_SEC, activation_timeout,
                .hint = "seconds"),
+        OPTION(MBUS_OPTION_WS_ORIGIN, "ws-origin", OPTION_STRV, ws_origin, .hint = "scheme://host[:port] or *"),
 };
 
 #define OPTION_FIELD(c, info, type) ((type *) ((uint8_t *) (c) + (info)->offset))
@@ -273,6 +278,39 @@ static void options_listen_clear(struct mbus_options *c) {
         free(c->listen);
         c->listen = NULL;
         c->n_listen = 0;
+}
+
+static void options_strv_clear(char ***l) {
+        for (char **p = *l; p && *p; p++)
+                free(*p);
+        free(*l);
+        *l = NULL;
+}
+
+static size_t options_strv_length(char *const *l) {
+        size_t n = 0;
+
+        while (l && l[n])
+                n++;
+        return n;
+}
+
+static int options_strv_add(char ***l, const char *value) {
+        size_t n = options_strv_length(*l);
+        char **p, *s;
+
+        s = strdup(value);
+        if (!s)
+                return -ENOMEM;
+        p = realloc(*l, (n + 2) * sizeof(*p));
+        if (!p) {
+                free(s);
+                return -ENOMEM;
+        }
+        p[n] = s;
+        p[n + 1] = NULL;
+        *l = p;
+        return 0;
 }
 
 static int options_listen_add(struct mbus_options *c, const char *address) {
@@ -313,6 +351,15 @@ int mbus_options_set(struct mbus_options *c, enum mbus_option o, const char *val
                         options_listen_clear(c);
                 else {
                         r = options_listen_add(c, value);
+                        if (r < 0)
+                                return r;
+                }
+                break;
+        case OPTION_STRV:
+                if (value[0] == 0)
+                        options_strv_clear(OPTION_FIELD(c, info, char **));
+                else {
+                        r = options_strv_add(OPTION_FIELD(c, info, char **), value);
                         if (r < 0)
                                 return r;
                 }
@@ -405,6 +452,18 @@ int mbus_options_copy(struct mbus_options *dst, const struct mbus_options *src, 
                 dst->n_listen = l.n_listen;
                 break;
         }
+        case OPTION_STRV: {
+                char **l = NULL;
+
+                for (char *const *p = *(char **const *) OPTION_CFIELD(src, info, uint8_t); p && *p; p++)
+                        if (options_strv_add(&l, *p) < 0) {
+                                options_strv_clear(&l);
+                                return -ENOMEM;
+                        }
+                options_strv_clear(OPTION_FIELD(dst, info, char **));
+                *OPTION_FIELD(dst, info, char **) = l;
+                break;
+        }
         case OPTION_FILE:
                 if (*OPTION_CFIELD(src, info, char *)) {
                         s = strdup(*OPTION_CFIELD(src, info, char *));
@@ -467,6 +526,18 @@ bool mbus_options_equal(const struct mbus_options *a, const struct mbus_options 
                         if (strcmp(a->listen[i], b->listen[i]) != 0)
                                 return false;
                 return true;
+        case OPTION_STRV: {
+                char *const *x = *(char **const *) OPTION_CFIELD(a, info, uint8_t);
+                char *const *y = *(char **const *) OPTION_CFIELD(b, info, uint8_t);
+                size_t n = options_strv_length(x);
+
+                if (n != options_strv_length(y))
+                        return false;
+                for (size_t i = 0; i < n; i++)
+                        if (strcmp(x[i], y[i]) != 0)
+                                return false;
+                return true;
+        }
         case OPTION_FILE: {
                 const char *x = *OPTION_CFIELD(a, info, char *), *y = *OPTION_CFIELD(b, info, char *);
 
@@ -541,6 +612,7 @@ int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
                 SETTING(MBUS_OPTION_LOG_LEVEL, required_argument),
                 SETTING(MBUS_OPTION_SCOPE, required_argument),
                 SETTING(MBUS_OPTION_ACTIVATION_TIMEOUT, required_argument),
+                SETTING(MBUS_OPTION_WS_ORIGIN, required_argument),
                 {}
         };
 #undef SETTING

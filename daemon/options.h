@@ -36,6 +36,7 @@ enum mbus_option {
         MBUS_OPTION_LOG_LEVEL,
         MBUS_OPTION_SCOPE,
         MBUS_OPTION_ACTIVATION_TIMEOUT,
+        MBUS_OPTION_WS_ORIGIN,
         _MBUS_OPTION_MAX,
         _MBUS_OPTION_INVALID = -EINVAL,
 };
@@ -52,7 +53,9 @@ struct mbus_options {
                                            or the default socket */
         size_t n_listen;
         char *tls_cert, *tls_key, *tls_ca, *tls_crl;    /* --tls-*: files; NULL: not given */
-        bool tcp_allow_remote;          /* --tcp-allow-remote: plain TCP beyond loopback */
+        bool tcp_allow_remote;          /* --tcp-allow-remote: plain TCP (and ws://) beyond loopback */
+        char **ws_origin;               /* --ws-origin: origins whose pages may connect over
+                                           WebSocket, NULL-terminated; NULL: none but the broker's own */
         usec_t handshake_timeout;       /* --handshake-timeout: TLS handshake deadline */
         size_t max_peers;
         size_t max_frame_size;
@@ -103,8 +106,8 @@ int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
 int mbus_options_verify(struct mbus_options *c, char *errbuf, size_t errbuf_size);
 
 /*
- * Parses value into setting o of c and marks it given. Listen appends, and an empty value
- * empties the list (as a broker.conf "Listen=" does); a boolean takes yes/no, true/false, on/off
+ * Parses value into setting o of c and marks it given. Listen and ws-origin append, and an empty
+ * value empties the list (as a broker.conf "Listen=" does); a boolean takes yes/no, true/false, on/off
  * or 1/0. Returns 0, -EINVAL (not a valid value), -E2BIG (more than MBUS_OPTIONS_LISTEN_MAX
  * addresses) or -ENOMEM; c is unchanged on error.
  */

@@ -72,7 +72,7 @@ START_TEST(test_bad_values_are_refused) {
                 { "--keepalive-interval", "abc" }, { "--keepalive-interval", "-1" }, { "--max-peers", "0" },
                 { "--max-frame-size", "100" },     { "--log-level", "loud" },        { "--address", "relative" },
                 { "--log-target", "syslog" },      { "--max-pending-calls", "1x" },  { "--listen", "tcp://host" },
-                { "--listen", "tls://[::1" },      { "--listen", "ws://host:1" },    { "--tls-cert", "/c.pem" },
+                { "--listen", "tls://[::1" },      { "--listen", "ws://host" }  ,    { "--tls-cert", "/c.pem" },
                 { "--tls-ca", "/ca.pem" },         { "--handshake-timeout", "0" },
         };
 

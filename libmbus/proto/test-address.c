@@ -110,7 +110,15 @@ START_TEST(test_bad_network_addresses) {
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 ck_assert_msg(mbus_address_parse(bad[i], &a) == -EINVAL, "%s", bad[i]);
-        ck_assert_int_eq(mbus_address_parse("ws://host:1", &a), -EPROTONOSUPPORT);
+        ck_assert_int_eq(mbus_address_parse("http://host:1", &a), -EPROTONOSUPPORT);
+        ck_assert_int_eq(mbus_address_parse("ws://host", &a), -EINVAL);      /* a port is required */
+
+        /* WebSocket addresses are for the broker to listen on; a client cannot connect to one. */
+        ck_assert_int_eq(mbus_address_parse("wss://127.0.0.1:7391", &a), 0);
+        ck_assert_int_eq(a.kind, MBUS_ADDRESS_WSS);
+        ck_assert_str_eq(a.port, "7391");
+        ck_assert_int_eq(mbus_address_connect(&a, &(int) { -1 }), -EPROTONOSUPPORT);
+        mbus_address_done(&a);
 }
 END_TEST
 
