@@ -25,17 +25,22 @@
 
 #include <errno.h>
 #include <libwebsockets.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "broker.h"
 #include "creds.h"
 #include "listener-ws.h"
 #include "log-ids.h"
 #include "peer.h"
+#include "proto/address.h"
 #include "proto/message.h"
+#include "proto/tls.h"
 #include "reply.h"
 #include "util/fd-util.h"
 
@@ -273,13 +278,47 @@ static int ws_writeable(struct ws_conn *c, struct lws *wsi) {
         return 0;
 }
 
-/* The wss vhost's TLS context is being made: the CRL goes in as for tls:// (tls.c). */
-static int ws_load_crl(struct lws *wsi, SSL_CTX *ctx) {
+/*
+ * A wss handshake ends in a fatal alert of ours: log who and why, as peer.c does for tls://.
+ * OpenSSL has recorded the reason by then: a failed verification in the verify result, a
+ * missing certificate on the error queue (peeked, not taken: libwebsockets reads it next).
+ */
+static void ws_tls_on_info(const SSL *ssl, int where, int ret) {
+        struct mbus_ws *ws = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+        struct sockaddr_storage sa;
+        socklen_t sa_len = sizeof(sa);
+        char address[MBUS_SOCKADDR_FORMAT_MAX], reason[MBUS_TLS_REASON_MAX];
+        unsigned long e;
+        long v;
+
+        if (!ws || !(where & SSL_CB_WRITE_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
+                return;
+        if (getpeername(SSL_get_fd(ssl), (struct sockaddr *) &sa, &sa_len) < 0)
+                sa_len = 0;
+        v = SSL_get_verify_result(ssl);
+        e = ERR_peek_last_error();
+        if (v != X509_V_OK)
+                (void) snprintf(reason, sizeof(reason), "certificate verification failed: %s",
+                                X509_verify_cert_error_string(v));
+        else
+                (void) snprintf(reason, sizeof(reason), "%s",
+                                (e ? ERR_reason_error_string(e) : NULL) ?: SSL_alert_desc_string_long(ret));
+        mbus_log_tls_refused(ws->broker, /* peer= */ NULL,
+                             sa_len > 0 ? mbus_sockaddr_format((struct sockaddr *) &sa, sa_len, address,
+                                                               sizeof(address)) : NULL,
+                             -EPROTO, reason);
+}
+
+/* The wss vhost's TLS context is being made: the CRL goes in as for tls:// (tls.c), and the
+ * refusal logger. */
+static int ws_tls_setup(struct lws *wsi, SSL_CTX *ctx) {
         struct mbus_ws *ws = lws_context_user(lws_get_context(wsi));
         const char *crl = ws->broker->options->tls_crl;
         char reason[MBUS_TLS_REASON_MAX];
         int r;
 
+        SSL_CTX_set_app_data(ctx, ws);
+        SSL_CTX_set_info_callback(ctx, ws_tls_on_info);
         if (!crl)
                 return 0;
         r = mbus_tls_ctx_load_crl(ctx, crl, reason);
@@ -293,7 +332,12 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         int r = 0;
 
         if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS)
-                return ws_load_crl(wsi, user);
+                return ws_tls_setup(wsi, user);
+        /* Asked for each certificate of a client's chain, with OpenSSL's verdict in len: keep
+         * it. (libwebsockets would take the default answer, 0, as "verified", and let an
+         * expired or revoked certificate in.) */
+        if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION)
+                return len ? 0 : 1;
         c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
 
         switch (reason) {
@@ -410,6 +454,10 @@ int mbus_ws_new(struct mbus_ws **ret, struct mbus_broker *b) {
                 return -ENOMEM;
         }
 
+        /* A server vhost without a listening socket of its own: we adopt each connection. With
+         * CONTEXT_PORT_NO_LISTEN libwebsockets would take the vhost for a client one and never
+         * start TLS on it, so wss:// would speak plain HTTP. */
+        info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
         info.vhost_name = "ws";
         info.alpn = "http/1.1";         /* WebSocket over HTTP/2 would be one socket for many peers */
         ws->vhost = lws_create_vhost(ws->context, &info);

@@ -49,16 +49,19 @@ static int peer_update_events(struct mbus_peer *peer) {
         return 0;
 }
 
-void mbus_peer_log_handshake_failed(struct mbus_peer *peer, int r, const char *reason) {
-        struct mbus_broker *b = peer->broker;
-
+void mbus_log_tls_refused(struct mbus_broker *b, const struct mbus_peer *peer, const char *address, int r,
+                          const char *reason) {
         if (!mbus_broker_log_ratelimit(b, &b->tls_log_ratelimit, LOG_WARNING, r, MBUS_MSGID_TLS_REFUSED,
                                        "TLS refusals"))
                 return;
         (void) mbus_log(LOG_WARNING, r, MBUS_FIELDS(.msgid = MBUS_MSGID_TLS_REFUSED, .peer = peer),
-                        "Refused TLS connection from %s: %s",
-                        peer->creds.remote ? peer->creds.remote->address : "?",
+                        "Refused TLS connection from %s: %s", address ?: "?",
                         reason && reason[0] ? reason : strerror(-r));
+}
+
+void mbus_peer_log_handshake_failed(struct mbus_peer *peer, int r, const char *reason) {
+        mbus_log_tls_refused(peer->broker, peer, peer->creds.remote ? peer->creds.remote->address : NULL, r,
+                             reason);
 }
 
 /* One step of the transport's handshake; once done, the certificate becomes the identity. */

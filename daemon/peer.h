@@ -110,6 +110,9 @@ void mbus_peer_dispatch_io(struct mbus_peer *peer, uint32_t revents);
 
 /* Logs (rate-limited, MBUS_MSGID_TLS_REFUSED) that the peer's TLS handshake failed and why. */
 void mbus_peer_log_handshake_failed(struct mbus_peer *peer, int r, const char *reason);
+/* The same for a connection with no peer yet (peer NULL): a wss:// handshake libwebsockets runs. */
+void mbus_log_tls_refused(struct mbus_broker *b, const struct mbus_peer *peer, const char *address, int r,
+                          const char *reason);
 
 /* Starts TLS on the peer's socket with the server context ctx: the handshake comes first. */
 int mbus_peer_start_tls(struct mbus_peer *peer, struct mbus_tls_context *ctx);

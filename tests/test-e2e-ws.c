@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * WebSocket peers: a real broker with a UNIX socket and a ws:// listener on loopback, and a
- * WebSocket client written here from the RFC (a raw socket, the upgrade request, masked
- * frames), so the broker is checked against the wire rather than against libwebsockets on
- * both ends. What a page sees: the upgrade at /v1/ws with the subprotocol mbus, HELLO, calls
- * and events in binary frames and in their JSON form, a refused origin, and a misbehaving
- * connection costing only itself.
+ * WebSocket peers: a real broker with a UNIX socket and a ws:// (or wss://) listener on
+ * loopback, and the test WebSocket client of helpers/ws-util.c, so the broker is checked
+ * against the wire rather than against libwebsockets on both ends. What a page sees: the
+ * upgrade at /v1/ws with the subprotocol mbus, HELLO, calls and live events in binary frames
+ * and in their JSON form, a refused origin, a misbehaving connection costing only itself; on
+ * wss://, its client certificate as its identity and every bad certificate refused and logged.
  */
 
 #include <check.h>
@@ -22,12 +22,11 @@
 #include "helpers/agent-util.h"
 #include "helpers/broker-util.h"
 #include "helpers/raw-util.h"
+#include "helpers/ws-util.h"
 #include "util/macro.h"
 #include "util/test-util.h"
 
 #define NS "org.example.Echo"
-
-enum { WS_TEXT = 1, WS_BINARY = 2, WS_CLOSE = 8 };
 
 static const char echo_policy[] =
         "<policy namespace=\"" NS "\">\n"
@@ -44,17 +43,28 @@ struct env {
         unsigned port;
 };
 
-static void env_start(struct env *e, const char *origin) {
-        char ws[64];
-        const char *args[] = { "--config-dir", e->c.dir, "--scope", "system", "--listen", ws,
-                               origin ? "--ws-origin" : NULL, origin, NULL };
+/* A broker with the UNIX socket and a scheme:// listener on loopback; more: further arguments. */
+static void env_start_listen(struct env *e, const char *scheme, const char *const *more) {
+        char listen[64];
+        const char *args[32] = { "--config-dir", NULL, "--scope", "system", "--listen", listen };
+        size_t n = 6;
 
         ck_assert_int_eq(test_config_new(&e->c, /* with_shipped= */ true), 0);
+        args[1] = e->c.dir;
         test_config_write(&e->c, "policy.d/" NS ".xml", echo_policy);
         e->port = test_free_tcp_port();
         ck_assert_uint_gt(e->port, 0);
-        (void) snprintf(ws, sizeof(ws), "ws://127.0.0.1:%u", e->port);
+        (void) snprintf(listen, sizeof(listen), "%s://127.0.0.1:%u", scheme, e->port);
+        for (size_t i = 0; more && more[i]; i++)
+                args[n++] = more[i];
+        args[n] = NULL;
         ck_assert_int_eq(test_broker_start_full(&e->b, args, e->c.log, true), 0);
+}
+
+static void env_start(struct env *e, const char *origin) {
+        const char *more[] = { origin ? "--ws-origin" : NULL, origin, NULL };
+
+        env_start_listen(e, "ws", more);
 }
 
 static void env_done(struct env *e) {
@@ -62,144 +72,12 @@ static void env_done(struct env *e) {
         test_config_remove(&e->c);
 }
 
-/* Connects and sends the upgrade request; returns the fd and the status line's code. */
-static int ws_open(unsigned port, const char *path, const char *origin, int *ret_status) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        char req[512], resp[2048];
-        size_t n = 0;
-        int fd;
-
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        (void) snprintf(req, sizeof(req),
-                        "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                        "Sec-WebSocket-Protocol: mbus\r\n%s%s%s\r\n",
-                        path, port, origin ? "Origin: " : "", origin ?: "", origin ? "\r\n" : "");
-        ck_assert_int_eq(raw_send(fd, req, strlen(req)), 0);
-
-        /* The response ends at an empty line; read byte by byte so no frame is swallowed. */
-        while (n < sizeof(resp) - 1 && (n < 4 || memcmp(resp + n - 4, "\r\n\r\n", 4) != 0)) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-
-                if (poll(&p, 1, 5000) <= 0 || read(fd, resp + n, 1) != 1)
-                        break;
-                n++;
-        }
-        resp[n] = 0;
-        *ret_status = n > 12 && strncmp(resp, "HTTP/1.1 ", 9) == 0 ? atoi(resp + 9) : -1;
-        return fd;
-}
-
-/* Sends one WebSocket frame; masked as a client must unless told otherwise. */
-static int ws_send_frame(int fd, uint8_t first, const void *data, size_t len, bool mask) {
-        uint8_t hdr[14], key[4] = { 0x12, 0x34, 0x56, 0x78 };
-        size_t h = 0;
-        _cleanup_free_ uint8_t *buf = malloc(len + sizeof(hdr));
-        int r;
-
-        ck_assert_ptr_nonnull(buf);
-        hdr[h++] = first;
-        if (len < 126)
-                hdr[h++] = (uint8_t) ((mask ? 0x80 : 0) | len);
-        else if (len < 65536) {
-                hdr[h++] = (uint8_t) ((mask ? 0x80 : 0) | 126);
-                hdr[h++] = (uint8_t) (len >> 8);
-                hdr[h++] = (uint8_t) len;
-        } else {
-                hdr[h++] = (uint8_t) ((mask ? 0x80 : 0) | 127);
-                for (int i = 7; i >= 0; i--)
-                        hdr[h++] = (uint8_t) (len >> (8 * i));
-        }
-        if (mask)
-                for (size_t i = 0; i < 4; i++)
-                        hdr[h++] = key[i];
-        memcpy(buf, hdr, h);
-        for (size_t i = 0; i < len; i++)
-                buf[h + i] = ((const uint8_t *) data)[i] ^ (mask ? key[i % 4] : 0);
-        r = raw_send(fd, buf, h + len);
-        return r;
-}
-
-static int ws_send(int fd, int opcode, const void *data, size_t len) {
-        return ws_send_frame(fd, (uint8_t) (0x80 | opcode), data, len, true);
-}
-
-static int read_exact(int fd, void *buf, size_t len, int timeout_ms) {
-        for (size_t n = 0; n < len;) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                ssize_t k;
-
-                if (poll(&p, 1, timeout_ms) <= 0)
-                        return -ETIMEDOUT;
-                k = read(fd, (uint8_t *) buf + n, len - n);
-                if (k <= 0)
-                        return -ECONNRESET;
-                n += (size_t) k;
-        }
-        return 0;
-}
-
-/* Receives one (unfragmented) message; returns its opcode, -ECONNRESET or -ETIMEDOUT. */
-static int ws_recv(int fd, char **ret, size_t *ret_len) {
-        uint8_t h[2], ext[8];
-        uint64_t len;
-        char *data;
-        int r;
-
-        r = read_exact(fd, h, 2, 5000);
-        if (r < 0)
-                return r;
-        len = h[1] & 0x7f;
-        if (len == 126 || len == 127) {
-                size_t n = len == 126 ? 2 : 8;
-
-                r = read_exact(fd, ext, n, 5000);
-                if (r < 0)
-                        return r;
-                len = 0;
-                for (size_t i = 0; i < n; i++)
-                        len = len << 8 | ext[i];
-        }
-        data = malloc(len + 1);
-        ck_assert_ptr_nonnull(data);
-        r = read_exact(fd, data, len, 5000);
-        if (r < 0) {
-                free(data);
-                return r;
-        }
-        data[len] = 0;
-        *ret = data;
-        if (ret_len)
-                *ret_len = len;
-        return h[0] & 0x0f;
-}
-
-/* Waits until the broker closes the connection (a close frame, then the end). */
-static bool ws_closed(int fd) {
-        for (;;) {
-                char *m = NULL;
-                int op = ws_recv(fd, &m, NULL);
-
-                free(m);
-                if (op == -ECONNRESET || op == WS_CLOSE)
-                        return true;
-                if (op < 0)
-                        return false;
-        }
-}
-
-static int ws_open_ok(unsigned port) {
-        int status, fd = ws_open(port, "/v1/ws", NULL, &status);
-
-        ck_assert_int_eq(status, 101);
-        return fd;
+static void ws_open_ok(struct ws_client *ws, unsigned port) {
+        ck_assert_int_eq(ws_client_open(ws, port, "/v1/ws", NULL, NULL), 101);
 }
 
 /* HELLO in binary, then a CALL of ListNamespaces in binary; asserts both answers. */
-static void ws_hello_binary_and_list(int fd, const char *name) {
+static void ws_hello_binary_and_list(struct ws_client *ws, const char *name) {
         struct raw_buf b = {};
         char *m = NULL;
         size_t len = 0;
@@ -212,9 +90,9 @@ static void ws_hello_binary_and_list(int fd, const char *name) {
                 (void) snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name);
                 raw_frame_finish(&b, body);
         }
-        ck_assert_int_eq(ws_send(fd, WS_BINARY, b.data, b.len), 0);
+        ck_assert_int_eq(ws_client_send(ws, WS_BINARY, b.data, b.len), 0);
         raw_buf_done(&b);
-        ck_assert_int_eq(ws_recv(fd, &m, &len), WS_BINARY);
+        ck_assert_int_eq(ws_client_recv(ws, &m, &len), WS_BINARY);
         ck_assert_uint_ge(len, MBUS_FRAME_HEADER_SIZE);
         ck_assert_int_eq(m[1], MBUS_FRAME_WELCOME);
         free(m);
@@ -224,9 +102,9 @@ static void ws_hello_binary_and_list(int fd, const char *name) {
         raw_field_str(&b, MBUS_FIELD_NAMESPACE, "org.mbus.Broker");
         raw_field_str(&b, MBUS_FIELD_MEMBER, "ListNamespaces");
         raw_frame_finish(&b, NULL);
-        ck_assert_int_eq(ws_send(fd, WS_BINARY, b.data, b.len), 0);
+        ck_assert_int_eq(ws_client_send(ws, WS_BINARY, b.data, b.len), 0);
         raw_buf_done(&b);
-        ck_assert_int_eq(ws_recv(fd, &m, &len), WS_BINARY);
+        ck_assert_int_eq(ws_client_recv(ws, &m, &len), WS_BINARY);
         ck_assert_int_eq(m[1], MBUS_FRAME_RETURN);
         ck_assert_ptr_nonnull(memmem(m, len, "org.mbus.Broker", 15));
         free(m);
@@ -234,12 +112,12 @@ static void ws_hello_binary_and_list(int fd, const char *name) {
 
 START_TEST(test_binary_frames_hello_and_call) {
         struct env e;
-        int fd;
+        struct ws_client ws;
 
         env_start(&e, NULL);
-        fd = ws_open_ok(e.port);
-        ws_hello_binary_and_list(fd, "ws-binary");
-        close(fd);
+        ws_open_ok(&ws, e.port);
+        ws_hello_binary_and_list(&ws, "ws-binary");
+        ws_client_close(&ws);
         env_done(&e);
 }
 END_TEST
@@ -248,23 +126,23 @@ START_TEST(test_json_form_calls_a_unix_service_and_receives_events) {
         struct test_service svc;
         struct env e;
         char *m = NULL, *addr;
-        int fd;
+        struct ws_client ws;
 
         env_start(&e, NULL);
         addr = e.b.address;
         ck_assert_int_eq(test_service_start(&svc, addr, NS), 0);
 
-        fd = ws_open_ok(e.port);
-#define SEND_TEXT(s) ck_assert_int_eq(ws_send(fd, WS_TEXT, s, strlen(s)), 0)
+        ws_open_ok(&ws, e.port);
+#define SEND_TEXT(s) ck_assert_int_eq(ws_client_send(&ws, WS_TEXT, s, strlen(s)), 0)
         SEND_TEXT("{\"type\":\"HELLO\",\"serial\":1,\"body\":{\"name\":\"ws-json\"}}");
-        ck_assert_int_eq(ws_recv(fd, &m, NULL), WS_TEXT);
+        ck_assert_int_eq(ws_client_recv(&ws, &m, NULL), WS_TEXT);
         ck_assert_ptr_nonnull(strstr(m, "\"type\":\"WELCOME\""));
         free(m);
 
         /* A call to a daemon on the UNIX socket, and its answer in the JSON form. */
         SEND_TEXT("{\"type\":\"CALL\",\"serial\":2,\"namespace\":\"" NS "\",\"member\":\"Echo\","
                   "\"body\":{\"say\":\"hi from a page\"}}");
-        ck_assert_int_eq(ws_recv(fd, &m, NULL), WS_TEXT);
+        ck_assert_int_eq(ws_client_recv(&ws, &m, NULL), WS_TEXT);
         ck_assert_ptr_nonnull(strstr(m, "\"type\":\"RETURN\""));
         ck_assert_ptr_nonnull(strstr(m, "\"reply_serial\":2"));
         ck_assert_ptr_nonnull(strstr(m, "hi from a page"));
@@ -272,17 +150,17 @@ START_TEST(test_json_form_calls_a_unix_service_and_receives_events) {
 
         /* An error keeps its name. */
         SEND_TEXT("{\"type\":\"CALL\",\"serial\":3,\"namespace\":\"" NS "\",\"member\":\"Fail\"}");
-        ck_assert_int_eq(ws_recv(fd, &m, NULL), WS_TEXT);
+        ck_assert_int_eq(ws_client_recv(&ws, &m, NULL), WS_TEXT);
         ck_assert_ptr_nonnull(strstr(m, "\"error_name\":\"org.example.Error.Failed\""));
         free(m);
 
         /* Subscribing is answered in the same form. */
         SEND_TEXT("{\"type\":\"SUBSCRIBE\",\"serial\":4,\"pattern\":\"" NS ".*\"}");
-        ck_assert_int_eq(ws_recv(fd, &m, NULL), WS_TEXT);
+        ck_assert_int_eq(ws_client_recv(&ws, &m, NULL), WS_TEXT);
         ck_assert_ptr_nonnull(strstr(m, "\"reply_serial\":4"));
         free(m);
 #undef SEND_TEXT
-        close(fd);
+        ws_client_close(&ws);
         ck_assert_int_eq(test_service_quit(&svc, addr, NS), 0);
         env_done(&e);
 }
@@ -290,21 +168,17 @@ END_TEST
 
 START_TEST(test_origin_path_and_subprotocol_are_checked) {
         struct env e;
-        int status, fd;
+        struct ws_client ws;
 
         env_start(&e, "https://console.example.org");
-        fd = ws_open(e.port, "/v1/ws", "https://evil.example.com", &status);
-        ck_assert_int_ne(status, 101);
-        close(fd);
-        fd = ws_open(e.port, "/v1/ws", "https://console.example.org", &status);
-        ck_assert_int_eq(status, 101);
-        close(fd);
-        fd = ws_open(e.port, "/v1/ws", "http://127.0.0.1:0", &status);
-        ck_assert_int_ne(status, 101);
-        close(fd);
-        fd = ws_open(e.port, "/elsewhere", NULL, &status);
-        ck_assert_int_ne(status, 101);
-        close(fd);
+        ck_assert_int_ne(ws_client_open(&ws, e.port, "/v1/ws", "https://evil.example.com", NULL), 101);
+        ws_client_close(&ws);
+        ck_assert_int_eq(ws_client_open(&ws, e.port, "/v1/ws", "https://console.example.org", NULL), 101);
+        ws_client_close(&ws);
+        ck_assert_int_ne(ws_client_open(&ws, e.port, "/v1/ws", "http://127.0.0.1:0", NULL), 101);
+        ws_client_close(&ws);
+        ck_assert_int_ne(ws_client_open(&ws, e.port, "/elsewhere", NULL, NULL), 101);
+        ws_client_close(&ws);
         ck_assert_broker_stops_cleanly(&e.b);
         {
                 char cmd[512];
@@ -321,46 +195,46 @@ END_TEST
 START_TEST(test_bad_traffic_costs_only_that_peer) {
         static const uint8_t junk[] = "not a frame at all";
         struct env e;
-        int good, fd;
+        struct ws_client good, ws;
 
         env_start(&e, NULL);
-        good = ws_open_ok(e.port);
-        ws_hello_binary_and_list(good, "good");
+        ws_open_ok(&good, e.port);
+        ws_hello_binary_and_list(&good, "good");
 
         /* Larger than the HELLO limit, in fragments. */
         {
                 _cleanup_free_ uint8_t *big = calloc(1, 3000);
 
-                fd = ws_open_ok(e.port);
-                ck_assert_int_eq(ws_send_frame(fd, WS_BINARY, big, 3000, true), 0);    /* FIN clear */
-                (void) ws_send_frame(fd, 0x00, big, 3000, true);                        /* continuation */
-                ck_assert(ws_closed(fd));
-                close(fd);
+                ws_open_ok(&ws, e.port);
+                ck_assert_int_eq(ws_client_send_frame(&ws, WS_BINARY, big, 3000, true), 0);    /* FIN clear */
+                (void) ws_client_send_frame(&ws, 0x00, big, 3000, true);                        /* continuation */
+                ck_assert(ws_client_closed(&ws));
+                ws_client_close(&ws);
         }
         /* Not a frame. */
-        fd = ws_open_ok(e.port);
-        ck_assert_int_eq(ws_send(fd, WS_BINARY, junk, sizeof(junk)), 0);
-        ck_assert(ws_closed(fd));
-        close(fd);
+        ws_open_ok(&ws, e.port);
+        ck_assert_int_eq(ws_client_send(&ws, WS_BINARY, junk, sizeof(junk)), 0);
+        ck_assert(ws_client_closed(&ws));
+        ws_client_close(&ws);
         /* Garbage JSON. */
-        fd = ws_open_ok(e.port);
-        ck_assert_int_eq(ws_send(fd, WS_TEXT, "{\"type\":", 8), 0);
-        ck_assert(ws_closed(fd));
-        close(fd);
+        ws_open_ok(&ws, e.port);
+        ck_assert_int_eq(ws_client_send(&ws, WS_TEXT, "{\"type\":", 8), 0);
+        ck_assert(ws_client_closed(&ws));
+        ws_client_close(&ws);
         /* An unmasked client frame. */
-        fd = ws_open_ok(e.port);
-        (void) ws_send_frame(fd, 0x80 | WS_BINARY, junk, sizeof(junk), false);
-        ck_assert(ws_closed(fd));
-        close(fd);
+        ws_open_ok(&ws, e.port);
+        (void) ws_client_send_frame(&ws, 0x80 | WS_BINARY, junk, sizeof(junk), false);
+        ck_assert(ws_client_closed(&ws));
+        ws_client_close(&ws);
         /* A reserved opcode. */
-        fd = ws_open_ok(e.port);
-        (void) ws_send_frame(fd, 0x80 | 0x3, junk, sizeof(junk), true);
-        ck_assert(ws_closed(fd));
-        close(fd);
+        ws_open_ok(&ws, e.port);
+        (void) ws_client_send_frame(&ws, 0x80 | 0x3, junk, sizeof(junk), true);
+        ck_assert(ws_client_closed(&ws));
+        ws_client_close(&ws);
         /* A close in the middle of a fragmented message. */
-        fd = ws_open_ok(e.port);
-        ck_assert_int_eq(ws_send_frame(fd, WS_BINARY, junk, 4, true), 0);
-        close(fd);
+        ws_open_ok(&ws, e.port);
+        ck_assert_int_eq(ws_client_send_frame(&ws, WS_BINARY, junk, 4, true), 0);
+        ws_client_close(&ws);
 
         /* The good peer is still served. */
         {
@@ -372,13 +246,13 @@ START_TEST(test_bad_traffic_costs_only_that_peer) {
                 raw_field_str(&b, MBUS_FIELD_NAMESPACE, "org.mbus.Broker");
                 raw_field_str(&b, MBUS_FIELD_MEMBER, "GetStats");
                 raw_frame_finish(&b, NULL);
-                ck_assert_int_eq(ws_send(good, WS_BINARY, b.data, b.len), 0);
+                ck_assert_int_eq(ws_client_send(&good, WS_BINARY, b.data, b.len), 0);
                 raw_buf_done(&b);
-                ck_assert_int_eq(ws_recv(good, &m, NULL), WS_BINARY);
+                ck_assert_int_eq(ws_client_recv(&good, &m, NULL), WS_BINARY);
                 ck_assert_int_eq(m[1], MBUS_FRAME_RETURN);
                 free(m);
         }
-        close(good);
+        ws_client_close(&good);
         env_done(&e);
 }
 END_TEST
@@ -395,6 +269,237 @@ START_TEST(test_plain_ws_only_on_loopback_unless_forced) {
 }
 END_TEST
 
+/* A JSON message's text parsed; asserts it is an object. */
+static json_object *ws_json(const char *text) {
+        json_object *o = json_tokener_parse(text);
+
+        ck_assert_msg(o && json_object_is_type(o, json_type_object), "not a JSON object: %s", text);
+        return o;
+}
+
+/* Sends a JSON form frame and returns the JSON answer (asserting it came in text). */
+static json_object *ws_json_roundtrip(struct ws_client *ws, const char *text) {
+        char *m = NULL;
+        json_object *o;
+
+        ck_assert_int_eq(ws_client_send(ws, WS_TEXT, text, strlen(text)), 0);
+        ck_assert_int_eq(ws_client_recv(ws, &m, NULL), WS_TEXT);
+        o = ws_json(m);
+        free(m);
+        return o;
+}
+
+/* HELLO in JSON; returns the peer id the broker gave (static). */
+static const char *ws_hello_json(struct ws_client *ws, const char *name) {
+        static char id[64];
+        char hello[128];
+        json_object *o, *body;
+
+        (void) snprintf(hello, sizeof(hello), "{\"type\":\"HELLO\",\"serial\":1,\"body\":{\"name\":\"%s\"}}", name);
+        o = ws_json_roundtrip(ws, hello);
+        ck_assert_str_eq(test_json_str(o, "type"), "WELCOME");
+        ck_assert(json_object_object_get_ex(o, "body", &body));
+        (void) snprintf(id, sizeof(id), "%s", test_json_str(body, "id") ?: "");
+        ck_assert_msg(id[0] == ':', "WELCOME without a peer id: %s", json_object_to_json_string(o));
+        json_object_put(o);
+        return id;
+}
+
+/* Live events: a subscriber in binary frames and one in JSON both get an event emitted by a
+ * daemon on the UNIX socket, and the broker's own events. */
+START_TEST(test_live_events_reach_binary_and_json_subscribers) {
+        struct ws_client bin, text;
+        struct raw_buf b = {};
+        struct env e;
+        struct mbus_conn *owner;
+        struct mbus_error error = MBUS_ERROR_NULL;
+        json_object *o, *payload, *body;
+        char *m = NULL;
+        size_t len = 0;
+
+        env_start(&e, NULL);
+        ws_open_ok(&bin, e.port);
+        ws_hello_binary_and_list(&bin, "events-binary");
+        raw_frame_begin(&b, MBUS_FRAME_SUBSCRIBE);
+        raw_field_u64(&b, MBUS_FIELD_SERIAL, 3);
+        raw_field_str(&b, MBUS_FIELD_PATTERN, NS ".*");
+        raw_frame_finish(&b, NULL);
+        ck_assert_int_eq(ws_client_send(&bin, WS_BINARY, b.data, b.len), 0);
+        raw_buf_done(&b);
+        ck_assert_int_eq(ws_client_recv(&bin, &m, &len), WS_BINARY);
+        ck_assert_int_eq(m[1], MBUS_FRAME_RETURN);
+        free(m);
+
+        ws_open_ok(&text, e.port);
+        (void) ws_hello_json(&text, "events-json");
+        o = ws_json_roundtrip(&text, "{\"type\":\"SUBSCRIBE\",\"serial\":2,\"pattern\":\"org.mbus.Broker.*\"}");
+        ck_assert_str_eq(test_json_str(o, "type"), "RETURN");
+        json_object_put(o);
+        o = ws_json_roundtrip(&text, "{\"type\":\"SUBSCRIBE\",\"serial\":3,\"pattern\":\"" NS ".*\"}");
+        ck_assert_str_eq(test_json_str(o, "type"), "RETURN");
+        json_object_put(o);
+
+        /* A daemon connects and takes the namespace: the broker says both, in order. */
+        owner = test_connect(e.b.address, "owner");
+        ck_assert_int_eq(mbus_register(owner, NS, NULL, 0, NULL, NULL, &error), 0);
+        for (size_t i = 0; i < 2; i++) {
+                static const char *const expect[] = { "PeerConnected", "NamespaceOwnerChanged" };
+
+                ck_assert_int_eq(ws_client_recv(&text, &m, NULL), WS_TEXT);
+                o = ws_json(m);
+                free(m);
+                ck_assert_str_eq(test_json_str(o, "type"), "EVENT");
+                ck_assert_str_eq(test_json_str(o, "namespace"), "org.mbus.Broker");
+                ck_assert_str_eq(test_json_str(o, "member"), expect[i]);
+                ck_assert(json_object_object_get_ex(o, "body", &body));
+                if (i == 0)
+                        ck_assert_str_eq(test_json_str(body, "name"), "owner");
+                else
+                        ck_assert_str_eq(test_json_str(body, "namespace"), NS);
+                json_object_put(o);
+        }
+
+        /* Its event reaches both forms, with its sender and payload. */
+        payload = json_tokener_parse("{\"level\":3}");
+        ck_assert_int_eq(mbus_emit_wait(owner, NULL, NS, "Changed", payload, 0, &error), 0);
+        json_object_put(payload);
+
+        ck_assert_int_eq(ws_client_recv(&bin, &m, &len), WS_BINARY);
+        ck_assert_uint_ge(len, MBUS_FRAME_HEADER_SIZE);
+        ck_assert_int_eq(m[1], MBUS_FRAME_EVENT);
+        ck_assert_ptr_nonnull(memmem(m, len, "Changed", 7));
+        ck_assert_ptr_nonnull(memmem(m, len, "{\"level\":3}", 11));
+        free(m);
+
+        ck_assert_int_eq(ws_client_recv(&text, &m, NULL), WS_TEXT);
+        o = ws_json(m);
+        free(m);
+        ck_assert_str_eq(test_json_str(o, "type"), "EVENT");
+        ck_assert_str_eq(test_json_str(o, "namespace"), NS);
+        ck_assert_str_eq(test_json_str(o, "member"), "Changed");
+        ck_assert_str_eq(test_json_str(o, "sender"), mbus_conn_get_unique_id(owner));
+        ck_assert(json_object_object_get_ex(o, "body", &body));
+        ck_assert_int_eq(test_json_int(body, "level"), 3);
+        json_object_put(o);
+
+        mbus_conn_unref(owner);
+        ws_client_close(&bin);
+        ws_client_close(&text);
+        env_done(&e);
+}
+END_TEST
+
+static char certs[256];
+
+static const char *cert_path(const char *name, char *buf, size_t size) {
+        (void) snprintf(buf, size, "%s/%s", certs, name);
+        return buf;
+}
+
+/* A broker with a wss:// listener on loopback and the test CA, CRL and server certificate. */
+static void env_start_wss(struct env *e) {
+        char cert[300], key[300], ca[300], crl[300];
+        const char *more[] = {
+                "--tls-cert", cert_path("server.pem", cert, sizeof(cert)),
+                "--tls-key", cert_path("server-key.pem", key, sizeof(key)),
+                "--tls-ca", cert_path("ca.pem", ca, sizeof(ca)),
+                "--tls-crl", cert_path("crl.pem", crl, sizeof(crl)),
+                NULL };
+
+        env_start_listen(e, "wss", more);
+}
+
+/* Opens wss:// with the named client certificate (NULL: none); returns the HTTP status or -EPROTO. */
+static int wss_open(struct ws_client *ws, const struct env *e, const char *name) {
+        char cert[300], key[300], ca[300];
+        struct ws_tls tls = { .ca = cert_path("ca.pem", ca, sizeof(ca)) };
+
+        if (name) {
+                (void) snprintf(cert, sizeof(cert), "%s/%s.pem", certs, name);
+                (void) snprintf(key, sizeof(key), "%s/%s-key.pem", certs, name);
+                tls.cert = cert;
+                tls.key = key;
+        }
+        return ws_client_open(ws, e->port, "/v1/ws", NULL, &tls);
+}
+
+START_TEST(test_wss_peer_is_named_by_its_client_certificate) {
+        struct ws_client ws;
+        struct test_service svc;
+        struct env e;
+        const char *id;
+        char call[256];
+        json_object *o, *body, *cert;
+
+        env_start_wss(&e);
+        ck_assert_int_eq(test_service_start(&svc, e.b.address, NS), 0);
+        ck_assert_int_eq(wss_open(&ws, &e, "client"), 101);
+        id = ws_hello_json(&ws, "wss-client");
+
+        (void) snprintf(call, sizeof(call), "{\"type\":\"CALL\",\"serial\":2,\"namespace\":\"org.mbus.Broker\","
+                        "\"member\":\"GetPeer\",\"body\":{\"id\":\"%s\"}}", id);
+        o = ws_json_roundtrip(&ws, call);
+        ck_assert_msg(strcmp(test_json_str(o, "type") ?: "", "RETURN") == 0, "%s", json_object_to_json_string(o));
+        ck_assert(json_object_object_get_ex(o, "body", &body));
+        ck_assert_str_eq(test_json_str(body, "transport"), "wss");
+        ck_assert(strncmp(test_json_str(body, "address") ?: "", "127.0.0.1:", 10) == 0);
+        ck_assert(json_object_object_get_ex(body, "cert", &cert) && cert);
+        ck_assert_str_eq(test_json_str(cert, "cn"), "client1");
+        ck_assert_str_eq(test_json_str(cert, "issuer"), "CN=mbus test CA");
+        json_object_put(o);
+
+        /* And it reaches a daemon on the UNIX socket like any peer. */
+        o = ws_json_roundtrip(&ws, "{\"type\":\"CALL\",\"serial\":3,\"namespace\":\"" NS "\",\"member\":\"Echo\","
+                                   "\"body\":{\"over\":\"wss\"}}");
+        ck_assert_str_eq(test_json_str(o, "type"), "RETURN");
+        ck_assert(json_object_object_get_ex(o, "body", &body));
+        ck_assert_str_eq(test_json_str(body, "over"), "wss");
+        json_object_put(o);
+
+        ws_client_close(&ws);
+        ck_assert_int_eq(test_service_quit(&svc, e.b.address, NS), 0);
+        env_done(&e);
+}
+END_TEST
+
+/* No certificate, an expired one, a revoked one: refused in the handshake and logged with the
+ * reason and address; a good peer next to them never notices. */
+START_TEST(test_wss_bad_certificates_are_refused_and_logged) {
+        static const struct {
+                const char *name;
+                const char *broker_says;
+        } cases[] = {
+                { NULL, "peer did not return a certificate" },
+                { "expired", "certificate verification failed: certificate has expired" },
+                { "revoked", "certificate verification failed: certificate revoked" },
+        };
+        struct ws_client good, ws;
+        struct env e;
+        json_object *o;
+
+        env_start_wss(&e);
+        ck_assert_int_eq(wss_open(&good, &e, "client"), 101);
+        (void) ws_hello_json(&good, "good");
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                int r = wss_open(&ws, &e, cases[i].name);
+
+                ck_assert_msg(r == -EPROTO, "%s: %d", cases[i].name ?: "no cert", r);
+                ws_client_close(&ws);
+                ck_assert_msg(test_file_wait_for(e.c.log, cases[i].broker_says, 5000), "%s: not logged: %s",
+                              cases[i].name ?: "no cert", cases[i].broker_says);
+                ck_assert(test_file_wait_for(e.c.log, "Refused TLS connection from 127.0.0.1:", 5000));
+        }
+
+        o = ws_json_roundtrip(&good, "{\"type\":\"CALL\",\"serial\":2,\"namespace\":\"org.mbus.Broker\","
+                                     "\"member\":\"Ping\"}");
+        ck_assert_str_eq(test_json_str(o, "type"), "RETURN");
+        json_object_put(o);
+        ws_client_close(&good);
+        env_done(&e);
+}
+END_TEST
+
 static Suite *ws_suite(void) {
         Suite *s = suite_create("ws");
         TCase *tc = tcase_create("core");
@@ -405,6 +510,9 @@ static Suite *ws_suite(void) {
         tcase_add_test(tc, test_origin_path_and_subprotocol_are_checked);
         tcase_add_test(tc, test_bad_traffic_costs_only_that_peer);
         tcase_add_test(tc, test_plain_ws_only_on_loopback_unless_forced);
+        tcase_add_test(tc, test_live_events_reach_binary_and_json_subscribers);
+        tcase_add_test(tc, test_wss_peer_is_named_by_its_client_certificate);
+        tcase_add_test(tc, test_wss_bad_certificates_are_refused_and_logged);
         suite_add_tcase(s, tc);
         return s;
 }
@@ -414,7 +522,12 @@ int main(void) {
 
         if (test_config_root_init() < 0)
                 return EXIT_FAILURE;
+        if (test_make_certs(certs, sizeof(certs)) < 0) {
+                test_config_root_done();
+                return EXIT_FAILURE;
+        }
         r = mbus_test_run_suite(ws_suite(), CK_NORMAL);
+        test_remove_certs(certs);
         test_config_root_done();
         return r;
 }
