@@ -6,6 +6,7 @@
  */
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -62,6 +63,7 @@ int mbus_frame_from_json(struct mbus_frame **ret, const char *text, size_t len, 
         struct mbus_frame_fields f = {};
         const char *body = NULL;
         size_t body_len = 0;
+        bool seen_body = false;
         int type = -EBADMSG, r;
 
         assert(ret && text);
@@ -84,30 +86,46 @@ int mbus_frame_from_json(struct mbus_frame **ret, const char *text, size_t len, 
                                 return frame_json_fail(ret_reason, "unknown frame type in JSON");
                         continue;
                 }
-                if (strcmp(key, "body") == 0) {
-                        if (value)
+                if (strcmp(key, "body") == 0 || strcmp(key, "body_text") == 0) {
+                        bool as_text = key[4] == '_';
+
+                        if (seen_body)
+                                return frame_json_fail(ret_reason, "JSON frame with both body and body_text");
+                        seen_body = true;
+                        if (as_text && !json_object_is_type(value, json_type_string))
+                                return frame_json_fail(ret_reason, "JSON frame body_text is not a string");
+                        if (as_text) {
+                                body = json_object_get_string(value);
+                                body_len = (size_t) json_object_get_string_len(value);
+                        } else if (value) {
                                 body = json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN);
-                        if (value && !body)
-                                return -ENOMEM;
-                        body_len = body ? strlen(body) : 0;
+                                if (!body)
+                                        return -ENOMEM;
+                                body_len = strlen(body);
+                        }
                         continue;
                 }
                 k = frame_json_find_key(key);
                 if (!k)
                         return frame_json_fail(ret_reason, "unknown key in JSON frame");
                 if (k->kind == KEY_U64) {
-                        int64_t v;
-
                         if (!json_object_is_type(value, json_type_int))
                                 return frame_json_fail(ret_reason, "JSON frame field is not an integer");
-                        v = json_object_get_int64(value);
-                        if (v < 0)
+                        /* json-c keeps integers above INT64_MAX as uint64: get_int64() then
+                         * saturates, and only a negative number is really negative. */
+                        if (json_object_get_int64(value) < 0)
                                 return frame_json_fail(ret_reason, "JSON frame field is negative");
-                        *(uint64_t *) ((uint8_t *) &f + k->offset) = (uint64_t) v;
+                        *(uint64_t *) ((uint8_t *) &f + k->offset) = json_object_get_uint64(value);
                 } else {
+                        const char *v;
+
                         if (!json_object_is_type(value, json_type_string))
                                 return frame_json_fail(ret_reason, "JSON frame field is not a string");
-                        *(const char **) ((uint8_t *) &f + k->offset) = json_object_get_string(value);
+                        v = json_object_get_string(value);
+                        /* A header string ends at its first NUL on the wire: "a\u0000b" is not "a". */
+                        if (strlen(v) != (size_t) json_object_get_string_len(value))
+                                return frame_json_fail(ret_reason, "JSON frame field contains a NUL character");
+                        *(const char **) ((uint8_t *) &f + k->offset) = v;
                 }
         }
         if (type < 0)

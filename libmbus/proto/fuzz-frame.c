@@ -7,6 +7,11 @@
  * that parses to the same fields, re-encodes byte-identically, and, when the input already
  * had its fields in code order (the encoder's canonical order), equals the input byte for byte.
  *
+ * The JSON form (frame-json.h) is fuzzed by the same input read as a text message: it is
+ * either refused with a reason, or becomes a frame that parses as binary, whose JSON form
+ * reads back to the same frame and is a fixed point, and that keeps every non-zero header
+ * value the input gave. An accepted binary frame, in turn, goes to JSON and back unchanged.
+ *
  * The same input also goes through a frame stream whose transport hands it over in pieces
  * of every size, as a socket or TLS does (TLS decrypts into the same buffer by records): the
  * stream must cut out exactly the frames that parsing the input front to back finds, and fail
@@ -17,8 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/frame-json.h"
 #include "proto/frame.h"
 #include "proto/stream.h"
+#include "util/json-util.h"
 #include "util/macro.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -156,6 +163,87 @@ static void check_stream(const uint8_t *data, size_t size) {
         mbus_stream_done(&s);
 }
 
+static bool frames_eq(const struct mbus_frame *a, const struct mbus_frame *b) {
+        return a->type == b->type && a->head_len == b->head_len && memcmp(a->head, b->head, a->head_len) == 0 &&
+               a->body_len == b->body_len && memcmp(a->body, b->body, a->body_len) == 0;
+}
+
+/* The same header, and the same body bytes or, for a JSON body, the same JSON value: the JSON
+ * form carries the body as a value, so its spacing and number spelling may change. */
+static bool frames_eq_json(const struct mbus_frame *a, const struct mbus_frame *b) {
+        _cleanup_json_ json_object *ja = NULL, *jb = NULL;
+
+        if (a->type != b->type || !fields_eq(&a->f, &b->f))
+                return false;
+        if (a->body_len == b->body_len && memcmp(a->body, b->body, a->body_len) == 0)
+                return true;
+        return json_parse_bytes((const char *) a->body, a->body_len, &ja) == 0 &&
+               json_parse_bytes((const char *) b->body, b->body_len, &jb) == 0 && json_object_equal(ja, jb);
+}
+
+/* f's JSON form as text (a new string), checked to read back to f. */
+static char *json_of(const struct mbus_frame *f) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *back = NULL;
+        _cleanup_json_ json_object *o = NULL;
+        const char *reason = NULL;
+        char *text;
+
+        check(mbus_frame_to_json(f, &o) == 0);
+        text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        check(text);
+        check(mbus_frame_from_json(&back, text, strlen(text), SIZE_MAX, &reason) == 0);
+        check(frames_eq_json(f, back));
+        return text;
+}
+
+/* The input as a text message. */
+static void check_json(const uint8_t *data, size_t size) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL, *bin = NULL;
+        _cleanup_json_ json_object *in = NULL, *out = NULL;
+        _cleanup_free_ char *text = NULL, *again = NULL;
+        _cleanup_free_ uint8_t *w = NULL;
+        const char *reason = NULL;
+        int r;
+
+        r = mbus_frame_from_json(&f, (const char *) data, size, FUZZ_MAX_FRAME_SIZE, &reason);
+        if (r < 0) {
+                check(!f);
+                check(r == -EBADMSG || r == -EMSGSIZE || r == -EPROTONOSUPPORT || r == -ENOMEM);
+                check(reason && reason[0]);
+                return;
+        }
+
+        /* A frame like any other: its bytes parse as binary to the same frame. */
+        w = wire(f);
+        check(mbus_frame_parse(&bin, w, mbus_frame_size(f), FUZZ_MAX_FRAME_SIZE, NULL) == 0);
+        check(frames_eq(f, bin));
+
+        /* Its JSON form reads back to it and is a fixed point. */
+        text = json_of(f);
+        {
+                _cleanup_(mbus_frame_unrefp) struct mbus_frame *f2 = NULL;
+
+                check(mbus_frame_from_json(&f2, text, strlen(text), SIZE_MAX, NULL) == 0);
+                again = json_of(f2);
+                check(strcmp(text, again) == 0);
+        }
+
+        /* It says what the input said: every key of the input with a value that is not
+         * "absent" (0, null) is there, the same. (The input was a valid object.) */
+        check(json_parse_bytes((const char *) data, size, &in) == 0);
+        check(json_parse_bytes(text, strlen(text), &out) == 0);
+        json_object_object_foreach(in, key, value) {
+                json_object *v = NULL;
+
+                if (strcmp(key, "body") == 0 || strcmp(key, "body_text") == 0 || !value)
+                        continue;       /* the body's bytes were compared above, by frame */
+                if (json_object_is_type(value, json_type_int) && json_object_get_uint64(value) == 0)
+                        continue;
+                check(json_object_object_get_ex(out, key, &v));
+                check(json_object_equal(value, v));
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL, *enc = NULL, *again = NULL,
                                                        *enc2 = NULL, *shared = NULL;
@@ -165,6 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int r, rp;
 
         check_stream(data, size);
+        check_json(data, size);
 
         rp = mbus_frame_peek_size(data, size, FUZZ_MAX_FRAME_SIZE, &peeked, &peek_reason);
         check(rp == 0 || peek_reason);
@@ -210,5 +299,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check(r == 0);
         check(shared->body == f->body && f->n_ref == 2);
         check(shared->head_len == enc->head_len && memcmp(shared->head, w, shared->head_len) == 0);
+
+        /* Binary to JSON and back: the same frame (json_of() checks). */
+        free(json_of(f));
         return 0;
 }

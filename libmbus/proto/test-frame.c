@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/frame-json.h"
 #include "proto/frame.h"
 #include "util/macro.h"
 #include "util/test-util.h"
@@ -886,12 +887,16 @@ START_TEST(test_fuzz_regressions_do_not_crash) {
 }
 END_TEST
 
+/* A seed is a frame in binary or, starting with "{", in its JSON form (frame-json.h). */
 static void seed_must_be_valid(const char *name, const uint8_t *data, size_t len) {
         struct mbus_frame *f = NULL;
         const char *reason = NULL;
         int r;
 
-        r = mbus_frame_parse(&f, data, len, MBUS_FRAME_SIZE_MAX_DEFAULT, &reason);
+        if (len > 0 && data[0] == '{')
+                r = mbus_frame_from_json(&f, (const char *) data, len, MBUS_FRAME_SIZE_MAX_DEFAULT, &reason);
+        else
+                r = mbus_frame_parse(&f, data, len, MBUS_FRAME_SIZE_MAX_DEFAULT, &reason);
         ck_assert_msg(r == 0, "seed %s: %s", name, reason);
         mbus_frame_unref(f);
 }
