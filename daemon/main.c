@@ -123,9 +123,17 @@ static int run(struct mbus_options *options, const struct mbus_options *cmdline)
         } else {
                 for (int i = 0; i < n_fds; i++)
                         (void) close(SD_LISTEN_FDS_START + i);
+                /* Network listeners first: once a UNIX socket accepts, every listener does, so
+                 * whoever waits for the socket to appear may use any of them. */
                 r = 0;
-                for (size_t i = 0; r >= 0 && i < MAX(options->n_listen, (size_t) 1); i++)
-                        r = mbus_broker_listen_address(b, options->n_listen > 0 ? options->listen[i] : NULL);
+                for (unsigned pass = 0; pass < 2; pass++)
+                        for (size_t i = 0; r >= 0 && i < MAX(options->n_listen, (size_t) 1); i++) {
+                                const char *a = options->n_listen > 0 ? options->listen[i] : NULL;
+                                bool unix_socket = !a || a[0] == '/' || strncmp(a, "unix:", 5) == 0;
+
+                                if (unix_socket == (pass == 1))
+                                        r = mbus_broker_listen_address(b, a);
+                        }
         }
         if (r < 0)
                 return r;
