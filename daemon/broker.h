@@ -85,7 +85,8 @@ struct mbus_broker {
         struct mbus_stats stats;
         struct mbus_ratelimit drop_log_ratelimit;
         uint64_t events_dropped_logged;
-        char status_line[160];
+        char status_line[512];
+        char config_problem[256];               /* what the last load left out, for STATUS=; "" if nothing */
 };
 
 /* Lifecycle. */
@@ -164,12 +165,18 @@ bool mbus_broker_log_ratelimit(struct mbus_broker *b, struct mbus_ratelimit *rl,
 /*
  * Reads every policy and interface file of the configuration directories (--config-dir, or the
  * vendor then admin search path) into a new set and, once the broker runs (b->cmdline set and
- * a first set loaded), broker.conf with the TLS files it names. All or nothing: on success the
- * set and the new TLS context are swapped in, the settings a reload may change are updated (a
- * notice names those it leaves for the next start), every owner is checked again (one that may
- * no longer own its namespace gets NamespaceLost and loses it) and 0 is returned with the
- * counts; on failure nothing changes, *err says file:line: what, and -EBADMSG (or
- * -errno/-ENOMEM) is returned. Logs either outcome.
+ * a first set loaded), broker.conf with the TLS files it names. A policy or interface file that
+ * fails to load is left out (an error entry, MBUS_MSGID_CONFIG_FILE_SKIPPED, names file:line):
+ * at the first load its namespace has no file (the scope's default decides, no interface
+ * checks), at a reload it keeps what the running set had for it; an unknown user or group is a
+ * warning (MBUS_MSGID_CONFIG_WARNING) and its rule matches nobody. broker.conf and the TLS files
+ * are all or nothing: on success the set and the new TLS context are swapped in, the settings a
+ * reload may change are updated (a notice names those it leaves for the next start), every
+ * owner is checked again (one that may no longer own its namespace gets NamespaceLost and loses
+ * it) and the counts are given; returns 0, or how many files were left out (> 0, *err names the
+ * first, and b->config_problem says so for STATUS=). On failure (broker.conf, TLS, memory)
+ * nothing changes, *err says file:line: what, and -EBADMSG (or -errno/-ENOMEM) is returned.
+ * Logs every outcome.
  */
 int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err, size_t *ret_n_policy,
                               size_t *ret_n_interfaces);

@@ -390,6 +390,14 @@ static int driver_reload_config(struct mbus_broker *b, struct mbus_peer *caller,
         if (r < 0)
                 return driver_fail(err, -EIO, "Configuration rejected, the previous one stays in force: %s",
                                    mbus_file_error_format(&ferr, text, sizeof(text)));
+        /*
+         * The rest is in force, but the caller (systemctl reload, a package's script) must learn
+         * that a file is not: a reply would read as "all loaded".
+         */
+        if (r > 0)
+                return driver_fail(err, -EIO, "Configuration loaded without %d broken file%s (their namespaces keep "
+                                   "the rules in force before): %s", r, r == 1 ? "" : "s",
+                                   mbus_file_error_format(&ferr, text, sizeof(text)));
         r = driver_add(o, "namespaces_with_policy", json_object_new_int64((int64_t) n_policy));
         r = r ?: driver_add(o, "namespaces_with_interface", json_object_new_int64((int64_t) n_interfaces));
         if (r < 0)

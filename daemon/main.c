@@ -92,8 +92,16 @@ static int run(struct mbus_options *options, const struct mbus_options *cmdline)
                 return mbus_log(LOG_ERR, r, NULL, "Failed to set up the broker: %s", strerror(-r));
         b->cmdline = cmdline;
 
-        /* A broken file at start: refuse to run (the message names file and line). */
+        /*
+         * A broken policy or interface file is left out and logged; only what the broker cannot
+         * run without (memory, the TLS files broker.conf names) refuses the start.
+         */
         r = mbus_broker_reload_config(b, &ferr, NULL, NULL);
+        if (r > 0 && mbus_log_get_target() != MBUS_LOG_TARGET_CONSOLE) {
+                char text[600];
+
+                fprintf(stderr, "mbus-broker: left out %s\n", mbus_file_error_format(&ferr, text, sizeof(text)));
+        }
         if (r < 0) {
                 char text[600];
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Reload: the policy and interface files are one set, read whole into new objects and put in
- * force by swapping two pointers, or not at all. A broken file (a typo on a running system)
- * must not leave the bus half-configured, nor with no policy: on any error the running set
- * stays and the error names file and line. At start the same function runs once, and main()
- * refuses to start on its error instead.
+ * Reload: the policy and interface files are one set, read into new objects and put in force by
+ * swapping two pointers. One broken file (a typo on a running system, a group a package has not
+ * created yet) must not take the bus down, nor loosen it: the set is loaded leniently
+ * (conf/confdir.h), a file that fails is left out with an error entry naming file:line, and its
+ * namespace keeps what the running set had for it, or at the first load has no file at all, so
+ * the scope's strict default decides. At start the same function runs once; only broker.conf
+ * (read by main() before) makes the broker refuse to start.
  *
  * Nothing keeps a pointer into a set past the frame that looked it up (the router looks rules
  * and interface files up per frame, and the ReloadConfig call that swaps them is the last thing
@@ -161,12 +163,78 @@ static void reload_options_done(struct mbus_options *o) {
         mbus_options_done(o);
 }
 
+/* The namespaces whose file a load left out: they take the running set's entry at the swap. */
+struct reload_skipped {
+        struct mbus_broker *broker;
+        const char *kind;                       /* "policy", "interface": for messages */
+        char **names;
+        size_t n_names;
+        size_t n_files;                         /* names, and directories that could not be listed */
+        struct mbus_file_error first;
+        bool oom;
+};
+
+static void reload_skipped_done(struct reload_skipped *s) {
+        for (size_t i = 0; i < s->n_names; i++)
+                free(s->names[i]);
+        free(s->names);
+}
+
+static void reload_on_warning(const struct mbus_file_error *w, void *userdata) {
+        char text[600];
+
+        (void) mbus_log(LOG_WARNING, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_WARNING), "%s",
+                        mbus_file_error_format(w, text, sizeof(text)));
+}
+
+static void reload_on_skipped(const char *name, const struct mbus_file_error *e, void *userdata) {
+        struct reload_skipped *s = userdata;
+        char text[600];
+        char **a;
+
+        if (s->n_files++ == 0)
+                s->first = *e;
+        (void) mbus_log(LOG_ERR, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_FILE_SKIPPED, .ns = name),
+                        "Left out the %s file %s: %s", s->kind, name ?: "directory",
+                        mbus_file_error_format(e, text, sizeof(text)));
+        if (!name)
+                return;
+        a = reallocarray(s->names, s->n_names + 1, sizeof(*a));
+        if (a)
+                s->names = a;
+        if (!a || !(s->names[s->n_names] = strdup(name))) {
+                s->oom = true;
+                return;
+        }
+        s->n_names++;
+}
+
+/*
+ * Left-out namespaces keep the running set's entry. At the first load the running set is the
+ * empty one mbus_broker_new() made, so they have none, which the loader already saw to.
+ */
+static int reload_keep_running(struct mbus_broker *b, struct mbus_policy *policy,
+                               struct mbus_introspection *interfaces, const struct reload_skipped *sp,
+                               const struct reload_skipped *si) {
+        int r = 0;
+
+        for (size_t i = 0; i < sp->n_names && r >= 0; i++)
+                r = mbus_policy_adopt(policy, b->policy, sp->names[i]);
+        for (size_t i = 0; b->interfaces && i < si->n_names && r >= 0; i++)
+                r = mbus_introspection_adopt(interfaces, b->interfaces, si->names[i]);
+        return r;
+}
+
 int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err, size_t *ret_n_policy,
                               size_t *ret_n_interfaces) {
         _cleanup_(mbus_policy_freep) struct mbus_policy *policy = NULL;
         _cleanup_(mbus_introspection_freep) struct mbus_introspection *interfaces = NULL;
         _cleanup_(reload_options_done) struct mbus_options settings = {};
         _cleanup_(mbus_tls_context_unrefp) struct mbus_tls_context *tls = NULL;
+        _cleanup_(reload_skipped_done) struct reload_skipped sp = { .broker = b, .kind = "policy" };
+        _cleanup_(reload_skipped_done) struct reload_skipped si = { .broker = b, .kind = "interface" };
+        const struct mbus_conf_report rp = { .warning = reload_on_warning, .skipped = reload_on_skipped, .userdata = &sp };
+        const struct mbus_conf_report ri = { .warning = reload_on_warning, .skipped = reload_on_skipped, .userdata = &si };
         struct mbus_file_error local = {};
         bool with_settings = b->cmdline && b->config_loaded;
         char bufs[2][PATH_MAX], text[600];
@@ -183,12 +251,14 @@ int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err
                 r = mbus_broker_conf_read(&settings, b->cmdline, reload_conf_warn, b, err);
         if (r >= 0) {
                 n = mbus_confdir_search_path(b->options->config_dir, "policy.d", bufs, dirs);
-                r = mbus_policy_load(&policy, dirs, n, mbus_policy_get_scope(b->policy), b->uid, err);
+                r = mbus_policy_load_report(&policy, dirs, n, mbus_policy_get_scope(b->policy), b->uid, &rp, err);
         }
         if (r >= 0) {
                 n = mbus_confdir_search_path(b->options->config_dir, "interfaces.d", bufs, dirs);
-                r = mbus_introspection_load(&interfaces, dirs, n, err);
+                r = mbus_introspection_load_report(&interfaces, dirs, n, &ri, err);
         }
+        if (r >= 0 && (sp.oom || si.oom))
+                r = -ENOMEM;
         if (r >= 0 && with_settings)
                 r = mbus_broker_make_tls(b, &settings, &tls, err);
         if (r < 0) {
@@ -200,6 +270,10 @@ int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err
                                 mbus_file_error_format(err, text, sizeof(text)));
         }
 
+        r = reload_keep_running(b, policy, interfaces, &sp, &si);
+        if (r < 0)
+                return mbus_log(LOG_ERR, r, NULL, "Out of memory keeping the rules of left-out files, "
+                                "the previous configuration stays in force");
         if (with_settings) {
                 r = reload_apply_settings(b, &settings, TAKE_PTR(tls));
                 if (r < 0)
@@ -212,11 +286,22 @@ int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err
         b->config_loaded = true;
 
         (void) mbus_log(LOG_INFO, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_LOADED),
-                        "Loaded the policy of %zu namespaces and the interfaces of %zu (%s scope%s%s)%s",
+                        "Loaded the policy of %zu namespaces and the interfaces of %zu (%s scope%s%s)%s%s",
                         mbus_policy_n_namespaces(b->policy), mbus_introspection_size(b->interfaces),
                         mbus_policy_scope_to_string(mbus_policy_get_scope(b->policy)),
                         b->options->config_dir ? ", from " : "", b->options->config_dir ?: "",
-                        with_settings && b->tls_server ? ", and the TLS certificates" : "");
+                        with_settings && b->tls_server ? ", and the TLS certificates" : "",
+                        sp.n_files + si.n_files > 0 ? "; some files were left out" : "");
+
+        /* What systemctl status shows until a load succeeds whole. */
+        n = sp.n_files + si.n_files;
+        if (n > 0) {
+                *err = sp.n_files > 0 ? sp.first : si.first;
+                (void) snprintf(b->config_problem, sizeof(b->config_problem), "%zu configuration file%s left out: %s",
+                                n, n == 1 ? "" : "s", mbus_file_error_format(err, text, sizeof(text)));
+        } else
+                b->config_problem[0] = 0;
+        mbus_broker_notify_status(b);
 
         broker_reevaluate_owners(b);
 
@@ -224,5 +309,5 @@ int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err
                 *ret_n_policy = mbus_policy_n_namespaces(b->policy);
         if (ret_n_interfaces)
                 *ret_n_interfaces = mbus_introspection_size(b->interfaces);
-        return 0;
+        return (int) MIN(n, (size_t) INT_MAX);
 }

@@ -10,8 +10,10 @@
 #include "stats.h"
 
 void mbus_stats_format_status(const struct mbus_broker *b, char *buf, size_t size) {
-        (void) snprintf(buf, size, "%zu peers, %zu namespaces, %zu pending calls; %" PRIu64 " calls routed, %"
+        /* A configuration problem leads: systemctl status shows this line, and it is what matters. */
+        (void) snprintf(buf, size, "%s%s%zu peers, %zu namespaces, %zu pending calls; %" PRIu64 " calls routed, %"
                         PRIu64 " events delivered, %" PRIu64 " dropped",
+                        b->config_problem, b->config_problem[0] ? "; " : "",
                         b->n_peers, mbus_namespace_registry_size(b->namespaces), mbus_pending_size(b->pending),
                         b->stats.calls_routed, b->stats.events_delivered, b->stats.events_dropped);
 }

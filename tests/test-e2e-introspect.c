@@ -473,11 +473,16 @@ START_TEST(test_tool_check_reports_file_and_line) {
         test_config_write(&c, "policy.d/org.example.Bad.json",
                           "{\"namespace\": \"org.example.Bad\", \"rules\": [\n"
                           "  {\"allow\": \"own\", \"user\": \"root\"},\n"
-                          "  {\"allow\": \"own\", \"user\": \"no-such-user-mbus\"}]}\n");
+                          "  {\"allow\": \"own\", \"user\": \"no-such-user-mbus\"},\n"
+                          "  {\"allow\": \"call\", \"group\": \"no-such-group-mbus\"}]}\n");
         const char *argv_user[] = { tool(), "--check", bad_json, NULL };
         ck_assert_int_eq(test_run(argv_user, out, sizeof(out), err, sizeof(err), 20000), 1);
         snprintf(want, sizeof(want), "%s:3:", bad_json);
         ck_assert_msg(strstr(err, want) && strstr(err, "no-such-user-mbus"), "'%s' not in:\n%s", want, err);
+        /* the broker only warns about these, but --check reports every one in the file as an error */
+        snprintf(want, sizeof(want), "%s:4: unknown group 'no-such-group-mbus'", bad_json);
+        ck_assert_msg(strstr(err, want), "'%s' not in:\n%s", want, err);
+        ck_assert_msg(!strstr(out, ": ok"), "a file with unknown names passed:\n%s", out);
 
         /* the mappings file, told by its name and root element */
         test_config_write(&c, "policy.d/@identities.xml",

@@ -598,7 +598,7 @@ static const char *const broken_xml =
         "  <allow call=\"Get\" user=\"nobody\"/></wrong>\n"
         "</policy>\n";
 
-START_TEST(test_reload_config_applies_a_good_set_and_rejects_a_broken_one_whole) {
+START_TEST(test_reload_config_keeps_a_broken_files_old_rules_and_loads_the_rest) {
         struct env e;
         struct test_agent svc, nobody, root;
         char at[512];
@@ -614,25 +614,29 @@ START_TEST(test_reload_config_applies_a_good_set_and_rejects_a_broken_one_whole)
         r = test_agent_do(&nobody, "call %s Get", NS);
         ck_assert_agent_error(&nobody, r, MBUS_ERROR_ACCESS_DENIED, NULL);
 
-        /* a syntax error: the reload fails naming file and line, the old policy stays */
+        /* a syntax error: the reload fails naming file and line, the file's old rules stay */
         write_policy(&e, NS, "xml", broken_xml);
         r = test_agent_do(&root, "call org.mbus.Broker ReloadConfig {}");
         ck_assert_agent_error(&root, r, MBUS_ERROR_FAILED, where(&e, "policy.d", NS, "xml", 3, at, sizeof(at)));
+        ck_assert_msg(strstr(root.reply, "without 1 broken file"), "%s", root.reply);
         r = test_agent_do(&nobody, "call %s Get", NS);
         ck_assert_agent_error(&nobody, r, MBUS_ERROR_ACCESS_DENIED, NULL);
 
         /* a good set takes effect at once */
         write_policy(&e, NS, "xml", allow_nobody);
+        test_config_write(&e.c, "interfaces.d/org.example.Other.json",
+                          "{\"namespace\": \"org.example.Other\", \"procedures\": [{\"name\": \"Get\"}]}\n");
         r = test_agent_do(&root, "call org.mbus.Broker ReloadConfig {}");
         ck_assert_agent_ok(&root, r);
         json_object *o = json_tokener_parse(root.reply);
         ck_assert_ptr_nonnull(o);
         ck_assert_int_eq(test_json_int(o, "namespaces_with_policy"), 2);      /* NS and the broker's */
-        ck_assert_int_eq(test_json_int(o, "namespaces_with_interface"), 1);   /* the broker's */
+        ck_assert_int_eq(test_json_int(o, "namespaces_with_interface"), 2);   /* Other and the broker's */
         json_object_put(o);
         ck_assert_agent_ok(&nobody, test_agent_do(&nobody, "call %s Get", NS));
 
-        /* one broken file anywhere rejects the whole set, the good policy file in it included */
+        /* a broken interface file is left out, keeping its old description; the good policy file
+         * in the same reload takes effect */
         write_policy(&e, NS, "xml", deny_nobody);
         test_config_write(&e.c, "interfaces.d/org.example.Other.json",
                           "{\"namespace\": \"org.example.Other\",\n"
@@ -640,10 +644,19 @@ START_TEST(test_reload_config_applies_a_good_set_and_rejects_a_broken_one_whole)
                           "  {\"name\": \"Get\",, \"in\": []}]}\n");
         r = test_agent_do(&root, "call org.mbus.Broker ReloadConfig {}");
         ck_assert_agent_error(&root, r, MBUS_ERROR_FAILED, "interfaces.d/org.example.Other.json:3");
-        ck_assert_agent_ok(&nobody, test_agent_do(&nobody, "call %s Get", NS));
+        r = test_agent_do(&nobody, "call %s Get", NS);
+        ck_assert_agent_error(&nobody, r, MBUS_ERROR_ACCESS_DENIED, NULL);
+        ck_assert_agent_ok(&root, test_agent_do(&root, "call org.mbus.Broker Introspect "
+                                                "{\"namespace\":\"org.example.Other\"}"));
+        ck_assert_msg(strstr(root.reply, "\"Get\""), "the old description is gone: %s", root.reply);
+        ck_assert_msg(test_file_wait_for(e.c.log, "Left out the interface file org.example.Other", 5000),
+                      "no error entry for the left-out file");
 
+        /* once the file is gone, so is its description */
         test_config_unlink(&e.c, "interfaces.d/org.example.Other.json");
         ck_assert_agent_ok(&root, test_agent_do(&root, "call org.mbus.Broker ReloadConfig {}"));
+        r = test_agent_do(&root, "call org.mbus.Broker Introspect {\"namespace\":\"org.example.Other\"}");
+        ck_assert_int_ne(r, 0);
         r = test_agent_do(&nobody, "call %s Get", NS);
         ck_assert_agent_error(&nobody, r, MBUS_ERROR_ACCESS_DENIED, NULL);
 
@@ -773,22 +786,85 @@ START_TEST(test_reload_holds_owners_to_new_interface_files) {
 }
 END_TEST
 
-START_TEST(test_broker_refuses_to_start_with_a_broken_set) {
-        struct test_config c;
-        char address[512], at[512], err[65536];
-        const char *broker = getenv("MBUS_TEST_BROKER");
+/*
+ * A broken file at start is left out: the broker runs, its namespace has the strict default
+ * (the file's allow for nobody does not apply) and the other files are in force.
+ */
+START_TEST(test_broker_starts_without_a_broken_file) {
+        struct env e;
+        struct test_agent svc, nobody;
+        char at[512];
+        int r;
 
-        ck_assert_ptr_nonnull(broker);
-        ck_assert_int_eq(test_config_new(&c, true), 0);
-        test_config_write(&c, "policy.d/" NS ".xml", broken_xml);
-        snprintf(address, sizeof(address), "%s/socket", c.dir);
-        snprintf(at, sizeof(at), "%s/policy.d/" NS ".xml:3", c.dir);
-        const char *argv[] = { broker, "--address", address, "--config-dir", c.dir, "--scope", "system",
-                               "--log-target", "console", NULL };
-        int r = test_run(argv, NULL, 0, err, sizeof(err), 10000);
-        ck_assert_msg(r == 1, "broker exit %d, stderr: %s", r, err);
-        ck_assert_msg(strstr(err, at), "'%s' not in the broker's stderr: %s", at, err);
-        test_config_remove(&c);
+        env_init(&e, true);
+        write_policy(&e, NS, "xml", broken_xml);
+        write_policy(&e, "org.example.Good", "xml",
+                     "<policy namespace=\"org.example.Good\">\n"
+                     "  <allow call=\"*\" user=\"nobody\"/>\n"
+                     "</policy>\n");
+        test_config_write(&e.c, "interfaces.d/org.example.Bad.xml", "<namespace name=\"org.example.Bad\">\n");
+        env_start(&e);
+        agent(&svc, &e, &ROOT);
+        agent(&nobody, &e, &NOBODY);
+        ck_assert_agent_ok(&svc, test_agent_do(&svc, "register %s Get -", NS));
+        ck_assert_agent_ok(&svc, test_agent_do(&svc, "register org.example.Good Get -"));
+
+        r = test_agent_do(&nobody, "call %s Get", NS);
+        ck_assert_agent_error(&nobody, r, MBUS_ERROR_ACCESS_DENIED, "default");
+        ck_assert_agent_ok(&nobody, test_agent_do(&nobody, "call org.example.Good Get"));
+
+        where(&e, "policy.d", NS, "xml", 3, at, sizeof(at));
+        ck_assert_msg(test_file_wait_for(e.c.log, at, 5000), "the left-out file %s is not logged", at);
+        ck_assert(test_file_wait_for(e.c.log, "Left out the policy file " NS, 0));
+        ck_assert(test_file_wait_for(e.c.log, "interfaces.d/org.example.Bad.xml", 0));
+
+        agent_done(&svc);
+        agent_done(&nobody);
+        env_done(&e);
+}
+END_TEST
+
+/* An unknown user or group: a warning, the rule matches nobody, the rest of the file holds. */
+START_TEST(test_unknown_user_is_a_warning_and_its_rule_matches_nobody) {
+        struct env e;
+        struct test_agent svc, nobody, root;
+        int r;
+
+        env_init(&e, true);
+        write_policy(&e, NS, "xml",
+                     "<policy namespace=\"org.example.Net\">\n"
+                     "  <allow call=\"*\" user=\"nobody\"/>\n"
+                     "  <deny call=\"*\" group=\"no-such-group-mbus\"/>\n"
+                     "  <allow call=\"Reboot\" user=\"no-such-user-mbus\"/>\n"
+                     "</policy>\n");
+        env_start(&e);
+        agent(&svc, &e, &ROOT);
+        agent(&nobody, &e, &NOBODY);
+        agent(&root, &e, &ROOT);
+        ck_assert_agent_ok(&svc, test_agent_do(&svc, "register %s Get,Reboot -", NS));
+
+        /* the deny names a group nobody is in, so it refuses nobody; the Reboot allow grants nothing */
+        ck_assert_agent_ok(&nobody, test_agent_do(&nobody, "call %s Get", NS));
+        ck_assert_agent_ok(&nobody, test_agent_do(&nobody, "call %s Reboot", NS));
+        ck_assert_msg(test_file_wait_for(e.c.log, "unknown group 'no-such-group-mbus': the rule matches nobody",
+                                         5000), "no warning for the unknown group");
+        ck_assert(test_file_wait_for(e.c.log, ".xml:4: unknown user 'no-such-user-mbus'", 0));
+
+        /* a warning is no failure: the reload succeeds */
+        ck_assert_agent_ok(&root, test_agent_do(&root, "call org.mbus.Broker ReloadConfig {}"));
+
+        write_policy(&e, NS, "xml",
+                     "<policy namespace=\"org.example.Net\">\n"
+                     "  <allow call=\"Reboot\" user=\"no-such-user-mbus\"/>\n"
+                     "</policy>\n");
+        ck_assert_agent_ok(&root, test_agent_do(&root, "call org.mbus.Broker ReloadConfig {}"));
+        r = test_agent_do(&nobody, "call %s Reboot", NS);
+        ck_assert_agent_error(&nobody, r, MBUS_ERROR_ACCESS_DENIED, "default");
+
+        agent_done(&svc);
+        agent_done(&nobody);
+        agent_done(&root);
+        env_done(&e);
 }
 END_TEST
 
@@ -949,11 +1025,12 @@ static Suite *policy_suite(void) {
         tcase_add_test(tc, test_send_direct_event_allowed_and_denied);
         tcase_add_loop_test(tc, test_interface_file_validates_calls_events_and_registration, 0, 2);
         tcase_add_test(tc, test_namespace_without_interface_file_passes_bodies_untouched);
-        tcase_add_test(tc, test_reload_config_applies_a_good_set_and_rejects_a_broken_one_whole);
+        tcase_add_test(tc, test_reload_config_keeps_a_broken_files_old_rules_and_loads_the_rest);
         tcase_add_test(tc, test_sighup_reloads_and_keeps_the_old_set_when_broken);
         tcase_add_test(tc, test_owner_that_loses_the_right_to_own_is_unregistered);
         tcase_add_test(tc, test_reload_holds_owners_to_new_interface_files);
-        tcase_add_test(tc, test_broker_refuses_to_start_with_a_broken_set);
+        tcase_add_test(tc, test_broker_starts_without_a_broken_file);
+        tcase_add_test(tc, test_unknown_user_is_a_warning_and_its_rule_matches_nobody);
         tcase_add_test(tc, test_denial_is_logged_with_its_rule);
         tcase_add_test(tc, test_administration_procedures_are_for_root_only);
         suite_add_tcase(s, tc);

@@ -74,7 +74,13 @@ static void closedirp(DIR **d) {
                 (void) closedir(*d);
 }
 
-int mbus_confdir_list(const char *dir, struct mbus_confdir_entry **ret, size_t *ret_n, struct mbus_file_error *err) {
+static bool confdir_is_twice(const struct mbus_confdir_entry *entries, size_t n, size_t i);
+static int confdir_twice_error(const struct mbus_confdir_entry *entries, size_t i, const char *dir,
+                               struct mbus_file_error *err);
+
+/* The directory's files sorted; a namespace written twice is an error only if strict. */
+static int confdir_list(const char *dir, bool strict, struct mbus_confdir_entry **ret, size_t *ret_n,
+                        struct mbus_file_error *err) {
         _cleanup_(closedirp) DIR *d = NULL;
         struct mbus_confdir_entry *entries = NULL;
         size_t n = 0, allocated = 0;
@@ -138,11 +144,9 @@ int mbus_confdir_list(const char *dir, struct mbus_confdir_entry **ret, size_t *
 
         if (n > 1)
                 qsort(entries, n, sizeof(*entries), confdir_compare);
-        for (size_t i = 1; i < n; i++)
-                if (strcmp(entries[i - 1].name, entries[i].name) == 0) {
-                        r = mbus_file_error_set(err, entries[i].path, 0,
-                                                "both %s.json and %s.xml exist in %s: keep one of them",
-                                                entries[i].name, entries[i].name, dir);
+        for (size_t i = 1; strict && i < n; i++)
+                if (confdir_is_twice(entries, n, i)) {
+                        r = confdir_twice_error(entries, i, dir, err);
                         mbus_confdir_entries_free(entries, n);
                         return r;
                 }
@@ -152,22 +156,70 @@ int mbus_confdir_list(const char *dir, struct mbus_confdir_entry **ret, size_t *
         return 0;
 }
 
-int mbus_confdir_foreach(const char *const *dirs, size_t n_dirs, mbus_confdir_file_fn fn, void *userdata,
-                         struct mbus_file_error *err) {
+int mbus_confdir_list(const char *dir, struct mbus_confdir_entry **ret, size_t *ret_n, struct mbus_file_error *err) {
+        return confdir_list(dir, /* strict= */ true, ret, ret_n, err);
+}
+
+/* Whether sorted entries[i] names a namespace that another entry of the directory names too. */
+static bool confdir_is_twice(const struct mbus_confdir_entry *entries, size_t n, size_t i) {
+        return (i > 0 && strcmp(entries[i - 1].name, entries[i].name) == 0) ||
+               (i + 1 < n && strcmp(entries[i + 1].name, entries[i].name) == 0);
+}
+
+static int confdir_twice_error(const struct mbus_confdir_entry *entries, size_t i, const char *dir,
+                               struct mbus_file_error *err) {
+        return mbus_file_error_set(err, entries[i].path, 0, "both %s.json and %s.xml exist in %s: keep one of them",
+                                   entries[i].name, entries[i].name, dir);
+}
+
+/* A lenient walk goes past what failed: skip is told, and err is clean for the next file. */
+static int confdir_skip(mbus_confdir_skip_fn skip, const char *name, int r, void *userdata,
+                        struct mbus_file_error *err) {
+        if (r == -ENOMEM)
+                return r;
+        if (!err->message[0])
+                (void) mbus_file_error_set(err, NULL, 0, "%s", strerror(-r));
+        r = skip(name, err, userdata);
+        *err = (struct mbus_file_error) {};
+        return r;
+}
+
+int mbus_confdir_foreach(const char *const *dirs, size_t n_dirs, mbus_confdir_file_fn fn, mbus_confdir_skip_fn skip,
+                         void *userdata, struct mbus_file_error *err) {
+        struct mbus_file_error local = {};
         size_t n_files = 0;
         int r;
 
         assert(fn && (dirs || n_dirs == 0));
 
+        if (!err)
+                err = &local;
         for (size_t i = 0; i < n_dirs; i++) {
                 struct mbus_confdir_entry *entries = NULL;
                 size_t n = 0;
 
-                r = mbus_confdir_list(dirs[i], &entries, &n, err);
+                r = confdir_list(dirs[i], /* strict= */ !skip, &entries, &n, err);
+                if (r < 0 && skip) {
+                        r = confdir_skip(skip, /* name= */ NULL, r, userdata, err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 if (r < 0)
                         return r;
-                for (size_t k = 0; k < n && r >= 0; k++)
+                for (size_t k = 0; k < n && r >= 0; k++) {
+                        if (skip && confdir_is_twice(entries, n, k)) {
+                                /* Both files are left out, and the namespace is reported once. */
+                                if (k > 0 && strcmp(entries[k - 1].name, entries[k].name) == 0)
+                                        continue;
+                                r = confdir_twice_error(entries, k, dirs[i], err);
+                                r = confdir_skip(skip, entries[k].name, r, userdata, err);
+                                continue;
+                        }
                         r = fn(&entries[k], userdata, err);
+                        if (r < 0 && skip)
+                                r = confdir_skip(skip, entries[k].name, r, userdata, err);
+                }
                 mbus_confdir_entries_free(entries, n);
                 if (r < 0)
                         return r;

@@ -30,13 +30,39 @@ typedef int (*mbus_confdir_file_fn)(const struct mbus_confdir_entry *entry, void
                                     struct mbus_file_error *err);
 
 /*
+ * What a lenient walk calls for a file that failed (fn returned an error other than -ENOMEM),
+ * for both files of a namespace written twice in one directory, and for a directory that cannot
+ * be listed (name NULL): err says why. A negative return stops the walk with it.
+ */
+typedef int (*mbus_confdir_skip_fn)(const char *name, const struct mbus_file_error *err, void *userdata);
+
+/*
  * The one loop over the files of a search path: lists dirs[0..n_dirs) in order with
  * mbus_confdir_list() and calls fn on each file, so a later directory's file comes after an
- * earlier one's of the same namespace. Stops at the first listing error or negative return of
- * fn and returns it (err filled as they filled it); else returns how many files fn was given.
+ * earlier one's of the same namespace. Without skip (strict, as mbus-introspect and tests load)
+ * the walk stops at the first listing error or negative return of fn and returns it (err filled
+ * as they filled it). With skip (lenient, as the broker loads), such a file or directory is
+ * left out, skip is told, and the walk goes on; only -ENOMEM or skip's own negative return stop
+ * it. Returns how many files fn was given.
  */
-int mbus_confdir_foreach(const char *const *dirs, size_t n_dirs, mbus_confdir_file_fn fn, void *userdata,
-                         struct mbus_file_error *err);
+int mbus_confdir_foreach(const char *const *dirs, size_t n_dirs, mbus_confdir_file_fn fn, mbus_confdir_skip_fn skip,
+                         void *userdata, struct mbus_file_error *err);
+
+/*
+ * How a lenient load (mbus_policy_load_report(), mbus_introspection_load_report()) tells its
+ * caller what it went past instead of failing. Either function may be NULL.
+ *   warning: a problem the file survives: an unknown user or group in a policy rule (the rule
+ *            then matches nobody) or mapping (the mapping is left out). w says PATH:LINE: what.
+ *   skipped: a file left out because it failed to load; name is the namespace its file name
+ *            gives (MBUS_POLICY_IDENTITIES_NAME for the mappings), NULL for a whole directory
+ *            that could not be listed; e is the file's error. The loader has already dropped
+ *            what earlier directories gave that namespace: the set has nothing for it.
+ */
+struct mbus_conf_report {
+        void (*warning)(const struct mbus_file_error *w, void *userdata);
+        void (*skipped)(const char *name, const struct mbus_file_error *e, void *userdata);
+        void *userdata;
+};
 
 /* The file's form by its name: ".xml", ".json", or NULL for anything else. */
 const char *mbus_confdir_suffix(const char *path);

@@ -68,21 +68,38 @@ static int introspection_put(struct mbus_introspection *reg, struct mbus_idl_nam
         return r;
 }
 
+struct introspection_walk {
+        struct mbus_introspection *reg;
+        const struct mbus_conf_report *report;
+};
+
 static int introspection_load_one(const struct mbus_confdir_entry *entry, void *userdata,
                                   struct mbus_file_error *err) {
-        struct mbus_introspection *reg = userdata;
+        struct introspection_walk *w = userdata;
         struct mbus_idl_namespace *ns = NULL;
         int r;
 
         r = mbus_idl_load_file(&ns, entry->path, err);
         if (r < 0)
                 return r;
-        return introspection_put(reg, ns);
+        return introspection_put(w->reg, ns);
 }
 
-int mbus_introspection_load(struct mbus_introspection **ret, const char *const *dirs, size_t n_dirs,
-                            struct mbus_file_error *err) {
+/* A file left out takes what earlier directories said of its namespace with it. */
+static int introspection_skip_one(const char *name, const struct mbus_file_error *err, void *userdata) {
+        struct introspection_walk *w = userdata;
+
+        if (name)
+                mbus_idl_namespace_free(mbus_hashmap_remove(w->reg->files, name));
+        if (w->report->skipped)
+                w->report->skipped(name, err, w->report->userdata);
+        return 0;
+}
+
+int mbus_introspection_load_report(struct mbus_introspection **ret, const char *const *dirs, size_t n_dirs,
+                                   const struct mbus_conf_report *report, struct mbus_file_error *err) {
         _cleanup_(mbus_introspection_freep) struct mbus_introspection *reg = NULL;
+        struct introspection_walk w = { .report = report };
         int r;
 
         if (!ret || (!dirs && n_dirs > 0))
@@ -90,11 +107,27 @@ int mbus_introspection_load(struct mbus_introspection **ret, const char *const *
         r = mbus_introspection_new(&reg);
         if (r < 0)
                 return r;
-        r = mbus_confdir_foreach(dirs, n_dirs, introspection_load_one, reg, err);
+        w.reg = reg;
+        r = mbus_confdir_foreach(dirs, n_dirs, introspection_load_one, report ? introspection_skip_one : NULL, &w,
+                                 err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(reg);
         return 0;
+}
+
+int mbus_introspection_load(struct mbus_introspection **ret, const char *const *dirs, size_t n_dirs,
+                            struct mbus_file_error *err) {
+        return mbus_introspection_load_report(ret, dirs, n_dirs, /* report= */ NULL, err);
+}
+
+int mbus_introspection_adopt(struct mbus_introspection *reg, struct mbus_introspection *from, const char *name) {
+        struct mbus_idl_namespace *ns;
+
+        assert(reg && from && name);
+        mbus_idl_namespace_free(mbus_hashmap_remove(reg->files, name));
+        ns = mbus_hashmap_remove(from->files, name);
+        return ns ? introspection_put(reg, ns) : 0;
 }
 
 const struct mbus_idl_namespace *mbus_introspection_get(const struct mbus_introspection *reg, const char *ns) {

@@ -28,6 +28,22 @@ struct mbus_introspection *mbus_introspection_free(struct mbus_introspection *re
 int mbus_introspection_load(struct mbus_introspection **ret, const char *const *dirs, size_t n_dirs,
                             struct mbus_file_error *err);
 
+/*
+ * The broker's load: with report (conf/confdir.h), lenient: a file that fails to load is left
+ * out, with what earlier directories gave its namespace, and reported to report->skipped(); the
+ * load fails only for memory. With report NULL, mbus_introspection_load().
+ */
+struct mbus_conf_report;
+int mbus_introspection_load_report(struct mbus_introspection **ret, const char *const *dirs, size_t n_dirs,
+                                   const struct mbus_conf_report *report, struct mbus_file_error *err);
+
+/*
+ * Puts from's description of namespace name into reg in place of reg's, moving it out of from;
+ * if from has none, reg has none either. How a reload keeps a running namespace's interface
+ * file when the file broke. Returns 0 or -ENOMEM (reg then has none for name).
+ */
+int mbus_introspection_adopt(struct mbus_introspection *reg, struct mbus_introspection *from, const char *name);
+
 /* Queries. */
 const struct mbus_idl_namespace *mbus_introspection_get(const struct mbus_introspection *reg, const char *ns);
 size_t mbus_introspection_size(const struct mbus_introspection *reg);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "conf/confdir.h"
 #include "conf/file-error.h"
 #include "conf/policy.h"
 #include "util/macro.h"
@@ -49,6 +50,7 @@ struct policy_load {
         struct mbus_policy_namespace *pn;       /* a namespace's file */
         struct policy_maps *maps;               /* the @identities file */
         size_t allocated;                       /* of pn->rules or maps->maps */
+        const struct mbus_conf_report *report;  /* with a warning function: unknown names are warnings */
 };
 
 /* Fills l->err as PATH:LINE: message and returns -EBADMSG. */

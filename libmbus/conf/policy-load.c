@@ -6,9 +6,12 @@
  * same checks, same names resolved the same way, same rule text.
  *
  * User and group names are resolved here, at load time (getpwnam_r/getgrnam_r): a check never
- * does NSS I/O, and an unknown name is an error of the file rather than a rule that silently
- * never matches. Every error is reported as PATH:LINE: what, and nothing is half-loaded: a file
- * is built aside and put into the policy only once whole; a directory set builds a new policy.
+ * does NSS I/O. An unknown name is an error of a strict load (mbus-introspect --check, which
+ * reports every one in the file); the broker loads leniently, where it is a warning and the rule
+ * matches nobody, since a group a package creates later must not take the bus down. Every error
+ * is reported as PATH:LINE: what, and nothing is half-loaded: a file is built aside and put into
+ * the policy only once whole; a directory set builds a new policy, and a lenient one leaves out
+ * a file that fails, with what earlier directories said of its namespace.
  */
 
 #include <arpa/inet.h>
@@ -29,6 +32,8 @@
 #include "util/macro.h"
 
 #define POLICY_RULES_MAX 4096u
+#define POLICY_RULE_UNRESOLVED "the rule matches nobody"
+#define POLICY_MAP_UNRESOLVED "the mapping is left out"
 
 int policy_fail(struct policy_load *l, unsigned line, const char *format, ...) {
         va_list ap;
@@ -68,9 +73,11 @@ static bool policy_parse_id(const char *s, unsigned long *ret) {
 
 /*
  * A user or group name (or a number) -> its id. getpwnam_r() and getgrnam_r() want a buffer of
- * a size nobody states: it grows on ERANGE, up to 1 MiB.
+ * a size nobody states: it grows on ERANGE, up to 1 MiB. An unknown name is an error, or, when
+ * the load reports warnings, a warning (what becomes of the rule: then) and 1.
  */
-static int policy_resolve_id(struct policy_load *l, unsigned line, bool group, const char *s, unsigned long *ret) {
+static int policy_resolve_id(struct policy_load *l, unsigned line, bool group, const char *s, const char *then,
+                             unsigned long *ret) {
         _cleanup_free_ char *buf = NULL;
         struct passwd pw, *pw_result = NULL;
         struct group gr, *gr_result = NULL;
@@ -95,8 +102,16 @@ static int policy_resolve_id(struct policy_load *l, unsigned line, bool group, c
                         break;
                 size *= 2;
         }
-        if (r != 0 || (group ? !gr_result : !pw_result))
-                return policy_fail(l, line, "unknown %s '%s'", group ? "group" : "user", s);
+        if (r != 0 || (group ? !gr_result : !pw_result)) {
+                struct mbus_file_error w = {};
+
+                if (!l->report || !l->report->warning)
+                        return policy_fail(l, line, "unknown %s '%s'", group ? "group" : "user", s);
+                (void) mbus_file_error_set(&w, l->path, line, "unknown %s '%s': %s", group ? "group" : "user", s,
+                                           then);
+                l->report->warning(&w, l->report->userdata);
+                return 1;
+        }
         *ret = group ? gr_result->gr_gid : pw_result->pw_uid;
         return 0;
 }
@@ -238,19 +253,21 @@ int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char
                         rule.kind = MBUS_PRINCIPAL_BROKER_USER;
                 else {
                         rule.kind = MBUS_PRINCIPAL_USER;
-                        r = policy_resolve_id(l, line, /* group= */ false, value, &id);
+                        r = policy_resolve_id(l, line, /* group= */ false, value, POLICY_RULE_UNRESOLVED, &id);
                         if (r < 0)
                                 return r;
                         rule.uid = (uid_t) id;
+                        rule.unresolved = r > 0;
                 }
         } else if (strcmp(key, "group") == 0) {
                 if (strcmp(value, "*") == 0)
                         return policy_fail(l, line, "group=\"*\" is not a group: use user=\"*\" for everyone");
                 rule.kind = MBUS_PRINCIPAL_GROUP;
-                r = policy_resolve_id(l, line, /* group= */ true, value, &id);
+                r = policy_resolve_id(l, line, /* group= */ true, value, POLICY_RULE_UNRESOLVED, &id);
                 if (r < 0)
                         return r;
                 rule.gid = (gid_t) id;
+                rule.unresolved = r > 0;
         } else {
                 r = policy_cert_value(l, line, key, value, &rule.kind, &rule.value);
                 if (r < 0)
@@ -382,16 +399,16 @@ int policy_map_add(struct policy_load *l, unsigned line, const char *key, const 
                 return policy_fail(l, line, "invalid value for %s (empty, too long or control characters)", key);
         if (!policy_text_is_clean(user) || strcmp(user, "*") == 0 || user[0] == '@')
                 return policy_fail(l, line, "invalid user '%s' (expected a user name or uid)", user);
-        r = policy_resolve_id(l, line, /* group= */ false, user, &id);
-        if (r < 0)
-                return r;
+        r = policy_resolve_id(l, line, /* group= */ false, user, POLICY_MAP_UNRESOLVED, &id);
+        if (r != 0)
+                return MIN(r, 0);
         map.uid = (uid_t) id;
         if (group) {
                 if (!policy_text_is_clean(group) || strcmp(group, "*") == 0)
                         return policy_fail(l, line, "invalid group '%s' (expected a group name or gid)", group);
-                r = policy_resolve_id(l, line, /* group= */ true, group, &id);
-                if (r < 0)
-                        return r;
+                r = policy_resolve_id(l, line, /* group= */ true, group, POLICY_MAP_UNRESOLVED, &id);
+                if (r != 0)
+                        return MIN(r, 0);
                 map.gid = (gid_t) id;
         }
 
@@ -474,10 +491,10 @@ static int policy_add_identities(struct mbus_policy *p, struct policy_load *l, c
         return 0;
 }
 
-int mbus_policy_add_text(struct mbus_policy *p, const char *path, const char *text, size_t len,
-                         struct mbus_file_error *err) {
+static int policy_add_text(struct mbus_policy *p, const char *path, const char *text, size_t len,
+                           const struct mbus_conf_report *report, struct mbus_file_error *err) {
         _cleanup_(policy_namespace_freep) struct mbus_policy_namespace *pn = NULL;
-        struct policy_load l = { .path = path, .err = err };
+        struct policy_load l = { .path = path, .err = err, .report = report };
         const char *suffix;
         int r;
 
@@ -512,7 +529,13 @@ int mbus_policy_add_text(struct mbus_policy *p, const char *path, const char *te
         return policy_put_namespace(p, TAKE_PTR(pn));
 }
 
-int mbus_policy_add_file(struct mbus_policy *p, const char *path, struct mbus_file_error *err) {
+int mbus_policy_add_text(struct mbus_policy *p, const char *path, const char *text, size_t len,
+                         struct mbus_file_error *err) {
+        return policy_add_text(p, path, text, len, /* report= */ NULL, err);
+}
+
+int mbus_policy_add_file_report(struct mbus_policy *p, const char *path, const struct mbus_conf_report *report,
+                                struct mbus_file_error *err) {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
         int r;
@@ -525,16 +548,40 @@ int mbus_policy_add_file(struct mbus_policy *p, const char *path, struct mbus_fi
         r = mbus_conf_file_read(path, MBUS_IDL_FILE_SIZE_MAX, &text, &len, err);
         if (r < 0)
                 return r;
-        return mbus_policy_add_text(p, path, text, len, err);
+        return policy_add_text(p, path, text, len, report, err);
 }
+
+int mbus_policy_add_file(struct mbus_policy *p, const char *path, struct mbus_file_error *err) {
+        return mbus_policy_add_file_report(p, path, /* report= */ NULL, err);
+}
+
+struct policy_walk {
+        struct mbus_policy *policy;
+        const struct mbus_conf_report *report;
+};
 
 static int policy_load_one(const struct mbus_confdir_entry *entry, void *userdata, struct mbus_file_error *err) {
-        return mbus_policy_add_file(userdata, entry->path, err);
+        struct policy_walk *w = userdata;
+
+        return mbus_policy_add_file_report(w->policy, entry->path, w->report, err);
 }
 
-int mbus_policy_load(struct mbus_policy **ret, const char *const *dirs, size_t n_dirs,
-                     enum mbus_policy_scope scope, uid_t broker_uid, struct mbus_file_error *err) {
+/* A file left out takes what earlier directories said of its namespace with it. */
+static int policy_skip_one(const char *name, const struct mbus_file_error *err, void *userdata) {
+        struct policy_walk *w = userdata;
+
+        if (name)
+                mbus_policy_drop(w->policy, name);
+        if (w->report->skipped)
+                w->report->skipped(name, err, w->report->userdata);
+        return 0;
+}
+
+int mbus_policy_load_report(struct mbus_policy **ret, const char *const *dirs, size_t n_dirs,
+                            enum mbus_policy_scope scope, uid_t broker_uid, const struct mbus_conf_report *report,
+                            struct mbus_file_error *err) {
         _cleanup_(mbus_policy_freep) struct mbus_policy *p = NULL;
+        struct policy_walk w = { .report = report };
         int r;
 
         if (!ret || (!dirs && n_dirs > 0))
@@ -543,9 +590,15 @@ int mbus_policy_load(struct mbus_policy **ret, const char *const *dirs, size_t n
         r = mbus_policy_new(&p, scope, broker_uid);
         if (r < 0)
                 return r;
-        r = mbus_confdir_foreach(dirs, n_dirs, policy_load_one, p, err);
+        w.policy = p;
+        r = mbus_confdir_foreach(dirs, n_dirs, policy_load_one, report ? policy_skip_one : NULL, &w, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(p);
         return 0;
+}
+
+int mbus_policy_load(struct mbus_policy **ret, const char *const *dirs, size_t n_dirs,
+                     enum mbus_policy_scope scope, uid_t broker_uid, struct mbus_file_error *err) {
+        return mbus_policy_load_report(ret, dirs, n_dirs, scope, broker_uid, /* report= */ NULL, err);
 }

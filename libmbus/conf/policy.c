@@ -148,6 +148,27 @@ void policy_put_maps(struct mbus_policy *p, struct policy_maps *m) {
         p->maps = m;
 }
 
+void mbus_policy_drop(struct mbus_policy *p, const char *name) {
+        assert(p && name);
+        if (strcmp(name, MBUS_POLICY_IDENTITIES_NAME) == 0)
+                p->maps = policy_maps_free(p->maps);
+        else
+                policy_namespace_free(mbus_hashmap_remove(p->namespaces, name));
+}
+
+int mbus_policy_adopt(struct mbus_policy *p, struct mbus_policy *from, const char *name) {
+        struct mbus_policy_namespace *pn;
+
+        assert(p && from && name);
+        mbus_policy_drop(p, name);
+        if (strcmp(name, MBUS_POLICY_IDENTITIES_NAME) == 0) {
+                p->maps = TAKE_PTR(from->maps);
+                return 0;
+        }
+        pn = mbus_hashmap_remove(from->namespaces, name);
+        return pn ? policy_put_namespace(p, pn) : 0;
+}
+
 int policy_put_namespace(struct mbus_policy *p, struct mbus_policy_namespace *pn) {
         struct mbus_policy_namespace *old;
         int r;
@@ -359,6 +380,8 @@ bool policy_cert_matches(enum mbus_principal_kind kind, const char *value, const
 
 static bool policy_rule_matches_identity(const struct mbus_policy *p, const struct mbus_policy_rule *rule,
                                          const struct mbus_identity *who, const struct policy_subject *s) {
+        if (rule->unresolved)
+                return false;
         /* UNIX peers have no addr: an address never matches them. */
         if (rule->address.family != 0 && !mbus_policy_cidr_contains(&rule->address, who->addr))
                 return false;

@@ -36,7 +36,9 @@
  * of any type with that value; DNS values compare case-insensitively, IP by address, the rest
  * exactly), cert-fingerprint= (SHA-256: 64 hex digits, colons optional, case-insensitive;
  * kept lowercase without colons).
- * User and group names are resolved when the file is loaded; an unknown name is an error.
+ * User and group names are resolved when the file is loaded. An unknown name is an error of a
+ * strict load; a lenient load (the broker's) warns and keeps the rule, which then matches nobody
+ * (a mapping with an unknown user or group is left out).
  * The file must be named NS.xml or NS.json for the namespace it declares. Each rule keeps its
  * text ("deny call Reboot user=*": verb, action, member or "*" unless own, principal as
  * written) and line (XML: the element's; JSON: where the rule's object begins).
@@ -141,6 +143,7 @@ struct mbus_policy_rule {
         char *text;                     /* the rule as a person reads it: "deny call Reboot user=*" */
         const char *path;               /* the file, owned by the policy */
         unsigned line;
+        bool unresolved;                /* unknown user or group (a lenient load's warning): matches nobody */
 };
 
 /*
@@ -171,6 +174,7 @@ struct mbus_policy_decision {
 };
 
 struct mbus_policy;
+struct mbus_conf_report;        /* conf/confdir.h */
 
 /* Lifecycle. */
 int mbus_policy_new(struct mbus_policy **ret, enum mbus_policy_scope scope, uid_t broker_uid);
@@ -185,11 +189,39 @@ struct mbus_policy *mbus_policy_free(struct mbus_policy *p);
 int mbus_policy_add_file(struct mbus_policy *p, const char *path, struct mbus_file_error *err);
 
 /*
+ * Like mbus_policy_add_file(), and with report (may be NULL) a lenient file: an unknown user or
+ * group is report->warning()'s (see struct mbus_conf_report), not an error.
+ */
+int mbus_policy_add_file_report(struct mbus_policy *p, const char *path, const struct mbus_conf_report *report,
+                                struct mbus_file_error *err);
+
+/*
  * Builds a whole new policy from the policy.d directories dirs[0..n_dirs) in order (missing
  * directories are fine). Nothing is half-loaded: on any error *ret is untouched.
  */
 int mbus_policy_load(struct mbus_policy **ret, const char *const *dirs, size_t n_dirs,
                      enum mbus_policy_scope scope, uid_t broker_uid, struct mbus_file_error *err);
+
+/*
+ * The broker's load: like mbus_policy_load() with report NULL; with report, lenient: a file
+ * that fails to load is left out with what earlier directories gave its namespace (which the
+ * scope's default then decides) and reported, unknown names are warnings, and the load fails
+ * only for memory.
+ */
+int mbus_policy_load_report(struct mbus_policy **ret, const char *const *dirs, size_t n_dirs,
+                            enum mbus_policy_scope scope, uid_t broker_uid, const struct mbus_conf_report *report,
+                            struct mbus_file_error *err);
+
+/* Forgets the rules of namespace name (the mappings for MBUS_POLICY_IDENTITIES_NAME). */
+void mbus_policy_drop(struct mbus_policy *p, const char *name);
+
+/*
+ * Puts what from has for namespace name (its rules; the mappings for
+ * MBUS_POLICY_IDENTITIES_NAME) into p in place of p's, moving it out of from; if from has none,
+ * p has none either. How a reload keeps a running namespace's rules when its file broke.
+ * Returns 0 or -ENOMEM (p then has none for name).
+ */
+int mbus_policy_adopt(struct mbus_policy *p, struct mbus_policy *from, const char *name);
 
 /*
  * Decides whether who may do action on namespace ns (member: the procedure or event, NULL for

@@ -539,6 +539,121 @@ START_TEST(test_one_broken_file_rejects_the_whole_set) {
 }
 END_TEST
 
+/* --- the broker's lenient load ---------------------------------------------------------------- */
+
+struct report_log {
+        unsigned n_warnings, n_skipped;
+        char warnings[4][300];
+        char skipped[4][64];
+        char skipped_at[4][300];
+};
+
+static void report_on_warning(const struct mbus_file_error *w, void *userdata) {
+        struct report_log *l = userdata;
+
+        if (l->n_warnings < ELEMENTSOF(l->warnings))
+                (void) mbus_file_error_format(w, l->warnings[l->n_warnings], sizeof(l->warnings[0]));
+        l->n_warnings++;
+}
+
+static void report_on_skipped(const char *name, const struct mbus_file_error *e, void *userdata) {
+        struct report_log *l = userdata;
+
+        if (l->n_skipped < ELEMENTSOF(l->skipped)) {
+                snprintf(l->skipped[l->n_skipped], sizeof(l->skipped[0]), "%s", name ?: "(dir)");
+                (void) mbus_file_error_format(e, l->skipped_at[l->n_skipped], sizeof(l->skipped_at[0]));
+        }
+        l->n_skipped++;
+}
+
+/*
+ * A broken admin file is left out with the vendor file of its namespace (the default decides
+ * then, not rules the admin meant to replace); the other files load; unknown names warn and
+ * their rules match nobody.
+ */
+START_TEST(test_lenient_load_leaves_out_broken_files_and_warns_on_unknown_names) {
+        char vendor[64], admin[64];
+        const char *dirs[2];
+        _cleanup_(mbus_policy_freep) struct mbus_policy *p = NULL;
+        struct report_log log = {};
+        const struct mbus_conf_report report = { report_on_warning, report_on_skipped, &log };
+        struct mbus_file_error err = {};
+        const struct mbus_policy_rule *r;
+        struct mbus_identity nobody = { .unix = true, .uid = 65534, .gid = 65534 };
+        struct mbus_policy_decision d;
+        size_t n;
+
+        make_dir(vendor, sizeof(vendor));
+        make_dir(admin, sizeof(admin));
+        write_file(vendor, "org.example.A.xml", "<policy namespace=\"org.example.A\">\n"
+                                                 "<allow call=\"*\" user=\"nobody\"/>\n</policy>\n");
+        write_file(admin, "org.example.A.xml", "<policy namespace=\"org.example.A\">\n<allow/></wrong>\n");
+        write_file(admin, "org.example.B.xml", "<policy namespace=\"org.example.B\">\n"
+                                                "  <allow call=\"*\" user=\"nobody\"/>\n"
+                                                "  <deny call=\"*\" user=\"no-such-user-mbus\"/>\n"
+                                                "  <deny call=\"*\" group=\"no-such-group-mbus\"/>\n</policy>\n");
+        write_file(admin, "org.example.C.xml", "<policy namespace=\"org.example.C\"/>\n");
+        write_file(admin, "org.example.C.json", "{\"namespace\": \"org.example.C\"}\n");
+        write_file(admin, "@identities.xml", "<identities>\n<map cert-cn=\"a\" user=\"no-such-user-mbus\"/>\n"
+                                              "<map cert-cn=\"b\" user=\"root\"/>\n</identities>\n");
+        dirs[0] = vendor;
+        dirs[1] = admin;
+
+        ck_assert_int_eq(mbus_policy_load_report(&p, dirs, 2, MBUS_POLICY_SCOPE_SYSTEM, 0, &report, &err), 0);
+        ck_assert_uint_eq(log.n_skipped, 2);
+        ck_assert_str_eq(log.skipped[0], "org.example.A");
+        ck_assert_msg(strstr(log.skipped_at[0], "/org.example.A.xml:2: "), "%s", log.skipped_at[0]);
+        ck_assert_str_eq(log.skipped[1], "org.example.C");
+        ck_assert(strstr(log.skipped_at[1], "both org.example.C.json and org.example.C.xml"));
+        ck_assert(!mbus_policy_has_namespace(p, "org.example.A"));
+        ck_assert(!mbus_policy_has_namespace(p, "org.example.C"));
+        ck_assert_int_eq(mbus_policy_check(p, &nobody, MBUS_POLICY_CALL, "org.example.A", "Get", NULL, &d), -EACCES);
+        ck_assert_ptr_null(d.rule);
+
+        ck_assert_uint_eq(log.n_warnings, 3);
+        ck_assert_msg(strstr(log.warnings[0], "@identities.xml:2: unknown user 'no-such-user-mbus': the mapping is "
+                                              "left out"), "%s", log.warnings[0]);
+        ck_assert_msg(strstr(log.warnings[1], "org.example.B.xml:3: unknown user 'no-such-user-mbus': the rule "
+                                              "matches nobody"), "%s", log.warnings[1]);
+        ck_assert(strstr(log.warnings[2], "org.example.B.xml:4: unknown group 'no-such-group-mbus'"));
+        r = mbus_policy_get_rules(p, "org.example.B", &n, NULL);
+        ck_assert_uint_eq(n, 3);
+        ck_assert(!r[0].unresolved && r[1].unresolved && r[2].unresolved);
+        /* the denies match nobody, so the allow decides */
+        ck_assert_int_eq(mbus_policy_check(p, &nobody, MBUS_POLICY_CALL, "org.example.B", "Get", NULL, &d), 0);
+        ck_assert_ptr_eq(d.rule, &r[0]);
+        (void) mbus_policy_get_maps(p, &n, NULL);
+        ck_assert_uint_eq(n, 1);
+
+        remove_dir(vendor);
+        remove_dir(admin);
+}
+END_TEST
+
+/* What a reload does with a left-out namespace: the running policy's rules move over. */
+START_TEST(test_adopt_moves_a_namespace_or_leaves_none) {
+        _cleanup_(mbus_policy_freep) struct mbus_policy *old = NULL, *p = NULL;
+        struct mbus_file_error err = {};
+        size_t n;
+        const char *a = "<policy namespace=\"org.example.A\">\n<allow call=\"*\" user=\"nobody\"/>\n</policy>\n";
+        const char *b = "<policy namespace=\"org.example.B\"/>\n";
+
+        ck_assert_int_eq(mbus_policy_new(&old, MBUS_POLICY_SCOPE_SYSTEM, 0), 0);
+        ck_assert_int_eq(mbus_policy_new(&p, MBUS_POLICY_SCOPE_SYSTEM, 0), 0);
+        ck_assert_int_eq(mbus_policy_add_text(old, "/x/org.example.A.xml", a, strlen(a), &err), 0);
+        ck_assert_int_eq(mbus_policy_add_text(p, "/y/org.example.B.xml", b, strlen(b), &err), 0);
+
+        ck_assert_int_eq(mbus_policy_adopt(p, old, "org.example.A"), 0);
+        ck_assert(!mbus_policy_has_namespace(old, "org.example.A"));
+        ck_assert_ptr_nonnull(mbus_policy_get_rules(p, "org.example.A", &n, NULL));
+        ck_assert_uint_eq(n, 1);
+        /* the running set had nothing for B: neither has the new one */
+        ck_assert_int_eq(mbus_policy_adopt(p, old, "org.example.B"), 0);
+        ck_assert(!mbus_policy_has_namespace(p, "org.example.B"));
+        ck_assert_uint_eq(mbus_policy_n_namespaces(p), 1);
+}
+END_TEST
+
 START_TEST(test_confdir_lists_sorted_namespaces) {
         char dir[64];
         struct mbus_confdir_entry *e = NULL;
@@ -667,6 +782,8 @@ static Suite *policy_load_suite(void) {
         tcase_add_test(tc, test_directories_load_in_order_and_override);
         tcase_add_test(tc, test_both_forms_in_one_directory_is_an_error);
         tcase_add_test(tc, test_one_broken_file_rejects_the_whole_set);
+        tcase_add_test(tc, test_lenient_load_leaves_out_broken_files_and_warns_on_unknown_names);
+        tcase_add_test(tc, test_adopt_moves_a_namespace_or_leaves_none);
         tcase_add_test(tc, test_confdir_lists_sorted_namespaces);
         tcase_add_test(tc, test_add_file_reads_and_checks_the_name);
         tcase_add_test(tc, test_guess_kind_by_directory_or_content);
