@@ -84,7 +84,11 @@ static void help(void) {
                "  -h --help                Show this help and exit\n"
                "     --version             Show the version and exit\n"
                "  -a --address ADDRESS     Broker address (default: $MBUS_ADDRESS, else the\n"
-               "                           default socket)\n"
+               "                           user bus in a user session, else the system bus)\n"
+               "     --system              Connect to the system bus ($MBUS_SYSTEM_ADDRESS,\n"
+               "                           else /run/mbus/socket)\n"
+               "     --user                Connect to the user bus\n"
+               "                           ($XDG_RUNTIME_DIR/mbus/socket)\n"
                "  -t --timeout SEC         Give up after SEC seconds (default 25)\n"
                "     --xml                 Print NAMESPACE's description as XML\n"
                "     --json                Print the description (or the list) as JSON\n"
@@ -145,6 +149,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "help",             no_argument,       NULL, 'h'                  },
                 { "version",          no_argument,       NULL, ARG_VERSION          },
                 { "address",          required_argument, NULL, 'a'                  },
+                TOOL_BUS_LONG_OPTIONS,
                 { "timeout",          required_argument, NULL, 't'                  },
                 { "xml",              no_argument,       NULL, ARG_XML              },
                 { "json",             no_argument,       NULL, ARG_JSON             },
@@ -177,7 +182,10 @@ static int parse_argv(int argc, char *argv[]) {
                         printf("mbus-introspect %s\n", MBUS_VERSION);
                         return 0;
                 case 'a':
-                        arg_address = optarg;
+                case TOOL_ARG_SYSTEM:
+                case TOOL_ARG_USER:
+                        if (tool_set_bus(c, optarg, &arg_address) < 0)
+                                return -EINVAL;
                         bus_options = true;
                         break;
                 case 't':

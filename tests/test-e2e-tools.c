@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <check.h>
@@ -170,6 +172,67 @@ START_TEST(test_mbus_call_prints_results_and_names_errors) {
         ck_assert_ptr_nonnull(strstr(r.out, "NAMESPACE"));
 
         ck_assert_int_eq(test_service_quit(&svc, b.address, NS), 0);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+/*
+ * The bus a tool reaches: --system ($MBUS_SYSTEM_ADDRESS stands in for /run/mbus/socket),
+ * --user ($XDG_RUNTIME_DIR/mbus/socket), and by default what the library chooses: $MBUS_ADDRESS,
+ * else the user bus in a user session, else the system bus.
+ */
+START_TEST(test_tools_choose_the_system_or_the_user_bus) {
+        struct test_broker b;
+        struct run r;
+        char dir[] = "/tmp/mbus-test-runtime-XXXXXX", sub[600], sock[700];
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        ck_assert_int_eq(setenv("MBUS_ADDRESS", "/nonexistent/mbus-test/socket", 1), 0);
+        ck_assert_int_eq(setenv("MBUS_SYSTEM_ADDRESS", b.address, 1), 0);
+        ck_assert_int_eq(unsetenv("XDG_RUNTIME_DIR"), 0);
+
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--system", "org.mbus.Broker", "Ping", NULL });
+        ck_assert_int_eq(r.status, 0);
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "org.mbus.Broker", "Ping", NULL });
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_msg(strstr(r.err, "/nonexistent/mbus-test/socket"), "%s", r.err);
+        /* no session (a system service with User=): the system bus */
+        ck_assert_int_eq(unsetenv("MBUS_ADDRESS"), 0);
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "org.mbus.Broker", "Ping", NULL });
+        ck_assert_int_eq(r.status, 0);
+
+        /* a user session whose bus is the test broker */
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(sub, sizeof(sub), "%s/mbus", dir);
+        snprintf(sock, sizeof(sock), "%s/socket", sub);
+        ck_assert_int_eq(mkdir(sub, 0700), 0);
+        ck_assert_int_eq(symlink(b.address, sock), 0);
+        ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", dir, 1), 0);
+        ck_assert_int_eq(setenv("MBUS_SYSTEM_ADDRESS", "/nonexistent/mbus-test/system", 1), 0);
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--user", "org.mbus.Broker", "Ping", NULL });
+        ck_assert_int_eq(r.status, 0);
+        run_tool(&r, (const char *[]) { TOOL("mbus-subscribe"), "--user", "--timeout", "0.1", "org.example.*", NULL });
+        ck_assert_int_eq(r.status, 0);
+        run_tool(&r, (const char *[]) { TOOL("mbus-publish"), "--user", "org.example.Tools", "Changed", NULL });
+        ck_assert_int_eq(r.status, 0);
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "org.mbus.Broker", "Ping", NULL });
+        ck_assert_int_eq(r.status, 0);
+        if (getenv("MBUS_TEST_INTROSPECT")) {
+                run_tool(&r, (const char *[]) { getenv("MBUS_TEST_INTROSPECT"), "--user", NULL });
+                ck_assert_int_eq(r.status, 0);
+                ck_assert_msg(strstr(r.out, "org.mbus.Broker"), "%s", r.out);
+        }
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--system", "org.mbus.Broker", "Ping", NULL });
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_msg(strstr(r.err, "/nonexistent/mbus-test/system"), "%s", r.err);
+
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--system", "--user", "org.mbus.Broker", "Ping", NULL });
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_msg(strstr(r.err, "exclude each other"), "%s", r.err);
+
+        (void) unlink(sock);
+        (void) rmdir(sub);
+        (void) rmdir(dir);
         ck_assert_broker_stops_cleanly(&b);
 }
 END_TEST
@@ -445,6 +508,7 @@ static Suite *tools_suite(void) {
 
         tcase_set_timeout(tc, TEST_TIMEOUT_SEC);
         tcase_add_test(tc, test_mbus_call_prints_results_and_names_errors);
+        tcase_add_test(tc, test_tools_choose_the_system_or_the_user_bus);
         tcase_add_test(tc, test_mbus_publish_reaches_mbus_subscribe);
         tcase_add_test(tc, test_mbus_publish_fails_on_a_taken_namespace);
         tcase_add_test(tc, test_mbus_publish_reports_an_event_the_broker_refused);

@@ -32,8 +32,7 @@ static void help(void) {
                "\n"
                "  -h --help             Show this help and exit\n"
                "     --version          Show the version and exit\n"
-               "  -a --address ADDRESS  Broker address (default: $MBUS_ADDRESS, else the\n"
-               "                        default socket)\n"
+               TOOL_BUS_HELP
                "  -t --timeout SEC      Give up after SEC seconds (fractions allowed;\n"
                "                        default 25)\n"
                "  -p --pretty           Print the result indented over several lines\n"
@@ -48,6 +47,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "help",    no_argument,       NULL, 'h'         },
                 { "version", no_argument,       NULL, ARG_VERSION },
                 { "address", required_argument, NULL, 'a'         },
+                TOOL_BUS_LONG_OPTIONS,
                 { "timeout", required_argument, NULL, 't'         },
                 { "pretty",  no_argument,       NULL, 'p'         },
                 {}
@@ -63,7 +63,10 @@ static int parse_argv(int argc, char *argv[]) {
                         printf("mbus-call %s\n", MBUS_VERSION);
                         return 0;
                 case 'a':
-                        arg_address = optarg;
+                case TOOL_ARG_SYSTEM:
+                case TOOL_ARG_USER:
+                        if (tool_set_bus(c, optarg, &arg_address) < 0)
+                                return -EINVAL;
                         break;
                 case 't':
                         if (tool_parse_seconds(optarg, &arg_timeout) < 0) {

@@ -33,8 +33,7 @@ static void help(void) {
                "\n"
                "  -h --help             Show this help and exit\n"
                "     --version          Show the version and exit\n"
-               "  -a --address ADDRESS  Broker address (default: $MBUS_ADDRESS, else the\n"
-               "                        default socket)\n"
+               TOOL_BUS_HELP
                "\n"
                "Exit status: 0 on success, 1 on failure (for instance when another peer owns\n"
                "NAMESPACE, or the broker refused the event), 2 on invalid arguments.\n",
@@ -47,6 +46,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "help",    no_argument,       NULL, 'h'         },
                 { "version", no_argument,       NULL, ARG_VERSION },
                 { "address", required_argument, NULL, 'a'         },
+                TOOL_BUS_LONG_OPTIONS,
                 {}
         };
         int c;
@@ -60,7 +60,10 @@ static int parse_argv(int argc, char *argv[]) {
                         printf("mbus-publish %s\n", MBUS_VERSION);
                         return 0;
                 case 'a':
-                        arg_address = optarg;
+                case TOOL_ARG_SYSTEM:
+                case TOOL_ARG_USER:
+                        if (tool_set_bus(c, optarg, &arg_address) < 0)
+                                return -EINVAL;
                         break;
                 default:
                         return -EINVAL;

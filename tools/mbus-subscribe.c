@@ -62,8 +62,7 @@ static void help(void) {
                "\n"
                "  -h --help             Show this help and exit\n"
                "     --version          Show the version and exit\n"
-               "  -a --address ADDRESS  Broker address (default: $MBUS_ADDRESS, else the\n"
-               "                        default socket)\n"
+               TOOL_BUS_HELP
                "  -n --count N          Exit after N events\n"
                "  -t --timeout SEC      Exit after SEC seconds (fractions allowed)\n"
                "\n"
@@ -79,6 +78,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "help",    no_argument,       NULL, 'h'         },
                 { "version", no_argument,       NULL, ARG_VERSION },
                 { "address", required_argument, NULL, 'a'         },
+                TOOL_BUS_LONG_OPTIONS,
                 { "count",   required_argument, NULL, 'n'         },
                 { "timeout", required_argument, NULL, 't'         },
                 {}
@@ -94,7 +94,10 @@ static int parse_argv(int argc, char *argv[]) {
                         printf("mbus-subscribe %s\n", MBUS_VERSION);
                         return 0;
                 case 'a':
-                        arg_address = optarg;
+                case TOOL_ARG_SYSTEM:
+                case TOOL_ARG_USER:
+                        if (tool_set_bus(c, optarg, &arg_address) < 0)
+                                return -EINVAL;
                         break;
                 case 'n':
                         if (tool_parse_uint(optarg, 1, UINT64_MAX, &arg_count) < 0) {

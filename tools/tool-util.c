@@ -106,6 +106,27 @@ int tool_connect(const char *address, struct mbus_conn **ret) {
         return r;
 }
 
+int tool_set_bus(int option, const char *value, const char **address) {
+        static char *bus;              /* the --system or --user address, for the process's life */
+        static bool chosen;
+        int r;
+
+        if (chosen) {
+                tool_error("--address, --system and --user exclude each other");
+                return -EINVAL;
+        }
+        chosen = true;
+        if (option == 'a') {
+                *address = value;
+                return 0;
+        }
+        r = option == TOOL_ARG_SYSTEM ? mbus_address_system(&bus) : mbus_address_user(&bus);
+        if (r < 0)
+                return r;
+        *address = bus;
+        return 0;
+}
+
 const char *tool_json_to_string(json_object *v, bool pretty) {
         return json_object_to_json_string_ext(v, (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
                                                          : JSON_C_TO_STRING_PLAIN) |

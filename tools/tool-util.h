@@ -44,9 +44,31 @@ void tool_error(const char *format, ...) __attribute__((__format__(printf, 1, 2)
  * else "PROGRAM: WHAT: strerror(r)". */
 void tool_print_failure(const char *what, int r, const struct mbus_error *error);
 
-/* Opens a connection to address (NULL: $MBUS_ADDRESS, else the default) and prints the reason
- * on failure. Returns 0 or the negative errno. */
+/* Opens a connection to address (NULL: the default bus, as mbus_conn_open() chooses it) and
+ * prints the reason on failure. Returns 0 or the negative errno. */
 int tool_connect(const char *address, struct mbus_conn **ret);
+
+/* The options that choose the bus, shared by the tools that connect to one. */
+enum {
+        TOOL_ARG_SYSTEM = 0x2000,
+        TOOL_ARG_USER,
+};
+#define TOOL_BUS_LONG_OPTIONS \
+        { "system", no_argument, NULL, TOOL_ARG_SYSTEM }, \
+        { "user",   no_argument, NULL, TOOL_ARG_USER   }
+#define TOOL_BUS_HELP \
+        "  -a --address ADDRESS  Broker address (default: $MBUS_ADDRESS, else the user\n" \
+        "                        bus in a user session, else the system bus)\n" \
+        "     --system           Connect to the system bus ($MBUS_SYSTEM_ADDRESS, else\n" \
+        "                        /run/mbus/socket)\n" \
+        "     --user             Connect to the user bus ($XDG_RUNTIME_DIR/mbus/socket)\n"
+
+/*
+ * -a/--address (option 'a' with value), --system or --user: sets *address, to value or the
+ * bus's socket. At most one of them may be given. Returns 0, or -EINVAL (reported) for a second
+ * one, -ENOMEM.
+ */
+int tool_set_bus(int option, const char *value, const char **address);
 
 /* Renders v (NULL: null) as one line of JSON, or indented if pretty. The string is owned by v
  * (json-c keeps it until v is freed). */

@@ -10,6 +10,8 @@
  * Each wakeup runs one mbus_conn_process() step, then the loop goes round again: other sources
  * get their turn between frames. The sources go when the connection ends (conn_finish()
  * calls mbus_conn_event_release_sources()); the reference on the loop stays until detached.
+ * A loop whose only connection broke would otherwise sleep forever looking healthy, so the end
+ * is reported (the disconnect handler) and may end the loop (exit on disconnect).
  */
 
 #include <errno.h>
@@ -66,6 +68,32 @@ static int conn_event_on_time(sd_event_source *s, uint64_t usec, void *userdata)
 void mbus_conn_event_release_sources(struct mbus_conn *conn) {
         conn->io_source = sd_event_source_disable_unref(conn->io_source);
         conn->time_source = sd_event_source_disable_unref(conn->time_source);
+}
+
+void mbus_conn_event_on_disconnect(struct mbus_conn *conn) {
+        /* The handler may drop the caller's last reference or detach. */
+        mbus_conn_ref(conn);
+        if (conn->disconnect_handler)
+                conn->disconnect_handler(conn, conn->error, conn->disconnect_userdata);
+        if (conn->exit_on_disconnect && conn->event)
+                (void) sd_event_exit(conn->event, conn->error);
+        mbus_conn_unref(conn);
+}
+
+_public_ int mbus_conn_set_disconnect_handler(struct mbus_conn *conn, mbus_disconnect_handler_t handler,
+                                              void *userdata) {
+        if (!conn)
+                return -EINVAL;
+        conn->disconnect_handler = handler;
+        conn->disconnect_userdata = userdata;
+        return 0;
+}
+
+_public_ int mbus_conn_set_exit_on_disconnect(struct mbus_conn *conn, bool b) {
+        if (!conn)
+                return -EINVAL;
+        conn->exit_on_disconnect = b;
+        return 0;
 }
 
 _public_ int mbus_conn_attach_event(struct mbus_conn *conn, sd_event *event, int64_t priority) {

@@ -115,6 +115,10 @@ struct mbus_conn {
         bool exit_requested;
         int exit_code;
 
+        mbus_disconnect_handler_t disconnect_handler;   /* told once when the connection breaks */
+        void *disconnect_userdata;
+        bool exit_on_disconnect;        /* a break also ends the attached sd-event loop */
+
         sd_event *event;                /* owned reference while attached */
         sd_event_source *io_source, *time_source;
         int64_t priority;
@@ -180,3 +184,5 @@ MBUS_DEFINE_CLEANUP(struct mbus_slot *, mbus_slot_unref);
 
 /* conn-event.c */
 void mbus_conn_event_release_sources(struct mbus_conn *conn);
+/* The connection broke and is finished: tells the handler, then ends the loop if asked to. */
+void mbus_conn_event_on_disconnect(struct mbus_conn *conn);

@@ -16,8 +16,9 @@
  *
  * A broken connection (I/O error, hang-up, malformed frame) is not torn down at once: state
  * BROKEN lets process() still dispatch what had arrived, then complete each pending call with
- * org.mbus.Error.Disconnected, and only then close the socket and return the error, once.
- * Every later operation gets -ENOTCONN.
+ * org.mbus.Error.Disconnected, and only then close the socket and return the error, once, when
+ * it also tells the disconnect handler and, if asked, ends the attached sd-event loop: a
+ * service must never go on sleeping as if healthy. Every later operation gets -ENOTCONN.
  */
 
 #ifndef _GNU_SOURCE
@@ -555,6 +556,28 @@ static int conn_hello(struct mbus_conn *conn, struct mbus_error *reterr) {
         return 0;
 }
 
+/* One of the two buses, whatever $MBUS_ADDRESS says. */
+static int conn_open_bus(struct mbus_conn **ret, int (*address_of)(char **), const char *client_name,
+                         struct mbus_error *error) {
+        _cleanup_free_ char *address = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = address_of(&address);
+        if (r < 0)
+                return r;
+        return mbus_conn_open_with_error(ret, address, client_name, error);
+}
+
+_public_ int mbus_conn_open_system(struct mbus_conn **ret, const char *client_name, struct mbus_error *error) {
+        return conn_open_bus(ret, mbus_address_system, client_name, error);
+}
+
+_public_ int mbus_conn_open_user(struct mbus_conn **ret, const char *client_name, struct mbus_error *error) {
+        return conn_open_bus(ret, mbus_address_user, client_name, error);
+}
+
 _public_ int mbus_conn_open(struct mbus_conn **ret, const char *address, const char *client_name) {
         return mbus_conn_open_with_error(ret, address, client_name, NULL);
 }
@@ -719,6 +742,7 @@ static int conn_process_one(struct mbus_conn *conn) {
                 if (mbus_conn_fail_one_pending(conn, MBUS_ERROR_DISCONNECTED, strerror(-conn->error)) > 0)
                         return 1;
                 conn_finish(conn);
+                mbus_conn_event_on_disconnect(conn);
                 return conn->error;
         }
 

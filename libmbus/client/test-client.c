@@ -919,6 +919,111 @@ START_TEST(test_sd_event_attach) {
 }
 END_TEST
 
+/* ---- disconnects ---------------------------------------------------------------------------- */
+
+struct gone_state {
+        int handler_calls;
+        int handler_error;
+        int pending_completed;          /* 1 once the held call failed, before the handler */
+        const char *pending_error;
+        bool order_ok;
+};
+
+static void gone_on_disconnect(struct mbus_conn *conn, int error, void *userdata) {
+        struct gone_state *g = userdata;
+
+        g->handler_calls++;
+        g->handler_error = error;
+        g->order_ok = g->pending_completed == 1;
+        ck_assert(!mbus_conn_is_open(conn));
+}
+
+static int gone_on_reply(struct mbus_conn *conn, json_object *result, const struct mbus_error *error,
+                         void *userdata) {
+        struct gone_state *g = userdata;
+
+        g->pending_completed++;
+        g->pending_error = error && error->name && strcmp(error->name, MBUS_ERROR_DISCONNECTED) == 0
+                                   ? MBUS_ERROR_DISCONNECTED : "other";
+        return 0;
+}
+
+/*
+ * A service attached to sd-event (or in mbus_conn_run()) with a call pending on itself: the
+ * broker stops, the call fails with Disconnected, the handler is told, and the loop ends with
+ * the error. Exit codes: 0 right; 20+ what went wrong.
+ */
+static pid_t gone_service_spawn(const char *address, bool with_event) {
+        int p[2];
+        pid_t pid;
+        char c;
+
+        ck_assert_int_eq(pipe(p), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                static const struct mbus_procedure procs[] = { { "Hold", loop_hold } };
+                struct mbus_request *held = NULL;
+                struct mbus_conn *conn = NULL;
+                struct gone_state g = {};
+                sd_event *event = NULL;
+                int r;
+
+                close(p[0]);
+                if (mbus_conn_open(&conn, address, "gone-service") < 0 ||
+                    mbus_register(conn, PUB_NS, procs, 1, NULL, &held, NULL) < 0 ||
+                    mbus_conn_set_disconnect_handler(conn, gone_on_disconnect, &g) < 0 ||
+                    mbus_call_async(conn, PUB_NS, "Hold", NULL, MBUS_TIMEOUT_INFINITY, gone_on_reply, &g, NULL) < 0)
+                        _exit(20);
+                if (with_event) {
+                        if (sd_event_new(&event) < 0 || mbus_conn_attach_event(conn, event, 0) < 0 ||
+                            mbus_conn_set_exit_on_disconnect(conn, true) < 0)
+                                _exit(21);
+                }
+                /* Ready once the held call has reached the service side. */
+                while (!held)
+                        if (mbus_conn_process(conn) == 0 && mbus_conn_wait(conn, 100 * 1000) < 0)
+                                _exit(22);
+                if (write(p[1], "x", 1) != 1)
+                        _exit(24);
+                close(p[1]);
+
+                r = with_event ? sd_event_loop(event) : mbus_conn_run(conn);
+                if (r != -ECONNRESET)
+                        _exit(25);
+                if (g.handler_calls != 1 || g.handler_error != -ECONNRESET)
+                        _exit(26);
+                if (g.pending_completed != 1 || strcmp(g.pending_error, MBUS_ERROR_DISCONNECTED) != 0 || !g.order_ok)
+                        _exit(27);
+                mbus_request_unref(held);
+                mbus_conn_unref(conn);
+                sd_event_unref(event);
+                child_exit(0);
+        }
+        close(p[1]);
+        ck_assert_int_eq(read(p[0], &c, 1), 1);
+        close(p[0]);
+        return pid;
+}
+
+START_TEST(test_broker_gone_ends_the_service_loop_with_the_error) {
+        struct test_broker b;
+        pid_t svc;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        svc = gone_service_spawn(b.address, /* with_event= */ _i == 0);
+        ck_assert_broker_stops_cleanly(&b);
+        /* Exits on its own: a generous bound, only to not hang forever if it does not. */
+        ck_assert_int_eq(test_wait(svc, 20000), 0);
+}
+END_TEST
+
+START_TEST(test_disconnect_setters_take_null) {
+        ck_assert_int_eq(mbus_conn_set_disconnect_handler(NULL, gone_on_disconnect, NULL), -EINVAL);
+        ck_assert_int_eq(mbus_conn_set_exit_on_disconnect(NULL, true), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_open_fails_cleanly) {
         struct mbus_conn *conn = NULL;
         char dir[] = "/tmp/mbus-test-client-XXXXXX", path[128];
@@ -1084,6 +1189,8 @@ static Suite *client_suite(void) {
         tcase_add_test(tc, test_poll_integration);
         tcase_add_test(tc, test_broker_hangup_completes_pending_calls);
         tcase_add_test(tc, test_sd_event_attach);
+        tcase_add_loop_test(tc, test_broker_gone_ends_the_service_loop_with_the_error, 0, 2);
+        tcase_add_test(tc, test_disconnect_setters_take_null);
         tcase_add_test(tc, test_misbehaving_broker);
         tcase_add_test(tc, test_sync_wait_answers_keepalive_pings);
         suite_add_tcase(s, tc);

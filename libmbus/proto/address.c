@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/fd-util.h"
@@ -22,51 +23,83 @@
 #include "proto/address.h"
 #include "util/macro.h"
 
-static int address_default_path(char **ret) {
-        const char *runtime_dir;
-        char *s;
+/* The value of environment variable name if set and not empty, copied; else NULL. */
+static int address_from_env(const char *name, char **ret) {
+        const char *e = secure_getenv(name);
 
-        if (geteuid() == 0) {
-                s = strdup(MBUS_ADDRESS_SYSTEM);
-                if (!s)
-                        return -ENOMEM;
-                *ret = s;
+        *ret = NULL;
+        if (!e || !e[0])
                 return 0;
-        }
+        *ret = strdup(e);
+        return *ret ? 1 : -ENOMEM;
+}
 
+int mbus_address_system(char **ret) {
+        int r;
+
+        assert(ret);
+        r = address_from_env("MBUS_SYSTEM_ADDRESS", ret);
+        if (r != 0)
+                return MIN(r, 0);
+        *ret = strdup(MBUS_ADDRESS_SYSTEM);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int mbus_address_user(char **ret) {
+        const char *runtime_dir = secure_getenv("XDG_RUNTIME_DIR");
+
+        assert(ret);
         /* A relative $XDG_RUNTIME_DIR is invalid per the basedir spec: ignore it. */
-        runtime_dir = secure_getenv("XDG_RUNTIME_DIR");
-        if (runtime_dir && runtime_dir[0] == '/') {
-                if (asprintf(&s, "%s/mbus/socket", runtime_dir) < 0)
-                        return -ENOMEM;
-        } else if (asprintf(&s, "/run/user/%u/mbus/socket", (unsigned) geteuid()) < 0)
-                return -ENOMEM;
+        if (runtime_dir && runtime_dir[0] == '/')
+                return asprintf(ret, "%s/mbus/socket", runtime_dir) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "/run/user/%u/mbus/socket", (unsigned) geteuid()) < 0 ? -ENOMEM : 0;
+}
 
-        *ret = s;
-        return 0;
+bool mbus_address_in_user_session(void) {
+        const char *runtime_dir = secure_getenv("XDG_RUNTIME_DIR");
+        _cleanup_free_ char *socket = NULL;
+        struct stat st;
+
+        /*
+         * systemd sets $XDG_RUNTIME_DIR for a login session and the user manager's services, not
+         * for system services with User= or DynamicUser= (unless PAMName= opens a session): so
+         * such services reach the system bus, as su without a session does. The directory must
+         * be ours and the socket must exist, so a stale or inherited variable cannot send a
+         * process to another user's bus or to nothing.
+         */
+        if (!runtime_dir || runtime_dir[0] != '/')
+                return false;
+        if (stat(runtime_dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+                return false;
+        if (asprintf(&socket, "%s/mbus/socket", runtime_dir) < 0) {
+                socket = NULL;
+                return false;
+        }
+        return stat(socket, &st) >= 0 && S_ISSOCK(st.st_mode);
 }
 
 int mbus_address_default(char **ret) {
-        const char *e;
-        char *s;
+        int r;
 
         assert(ret);
 
-        e = secure_getenv("MBUS_ADDRESS");
-        if (e && e[0]) {
-                s = strdup(e);
-                if (!s)
-                        return -ENOMEM;
-                *ret = s;
-                return 0;
-        }
-        return address_default_path(ret);
+        r = address_from_env("MBUS_ADDRESS", ret);
+        if (r != 0)
+                return MIN(r, 0);
+        if (mbus_address_in_user_session())
+                return mbus_address_user(ret);
+        return mbus_address_system(ret);
 }
 
 int mbus_address_default_listen(char **ret) {
         assert(ret);
 
-        return address_default_path(ret);
+        /* The broker's own side: root serves the system bus, anyone else their user bus. */
+        if (geteuid() == 0) {
+                *ret = strdup(MBUS_ADDRESS_SYSTEM);
+                return *ret ? 0 : -ENOMEM;
+        }
+        return mbus_address_user(ret);
 }
 
 int mbus_address_to_sockaddr(const char *address, struct sockaddr_un *ret, socklen_t *ret_len) {

@@ -71,14 +71,29 @@ const char *mbus_sockaddr_format(const struct sockaddr *sa, socklen_t len, char 
 bool mbus_sockaddr_is_loopback(const struct sockaddr *sa);
 
 /*
- * The default address for this process: $MBUS_ADDRESS if set and not empty, else
- * /run/mbus/socket for root, else $XDG_RUNTIME_DIR/mbus/socket (or /run/user/UID/mbus/socket
- * without $XDG_RUNTIME_DIR). The broker does not look at $MBUS_ADDRESS (mbus_address_default_
- * listen()). Returns 0 and a newly allocated string in *ret, or -ENOMEM.
+ * The system bus: $MBUS_SYSTEM_ADDRESS if set and not empty, else /run/mbus/socket.
+ * Returns 0 and a newly allocated string in *ret, or -ENOMEM.
+ */
+int mbus_address_system(char **ret);
+
+/* The user bus: $XDG_RUNTIME_DIR/mbus/socket, or /run/user/UID/mbus/socket without it. */
+int mbus_address_user(char **ret);
+
+/*
+ * Whether this process runs in a user session: $XDG_RUNTIME_DIR is an absolute path to a
+ * directory owned by our effective uid, and the user bus socket exists in it.
+ */
+bool mbus_address_in_user_session(void);
+
+/*
+ * The default address for a client, as mbus_conn_open(NULL) chooses it: $MBUS_ADDRESS if set
+ * and not empty; else the user bus when in a user session (mbus_address_in_user_session());
+ * else the system bus (mbus_address_system()). Returns 0 and a newly allocated string in *ret,
+ * or -ENOMEM. The broker does not look at any of this (mbus_address_default_listen()).
  */
 int mbus_address_default(char **ret);
 
-/* The default address the broker listens on: as above without $MBUS_ADDRESS. */
+/* The default address the broker listens on: /run/mbus/socket for root, else the user bus. */
 int mbus_address_default_listen(char **ret);
 
 /*

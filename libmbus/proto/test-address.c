@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "proto/address.h"
@@ -155,16 +158,61 @@ START_TEST(test_mbus_address_overrides_default) {
 }
 END_TEST
 
-START_TEST(test_uid_based_default) {
-        _cleanup_free_ char *a = NULL, *b = NULL, *want = NULL;
+/*
+ * The client's default: the user bus only in a user session (our own $XDG_RUNTIME_DIR with a
+ * socket in it), else the system bus, as for a system service with User= (no $XDG_RUNTIME_DIR).
+ */
+START_TEST(test_default_is_the_user_bus_only_in_a_user_session) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *u = NULL, *sock = NULL;
+        char dir[] = "/tmp/mbus-test-runtime-XXXXXX";
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
 
         ck_assert_int_eq(setenv("MBUS_ADDRESS", "", 1), 0);    /* empty counts as unset */
-        ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1), 0);
+        ck_assert_int_eq(unsetenv("MBUS_SYSTEM_ADDRESS"), 0);
+        ck_assert_int_eq(unsetenv("XDG_RUNTIME_DIR"), 0);
         ck_assert_int_eq(mbus_address_default(&a), 0);
-        if (geteuid() == 0)
-                ck_assert_str_eq(a, MBUS_ADDRESS_SYSTEM);
-        else
-                ck_assert_str_eq(a, "/run/user/4242/mbus/socket");
+        ck_assert_str_eq(a, MBUS_ADDRESS_SYSTEM);
+        ck_assert(!mbus_address_in_user_session());
+
+        /* a runtime directory without a user broker: still the system bus */
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", dir, 1), 0);
+        ck_assert_int_eq(setenv("MBUS_SYSTEM_ADDRESS", "/tmp/system-bus/socket", 1), 0);
+        ck_assert_int_eq(mbus_address_default(&b), 0);
+        ck_assert_str_eq(b, "/tmp/system-bus/socket");
+
+        /* with the user broker's socket there: the user bus */
+        ck_assert_int_ge(asprintf(&sock, "%s/mbus", dir), 0);
+        ck_assert_int_eq(mkdir(sock, 0700), 0);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/socket", sock);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        ck_assert(mbus_address_in_user_session());
+        ck_assert_int_eq(mbus_address_default(&c), 0);
+        ck_assert_str_eq(c, sa.sun_path);
+        ck_assert_int_eq(mbus_address_user(&u), 0);
+        ck_assert_str_eq(u, sa.sun_path);
+
+        /* someone else's runtime directory does not count */
+        if (geteuid() == 0) {
+                ck_assert_int_eq(chown(dir, 4242, 4242), 0);
+                ck_assert(!mbus_address_in_user_session());
+                ck_assert_int_eq(mbus_address_default(&d), 0);
+                ck_assert_str_eq(d, "/tmp/system-bus/socket");
+        }
+
+        close(fd);
+        (void) unlink(sa.sun_path);
+        (void) rmdir(sock);
+        (void) rmdir(dir);
+        ck_assert_int_eq(unsetenv("MBUS_SYSTEM_ADDRESS"), 0);
+}
+END_TEST
+
+START_TEST(test_uid_based_default) {
+        _cleanup_free_ char *b = NULL, *want = NULL;
 
         ck_assert_int_eq(unsetenv("MBUS_ADDRESS"), 0);
         ck_assert_int_eq(unsetenv("XDG_RUNTIME_DIR"), 0);
@@ -190,6 +238,7 @@ static Suite *address_suite(void) {
         tcase_add_test(tc, test_sockaddr_format_and_loopback);
         tcase_add_test(tc, test_mbus_address_overrides_default);
         tcase_add_test(tc, test_uid_based_default);
+        tcase_add_test(tc, test_default_is_the_user_bus_only_in_a_user_session);
         suite_add_tcase(s, tc);
         return s;
 }

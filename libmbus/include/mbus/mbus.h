@@ -51,8 +51,17 @@ typedef struct sd_event sd_event;
 
 /*
  * Connects to the broker at address and completes the handshake (HELLO/WELCOME), blocking
- * until it is done. address may be NULL: then $MBUS_ADDRESS is used if set, else the default
- * socket (/run/mbus/socket for root, $XDG_RUNTIME_DIR/mbus/socket otherwise). Addresses
+ * until it is done. address may be NULL for the default bus, chosen in this order:
+ *   1. $MBUS_ADDRESS, if set and not empty;
+ *   2. the user bus, $XDG_RUNTIME_DIR/mbus/socket, if this process runs in a user session:
+ *      $XDG_RUNTIME_DIR is set to an absolute path, the directory is owned by our effective
+ *      uid, and that socket exists;
+ *   3. else the system bus: $MBUS_SYSTEM_ADDRESS if set and not empty, else /run/mbus/socket.
+ * systemd sets $XDG_RUNTIME_DIR in login sessions and for the services of the user manager,
+ * but not for system services, also with User= or DynamicUser=, so these reach the system bus
+ * (a system unit with PAMName= opens a session: it should call mbus_conn_open_system()). A
+ * program that knows which bus it wants says so with mbus_conn_open_system() or
+ * mbus_conn_open_user(). Addresses
  * (mbus-protocol(7)): a plain absolute path or unix:PATH names a UNIX socket; tcp://HOST:PORT
  * plain TCP; tls://HOST[:PORT][?cert=FILE&key=FILE&ca=FILE&name=NAME] TLS, with the client
  * certificate, key and CA bundle from those parameters or else from $MBUS_TLS_CERT,
@@ -74,6 +83,20 @@ int mbus_conn_open(struct mbus_conn **ret, const char *address, const char *clie
  */
 int mbus_conn_open_with_error(struct mbus_conn **ret, const char *address, const char *client_name,
                               struct mbus_error *error);
+
+/*
+ * Connects to the system bus ($MBUS_SYSTEM_ADDRESS if set and not empty, else
+ * /run/mbus/socket), whatever $MBUS_ADDRESS and the session say; otherwise as
+ * mbus_conn_open_with_error() (error may be NULL).
+ */
+int mbus_conn_open_system(struct mbus_conn **ret, const char *client_name, struct mbus_error *error);
+
+/*
+ * Connects to the calling user's bus: $XDG_RUNTIME_DIR/mbus/socket, or
+ * /run/user/UID/mbus/socket without $XDG_RUNTIME_DIR (UID: the effective uid), whatever
+ * $MBUS_ADDRESS says; otherwise as mbus_conn_open_with_error() (error may be NULL).
+ */
+int mbus_conn_open_user(struct mbus_conn **ret, const char *client_name, struct mbus_error *error);
 
 /* Takes a reference. Returns conn. Takes NULL. */
 struct mbus_conn *mbus_conn_ref(struct mbus_conn *conn);
@@ -145,6 +168,28 @@ int mbus_conn_run(struct mbus_conn *conn);
 
 /* Makes mbus_conn_run() return code after the current callback. */
 void mbus_conn_exit(struct mbus_conn *conn, int code);
+
+/*
+ * Told once when the connection breaks (the broker stopped or hung up: error is -ECONNRESET;
+ * a malformed frame: -EBADMSG; ...), from mbus_conn_process() (so from the attached loop or
+ * mbus_conn_run()), after every pending call has completed with MBUS_ERROR_DISCONNECTED and the
+ * socket is closed. Not called for mbus_conn_close() or the last unref. The connection is
+ * unusable from then on: a service reconnects with a new one, or exits and lets its service
+ * manager restart it. conn stays valid during the call; the handler may unref it.
+ */
+typedef void (*mbus_disconnect_handler_t)(struct mbus_conn *conn, int error, void *userdata);
+
+/* Sets (or with NULL clears) the disconnect handler. Returns 0 or -EINVAL. */
+int mbus_conn_set_disconnect_handler(struct mbus_conn *conn, mbus_disconnect_handler_t handler, void *userdata);
+
+/*
+ * If b, a broken connection also ends the sd-event loop it is attached to, with
+ * sd_event_exit(loop, error) (after the disconnect handler), so sd_event_loop() returns the
+ * negative errno and a service run by systemd exits with a failure and is restarted
+ * (Restart=on-failure). Off by default. mbus_conn_run() returns the error in any case.
+ * Returns 0 or -EINVAL.
+ */
+int mbus_conn_set_exit_on_disconnect(struct mbus_conn *conn, bool b);
 
 /* ---- Calling procedures ------------------------------------------------------------------ */
 
