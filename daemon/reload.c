@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 
 #include "broker-conf.h"
 #include "broker.h"
@@ -47,6 +48,8 @@
 #include "namespace.h"
 #include "peer.h"
 #include "proto/tls.h"
+#include "stats.h"
+#include "util/time-util.h"
 
 /*
  * After a new set is in force, every owner is held to it: an owner that may no longer own its
@@ -225,8 +228,39 @@ static int reload_keep_running(struct mbus_broker *b, struct mbus_policy *policy
         return r;
 }
 
+static int reload_config(struct mbus_broker *b, struct mbus_file_error *err, size_t *ret_n_policy,
+                         size_t *ret_n_interfaces);
+
+/*
+ * A reload (not the first load, which main() follows with READY=1) tells systemd it is under
+ * way and when it is done, with the outcome on the STATUS= line, so systemctl shows
+ * "reloading" while it runs and the left-out file or the rejection after it.
+ */
 int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err, size_t *ret_n_policy,
                               size_t *ret_n_interfaces) {
+        struct mbus_file_error local = {};
+        bool running = b->config_loaded;
+        char text[600];
+        int r;
+
+        if (!err)
+                err = &local;
+        if (running)
+                (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec(CLOCK_MONOTONIC));
+        r = reload_config(b, err, ret_n_policy, ret_n_interfaces);
+        if (!running)
+                return r;
+        if (r < 0)
+                (void) snprintf(b->config_problem, sizeof(b->config_problem), "last reload rejected: %s",
+                                mbus_file_error_format(err, text, sizeof(text)));
+        b->status_line[0] = 0;          /* sent again with READY=1 */
+        mbus_stats_format_status(b, b->status_line, sizeof(b->status_line));
+        (void) sd_notifyf(false, "READY=1\nSTATUS=%s", b->status_line);
+        return r;
+}
+
+static int reload_config(struct mbus_broker *b, struct mbus_file_error *err, size_t *ret_n_policy,
+                         size_t *ret_n_interfaces) {
         _cleanup_(mbus_policy_freep) struct mbus_policy *policy = NULL;
         _cleanup_(mbus_introspection_freep) struct mbus_introspection *interfaces = NULL;
         _cleanup_(reload_options_done) struct mbus_options settings = {};
@@ -301,7 +335,6 @@ int mbus_broker_reload_config(struct mbus_broker *b, struct mbus_file_error *err
                                 n, n == 1 ? "" : "s", mbus_file_error_format(err, text, sizeof(text)));
         } else
                 b->config_problem[0] = 0;
-        mbus_broker_notify_status(b);
 
         broker_reevaluate_owners(b);
 
