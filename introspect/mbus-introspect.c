@@ -87,7 +87,7 @@ static void help(void) {
                "                           user bus in a user session, else the system bus)\n"
                "     --system              Connect to the system bus ($MBUS_SYSTEM_ADDRESS,\n"
                "                           else /run/mbus/socket)\n"
-               "     --user                Connect to the user bus\n"
+               "     --user-bus            Connect to the user bus\n"
                "                           ($XDG_RUNTIME_DIR/mbus/socket)\n"
                "  -t --timeout SEC         Give up after SEC seconds (default 25)\n"
                "     --xml                 Print NAMESPACE's description as XML\n"
@@ -149,7 +149,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "help",             no_argument,       NULL, 'h'                  },
                 { "version",          no_argument,       NULL, ARG_VERSION          },
                 { "address",          required_argument, NULL, 'a'                  },
-                TOOL_BUS_LONG_OPTIONS,
+                /* --user NAME is --explain's identity, so the user bus is --user-bus here. */
+                { "system",           no_argument,       NULL, TOOL_ARG_SYSTEM      },
+                { "user-bus",         no_argument,       NULL, TOOL_ARG_USER        },
                 { "timeout",          required_argument, NULL, 't'                  },
                 { "xml",              no_argument,       NULL, ARG_XML              },
                 { "json",             no_argument,       NULL, ARG_JSON             },

@@ -218,7 +218,7 @@ START_TEST(test_tools_choose_the_system_or_the_user_bus) {
         run_tool(&r, (const char *[]) { TOOL("mbus-call"), "org.mbus.Broker", "Ping", NULL });
         ck_assert_int_eq(r.status, 0);
         if (getenv("MBUS_TEST_INTROSPECT")) {
-                run_tool(&r, (const char *[]) { getenv("MBUS_TEST_INTROSPECT"), "--user", NULL });
+                run_tool(&r, (const char *[]) { getenv("MBUS_TEST_INTROSPECT"), "--user-bus", NULL });
                 ck_assert_int_eq(r.status, 0);
                 ck_assert_msg(strstr(r.out, "org.mbus.Broker"), "%s", r.out);
         }

@@ -112,7 +112,7 @@ int tool_set_bus(int option, const char *value, const char **address) {
         int r;
 
         if (chosen) {
-                tool_error("--address, --system and --user exclude each other");
+                tool_error("--address and the options choosing the bus (--system, --user) exclude each other");
                 return -EINVAL;
         }
         chosen = true;
