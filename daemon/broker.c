@@ -47,9 +47,11 @@
 #include "proto/names.h"
 #include "proto/message.h"
 #include "proto/tls.h"
+#include "quota.h"
 #include "reply.h"
 #include "router.h"
 #include "util/fd-util.h"
+#include "user.h"
 #include "util/hashmap.h"
 
 bool mbus_broker_log_ratelimit(struct mbus_broker *b, struct mbus_ratelimit *rl, int level, int err,
@@ -137,6 +139,7 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         b->protocol_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 10);
         b->disconnect_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 10);
         b->tls_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 10);
+        b->quota_log_ratelimit = MBUS_RATELIMIT_INIT(5 * USEC_PER_SEC, 10);
         b->uid = geteuid();
 
         /* Empty until mbus_broker_reload_config(): the scope's defaults decide everything. */
@@ -160,6 +163,7 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         if (r < 0)
                 return r;
         r = mbus_activation_table_new(&b->activation, b);
+        r = mbus_user_registry_new(&b->users, b->uid);
         if (r < 0)
                 return r;
         r = mbus_driver_init(b);
@@ -195,11 +199,17 @@ static void broker_unlink_peer(struct mbus_broker *b, struct mbus_peer *peer) {
         b->n_peers--;
 }
 
+static void broker_remove_subscriptions(struct mbus_broker *b, struct mbus_peer *peer) {
+        if (peer->user)
+                mbus_user_uncharge(peer->user, MBUS_QUOTA_SUBSCRIPTIONS, mbus_match_count_owner(b->matches, peer->id));
+        (void) mbus_match_remove_owner(b->matches, peer->id);
+}
+
 /* Takes peer out of everything, answering what it owed; no events, no flush: for shutdown. */
 static void broker_release_peer(struct mbus_broker *b, struct mbus_peer *peer) {
         struct mbus_namespace *ns;
 
-        (void) mbus_match_remove_owner(b->matches, peer->id);
+        broker_remove_subscriptions(b, peer);
         while ((ns = mbus_namespace_pop_owned(b->namespaces, &peer->namespaces)))
                 mbus_namespace_free(ns);
         (void) mbus_pending_drop_caller(b->pending, &peer->calls_out);
@@ -234,6 +244,7 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
         sd_event_source_disable_unref(b->call_timer);
         sd_event_source_disable_unref(b->keepalive_timer);
         mbus_pending_table_free(b->pending);
+        mbus_user_registry_free(b->users);
         mbus_match_index_free(b->matches);
         mbus_namespace_registry_free(b->namespaces);
         mbus_hashmap_free(b->peers);
@@ -459,19 +470,15 @@ int mbus_broker_load_tls(struct mbus_broker *b) {
 /* --- peers ------------------------------------------------------------------------------------ */
 
 /*
- * Over --max-peers: one ERROR frame, best effort, then close. No peer object is made. A TLS
- * peer gets no frame: it could not read one before a handshake.
+ * Over --max-peers or a user's quota: one ERROR frame (LimitsExceeded, message), best effort,
+ * then close. No peer object is made. A TLS peer gets no frame: it could not read one before a
+ * handshake.
  */
-static void broker_refuse(struct mbus_broker *b, int fd, bool tls) {
+static void broker_refuse(struct mbus_broker *b, int fd, bool tls, const char *message) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
 
         b->stats.peers_refused++;
-        if (mbus_ratelimit_below(&b->drop_log_ratelimit, mbus_broker_now(b)))
-                (void) mbus_log(LOG_WARNING, -ENOBUFS, MBUS_FIELDS(.msgid = MBUS_MSGID_PEER_LIMIT),
-                                "Refusing a connection: %zu peers connected (limit %zu)", b->n_peers,
-                                b->options->max_peers);
-
-        if (!tls && mbus_reply_new_error_frame(&f, /* reply_serial= */ 0, -ENOBUFS, "Too many peers connected") >= 0) {
+        if (!tls && mbus_reply_new_error_frame(&f, /* reply_serial= */ 0, -ENOBUFS, message) >= 0) {
                 struct iovec iov[2] = {
                         { .iov_base = (void *) f->head, .iov_len = f->head_len },
                         { .iov_base = (void *) f->body, .iov_len = f->body_len },
@@ -484,11 +491,31 @@ static void broker_refuse(struct mbus_broker *b, int fd, bool tls) {
 static int broker_add_peer(struct mbus_broker *b, struct mbus_peer *peer);
 
 void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds, bool tls) {
+        _cleanup_(mbus_user_unrefp) struct mbus_user *user = NULL;
         struct mbus_peer *peer;
+        char msg[256];
         int r;
 
+        r = mbus_quota_user_of(b, creds, &user);
+        if (r < 0) {
+                (void) mbus_log(LOG_WARNING, r, NULL, "Failed to set up a peer: %s", strerror(-r));
+                safe_close(fd);
+                return;
+        }
+        /* The broker-wide limit first: it is the one an administrator sets and looks for. */
         if (b->n_peers >= b->options->max_peers) {
-                broker_refuse(b, fd, tls);
+                if (mbus_ratelimit_below(&b->drop_log_ratelimit, mbus_broker_now(b)))
+                        (void) mbus_log(LOG_WARNING, -ENOBUFS, MBUS_FIELDS(.msgid = MBUS_MSGID_PEER_LIMIT),
+                                        "Refusing a connection: %zu peers connected (limit %zu)", b->n_peers,
+                                        b->options->max_peers);
+                (void) snprintf(msg, sizeof(msg), "The broker is full: %zu peers connected (limit %zu)",
+                                b->n_peers, b->options->max_peers);
+                broker_refuse(b, fd, tls, msg);
+                return;
+        }
+        if (mbus_quota_check(b, user, MBUS_QUOTA_CONNECTIONS, 1, msg, sizeof(msg)) < 0 ||
+            mbus_quota_check(b, user, MBUS_QUOTA_HELLO, 1, msg, sizeof(msg)) < 0) {
+                broker_refuse(b, fd, tls, msg);
                 return;
         }
 
@@ -498,6 +525,7 @@ void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds,
                 safe_close(fd);
                 return;
         }
+        mbus_quota_attach(peer, TAKE_PTR(user));
         if (tls)
                 r = mbus_peer_start_tls(peer, b->tls_server);
         if (r >= 0)
@@ -620,7 +648,7 @@ static void broker_drop_peer(struct mbus_broker *b, struct mbus_peer *peer) {
         broker_unlink_peer(b, peer);
         peer->state = MBUS_PEER_DEAD;
 
-        (void) mbus_match_remove_owner(b->matches, peer->id);
+        broker_remove_subscriptions(b, peer);
         (void) mbus_pending_drop_caller(b->pending, &peer->calls_out);
         while (mbus_pending_pop_callee(b->pending, &peer->calls_in, &caller_id, &serial) > 0) {
                 struct mbus_peer *caller = mbus_broker_find_peer(b, caller_id);

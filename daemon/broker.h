@@ -26,6 +26,7 @@ struct mbus_ws;
 struct mbus_namespace_registry;
 struct mbus_peer;
 struct mbus_pending_table;
+struct mbus_user_registry;
 
 #define MBUS_BROKER_ID 0                        /* ":1.0", the sender of the broker's events */
 #define MBUS_BROKER_MAX_NAMESPACES_PER_PEER 1024u
@@ -65,6 +66,9 @@ struct mbus_broker {
         struct mbus_match_index *matches;
         struct mbus_pending_table *pending;
         struct mbus_activation_table *activation;       /* calls held for services being started */
+        struct mbus_user_registry *users;       /* accounting per user (user.h, quota.c) */
+        size_t queued_bytes;                    /* queued for all peers, as charged to users */
+        struct mbus_ratelimit quota_log_ratelimit;
 
         sd_event_source *call_timer;            /* armed at the earliest call deadline */
         usec_t call_timer_armed;                /* USEC_INFINITY: off */

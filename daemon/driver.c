@@ -34,8 +34,10 @@
 #include "pending.h"
 #include "proto/frame.h"
 #include "proto/names.h"
+#include "quota.h"
 #include "reply.h"
 #include "router.h"
+#include "user.h"
 #include "util/hashmap.h"
 #include "util/json-util.h"
 
@@ -174,6 +176,7 @@ static int driver_peer_json(struct mbus_broker *b, struct mbus_peer *peer, json_
         r = r ?: driver_add(o, "pending_calls", json_object_new_int64((int64_t) peer->calls_out.n));
         r = r ?: driver_add(o, "queued_bytes",
                             json_object_new_int64((int64_t) mbus_stream_queued_bytes(&peer->stream)));
+        r = r ?: driver_add(o, "user", json_object_new_string(peer->user ? peer->user->key : ""));
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(o);
@@ -322,7 +325,53 @@ static int driver_get_stats(struct mbus_broker *b, struct mbus_peer *caller, jso
         STAT("events_dropped", s->events_dropped);
         STAT("bytes_in", s->bytes_in);
         STAT("bytes_out", s->bytes_out);
+        STAT("users", mbus_user_registry_size(b->users));
+        STAT("queued_bytes", b->queued_bytes);
+        STAT("peers_refused", s->peers_refused);
+        STAT("quota_refusals", s->quota_refusals);
 #undef STAT
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/*
+ * What every user holds of each quota, and the limits: {"users": [{"user": KEY, "uid": N|null,
+ * "privileged": B, "connections": N, ...}], "limits": {"connections": N, ...}}. One entry per
+ * user, whatever its number of peers: a user is made only by connecting, so the list is as
+ * long as the number of connected identities at most.
+ */
+static int driver_get_user_stats(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                                 json_object **ret, struct driver_error *err) {
+        _cleanup_json_ json_object *o = json_object_new_object(), *list = json_object_new_array(),
+                                   *limits = json_object_new_object();
+        struct mbus_user *u;
+        size_t state = 0;
+        int r = 0;
+
+        if (!o || !list || !limits)
+                return -ENOMEM;
+        while (mbus_user_registry_iterate(b->users, &state, &u)) {
+                _cleanup_json_ json_object *e = json_object_new_object();
+
+                if (!e)
+                        return -ENOMEM;
+                r = r ?: driver_add(e, "user", json_object_new_string(u->key));
+                r = r ?: driver_add_nullable(e, "uid", driver_uid_json(u->uid));
+                r = r ?: driver_add(e, "privileged", json_object_new_boolean(u->privileged));
+                for (enum mbus_quota q = 0; q < _MBUS_QUOTA_MAX; q++)
+                        r = r ?: driver_add(e, mbus_quota_to_string(q), json_object_new_int64((int64_t) u->used[q]));
+                if (r < 0)
+                        return r;
+                if (json_object_array_add(list, TAKE_PTR(e)) < 0)
+                        return -ENOMEM;
+        }
+        for (enum mbus_quota q = 0; q < _MBUS_QUOTA_MAX; q++)
+                r = r ?: driver_add(limits, mbus_quota_to_string(q),
+                                    json_object_new_int64((int64_t) mbus_quota_limit(b, q)));
+        r = r ?: driver_add(o, "users", TAKE_PTR(list));
+        r = r ?: driver_add(o, "limits", TAKE_PTR(limits));
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(o);
@@ -635,6 +684,7 @@ static const struct driver_method driver_methods[] = {
         { "ListPeers",      driver_list_peers      },
         { "GetPeer",        driver_get_peer        },
         { "GetStats",       driver_get_stats       },
+        { "GetUserStats",   driver_get_user_stats  },
         { "Introspect",     driver_introspect      },
         { "ReloadConfig",   driver_reload_config   },
         { "ListActivatable",   driver_list_activatable   },

@@ -5,8 +5,8 @@
  * welcomed peer silent for the interval gets a PING; one that stays silent for the timeout
  * after it counts a miss and is pinged again; threshold misses in a row drop it. Any bytes
  * from a welcomed peer reset that state (peer.c), so a busy peer is never pinged and a PONG
- * is just one kind of activity. A peer that never says HELLO is dropped interval + timeout
- * after it connected, however many bytes it trickles; one whose TLS handshake is not done
+ * is just one kind of activity. A peer that never says HELLO is dropped --hello-timeout (or
+ * interval + timeout, if shorter) after it connected, however many bytes it trickles; one whose TLS handshake is not done
  * after --handshake-timeout is dropped then, so a stalled handshake holds nothing for long.
  *
  * The sweep runs every quarter of the shortest of those times (10 ms to 5 s), so a
@@ -37,8 +37,14 @@ static int broker_send_ping(struct mbus_broker *b, struct mbus_peer *peer) {
         return mbus_peer_queue(peer, f, MBUS_QUEUE_REPLY);
 }
 
+/* A connection without HELLO is dropped after --hello-timeout, or sooner if keep-alive would be. */
+static usec_t broker_hello_timeout(const struct mbus_options *c) {
+        return MIN(c->hello_timeout, usec_add(c->keepalive_interval, c->keepalive_timeout));
+}
+
 static usec_t broker_keepalive_period(const struct mbus_options *c) {
-        usec_t p = MIN(MIN(c->keepalive_interval, c->keepalive_timeout), c->handshake_timeout) / 4;
+        usec_t p = MIN(MIN(MIN(c->keepalive_interval, c->keepalive_timeout), c->handshake_timeout),
+                       broker_hello_timeout(c)) / 4;
         return MIN(MAX(p, 10 * USEC_PER_MSEC), 5 * USEC_PER_SEC);
 }
 
@@ -58,7 +64,7 @@ static int broker_on_keepalive(sd_event_source *s, uint64_t usec, void *userdata
                         continue;
                 }
                 if (p->state == MBUS_PEER_HANDSHAKE) {
-                        if (now >= usec_add(p->last_rx, usec_add(c->keepalive_interval, c->keepalive_timeout))) {
+                        if (now >= usec_add(p->last_rx, broker_hello_timeout(c))) {
                                 (void) mbus_log(LOG_NOTICE, -ETIMEDOUT,
                                                 MBUS_FIELDS(.msgid = MBUS_MSGID_KEEPALIVE_TIMEOUT, .peer = p),
                                                 "Peer :1.%" PRIu64 " sent no HELLO in time", p->id);

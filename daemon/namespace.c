@@ -48,6 +48,8 @@ static void namespace_unlink(struct mbus_namespace_registry *reg, struct mbus_na
         if (ns->owner_next)
                 ns->owner_next->owner_prev = ns->owner_prev;
         ns->owner_list->n--;
+        if (ns->owner_list->n_also)
+                (*ns->owner_list->n_also)--;
         ns->owner_list = NULL;
         ns->owner_prev = ns->owner_next = NULL;
 }
@@ -111,6 +113,8 @@ int mbus_namespace_register(struct mbus_namespace_registry *reg, const char *nam
                         list->first->owner_prev = ns;
                 list->first = ns;
                 list->n++;
+                if (list->n_also)
+                        (*list->n_also)++;
         }
         return 0;
 }

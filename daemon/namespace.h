@@ -24,6 +24,8 @@ struct mbus_namespace {
 struct mbus_namespace_list {
         struct mbus_namespace *first;
         size_t n;
+        size_t *n_also;         /* a second counter kept in step with n (the owner's user's, for
+                                   quotas); NULL: none */
 };
 
 struct mbus_namespace_registry;

@@ -49,6 +49,12 @@ void mbus_options_init(struct mbus_options *c) {
                 .keepalive_timeout = MBUS_OPTIONS_KEEPALIVE_TIMEOUT_DEFAULT,
                 .keepalive_threshold = MBUS_OPTIONS_KEEPALIVE_THRESHOLD_DEFAULT,
                 .handshake_timeout = MBUS_OPTIONS_HANDSHAKE_TIMEOUT_DEFAULT,
+                .hello_timeout = MBUS_OPTIONS_HELLO_TIMEOUT_DEFAULT,
+                .max_hello_per_user = MBUS_OPTIONS_MAX_HELLO_PER_USER_DEFAULT,
+                .max_pending_calls_total = MBUS_OPTIONS_MAX_PENDING_CALLS_TOTAL_DEFAULT,
+                .max_subscriptions_total = MBUS_OPTIONS_MAX_SUBSCRIPTIONS_TOTAL_DEFAULT,
+                .max_namespaces_total = MBUS_OPTIONS_MAX_NAMESPACES_TOTAL_DEFAULT,
+                .max_queue_bytes_total = MBUS_OPTIONS_MAX_QUEUE_BYTES_TOTAL_DEFAULT,
                 .log_target = MBUS_LOG_TARGET_AUTO,
                 .log_level = LOG_INFO,
                 .scope = -1,
@@ -99,6 +105,15 @@ void mbus_options_help(const char *program_name) {
                "     --max-pending-calls N       Outstanding calls per peer (%u)\n"
                "     --max-queue-bytes BYTES     Outgoing queue per peer (%u)\n"
                "     --max-call-timeout SEC      Upper bound of any call's timeout (600)\n"
+               "     --max-pending-calls-total N Outstanding calls of all peers (%u)\n"
+               "     --max-subscriptions-total N Subscriptions of all peers (%u)\n"
+               "     --max-namespaces-total N    Registered namespaces (%u)\n"
+               "     --max-queue-bytes-total BYTES  Outgoing queues of all peers (1G)\n"
+               "                                 An unprivileged user may hold at most half of\n"
+               "                                 what the others leave of each of these and of\n"
+               "                                 --max-peers, less 1/16 kept for root\n"
+               "     --max-hello-per-user N      Connections per user before HELLO (%u)\n"
+               "     --hello-timeout SEC         Drop a connection without HELLO after (10)\n"
                "     --keepalive-interval SEC    Ping a peer silent for this long (30)\n"
                "     --keepalive-timeout SEC     Wait this long for an answer to a ping (10)\n"
                "     --keepalive-threshold N     Drop a peer after N unanswered pings (%u)\n"
@@ -115,7 +130,9 @@ void mbus_options_help(const char *program_name) {
                "     --no-broker-config          Read no broker.conf\n",
                program_name,
                MBUS_OPTIONS_MAX_PEERS_DEFAULT, MBUS_OPTIONS_MAX_PENDING_CALLS_DEFAULT,
-               MBUS_OPTIONS_MAX_QUEUE_BYTES_DEFAULT, MBUS_OPTIONS_KEEPALIVE_THRESHOLD_DEFAULT, dirs[0], dirs[1],
+               MBUS_OPTIONS_MAX_QUEUE_BYTES_DEFAULT, MBUS_OPTIONS_MAX_PENDING_CALLS_TOTAL_DEFAULT,
+               MBUS_OPTIONS_MAX_SUBSCRIPTIONS_TOTAL_DEFAULT, MBUS_OPTIONS_MAX_NAMESPACES_TOTAL_DEFAULT,
+               MBUS_OPTIONS_MAX_HELLO_PER_USER_DEFAULT, MBUS_OPTIONS_KEEPALIVE_THRESHOLD_DEFAULT, dirs[0], dirs[1],
                MBUS_ADMIN_CONF_DIR);
 }
 
@@ -259,6 +276,17 @@ static const struct option_info option_table[_MBUS_OPTION_MAX] = {
         OPTION(MBUS_OPTION_ACTIVATION_TIMEOUT, "activation-timeout", OPTION_SEC, activation_timeout,
                .hint = "seconds"),
         OPTION(MBUS_OPTION_WS_ORIGIN, "ws-origin", OPTION_STRV, ws_origin, .hint = "scheme://host[:port] or *"),
+        OPTION(MBUS_OPTION_HELLO_TIMEOUT, "hello-timeout", OPTION_SEC, hello_timeout, .hint = "seconds"),
+        OPTION(MBUS_OPTION_MAX_HELLO_PER_USER, "max-hello-per-user", OPTION_SIZE, max_hello_per_user, .min = 1,
+               .max = 1u << 20, .hint = "1..1048576"),
+        OPTION(MBUS_OPTION_MAX_PENDING_CALLS_TOTAL, "max-pending-calls-total", OPTION_SIZE,
+               max_pending_calls_total, .min = 1, .max = 1u << 24, .hint = "1..16777216"),
+        OPTION(MBUS_OPTION_MAX_SUBSCRIPTIONS_TOTAL, "max-subscriptions-total", OPTION_SIZE,
+               max_subscriptions_total, .min = 1, .max = 1u << 24, .hint = "1..16777216"),
+        OPTION(MBUS_OPTION_MAX_NAMESPACES_TOTAL, "max-namespaces-total", OPTION_SIZE, max_namespaces_total,
+               .min = 1, .max = 1u << 24, .hint = "1..16777216"),
+        OPTION(MBUS_OPTION_MAX_QUEUE_BYTES_TOTAL, "max-queue-bytes-total", OPTION_SIZE, max_queue_bytes_total,
+               .min = 4096, .max = SIZE_MAX / 4, .hint = "bytes, K, M or G"),
 };
 
 #define OPTION_FIELD(c, info, type) ((type *) ((uint8_t *) (c) + (info)->offset))
@@ -613,6 +641,12 @@ int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
                 SETTING(MBUS_OPTION_SCOPE, required_argument),
                 SETTING(MBUS_OPTION_ACTIVATION_TIMEOUT, required_argument),
                 SETTING(MBUS_OPTION_WS_ORIGIN, required_argument),
+                SETTING(MBUS_OPTION_HELLO_TIMEOUT, required_argument),
+                SETTING(MBUS_OPTION_MAX_HELLO_PER_USER, required_argument),
+                SETTING(MBUS_OPTION_MAX_PENDING_CALLS_TOTAL, required_argument),
+                SETTING(MBUS_OPTION_MAX_SUBSCRIPTIONS_TOTAL, required_argument),
+                SETTING(MBUS_OPTION_MAX_NAMESPACES_TOTAL, required_argument),
+                SETTING(MBUS_OPTION_MAX_QUEUE_BYTES_TOTAL, required_argument),
                 {}
         };
 #undef SETTING

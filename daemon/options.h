@@ -37,6 +37,12 @@ enum mbus_option {
         MBUS_OPTION_SCOPE,
         MBUS_OPTION_ACTIVATION_TIMEOUT,
         MBUS_OPTION_WS_ORIGIN,
+        MBUS_OPTION_HELLO_TIMEOUT,
+        MBUS_OPTION_MAX_HELLO_PER_USER,
+        MBUS_OPTION_MAX_PENDING_CALLS_TOTAL,
+        MBUS_OPTION_MAX_SUBSCRIPTIONS_TOTAL,
+        MBUS_OPTION_MAX_NAMESPACES_TOTAL,
+        MBUS_OPTION_MAX_QUEUE_BYTES_TOTAL,
         _MBUS_OPTION_MAX,
         _MBUS_OPTION_INVALID = -EINVAL,
 };
@@ -61,6 +67,17 @@ struct mbus_options {
         size_t max_frame_size;
         size_t max_pending_calls;       /* per peer, as caller */
         size_t max_queue_bytes;         /* per peer, outgoing */
+        /*
+         * Broker-wide limits that users share by the rule of user.h (max_peers is one too);
+         * max_hello_per_user is a fixed cap per user on connections that have not said HELLO,
+         * and hello_timeout how long such a connection may stay.
+         */
+        usec_t hello_timeout;
+        size_t max_hello_per_user;
+        size_t max_pending_calls_total;
+        size_t max_subscriptions_total;
+        size_t max_namespaces_total;
+        size_t max_queue_bytes_total;
         usec_t max_call_timeout;
         usec_t default_call_timeout;
         usec_t activation_timeout;      /* --activation-timeout: an activated service registers by then */
@@ -86,6 +103,12 @@ struct mbus_options {
 #define MBUS_OPTIONS_HANDSHAKE_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
 #define MBUS_OPTIONS_ACTIVATION_TIMEOUT_DEFAULT (25 * USEC_PER_SEC)
 #define MBUS_OPTIONS_LISTEN_MAX 16u
+#define MBUS_OPTIONS_HELLO_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
+#define MBUS_OPTIONS_MAX_HELLO_PER_USER_DEFAULT 16u
+#define MBUS_OPTIONS_MAX_PENDING_CALLS_TOTAL_DEFAULT 65536u
+#define MBUS_OPTIONS_MAX_SUBSCRIPTIONS_TOTAL_DEFAULT 131072u
+#define MBUS_OPTIONS_MAX_NAMESPACES_TOTAL_DEFAULT 16384u
+#define MBUS_OPTIONS_MAX_QUEUE_BYTES_TOTAL_DEFAULT (1024u * 1024u * 1024u)
 #define MBUS_OPTIONS_KEEPALIVE_THRESHOLD_DEFAULT 3u
 
 void mbus_options_init(struct mbus_options *c);

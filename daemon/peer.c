@@ -22,6 +22,7 @@
 #include "peer.h"
 #include "proto/frame.h"
 #include "proto/tls.h"
+#include "quota.h"
 #include "reply.h"
 #include "router.h"
 #include "util/fd-util.h"
@@ -66,6 +67,7 @@ void mbus_peer_log_handshake_failed(struct mbus_peer *peer, int r, const char *r
 
 /* One step of the transport's handshake; once done, the certificate becomes the identity. */
 static int peer_handshake(struct mbus_peer *peer) {
+        char msg[256];
         int r;
 
         r = mbus_transport_handshake(&peer->stream.transport);
@@ -80,6 +82,15 @@ static int peer_handshake(struct mbus_peer *peer) {
         peer->handshaking = false;
         r = mbus_creds_read_certificate(&peer->creds, &peer->stream.transport);
         if (r < 0 && r != -ENODATA)
+                return r;
+
+        /* From now on the certificate's user pays for this connection, if it has room. */
+        r = mbus_quota_rebind(peer->broker, peer, msg, sizeof(msg));
+        if (r == -ENOBUFS || r == -EDQUOT) {
+                r = mbus_reply_error(peer->broker, peer, /* reply_serial= */ 0, -ENOBUFS, "%s", msg);
+                return r < 0 ? r : -ENOBUFS;
+        }
+        if (r < 0)
                 return r;
         return peer_update_events(peer);
 }
@@ -207,6 +218,7 @@ struct mbus_peer *mbus_peer_free(struct mbus_peer *peer) {
                 return NULL;
         /* The broker unlinked it from every registry when it dropped it. */
         assert(!peer->namespaces.first && !peer->calls_in.first && !peer->calls_out.first);
+        mbus_quota_detach(peer);
         sd_event_source_disable_unref(peer->io_source);
         mbus_stream_done(&peer->stream);
         mbus_creds_done(&peer->creds);
@@ -238,6 +250,7 @@ static void peer_log_event_dropped(struct mbus_peer *peer, const struct mbus_fra
 int mbus_peer_queue(struct mbus_peer *peer, struct mbus_frame *frame, enum mbus_queue_class class) {
         struct mbus_broker *b = peer->broker;
         size_t queued, size, max;
+        bool over_budget;
         int r;
 
         assert(frame);
@@ -249,8 +262,16 @@ int mbus_peer_queue(struct mbus_peer *peer, struct mbus_frame *frame, enum mbus_
         size = mbus_frame_size(frame);
         max = b->options->max_queue_bytes;
 
+        /*
+         * The user's share of the broker-wide budget (--max-queue-bytes-total) binds events and
+         * calls; a reply always goes (it is owed), bounded by the peer's own limit below.
+         */
+        over_budget = class != MBUS_QUEUE_REPLY &&
+                mbus_user_check(peer->user, MBUS_QUOTA_QUEUED_BYTES, size, b->queued_bytes,
+                                b->options->max_queue_bytes_total) < 0;
+
         /* An empty queue takes any one frame, so a frame larger than the limit still passes. */
-        if (queued > 0 && queued + size > max)
+        if (over_budget || (queued > 0 && queued + size > max))
                 switch (class) {
                 case MBUS_QUEUE_EVENT:
                         b->stats.events_dropped++;
@@ -275,6 +296,9 @@ int mbus_peer_queue(struct mbus_peer *peer, struct mbus_frame *frame, enum mbus_
         r = mbus_stream_queue(&peer->stream, frame);
         if (r < 0)
                 return r;
+        mbus_user_charge(peer->user, MBUS_QUOTA_QUEUED_BYTES, size);
+        peer->queue_charged += size;
+        b->queued_bytes += size;
         mbus_broker_mark_dirty(b, peer);
         return 0;
 }
@@ -282,10 +306,19 @@ int mbus_peer_queue(struct mbus_peer *peer, struct mbus_frame *frame, enum mbus_
 int mbus_peer_flush(struct mbus_peer *peer) {
         struct mbus_broker *b = peer->broker;
         uint64_t before = peer->stream.bytes_out;
+        size_t left;
         int r;
 
         r = mbus_stream_flush(&peer->stream);
         b->stats.bytes_out += peer->stream.bytes_out - before;
+
+        /* What was written is no longer the user's to pay for. */
+        left = mbus_stream_queued_bytes(&peer->stream);
+        if (left < peer->queue_charged) {
+                mbus_user_uncharge(peer->user, MBUS_QUOTA_QUEUED_BYTES, peer->queue_charged - left);
+                b->queued_bytes -= peer->queue_charged - left;
+                peer->queue_charged = left;
+        }
         if (r < 0)
                 return r;
 
@@ -304,6 +337,7 @@ int mbus_peer_start_tls(struct mbus_peer *peer, struct mbus_tls_context *ctx) {
 
 void mbus_peer_set_running(struct mbus_peer *peer) {
         peer->state = MBUS_PEER_RUNNING;
+        mbus_quota_welcomed(peer);
         peer->last_rx = mbus_broker_now(peer->broker);
         peer->stream.max_frame_size = peer->broker->options->max_frame_size;
 }

@@ -62,6 +62,10 @@ struct mbus_peer {
         struct mbus_peer *dirty_next;   /* broker->dirty */
         struct mbus_peer *condemned_next;
 
+        struct mbus_user *user;         /* a reference: whose quotas this peer uses (quota.c) */
+        size_t queue_charged;           /* bytes of its queue charged to user */
+        bool hello_charged;             /* holds one of user's HELLO slots */
+
         struct mbus_creds creds;
         struct mbus_stream stream;
         struct mbus_namespace_list namespaces;     /* namespaces it owns */

@@ -184,6 +184,8 @@ static void pending_free(struct mbus_pending_table *t, struct mbus_pending *p) {
         if (p->caller_next)
                 p->caller_next->caller_prev = p->caller_prev;
         p->caller_list->n--;
+        if (p->caller_list->n_also)
+                (*p->caller_list->n_also)--;
 
         if (p->callee_prev)
                 p->callee_prev->callee_next = p->callee_next;
@@ -229,6 +231,8 @@ int mbus_pending_add(struct mbus_pending_table *t, uint64_t caller, uint64_t ser
                 caller_list->first->caller_prev = p;
         caller_list->first = p;
         caller_list->n++;
+        if (caller_list->n_also)
+                (*caller_list->n_also)++;
 
         p->callee_list = callee_list;
         p->callee_next = callee_list->first;

@@ -24,6 +24,8 @@ struct mbus_pending;
 struct mbus_pending_list {
         struct mbus_pending *first;
         size_t n;
+        size_t *n_also;         /* a second counter kept in step with n (the caller's user's, for
+                                   quotas); NULL: none. Set on calls_out only. */
 };
 
 struct mbus_pending_table;

@@ -116,6 +116,12 @@ static const enum mbus_option reload_applied[] = {
         MBUS_OPTION_MAX_PENDING_CALLS,
         MBUS_OPTION_MAX_CALL_TIMEOUT,
         MBUS_OPTION_ACTIVATION_TIMEOUT,
+        MBUS_OPTION_HELLO_TIMEOUT,
+        MBUS_OPTION_MAX_HELLO_PER_USER,
+        MBUS_OPTION_MAX_PENDING_CALLS_TOTAL,
+        MBUS_OPTION_MAX_SUBSCRIPTIONS_TOTAL,
+        MBUS_OPTION_MAX_NAMESPACES_TOTAL,
+        MBUS_OPTION_MAX_QUEUE_BYTES_TOTAL,
 };
 
 static bool reload_applies(enum mbus_option o) {

@@ -36,6 +36,7 @@
 #include "pending.h"
 #include "proto/frame.h"
 #include "proto/names.h"
+#include "quota.h"
 #include "reply.h"
 #include "router.h"
 #include "stats.h"
@@ -318,6 +319,9 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         if (caller->calls_out.n >= c->max_pending_calls)
                 return mbus_reply_error(b, caller, frame->f.serial, -ENOBUFS,
                                         "Too many pending calls (limit %zu)", c->max_pending_calls);
+        r = mbus_quota_check_request(b, caller, frame->f.serial, MBUS_QUOTA_PENDING_CALLS, 1);
+        if (r < 0)
+                return r == -ENOBUFS ? 0 : r;
 
         fields.sender = mbus_peer_format_id(caller, id);
         r = mbus_frame_new_with_body_of(&fwd, MBUS_FRAME_CALL, &fields, frame);
@@ -418,6 +422,11 @@ static int router_register(struct mbus_broker *b, struct mbus_peer *peer, struct
                 return mbus_reply_error(b, peer, frame->f.serial, -ENOBUFS,
                                         "Too many namespaces (limit %u)",
                                         MBUS_BROKER_MAX_NAMESPACES_PER_PEER);
+        if (!(entry && entry->owner == peer->id)) {
+                r = mbus_quota_check_request(b, peer, frame->f.serial, MBUS_QUOTA_NAMESPACES, 1);
+                if (r < 0)
+                        return r == -ENOBUFS ? 0 : r;
+        }
 
         r = router_check(b, peer, frame->f.serial, MBUS_POLICY_OWN, name, /* member= */ NULL, /* owner_uid= */ NULL);
         if (r < 0)
@@ -523,16 +532,22 @@ static int router_subscribe(struct mbus_broker *b, struct mbus_peer *peer, struc
                 return mbus_reply_error(b, peer, frame->f.serial, -ENOBUFS,
                                         "Too many subscriptions (limit %u)",
                                         MBUS_BROKER_MAX_SUBSCRIPTIONS_PER_PEER);
+        r = mbus_quota_check_request(b, peer, frame->f.serial, MBUS_QUOTA_SUBSCRIPTIONS, 1);
+        if (r < 0)
+                return r == -ENOBUFS ? 0 : r;
         r = mbus_match_add(b->matches, frame->f.pattern, peer->id);
         if (r == -EINVAL)
                 return mbus_reply_error(b, peer, frame->f.serial, -EINVAL, "Invalid pattern %s",
                                         frame->f.pattern);
         if (r < 0)
                 return r;
+        if (r > 0)      /* a new entry; a repeated pattern only raises a count */
+                mbus_user_charge(peer->user, MBUS_QUOTA_SUBSCRIPTIONS, 1);
         return mbus_reply_return(b, peer, frame->f.serial, NULL);
 }
 
 static int router_unsubscribe(struct mbus_broker *b, struct mbus_peer *peer, struct mbus_frame *frame) {
+        size_t before = mbus_match_count_owner(b->matches, peer->id);
         int r;
 
         r = mbus_match_remove(b->matches, frame->f.pattern, peer->id);
@@ -541,6 +556,8 @@ static int router_unsubscribe(struct mbus_broker *b, struct mbus_peer *peer, str
                                         frame->f.pattern);
         if (r < 0)
                 return r;
+        /* Only the last of a pattern's repeated subscriptions frees its entry. */
+        mbus_user_uncharge(peer->user, MBUS_QUOTA_SUBSCRIPTIONS, before - mbus_match_count_owner(b->matches, peer->id));
         return mbus_reply_return(b, peer, frame->f.serial, NULL);
 }
 

@@ -16,7 +16,8 @@ struct mbus_stats {
         uint64_t bytes_in;
         uint64_t bytes_out;
         uint64_t peers_accepted;
-        uint64_t peers_refused;         /* over --max-peers */
+        uint64_t peers_refused;         /* over --max-peers or a user's connection quota */
+        uint64_t quota_refusals;        /* requests and connections refused by a quota (user.h) */
 };
 
 /* Formats the STATUS= text (peers, namespaces, pending calls, totals) into buf. */
