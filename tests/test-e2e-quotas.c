@@ -64,6 +64,7 @@ struct grabber {
         struct test_pipe to_parent, to_child;
         int n;
         char error[64], message[512];
+        char libmbus[700];      /* GRAB_CONNECTIONS: "ERRNO NAME MESSAGE" of mbus_conn_open_with_error() */
 };
 
 static void grab_child(const char *address, enum grab what, int max, struct test_pipe *out, struct test_pipe *in) {
@@ -114,6 +115,17 @@ static void grab_child(const char *address, enum grab what, int max, struct test
         char report[800];
         snprintf(report, sizeof(report), "%d %s", n, line);
         test_pipe_write(out, report);
+        if (what == GRAB_CONNECTIONS) {
+                /* what a libmbus client of this user is told now */
+                struct mbus_error e = MBUS_ERROR_NULL;
+                struct mbus_conn *conn = NULL;
+                int r = mbus_conn_open_with_error(&conn, address, "one-more", &e);
+
+                snprintf(report, sizeof(report), "%d %s %s", r, e.name ?: "-", e.message ?: "-");
+                test_pipe_write(out, report);
+                mbus_error_free(&e);
+                mbus_conn_unref(conn);
+        }
         (void) test_pipe_read_line(in, buf, sizeof(buf), 60000);
         _exit(0);
 }
@@ -133,6 +145,9 @@ static void grab_start(struct grabber *g, const char *address, const struct test
         ck_assert_int_eq(test_pipe_read_line(&g->to_parent, line, sizeof(line), 60000), 0);
         g->error[0] = g->message[0] = 0;
         ck_assert_int_ge(sscanf(line, "%d %63s %511[^\n]", &g->n, g->error, g->message), 1);
+        g->libmbus[0] = 0;
+        if (what == GRAB_CONNECTIONS)
+                ck_assert_int_eq(test_pipe_read_line(&g->to_parent, g->libmbus, sizeof(g->libmbus), 60000), 0);
 }
 
 static void grab_stop(struct grabber *g) {
@@ -174,6 +189,9 @@ START_TEST(test_root_still_connects_and_calls_while_nobody_holds_its_whole_quota
         ck_assert_int_eq(g.n, 15);
         ck_assert_str_eq(g.error, MBUS_ERROR_LIMITS_EXCEEDED);
         ck_assert_msg(strstr(g.message, "uid:65534") && strstr(g.message, "connections"), "%s", g.message);
+        /* a libmbus client is told the same by name, not "Broken pipe" */
+        ck_assert_msg(strncmp(g.libmbus, "-105 org.mbus.Error.LimitsExceeded Quota exceeded: uid:65534", 60) == 0,
+                      "%s", g.libmbus);
 
         /* root connects and calls, and sees who holds what */
         root = test_connect(e.b.address, "admin");

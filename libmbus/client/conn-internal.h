@@ -95,6 +95,8 @@ struct mbus_conn {
         bool freeing;                   /* in the last unref: ref/unref are no-ops */
         enum mbus_conn_state state;
         int error;                      /* why the connection broke (negative errno) */
+        struct mbus_frame *farewell;    /* the broker's connection-level ERROR (reply serial 0)
+                                           that broke it, if one did: owned */
 
         int fd;                         /* owned */
         struct mbus_stream stream;      /* embedded: mbus_stream_done() */

@@ -271,6 +271,8 @@ static int conn_read_frame(struct mbus_conn *conn, bool may_read, struct mbus_fr
                         r = mbus_conn_frame_to_error(f, &e);
                         mbus_conn_log_debug("broker error: %s: %s", strna(e.name), strna(e.message));
                         assert(r < 0);  /* every error name maps to an errno */
+                        if (!conn->farewell)
+                                conn->farewell = TAKE_PTR(f);   /* for mbus_conn_open_with_error() */
                         return r;
                 }
 
@@ -378,6 +380,7 @@ static struct mbus_conn *conn_free(struct mbus_conn *conn) {
         mbus_conn_disconnect_subscriptions(conn);
         mbus_conn_free_services(conn);
         mbus_hashmap_free(conn->pending);
+        mbus_frame_unref(conn->farewell);
         free(conn->unique_id);
         free(conn->name);
         free(conn);
@@ -498,6 +501,34 @@ static int conn_connect(struct mbus_conn *conn, const char *address, struct mbus
         return 0;
 }
 
+/*
+ * A broker that refuses a connection (it is full, or the user is over a quota) sends one ERROR
+ * without a reply serial and closes; our HELLO may meet the closed socket before we read it.
+ * What it sent is still buffered: find that ERROR, so the caller learns its name and message
+ * (LimitsExceeded, "The broker is full: ...") rather than a broken pipe. Returns its errno
+ * with *reterr filled, or 0 if there is none.
+ */
+static int conn_read_farewell(struct mbus_conn *conn, struct mbus_error *reterr) {
+        /* Bounded: the broker says one frame before it closes, and the buffer holds a few. */
+        for (unsigned i = 0; i < 16 && !conn->farewell; i++) {
+                _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
+                const char *reason;
+                int r;
+
+                r = mbus_stream_pop(&conn->stream, &f, &reason);
+                if (r < 0)
+                        return 0;
+                if (r == 0) {
+                        if (mbus_stream_read(&conn->stream) <= 0)
+                                return 0;       /* hang-up, nothing more, or broken */
+                        continue;
+                }
+                if (f->type == MBUS_FRAME_ERROR && f->f.reply_serial == 0)
+                        conn->farewell = TAKE_PTR(f);
+        }
+        return conn->farewell ? mbus_conn_frame_to_error(conn->farewell, reterr) : 0;
+}
+
 static int conn_hello(struct mbus_conn *conn, struct mbus_error *reterr) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *welcome = NULL;
         _cleanup_json_ json_object *hello = NULL, *body = NULL;
@@ -520,9 +551,14 @@ static int conn_hello(struct mbus_conn *conn, struct mbus_error *reterr) {
 
         r = mbus_conn_wait_reply(conn, serial, usec_add(now_usec(CLOCK_MONOTONIC),
                                                         MBUS_HANDSHAKE_TIMEOUT_USEC), &welcome);
-        if (r == -ENOTCONN)
+        if (r == -ENOTCONN) {
+                int k = conn_read_farewell(conn, reterr);
+
+                if (k < 0)
+                        return k;
                 /* The reason it broke: -ECONNRESET, -EBADMSG for another protocol, ... */
                 return conn->error == -EPROTONOSUPPORT ? -EBADMSG : conn->error;
+        }
         if (r < 0)
                 return r;
 

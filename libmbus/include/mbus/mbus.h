@@ -71,13 +71,16 @@ typedef struct sd_event sd_event;
  * connection (one reference) in *ret; -ENOENT/-ECONNREFUSED if no broker listens there;
  * -EHOSTUNREACH if HOST does not resolve; -EPROTO if the TLS handshake fails (a certificate
  * refused by either side); -ETIMEDOUT if it does not finish in 25 s; -EBADMSG if the broker
- * speaks another protocol; -ENOBUFS if the broker is full; -EINVAL for a bad address; -ENOMEM.
+ * speaks another protocol; -ENOBUFS if the broker is full or this user holds its share of
+ * connections; -EINVAL for a bad address; -ENOMEM.
  */
 int mbus_conn_open(struct mbus_conn **ret, const char *address, const char *client_name);
 
 /*
  * mbus_conn_open() that also says why it failed: on failure, error (may be NULL) holds the
- * broker's error, or MBUS_ERROR_DISCONNECTED with a message naming the reason (the TLS
+ * broker's error (MBUS_ERROR_LIMITS_EXCEEDED with the broker's message when it refused the
+ * connection as full or over the user's quota, even if it closed before reading our HELLO),
+ * or MBUS_ERROR_DISCONNECTED with a message naming the reason (the TLS
  * handshake's: "certificate verification failed: certificate has expired"). Release it with
  * mbus_error_free().
  */
