@@ -62,6 +62,8 @@ static const struct broker_conf_key broker_conf_keys[] = {
         { "Limits",    "MaxQueueBytesTotal",  MBUS_OPTION_MAX_QUEUE_BYTES_TOTAL },
         { "Limits",    "MaxHelloPerUser",     MBUS_OPTION_MAX_HELLO_PER_USER  },
         { "Limits",    "HelloTimeoutSec",     MBUS_OPTION_HELLO_TIMEOUT       },
+        { "Limits",    "FrameTimeoutSec",     MBUS_OPTION_FRAME_TIMEOUT       },
+        { "Limits",    "MinFrameRate",        MBUS_OPTION_MIN_FRAME_RATE      },
         { "KeepAlive", "IntervalSec",         MBUS_OPTION_KEEPALIVE_INTERVAL  },
         { "KeepAlive", "TimeoutSec",          MBUS_OPTION_KEEPALIVE_TIMEOUT   },
         { "KeepAlive", "Threshold",           MBUS_OPTION_KEEPALIVE_THRESHOLD },

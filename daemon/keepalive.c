@@ -3,10 +3,13 @@
  * Keep-alive: one sweep over all peers instead of a timer each, so that ten thousand idle
  * peers cost one timer and one pass, not ten thousand sources to re-arm on every frame. A
  * welcomed peer silent for the interval gets a PING; one that stays silent for the timeout
- * after it counts a miss and is pinged again; threshold misses in a row drop it. Any bytes
- * from a welcomed peer reset that state (peer.c), so a busy peer is never pinged and a PONG
- * is just one kind of activity. A peer that never says HELLO is dropped --hello-timeout (or
- * interval + timeout, if shorter) after it connected, however many bytes it trickles; one whose TLS handshake is not done
+ * after it counts a miss and is pinged again; threshold misses in a row drop it. Any whole
+ * frame from a welcomed peer resets that state (peer.c), so a busy peer is never pinged and a
+ * PONG is just one kind of activity; bytes of a frame not yet complete do not count. A frame
+ * that has begun to arrive must be complete within --frame-timeout plus its size at
+ * --min-frame-rate, or the peer is dropped: a trickled frame cannot hold buffers for long. A
+ * peer that never says HELLO is dropped --hello-timeout (or interval + timeout, if shorter)
+ * after it connected, however many bytes it trickles; one whose TLS handshake is not done
  * after --handshake-timeout is dropped then, so a stalled handshake holds nothing for long.
  *
  * The sweep runs every quarter of the shortest of those times (10 ms to 5 s), so a
@@ -42,8 +45,16 @@ static usec_t broker_hello_timeout(const struct mbus_options *c) {
         return MIN(c->hello_timeout, usec_add(c->keepalive_interval, c->keepalive_timeout));
 }
 
+/* When the frame p has begun to send must be complete: --frame-timeout plus its size at --min-frame-rate. */
+static usec_t peer_frame_deadline(const struct mbus_options *c, const struct mbus_peer *p) {
+        size_t size = mbus_stream_partial_frame_size(&p->stream);
+        usec_t transfer = (usec_t) ((double) size / (double) c->min_frame_rate * (double) USEC_PER_SEC);
+
+        return usec_add(p->frame_started, usec_add(c->frame_timeout, transfer));
+}
+
 static usec_t broker_keepalive_period(const struct mbus_options *c) {
-        usec_t p = MIN(MIN(MIN(c->keepalive_interval, c->keepalive_timeout), c->handshake_timeout),
+        usec_t p = MIN(MIN(MIN(c->keepalive_interval, c->keepalive_timeout), MIN(c->handshake_timeout, c->frame_timeout)),
                        broker_hello_timeout(c)) / 4;
         return MIN(MAX(p, 10 * USEC_PER_MSEC), 5 * USEC_PER_SEC);
 }
@@ -70,6 +81,15 @@ static int broker_on_keepalive(sd_event_source *s, uint64_t usec, void *userdata
                                                 "Peer :1.%" PRIu64 " sent no HELLO in time", p->id);
                                 mbus_broker_condemn_peer(b, p, -ETIMEDOUT);
                         }
+                        continue;
+                }
+                if (p->frame_started != 0 && now >= peer_frame_deadline(c, p)) {
+                        (void) mbus_log(LOG_NOTICE, -ETIMEDOUT,
+                                        MBUS_FIELDS(.msgid = MBUS_MSGID_KEEPALIVE_TIMEOUT, .peer = p),
+                                        "Peer :1.%" PRIu64 " (%s) did not finish a frame of %zu bytes in time: "
+                                        "dropping it", p->id, p->name ?: "",
+                                        mbus_stream_partial_frame_size(&p->stream));
+                        mbus_broker_condemn_peer(b, p, -ETIMEDOUT);
                         continue;
                 }
                 if (p->ping_sent != 0) {

@@ -7,6 +7,7 @@
  */
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,13 @@ int main(int argc, char *argv[]) {
         enum mbus_options_action action;
         char errbuf[600] = "";
         int r;
+
+        /*
+         * A fixed threshold: with the default, glibc raises it each time a large block is freed,
+         * and large input buffers then come from the heap, which keeps the memory after a peer
+         * that sent huge frames is gone. Blocks this large are mapped and unmapped instead.
+         */
+        (void) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
         mbus_options_init(&cmdline);
         r = mbus_options_parse_argv(&cmdline, argc, argv, &action, errbuf, sizeof(errbuf));

@@ -55,6 +55,8 @@ void mbus_options_init(struct mbus_options *c) {
                 .max_subscriptions_total = MBUS_OPTIONS_MAX_SUBSCRIPTIONS_TOTAL_DEFAULT,
                 .max_namespaces_total = MBUS_OPTIONS_MAX_NAMESPACES_TOTAL_DEFAULT,
                 .max_queue_bytes_total = MBUS_OPTIONS_MAX_QUEUE_BYTES_TOTAL_DEFAULT,
+                .frame_timeout = MBUS_OPTIONS_FRAME_TIMEOUT_DEFAULT,
+                .min_frame_rate = MBUS_OPTIONS_MIN_FRAME_RATE_DEFAULT,
                 .log_target = MBUS_LOG_TARGET_AUTO,
                 .log_level = LOG_INFO,
                 .scope = -1,
@@ -114,6 +116,8 @@ void mbus_options_help(const char *program_name) {
                "                                 --max-peers, less 1/16 kept for root\n"
                "     --max-hello-per-user N      Connections per user before HELLO (%u)\n"
                "     --hello-timeout SEC         Drop a connection without HELLO after (10)\n"
+               "     --frame-timeout SEC         A begun frame must be complete within this (10)\n"
+               "     --min-frame-rate BYTES      ... plus its size at this rate per second (256K)\n"
                "     --keepalive-interval SEC    Ping a peer silent for this long (30)\n"
                "     --keepalive-timeout SEC     Wait this long for an answer to a ping (10)\n"
                "     --keepalive-threshold N     Drop a peer after N unanswered pings (%u)\n"
@@ -287,6 +291,9 @@ static const struct option_info option_table[_MBUS_OPTION_MAX] = {
                .min = 1, .max = 1u << 24, .hint = "1..16777216"),
         OPTION(MBUS_OPTION_MAX_QUEUE_BYTES_TOTAL, "max-queue-bytes-total", OPTION_SIZE, max_queue_bytes_total,
                .min = 4096, .max = SIZE_MAX / 4, .hint = "bytes, K, M or G"),
+        OPTION(MBUS_OPTION_FRAME_TIMEOUT, "frame-timeout", OPTION_SEC, frame_timeout, .hint = "seconds"),
+        OPTION(MBUS_OPTION_MIN_FRAME_RATE, "min-frame-rate", OPTION_SIZE, min_frame_rate, .min = 1,
+               .max = SIZE_MAX / 4, .hint = "bytes per second, K, M or G"),
 };
 
 #define OPTION_FIELD(c, info, type) ((type *) ((uint8_t *) (c) + (info)->offset))
@@ -647,6 +654,8 @@ int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
                 SETTING(MBUS_OPTION_MAX_SUBSCRIPTIONS_TOTAL, required_argument),
                 SETTING(MBUS_OPTION_MAX_NAMESPACES_TOTAL, required_argument),
                 SETTING(MBUS_OPTION_MAX_QUEUE_BYTES_TOTAL, required_argument),
+                SETTING(MBUS_OPTION_FRAME_TIMEOUT, required_argument),
+                SETTING(MBUS_OPTION_MIN_FRAME_RATE, required_argument),
                 {}
         };
 #undef SETTING

@@ -43,6 +43,8 @@ enum mbus_option {
         MBUS_OPTION_MAX_SUBSCRIPTIONS_TOTAL,
         MBUS_OPTION_MAX_NAMESPACES_TOTAL,
         MBUS_OPTION_MAX_QUEUE_BYTES_TOTAL,
+        MBUS_OPTION_FRAME_TIMEOUT,
+        MBUS_OPTION_MIN_FRAME_RATE,
         _MBUS_OPTION_MAX,
         _MBUS_OPTION_INVALID = -EINVAL,
 };
@@ -78,6 +80,10 @@ struct mbus_options {
         size_t max_subscriptions_total;
         size_t max_namespaces_total;
         size_t max_queue_bytes_total;
+        /* A frame that has begun to arrive must be complete within frame_timeout plus its
+         * size at min_frame_rate bytes per second, or the peer is dropped. */
+        usec_t frame_timeout;
+        size_t min_frame_rate;
         usec_t max_call_timeout;
         usec_t default_call_timeout;
         usec_t activation_timeout;      /* --activation-timeout: an activated service registers by then */
@@ -104,6 +110,8 @@ struct mbus_options {
 #define MBUS_OPTIONS_ACTIVATION_TIMEOUT_DEFAULT (25 * USEC_PER_SEC)
 #define MBUS_OPTIONS_LISTEN_MAX 16u
 #define MBUS_OPTIONS_HELLO_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
+#define MBUS_OPTIONS_FRAME_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
+#define MBUS_OPTIONS_MIN_FRAME_RATE_DEFAULT (256u * 1024u)
 #define MBUS_OPTIONS_MAX_HELLO_PER_USER_DEFAULT 16u
 #define MBUS_OPTIONS_MAX_PENDING_CALLS_TOTAL_DEFAULT 65536u
 #define MBUS_OPTIONS_MAX_SUBSCRIPTIONS_TOTAL_DEFAULT 131072u

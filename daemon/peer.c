@@ -98,6 +98,7 @@ static int peer_handshake(struct mbus_peer *peer) {
 /* One read, then every whole frame it completed to the router. Returns 0 or a negative errno. */
 static int peer_read_and_route(struct mbus_peer *peer) {
         struct mbus_broker *b = peer->broker;
+        bool popped = false;
         int r;
 
         r = mbus_stream_read(&peer->stream);
@@ -105,15 +106,8 @@ static int peer_read_and_route(struct mbus_peer *peer) {
                 return 0;
         if (r > 0) {
                 b->stats.bytes_in += (uint64_t) r;
-                /*
-                 * Any bytes prove a welcomed peer alive. Before HELLO, last_rx stays the connect
-                 * time: trickling bytes must not hold a connection open without a handshake.
-                 */
-                if (peer->state == MBUS_PEER_RUNNING) {
-                        peer->last_rx = mbus_broker_now(b);
-                        peer->ping_sent = 0;
-                        peer->n_missed_pings = 0;
-                }
+                if (peer->frame_started == 0)
+                        peer->frame_started = mbus_broker_now(b);
         } else if (!peer_is_frame_error(r))
                 return r;       /* hang-up or socket error */
 
@@ -123,8 +117,28 @@ static int peer_read_and_route(struct mbus_peer *peer) {
                 const char *reason = NULL;
 
                 r = mbus_stream_pop(&peer->stream, &frame, &reason);
-                if (r == 0)
+                if (r == 0) {
+                        /* What is left (if anything) is a frame that began in this read. */
+                        if (!mbus_stream_has_input(&peer->stream))
+                                peer->frame_started = 0;
+                        else if (popped)
+                                peer->frame_started = mbus_broker_now(b);
                         return 0;
+                }
+                if (r > 0) {
+                        popped = true;
+                        /*
+                         * Only whole frames prove a welcomed peer alive, so a peer that trickles
+                         * one byte now and then is not (mbus-protocol(7)). Before HELLO, last_rx
+                         * stays the connect time: nothing holds a connection open without a
+                         * handshake.
+                         */
+                        if (peer->state == MBUS_PEER_RUNNING) {
+                                peer->last_rx = mbus_broker_now(b);
+                                peer->ping_sent = 0;
+                                peer->n_missed_pings = 0;
+                        }
+                }
                 if (r == -EMSGSIZE && peer->state == MBUS_PEER_HANDSHAKE)
                         reason = "HELLO larger than 4096 bytes";
                 if (r < 0)

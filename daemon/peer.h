@@ -54,9 +54,11 @@ struct mbus_peer {
         char *disconnect_reason;        /* owned: why an administrator disconnected it (DisconnectPeer) */
 
         usec_t connected_realtime;      /* CLOCK_REALTIME, for GetPeer */
-        usec_t last_rx;                 /* CLOCK_MONOTONIC of the last bytes received (connect
-                                           time until HELLO) */
+        usec_t last_rx;                 /* CLOCK_MONOTONIC of the last whole frame received
+                                           (connect time until HELLO) */
         usec_t ping_sent;               /* CLOCK_MONOTONIC of our unanswered PING, 0: none */
+        usec_t frame_started;           /* CLOCK_MONOTONIC when the first bytes of a frame not yet
+                                           complete arrived, 0: none buffered */
 
         struct mbus_peer *prev, *next;  /* broker->peers list, or broker->dead once dropped */
         struct mbus_peer *dirty_next;   /* broker->dirty */

@@ -122,6 +122,8 @@ static const enum mbus_option reload_applied[] = {
         MBUS_OPTION_MAX_SUBSCRIPTIONS_TOTAL,
         MBUS_OPTION_MAX_NAMESPACES_TOTAL,
         MBUS_OPTION_MAX_QUEUE_BYTES_TOTAL,
+        MBUS_OPTION_FRAME_TIMEOUT,
+        MBUS_OPTION_MIN_FRAME_RATE,
 };
 
 static bool reload_applies(enum mbus_option o) {

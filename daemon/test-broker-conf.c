@@ -69,6 +69,8 @@ static const struct {
         { "Limits",    "MaxQueueBytesTotal",  "64M",            "--max-queue-bytes-total", MBUS_OPTION_MAX_QUEUE_BYTES_TOTAL },
         { "Limits",    "MaxHelloPerUser",     "3",              "--max-hello-per-user",  MBUS_OPTION_MAX_HELLO_PER_USER },
         { "Limits",    "HelloTimeoutSec",     "1.5",            "--hello-timeout",       MBUS_OPTION_HELLO_TIMEOUT },
+        { "Limits",    "FrameTimeoutSec",     "4",              "--frame-timeout",       MBUS_OPTION_FRAME_TIMEOUT },
+        { "Limits",    "MinFrameRate",        "1M",             "--min-frame-rate",      MBUS_OPTION_MIN_FRAME_RATE },
         { "KeepAlive", "IntervalSec",         "0.2",            "--keepalive-interval",  MBUS_OPTION_KEEPALIVE_INTERVAL },
         { "KeepAlive", "TimeoutSec",          "7",              "--keepalive-timeout",   MBUS_OPTION_KEEPALIVE_TIMEOUT },
         { "KeepAlive", "Threshold",           "5",              "--keepalive-threshold", MBUS_OPTION_KEEPALIVE_THRESHOLD },

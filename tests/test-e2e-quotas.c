@@ -272,6 +272,82 @@ START_TEST(test_subscriptions_are_shared_by_the_same_rule) {
 }
 END_TEST
 
+/*
+ * Connections that each announce a large frame, send all of it but the end and then trickle a
+ * byte now and then: the broker drops them once the frame is overdue (--frame-timeout plus its
+ * size at --min-frame-rate), however they trickle, and its memory comes back down after.
+ */
+START_TEST(test_trickled_frames_are_dropped_and_memory_comes_back) {
+        static const char *const args[] = { "--max-frame-size", "4M", "--frame-timeout", "1",
+                                             "--min-frame-rate", "64M", NULL };
+        enum { N = 8, FRAME = 4 * 1024 * 1024 - 4096 };
+        struct raw_buf f = {};
+        struct mbus_conn *root;
+        long base, during, after;
+        int fds[N], open_fds = N;
+        char *body;
+        struct env e;
+
+        (void) signal(SIGPIPE, SIG_IGN);
+        env_start(&e, args);
+        root = test_connect(e.b.address, "admin");
+        ck_assert_ptr_nonnull(root);
+        ck_assert_int_eq(mbus_ping(root, 5000000), 0);
+        base = test_broker_rss_kb(&e.b);
+        ck_assert_int_gt(base, 0);
+
+        body = malloc(FRAME);
+        ck_assert_ptr_nonnull(body);
+        memset(body, '0', FRAME - 1);
+        body[FRAME - 1] = 0;
+        raw_frame_begin(&f, MBUS_FRAME_CALL);
+        raw_field_u64(&f, MBUS_FIELD_SERIAL, 7);
+        raw_field_str(&f, MBUS_FIELD_NAMESPACE, "org.example.Big");
+        raw_field_str(&f, MBUS_FIELD_MEMBER, "Take");
+        raw_frame_finish(&f, body);
+        free(body);
+
+        for (int i = 0; i < N; i++) {
+                fds[i] = raw_connect(e.b.address);
+                ck_assert_int_ge(fds[i], 0);
+                ck_assert_int_eq(raw_hello(fds[i], "trickler", NULL), 0);
+                ck_assert_int_eq(raw_send(fds[i], f.data, f.len - 64), 0);
+        }
+        usleep(200 * 1000);
+        during = test_broker_rss_kb(&e.b);
+        /* Each holds at most its one frame's worth: 8 x 4 MiB, and some slack. */
+        ck_assert_msg(during - base < 48 * 1024, "RSS %ld KiB during, %ld before", during, base);
+
+        /* Trickle one byte each 100 ms: not enough to keep a connection, whatever its bytes. */
+        for (int round = 0; round < 60 && open_fds > 0; round++) {
+                open_fds = 0;
+                for (int i = 0; i < N; i++) {
+                        if (fds[i] < 0)
+                                continue;
+                        if (raw_send(fds[i], f.data + f.len - 64 + (round % 60), 1) < 0 ||
+                            raw_wait_eof(fds[i], 0) == 0) {
+                                close(fds[i]);
+                                fds[i] = -1;
+                                continue;
+                        }
+                        open_fds++;
+                }
+                usleep(100 * 1000);
+        }
+        ck_assert_msg(open_fds == 0, "%d trickling connections still open after 6 s", open_fds);
+        raw_buf_done(&f);
+
+        /* The broker is fine, and gave the memory back. */
+        ck_assert_int_eq(mbus_ping(root, 5000000), 0);
+        after = test_broker_rss_kb(&e.b);
+        ck_assert_msg(after - base < 8 * 1024, "RSS %ld KiB after the attack, %ld before (%ld during)", after, base,
+                      during);
+        ck_assert(test_file_wait_for(e.c.log, "did not finish a frame of", 5000));
+        mbus_conn_unref(root);
+        env_done(&e);
+}
+END_TEST
+
 static Suite *quotas_suite(void) {
         Suite *s = suite_create("e2e-quotas");
         TCase *tc = tcase_create("quotas");
@@ -280,6 +356,7 @@ static Suite *quotas_suite(void) {
         tcase_add_test(tc, test_root_still_connects_and_calls_while_nobody_holds_its_whole_quota);
         tcase_add_test(tc, test_connections_without_hello_are_a_small_pool_per_user);
         tcase_add_test(tc, test_subscriptions_are_shared_by_the_same_rule);
+        tcase_add_test(tc, test_trickled_frames_are_dropped_and_memory_comes_back);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -551,14 +551,9 @@ static int conn_hello(struct mbus_conn *conn, struct mbus_error *reterr) {
 
         r = mbus_conn_wait_reply(conn, serial, usec_add(now_usec(CLOCK_MONOTONIC),
                                                         MBUS_HANDSHAKE_TIMEOUT_USEC), &welcome);
-        if (r == -ENOTCONN) {
-                int k = conn_read_farewell(conn, reterr);
-
-                if (k < 0)
-                        return k;
+        if (r == -ENOTCONN)
                 /* The reason it broke: -ECONNRESET, -EBADMSG for another protocol, ... */
                 return conn->error == -EPROTONOSUPPORT ? -EBADMSG : conn->error;
-        }
         if (r < 0)
                 return r;
 
@@ -665,6 +660,12 @@ _public_ int mbus_conn_open_with_error(struct mbus_conn **ret, const char *addre
                 if (mbus_tls_reason(&conn->stream.transport)[0])
                         return conn_open_error(reterr, -EPROTO, "The broker refused the TLS connection: %s",
                                                mbus_tls_reason(&conn->stream.transport));
+        }
+        if (r < 0 && conn->state != MBUS_CONN_RUNNING) {
+                /* Broken before WELCOME: the broker may have said why first. */
+                int k = conn_read_farewell(conn, reterr);
+
+                return k < 0 ? k : r;
         }
         if (r < 0)
                 return r;

@@ -5,10 +5,12 @@
  * Input is one byte buffer, allocated on the first read and freed as soon as every buffered
  * byte has been popped, so thousands of idle peers hold no input memory. One read takes what
  * has arrived (many frames, usually); mbus_stream_pop() then cuts frames out without further
- * syscalls. The buffer is MBUS_STREAM_READ_SIZE bytes and grows to one frame's size only
- * once that frame's fixed header has been read and checked against max_frame_size: a peer
- * announcing an oversize frame is refused before a byte of its body is buffered, and no
- * peer can make us allocate more than max_frame_size for input.
+ * syscalls. The buffer is MBUS_STREAM_READ_SIZE bytes and grows towards one frame's size only
+ * once that frame's fixed header has been read and checked against max_frame_size, and then
+ * only as its bytes arrive (doubling whenever it is full): a peer announcing an oversize
+ * frame is refused before a byte of its body is buffered, one announcing a large frame and
+ * sending little makes us hold little, and no peer can make us allocate more than
+ * max_frame_size for input. Doubling keeps the copying linear in the frame's size.
  *
  * Output is a ring of frame references (the same frame may sit in many streams; the bytes
  * are never copied). Each flush hands up to IOV_MAX/2 frames to one sendmsg() as head+body
@@ -106,7 +108,12 @@ int mbus_stream_read(struct mbus_stream *s) {
                 r = mbus_frame_peek_size(s->in + s->in_start, avail, s->max_frame_size, &frame_size, NULL);
                 if (r < 0)
                         return r;
-                want = MAX(want, frame_size);
+                if (frame_size > want) {
+                        size_t room = s->in_cap - s->in_start;  /* from the frame's first byte */
+
+                        /* Keep the size while there is room; once full, double, up to the frame. */
+                        want = avail < room ? room : MIN(frame_size, MAX(want, 2 * room));
+                }
         }
 
         if (!s->in || s->in_cap - s->in_start < want || s->in_start > 0) {
@@ -130,6 +137,16 @@ int mbus_stream_read(struct mbus_stream *s) {
         s->in_end += (size_t) n;
         s->bytes_in += (uint64_t) n;
         return (int) MIN((size_t) n, (size_t) INT_MAX);
+}
+
+size_t mbus_stream_partial_frame_size(const struct mbus_stream *s) {
+        size_t avail = s->in_end - s->in_start, frame_size;
+
+        if (avail == 0)
+                return 0;
+        if (mbus_frame_peek_size(s->in + s->in_start, avail, s->max_frame_size, &frame_size, NULL) < 0)
+                return MBUS_FRAME_HEADER_SIZE;
+        return frame_size;
 }
 
 int mbus_stream_pop(struct mbus_stream *s, struct mbus_frame **ret, const char **ret_reason) {

@@ -57,6 +57,12 @@ int mbus_stream_read(struct mbus_stream *s);
  */
 int mbus_stream_pop(struct mbus_stream *s, struct mbus_frame **ret, const char **ret_reason);
 
+/*
+ * The size of the frame whose first bytes are buffered (MBUS_FRAME_HEADER_SIZE while its
+ * header is incomplete or bad), or 0 if nothing is buffered: what the owner waits for.
+ */
+size_t mbus_stream_partial_frame_size(const struct mbus_stream *s);
+
 /* Queues frame for sending, taking a new reference. Returns 0 or -ENOMEM. Does no I/O. */
 int mbus_stream_queue(struct mbus_stream *s, struct mbus_frame *frame);
 

@@ -238,6 +238,63 @@ START_TEST(test_partial_writes_with_small_sndbuf) {
 }
 END_TEST
 
+/* A large frame announced, little of it sent: the buffer holds about what arrived, not the frame. */
+START_TEST(test_buffer_grows_as_a_large_frame_arrives) {
+        struct mbus_frame_fields fields = { .serial = 1 };
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *big = NULL;
+        size_t body_len = 8 * 1024 * 1024, sent;
+        _cleanup_free_ char *body = calloc(1, body_len);
+        struct mbus_frame *f = NULL;
+        struct mbus_stream s;
+        int fds[2], r;
+
+        make_pair(fds);
+        mbus_stream_init(&s, fds[0], 16 * 1024 * 1024);
+        ck_assert_ptr_nonnull(body);
+        ck_assert_int_eq(mbus_frame_new(&big, MBUS_FRAME_PING, &fields, body, body_len), 0);
+
+        write_all(fds[1], big->head, big->head_len);
+        write_all(fds[1], body, 100);
+        while ((r = mbus_stream_read(&s)) > 0)
+                ;
+        ck_assert_int_eq(r, -EAGAIN);
+        ck_assert_uint_eq(mbus_stream_partial_frame_size(&s), mbus_frame_size(big));
+        ck_assert_uint_le(s.in_cap, MBUS_STREAM_READ_SIZE);
+
+        /* a quarter of it: the buffer is at most twice what arrived */
+        sent = 100;
+        while (sent < body_len / 4) {
+                size_t n = MIN(body_len / 4 - sent, (size_t) 32768);
+
+                write_all(fds[1], body + sent, n);
+                sent += n;
+                while (mbus_stream_read(&s) > 0)
+                        ;
+        }
+        ck_assert_uint_le(s.in_cap, 2 * (big->head_len + sent));
+        ck_assert_int_eq(mbus_stream_pop(&s, &f, NULL), 0);
+
+        /* the rest: the frame comes out whole, and the buffer goes */
+        while (sent < body_len) {
+                size_t n = MIN(body_len - sent, (size_t) 65536);
+
+                write_all(fds[1], body + sent, n);
+                sent += n;
+                while (mbus_stream_read(&s) > 0)
+                        ;
+        }
+        ck_assert_int_eq(mbus_stream_pop(&s, &f, NULL), 1);
+        ck_assert_uint_eq(f->body_len, body_len);
+        mbus_frame_unref(f);
+        ck_assert_ptr_null(s.in);
+        ck_assert_uint_eq(mbus_stream_partial_frame_size(&s), 0);
+
+        mbus_stream_done(&s);
+        safe_close(fds[0]);
+        safe_close(fds[1]);
+}
+END_TEST
+
 START_TEST(test_oversize_refused_before_body_is_buffered) {
         struct mbus_frame_fields fields = { .serial = 1 };
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *big = NULL;
@@ -374,6 +431,7 @@ static Suite *stream_suite(void) {
         tcase_add_test(tc, test_frame_split_byte_by_byte);
         tcase_add_test(tc, test_frame_larger_than_read_size);
         tcase_add_test(tc, test_partial_writes_with_small_sndbuf);
+        tcase_add_test(tc, test_buffer_grows_as_a_large_frame_arrives);
         tcase_add_test(tc, test_oversize_refused_before_body_is_buffered);
         tcase_add_test(tc, test_malformed_input_reports_reason);
         tcase_add_test(tc, test_eof_is_connreset);
