@@ -21,6 +21,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "activation.h"
@@ -562,24 +563,35 @@ static int router_unsubscribe(struct mbus_broker *b, struct mbus_peer *peer, str
 }
 
 /*
- * A client name ends up in logs and in ListPeers: keep at most MBUS_NAME_MAX bytes, cut at a
- * UTF-8 character boundary, with control characters replaced so that it cannot forge log lines.
+ * A client name ends up in logs and in ListPeers, GetPeer and PeerConnected, which must be
+ * valid JSON for every client: keep at most MBUS_NAME_MAX bytes of whole UTF-8 characters,
+ * each byte that is not part of a well-formed one replaced by '?', and control characters by
+ * '_' so that it cannot forge log lines.
  */
 static int router_sanitize_name(const char *name, char **ret) {
-        size_t len = name ? strlen(name) : 0;
+        size_t len = name ? strlen(name) : 0, i = 0, k = 0;
         char *s;
 
-        if (len > MBUS_NAME_MAX) {
-                len = MBUS_NAME_MAX;
-                while (len > 0 && ((unsigned char) name[len] & 0xC0) == 0x80)
-                        len--;
-        }
-        s = strndup(name ?: "", len);
+        s = malloc(MIN(len, (size_t) MBUS_NAME_MAX) + 1);
         if (!s)
                 return -ENOMEM;
-        for (char *p = s; *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
-                        *p = '_';
+        while (i < len) {
+                size_t n = mbus_utf8_char_len(name + i, len - i);
+
+                if (k + MAX(n, (size_t) 1) > MBUS_NAME_MAX)
+                        break;
+                if (n == 0) {
+                        s[k++] = '?';
+                        i++;
+                        continue;
+                }
+                if (n == 1 && ((unsigned char) name[i] < 0x20 || name[i] == 0x7f))
+                        s[k++] = '_';
+                else
+                        memcpy(s + k, name + i, n), k += n;
+                i += n;
+        }
+        s[k] = 0;
         *ret = s;
         return 0;
 }

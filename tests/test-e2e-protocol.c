@@ -337,6 +337,38 @@ START_TEST(test_peer_hanging_up_mid_frame_leaves_the_broker_working) {
 END_TEST
 
 
+/* A HELLO name that is not UTF-8 must not make ListPeers invalid JSON for everybody. */
+START_TEST(test_hello_name_with_invalid_utf8_is_reported_as_valid_utf8) {
+        struct test_broker b;
+        struct raw_frame f;
+        int bad, fd;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        bad = raw_connect(b.address);
+        ck_assert_int_ge(bad, 0);
+        ck_assert_int_eq(raw_send_simple(bad, MBUS_FRAME_HELLO, 1, 0, NULL, NULL, NULL, NULL, NULL,
+                                         "{\"name\": \"bad\xff\xc0\x80name\xe2\x82\"}"), 0);
+        ck_assert_int_eq(raw_recv_type(bad, 10000, MBUS_FRAME_WELCOME, &f), 0);
+        raw_frame_done(&f);
+
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_hello(fd, "lister", NULL), 0);
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_CALL, 2, 0, MBUS_BROKER_NAMESPACE, "ListPeers", NULL, NULL,
+                                         NULL, NULL), 0);
+        ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_RETURN, &f), 0);
+        ck_assert_ptr_nonnull(f.body);
+        /* each byte of a broken sequence is a '?'; nothing but ASCII is left */
+        ck_assert_msg(strstr(f.body, "bad???name??"), "%s", f.body);
+        for (size_t i = 0; i < f.body_len; i++)
+                ck_assert_uint_lt((unsigned char) f.body[i], 0x80);
+        raw_frame_done(&f);
+        close(fd);
+        close(bad);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 START_TEST(test_reusing_the_serial_of_a_pending_call_is_a_protocol_error) {
         struct test_broker b;
         struct test_service svc;
@@ -517,6 +549,7 @@ static Suite *protocol_suite(void) {
                             (int) (sizeof(bad_cases) / sizeof(bad_cases[0])));
         tcase_add_test(tc, test_frame_over_the_configured_size_is_refused);
         tcase_add_test(tc, test_peer_hanging_up_mid_frame_leaves_the_broker_working);
+        tcase_add_test(tc, test_hello_name_with_invalid_utf8_is_reported_as_valid_utf8);
         tcase_add_test(tc, test_reusing_the_serial_of_a_pending_call_is_a_protocol_error);
         tcase_add_test(tc, test_call_of_max_frame_size_is_refused_and_the_service_stays);
         tcase_add_test(tc, test_event_of_max_frame_size_is_refused_and_subscribers_stay);

@@ -169,53 +169,57 @@ bool mbus_pattern_matches(const char *pattern, const char *ns, const char *membe
                strcmp(pattern + nslen + 1, member) == 0;
 }
 
-bool mbus_utf8_is_valid(const char *str, size_t len) {
+size_t mbus_utf8_char_len(const char *str, size_t len) {
         const uint8_t *s = (const uint8_t *) str;
+        uint32_t cp, min;
+        size_t n;
+
+        if (len == 0 || s[0] == 0)
+                return 0;
+        if (s[0] < 0x80)
+                return 1;
+
+        if ((s[0] & 0xe0) == 0xc0) {
+                n = 2;
+                cp = s[0] & 0x1f;
+                min = 0x80;
+        } else if ((s[0] & 0xf0) == 0xe0) {
+                n = 3;
+                cp = s[0] & 0x0f;
+                min = 0x800;
+        } else if ((s[0] & 0xf8) == 0xf0) {
+                n = 4;
+                cp = s[0] & 0x07;
+                min = 0x10000;
+        } else
+                return 0;       /* continuation byte first, or 0xf8..0xff */
+
+        if (len < n)
+                return 0;
+        for (size_t k = 1; k < n; k++) {
+                if ((s[k] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[k] & 0x3f);
+        }
+
+        if (cp < min)                           /* overlong */
+                return 0;
+        if (cp >= 0xd800 && cp <= 0xdfff)       /* UTF-16 surrogate */
+                return 0;
+        if (cp > 0x10ffff)
+                return 0;
+        return n;
+}
+
+bool mbus_utf8_is_valid(const char *str, size_t len) {
         size_t i = 0;
 
-        if (!s && len > 0)
+        if (!str && len > 0)
                 return false;
-
         while (i < len) {
-                uint8_t c = s[i];
-                uint32_t cp, min;
-                size_t n;
+                size_t n = mbus_utf8_char_len(str + i, len - i);
 
-                if (c == 0)
-                        return false;
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-
-                if ((c & 0xe0) == 0xc0) {
-                        n = 2;
-                        cp = c & 0x1f;
-                        min = 0x80;
-                } else if ((c & 0xf0) == 0xe0) {
-                        n = 3;
-                        cp = c & 0x0f;
-                        min = 0x800;
-                } else if ((c & 0xf8) == 0xf0) {
-                        n = 4;
-                        cp = c & 0x07;
-                        min = 0x10000;
-                } else
-                        return false;   /* continuation byte first, or 0xf8..0xff */
-
-                if (len - i < n)
-                        return false;
-                for (size_t k = 1; k < n; k++) {
-                        if ((s[i + k] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (s[i + k] & 0x3f);
-                }
-
-                if (cp < min)                           /* overlong */
-                        return false;
-                if (cp >= 0xd800 && cp <= 0xdfff)       /* UTF-16 surrogate */
-                        return false;
-                if (cp > 0x10ffff)
+                if (n == 0)
                         return false;
                 i += n;
         }

@@ -27,6 +27,8 @@ bool mbus_pattern_is_valid(const char *s);
 
 /* True if s (len bytes) is well-formed UTF-8 with no overlong forms, surrogates or NUL. */
 bool mbus_utf8_is_valid(const char *s, size_t len);
+/* The length of the well-formed UTF-8 character (not NUL) at s (len bytes left), or 0 if none. */
+size_t mbus_utf8_char_len(const char *s, size_t len);
 
 /*
  * True if the event NAMESPACE.MEMBER matches pattern (which must be valid). For tests and for
