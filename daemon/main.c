@@ -176,8 +176,11 @@ int main(int argc, char *argv[]) {
          * A fixed threshold: with the default, glibc raises it each time a large block is freed,
          * and large input buffers then come from the heap, which keeps the memory after a peer
          * that sent huge frames is gone. Blocks this large are mapped and unmapped instead.
+         * Fixing it also fixes the trim threshold, which would then give the top of the heap
+         * back (and take it again) for every 64 KiB read buffer of a busy peer: keep a few MiB.
          */
         (void) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+        (void) mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
 
         mbus_options_init(&cmdline);
         r = mbus_options_parse_argv(&cmdline, argc, argv, &action, errbuf, sizeof(errbuf));
