@@ -730,6 +730,9 @@ static int driver_describe_self(struct mbus_idl_namespace **ret) {
         return mbus_idl_from_declaration(ret, MBUS_DRIVER_NAMESPACE, text, strlen(text));
 }
 
+/* Room for a RETURN's fixed header and reply_serial field, with a margin. */
+#define DRIVER_REPLY_SLACK 256u
+
 int mbus_driver_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *call) {
         _cleanup_json_ json_object *args = NULL, *result = NULL;
         const struct driver_method *m = NULL;
@@ -769,6 +772,22 @@ int mbus_driver_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbu
         if (r < 0)
                 return mbus_reply_error(b, caller, call->f.serial, r, "%s",
                                         err.message[0] ? err.message : strerror(-r));
+
+        /*
+         * Never a frame larger than WELCOME announced: the caller's library would take it for a
+         * protocol error and drop the connection. DRIVER_REPLY_SLACK covers the head.
+         */
+        if (result) {
+                size_t len = 0;
+
+                if (!json_object_to_json_string_length(result, JSON_C_TO_STRING_PLAIN, &len))
+                        return -ENOMEM;
+                if (len + DRIVER_REPLY_SLACK > b->options->max_frame_size)
+                        return mbus_reply_error(b, caller, call->f.serial, -ENOBUFS,
+                                                "The answer of %s.%s would be %zu bytes, over the frame limit "
+                                                "of %zu", MBUS_DRIVER_NAMESPACE, call->f.member, len,
+                                                b->options->max_frame_size);
+        }
         return mbus_reply_return(b, caller, call->f.serial, result);
 }
 

@@ -166,6 +166,39 @@ START_TEST(test_subscriber_that_never_reads_cannot_grow_the_broker) {
 }
 END_TEST
 
+/* With a small frame limit, ListPeers over many peers says so instead of sending a bigger frame. */
+START_TEST(test_broker_answer_is_never_larger_than_the_announced_frame_size) {
+        static const char *const args[] = { "--max-frame-size", "8192", NULL };
+        char name[200];
+        struct mbus_error e = MBUS_ERROR_NULL;
+        json_object *o = NULL;
+        struct mbus_conn *conn;
+        struct test_broker b;
+        int fds[40];
+
+        ck_assert_int_eq(test_broker_start(&b, args), 0);
+        memset(name, 'n', sizeof(name) - 1);
+        name[sizeof(name) - 1] = 0;
+        for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+                fds[i] = raw_connect(b.address);
+                ck_assert_int_ge(fds[i], 0);
+                ck_assert_int_eq(raw_hello(fds[i], name, NULL), 0);
+        }
+        conn = test_connect(b.address, "lister");
+        ck_assert_int_eq(mbus_call(conn, MBUS_BROKER_NAMESPACE, "ListPeers", NULL, 0, &o, &e), -ENOBUFS);
+        ck_assert_str_eq(e.name, MBUS_ERROR_LIMITS_EXCEEDED);
+        ck_assert_msg(strstr(e.message, "over the frame limit of 8192"), "%s", e.message);
+        mbus_error_free(&e);
+        /* the connection is fine, and smaller answers still come */
+        ck_assert_int_eq(mbus_call(conn, MBUS_BROKER_NAMESPACE, "GetStats", NULL, 0, &o, NULL), 0);
+        json_object_put(o);
+        mbus_conn_unref(conn);
+        for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+                close(fds[i]);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 START_TEST(test_peer_over_max_peers_is_refused_by_name) {
         static const char *const args[] = { "--max-peers", "2", NULL };
         struct test_broker b;
@@ -565,6 +598,7 @@ static Suite *limits_suite(void) {
         tcase_set_timeout(tc, 4 * TEST_TIMEOUT_SEC);
         tcase_add_test(tc, test_subscriber_that_never_reads_cannot_grow_the_broker);
         tcase_add_test(tc, test_peer_over_max_peers_is_refused_by_name);
+        tcase_add_test(tc, test_broker_answer_is_never_larger_than_the_announced_frame_size);
         tcase_add_test(tc, test_calls_to_an_owner_that_never_reads_are_refused_not_lost);
         tcase_add_test(tc, test_200_concurrent_clients_all_get_answers);
         tcase_add_test(tc, test_hello_over_4096_bytes_is_refused_before_its_body_arrives);
