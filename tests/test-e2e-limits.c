@@ -82,12 +82,7 @@ START_TEST(test_subscriber_that_never_reads_cannot_grow_the_broker) {
         long rss_start = 0, rss_end;
         int fd, small = 4096;
 
-        /* Under AddressSanitizer, freed memory waits in a quarantine (256 MiB by default) before
-         * it is reused, which would look like growth here: keep it small for this broker. */
-        const char *asan = getenv("ASAN_OPTIONS");
-        char asan_small[512];
-        snprintf(asan_small, sizeof(asan_small), "%s%squarantine_size_mb=1", asan ?: "", asan && *asan ? ":" : "");
-        ck_assert_int_eq(setenv("ASAN_OPTIONS", asan_small, 1), 0);
+        test_asan_small_quarantine();
         ck_assert_int_eq(test_broker_start(&b, args), 0);
 
         /* the sluggish one: subscribed to everything, small socket buffer, never reads */

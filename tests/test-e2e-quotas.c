@@ -288,6 +288,8 @@ START_TEST(test_trickled_frames_are_dropped_and_memory_comes_back) {
         char *body;
         struct env e;
 
+        test_asan_small_quarantine();
+
         (void) signal(SIGPIPE, SIG_IGN);
         env_start(&e, args);
         root = test_connect(e.b.address, "admin");

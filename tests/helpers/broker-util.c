@@ -165,6 +165,16 @@ int test_broker_stop(struct test_broker *b) {
         return r;
 }
 
+void test_asan_small_quarantine(void) {
+        const char *asan = getenv("ASAN_OPTIONS");
+        char small[512];
+
+        if (asan && strstr(asan, "quarantine_size_mb=1"))
+                return;
+        snprintf(small, sizeof(small), "%s%squarantine_size_mb=1", asan ?: "", asan && *asan ? ":" : "");
+        ck_assert_int_eq(setenv("ASAN_OPTIONS", small, 1), 0);
+}
+
 long test_broker_rss_kb(const struct test_broker *b) {
         char path[64], line[256];
         long kb = -ENOENT;
