@@ -490,42 +490,58 @@ static void broker_refuse(struct mbus_broker *b, int fd, bool tls, const char *m
 
 static int broker_add_peer(struct mbus_broker *b, struct mbus_peer *peer);
 
-void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds, bool tls) {
+/*
+ * Whether one more connection of creds may come in: the broker-wide limit, then its user's
+ * share of it and of the HELLO pool. Returns 0 and the user to charge, or -ENOBUFS with the
+ * reason for the peer in msg (or another negative errno, logged).
+ */
+static int broker_admit(struct mbus_broker *b, const struct mbus_creds *creds, struct mbus_user **ret_user,
+                        char *msg, size_t msg_size) {
         _cleanup_(mbus_user_unrefp) struct mbus_user *user = NULL;
-        struct mbus_peer *peer;
-        char msg[256];
         int r;
 
         r = mbus_quota_user_of(b, creds, &user);
-        if (r < 0) {
-                (void) mbus_log(LOG_WARNING, r, NULL, "Failed to set up a peer: %s", strerror(-r));
-                safe_close(fd);
-                return;
-        }
+        if (r < 0)
+                return mbus_log(LOG_WARNING, r, NULL, "Failed to set up a peer: %s", strerror(-r));
         /* The broker-wide limit first: it is the one an administrator sets and looks for. */
         if (b->n_peers >= b->options->max_peers) {
                 if (mbus_ratelimit_below(&b->drop_log_ratelimit, mbus_broker_now(b)))
                         (void) mbus_log(LOG_WARNING, -ENOBUFS, MBUS_FIELDS(.msgid = MBUS_MSGID_PEER_LIMIT),
                                         "Refusing a connection: %zu peers connected (limit %zu)", b->n_peers,
                                         b->options->max_peers);
-                (void) snprintf(msg, sizeof(msg), "The broker is full: %zu peers connected (limit %zu)",
+                (void) snprintf(msg, msg_size, "The broker is full: %zu peers connected (limit %zu)",
                                 b->n_peers, b->options->max_peers);
-                broker_refuse(b, fd, tls, msg);
-                return;
+                return -ENOBUFS;
         }
-        if (mbus_quota_check(b, user, MBUS_QUOTA_CONNECTIONS, 1, msg, sizeof(msg)) < 0 ||
-            mbus_quota_check(b, user, MBUS_QUOTA_HELLO, 1, msg, sizeof(msg)) < 0) {
-                broker_refuse(b, fd, tls, msg);
+        if (mbus_quota_check(b, user, MBUS_QUOTA_CONNECTIONS, 1, msg, msg_size) < 0 ||
+            mbus_quota_check(b, user, MBUS_QUOTA_HELLO, 1, msg, msg_size) < 0)
+                return -ENOBUFS;
+        *ret_user = TAKE_PTR(user);
+        return 0;
+}
+
+void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds, bool tls) {
+        struct mbus_user *user = NULL;
+        struct mbus_peer *peer;
+        char msg[256];
+        int r;
+
+        r = broker_admit(b, creds, &user, msg, sizeof(msg));
+        if (r == -ENOBUFS)
+                return broker_refuse(b, fd, tls, msg);
+        if (r < 0) {
+                safe_close(fd);
                 return;
         }
 
         r = mbus_peer_new(&peer, b, fd, creds);
         if (r < 0) {
                 (void) mbus_log(LOG_WARNING, r, NULL, "Failed to set up a peer: %s", strerror(-r));
+                mbus_user_unref(user);
                 safe_close(fd);
                 return;
         }
-        mbus_quota_attach(peer, TAKE_PTR(user));
+        mbus_quota_attach(peer, user);
         if (tls)
                 r = mbus_peer_start_tls(peer, b->tls_server);
         if (r >= 0)
@@ -538,16 +554,23 @@ void mbus_broker_accept(struct mbus_broker *b, int fd, struct mbus_creds *creds,
 
 int mbus_broker_accept_message(struct mbus_broker *b, struct mbus_message_link *link, struct mbus_creds *creds,
                                struct mbus_peer **ret) {
+        struct mbus_user *user = NULL;
         struct mbus_peer *peer;
+        char msg[256];
         int r;
 
-        if (b->n_peers >= b->options->max_peers) {
-                broker_refuse(b, -EBADF, /* tls= */ true);
-                return -ENOBUFS;
-        }
-        r = mbus_peer_new(&peer, b, -EBADF, creds);
+        /* No socket of its own to write an ERROR to: the caller closes the connection. */
+        r = broker_admit(b, creds, &user, msg, sizeof(msg));
+        if (r == -ENOBUFS)
+                b->stats.peers_refused++;
         if (r < 0)
                 return r;
+        r = mbus_peer_new(&peer, b, -EBADF, creds);
+        if (r < 0) {
+                mbus_user_unref(user);
+                return r;
+        }
+        mbus_quota_attach(peer, user);
         mbus_transport_done(&peer->stream.transport);
         mbus_transport_init_message(&peer->stream.transport, link);
         r = broker_add_peer(b, peer);
