@@ -14,6 +14,8 @@
 
 #include "conf/policy.h"
 #include "creds.h"
+#include "proto/frame.h"
+#include "proto/names.h"
 #include "util/macro.h"
 
 static int creds_read_groups(int fd, gid_t **ret, size_t *ret_n) {
@@ -134,6 +136,48 @@ const char *mbus_creds_describe(const struct mbus_creds *c, char *buf, size_t si
         else
                 (void) snprintf(buf, size, "%s peer %s", c->transport, c->remote->address);
         return buf;
+}
+
+int mbus_creds_format_groups(const struct mbus_creds *c, char **ret) {
+        _cleanup_free_ char *s = NULL;
+        size_t len = 0;
+
+        assert(c && ret);
+
+        /* 11 bytes per gid ("4294967295,") at most; a list that cannot fit is left out whole. */
+        if (c->n_groups == 0 || c->n_groups > (MBUS_FIELD_STRING_MAX - 1) / 11) {
+                *ret = NULL;
+                return 0;
+        }
+        s = malloc(c->n_groups * 11 + 1);
+        if (!s)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_groups; i++)
+                len += (size_t) sprintf(s + len, "%s%u", i > 0 ? "," : "", (unsigned) c->groups[i]);
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+void mbus_creds_to_caller_fields(const struct mbus_creds *c, const char *groups, const char *name,
+                                 struct mbus_frame_fields *f) {
+        assert(c && f);
+
+        if (c->uid != (uid_t) -1) {
+                f->has_caller_ids = true;
+                f->caller_uid = c->uid;
+                f->caller_gid = c->gid;
+        }
+        f->caller_pid = c->pid > 0 ? (uint64_t) c->pid : 0;
+        f->caller_groups = groups;
+        f->caller_name = name && name[0] ? name : NULL;
+        if (c->remote) {
+                f->caller_address = c->remote->address[0] ? c->remote->address : NULL;
+                /* A CN the field cannot carry is left out rather than break the callee's parser. */
+                if (c->remote->cert.cn && mbus_text_is_printable(c->remote->cert.cn) &&
+                    strlen(c->remote->cert.cn) < MBUS_FIELD_STRING_MAX)
+                        f->caller_cert_cn = c->remote->cert.cn;
+                f->caller_cert_fingerprint = c->remote->cert.fingerprint;
+        }
 }
 
 void mbus_creds_to_identity(const struct mbus_creds *c, struct mbus_identity *ret) {

@@ -67,6 +67,20 @@ void mbus_creds_done(struct mbus_creds *c);
 const char *mbus_creds_describe(const struct mbus_creds *c, char *buf, size_t size);
 #define MBUS_CREDS_DESCRIBE_MAX 320
 
+/*
+ * The supplementary groups as the caller_groups field wants them ("4,27,1000") in *ret, NULL
+ * when there are none or they would not fit a header field. Returns 0 or -ENOMEM.
+ */
+int mbus_creds_format_groups(const struct mbus_creds *c, char **ret);
+
+/*
+ * Fills the caller_* fields of f (frame.h) from c; groups is what mbus_creds_format_groups()
+ * made (may be NULL), name the client name (NULL or "" for none). The strings are borrowed.
+ */
+struct mbus_frame_fields;
+void mbus_creds_to_caller_fields(const struct mbus_creds *c, const char *groups, const char *name,
+                                 struct mbus_frame_fields *f);
+
 /* The identity the policy decides on (policy.h); it borrows c's group list. */
 struct mbus_identity;
 void mbus_creds_to_identity(const struct mbus_creds *c, struct mbus_identity *ret);

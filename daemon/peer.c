@@ -239,6 +239,7 @@ struct mbus_peer *mbus_peer_free(struct mbus_peer *peer) {
         safe_close(peer->fd);
         free(peer->name);
         free(peer->disconnect_reason);
+        free(peer->caller_groups);
         free(peer);
         return NULL;
 }

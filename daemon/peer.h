@@ -52,6 +52,8 @@ struct mbus_peer {
         sd_event_source *io_source;     /* owned */
         char *name;                     /* from HELLO, owned; NULL before */
         char *disconnect_reason;        /* owned: why an administrator disconnected it (DisconnectPeer) */
+        char *caller_groups;            /* creds' groups for the caller_groups field, owned; made
+                                           once at HELLO so a forwarded CALL only copies it */
 
         usec_t connected_realtime;      /* CLOCK_REALTIME, for GetPeer */
         usec_t last_rx;                 /* CLOCK_MONOTONIC of the last whole frame received

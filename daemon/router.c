@@ -85,7 +85,7 @@ static int router_check(struct mbus_broker *b, struct mbus_peer *peer, uint64_t 
 }
 
 /*
- * The sender field makes a forwarded CALL or EVENT longer than the frame that came in, and
+ * The sender field (and a CALL's caller fields) make a forwarded CALL or EVENT longer than the frame that came in, and
  * receivers take frames up to the advertised max_frame_size only (libmbus sets its input limit
  * to it): a frame that would grow past it is refused here with LimitsExceeded and goes nowhere,
  * instead of breaking the receiver's connection. Returns 0 if fwd may go, -ENOBUFS if refused
@@ -325,6 +325,7 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
                 return r == -ENOBUFS ? 0 : r;
 
         fields.sender = mbus_peer_format_id(caller, id);
+        mbus_creds_to_caller_fields(&caller->creds, caller->caller_groups, caller->name, &fields);
         r = mbus_frame_new_with_body_of(&fwd, MBUS_FRAME_CALL, &fields, frame);
         if (r < 0)
                 return r;
@@ -613,6 +614,9 @@ static int router_hello(struct mbus_broker *b, struct mbus_peer *peer, struct mb
         r = router_sanitize_name(name, &peer->name);
         if (r < 0)
                 return r;
+        r = mbus_creds_format_groups(&peer->creds, &peer->caller_groups);
+        if (r < 0)
+                return r;
 
         mbus_peer_set_running(peer);
         r = mbus_driver_welcome(b, peer, frame->f.serial);
@@ -638,6 +642,8 @@ int mbus_router_dispatch(struct mbus_broker *b, struct mbus_peer *peer, struct m
 
         if (frame->f.sender)
                 return mbus_reply_protocol_error(b, peer, "the sender field is written by the broker only");
+        if (mbus_frame_fields_have_caller(&frame->f))
+                return mbus_reply_protocol_error(b, peer, "the caller fields are written by the broker only");
 
         switch (frame->type) {
         case MBUS_FRAME_CALL:

@@ -408,6 +408,12 @@ START_TEST(test_each_call_gets_exactly_one_answer) {
         ck_assert_int_eq(raw_recv_type(svc, 10000, MBUS_FRAME_CALL, &call), 0);
         ck_assert_int_eq(call.serial, 10);
         ck_assert_str_eq(call.sender, caller_id);
+        /* ... and who the caller is, as the kernel told the broker */
+        ck_assert(call.has_caller_ids);
+        ck_assert_uint_eq(call.caller_uid, getuid());
+        ck_assert_uint_eq(call.caller_gid, getgid());
+        ck_assert_uint_eq(call.caller_pid, (uint64_t) getpid());
+        ck_assert_str_eq(call.caller_name, "raw-caller");
         ck_assert_str_eq(call.member, "Slow");
         ck_assert_str_eq(call.body, "{\"x\": 1}");
         ck_assert_int_eq(call.timeout_usec, 20 * 1000 * 1000);      /* forwarded as sent */

@@ -148,6 +148,14 @@ static void build_sender_from_client(struct raw_buf *b) {
         raw_frame_finish(b, "{}");
 }
 
+static void build_caller_from_client(struct raw_buf *b) {
+        /* a client claiming to be root */
+        call_head(b, 2);
+        raw_field_u64(b, MBUS_FIELD_CALLER_UID, 0);
+        raw_field_u64(b, MBUS_FIELD_CALLER_GID, 0);
+        raw_frame_finish(b, "{}");
+}
+
 static void build_welcome_from_client(struct raw_buf *b) {
         raw_frame_begin(b, MBUS_FRAME_WELCOME);
         raw_field_u64(b, MBUS_FIELD_REPLY_SERIAL, 1);
@@ -193,6 +201,7 @@ static const struct bad_case bad_cases[] = {
         { "invalid subscription pattern", false, build_invalid_pattern },
         { "serial 0", false, build_serial_zero },
         { "SENDER set by a client", false, build_sender_from_client },
+        { "caller identity set by a client", false, build_caller_from_client },
         { "WELCOME from a client", false, build_welcome_from_client },
         { "second HELLO", false, build_second_hello },
         { "oversize frame", false, build_oversize },

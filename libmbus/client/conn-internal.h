@@ -88,6 +88,8 @@ struct mbus_request {
         struct mbus_conn *conn;         /* owned reference */
         struct mbus_frame *call;        /* owned; ns, member and sender point into it */
         bool replied;
+        struct mbus_caller caller;      /* strings point into call */
+        gid_t *groups;                  /* owned: caller.groups */
 };
 
 struct mbus_conn {

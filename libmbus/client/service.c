@@ -235,6 +235,7 @@ _public_ struct mbus_request *mbus_request_unref(struct mbus_request *request) {
                 (void) mbus_request_reply_error(request, MBUS_ERROR_FAILED, "Request dropped without a reply");
         mbus_frame_unref(request->call);
         mbus_conn_unref(request->conn);
+        free(request->groups);
         free(request);
         return NULL;
 }
@@ -250,6 +251,59 @@ _public_ const char *mbus_request_get_procedure(const struct mbus_request *reque
 
 _public_ const char *mbus_request_get_sender(const struct mbus_request *request) {
         return request ? request->call->f.sender : NULL;
+}
+
+_public_ const struct mbus_caller *mbus_request_get_caller(const struct mbus_request *request) {
+        return request ? &request->caller : NULL;
+}
+
+_public_ bool mbus_caller_in_group(const struct mbus_caller *caller, gid_t gid) {
+        if (!caller || !caller->has_unix_ids)
+                return false;
+        if (caller->gid == gid)
+                return true;
+        for (size_t i = 0; i < caller->n_groups; i++)
+                if (caller->groups[i] == gid)
+                        return true;
+        return false;
+}
+
+/* The caller_* fields of call (checked by the frame parser) -> request->caller. */
+static int request_read_caller(struct mbus_request *request) {
+        const struct mbus_frame_fields *f = &request->call->f;
+        struct mbus_caller *c = &request->caller;
+
+        *c = (struct mbus_caller) {
+                .id = f->sender,
+                .name = f->caller_name,
+                .has_unix_ids = f->has_caller_ids,
+                .uid = f->has_caller_ids ? (uid_t) f->caller_uid : (uid_t) -1,
+                .gid = f->has_caller_ids ? (gid_t) f->caller_gid : (gid_t) -1,
+                .pid = (pid_t) f->caller_pid,
+                .address = f->caller_address,
+                .cert_cn = f->caller_cert_cn,
+                .cert_fingerprint = f->caller_cert_fingerprint,
+        };
+
+        if (f->caller_groups) {
+                size_t n = 1;
+                const char *p = f->caller_groups;
+
+                for (const char *q = p; *q; q++)
+                        n += *q == ',';
+                request->groups = calloc(n, sizeof(gid_t));
+                if (!request->groups)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n; i++) {
+                        char *end;
+
+                        request->groups[i] = (gid_t) strtoul(p, &end, 10);
+                        p = *end == ',' ? end + 1 : end;
+                }
+                c->groups = request->groups;
+                c->n_groups = n;
+        }
+        return 0;
 }
 
 _public_ struct mbus_conn *mbus_request_get_conn(const struct mbus_request *request) {
@@ -290,6 +344,9 @@ int mbus_conn_dispatch_call(struct mbus_conn *conn, struct mbus_frame *frame) {
         request->n_ref = 1;
         request->conn = mbus_conn_ref(conn);
         request->call = mbus_frame_ref(frame);
+        r = request_read_caller(request);
+        if (r < 0)
+                return mbus_request_reply_error(request, MBUS_ERROR_FAILED, "%s", strerror(-r));
 
         r = proc->handler(request, args, s->userdata);      /* s may be gone after this */
         if (!request->replied) {

@@ -8,7 +8,8 @@
  *                  and within max_size (checked before anything is copied)
  *   each field     whole TLV inside fields_len, known code, the code's kind, UINT64 len 8,
  *                  STRING NUL-terminated with no other NUL, UTF-8, valid for its field,
- *                  at most once, allowed for the frame type, serials and timeout non-zero
+ *                  at most once, allowed for the frame type, serials and timeout non-zero;
+ *                  caller_uid and caller_gid only together
  *   per type       every required field present
  *
  * Parsing copies the frame into one allocation (struct + bytes + NUL after the body) and
@@ -24,6 +25,10 @@
 #include "util/macro.h"
 
 #define F(code) (1u << (code))
+#define CALLER_FIELDS                                                                           \
+        (F(MBUS_FIELD_CALLER_UID) | F(MBUS_FIELD_CALLER_GID) | F(MBUS_FIELD_CALLER_PID) |       \
+         F(MBUS_FIELD_CALLER_GROUPS) | F(MBUS_FIELD_CALLER_NAME) | F(MBUS_FIELD_CALLER_CERT_CN) |  \
+         F(MBUS_FIELD_CALLER_CERT_FINGERPRINT) | F(MBUS_FIELD_CALLER_ADDRESS))
 
 static const struct {
         uint32_t required;
@@ -34,7 +39,7 @@ static const struct {
         [MBUS_FRAME_REGISTER]    = { F(MBUS_FIELD_SERIAL) | F(MBUS_FIELD_NAMESPACE), 0 },
         [MBUS_FRAME_UNREGISTER]  = { F(MBUS_FIELD_SERIAL) | F(MBUS_FIELD_NAMESPACE), 0 },
         [MBUS_FRAME_CALL]        = { F(MBUS_FIELD_SERIAL) | F(MBUS_FIELD_NAMESPACE) | F(MBUS_FIELD_MEMBER),
-                                     F(MBUS_FIELD_TIMEOUT) | F(MBUS_FIELD_SENDER) },
+                                     F(MBUS_FIELD_TIMEOUT) | F(MBUS_FIELD_SENDER) | CALLER_FIELDS },
         [MBUS_FRAME_RETURN]      = { F(MBUS_FIELD_REPLY_SERIAL),
                                      F(MBUS_FIELD_DESTINATION) | F(MBUS_FIELD_SENDER) },
         [MBUS_FRAME_ERROR]       = { F(MBUS_FIELD_REPLY_SERIAL) | F(MBUS_FIELD_ERROR_NAME),
@@ -46,6 +51,31 @@ static const struct {
         [MBUS_FRAME_PING]        = { F(MBUS_FIELD_SERIAL), 0 },
         [MBUS_FRAME_PONG]        = { F(MBUS_FIELD_REPLY_SERIAL), 0 },
 };
+
+/* "10,27,1000": decimal gids of at most 10 digits, one comma between two. */
+static bool gid_list_is_valid(const char *s) {
+        size_t digits = 0;
+
+        for (; *s; s++) {
+                if (*s >= '0' && *s <= '9') {
+                        if (++digits > 10)
+                                return false;
+                } else if (*s == ',' && digits > 0)
+                        digits = 0;
+                else
+                        return false;
+        }
+        return digits > 0;
+}
+
+static bool fingerprint_is_valid(const char *s) {
+        size_t n = 0;
+
+        for (; *s; s++, n++)
+                if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+                        return false;
+        return n == 64;
+}
 
 /* Per field code: its kind, the name check for strings, and the reasons we report. */
 static const struct {
@@ -72,6 +102,22 @@ static const struct {
                 "missing timeout field", "timeout is 0" },
         [MBUS_FIELD_PATTERN] = { MBUS_FIELD_KIND_STRING, mbus_pattern_is_valid,
                 "missing pattern field", "invalid subscription pattern" },
+        [MBUS_FIELD_CALLER_UID] = { MBUS_FIELD_KIND_UINT64, NULL,
+                "missing caller_uid field", NULL },
+        [MBUS_FIELD_CALLER_GID] = { MBUS_FIELD_KIND_UINT64, NULL,
+                "missing caller_gid field", NULL },
+        [MBUS_FIELD_CALLER_PID] = { MBUS_FIELD_KIND_UINT64, NULL,
+                "missing caller_pid field", "caller_pid is 0" },
+        [MBUS_FIELD_CALLER_GROUPS] = { MBUS_FIELD_KIND_STRING, gid_list_is_valid,
+                "missing caller_groups field", "invalid caller_groups list" },
+        [MBUS_FIELD_CALLER_NAME] = { MBUS_FIELD_KIND_STRING, mbus_text_is_printable,
+                "missing caller_name field", "caller_name contains control characters" },
+        [MBUS_FIELD_CALLER_CERT_CN] = { MBUS_FIELD_KIND_STRING, mbus_text_is_printable,
+                "missing caller_cert_cn field", "caller_cert_cn contains control characters" },
+        [MBUS_FIELD_CALLER_CERT_FINGERPRINT] = { MBUS_FIELD_KIND_STRING, fingerprint_is_valid,
+                "missing caller_cert_fingerprint field", "invalid caller_cert_fingerprint" },
+        [MBUS_FIELD_CALLER_ADDRESS] = { MBUS_FIELD_KIND_STRING, mbus_text_is_printable,
+                "missing caller_address field", "caller_address contains control characters" },
 };
 
 static int fail(const char **ret_reason, int error, const char *reason) {
@@ -143,8 +189,10 @@ static int frame_parse_fields(struct mbus_frame *frame, const char **ret_reason)
                         if (len != 8)
                                 return fail(ret_reason, -EBADMSG, "UINT64 field length is not 8");
                         v = mbus_read_le64(p);
-                        /* ERROR with reply_serial 0 is a connection-level error, not a reply. */
-                        if (v == 0 && !(code == MBUS_FIELD_REPLY_SERIAL && type == MBUS_FRAME_ERROR))
+                        /* ERROR with reply_serial 0 is a connection-level error, not a reply;
+                         * caller uid and gid 0 are root's. */
+                        if (v == 0 && field_rules[code].invalid &&
+                            !(code == MBUS_FIELD_REPLY_SERIAL && type == MBUS_FRAME_ERROR))
                                 return fail(ret_reason, -EBADMSG, field_rules[code].invalid);
 
                         switch (code) {
@@ -156,6 +204,15 @@ static int frame_parse_fields(struct mbus_frame *frame, const char **ret_reason)
                                 break;
                         case MBUS_FIELD_TIMEOUT:
                                 frame->f.timeout_usec = v;
+                                break;
+                        case MBUS_FIELD_CALLER_UID:
+                                frame->f.caller_uid = v;
+                                break;
+                        case MBUS_FIELD_CALLER_GID:
+                                frame->f.caller_gid = v;
+                                break;
+                        case MBUS_FIELD_CALLER_PID:
+                                frame->f.caller_pid = v;
                                 break;
                         }
                 } else {
@@ -192,6 +249,21 @@ static int frame_parse_fields(struct mbus_frame *frame, const char **ret_reason)
                         case MBUS_FIELD_PATTERN:
                                 slot = &frame->f.pattern;
                                 break;
+                        case MBUS_FIELD_CALLER_GROUPS:
+                                slot = &frame->f.caller_groups;
+                                break;
+                        case MBUS_FIELD_CALLER_NAME:
+                                slot = &frame->f.caller_name;
+                                break;
+                        case MBUS_FIELD_CALLER_CERT_CN:
+                                slot = &frame->f.caller_cert_cn;
+                                break;
+                        case MBUS_FIELD_CALLER_CERT_FINGERPRINT:
+                                slot = &frame->f.caller_cert_fingerprint;
+                                break;
+                        case MBUS_FIELD_CALLER_ADDRESS:
+                                slot = &frame->f.caller_address;
+                                break;
                         }
                         assert(slot);   /* field_rules[] gives the string kind to these fields only */
                         *slot = s;
@@ -204,6 +276,9 @@ static int frame_parse_fields(struct mbus_frame *frame, const char **ret_reason)
                         if ((frame_rules[type].required & F(code)) && !(seen & F(code)))
                                 return fail(ret_reason, -EBADMSG, field_rules[code].missing);
         }
+        if (!!(seen & F(MBUS_FIELD_CALLER_UID)) != !!(seen & F(MBUS_FIELD_CALLER_GID)))
+                return fail(ret_reason, -EBADMSG, "caller_uid and caller_gid come together");
+        frame->f.has_caller_ids = seen & F(MBUS_FIELD_CALLER_UID);
         return 0;
 }
 

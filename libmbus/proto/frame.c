@@ -4,8 +4,9 @@
  * broker queues one frame on N peers' streams without copying it. Both constructors go
  * through frame_build(), the only encoder of header fields: a field present in the struct
  * (non-zero / non-NULL) is written, in code order, so two encodings of the same fields are
- * byte-identical. ERROR is the one exception to "0 means absent": its reply_serial 0 is
- * meaningful (a connection-level error) and is always written.
+ * byte-identical. ERROR is one exception to "0 means absent": its reply_serial 0 is
+ * meaningful (a connection-level error) and is always written; caller_uid and caller_gid are
+ * the other, written together whenever has_caller_ids says so (uid 0 is root).
  *
  * The encoder does not validate values (callers check what they accept from users), which
  * also lets tests build deliberately malformed frames through the same code.
@@ -79,6 +80,14 @@ static int fields_collect(struct field_ref refs[static _MBUS_FIELD_MAX - 1], enu
         STR(MBUS_FIELD_ERROR_NAME, in->error_name, out->error_name);
         U64(MBUS_FIELD_TIMEOUT, in->timeout_usec, false);
         STR(MBUS_FIELD_PATTERN, in->pattern, out->pattern);
+        U64(MBUS_FIELD_CALLER_UID, in->caller_uid, in->has_caller_ids);
+        U64(MBUS_FIELD_CALLER_GID, in->caller_gid, in->has_caller_ids);
+        U64(MBUS_FIELD_CALLER_PID, in->caller_pid, false);
+        STR(MBUS_FIELD_CALLER_GROUPS, in->caller_groups, out->caller_groups);
+        STR(MBUS_FIELD_CALLER_NAME, in->caller_name, out->caller_name);
+        STR(MBUS_FIELD_CALLER_CERT_CN, in->caller_cert_cn, out->caller_cert_cn);
+        STR(MBUS_FIELD_CALLER_CERT_FINGERPRINT, in->caller_cert_fingerprint, out->caller_cert_fingerprint);
+        STR(MBUS_FIELD_CALLER_ADDRESS, in->caller_address, out->caller_address);
 #undef U64
 #undef STR
         assert(n == _MBUS_FIELD_MAX - 1);
@@ -168,6 +177,10 @@ static int frame_build(struct mbus_frame **ret, enum mbus_frame_type type, const
         decoded.serial = fields->serial;
         decoded.reply_serial = fields->reply_serial;
         decoded.timeout_usec = fields->timeout_usec;
+        decoded.has_caller_ids = fields->has_caller_ids;
+        decoded.caller_uid = fields->has_caller_ids ? fields->caller_uid : 0;
+        decoded.caller_gid = fields->has_caller_ids ? fields->caller_gid : 0;
+        decoded.caller_pid = fields->caller_pid;
 
         frame->type = type;
         frame->flags = 0;

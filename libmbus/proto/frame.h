@@ -32,7 +32,7 @@
  *   WELCOME     reply_serial                            body: {"id": ":1.N", ...} see man page
  *   REGISTER    serial, namespace                       body: optional declaration of members
  *   UNREGISTER  serial, namespace
- *   CALL        serial, namespace, member; optional timeout, sender
+ *   CALL        serial, namespace, member; optional timeout, sender, caller_* (below)
  *   RETURN      reply_serial; optional destination, sender
  *   ERROR       reply_serial (0: not a reply, a connection-level error), error_name;
  *               optional destination, sender            body: {"message": "..."}
@@ -48,6 +48,14 @@
  * field is written by the broker only: it names the peer a forwarded CALL or EVENT came from.
  * Replies are forwarded unchanged, without it: the caller knows whom it called. Clients never
  * set it; the broker treats a frame from a client that carries one as malformed.
+ *
+ * The caller_* fields are the caller's identity, written by the broker only, on a forwarded
+ * CALL (a client that sends one is disconnected like one that sends sender): caller_uid and
+ * caller_gid (always both, 0 is root: these two are the UINT64 fields where 0 is a value),
+ * caller_pid and caller_groups (decimal gids joined by ",") for UNIX peers; caller_address
+ * ("192.0.2.7:41234") for network peers, and caller_cert_cn and caller_cert_fingerprint (64
+ * lowercase hex digits) for TLS peers with a client certificate; caller_name, the client name
+ * from HELLO, when not empty. The service thus learns who calls without a round trip.
  */
 
 #include <errno.h>
@@ -92,6 +100,14 @@ enum mbus_field_code {
         MBUS_FIELD_ERROR_NAME = 7,      /* STRING, an error name such as org.mbus.Error.Timeout */
         MBUS_FIELD_TIMEOUT = 8,         /* UINT64, microseconds, relative to reception */
         MBUS_FIELD_PATTERN = 9,         /* STRING, a subscription pattern */
+        MBUS_FIELD_CALLER_UID = 10,     /* UINT64, 0 allowed; written by the broker, as all caller_* */
+        MBUS_FIELD_CALLER_GID = 11,     /* UINT64, 0 allowed */
+        MBUS_FIELD_CALLER_PID = 12,     /* UINT64 */
+        MBUS_FIELD_CALLER_GROUPS = 13,  /* STRING, "10,27,1000": supplementary gids */
+        MBUS_FIELD_CALLER_NAME = 14,    /* STRING, client name, no control characters */
+        MBUS_FIELD_CALLER_CERT_CN = 15, /* STRING, no control characters */
+        MBUS_FIELD_CALLER_CERT_FINGERPRINT = 16, /* STRING, SHA-256, 64 lowercase hex digits */
+        MBUS_FIELD_CALLER_ADDRESS = 17, /* STRING, "HOST:PORT", no control characters */
         _MBUS_FIELD_MAX,
 };
 
@@ -106,7 +122,23 @@ struct mbus_frame_fields {
         const char *sender;
         const char *error_name;
         const char *pattern;
+        /* The caller's identity (broker-written, CALL only). has_caller_ids: uid and gid present. */
+        bool has_caller_ids;
+        uint64_t caller_uid;
+        uint64_t caller_gid;
+        uint64_t caller_pid;
+        const char *caller_groups;
+        const char *caller_name;
+        const char *caller_cert_cn;
+        const char *caller_cert_fingerprint;
+        const char *caller_address;
 };
+
+/* True if f carries any caller_* field. */
+static inline bool mbus_frame_fields_have_caller(const struct mbus_frame_fields *f) {
+        return f->has_caller_ids || f->caller_pid || f->caller_groups || f->caller_name || f->caller_cert_cn ||
+               f->caller_cert_fingerprint || f->caller_address;
+}
 
 /*
  * An immutable, reference-counted frame. head is what goes on the wire first (fixed header and

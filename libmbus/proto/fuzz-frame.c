@@ -49,7 +49,12 @@ static bool fields_eq(const struct mbus_frame_fields *a, const struct mbus_frame
                a->timeout_usec == b->timeout_usec && str_eq(a->namespace, b->namespace) &&
                str_eq(a->member, b->member) && str_eq(a->destination, b->destination) &&
                str_eq(a->sender, b->sender) && str_eq(a->error_name, b->error_name) &&
-               str_eq(a->pattern, b->pattern);
+               str_eq(a->pattern, b->pattern) && a->has_caller_ids == b->has_caller_ids &&
+               a->caller_uid == b->caller_uid && a->caller_gid == b->caller_gid &&
+               a->caller_pid == b->caller_pid && str_eq(a->caller_groups, b->caller_groups) &&
+               str_eq(a->caller_name, b->caller_name) && str_eq(a->caller_cert_cn, b->caller_cert_cn) &&
+               str_eq(a->caller_cert_fingerprint, b->caller_cert_fingerprint) &&
+               str_eq(a->caller_address, b->caller_address);
 }
 
 static uint8_t *wire(const struct mbus_frame *f) {

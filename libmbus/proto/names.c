@@ -225,3 +225,12 @@ bool mbus_utf8_is_valid(const char *str, size_t len) {
         }
         return true;
 }
+
+bool mbus_text_is_printable(const char *s) {
+        size_t len = 0;
+
+        for (; s[len]; len++)
+                if ((unsigned char) s[len] < 0x20 || s[len] == 0x7f)
+                        return false;
+        return mbus_utf8_is_valid(s, len);
+}

@@ -30,6 +30,10 @@ bool mbus_utf8_is_valid(const char *s, size_t len);
 /* The length of the well-formed UTF-8 character (not NUL) at s (len bytes left), or 0 if none. */
 size_t mbus_utf8_char_len(const char *s, size_t len);
 
+/* True if s is valid UTF-8 without control characters (U+0000-U+001F, U+007F): free text from a
+ * peer, such as a client name or a certificate CN, that may go into a caller_* field or a log. */
+bool mbus_text_is_printable(const char *s);
+
 /*
  * True if the event NAMESPACE.MEMBER matches pattern (which must be valid). For tests and for
  * clients that dispatch locally; the broker uses an index (daemon/match.c) instead of calling

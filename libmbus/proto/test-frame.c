@@ -134,6 +134,15 @@ static void assert_fields_eq(const struct mbus_frame_fields *a, const struct mbu
         assert_str_eq_null(a->sender, b->sender);
         assert_str_eq_null(a->error_name, b->error_name);
         assert_str_eq_null(a->pattern, b->pattern);
+        ck_assert_int_eq(a->has_caller_ids, b->has_caller_ids);
+        ck_assert_uint_eq(a->caller_uid, b->caller_uid);
+        ck_assert_uint_eq(a->caller_gid, b->caller_gid);
+        ck_assert_uint_eq(a->caller_pid, b->caller_pid);
+        assert_str_eq_null(a->caller_groups, b->caller_groups);
+        assert_str_eq_null(a->caller_name, b->caller_name);
+        assert_str_eq_null(a->caller_cert_cn, b->caller_cert_cn);
+        assert_str_eq_null(a->caller_cert_fingerprint, b->caller_cert_fingerprint);
+        assert_str_eq_null(a->caller_address, b->caller_address);
 }
 
 /* A valid field set per type, with every optional field present. */
@@ -150,6 +159,13 @@ static const struct {
         { MBUS_FRAME_CALL, { .serial = 4, .namespace = "org.example.Echo", .member = "Echo" }, "{}" },
         { MBUS_FRAME_CALL, { .serial = UINT64_MAX, .namespace = "org.example.Echo", .member = "Echo",
                              .timeout_usec = 25000000, .sender = ":1.7" }, "[1,2,3]" },
+        { MBUS_FRAME_CALL, { .serial = 4, .namespace = "org.example.Echo", .member = "Echo", .sender = ":1.7",
+                             .has_caller_ids = true, .caller_uid = 0, .caller_gid = 0, .caller_pid = 42,
+                             .caller_groups = "4,27,1000", .caller_name = "tool \xc3\xa9" }, "{}" },
+        { MBUS_FRAME_CALL, { .serial = 4, .namespace = "org.example.Echo", .member = "Echo", .sender = ":1.7",
+                             .caller_name = "n", .caller_cert_cn = "node1", .caller_address = "[::1]:4000",
+                             .caller_cert_fingerprint =
+                                     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" }, NULL },
         { MBUS_FRAME_RETURN, { .reply_serial = 4 }, NULL },
         { MBUS_FRAME_RETURN, { .reply_serial = 4, .destination = ":1.7", .sender = ":1.8" }, "{\"a\":1}" },
         { MBUS_FRAME_ERROR, { .reply_serial = 4, .error_name = "org.mbus.Error.Timeout" },
@@ -570,7 +586,21 @@ static void raw_valid_field(struct raw *r, enum mbus_field_code code) {
         case MBUS_FIELD_SERIAL:
         case MBUS_FIELD_REPLY_SERIAL:
         case MBUS_FIELD_TIMEOUT:
+        case MBUS_FIELD_CALLER_UID:
+        case MBUS_FIELD_CALLER_GID:
+        case MBUS_FIELD_CALLER_PID:
                 raw_u64(r, code, 77);
+                break;
+        case MBUS_FIELD_CALLER_GROUPS:
+                raw_str(r, code, "1,2");
+                break;
+        case MBUS_FIELD_CALLER_NAME:
+        case MBUS_FIELD_CALLER_CERT_CN:
+        case MBUS_FIELD_CALLER_ADDRESS:
+                raw_str(r, code, "x");
+                break;
+        case MBUS_FIELD_CALLER_CERT_FINGERPRINT:
+                raw_str(r, code, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
                 break;
         case MBUS_FIELD_NAMESPACE:
                 raw_str(r, code, "org.example.Foo");
@@ -626,6 +656,15 @@ static bool field_allowed(enum mbus_frame_type type, enum mbus_field_code code) 
                        type == MBUS_FRAME_ERROR || type == MBUS_FRAME_EVENT;
         case MBUS_FIELD_DESTINATION:
                 return type == MBUS_FRAME_RETURN || type == MBUS_FRAME_ERROR || type == MBUS_FRAME_EVENT;
+        case MBUS_FIELD_CALLER_UID:
+        case MBUS_FIELD_CALLER_GID:
+        case MBUS_FIELD_CALLER_PID:
+        case MBUS_FIELD_CALLER_GROUPS:
+        case MBUS_FIELD_CALLER_NAME:
+        case MBUS_FIELD_CALLER_CERT_CN:
+        case MBUS_FIELD_CALLER_CERT_FINGERPRINT:
+        case MBUS_FIELD_CALLER_ADDRESS:
+                return type == MBUS_FRAME_CALL;
         default:
                 return false;
         }
@@ -651,6 +690,11 @@ START_TEST(test_field_not_allowed_for_type) {
                         if (dup)
                                 continue;
                         raw_valid_field(&r, code);
+                        /* caller_uid and caller_gid only come together (test_caller_fields_checked) */
+                        if (required_fields[i].type == MBUS_FRAME_CALL && code == MBUS_FIELD_CALLER_UID)
+                                raw_valid_field(&r, MBUS_FIELD_CALLER_GID);
+                        else if (required_fields[i].type == MBUS_FRAME_CALL && code == MBUS_FIELD_CALLER_GID)
+                                raw_valid_field(&r, MBUS_FIELD_CALLER_UID);
                         raw_finish(&r, NULL);
 
                         k = mbus_frame_parse(&f, r.d, r.len, SIZE_MAX, &reason);
@@ -681,6 +725,53 @@ START_TEST(test_sender_allowed_only_where_specified) {
         raw_str(&r, MBUS_FIELD_NAMESPACE, "org.a");
         raw_str(&r, MBUS_FIELD_MEMBER, "M");
         raw_str(&r, MBUS_FIELD_DESTINATION, ":1.1");
+        raw_finish(&r, NULL);
+        expect_malformed(&r, "not allowed");
+}
+END_TEST
+
+START_TEST(test_caller_fields_checked) {
+        struct raw r;
+
+        /* uid 0 is root, not "absent"; but uid without gid is malformed. */
+        raw_begin(&r, MBUS_FRAME_CALL);
+        raw_u64(&r, MBUS_FIELD_SERIAL, 1);
+        raw_str(&r, MBUS_FIELD_NAMESPACE, "org.a");
+        raw_str(&r, MBUS_FIELD_MEMBER, "M");
+        raw_u64(&r, MBUS_FIELD_CALLER_UID, 0);
+        raw_finish(&r, NULL);
+        expect_malformed(&r, "come together");
+
+        raw_begin(&r, MBUS_FRAME_CALL);
+        raw_u64(&r, MBUS_FIELD_SERIAL, 1);
+        raw_str(&r, MBUS_FIELD_NAMESPACE, "org.a");
+        raw_str(&r, MBUS_FIELD_MEMBER, "M");
+        raw_str(&r, MBUS_FIELD_CALLER_GROUPS, "1,,2");
+        raw_finish(&r, NULL);
+        expect_malformed(&r, "invalid caller_groups");
+
+        raw_begin(&r, MBUS_FRAME_CALL);
+        raw_u64(&r, MBUS_FIELD_SERIAL, 1);
+        raw_str(&r, MBUS_FIELD_NAMESPACE, "org.a");
+        raw_str(&r, MBUS_FIELD_MEMBER, "M");
+        raw_str(&r, MBUS_FIELD_CALLER_NAME, "a\nb");
+        raw_finish(&r, NULL);
+        expect_malformed(&r, "control characters");
+
+        raw_begin(&r, MBUS_FRAME_CALL);
+        raw_u64(&r, MBUS_FIELD_SERIAL, 1);
+        raw_str(&r, MBUS_FIELD_NAMESPACE, "org.a");
+        raw_str(&r, MBUS_FIELD_MEMBER, "M");
+        raw_str(&r, MBUS_FIELD_CALLER_CERT_FINGERPRINT, "ABCDEF");
+        raw_finish(&r, NULL);
+        expect_malformed(&r, "invalid caller_cert_fingerprint");
+
+        /* Only a CALL carries a caller. */
+        raw_begin(&r, MBUS_FRAME_EVENT);
+        raw_u64(&r, MBUS_FIELD_SERIAL, 1);
+        raw_str(&r, MBUS_FIELD_NAMESPACE, "org.a");
+        raw_str(&r, MBUS_FIELD_MEMBER, "E");
+        raw_u64(&r, MBUS_FIELD_CALLER_PID, 5);
         raw_finish(&r, NULL);
         expect_malformed(&r, "not allowed");
 }
@@ -944,6 +1035,7 @@ static Suite *frame_suite(void) {
         tcase_add_test(tc, test_missing_required_field);
         tcase_add_test(tc, test_field_not_allowed_for_type);
         tcase_add_test(tc, test_sender_allowed_only_where_specified);
+        tcase_add_test(tc, test_caller_fields_checked);
         tcase_add_test(tc, test_string_without_nul_or_with_embedded_nul);
         tcase_add_test(tc, test_invalid_utf8);
         tcase_add_test(tc, test_valid_utf8_but_invalid_name);

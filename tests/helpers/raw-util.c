@@ -106,6 +106,7 @@ void raw_frame_done(struct raw_frame *f) {
         free(f->sender);
         free(f->error_name);
         free(f->pattern);
+        free(f->caller_name);
         free(f->body);
         *f = (struct raw_frame) {};
 }
@@ -240,10 +241,13 @@ int raw_recv(int fd, int timeout_ms, struct raw_frame *ret) {
                         case MBUS_FIELD_SERIAL: f.serial = x; break;
                         case MBUS_FIELD_REPLY_SERIAL: f.reply_serial = x; break;
                         case MBUS_FIELD_TIMEOUT: f.timeout_usec = x; break;
+                        case MBUS_FIELD_CALLER_UID: f.caller_uid = x; f.has_caller_ids = true; break;
+                        case MBUS_FIELD_CALLER_GID: f.caller_gid = x; break;
+                        case MBUS_FIELD_CALLER_PID: f.caller_pid = x; break;
                         default: r = -EBADMSG; goto fail;
                         }
                 } else if (kind == MBUS_FIELD_KIND_STRING) {
-                        char **dst;
+                        char **dst, *skip = NULL;
                         switch (code) {
                         case MBUS_FIELD_NAMESPACE: dst = &f.namespace; break;
                         case MBUS_FIELD_MEMBER: dst = &f.member; break;
@@ -251,9 +255,15 @@ int raw_recv(int fd, int timeout_ms, struct raw_frame *ret) {
                         case MBUS_FIELD_SENDER: dst = &f.sender; break;
                         case MBUS_FIELD_ERROR_NAME: dst = &f.error_name; break;
                         case MBUS_FIELD_PATTERN: dst = &f.pattern; break;
+                        case MBUS_FIELD_CALLER_NAME: dst = &f.caller_name; break;
+                        case MBUS_FIELD_CALLER_GROUPS:
+                        case MBUS_FIELD_CALLER_CERT_CN:
+                        case MBUS_FIELD_CALLER_CERT_FINGERPRINT:
+                        case MBUS_FIELD_CALLER_ADDRESS: dst = &skip; break;
                         default: r = -EBADMSG; goto fail;
                         }
                         r = take_string(dst, v, len);
+                        free(skip);
                         if (r < 0)
                                 goto fail;
                 } else {

@@ -42,6 +42,9 @@ struct raw_frame {
         uint8_t type;
         uint64_t serial, reply_serial, timeout_usec;
         char *namespace, *member, *destination, *sender, *error_name, *pattern;
+        bool has_caller_ids;            /* caller_uid/caller_gid seen: a forwarded CALL */
+        uint64_t caller_uid, caller_gid, caller_pid;
+        char *caller_name;              /* the other caller_* strings are checked and skipped */
         char *body;
         size_t body_len;
 };

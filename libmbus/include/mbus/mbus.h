@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <json-c/json.h>
 #include <mbus/mbus-errors.h>
 
@@ -279,6 +280,36 @@ const char *mbus_request_get_namespace(const struct mbus_request *request);
 const char *mbus_request_get_procedure(const struct mbus_request *request);
 const char *mbus_request_get_sender(const struct mbus_request *request);
 struct mbus_conn *mbus_request_get_conn(const struct mbus_request *request);
+
+/*
+ * Who made a call, as the broker saw it when the caller connected (mbus-protocol(7), "Caller
+ * identity"): the broker attaches it to every call it forwards, so a handler can decide who
+ * may do what without asking the broker. The library allocates this struct: later versions may
+ * add members at the end, so never allocate or copy one yourself.
+ */
+struct mbus_caller {
+        const char *id;                 /* peer id, ":1.40"; same as mbus_request_get_sender() */
+        const char *name;               /* client name it gave at connect; NULL if none */
+        bool has_unix_ids;              /* true for UNIX peers: uid and gid are set */
+        uid_t uid;                      /* (uid_t) -1 unless has_unix_ids */
+        gid_t gid;                      /* (gid_t) -1 unless has_unix_ids */
+        pid_t pid;                      /* process id at connect time; 0 if unknown (network peers) */
+        size_t n_groups;                /* supplementary groups (UNIX peers) */
+        const gid_t *groups;
+        const char *address;            /* network peers: "192.0.2.7:41234", "[::1]:41234"; else NULL */
+        const char *cert_cn;            /* TLS peers with a client certificate: its subject CN; else NULL */
+        const char *cert_fingerprint;   /* SHA-256 of that certificate, 64 lowercase hex digits; else NULL */
+};
+
+/*
+ * The caller's identity of request, owned by the request (valid as long as it is). Never NULL
+ * for a request the library dispatched; NULL if request is NULL. A broker older than this
+ * library sends no identity: then only id is set.
+ */
+const struct mbus_caller *mbus_request_get_caller(const struct mbus_request *request);
+
+/* True if caller is a UNIX peer whose primary or a supplementary group is gid. */
+bool mbus_caller_in_group(const struct mbus_caller *caller, gid_t gid);
 
 /* Replies with result (NULL: JSON null). Returns 0, -EALREADY if already answered. */
 int mbus_request_reply(struct mbus_request *request, json_object *result);
