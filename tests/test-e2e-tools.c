@@ -502,6 +502,50 @@ START_TEST(test_mbus_bench_serves_echo_for_mbus_call) {
 }
 END_TEST
 
+START_TEST(test_mbus_wait_returns_when_every_namespace_has_an_owner) {
+        struct test_broker b;
+        struct test_service svc, later;
+        struct proc p;
+        struct run r;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        ck_assert_int_eq(test_service_start(&svc, b.address, NS), 0);
+
+        /* already there: at once */
+        run_tool(&r, (const char *[]) { TOOL("mbus-wait"), NS, "--address", b.address, NULL });
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_str_eq(r.out, "");
+
+        /* one there, one not yet: waits, then follows NamespaceOwnerChanged */
+        memset(&r, 0, sizeof(r));
+        proc_start(&p, (const char *[]) { TOOL("mbus-wait"), "-a", b.address, NS, "org.example.Later", NULL });
+        usleep(300 * 1000);
+        ck_assert_int_eq(waitpid(p.pid, NULL, WNOHANG), 0);     /* still waiting */
+        ck_assert_int_eq(test_service_start(&later, b.address, "org.example.Later"), 0);
+        proc_finish(&p, &r, 20000);
+        ck_assert_int_eq(r.status, 0);
+
+        /* never: 124 after the timeout, naming what is missing */
+        run_tool(&r, (const char *[]) { TOOL("mbus-wait"), "-a", b.address, "--timeout", "0.3", NS,
+                                        "org.example.Never", NULL });
+        ck_assert_int_eq(r.status, 124);
+        ck_assert_msg(strstr(r.err, "org.example.Never has no owner"), "stderr: %s", r.err);
+        ck_assert_msg(!strstr(r.err, NS " has"), "stderr: %s", r.err);
+
+        /* a wrong command line is 2, an unreachable broker 69 */
+        run_tool(&r, (const char *[]) { TOOL("mbus-wait"), "-a", b.address, "not-a-namespace", NULL });
+        ck_assert_int_eq(r.status, 2);
+        run_tool(&r, (const char *[]) { TOOL("mbus-wait"), NULL });
+        ck_assert_int_eq(r.status, 2);
+        run_tool(&r, (const char *[]) { TOOL("mbus-wait"), "-a", "/nonexistent/mbus/socket", NS, NULL });
+        ck_assert_int_eq(r.status, 69);
+
+        ck_assert_int_eq(test_service_quit(&later, b.address, "org.example.Later"), 0);
+        ck_assert_int_eq(test_service_quit(&svc, b.address, NS), 0);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 static Suite *tools_suite(void) {
         Suite *s = suite_create("e2e-tools");
         TCase *tc = tcase_create("tools");
@@ -514,6 +558,7 @@ static Suite *tools_suite(void) {
         tcase_add_test(tc, test_mbus_publish_reports_an_event_the_broker_refused);
         tcase_add_test(tc, test_mbus_subscribe_names_the_rule_that_denied_it);
         tcase_add_test(tc, test_mbus_bench_serves_echo_for_mbus_call);
+        tcase_add_test(tc, test_mbus_wait_returns_when_every_namespace_has_an_owner);
         tcase_add_test(tc, test_mbus_subscribe_ends_on_time_and_on_signal_under_a_flood);
         suite_add_tcase(s, tc);
         return s;

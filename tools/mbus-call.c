@@ -69,11 +69,8 @@ static int parse_argv(int argc, char *argv[]) {
                                 return -EINVAL;
                         break;
                 case 't':
-                        if (tool_parse_seconds(optarg, &arg_timeout) < 0) {
-                                tool_error("invalid --timeout '%s': expected a positive number of seconds",
-                                           optarg);
+                        if (tool_parse_timeout_option(optarg, &arg_timeout) < 0)
                                 return -EINVAL;
-                        }
                         break;
                 case 'p':
                         arg_pretty = true;

@@ -36,6 +36,13 @@ int tool_parse_seconds(const char *s, usec_t *ret) {
         return 0;
 }
 
+int tool_parse_timeout_option(const char *s, usec_t *ret) {
+        if (tool_parse_seconds(s, ret) >= 0)
+                return 0;
+        tool_error("invalid --timeout '%s': expected a positive number of seconds", s);
+        return -EINVAL;
+}
+
 int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
         unsigned long long v;
         char *end;

@@ -10,13 +10,22 @@
 #include "util/macro.h"
 #include "util/time-util.h"
 
-/* Exit codes shared by every tool: 1 the operation failed, 2 the command line was wrong. */
+/*
+ * Exit codes shared by every tool (each man page's EXIT STATUS): 1 the operation failed (the
+ * remote side answered with an error), 2 the command line was wrong, 69 (sysexits' EX_UNAVAILABLE)
+ * the broker cannot be reached or the connection broke, 124 (timeout(1)'s) the time given ran out.
+ */
 #define TOOL_EXIT_FAILURE 1
 #define TOOL_EXIT_USAGE 2
+#define TOOL_EXIT_UNAVAILABLE 69
+#define TOOL_EXIT_TIMEOUT 124
 
 /* Parses a positive number of seconds, fractions allowed ("0.5"), into µs. Returns 0 or
  * -EINVAL (also for 0, negatives, NaN, or values too large to represent). */
 int tool_parse_seconds(const char *s, usec_t *ret);
+
+/* tool_parse_seconds() for a --timeout option: prints what is wrong on failure. Returns 0 or -EINVAL. */
+int tool_parse_timeout_option(const char *s, usec_t *ret);
 
 /* Parses a decimal number in [min, max]. Returns 0, -EINVAL or -ERANGE. */
 int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
