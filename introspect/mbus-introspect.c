@@ -480,7 +480,7 @@ static int run_bus(int argc, char *argv[]) {
 
         r = tool_connect(arg_address, &conn);
         if (r < 0)
-                return TOOL_EXIT_FAILURE;
+                return tool_connect_exit_status(r);
         r = ns ? show_namespace(conn, ns) : list_namespaces(conn);
         if (r == -ENOMEM)
                 tool_error("out of memory");

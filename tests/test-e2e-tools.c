@@ -10,7 +10,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <check.h>
@@ -149,7 +151,7 @@ START_TEST(test_mbus_call_prints_results_and_names_errors) {
         ck_assert_ptr_nonnull(strstr(r.err, "asked to fail"));
 
         run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--address", b.address, "--timeout", "0.3", NS, "Hang", NULL });
-        ck_assert_int_eq(r.status, 1);
+        ck_assert_int_eq(r.status, 124);
         ck_assert_ptr_nonnull(strstr(r.err, MBUS_ERROR_TIMEOUT));
 
         /* wrong usage: exit 2 */
@@ -160,12 +162,12 @@ START_TEST(test_mbus_call_prints_results_and_names_errors) {
         run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--no-such-option", NULL });
         ck_assert_int_eq(r.status, 2);
 
-        /* no broker there: exit 1 */
+        /* no broker there: exit 69, saying so */
         char gone[400];
         snprintf(gone, sizeof(gone), "%s/nothing-here", b.dir);
         run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--address", gone, "org.mbus.Broker", "Ping", NULL });
-        ck_assert_int_eq(r.status, 1);
-        ck_assert_str_ne(r.err, "");
+        ck_assert_int_eq(r.status, 69);
+        ck_assert_msg(strstr(r.err, "no broker at"), "stderr: %s", r.err);
 
         run_tool(&r, (const char *[]) { TOOL("mbus-call"), "--help", NULL });
         ck_assert_int_eq(r.status, 0);
@@ -297,10 +299,10 @@ START_TEST(test_mbus_publish_reaches_mbus_subscribe) {
         json_object_put(e1);
         json_object_put(e2);
 
-        /* --count with nothing coming: exit 1 at the timeout; without --count: 0 */
+        /* --count with nothing coming: exit 124 at the timeout; without --count: 0 */
         run_tool(&r, (const char *[]) { TOOL("mbus-subscribe"), "--address", b.address, "--count", "1",
                                         "--timeout", "0.3", "org.none.*", NULL });
-        ck_assert_int_eq(r.status, 1);
+        ck_assert_int_eq(r.status, 124);
         ck_assert_str_eq(r.out, "");
         run_tool(&r, (const char *[]) { TOOL("mbus-subscribe"), "--address", b.address, "--timeout", "0.3",
                                         "org.none.*", NULL });
@@ -546,6 +548,159 @@ START_TEST(test_mbus_wait_returns_when_every_namespace_has_an_owner) {
 }
 END_TEST
 
+/* Runs argv with text on its standard input. */
+static void run_tool_stdin(struct run *r, const char *const *argv, const char *text) {
+        struct proc p;
+        int in[2], saved;
+
+        memset(r, 0, sizeof(*r));
+        ck_assert_int_eq(pipe(in), 0);
+        ck_assert_int_eq(write(in[1], text, strlen(text)), (ssize_t) strlen(text));
+        close(in[1]);
+        saved = dup(STDIN_FILENO);
+        dup2(in[0], STDIN_FILENO);
+        close(in[0]);
+        proc_start(&p, argv);
+        dup2(saved, STDIN_FILENO);
+        close(saved);
+        proc_finish(&p, r, 30000);
+}
+
+static void assert_echoes(const struct run *r, const char *want_json) {
+        json_object *o, *want = json_tokener_parse(want_json);
+
+        ck_assert_msg(r->status == 0, "status %d, stderr %s", r->status, r->err);
+        o = parse_out(r);
+        ck_assert_msg(json_object_equal(o, want), "got %s, want %s", r->out, want_json);
+        json_object_put(o);
+        json_object_put(want);
+}
+
+START_TEST(test_mbus_call_takes_arguments_as_json_stdin_file_and_pairs) {
+        struct test_broker b;
+        struct test_service svc;
+        struct run r;
+        char file[400];
+        FILE *f;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        ck_assert_int_eq(test_service_start(&svc, b.address, NS), 0);
+
+        /* pairs, options after the operands */
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), NS, "Echo", "iface=eth0", "mtu:=1500", "up:=true",
+                                        "--address", b.address, NULL });
+        assert_echoes(&r, "{\"iface\": \"eth0\", \"mtu\": 1500, \"up\": true}");
+        /* the value of KEY=VALUE is a string, even when it looks like a number */
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "-a", b.address, NS, "Echo", "n=1", NULL });
+        assert_echoes(&r, "{\"n\": \"1\"}");
+        /* standard input and @FILE */
+        run_tool_stdin(&r, (const char *[]) { TOOL("mbus-call"), "-a", b.address, NS, "Echo", "-", NULL },
+                       "[1, 2, 3]\n");
+        assert_echoes(&r, "[1, 2, 3]");
+        snprintf(file, sizeof(file), "%s/args.json", b.dir);
+        f = fopen(file, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs("{\"from\": \"file\"}", f);
+        fclose(f);
+        char at[410];
+        snprintf(at, sizeof(at), "@%s", file);
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "-a", b.address, NS, "Echo", at, NULL });
+        assert_echoes(&r, "{\"from\": \"file\"}");
+        /* -- ends the options: a negative number is JSON */
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "-a", b.address, "--", NS, "Echo", "-5", NULL });
+        assert_echoes(&r, "-5");
+        /* --json=pretty indents, --json=short does not */
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "-a", b.address, NS, "Echo", "a:=[1]", "--json=pretty",
+                                        NULL });
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_msg(strchr(r.out, '\n') != strrchr(r.out, '\n'), "not indented: %s", r.out);
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "-a", b.address, NS, "Echo", "a:=[1]", "--json=short",
+                                        NULL });
+        ck_assert_str_eq(r.out, "{\"a\":[1]}\n");
+
+        /* faults are named before anything is sent: exit 2 */
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "-a", b.address, NS, "Echo", "a=1", "a=2", NULL });
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_msg(strstr(r.err, "key 'a' given twice"), "stderr: %s", r.err);
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "-a", b.address, NS, "Echo", "a:=[1", NULL });
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_msg(strstr(r.err, "invalid JSON for key 'a'"), "stderr: %s", r.err);
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "-a", b.address, NS, "Echo", "@/nonexistent/args", NULL });
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_msg(strstr(r.err, "/nonexistent/args"), "stderr: %s", r.err);
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "-a", b.address, NS, "Echo", "a=1", "{}", NULL });
+        ck_assert_int_eq(r.status, 2);
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "-a", b.address, NS, "Echo", "--json=fancy", NULL });
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_int_eq(test_service_quit(&svc, b.address, NS), 0);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
+/* A UNIX socket listening at path. */
+static int listen_at(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        ck_assert_int_ge(fd, 0);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(fd, 8), 0);
+        return fd;
+}
+
+START_TEST(test_tools_name_the_cause_when_they_cannot_connect) {
+        char dir[] = "/tmp/mbus-connect-XXXXXX", silent[300], junk[300];
+        long long t0;
+        int sfd, jfd, cfd;
+        pid_t child;
+        struct run r;
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+
+        /* a socket that accepts (the kernel's backlog does) but never answers: the timeout covers
+         * the handshake */
+        snprintf(silent, sizeof(silent), "%s/silent", dir);
+        sfd = listen_at(silent);
+        t0 = test_now_ms();
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "-t", "0.5", "-a", silent, "org.mbus.Broker", "Ping",
+                                        NULL });
+        ck_assert_int_eq(r.status, 124);
+        ck_assert_msg(test_now_ms() - t0 < 15000, "the timeout did not cover the handshake");
+        ck_assert_msg(strstr(r.err, "HELLO"), "stderr: %s", r.err);
+        run_tool(&r, (const char *[]) { TOOL("mbus-wait"), "-t", "0.5", "-a", silent, "org.example.X", NULL });
+        ck_assert_int_eq(r.status, 124);
+
+        /* a socket that speaks another protocol */
+        snprintf(junk, sizeof(junk), "%s/junk", dir);
+        jfd = listen_at(junk);
+        child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                cfd = accept(jfd, NULL, NULL);
+                if (cfd >= 0)
+                        (void) !write(cfd, "HTTP/1.1 400 Bad Request\r\n\r\n", 28);
+                usleep(500 * 1000);
+                _exit(0);
+        }
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "-a", junk, "org.mbus.Broker", "Ping", NULL });
+        ck_assert_int_eq(r.status, 69);
+        ck_assert_msg(strstr(r.err, "not an mbus socket"), "stderr: %s", r.err);
+        ck_assert_int_eq(test_wait(child, 10000), 0);
+
+        /* a relative path: a usage error, said as such */
+        run_tool(&r, (const char *[]) { TOOL("mbus-call"), "-a", "run/mbus/socket", "org.mbus.Broker", "Ping", NULL });
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_msg(strstr(r.err, "relative path"), "stderr: %s", r.err);
+
+        close(sfd);
+        close(jfd);
+        unlink(silent);
+        unlink(junk);
+        rmdir(dir);
+}
+END_TEST
+
 static Suite *tools_suite(void) {
         Suite *s = suite_create("e2e-tools");
         TCase *tc = tcase_create("tools");
@@ -559,6 +714,8 @@ static Suite *tools_suite(void) {
         tcase_add_test(tc, test_mbus_subscribe_names_the_rule_that_denied_it);
         tcase_add_test(tc, test_mbus_bench_serves_echo_for_mbus_call);
         tcase_add_test(tc, test_mbus_wait_returns_when_every_namespace_has_an_owner);
+        tcase_add_test(tc, test_mbus_call_takes_arguments_as_json_stdin_file_and_pairs);
+        tcase_add_test(tc, test_tools_name_the_cause_when_they_cannot_connect);
         tcase_add_test(tc, test_mbus_subscribe_ends_on_time_and_on_signal_under_a_flood);
         suite_add_tcase(s, tc);
         return s;

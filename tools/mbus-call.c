@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * mbus-call: calls one procedure and prints its JSON result on stdout. Exit 0 on a RETURN,
- * 1 when the call failed (the named error and its message go to stderr) or the broker could
- * not be reached, 2 when the command line is wrong (unknown option, invalid name, invalid
- * JSON): a script can tell "the service said no" from "I called it wrong".
+ * 1 when the service or the broker answered with a named error (name and message on stderr),
+ * 2 when the command line is wrong (unknown option, invalid name, invalid arguments), 69 when
+ * the broker cannot be reached or the connection broke, 124 when --timeout ran out (connect
+ * and handshake included): a script can tell every failure apart.
  */
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <mbus/mbus.h>
 
 #include "config.h"
+#include "tools/tool-args.h"
 #include "tools/tool-util.h"
 #include "util/json-util.h"
 #include "util/macro.h"
@@ -25,24 +27,30 @@ static usec_t arg_timeout = 0;
 static bool arg_pretty = false;
 
 static void help(void) {
-        printf("Usage: %s [OPTIONS] NAMESPACE PROCEDURE [JSON]\n"
+        printf("Usage: %s [OPTIONS] NAMESPACE PROCEDURE [JSON | - | @FILE | KEY=VALUE... | KEY:=JSON...]\n"
                "\n"
-               "Call PROCEDURE of NAMESPACE on the mbus broker with the arguments JSON\n"
-               "(default: none) and print the result as JSON on standard output.\n"
+               "Call PROCEDURE of NAMESPACE on the mbus broker and print the result as JSON on\n"
+               "standard output. The arguments: one JSON value, - to read it from standard\n"
+               "input, @FILE to read it from FILE, or KEY=VALUE (a string) and KEY:=JSON pairs\n"
+               "that make an object (default: no arguments). Options may come anywhere; --\n"
+               "ends them.\n"
                "\n"
                "  -h --help             Show this help and exit\n"
                "     --version          Show the version and exit\n"
                TOOL_BUS_HELP
-               "  -t --timeout SEC      Give up after SEC seconds (fractions allowed;\n"
-               "                        default 25)\n"
-               "  -p --pretty           Print the result indented over several lines\n"
+               "  -t --timeout SEC      Give up after SEC seconds, connecting included\n"
+               "                        (fractions allowed; default 25)\n"
+               "     --json=MODE        Print the result as 'short' (one line, the default)\n"
+               "                        or 'pretty' (indented) JSON\n"
+               "  -p --pretty           Same as --json=pretty\n"
                "\n"
-               "Exit status: 0 on success, 1 if the call failed, 2 on invalid arguments.\n",
+               "Exit status: 0 on success, 1 if the service or broker answered with an error,\n"
+               "2 on invalid arguments, 69 if the broker cannot be reached, 124 on timeout.\n",
                program_invocation_short_name);
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100 };
+        enum { ARG_VERSION = 0x100, ARG_JSON };
         static const struct option options[] = {
                 { "help",    no_argument,       NULL, 'h'         },
                 { "version", no_argument,       NULL, ARG_VERSION },
@@ -50,11 +58,13 @@ static int parse_argv(int argc, char *argv[]) {
                 TOOL_BUS_LONG_OPTIONS,
                 { "timeout", required_argument, NULL, 't'         },
                 { "pretty",  no_argument,       NULL, 'p'         },
+                { "json",    required_argument, NULL, ARG_JSON    },
                 {}
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "+ha:t:p", options, NULL)) >= 0)
+        /* Options anywhere on the line (GNU permutation); "--" ends them, for JSON such as -1. */
+        while ((c = getopt_long(argc, argv, "ha:t:p", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -75,12 +85,19 @@ static int parse_argv(int argc, char *argv[]) {
                 case 'p':
                         arg_pretty = true;
                         break;
+                case ARG_JSON:
+                        if (strcmp(optarg, "pretty") != 0 && strcmp(optarg, "short") != 0) {
+                                tool_error("invalid --json '%s': expected pretty or short", optarg);
+                                return -EINVAL;
+                        }
+                        arg_pretty = strcmp(optarg, "pretty") == 0;
+                        break;
                 default:
                         return -EINVAL;
                 }
 
-        if (argc - optind < 2 || argc - optind > 3) {
-                tool_error("expected NAMESPACE PROCEDURE [JSON] (see --help)");
+        if (argc - optind < 2) {
+                tool_error("expected NAMESPACE PROCEDURE [ARGUMENTS] (see --help)");
                 return -EINVAL;
         }
         return 1;
@@ -91,6 +108,7 @@ int main(int argc, char *argv[]) {
         _cleanup_(mbus_error_free) struct mbus_error error = MBUS_ERROR_NULL;
         _cleanup_json_ json_object *args = NULL, *result = NULL;
         const char *ns, *procedure;
+        usec_t deadline;
         int r;
 
         r = parse_argv(argc, argv);
@@ -99,22 +117,31 @@ int main(int argc, char *argv[]) {
 
         ns = argv[optind];
         procedure = argv[optind + 1];
-        r = tool_parse_operands(ns, procedure, "procedure", optind + 2 < argc ? argv[optind + 2] : NULL, "arguments",
-                                &args);
+        r = tool_parse_operands(ns, procedure, "procedure", /* json= */ NULL, "arguments", &args);
+        if (r < 0)
+                return TOOL_EXIT_USAGE;
+        r = tool_args_parse(argv + optind + 2, (size_t) (argc - optind - 2), "arguments", &args);
         if (r < 0)
                 return TOOL_EXIT_USAGE;
 
-        r = tool_connect(arg_address, &conn);
+        /* One deadline for the whole operation: what connecting used is not given again. */
+        deadline = arg_timeout > 0 ? usec_add(now_usec(CLOCK_MONOTONIC), arg_timeout) : USEC_INFINITY;
+        r = tool_connect_timeout(arg_address, arg_timeout, &conn);
         if (r < 0)
-                return TOOL_EXIT_FAILURE;
+                return tool_connect_exit_status(r);
 
+        if (deadline != USEC_INFINITY) {
+                usec_t n = now_usec(CLOCK_MONOTONIC);
+
+                arg_timeout = deadline > n ? deadline - n : 1;
+        }
         r = mbus_call(conn, ns, procedure, args, arg_timeout, &result, &error);
         if (r < 0) {
                 if (mbus_error_is_set(&error))
                         tool_error("%s: %s", error.name, error.message ? error.message : "");
                 else
                         tool_error("calling %s.%s failed: %s", ns, procedure, strerror(-r));
-                return TOOL_EXIT_FAILURE;
+                return tool_exit_status(r, &error);
         }
 
         if (puts(tool_json_to_string(result, arg_pretty)) < 0 || fflush(stdout) != 0) {

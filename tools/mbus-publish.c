@@ -96,7 +96,7 @@ int main(int argc, char *argv[]) {
 
         r = tool_connect(arg_address, &conn);
         if (r < 0)
-                return TOOL_EXIT_FAILURE;
+                return tool_connect_exit_status(r);
 
         const char *const events[] = { event, NULL };
         r = mbus_register(conn, ns, /* procedures= */ NULL, 0, events, /* userdata= */ NULL, &error);

@@ -240,7 +240,7 @@ int main(int argc, char *argv[]) {
 
         r = tool_connect(arg_address, &conn);
         if (r < 0)
-                return TOOL_EXIT_FAILURE;
+                return tool_connect_exit_status(r);
 
         deadline = usec_add(now_usec(CLOCK_MONOTONIC), arg_timeout);
 
@@ -280,12 +280,14 @@ int main(int argc, char *argv[]) {
                         }
                         tool_error("%s after %" PRIu64 " of %" PRIu64 " events",
                                    got_signal ? "interrupted" : "timed out", s.n_received, arg_count);
+                        ret = got_signal ? TOOL_EXIT_FAILURE : TOOL_EXIT_TIMEOUT;
                         goto finish;
                 }
 
                 r = mbus_conn_process(conn);
                 if (r < 0) {
                         tool_error("connection to the broker failed: %s", strerror(-r));
+                        ret = TOOL_EXIT_UNAVAILABLE;
                         goto finish;
                 }
                 if (r > 0)
@@ -294,6 +296,7 @@ int main(int argc, char *argv[]) {
                 r = subscribe_wait(conn, deadline);
                 if (r < 0) {
                         tool_error("connection to the broker failed: %s", strerror(-r));
+                        ret = TOOL_EXIT_UNAVAILABLE;
                         goto finish;
                 }
         }

@@ -185,9 +185,12 @@ int main(int argc, char *argv[]) {
         }
         w = (struct wait_state) { .names = argv + optind, .owned = owned, .n = (size_t) (argc - optind) };
 
-        r = tool_connect(arg_address, &conn);
-        if (r < 0)
-                return TOOL_EXIT_UNAVAILABLE;
+        r = tool_connect_timeout(arg_address, wait_remaining(deadline), &conn);
+        if (r < 0) {
+                if (r == -ETIMEDOUT)
+                        wait_print_missing(&w);
+                return tool_connect_exit_status(r);
+        }
 
         r = mbus_subscribe(conn, MBUS_BROKER_NAMESPACE ".NamespaceOwnerChanged", on_owner_changed, &w, &slot,
                            &error);

@@ -97,18 +97,51 @@ void tool_print_failure(const char *what, int r, const struct mbus_error *error)
                 tool_error("%s: %s", what, strerror(r < 0 ? -r : r));
 }
 
-int tool_connect(const char *address, struct mbus_conn **ret) {
+/* Why a connection could not be opened, in the words a user needs: what to fix. */
+static void tool_print_connect_failure(const char *address, int r, const struct mbus_error *error) {
+        switch (r) {
+        case -ENOENT:
+                tool_error("no broker at %s: no such socket", address);
+                break;
+        case -ECONNREFUSED:
+                tool_error("no broker listening at %s (connection refused)", address);
+                break;
+        case -EACCES:
+        case -EPERM:
+                tool_error("cannot connect to %s: permission denied", address);
+                break;
+        case -ENOTSOCK:
+                tool_error("cannot connect to %s: not a socket", address);
+                break;
+        case -EBADMSG:
+        case -EPROTONOSUPPORT:
+                tool_error("%s is not an mbus socket: the peer does not speak the mbus protocol", address);
+                break;
+        default:
+                tool_error("cannot connect to %s: %s", address,
+                           error->message ? error->message : strerror(-r));
+        }
+}
+
+int tool_connect_timeout(const char *address, usec_t timeout, struct mbus_conn **ret) {
         _cleanup_free_ char *where = NULL;
         struct mbus_error error = MBUS_ERROR_NULL;
         int r;
 
-        r = mbus_conn_open_with_error(ret, address, NULL, &error);
+        /* Said here, before libmbus refuses it as just "invalid". */
+        if (address && address[0] != '/' && !strstr(address, "://") &&
+            !(strncmp(address, "unix:", 5) == 0 && address[5] == '/')) {
+                tool_error("invalid address '%s': a relative path; give an absolute path, unix:/PATH, "
+                           "tcp://HOST:PORT or tls://HOST[:PORT]", address);
+                return -EINVAL;
+        }
+
+        r = mbus_conn_open_with_timeout(ret, address, NULL, timeout, &error);
         if (r >= 0)
                 return 0;
         if (!address && mbus_address_default(&where) >= 0)
                 address = where;
-        tool_error("cannot connect to %s: %s", address ? address : "the default address",
-                   error.message ? error.message : strerror(-r));
+        tool_print_connect_failure(address ? address : "the default address", r, &error);
         mbus_error_free(&error);
         return r;
 }
@@ -132,6 +165,44 @@ int tool_set_bus(int option, const char *value, const char **address) {
                 return r;
         *address = bus;
         return 0;
+}
+
+int tool_connect(const char *address, struct mbus_conn **ret) {
+        return tool_connect_timeout(address, /* timeout= */ 0, ret);
+}
+
+int tool_connect_exit_status(int r) {
+        if (r == -EINVAL)
+                return TOOL_EXIT_USAGE;
+        if (r == -ETIMEDOUT)
+                return TOOL_EXIT_TIMEOUT;
+        return TOOL_EXIT_UNAVAILABLE;
+}
+
+int tool_exit_status(int r, const struct mbus_error *error) {
+        if (r >= 0)
+                return EXIT_SUCCESS;
+        if (r == -ETIMEDOUT || (error && mbus_error_has_name(error, MBUS_ERROR_TIMEOUT)))
+                return TOOL_EXIT_TIMEOUT;
+        if (error && mbus_error_is_set(error) && !mbus_error_has_name(error, MBUS_ERROR_DISCONNECTED))
+                return TOOL_EXIT_FAILURE;
+        switch (r) {
+        case -ENOTCONN:
+        case -ECONNRESET:
+        case -EPIPE:
+        case -ENOENT:
+        case -ECONNREFUSED:
+        case -EACCES:
+        case -EPERM:
+        case -ENOTSOCK:
+        case -EBADMSG:
+        case -EPROTONOSUPPORT:
+        case -EHOSTUNREACH:
+        case -EPROTO:
+                return TOOL_EXIT_UNAVAILABLE;
+        default:
+                return TOOL_EXIT_FAILURE;
+        }
 }
 
 const char *tool_json_to_string(json_object *v, bool pretty) {

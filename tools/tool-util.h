@@ -79,6 +79,23 @@ enum {
  */
 int tool_set_bus(int option, const char *value, const char **address);
 
+/* tool_connect() that gives up after timeout (0: libmbus's default), connect and handshake
+ * included, and names the cause of a failure: no broker at this path, not an mbus socket,
+ * permission denied, a relative path. Returns 0 or the negative errno (-EINVAL: bad address). */
+int tool_connect_timeout(const char *address, usec_t timeout, struct mbus_conn **ret);
+
+/*
+ * The exit status for the outcome r (and error, may be NULL) of a connect or an operation:
+ * 0, TOOL_EXIT_TIMEOUT for a timeout (ours or org.mbus.Error.Timeout), TOOL_EXIT_FAILURE for a
+ * named error the remote side answered with, TOOL_EXIT_UNAVAILABLE when the broker cannot be
+ * reached or the connection broke, TOOL_EXIT_FAILURE for anything else.
+ */
+int tool_exit_status(int r, const struct mbus_error *error);
+
+/* The exit status after tool_connect_timeout() failed with r: TOOL_EXIT_USAGE for a bad
+ * address, TOOL_EXIT_TIMEOUT, else TOOL_EXIT_UNAVAILABLE. */
+int tool_connect_exit_status(int r);
+
 /* Renders v (NULL: null) as one line of JSON, or indented if pretty. The string is owned by v
  * (json-c keeps it until v is freed). */
 const char *tool_json_to_string(json_object *v, bool pretty);

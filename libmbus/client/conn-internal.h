@@ -105,6 +105,7 @@ struct mbus_conn {
         size_t max_frame_size_out;      /* the broker's limit on what we send */
         uint64_t next_serial;
         char *unique_id;
+        usec_t open_deadline;           /* while opening: when connect + handshake give up */
         char *name;
 
         struct mbus_frame **rqueue;     /* ring of frames kept for the next process() */

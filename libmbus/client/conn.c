@@ -455,7 +455,7 @@ static int conn_start_tls(struct mbus_conn *conn, const struct mbus_address *a, 
                 .key = a->tls_key ?: conn_env("MBUS_TLS_KEY"),
                 .ca = a->tls_ca ?: conn_env("MBUS_TLS_CA"),
         };
-        usec_t deadline = usec_add(now_usec(CLOCK_MONOTONIC), MBUS_HANDSHAKE_TIMEOUT_USEC);
+        usec_t deadline = conn->open_deadline;
         char reason[MBUS_TLS_REASON_MAX];
         int r;
 
@@ -549,8 +549,10 @@ static int conn_hello(struct mbus_conn *conn, struct mbus_error *reterr) {
         if (r < 0)
                 return r;
 
-        r = mbus_conn_wait_reply(conn, serial, usec_add(now_usec(CLOCK_MONOTONIC),
-                                                        MBUS_HANDSHAKE_TIMEOUT_USEC), &welcome);
+        r = mbus_conn_wait_reply(conn, serial, conn->open_deadline, &welcome);
+        if (r == -ETIMEDOUT)
+                return conn_open_error(reterr, r, "No answer to HELLO in time: a silent or busy peer, "
+                                       "or not an mbus broker");
         if (r == -ENOTCONN)
                 /* The reason it broke: -ECONNRESET, -EBADMSG for another protocol, ... */
                 return conn->error == -EPROTONOSUPPORT ? -EBADMSG : conn->error;
@@ -615,6 +617,11 @@ _public_ int mbus_conn_open(struct mbus_conn **ret, const char *address, const c
 
 _public_ int mbus_conn_open_with_error(struct mbus_conn **ret, const char *address, const char *client_name,
                                        struct mbus_error *reterr) {
+        return mbus_conn_open_with_timeout(ret, address, client_name, 0, reterr);
+}
+
+_public_ int mbus_conn_open_with_timeout(struct mbus_conn **ret, const char *address, const char *client_name,
+                                         uint64_t timeout_usec, struct mbus_error *reterr) {
         _cleanup_(conn_freep) struct mbus_conn *conn = NULL;
         _cleanup_free_ char *default_address = NULL;
         int r;
@@ -636,6 +643,8 @@ _public_ int mbus_conn_open_with_error(struct mbus_conn **ret, const char *addre
         conn->fd = -EBADF;
         conn->state = MBUS_CONN_RUNNING;
         conn->next_serial = 1;
+        conn->open_deadline = usec_add(now_usec(CLOCK_MONOTONIC),
+                                       timeout_usec > 0 ? timeout_usec : MBUS_HANDSHAKE_TIMEOUT_USEC);
         conn->max_frame_size_out = MBUS_FRAME_SIZE_MAX_DEFAULT;
         mbus_stream_init(&conn->stream, -EBADF, MBUS_FRAME_SIZE_MAX_DEFAULT);
 

@@ -102,6 +102,14 @@ int mbus_conn_open_system(struct mbus_conn **ret, const char *client_name, struc
  */
 int mbus_conn_open_user(struct mbus_conn **ret, const char *client_name, struct mbus_error *error);
 
+/*
+ * mbus_conn_open_with_error() that gives up after timeout_usec (0: 25 s, the default), counted
+ * from the call and covering the TLS handshake and HELLO/WELCOME: a socket that accepts but
+ * never answers fails with -ETIMEDOUT then, with a message saying so in error.
+ */
+int mbus_conn_open_with_timeout(struct mbus_conn **ret, const char *address, const char *client_name,
+                                uint64_t timeout_usec, struct mbus_error *error);
+
 /* Takes a reference. Returns conn. Takes NULL. */
 struct mbus_conn *mbus_conn_ref(struct mbus_conn *conn);
 
