@@ -791,6 +791,23 @@ int mbus_driver_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbu
         return mbus_reply_return(b, caller, call->f.serial, result);
 }
 
+/* The HELLO features granted to peer (router_hello_features()), named back in WELCOME. */
+static json_object *driver_features_json(const struct mbus_peer *peer) {
+        _cleanup_json_ json_object *a = json_object_new_array();
+
+        if (!a)
+                return NULL;
+        if (peer->wants_caller) {
+                json_object *s = json_object_new_string(MBUS_FEATURE_CALLER);
+
+                if (!s || json_object_array_add(a, s) < 0) {
+                        json_object_put(s);
+                        return NULL;
+                }
+        }
+        return TAKE_PTR(a);
+}
+
 int mbus_driver_welcome(struct mbus_broker *b, struct mbus_peer *peer, uint64_t hello_serial) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
         _cleanup_json_ json_object *o = json_object_new_object(), *ka = json_object_new_object();
@@ -808,6 +825,7 @@ int mbus_driver_welcome(struct mbus_broker *b, struct mbus_peer *peer, uint64_t 
         r = r ?: driver_add(o, "protocol", json_object_new_int(MBUS_PROTOCOL));
         r = r ?: driver_add(o, "max_frame_size", json_object_new_int64((int64_t) c->max_frame_size));
         r = r ?: driver_add(o, "keepalive", TAKE_PTR(ka));
+        r = r ?: driver_add(o, "features", driver_features_json(peer));
         if (r < 0)
                 return r;
 

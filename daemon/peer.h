@@ -47,6 +47,8 @@ struct mbus_peer {
         bool dirty:1;                   /* on broker->dirty: flush at the end of the dispatch */
         bool condemned:1;               /* on broker->condemned: drop at the end of the dispatch */
         bool handshaking:1;             /* its transport's handshake (TLS) is not done yet */
+        bool wants_caller:1;            /* asked for feature "caller" in HELLO: forwarded CALLs
+                                           carry the caller_* fields (older clients refuse them) */
         uint8_t io_events;              /* EPOLLIN/EPOLLOUT requested now, as the transport asked */
         int drop_reason;                /* negative errno, set when condemned */
         sd_event_source *io_source;     /* owned */

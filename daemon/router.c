@@ -325,7 +325,8 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
                 return r == -ENOBUFS ? 0 : r;
 
         fields.sender = mbus_peer_format_id(caller, id);
-        mbus_creds_to_caller_fields(&caller->creds, caller->caller_groups, caller->name, &fields);
+        if (callee->wants_caller)
+                mbus_creds_to_caller_fields(&caller->creds, caller->caller_groups, caller->name, &fields);
         r = mbus_frame_new_with_body_of(&fwd, MBUS_FRAME_CALL, &fields, frame);
         if (r < 0)
                 return r;
@@ -597,6 +598,30 @@ static int router_sanitize_name(const char *name, char **ret) {
         return 0;
 }
 
+/*
+ * The optional features a client asks for in HELLO ("features": ["caller", ...]); the broker
+ * grants the ones it knows and names them in WELCOME. Unknown names are ignored, so that a
+ * newer client works with an older broker. Returns 0, or -EINVAL if "features" is not an array
+ * of strings.
+ */
+static int router_hello_features(struct mbus_peer *peer, json_object *hello) {
+        json_object *features;
+
+        if (!json_object_object_get_ex(hello, "features", &features))
+                return 0;
+        if (!json_object_is_type(features, json_type_array))
+                return -EINVAL;
+        for (size_t i = 0; i < json_object_array_length(features); i++) {
+                json_object *v = json_object_array_get_idx(features, i);
+
+                if (!json_object_is_type(v, json_type_string))
+                        return -EINVAL;
+                if (strcmp(json_object_get_string(v), MBUS_FEATURE_CALLER) == 0)
+                        peer->wants_caller = true;
+        }
+        return 0;
+}
+
 static int router_hello(struct mbus_broker *b, struct mbus_peer *peer, struct mbus_frame *frame) {
         _cleanup_json_ json_object *o = NULL;
         const char *name = NULL;
@@ -608,8 +633,12 @@ static int router_hello(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                         return r;
                 if (r < 0)
                         return mbus_reply_protocol_error(b, peer, "HELLO body is not valid JSON");
-                if (o && json_object_is_type(o, json_type_object))
+                if (o && json_object_is_type(o, json_type_object)) {
                         name = json_get_string(o, "name");
+                        if (router_hello_features(peer, o) < 0)
+                                return mbus_reply_protocol_error(b, peer,
+                                                                 "HELLO features must be an array of strings");
+                }
         }
         r = router_sanitize_name(name, &peer->name);
         if (r < 0)

@@ -385,7 +385,7 @@ START_TEST(test_each_call_gets_exactly_one_answer) {
         /* a raw service, so the test decides when (and who) answers */
         svc = raw_connect(b.address);
         ck_assert_int_ge(svc, 0);
-        ck_assert_int_eq(raw_hello(svc, "raw-service", NULL), 0);
+        ck_assert_int_eq(raw_hello_full(svc, "raw-service", "[\"caller\"]", NULL, NULL), 0);
         ck_assert_int_eq(raw_register(svc, 2, NS), 0);
         caller = raw_connect(b.address);
         ck_assert_int_ge(caller, 0);
@@ -480,6 +480,77 @@ START_TEST(test_each_call_gets_exactly_one_answer) {
 }
 END_TEST
 
+/* A raw peer that said HELLO with features (JSON text, NULL: none); WELCOME's body in *ret_welcome. */
+static int connect_raw(const char *address, const char *name, const char *features, char **ret_welcome) {
+        int fd = raw_connect(address);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_hello_full(fd, name, features, NULL, ret_welcome), 0);
+        return fd;
+}
+
+/*
+ * The caller_* fields are opt-in (HELLO "features": ["caller"]): a service built before they
+ * existed refuses unknown field codes, so it must get forwarded CALLs without them, answer, and
+ * stay connected; one that asks gets them, and WELCOME names what was granted.
+ */
+START_TEST(test_caller_fields_only_for_peers_that_ask) {
+        struct test_broker b;
+        struct raw_frame call, answer;
+        char *welcome_old = NULL, *welcome_new = NULL;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        int old_svc = connect_raw(b.address, "old-service", NULL, &welcome_old);
+        ck_assert_ptr_nonnull(strstr(welcome_old, "\"features\":[]"));
+        ck_assert_int_eq(raw_register(old_svc, 2, NS), 0);
+        /* unknown features are ignored, not refused: a newer client meets an older broker */
+        int new_svc = connect_raw(b.address, "new-service", "[\"caller\", \"x-later\"]", &welcome_new);
+        ck_assert_ptr_nonnull(strstr(welcome_new, "\"features\":[\"caller\"]"));
+        ck_assert_int_eq(raw_register(new_svc, 2, NS ".New"), 0);
+        int caller = connect_raw(b.address, "raw-caller", NULL, NULL);
+
+        for (uint64_t serial = 10; serial < 12; serial++) {
+                /* twice: the old service is still connected after the first */
+                ck_assert_int_eq(raw_send_simple(caller, MBUS_FRAME_CALL, serial, 0, NS, "Get", NULL, NULL, NULL,
+                                                 "{}"), 0);
+                ck_assert_int_eq(raw_recv_type(old_svc, 10000, MBUS_FRAME_CALL, &call), 0);
+                ck_assert_int_eq(call.serial, serial);
+                /* codes 0-9 only: the fields every version-1 receiver knows */
+                ck_assert_uint_eq(call.fields_seen >> MBUS_FIELD_CALLER_UID, 0);
+                ck_assert(!call.has_caller_ids);
+                ck_assert_int_eq(raw_send_simple(old_svc, MBUS_FRAME_RETURN, 0, serial, NULL, NULL, call.sender,
+                                                 NULL, NULL, "1"), 0);
+                raw_frame_done(&call);
+                ck_assert_int_eq(raw_recv_type(caller, 10000, MBUS_FRAME_RETURN, &answer), 0);
+                ck_assert_int_eq(answer.reply_serial, serial);
+                raw_frame_done(&answer);
+        }
+
+        ck_assert_int_eq(raw_send_simple(caller, MBUS_FRAME_CALL, 20, 0, NS ".New", "Get", NULL, NULL, NULL, "{}"),
+                         0);
+        ck_assert_int_eq(raw_recv_type(new_svc, 10000, MBUS_FRAME_CALL, &call), 0);
+        ck_assert(call.has_caller_ids);
+        ck_assert_uint_eq(call.caller_uid, getuid());
+        ck_assert_uint_eq(call.caller_pid, (uint64_t) getpid());
+        ck_assert_str_eq(call.caller_name, "raw-caller");
+        raw_frame_done(&call);
+
+        /* a features value that is not an array of strings is refused, with the reason */
+        int bad = raw_connect(b.address);
+        ck_assert_int_ge(bad, 0);
+        ck_assert_int_eq(raw_hello_full(bad, "bad", "\"caller\"", NULL, NULL), -EBADMSG);
+        ck_assert_int_eq(raw_wait_eof(bad, 10000), 0);
+
+        free(welcome_old);
+        free(welcome_new);
+        close(bad);
+        close(caller);
+        close(new_svc);
+        close(old_svc);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 START_TEST(test_peer_ids_are_never_reused) {
         struct test_broker b;
         uint64_t last = 0;
@@ -518,6 +589,7 @@ static Suite *call_suite(void) {
         tcase_add_test(tc, test_only_the_owner_may_unregister_or_emit);
         tcase_add_test(tc, test_calls_over_the_pending_limit_get_limits_exceeded);
         tcase_add_test(tc, test_each_call_gets_exactly_one_answer);
+        tcase_add_test(tc, test_caller_fields_only_for_peers_that_ask);
         tcase_add_test(tc, test_peer_ids_are_never_reused);
         suite_add_tcase(s, tc);
         return s;

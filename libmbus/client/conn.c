@@ -532,7 +532,7 @@ static int conn_read_farewell(struct mbus_conn *conn, struct mbus_error *reterr)
 static int conn_hello(struct mbus_conn *conn, struct mbus_error *reterr) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *welcome = NULL;
         _cleanup_json_ json_object *hello = NULL, *body = NULL;
-        json_object *v;
+        json_object *v, *features;
         uint64_t serial;
         const char *id;
         int r;
@@ -542,6 +542,14 @@ static int conn_hello(struct mbus_conn *conn, struct mbus_error *reterr) {
                 return -ENOMEM;
         if (json_object_object_add(hello, "name", json_object_new_string(conn->name)) < 0)
                 return -ENOMEM;
+        /* The caller_* fields of forwarded CALLs (mbus_request_get_caller()) are opt-in: a
+         * broker writes them only to clients that can parse them. */
+        features = json_object_new_array();
+        if (!features || json_object_array_add(features, json_object_new_string(MBUS_FEATURE_CALLER)) < 0 ||
+            json_object_object_add(hello, "features", features) < 0) {
+                json_object_put(features);
+                return -ENOMEM;
+        }
 
         serial = mbus_conn_next_serial(conn);
         r = mbus_conn_send(conn, MBUS_FRAME_HELLO, &(const struct mbus_frame_fields) { .serial = serial },

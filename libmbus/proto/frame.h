@@ -56,6 +56,9 @@
  * ("192.0.2.7:41234") for network peers, and caller_cert_cn and caller_cert_fingerprint (64
  * lowercase hex digits) for TLS peers with a client certificate; caller_name, the client name
  * from HELLO, when not empty. The service thus learns who calls without a round trip.
+ * Receivers refuse field codes they do not know, so the broker writes the caller_* fields only
+ * to a peer that asked for them: HELLO's body lists "features": ["caller"], WELCOME's body lists
+ * the features granted.
  */
 
 #include <errno.h>
@@ -64,6 +67,8 @@
 #include <stdint.h>
 
 #define MBUS_PROTOCOL_VERSION 1
+/* Optional features negotiated at HELLO (see above): the names in the "features" lists. */
+#define MBUS_FEATURE_CALLER "caller"
 #define MBUS_FRAME_HEADER_SIZE 12
 #define MBUS_FRAME_SIZE_MAX_DEFAULT (16u * 1024u * 1024u)
 #define MBUS_FIELD_STRING_MAX 65535u

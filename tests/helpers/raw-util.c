@@ -231,6 +231,8 @@ int raw_recv(int fd, int timeout_ms, struct raw_frame *ret) {
                         goto fail;
                 }
                 i += 4 + (size_t) len;
+                if (code < 32)
+                        f.fields_seen |= 1u << code;
                 if (kind == MBUS_FIELD_KIND_UINT64) {
                         if (len != 8) {
                                 r = -EBADMSG;
@@ -361,12 +363,15 @@ int raw_send_simple(int fd, enum mbus_frame_type type, uint64_t serial, uint64_t
         return r;
 }
 
-int raw_hello(int fd, const char *name, char **ret_id) {
+int raw_hello_full(int fd, const char *name, const char *features, char **ret_id, char **ret_welcome) {
         struct raw_frame f;
         char body[512];
         int r;
 
-        snprintf(body, sizeof(body), "{\"name\": \"%s\"}", name);
+        if (features)
+                snprintf(body, sizeof(body), "{\"name\": \"%s\", \"features\": %s}", name, features);
+        else
+                snprintf(body, sizeof(body), "{\"name\": \"%s\"}", name);
         r = raw_send_simple(fd, MBUS_FRAME_HELLO, 1, 0, NULL, NULL, NULL, NULL, NULL, body);
         if (r < 0)
                 return r;
@@ -376,6 +381,13 @@ int raw_hello(int fd, const char *name, char **ret_id) {
         if (f.type != MBUS_FRAME_WELCOME || f.reply_serial != 1 || !f.body) {
                 raw_frame_done(&f);
                 return -EBADMSG;
+        }
+        if (ret_welcome) {
+                *ret_welcome = strdup(f.body);
+                if (!*ret_welcome) {
+                        raw_frame_done(&f);
+                        return -ENOMEM;
+                }
         }
         if (ret_id) {
                 /* the id is the value of "id": a tiny scan is enough for the broker's own JSON */
@@ -392,6 +404,10 @@ int raw_hello(int fd, const char *name, char **ret_id) {
         }
         raw_frame_done(&f);
         return 0;
+}
+
+int raw_hello(int fd, const char *name, char **ret_id) {
+        return raw_hello_full(fd, name, NULL, ret_id, NULL);
 }
 
 static int wait_reply(int fd, uint64_t serial) {

@@ -45,6 +45,7 @@ struct raw_frame {
         bool has_caller_ids;            /* caller_uid/caller_gid seen: a forwarded CALL */
         uint64_t caller_uid, caller_gid, caller_pid;
         char *caller_name;              /* the other caller_* strings are checked and skipped */
+        uint32_t fields_seen;           /* bit 1 << code for every field code that came */
         char *body;
         size_t body_len;
 };
@@ -69,6 +70,9 @@ int raw_wait_eof(int fd, int timeout_ms);
 /* Sends HELLO (serial 1, {"name": name}) and waits for WELCOME. Returns 0 and the peer id
  * (malloc'd, may pass NULL) or a negative errno. */
 int raw_hello(int fd, const char *name, char **ret_id);
+/* Like raw_hello(), also sending "features": features (JSON text, NULL: no key) and returning
+ * WELCOME's body (malloc'd, may pass NULL). */
+int raw_hello_full(int fd, const char *name, const char *features, char **ret_id, char **ret_welcome);
 /* Sends a frame of type with the usual fields; NULL/0 ones are left out. */
 int raw_send_simple(int fd, enum mbus_frame_type type, uint64_t serial, uint64_t reply_serial,
                     const char *ns, const char *member, const char *destination,

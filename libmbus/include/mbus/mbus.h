@@ -312,7 +312,8 @@ struct mbus_caller {
 /*
  * The caller's identity of request, owned by the request (valid as long as it is). Never NULL
  * for a request the library dispatched; NULL if request is NULL. A broker older than this
- * library sends no identity: then only id is set.
+ * library sends no identity (nor does one that did not grant the HELLO feature "caller",
+ * mbus-protocol(7)): then only id is set.
  */
 const struct mbus_caller *mbus_request_get_caller(const struct mbus_request *request);
 
