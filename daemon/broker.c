@@ -39,6 +39,7 @@
 #include "listener-ws.h"
 #include "log-ids.h"
 #include "match.h"
+#include "monitor.h"
 #include "namespace.h"
 #include "peer.h"
 #include "pending.h"
@@ -245,6 +246,7 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
         sd_event_source_disable_unref(b->keepalive_timer);
         mbus_pending_table_free(b->pending);
         mbus_user_registry_free(b->users);
+        mbus_monitor_free_all(b);
         mbus_match_index_free(b->matches);
         mbus_namespace_registry_free(b->namespaces);
         mbus_hashmap_free(b->peers);
@@ -672,6 +674,7 @@ static void broker_drop_peer(struct mbus_broker *b, struct mbus_peer *peer) {
         peer->state = MBUS_PEER_DEAD;
 
         broker_remove_subscriptions(b, peer);
+        mbus_monitor_remove(b, peer->id);
         (void) mbus_pending_drop_caller(b->pending, &peer->calls_out);
         while (mbus_pending_pop_callee(b->pending, &peer->calls_in, &caller_id, &serial) > 0) {
                 struct mbus_peer *caller = mbus_broker_find_peer(b, caller_id);

@@ -69,6 +69,7 @@ struct mbus_broker {
         struct mbus_user_registry *users;       /* accounting per user (user.h, quota.c) */
         size_t queued_bytes;                    /* queued for all peers, as charged to users */
         struct mbus_ratelimit quota_log_ratelimit;
+        struct mbus_monitor *monitors;          /* owned list (monitor.c); NULL: nobody watches */
 
         sd_event_source *call_timer;            /* armed at the earliest call deadline */
         usec_t call_timer_armed;                /* USEC_INFINITY: off */

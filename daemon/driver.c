@@ -29,6 +29,7 @@
 #include "driver.h"
 #include "log-ids.h"
 #include "match.h"
+#include "monitor.h"
 #include "namespace.h"
 #include "peer.h"
 #include "pending.h"
@@ -615,6 +616,31 @@ static int driver_disconnect_peer(struct mbus_broker *b, struct mbus_peer *calle
         return *ret ? 0 : -ENOMEM;
 }
 
+/*
+ * The caller becomes a monitor (monitor.c), if the policy lets it monitor (the action, on
+ * org.mbus.Broker); calling again replaces its filters.
+ */
+static int driver_become_monitor(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                                 json_object **ret, struct driver_error *err) {
+        struct mbus_policy_decision d;
+        struct mbus_identity who;
+        char why[512], reason[256];
+        int r;
+
+        mbus_creds_to_identity(&caller->creds, &who);
+        if (mbus_policy_check(b->policy, &who, MBUS_POLICY_MONITOR, MBUS_DRIVER_NAMESPACE, NULL, &b->uid, &d) < 0) {
+                (void) mbus_policy_decision_describe(&d, why, sizeof(why));
+                return driver_fail(err, -EACCES, "Access denied: monitor: %s", why);
+        }
+        r = mbus_monitor_add(b, caller, args, reason, sizeof(reason));
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return driver_fail(err, r, "%s", reason);
+        *ret = json_object_new_object();
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int driver_release_namespace(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
                                     json_object **ret, struct driver_error *err) {
         char who[MBUS_CREDS_DESCRIBE_MAX], text[512];
@@ -693,6 +719,7 @@ static const struct driver_method driver_methods[] = {
         { "DisconnectPeer",    driver_disconnect_peer    },
         { "ReleaseNamespace",  driver_release_namespace  },
         { "SetLogLevel",       driver_set_log_level      },
+        { "BecomeMonitor",  driver_become_monitor  },
 };
 
 static const char *const driver_events[] = {
@@ -700,6 +727,8 @@ static const char *const driver_events[] = {
         "PeerDisconnected",
         "NamespaceOwnerChanged",
         "NamespaceLost",
+        "Monitor",
+        "MonitorLost",
 };
 
 const char *mbus_driver_procedure_name(size_t i) {

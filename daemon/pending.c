@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "pending.h"
+#include "proto/frame.h"
 #include "util/hashmap.h"
 
 struct pending_key {
@@ -33,6 +34,7 @@ struct mbus_pending {
         struct mbus_pending_list *caller_list, *callee_list;
         struct mbus_pending *caller_prev, *caller_next;
         struct mbus_pending *callee_prev, *callee_next;
+        struct mbus_frame *context;     /* a reference, or NULL: the call for monitors */
 };
 
 struct mbus_pending_table {
@@ -195,6 +197,7 @@ static void pending_free(struct mbus_pending_table *t, struct mbus_pending *p) {
                 p->callee_next->callee_prev = p->callee_prev;
         p->callee_list->n--;
 
+        mbus_frame_unref(p->context);
         free(p);
 }
 
@@ -312,4 +315,23 @@ usec_t mbus_pending_next_deadline(const struct mbus_pending_table *t) {
 size_t mbus_pending_size(const struct mbus_pending_table *t) {
         assert(t);
         return t->n_heap;
+}
+
+int mbus_pending_set_context(struct mbus_pending_table *t, uint64_t caller, uint64_t serial,
+                             struct mbus_frame *context) {
+        struct pending_key key = { caller, serial };
+        struct mbus_pending *p = mbus_hashmap_get(t->calls, &key);
+
+        if (!p)
+                return -ENOENT;
+        mbus_frame_unref(p->context);
+        p->context = mbus_frame_ref(context);
+        return 0;
+}
+
+struct mbus_frame *mbus_pending_get_context(const struct mbus_pending_table *t, uint64_t caller, uint64_t serial) {
+        struct pending_key key = { caller, serial };
+        struct mbus_pending *p = mbus_hashmap_get(t->calls, &key);
+
+        return p ? p->context : NULL;
 }

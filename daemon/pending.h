@@ -63,6 +63,17 @@ int mbus_pending_pop_callee(struct mbus_pending_table *t, struct mbus_pending_li
 /* Removes every entry of a caller's list, silently. Returns how many there were. */
 size_t mbus_pending_drop_caller(struct mbus_pending_table *t, struct mbus_pending_list *caller_list);
 
+/*
+ * A frame kept with the pending call (caller, serial), a new reference, released with the
+ * entry: the call as monitors saw it, so that its reply can be matched to the call's
+ * namespace and member (monitor.c). Returns 0 or -ENOENT if no such call is pending.
+ */
+struct mbus_frame;
+int mbus_pending_set_context(struct mbus_pending_table *t, uint64_t caller, uint64_t serial,
+                             struct mbus_frame *context);
+/* The frame set for (caller, serial), borrowed; NULL if none or no such call. */
+struct mbus_frame *mbus_pending_get_context(const struct mbus_pending_table *t, uint64_t caller, uint64_t serial);
+
 /* Queries. */
 usec_t mbus_pending_next_deadline(const struct mbus_pending_table *t);  /* USEC_INFINITY: none */
 size_t mbus_pending_size(const struct mbus_pending_table *t);

@@ -32,6 +32,7 @@
 #include "driver.h"
 #include "log-ids.h"
 #include "match.h"
+#include "monitor.h"
 #include "namespace.h"
 #include "peer.h"
 #include "pending.h"
@@ -149,6 +150,12 @@ void mbus_router_broadcast(struct mbus_broker *b, struct mbus_frame *event, uid_
         };
 
         (void) mbus_match_lookup(b->matches, event->f.namespace, event->f.member, router_deliver, &bc);
+        if (b->monitors) {
+                uint64_t sender = MBUS_BROKER_ID;
+
+                (void) mbus_peer_id_parse(event->f.sender, &sender);
+                mbus_monitor_copy(b, event, NULL, sender, 0);
+        }
 }
 
 static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mbus_frame *frame) {
@@ -205,6 +212,8 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                                                 frame->f.destination);
                 if (mbus_peer_queue(dest, fwd, MBUS_QUEUE_EVENT) >= 0)
                         b->stats.events_delivered++;
+                if (b->monitors)
+                        mbus_monitor_copy(b, fwd, NULL, peer->id, dest_id);
                 return 0;
         }
 
@@ -213,6 +222,24 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
 }
 
 /* --- calls ------------------------------------------------------------------------------------ */
+
+/*
+ * Monitors see the forwarded call now and its reply later, placed by the call's namespace and
+ * member, which the pending entry keeps (headers only) while some monitor exists.
+ */
+static void router_monitor_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_peer *callee,
+                                struct mbus_frame *fwd) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *context = NULL;
+
+        mbus_monitor_copy(b, fwd, NULL, caller->id, callee->id);
+        if (mbus_frame_new(&context, MBUS_FRAME_CALL,
+                           &(const struct mbus_frame_fields) {
+                                   .serial = fwd->f.serial,
+                                   .namespace = fwd->f.namespace,
+                                   .member = fwd->f.member,
+                           }, NULL, 0) >= 0)
+                (void) mbus_pending_set_context(b->pending, caller->id, fwd->f.serial, context);
+}
 
 /* A call's deadline: its own timeout (or the default), capped by --max-call-timeout. */
 static usec_t router_call_deadline(struct mbus_broker *b, const struct mbus_frame *frame) {
@@ -314,6 +341,8 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         /* calls_routed counts the calls that reach a callee: the driver or a forwarded one. */
         if (!callee) {
                 b->stats.calls_routed++;
+                if (b->monitors)
+                        mbus_monitor_copy(b, frame, NULL, caller->id, MBUS_BROKER_ID);
                 return mbus_driver_call(b, caller, frame);
         }
 
@@ -356,6 +385,8 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
 
         b->stats.calls_routed++;
         mbus_broker_arm_call_timer(b, deadline);
+        if (b->monitors)
+                router_monitor_call(b, caller, callee, fwd);
         return 0;
 }
 
@@ -367,6 +398,7 @@ int mbus_router_route_call(struct mbus_broker *b, struct mbus_peer *caller, stru
 
 /* A RETURN or ERROR from a callee: forwarded as is, if it answers a call pending on it. */
 static int router_reply(struct mbus_broker *b, struct mbus_peer *peer, struct mbus_frame *frame) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *call = NULL;
         struct mbus_peer *caller;
         uint64_t caller_id;
         int r;
@@ -380,8 +412,12 @@ static int router_reply(struct mbus_broker *b, struct mbus_peer *peer, struct mb
 
         if (!frame->f.destination || mbus_peer_id_parse(frame->f.destination, &caller_id) < 0)
                 r = -ENOENT;
-        else
+        else {
+                if (b->monitors)        /* kept past the entry's removal, for the copy below */
+                        call = mbus_frame_ref(mbus_pending_get_context(b->pending, caller_id,
+                                                                       frame->f.reply_serial));
                 r = mbus_pending_complete(b->pending, caller_id, frame->f.reply_serial, peer->id);
+        }
         if (r < 0) {
                 /* Late (after Timeout) or bogus: normal, not an error of the replier. */
                 b->stats.replies_dropped++;
@@ -395,6 +431,8 @@ static int router_reply(struct mbus_broker *b, struct mbus_peer *peer, struct mb
         caller = mbus_broker_find_peer(b, caller_id);
         assert(caller);         /* a dropped caller's entries are gone */
         r = mbus_peer_queue(caller, frame, MBUS_QUEUE_REPLY);
+        if (b->monitors)
+                mbus_monitor_copy(b, frame, call, peer->id, caller_id);
         return r == -ENOBUFS ? 0 : r;   /* -ENOBUFS: the caller was condemned, not this peer */
 }
 

@@ -174,8 +174,8 @@ static int policy_json_rule(struct policy_load *l, unsigned line, size_t index, 
                         return r;
         }
         if (!verb)
-                return policy_fail(l, line, "a rule needs 'allow' or 'deny' with an action (own, call, subscribe "
-                                   "or send)");
+                return policy_fail(l, line, "a rule needs 'allow' or 'deny' with an action (own, call, subscribe, "
+                                   "send or monitor)");
         if (!key && !address)
                 return policy_fail(l, line, "a rule needs a principal (user, group, cert-cn, cert-san, "
                                    "cert-fingerprint or address)");

@@ -221,7 +221,7 @@ int policy_rule_add(struct policy_load *l, unsigned line, bool allow, const char
 
         action = mbus_policy_action_from_string(action_name);
         if (action < 0)
-                return policy_fail(l, line, "unknown action '%s' (expected own, call, subscribe or send)",
+                return policy_fail(l, line, "unknown action '%s' (expected own, call, subscribe, send or monitor)",
                                    action_name);
         rule.action = action;
 

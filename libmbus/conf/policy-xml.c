@@ -64,7 +64,7 @@ static void policy_xml_rule(struct policy_xml *x, const char *element, const XML
                 }
         }
         if (!action) {
-                mbus_xml_fail(&x->xml, "<%s> has no action (own, call, subscribe or send)", element);
+                mbus_xml_fail(&x->xml, "<%s> has no action (own, call, subscribe, send or monitor)", element);
                 return;
         }
         if (!key && !address) {

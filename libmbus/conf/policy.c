@@ -41,6 +41,7 @@ static const char *const policy_action_names[_MBUS_POLICY_ACTION_MAX] = {
         [MBUS_POLICY_CALL] = "call",
         [MBUS_POLICY_SUBSCRIBE] = "subscribe",
         [MBUS_POLICY_SEND] = "send",
+        [MBUS_POLICY_MONITOR] = "monitor",
 };
 
 static const char *const policy_scope_names[_MBUS_POLICY_SCOPE_MAX] = {
@@ -425,9 +426,10 @@ static int policy_default(const struct mbus_policy *p, const struct policy_subje
                 allow = who->has_uid && who->uid == p->broker_uid;
                 text = allow ? "no rule matched; the user scope's default allows peers of the broker's uid"
                              : "no rule matched; the user scope's default allows only peers of the broker's uid";
-        } else if (action == MBUS_POLICY_OWN) {
+        } else if (action == MBUS_POLICY_OWN || action == MBUS_POLICY_MONITOR) {
                 allow = who->has_uid && who->uid == 0;
-                text = "no rule matched; the system scope's default lets only root own a namespace";
+                text = action == MBUS_POLICY_OWN ? "no rule matched; the system scope's default lets only root own a namespace"
+                                                 : "no rule matched; the system scope's default lets only root monitor";
         } else {
                 allow = who->has_uid && (who->uid == 0 || (owner_uid && who->uid == *owner_uid));
                 text = "no rule matched; the system scope's default allows only root and the namespace owner's uid";

@@ -22,10 +22,10 @@
  *
  * XML: the root element <policy namespace=NS> holds empty elements <allow> or <deny>, each with
  * exactly one action attribute (own="true", call=MEMBER|"*", subscribe=EVENT|"*",
- * send=EVENT|"*") and exactly one principal attribute (or address= with one cert-* principal). Nothing else: no other element,
+ * send=EVENT|"*", monitor=MEMBER|"*") and exactly one principal attribute (or address= with one cert-* principal). Nothing else: no other element,
  * attribute or text; comments are fine; entity declarations are refused.
  * JSON: {"namespace": NS, "rules": [RULE...]} ("rules" may be left out: no rules), each RULE
- * {"allow"|"deny": "own"|"call"|"subscribe"|"send", "member": MEMBER|"*" (optional, "*" when
+ * {"allow"|"deny": "own"|"call"|"subscribe"|"send"|"monitor", "member": MEMBER|"*" (optional, "*" when
  * absent, not allowed for own), principal}; user and group may also be JSON integers (ids).
  * No other key; a key twice in one object is an error.
  * Principals: user=NAME|UID|"*" ("*": everyone, certificate peers included), group=NAME|GID
@@ -57,7 +57,7 @@
  * for user and group rules and the defaults. They apply bus-wide, being about peers, not
  * namespaces; an admin directory's file replaces a vendor one as a whole.
  * No matching rule: the scope's default decides:
- *   system scope (broker runs as root): own: only uid 0; call, subscribe, send: uid 0 and the
+ *   system scope (broker runs as root): own, monitor: only uid 0; call, subscribe, send: uid 0 and the
  *     namespace owner's uid.
  *   user scope: everything for peers of the broker's uid, nothing for others.
  */
@@ -82,6 +82,7 @@ enum mbus_policy_action {
         MBUS_POLICY_CALL,
         MBUS_POLICY_SUBSCRIBE,
         MBUS_POLICY_SEND,
+        MBUS_POLICY_MONITOR,            /* watch a namespace's traffic (daemon/monitor.c) */
         _MBUS_POLICY_ACTION_MAX,
         _MBUS_POLICY_ACTION_INVALID = -EINVAL,
 };
