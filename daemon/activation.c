@@ -384,8 +384,39 @@ static int activation_on_result(sd_bus_message *m, void *userdata, sd_bus_error 
         a->result_slot = sd_bus_slot_unref(a->result_slot);
         if (!sd_bus_message_is_method_error(m, NULL))
                 (void) sd_bus_message_read(m, "v", "s", &result);
-        activation_fail(a, "unit %s failed (result: %s)", a->unit, result ?: "unknown");
+        if (result && strcmp(result, "success") == 0)
+                activation_fail(a, "unit %s stopped before registering (result: success)", a->unit);
+        else
+                activation_fail(a, "unit %s failed (result: %s)", a->unit, result ?: "unknown");
         mbus_broker_dispatch_done(b);
+        return 0;
+}
+
+/* The unit is state after its start job was done: "failed" or "inactive" means it is gone. */
+static void activation_unit_state(struct activation *a, const char *state) {
+        struct mbus_broker *b = a->table->broker;
+        int r;
+
+        if (!state || (strcmp(state, "failed") != 0 && strcmp(state, "inactive") != 0))
+                return;
+        /* Ask for the service's Result= to name the cause (exit-code, signal, timeout, ...). */
+        r = sd_bus_call_method_async(a->table->bus, &a->result_slot, SYSTEMD_DEST, a->unit_path,
+                                     "org.freedesktop.DBus.Properties", "Get", activation_on_result, a, "ss",
+                                     "org.freedesktop.systemd1.Service", "Result");
+        if (r < 0) {
+                activation_fail(a, "unit %s is %s", a->unit, state);
+                mbus_broker_dispatch_done(b);
+        }
+}
+
+static int activation_on_active_state(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct activation *a = userdata;
+        const char *state = NULL;
+
+        a->result_slot = sd_bus_slot_unref(a->result_slot);
+        if (!sd_bus_message_is_method_error(m, NULL))
+                (void) sd_bus_message_read(m, "v", "s", &state);
+        activation_unit_state(a, state);
         return 0;
 }
 
@@ -393,8 +424,8 @@ static int activation_on_result(sd_bus_message *m, void *userdata, sd_bus_error 
 static int activation_on_unit_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct activation *a = userdata;
         const char *iface, *state = NULL;
-        int r;
 
+        /* Before the job is done the job's own result speaks; while a query is out, its answer. */
         if (!a->job_done || a->result_slot)
                 return 0;
         if (sd_bus_message_read(m, "s", &iface) < 0 || sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
@@ -412,17 +443,7 @@ static int activation_on_unit_changed(sd_bus_message *m, void *userdata, sd_bus_
                 if (sd_bus_message_exit_container(m) < 0)
                         return 0;
         }
-        if (!state || (strcmp(state, "failed") != 0 && strcmp(state, "inactive") != 0))
-                return 0;
-
-        /* Ask for the service's Result= to name the cause (exit-code, signal, timeout, ...). */
-        r = sd_bus_call_method_async(a->table->bus, &a->result_slot, SYSTEMD_DEST, a->unit_path,
-                                     "org.freedesktop.DBus.Properties", "Get", activation_on_result, a, "ss",
-                                     "org.freedesktop.systemd1.Service", "Result");
-        if (r < 0) {
-                activation_fail(a, "unit %s is %s", a->unit, state);
-                mbus_broker_dispatch_done(a->table->broker);
-        }
+        activation_unit_state(a, state);
         return 0;
 }
 
@@ -443,23 +464,30 @@ static int activation_on_job_removed(sd_bus_message *m, void *userdata, sd_bus_e
                 return 0;
         }
         a->job_done = true;     /* running; now it must register, or fail */
+        /* A unit that failed just after its job ended may have sent the PropertiesChanged that says
+         * so before JobRemoved, when it was still ignored: ask for its state once now. If asking
+         * fails, PropertiesChanged still tells of a later failure and the deadline of any other. */
+        (void) sd_bus_call_method_async(t->bus, &a->result_slot, SYSTEMD_DEST, a->unit_path,
+                                        "org.freedesktop.DBus.Properties", "Get", activation_on_active_state, a,
+                                        "ss", "org.freedesktop.systemd1.Unit", "ActiveState");
         return 0;
 }
 
 static int activation_on_started(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct activation *a = userdata;
+        struct mbus_broker *b = a->table->broker;      /* a is freed by activation_fail() */
         const sd_bus_error *e = sd_bus_message_get_error(m);
         const char *job;
 
         a->start_slot = sd_bus_slot_unref(a->start_slot);
         if (e) {
                 activation_fail(a, "StartUnit(%s) failed: %s", a->unit, e->message ?: e->name);
-                mbus_broker_dispatch_done(a->table->broker);
+                mbus_broker_dispatch_done(b);
                 return 0;
         }
         if (sd_bus_message_read(m, "o", &job) < 0 || !(a->job = strdup(job))) {
                 activation_fail(a, "StartUnit(%s) gave an unreadable reply", a->unit);
-                mbus_broker_dispatch_done(a->table->broker);
+                mbus_broker_dispatch_done(b);
         }
         return 0;
 }
