@@ -346,10 +346,15 @@ int mbus_broker_listen_fds(struct mbus_broker *b, const int *fds, char **names, 
                 }
                 (void) snprintf(desc, sizeof(desc), "passed %s fd %i", ops->name, fds[i]);
                 k = broker_add_listener(b, fds[i], ops, NULL, desc);
-                if (k < 0)
+                /* A TLS socket without certificates (logged as such) costs only that socket: an
+                 * enabled mbus-tls.socket must not take the local bus down with it. */
+                if (k < 0 && k != -ENOKEY)
                         r = mbus_log(LOG_ERR, k, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                      "Failed to listen on passed fd %i: %s", fds[i], strerror(-k));
         }
+        if (r >= 0 && b->n_listeners == 0)
+                r = mbus_log(LOG_ERR, -ENOKEY, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
+                             "None of the passed sockets can be served");
         return r;
 }
 
