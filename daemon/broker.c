@@ -164,6 +164,8 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         if (r < 0)
                 return r;
         r = mbus_activation_table_new(&b->activation, b);
+        if (r < 0)
+                return r;
         r = mbus_user_registry_new(&b->users, b->uid);
         if (r < 0)
                 return r;
