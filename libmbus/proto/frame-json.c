@@ -15,7 +15,8 @@
 #include "util/json-util.h"
 #include "util/macro.h"
 
-enum { KEY_U64, KEY_STR };
+/* KEY_ID: caller_uid and caller_gid, where 0 (root) is a value and both come together. */
+enum { KEY_U64, KEY_STR, KEY_ID };
 
 struct frame_json_key {
         const char *name;
@@ -34,6 +35,14 @@ static const struct frame_json_key frame_json_keys[] = {
         KEY("sender", KEY_STR, sender),
         KEY("error_name", KEY_STR, error_name),
         KEY("pattern", KEY_STR, pattern),
+        KEY("caller_uid", KEY_ID, caller_uid),
+        KEY("caller_gid", KEY_ID, caller_gid),
+        KEY("caller_pid", KEY_U64, caller_pid),
+        KEY("caller_groups", KEY_STR, caller_groups),
+        KEY("caller_name", KEY_STR, caller_name),
+        KEY("caller_cert_cn", KEY_STR, caller_cert_cn),
+        KEY("caller_cert_fingerprint", KEY_STR, caller_cert_fingerprint),
+        KEY("caller_address", KEY_STR, caller_address),
 };
 
 static int frame_json_type(const char *s) {
@@ -64,6 +73,7 @@ int mbus_frame_from_json(struct mbus_frame **ret, const char *text, size_t len, 
         const char *body = NULL;
         size_t body_len = 0;
         bool seen_body = false;
+        unsigned n_ids = 0;
         int type = -EBADMSG, r;
 
         assert(ret && text);
@@ -108,7 +118,7 @@ int mbus_frame_from_json(struct mbus_frame **ret, const char *text, size_t len, 
                 k = frame_json_find_key(key);
                 if (!k)
                         return frame_json_fail(ret_reason, "unknown key in JSON frame");
-                if (k->kind == KEY_U64) {
+                if (k->kind == KEY_U64 || k->kind == KEY_ID) {
                         if (!json_object_is_type(value, json_type_int))
                                 return frame_json_fail(ret_reason, "JSON frame field is not an integer");
                         /* json-c keeps integers above INT64_MAX as uint64: get_int64() then
@@ -116,6 +126,7 @@ int mbus_frame_from_json(struct mbus_frame **ret, const char *text, size_t len, 
                         if (json_object_get_int64(value) < 0)
                                 return frame_json_fail(ret_reason, "JSON frame field is negative");
                         *(uint64_t *) ((uint8_t *) &f + k->offset) = json_object_get_uint64(value);
+                        n_ids += k->kind == KEY_ID;
                 } else {
                         const char *v;
 
@@ -130,6 +141,9 @@ int mbus_frame_from_json(struct mbus_frame **ret, const char *text, size_t len, 
         }
         if (type < 0)
                 return frame_json_fail(ret_reason, "JSON frame without a type");
+        if (n_ids == 1)
+                return frame_json_fail(ret_reason, "JSON frame with only one of caller_uid and caller_gid");
+        f.has_caller_ids = n_ids == 2;
 
         r = mbus_frame_new(&built, type, &f, body, body_len);
         if (r == -EINVAL || r == -EMSGSIZE)
@@ -168,7 +182,11 @@ int mbus_frame_to_json(const struct mbus_frame *frame, json_object **ret) {
                 const uint8_t *p = (const uint8_t *) &frame->f + k->offset;
                 json_object *v = NULL;
 
-                if (k->kind == KEY_U64) {
+                if (k->kind == KEY_ID) {
+                        if (!frame->f.has_caller_ids)
+                                continue;
+                        v = json_object_new_uint64(*(const uint64_t *) p);
+                } else if (k->kind == KEY_U64) {
                         uint64_t u = *(const uint64_t *) p;
 
                         /* ERROR always names the serial it answers, 0 included. */
