@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * broker.conf: the broker's settings in the INI form systemd's unit files use. Sections name a
- * group ([Broker], [TLS], [Limits], [KeepAlive]), each "Key=Value" line sets one setting, and a
+ * group ([Broker], [WebSocket], [TLS], [Limits], [KeepAlive]), each "Key=Value" line sets one setting, and a
  * later line overrides an earlier one, so drop-ins (broker.conf.d/NAME.conf, read after the
  * file in lexical order) override the file key by key. The keys are a table onto
  * enum mbus_option: values are parsed by mbus_options_set(), the very function the command
@@ -43,6 +43,7 @@ static const struct broker_conf_key broker_conf_keys[] = {
         { "Broker",    "Listen",              MBUS_OPTION_LISTEN              },
         { "Broker",    "TCPAllowRemote",      MBUS_OPTION_TCP_ALLOW_REMOTE    },
         { "WebSocket", "Origin",              MBUS_OPTION_WS_ORIGIN           },
+        { "WebSocket", "HttpRoot",            MBUS_OPTION_HTTP_ROOT           },
         { "Broker",    "LogLevel",            MBUS_OPTION_LOG_LEVEL           },
         { "Broker",    "Scope",               MBUS_OPTION_SCOPE               },
         { "TLS",       "Certificate",         MBUS_OPTION_TLS_CERT            },

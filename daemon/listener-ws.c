@@ -18,6 +18,13 @@
  * one poll() over the WebSocket sockets per wakeup: linear in their number, a price for the
  * missing build option, and no thread.
  *
+ * HTTP: any other request on the listener is plain HTTP. GET serves the files under
+ * --http-root (default: the installed share/mbus/www, the bus page and mbus.js) through
+ * libwebsockets' file mount, which resolves "." and ".." in the path before it opens
+ * anything (no way out of the directory), answers / with index.html and sends the content
+ * type of the file's extension (a file with an extension it does not know is not served).
+ * The files are public: what a page may do is decided when it connects to /v1/ws, by policy.
+ *
  * Limits: a message larger than the peer's frame size limit (4096 bytes before HELLO) is
  * refused while it is still arriving, fragments included; libwebsockets itself closes on
  * a bad opcode, an unmasked client frame or a close mid-frame. Each costs only its connection.
@@ -34,6 +41,7 @@
 #include <sys/socket.h>
 
 #include "broker.h"
+#include "config.h"
 #include "creds.h"
 #include "listener-ws.h"
 #include "log-ids.h"
@@ -50,6 +58,8 @@
 
 struct mbus_ws {
         struct mbus_broker *broker;             /* borrowed */
+        char *http_root;                        /* owned: the mount points at it for the context's lifetime */
+        struct lws_http_mount mount;
         struct lws_context *context;
         struct lws_vhost *vhost, *vhost_tls;    /* vhost_tls: NULL without TLS files */
         sd_event_source *timer;
@@ -458,6 +468,19 @@ int mbus_ws_new(struct mbus_ws **ret, struct mbus_broker *b) {
          * CONTEXT_PORT_NO_LISTEN libwebsockets would take the vhost for a client one and never
          * start TLS on it, so wss:// would speak plain HTTP. */
         info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+        ws->http_root = strdup(o->http_root ?: MBUS_WWW_DIR);
+        if (!ws->http_root) {
+                mbus_ws_free(ws);
+                return -ENOMEM;
+        }
+        ws->mount = (struct lws_http_mount) {
+                .mountpoint = "/",
+                .mountpoint_len = 1,
+                .origin = ws->http_root,
+                .def = "index.html",
+                .origin_protocol = LWSMPRO_FILE,
+        };
+        info.mounts = &ws->mount;
         info.vhost_name = "ws";
         info.alpn = "http/1.1";         /* WebSocket over HTTP/2 would be one socket for many peers */
         ws->vhost = lws_create_vhost(ws->context, &info);
@@ -492,6 +515,7 @@ struct mbus_ws *mbus_ws_free(struct mbus_ws *ws) {
         sd_event_source_disable_unref(ws->timer);
         if (ws->context)
                 lws_context_destroy(ws->context);      /* destroys every wsi: WSI_DESTROY frees its conn */
+        free(ws->http_root);
         free(ws);
         return NULL;
 }

@@ -68,6 +68,7 @@ void mbus_options_done(struct mbus_options *c) {
                 return;
         options_listen_clear(c);
         options_strv_clear(&c->ws_origin);
+        free(c->http_root);
         free(c->tls_cert);
         free(c->tls_key);
         free(c->tls_ca);
@@ -101,6 +102,7 @@ void mbus_options_help(const char *program_name) {
                "     --tls-crl FILE              Revoked client certificates, PEM\n"
                "     --tcp-allow-remote          Allow plain tcp:// and ws:// on addresses beyond loopback\n"
                "     --ws-origin ORIGIN          Pages from ORIGIN may connect over WebSocket (repeatable)\n"
+               "     --http-root DIR             Files served over HTTP on ws:// listeners (" MBUS_WWW_DIR ")\n"
                "     --handshake-timeout SEC     Drop a TLS peer whose handshake takes longer (10)\n"
                "     --max-peers N               Connected peers at most (%u)\n"
                "     --max-frame-size BYTES      Largest frame accepted (16777216)\n"
@@ -294,6 +296,7 @@ static const struct option_info option_table[_MBUS_OPTION_MAX] = {
         OPTION(MBUS_OPTION_FRAME_TIMEOUT, "frame-timeout", OPTION_SEC, frame_timeout, .hint = "seconds"),
         OPTION(MBUS_OPTION_MIN_FRAME_RATE, "min-frame-rate", OPTION_SIZE, min_frame_rate, .min = 1,
                .max = SIZE_MAX / 4, .hint = "bytes per second, K, M or G"),
+        OPTION(MBUS_OPTION_HTTP_ROOT, "http-root", OPTION_FILE, http_root, .hint = "a directory"),
 };
 
 #define OPTION_FIELD(c, info, type) ((type *) ((uint8_t *) (c) + (info)->offset))
@@ -656,6 +659,7 @@ int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
                 SETTING(MBUS_OPTION_MAX_QUEUE_BYTES_TOTAL, required_argument),
                 SETTING(MBUS_OPTION_FRAME_TIMEOUT, required_argument),
                 SETTING(MBUS_OPTION_MIN_FRAME_RATE, required_argument),
+                SETTING(MBUS_OPTION_HTTP_ROOT, required_argument),
                 {}
         };
 #undef SETTING

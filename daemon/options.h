@@ -45,6 +45,7 @@ enum mbus_option {
         MBUS_OPTION_MAX_QUEUE_BYTES_TOTAL,
         MBUS_OPTION_FRAME_TIMEOUT,
         MBUS_OPTION_MIN_FRAME_RATE,
+        MBUS_OPTION_HTTP_ROOT,
         _MBUS_OPTION_MAX,
         _MBUS_OPTION_INVALID = -EINVAL,
 };
@@ -64,6 +65,8 @@ struct mbus_options {
         bool tcp_allow_remote;          /* --tcp-allow-remote: plain TCP (and ws://) beyond loopback */
         char **ws_origin;               /* --ws-origin: origins whose pages may connect over
                                            WebSocket, NULL-terminated; NULL: none but the broker's own */
+        char *http_root;                /* --http-root: files served over HTTP on ws:// and wss://
+                                           listeners; NULL: the installed share/mbus/www */
         usec_t handshake_timeout;       /* --handshake-timeout: TLS handshake deadline */
         size_t max_peers;
         size_t max_frame_size;

@@ -56,6 +56,7 @@ static const struct {
         { "TLS",       "Key",                 "/etc/k.pem",     "--tls-key",             MBUS_OPTION_TLS_KEY },
         { "TLS",       "CA",                  "/etc/ca.pem",    "--tls-ca",              MBUS_OPTION_TLS_CA },
         { "TLS",       "CRL",                 "/etc/crl.pem",   "--tls-crl",             MBUS_OPTION_TLS_CRL },
+        { "WebSocket", "HttpRoot",            "/srv/www",       "--http-root",           MBUS_OPTION_HTTP_ROOT },
         { "TLS",       "HandshakeTimeoutSec", "2.5",            "--handshake-timeout",   MBUS_OPTION_HANDSHAKE_TIMEOUT },
         { "Limits",    "MaxPeers",            "77",             "--max-peers",           MBUS_OPTION_MAX_PEERS },
         { "Limits",    "MaxFrameSize",        "64K",            "--max-frame-size",      MBUS_OPTION_MAX_FRAME_SIZE },

@@ -90,16 +90,10 @@ static Suite *js_suite(void) {
 }
 
 int main(void) {
-        int r;
-
         if (system("node --experimental-websocket -e 'if (typeof WebSocket !== \"function\") process.exit(1)' "
                    ">/dev/null 2>&1") != 0) {
                 fprintf(stderr, "node with WebSocket support is not installed: skipped\n");
                 return 77;
         }
-        if (test_config_root_init() < 0)
-                return EXIT_FAILURE;
-        r = mbus_test_run_suite(js_suite(), CK_NORMAL);
-        test_config_root_done();
-        return r;
+        return test_config_main(js_suite);
 }
