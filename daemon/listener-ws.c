@@ -24,6 +24,8 @@
  * anything (no way out of the directory), answers / with index.html and sends the content
  * type of the file's extension (a file with an extension it does not know is not served).
  * The files are public: what a page may do is decided when it connects to /v1/ws, by policy.
+ * POST /v1/call/NAMESPACE/PROCEDURE and GET /metrics are calls by a short-lived peer with the
+ * connection's identity (listener-http.h); their mounts send them to ws_callback().
  *
  * Limits: a message larger than the peer's frame size limit (4096 bytes before HELLO) is
  * refused while it is still arriving, fragments included; libwebsockets itself closes on
@@ -43,6 +45,7 @@
 #include "broker.h"
 #include "config.h"
 #include "creds.h"
+#include "listener-http.h"
 #include "listener-ws.h"
 #include "log-ids.h"
 #include "peer.h"
@@ -51,15 +54,18 @@
 #include "proto/tls.h"
 #include "reply.h"
 #include "util/fd-util.h"
+#include "util/json-util.h"
 
 #define WS_PATH "/v1/ws"
+#define HTTP_CALL_PATH "/v1/call"
+#define HTTP_METRICS_PATH "/metrics"
 #define WS_PROTOCOL "mbus"
 #define WS_TIMER_USEC USEC_PER_SEC
 
 struct mbus_ws {
         struct mbus_broker *broker;             /* borrowed */
         char *http_root;                        /* owned: the mount points at it for the context's lifetime */
-        struct lws_http_mount mount;
+        struct lws_http_mount mount, mount_call, mount_metrics;
         struct lws_context *context;
         struct lws_vhost *vhost, *vhost_tls;    /* vhost_tls: NULL without TLS files */
         sd_event_source *timer;
@@ -79,6 +85,15 @@ struct ws_conn {
         size_t msg_len;
         bool msg_text;
         bool closing;                           /* close once the link's output has left */
+        /* An HTTP call on this connection: the request's names and body, then the call. */
+        char *http_body;
+        size_t http_body_len;
+        char http_ns[256], http_member[256];
+        bool http_metrics;
+        uint64_t http_timeout_usec;             /* ?timeout=MS; 0: the broker's default */
+        struct mbus_http_call *http;
+        int http_status;                        /* a refusal before any call: its status */
+        const char *http_error, *http_message;
 };
 
 static void ws_service(struct mbus_ws *ws) {
@@ -140,6 +155,8 @@ static struct ws_conn *ws_conn_free(struct ws_conn *c) {
                 c->peer = NULL;
         }
         c->link = mbus_message_link_unref(c->link);
+        mbus_http_call_free(c->http);
+        free(c->http_body);
         sd_event_source_disable_unref(c->io_source);
         mbus_creds_done(&c->creds);
         free(c->msg);
@@ -337,6 +354,185 @@ static int ws_tls_setup(struct lws *wsi, SSL_CTX *ctx) {
         return r < 0 ? 1 : 0;
 }
 
+/* ---- HTTP calls ---------------------------------------------------------------------------- */
+
+/* Who the connection is, again for each HTTP call: the address and, over TLS, the certificate. */
+static int ws_http_creds(struct ws_conn *c, struct lws *wsi, struct mbus_creds *ret) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof(sa);
+        int r;
+
+        if (getpeername(c->fd, (struct sockaddr *) &sa, &len) < 0)
+                return -errno;
+        r = mbus_creds_from_address(ret, c->tls ? "wss" : "ws", (struct sockaddr *) &sa, len);
+        if (r < 0)
+                return r;
+        if (c->tls) {
+                SSL *ssl = lws_get_ssl(wsi);
+
+                r = ssl ? mbus_tls_get_identity_ssl(ssl, &ret->remote->cert) : -ENODATA;
+                if (r < 0 && r != -ENODATA) {
+                        mbus_creds_done(ret);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static void ws_http_refuse(struct ws_conn *c, struct lws *wsi, int status, const char *error, const char *message) {
+        c->http_status = status;
+        c->http_error = error;
+        c->http_message = message;
+        lws_callback_on_writable(wsi);
+}
+
+static void ws_http_on_done(void *userdata) {
+        struct ws_conn *c = userdata;
+
+        if (c->wsi)
+                lws_callback_on_writable(c->wsi);
+        ws_conn_update_events(c);
+}
+
+static void ws_http_start(struct ws_conn *c, struct lws *wsi) {
+        struct mbus_creds creds = MBUS_CREDS_NULL;
+        _cleanup_json_ json_object *args = NULL;
+        int r;
+
+        if (c->http_body_len > 0 && json_parse_bytes(c->http_body, c->http_body_len, &args) < 0) {
+                ws_http_refuse(c, wsi, 400, "org.mbus.Error.InvalidArgs", "the request body is not JSON");
+                return;
+        }
+        r = ws_http_creds(c, wsi, &creds);
+        if (r >= 0)
+                r = mbus_http_call_new(&c->http, c->ws->broker, &creds, c->http_ns, c->http_member, c->http_body,
+                                       c->http_body_len, c->http_timeout_usec, ws_http_on_done, c);
+        mbus_creds_done(&creds);
+        if (r == -EINVAL)
+                ws_http_refuse(c, wsi, 400, "org.mbus.Error.InvalidArgs", "not a valid namespace and procedure");
+        else if (r == -ENOBUFS)
+                ws_http_refuse(c, wsi, 503, "org.mbus.Error.LimitsExceeded", "too many peers");
+        else if (r < 0)
+                ws_http_refuse(c, wsi, 500, "org.mbus.Error.Failed", strerror(-r));
+}
+
+/* A request reached a call mount: POST /v1/call/NS/PROCEDURE or GET /metrics. */
+static int ws_http_request(struct ws_conn *c, struct lws *wsi) {
+        char uri[600] = "";
+        const char *rest, *slash;
+        bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+
+        if (lws_hdr_copy(wsi, uri, sizeof(uri), post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI) < 0)
+                return lws_return_http_status(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, NULL) ? -1 :
+                       lws_http_transaction_completed(wsi);
+        if (strcmp(uri, HTTP_METRICS_PATH) == 0 && !post) {
+                c->http_metrics = true;
+                (void) snprintf(c->http_ns, sizeof(c->http_ns), "org.mbus.Broker");
+                (void) snprintf(c->http_member, sizeof(c->http_member), "GetStats");
+                ws_http_start(c, wsi);
+                return 0;
+        }
+        rest = strncmp(uri, HTTP_CALL_PATH "/", strlen(HTTP_CALL_PATH "/")) == 0 ? uri + strlen(HTTP_CALL_PATH "/") :
+                                                                                   NULL;
+        slash = rest ? strchr(rest, '/') : NULL;
+        if (!slash)
+                return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 :
+                       lws_http_transaction_completed(wsi);
+        if (!post)
+                return lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL) ? -1 :
+                       lws_http_transaction_completed(wsi);
+        (void) snprintf(c->http_ns, sizeof(c->http_ns), "%.*s", (int) (slash - rest), rest);
+        (void) snprintf(c->http_member, sizeof(c->http_member), "%s", slash + 1);
+        c->http_body_len = 0;
+        {
+                char t[32];
+                const char *v = lws_get_urlarg_by_name(wsi, "timeout=", t, sizeof(t));
+                unsigned long long ms;
+
+                c->http_timeout_usec = 0;
+                if (v && sscanf(v, "%llu", &ms) == 1)
+                        c->http_timeout_usec = ms > UINT64_MAX / 1000 ? UINT64_MAX : ms * 1000;
+        }
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 &&
+            lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0) {
+                ws_http_start(c, wsi);  /* no body: no LWS_CALLBACK_HTTP_BODY_COMPLETION either */
+                return 0;
+        }
+        return 0;       /* the body follows: LWS_CALLBACK_HTTP_BODY, then _COMPLETION */
+}
+
+static int ws_http_body(struct ws_conn *c, struct lws *wsi, const void *in, size_t len) {
+        size_t limit = c->ws->broker->options->max_frame_size;
+        char *p;
+
+        if (c->http_status || len > limit - MIN(c->http_body_len, limit)) {
+                if (!c->http_status)
+                        ws_http_refuse(c, wsi, 413, "org.mbus.Error.LimitsExceeded",
+                                       "the request body is larger than the frame size limit");
+                return 0;
+        }
+        p = realloc(c->http_body, c->http_body_len + len + 1);
+        if (!p)
+                return -ENOMEM;
+        c->http_body = p;
+        memcpy(c->http_body + c->http_body_len, in, len);
+        c->http_body_len += len;
+        c->http_body[c->http_body_len] = 0;
+        return 0;
+}
+
+/* Writes the answer, if there is one yet. Returns -1 to close. */
+static int ws_http_respond(struct ws_conn *c, struct lws *wsi) {
+        _cleanup_free_ char *metrics = NULL, *refusal = NULL;
+        _cleanup_free_ uint8_t *buf = NULL;
+        const char *body = NULL, *error = NULL, *type = "application/json";
+        int status = c->http_status;
+        size_t len, head = 1024;
+        uint8_t *p, *end;
+
+        if (!status && c->http)
+                status = mbus_http_call_result(c->http, &body, &error);
+        if (!status)
+                return 0;
+        if (c->http_status) {
+                _cleanup_json_ json_object *o = json_object_new_object();
+
+                if (!o || json_object_object_add(o, "error", json_object_new_string(c->http_error)) < 0 ||
+                    json_object_object_add(o, "message", json_object_new_string(c->http_message)) < 0)
+                        return -1;
+                refusal = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                if (!refusal)
+                        return -1;
+                body = refusal;
+        } else if (c->http_metrics && status == 200) {
+                if (mbus_http_metrics_format(body, &metrics) < 0)
+                        return -1;
+                body = metrics;
+                type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+        }
+        len = strlen(body);
+        buf = malloc(LWS_PRE + head + len);
+        if (!buf)
+                return -1;
+        p = buf + LWS_PRE;
+        end = p + head - 1;
+        if (lws_add_http_common_headers(wsi, (unsigned) status, type, len, &p, end) ||
+            lws_finalize_write_http_header(wsi, buf + LWS_PRE, &p, end))
+                return -1;
+        memcpy(buf + LWS_PRE, body, len);
+        if (lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) < (int) len)
+                return -1;
+
+        /* Ready for the next request on this connection. */
+        c->http = mbus_http_call_free(c->http);
+        free(c->http_body);
+        c->http_body = NULL;
+        c->http_body_len = 0;
+        c->http_status = 0;
+        c->http_metrics = false;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
         struct ws_conn *c;
         int r = 0;
@@ -373,10 +569,23 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
                         r = ws_writeable(c, wsi);
                 break;
         case LWS_CALLBACK_HTTP:
-                /* Plain HTTP on a WebSocket listener: nothing served yet. */
-                if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
+                /* Only the call mounts come here; files are libwebsockets' own. */
+                if (!c)
                         return -1;
-                return lws_http_transaction_completed(wsi);
+                r = ws_http_request(c, wsi);
+                break;
+        case LWS_CALLBACK_HTTP_BODY:
+                if (c)
+                        r = ws_http_body(c, wsi, in, len);
+                break;
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+                if (c && !c->http_status)
+                        ws_http_start(c, wsi);
+                break;
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+                if (c)
+                        r = ws_http_respond(c, wsi);
+                break;
         case LWS_CALLBACK_WSI_DESTROY:
                 if (c) {
                         lws_set_opaque_user_data(wsi, NULL);
@@ -480,7 +689,21 @@ int mbus_ws_new(struct mbus_ws **ret, struct mbus_broker *b) {
                 .def = "index.html",
                 .origin_protocol = LWSMPRO_FILE,
         };
-        info.mounts = &ws->mount;
+        ws->mount_call = (struct lws_http_mount) {
+                .mount_next = &ws->mount,
+                .mountpoint = HTTP_CALL_PATH,
+                .mountpoint_len = strlen(HTTP_CALL_PATH),
+                .origin = WS_PROTOCOL,
+                .origin_protocol = LWSMPRO_CALLBACK,
+        };
+        ws->mount_metrics = (struct lws_http_mount) {
+                .mount_next = &ws->mount_call,
+                .mountpoint = HTTP_METRICS_PATH,
+                .mountpoint_len = strlen(HTTP_METRICS_PATH),
+                .origin = WS_PROTOCOL,
+                .origin_protocol = LWSMPRO_CALLBACK,
+        };
+        info.mounts = &ws->mount_metrics;
         info.vhost_name = "ws";
         info.alpn = "http/1.1";         /* WebSocket over HTTP/2 would be one socket for many peers */
         ws->vhost = lws_create_vhost(ws->context, &info);

@@ -236,3 +236,50 @@ bool ws_client_closed(struct ws_client *c) {
                         return false;
         }
 }
+
+int http_client_request(unsigned port, const char *method, const char *path, const char *body, char *buf,
+                        size_t size) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct ws_client c = { .fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) };
+        char head[1024];
+        size_t n = 0;
+        int r;
+
+        if (c.fd < 0)
+                return -errno;
+        if (connect(c.fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                r = -errno;
+                ws_client_close(&c);
+                return r;
+        }
+        if (body)
+                (void) snprintf(head, sizeof(head),
+                                "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n"
+                                "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                                method, path, port, strlen(body));
+        else
+                (void) snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n",
+                                method, path, port);
+        r = ws_client_write(&c, head, strlen(head));
+        if (r >= 0 && body)
+                r = ws_client_write(&c, body, strlen(body));
+        while (r >= 0 && n + 1 < size) {
+                ssize_t k = ws_client_read_some(&c, buf + n, size - 1 - n);
+
+                if (k <= 0)
+                        break;
+                n += (size_t) k;
+        }
+        buf[n] = 0;
+        ws_client_close(&c);
+        if (r < 0)
+                return r;
+        return n > 12 && strncmp(buf, "HTTP/1.", 7) == 0 ? atoi(buf + 9) : -EBADMSG;
+}
+
+const char *http_client_body(const char *response) {
+        const char *p = strstr(response, "\r\n\r\n");
+
+        return p ? p + 4 : "";
+}

@@ -48,3 +48,13 @@ int ws_client_send(struct ws_client *c, int opcode, const void *data, size_t len
 int ws_client_recv(struct ws_client *c, char **ret, size_t *ret_len);
 /* Waits until the server closes the connection (a close frame, or the end); false on timeout. */
 bool ws_client_closed(struct ws_client *c);
+
+/*
+ * Sends one HTTP/1.1 request with "Connection: close" to 127.0.0.1:port (body NULL: none) and
+ * reads the whole response (status line, headers, body) into buf, NUL-terminated. Returns the
+ * status code, or a negative errno.
+ */
+int http_client_request(unsigned port, const char *method, const char *path, const char *body, char *buf,
+                        size_t size);
+/* The body of a response read by http_client_request(): after the first empty line. */
+const char *http_client_body(const char *response);
