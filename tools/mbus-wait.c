@@ -42,8 +42,7 @@ static void help(void) {
                "\n"
                "  -h --help             Show this help and exit\n"
                "     --version          Show the version and exit\n"
-               "  -a --address ADDRESS  Broker address (default: $MBUS_ADDRESS, else the\n"
-               "                        default socket)\n"
+               TOOL_BUS_HELP
                "  -t --timeout SEC      Give up after SEC seconds (fractions allowed;\n"
                "                        default: wait forever)\n"
                "  -q --quiet            Do not say which namespaces are missing on timeout\n"
@@ -61,6 +60,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "address", required_argument, NULL, 'a'         },
                 { "timeout", required_argument, NULL, 't'         },
                 { "quiet",   no_argument,       NULL, 'q'         },
+                TOOL_BUS_LONG_OPTIONS,
                 {}
         };
         int c;
@@ -75,7 +75,10 @@ static int parse_argv(int argc, char *argv[]) {
                         printf("mbus-wait %s\n", MBUS_VERSION);
                         return 0;
                 case 'a':
-                        arg_address = optarg;
+                case TOOL_ARG_SYSTEM:
+                case TOOL_ARG_USER:
+                        if (tool_set_bus(c, optarg, &arg_address) < 0)
+                                return -EINVAL;
                         break;
                 case 't':
                         if (tool_parse_timeout_option(optarg, &arg_timeout) < 0)
