@@ -34,7 +34,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "tools/bench-tls.h"
+#include "tools/bench/tls.h"
 #include "tools/tool-util.h"
 #include "util/fd-util.h"
 #include "util/macro.h"

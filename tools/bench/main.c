@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * mbus-bench: measures a broker, and the machine it runs on, in one run so that the targets
+ * can be stated as ratios in which machine noise cancels.
+ *
+ * Scenarios (each one run --runs times; every figure is reported as the median over the runs,
+ * with the minimum and maximum):
+ *   floor          two processes ping-pong 64 bytes over a socketpair, no broker: the round
+ *                  trip any bus must add its own work to
+ *   rpc-seq        one caller, one echo service in another process, sequential mbus_call()s
+ *                  with {"seq":N,"data":"<64 x>"}: calls/s, latency p50/p99, and the broker's
+ *                  CPU time per call (from /proc/PID/schedstat, else /proc/PID/stat)
+ *   rpc-pipelined  the same with 64 calls outstanding through mbus_call_async(): calls/s
+ *   fanout         one publisher, 8 subscriber processes, 100,000 events of ~100 bytes:
+ *                  delivered/s and events lost; the publisher sends an mbus_ping() every
+ *                  --pace events so it cannot run ahead of the broker by more than that
+ *   idle           N idle connections: growth of the broker's VmRSS per peer
+ *   dbus           (--peer dbus) rpc-seq against a private dbus-daemon through sd-bus
+ *   tls            (--scenario tls) a broker listening on a socket and on TLS: rpc-seq over
+ *                  each and the ratio, fanout over TLS, full and resumed handshakes/s, the
+ *                  same against openssl s_server timed by openssl s_time, and KiB per idle
+ *                  peer of each; certificates made with the openssl command unless given
+ *
+ * Without --address every scenario run gets a fresh mbus-broker of its own on a socket in a
+ * temporary directory (so idle memory is not flattered by memory freed by an earlier run);
+ * with --address it uses that broker and finds its pid with SO_PEERCRED (a tcp:// or tls://
+ * address, passed through to libmbus, tells no pid: no broker CPU figures, no idle).
+ *
+ * Every helper process is forked before the parent opens a connection, reports "ready" and
+ * its results through a pipe, and exits when the pipe's other end closes: nothing depends on
+ * sleeps, and nothing outlives the benchmark.
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <json-c/json.h>
+#include <mbus/mbus.h>
+
+#include "config.h"
+#include "proto/names.h"
+#include "tools/bench/bench.h"
+#include "tools/tool-util.h"
+#include "util/fd-util.h"
+#include "util/json-util.h"
+#include "util/macro.h"
+#include "util/time-util.h"
+
+const char *const bench_scenario_names[_BENCH_SCENARIO_MAX] = {
+        [BENCH_FLOOR] = "floor",
+        [BENCH_RPC_SEQ] = "rpc-seq",
+        [BENCH_RPC_PIPELINED] = "rpc-pipelined",
+        [BENCH_FANOUT] = "fanout",
+        [BENCH_IDLE] = "idle",
+        [BENCH_DBUS] = "dbus",
+        [BENCH_TLS] = "tls",
+};
+
+/* Not in the default set: they need another program (dbus-daemon; openssl) and take longer. */
+#define BENCH_SCENARIOS_OPTIONAL ((1u << BENCH_DBUS) | (1u << BENCH_TLS))
+
+const char *arg_address = NULL;
+const char *arg_broker = NULL;
+bool arg_json = false;
+uint64_t arg_runs = 1;
+unsigned arg_scenarios = 0;      /* bit per enum bench_scenario; 0: the default set */
+uint64_t arg_calls = 20000;
+uint64_t arg_window = 64;
+uint64_t arg_events = 100000;
+uint64_t arg_subscribers = 8;
+uint64_t arg_pace = 1000;
+uint64_t arg_idle = 1000;
+static const char *arg_tls_cert = NULL;         /* the client's; handed to libmbus as $MBUS_TLS_* */
+static const char *arg_tls_key = NULL;
+static const char *arg_tls_ca = NULL;
+static const char *arg_broker_tls_cert = NULL;
+static const char *arg_broker_tls_key = NULL;
+uint64_t arg_tls_seconds = 2;
+static int bench_run_scenario(struct bench *b, enum bench_scenario s) {
+        struct bench_broker bb = {};
+        const char *address = arg_address;
+        int r;
+
+        if (s == BENCH_FLOOR)
+                return bench_floor(b);
+        if (s == BENCH_DBUS)
+                return bench_dbus(b);
+        if (s == BENCH_TLS)
+                return bench_tls(b);
+
+        if (!address) {
+                r = bench_broker_start(&bb, b->broker_path, /* tls= */ NULL);
+                if (r < 0) {
+                        tool_error("cannot start %s: %s", b->broker_path,
+                                   r == -ECHILD ? "it exited at once" : strerror(-r));
+                        return r;
+                }
+                address = bb.address;
+        }
+
+        switch (s) {
+        case BENCH_RPC_SEQ:
+                r = bench_rpc_seq(b, address);
+                break;
+        case BENCH_RPC_PIPELINED:
+                r = bench_rpc_pipelined(b, address);
+                break;
+        case BENCH_FANOUT:
+                r = bench_fanout(b, address);
+                break;
+        case BENCH_IDLE:
+                r = bench_idle(b, address);
+                break;
+        default:
+                assert(false);
+                r = -EINVAL;
+        }
+        bench_broker_stop(&bb);
+        return r;
+}
+static double read_loadavg(void) {
+        double v = NAN;
+        FILE *f = fopen("/proc/loadavg", "re");
+
+        if (f) {
+                if (fscanf(f, "%lf", &v) != 1)
+                        v = NAN;
+                fclose(f);
+        }
+        return v;
+}
+
+static void raise_fd_limit(uint64_t need) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return;
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+                rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : MIN((rlim_t) need, rl.rlim_max);
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+/* ---- command line ------------------------------------------------------------------------ */
+
+static void help(void) {
+        printf("Usage: %s [OPTIONS]\n"
+               "       %s [--address ADDRESS] serve-echo NAMESPACE\n"
+               "\n"
+               "Benchmark the mbus broker and compare it with targets measured in the same run.\n"
+               "serve-echo serves NAMESPACE with a procedure Echo that returns its arguments,\n"
+               "until SIGTERM or SIGINT (exit 0) or until the connection to the broker breaks\n"
+               "(exit 1, for Restart=on-failure).\n"
+               "\n"
+               "  -h --help              Show this help and exit\n"
+               "     --version           Show the version and exit\n"
+               "  -a --address ADDRESS   Measure the broker at ADDRESS instead of starting one\n"
+               "     --broker PATH       The mbus-broker binary to start (default: $MBUS_BROKER,\n"
+               "                         else the one of the build tree or next to mbus-bench)\n"
+               "  -s --scenario NAME     Run scenario NAME (repeatable): floor, rpc-seq,\n"
+               "                         rpc-pipelined, fanout, idle, dbus, tls (default: all but\n"
+               "                         dbus and tls)\n"
+               "     --peer dbus         Also run rpc-seq against a private dbus-daemon (sd-bus)\n"
+               "  -r --runs N            Run every scenario N times, report medians, min, max (1)\n"
+               "  -j --json              Print one JSON object instead of a table\n"
+               "     --calls N           Calls in floor, rpc-seq, rpc-pipelined, dbus (20000)\n"
+               "     --window N          Calls outstanding in rpc-pipelined (64)\n"
+               "     --events N          Events published in fanout (100000)\n"
+               "     --subscribers N     Subscriber processes in fanout (8)\n"
+               "     --pace N            fanout: wait for a PONG every N events, 0: never (1000)\n"
+               "     --idle-peers N      Connections in idle (1000)\n"
+               "     --tls-cert FILE     Client certificate for a tls:// --address, PEM\n"
+               "     --tls-key FILE      Its private key, PEM\n"
+               "     --tls-ca FILE       CA bundle the broker's certificate must chain to\n"
+               "     --broker-tls-cert FILE  tls: the broker's certificate, PEM; with its\n"
+               "     --broker-tls-key FILE   key and the three above (default: made with openssl)\n"
+               "     --tls-seconds N     tls: seconds of each handshake measurement (2)\n",
+               program_invocation_short_name, program_invocation_short_name);
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_BROKER,
+                ARG_PEER,
+                ARG_CALLS,
+                ARG_WINDOW,
+                ARG_EVENTS,
+                ARG_SUBSCRIBERS,
+                ARG_PACE,
+                ARG_IDLE,
+                ARG_TLS_CERT,
+                ARG_TLS_KEY,
+                ARG_TLS_CA,
+                ARG_BROKER_TLS_CERT,
+                ARG_BROKER_TLS_KEY,
+                ARG_TLS_SECONDS,
+        };
+        static const struct option options[] = {
+                { "help",        no_argument,       NULL, 'h'             },
+                { "version",     no_argument,       NULL, ARG_VERSION     },
+                { "address",     required_argument, NULL, 'a'             },
+                { "broker",      required_argument, NULL, ARG_BROKER      },
+                { "scenario",    required_argument, NULL, 's'             },
+                { "peer",        required_argument, NULL, ARG_PEER        },
+                { "runs",        required_argument, NULL, 'r'             },
+                { "json",        no_argument,       NULL, 'j'             },
+                { "calls",       required_argument, NULL, ARG_CALLS       },
+                { "window",      required_argument, NULL, ARG_WINDOW      },
+                { "events",      required_argument, NULL, ARG_EVENTS      },
+                { "subscribers", required_argument, NULL, ARG_SUBSCRIBERS },
+                { "pace",        required_argument, NULL, ARG_PACE        },
+                { "idle-peers",  required_argument, NULL, ARG_IDLE        },
+                { "tls-cert",    required_argument, NULL, ARG_TLS_CERT    },
+                { "tls-key",     required_argument, NULL, ARG_TLS_KEY     },
+                { "tls-ca",      required_argument, NULL, ARG_TLS_CA      },
+                { "broker-tls-cert", required_argument, NULL, ARG_BROKER_TLS_CERT },
+                { "broker-tls-key",  required_argument, NULL, ARG_BROKER_TLS_KEY  },
+                { "tls-seconds", required_argument, NULL, ARG_TLS_SECONDS },
+                {}
+        };
+        static const struct {
+                int option;
+                const char *name;
+                uint64_t *value, min, max;
+        } numbers[] = {
+                { 'r',             "--runs",        &arg_runs,        1, BENCH_MAX_RUNS },
+                { ARG_CALLS,       "--calls",       &arg_calls,       1, 100000000      },
+                { ARG_WINDOW,      "--window",      &arg_window,      1, 100000         },
+                { ARG_EVENTS,      "--events",      &arg_events,      1, 100000000      },
+                { ARG_SUBSCRIBERS, "--subscribers", &arg_subscribers, 1, 1000           },
+                { ARG_PACE,        "--pace",        &arg_pace,        0, 100000000      },
+                { ARG_IDLE,        "--idle-peers",  &arg_idle,        1, 1000000        },
+                { ARG_TLS_SECONDS, "--tls-seconds", &arg_tls_seconds, 1, 3600           },
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "ha:s:r:j", options, NULL)) >= 0) {
+                bool found = false;
+
+                for (size_t i = 0; i < ELEMENTSOF(numbers); i++)
+                        if (numbers[i].option == c) {
+                                if (tool_parse_uint(optarg, numbers[i].min, numbers[i].max, numbers[i].value) < 0) {
+                                        tool_error("invalid %s '%s': expected an integer in %" PRIu64 "..%" PRIu64,
+                                                   numbers[i].name, optarg, numbers[i].min, numbers[i].max);
+                                        return -EINVAL;
+                                }
+                                found = true;
+                        }
+                if (found)
+                        continue;
+
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("mbus-bench %s\n", MBUS_VERSION);
+                        return 0;
+                case 'a':
+                        arg_address = optarg;
+                        break;
+                case ARG_BROKER:
+                        arg_broker = optarg;
+                        break;
+                case 's': {
+                        size_t i;
+
+                        for (i = 0; i < _BENCH_SCENARIO_MAX; i++)
+                                if (strcmp(optarg, bench_scenario_names[i]) == 0)
+                                        break;
+                        if (i >= _BENCH_SCENARIO_MAX) {
+                                tool_error("unknown scenario '%s' (see --help)", optarg);
+                                return -EINVAL;
+                        }
+                        arg_scenarios |= 1u << i;
+                        break;
+                }
+                case ARG_PEER:
+                        if (strcmp(optarg, "dbus") != 0) {
+                                tool_error("unknown --peer '%s': only 'dbus' is supported", optarg);
+                                return -EINVAL;
+                        }
+                        arg_scenarios |= (arg_scenarios ? 0 : ~BENCH_SCENARIOS_OPTIONAL & ((1u << _BENCH_SCENARIO_MAX) - 1)) |
+                                         (1u << BENCH_DBUS);
+                        break;
+                case 'j':
+                        arg_json = true;
+                        break;
+                case ARG_TLS_CERT:
+                        arg_tls_cert = optarg;
+                        break;
+                case ARG_TLS_KEY:
+                        arg_tls_key = optarg;
+                        break;
+                case ARG_TLS_CA:
+                        arg_tls_ca = optarg;
+                        break;
+                case ARG_BROKER_TLS_CERT:
+                        arg_broker_tls_cert = optarg;
+                        break;
+                case ARG_BROKER_TLS_KEY:
+                        arg_broker_tls_key = optarg;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (arg_scenarios == 0)
+                arg_scenarios = ((1u << _BENCH_SCENARIO_MAX) - 1) & ~BENCH_SCENARIOS_OPTIONAL;
+        if ((arg_broker_tls_cert || arg_broker_tls_key) &&
+            !(arg_broker_tls_cert && arg_broker_tls_key && arg_tls_cert && arg_tls_key && arg_tls_ca)) {
+                tool_error("--broker-tls-cert and --broker-tls-key go with each other and with --tls-cert, "
+                           "--tls-key and --tls-ca");
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int run_serve_echo(int argc, char *argv[]) {
+        struct sigaction sa = { .sa_handler = bench_on_signal };
+        int r;
+
+        if (argc != 2) {
+                tool_error("expected serve-echo NAMESPACE (see --help)");
+                return TOOL_EXIT_USAGE;
+        }
+        if (!mbus_namespace_is_valid(argv[1])) {
+                tool_error("invalid namespace '%s'", argv[1]);
+                return TOOL_EXIT_USAGE;
+        }
+        /* No SA_RESTART: a signal must interrupt poll(). */
+        (void) sigaction(SIGTERM, &sa, NULL);
+        (void) sigaction(SIGINT, &sa, NULL);
+
+        /* echo_serve() has said what went wrong */
+        r = echo_serve(arg_address, argv[1], /* ready_fd= */ -EBADF, /* stop_fd= */ -EBADF);
+        return r < 0 ? TOOL_EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int main(int argc, char *argv[]) {
+        struct bench b = {};
+        int r, ret = EXIT_SUCCESS;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? TOOL_EXIT_USAGE : EXIT_SUCCESS;
+
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        /* Through the environment, libmbus gives them to every tls:// connection without
+         * parameters of its own, in this process and in every helper forked from it. */
+        if ((arg_tls_cert && setenv("MBUS_TLS_CERT", arg_tls_cert, 1) < 0) ||
+            (arg_tls_key && setenv("MBUS_TLS_KEY", arg_tls_key, 1) < 0) ||
+            (arg_tls_ca && setenv("MBUS_TLS_CA", arg_tls_ca, 1) < 0)) {
+                tool_error("cannot set the TLS files: %m");
+                return TOOL_EXIT_FAILURE;
+        }
+
+        if (optind < argc) {
+                if (strcmp(argv[optind], "serve-echo") == 0)
+                        return run_serve_echo(argc - optind, argv + optind);
+                tool_error("unknown command '%s' (see --help)", argv[optind]);
+                return TOOL_EXIT_USAGE;
+        }
+
+        /* The idle scenario holds that many connections, and the broker inherits the limit. */
+        raise_fd_limit(arg_idle + 256);
+
+        /* tls always starts brokers of its own: it needs one with a UNIX and a TLS listener */
+        if ((!arg_address && (arg_scenarios & ~((1u << BENCH_FLOOR) | (1u << BENCH_DBUS)))) ||
+            (arg_scenarios & (1u << BENCH_TLS))) {
+                b.broker_path = bench_find_broker();
+                if (!b.broker_path) {
+                        tool_error("cannot find mbus-broker: pass --broker PATH, set $MBUS_BROKER, or --address");
+                        return TOOL_EXIT_FAILURE;
+                }
+                if (access(b.broker_path, X_OK) < 0) {
+                        tool_error("cannot run %s: %m", b.broker_path);
+                        free(b.broker_path);
+                        return TOOL_EXIT_FAILURE;
+                }
+        }
+
+        if (arg_scenarios & (1u << BENCH_TLS)) {
+                if (arg_broker_tls_cert)
+                        r = bench_tls_files_use(&b.tls, arg_tls_cert, arg_tls_key, arg_tls_ca, arg_broker_tls_cert,
+                                                arg_broker_tls_key);
+                else
+                        r = bench_tls_files_make(&b.tls);
+                if (r < 0) {
+                        free(b.broker_path);
+                        return TOOL_EXIT_FAILURE;
+                }
+        }
+
+        b.n_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        b.loadavg_start = read_loadavg();
+        for (uint64_t run = 0; run < arg_runs; run++)
+                for (enum bench_scenario s = 0; s < _BENCH_SCENARIO_MAX; s++) {
+                        if (!(arg_scenarios & (1u << s)))
+                                continue;
+                        if (!arg_json)
+                                fprintf(stderr, "mbus-bench: run %" PRIu64 "/%" PRIu64 ": %s\n", run + 1, arg_runs,
+                                        bench_scenario_names[s]);
+                        r = bench_run_scenario(&b, s);
+                        if (r < 0) {
+                                tool_error("scenario %s failed: %s", bench_scenario_names[s], strerror(-r));
+                                ret = TOOL_EXIT_FAILURE;
+                        }
+                }
+
+        b.loadavg_end = read_loadavg();
+        if (arg_json)
+                r = bench_print_json(&b);
+        else {
+                bench_print_text(&b);
+                r = 0;
+        }
+        free(b.broker_path);
+        bench_tls_files_done(&b.tls);
+        if (r < 0)
+                ret = TOOL_EXIT_FAILURE;
+        return ret;
+}
