@@ -26,19 +26,25 @@ struct mbus_conn;
 #define BENCH_FANOUT_NAMESPACE "org.mbus.BenchFanout"
 #define BENCH_DBUS_NAME "org.mbus.BenchEcho"
 #define BENCH_MAX_RUNS 99
-#define BENCH_MAX_METRICS 64
+#define BENCH_MAX_METRICS 256
 #define BENCH_WARMUP 1000
 #define BENCH_READY_TIMEOUT_USEC (10 * USEC_PER_SEC)
 #define BENCH_CALL_TIMEOUT_USEC (10 * USEC_PER_SEC)
 #define BENCH_FANOUT_IDLE_USEC (5 * USEC_PER_SEC)
 
+/* In the order each run runs them: a peer's figures come from the same run as mbus's. */
 enum bench_scenario {
         BENCH_FLOOR,
         BENCH_RPC_SEQ,
         BENCH_RPC_PIPELINED,
+        BENCH_RPC_CALLERS,
         BENCH_FANOUT,
+        BENCH_FANOUT_SCALE,
+        BENCH_FANOUT_SLOW,
         BENCH_IDLE,
         BENCH_DBUS,
+        BENCH_DBUS_BROKER,
+        BENCH_NATS,
         BENCH_TLS,
         _BENCH_SCENARIO_MAX,
 };
@@ -56,13 +62,15 @@ extern uint64_t arg_window;
 extern uint64_t arg_events;
 extern uint64_t arg_subscribers;
 extern uint64_t arg_pace;
-extern uint64_t arg_idle;
+extern uint64_t arg_idle;               /* the first of arg_idle_sizes, for tls */
+extern uint64_t arg_idle_sizes[8];
+extern size_t arg_n_idle_sizes;
 extern uint64_t arg_tls_seconds;
 
 /* One measured quantity, one value per run; reported as the median, with min and max. */
 struct bench_metric {
-        const char *scenario;
-        const char *name;
+        char scenario[32];
+        char name[48];                  /* copied: scaling scenarios format theirs ("s64_...") */
         const char *unit;
         double values[BENCH_MAX_RUNS];
         size_t n_values;
@@ -120,7 +128,12 @@ json_object *bench_payload(uint64_t seq, size_t data_len);
 /* broker.c: a broker of our own */
 char *bench_find_broker(void);
 void bench_broker_stop(struct bench_broker *bb);
-int bench_broker_start(struct bench_broker *bb, const char *path, const struct bench_tls_files *tls);
+/* extra_args: NULL, or more broker options (a NULL-terminated list), e.g. larger limits */
+int bench_broker_start(struct bench_broker *bb, const char *path, const struct bench_tls_files *tls,
+                       const char *const *extra_args);
+/* Stops the broker with SIGTERM, waiting up to timeout for it to exit; returns the time it took
+ * to exit (0 if there was no broker to stop), or USEC_INFINITY if it had to be killed. */
+usec_t bench_broker_stop_timed(struct bench_broker *bb, usec_t timeout);
 
 /* echo.c: the echo service */
 void bench_on_signal(int sig);
@@ -137,22 +150,73 @@ struct rpc_seq_result {
 int rpc_seq_run(const char *address, pid_t broker_pid, struct rpc_seq_result *ret);
 int bench_rpc_seq(struct bench *b, const char *address);
 int bench_rpc_pipelined(struct bench *b, const char *address);
+int bench_rpc_callers(struct bench *b, const char *address);
 
-/* scenario-fanout.c */
 struct fanout_result {
         double published_per_sec, delivered_per_sec;
-        uint64_t lost;
+        uint64_t lost;                  /* by every subscriber but a slow one, by sequence number */
+        uint64_t duplicates, reordered, invalid;        /* by every subscriber */
+        double broker_cpu_usec_per_delivery;            /* NAN when the broker's pid is unknown */
+        double subscriber_cpu_usec_per_delivery;
+        double slow_missed, broker_dropped;             /* slow only, else NAN */
 };
-int fanout_run(const char *address, struct fanout_result *ret);
+
+/* What a fanout subscriber (of mbus or of a peer) tells the parent when it is done. */
+struct fanout_report {
+        uint64_t received;              /* events, duplicates included */
+        uint64_t distinct;              /* different sequence numbers */
+        uint64_t duplicates;            /* a number seen again */
+        uint64_t reordered;             /* a number below one seen before (and new) */
+        uint64_t invalid;               /* no sequence number, or one never published */
+        uint64_t cpu_usec;              /* the subscriber's own CPU time, subscribed to done */
+        usec_t last_usec;               /* when the last event came */
+        int32_t error;
+};
+
+/* A subscriber's sequence check: a bit per number it may see. */
+struct fanout_seq {
+        uint8_t *seen;
+        uint64_t n_events, highest;     /* highest: 1 + the largest number seen so far */
+        struct fanout_report rep;
+};
+int fanout_seq_init(struct fanout_seq *s, uint64_t n_events);
+void fanout_seq_done(struct fanout_seq *s);
+/* Counts one event; seq < 0 when it carried no number. */
+void fanout_seq_note(struct fanout_seq *s, int64_t seq);
+/* The calling process's CPU time, µs. */
+usec_t fanout_cpu_usec(void);
+/*
+ * Reads the reports of n subscribers after they were told to finish: n_events each, the last
+ * one slow if slow. Fills the counts, delivered/s from t_start and the subscribers' CPU per
+ * delivery of res; *ret_total: deliveries. Returns 0, or a negative errno after saying why.
+ */
+int fanout_collect(const int *fds, size_t n, uint64_t n_events, bool slow, usec_t t_start, usec_t t_sent,
+                   struct fanout_result *res, uint64_t *ret_total);
+
+/* scenario-fanout.c */
+/* slow: the last of the n_subscribers reads slowly (fanout-slow) */
+int fanout_run(const char *address, uint64_t n_subscribers, uint64_t n_events, bool slow,
+               struct fanout_result *ret);
+/* Records res as figures prefix<name> of scenario. */
+void fanout_record(struct bench *b, const char *scenario, const char *prefix, const struct fanout_result *res);
 int bench_fanout(struct bench *b, const char *address);
+int bench_fanout_scale(struct bench *b, const char *address);
+int bench_fanout_slow(struct bench *b);
 
 /* scenario-idle.c */
 int idle_run(const char *address, pid_t broker_pid, uint64_t *ret_rss_before, double *ret_kib_per_peer);
-int bench_idle(struct bench *b, const char *address);
+int bench_idle(struct bench *b);
 
 /* scenario-floor.c, peer-dbus.c, scenario-tls.c: each runs a whole scenario */
 int bench_floor(struct bench *b);
-int bench_dbus(struct bench *b);
+enum bench_dbus_kind {
+        BENCH_DBUS_DAEMON,              /* scenario "dbus" */
+        BENCH_DBUS_BROKER_LAUNCH,       /* scenario "dbus-broker" */
+        _BENCH_DBUS_KIND_MAX,
+};
+int bench_dbus(struct bench *b, enum bench_dbus_kind kind);
+/* peer-nats.c, built with libnats only: -EOPNOTSUPP without */
+int bench_nats(struct bench *b);
 int bench_tls(struct bench *b);
 
 /* report.c */

@@ -68,12 +68,16 @@ char *bench_find_broker(void) {
         return NULL;
 }
 
-void bench_broker_stop(struct bench_broker *bb) {
+usec_t bench_broker_stop_timed(struct bench_broker *bb, usec_t timeout) {
+        usec_t took = 0;
+
         if (bb->pid > 0) {
+                usec_t t0 = now_usec(CLOCK_MONOTONIC);
                 int r;
 
                 (void) kill(bb->pid, SIGTERM);
-                r = bench_wait(bb->pid, 10 * USEC_PER_SEC);
+                r = bench_wait(bb->pid, timeout);
+                took = r == -ETIMEDOUT ? USEC_INFINITY : now_usec(CLOCK_MONOTONIC) - t0;
                 if (r < 0)
                         tool_error("warning: mbus-broker (pid %d) did not exit cleanly on SIGTERM: %s",
                                    (int) bb->pid, r == -ECHILD ? "non-zero exit status" : strerror(-r));
@@ -98,6 +102,11 @@ void bench_broker_stop(struct bench_broker *bb) {
                 (void) rmdir(bb->dir);
                 bb->dir = mfree(bb->dir);
         }
+        return took;
+}
+
+void bench_broker_stop(struct bench_broker *bb) {
+        (void) bench_broker_stop_timed(bb, 10 * USEC_PER_SEC);
 }
 
 /* Writes dir/policy.d with a file per benchmark namespace that lets every peer use it. */
@@ -136,7 +145,8 @@ static int bench_broker_write_policy(struct bench_broker *bb) {
  * Starts a broker on a socket in a new temporary directory; with tls also on a TLS listener on
  * a free port of 127.0.0.1, reading the policy of that directory only (see above).
  */
-int bench_broker_start(struct bench_broker *bb, const char *path, const struct bench_tls_files *tls) {
+int bench_broker_start(struct bench_broker *bb, const char *path, const struct bench_tls_files *tls,
+                       const char *const *extra_args) {
         char tmpl[] = "/tmp/mbus-bench-XXXXXX", listen_tls[64];
         usec_t deadline;
         pid_t pid;
@@ -179,14 +189,28 @@ int bench_broker_start(struct bench_broker *bb, const char *path, const struct b
                 if (null >= 0)
                         (void) dup2(null, STDIN_FILENO);
                 (void) signal(SIGPIPE, SIG_DFL);
-                if (tls)
-                        execl(path, path, "--listen", bb->address, "--listen", listen_tls, "--tls-cert",
-                              tls->server_cert, "--tls-key", tls->server_key, "--tls-ca", tls->ca,
-                              "--config-dir", bb->dir, "--log-target", "console", "--log-level", "warning",
-                              (char *) NULL);
-                else
-                        execl(path, path, "--address", bb->address, "--log-target", "console",
-                              "--log-level", "warning", (char *) NULL);
+                const char *argv[64];
+                size_t n = 0;
+
+                argv[n++] = path;
+                if (tls) {
+                        const char *a[] = { "--listen", bb->address, "--listen", listen_tls, "--tls-cert",
+                                            tls->server_cert, "--tls-key", tls->server_key, "--tls-ca", tls->ca,
+                                            "--config-dir", bb->dir };
+                        memcpy(argv + n, a, sizeof(a));
+                        n += ELEMENTSOF(a);
+                } else {
+                        argv[n++] = "--address";
+                        argv[n++] = bb->address;
+                }
+                argv[n++] = "--log-target";
+                argv[n++] = "console";
+                argv[n++] = "--log-level";
+                argv[n++] = "warning";
+                for (size_t i = 0; extra_args && extra_args[i] && n < ELEMENTSOF(argv) - 1; i++)
+                        argv[n++] = extra_args[i];
+                argv[n] = NULL;
+                execv(path, (char *const *) argv);
                 fprintf(stderr, "mbus-bench: cannot execute %s: %m\n", path);
                 _exit(127);
         }

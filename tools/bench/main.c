@@ -67,14 +67,23 @@ const char *const bench_scenario_names[_BENCH_SCENARIO_MAX] = {
         [BENCH_FLOOR] = "floor",
         [BENCH_RPC_SEQ] = "rpc-seq",
         [BENCH_RPC_PIPELINED] = "rpc-pipelined",
+        [BENCH_RPC_CALLERS] = "rpc-callers",
         [BENCH_FANOUT] = "fanout",
+        [BENCH_FANOUT_SCALE] = "fanout-scale",
+        [BENCH_FANOUT_SLOW] = "fanout-slow",
         [BENCH_IDLE] = "idle",
         [BENCH_DBUS] = "dbus",
+        [BENCH_DBUS_BROKER] = "dbus-broker",
+        [BENCH_NATS] = "nats",
         [BENCH_TLS] = "tls",
 };
 
-/* Not in the default set: they need another program (dbus-daemon; openssl) and take longer. */
-#define BENCH_SCENARIOS_OPTIONAL ((1u << BENCH_DBUS) | (1u << BENCH_TLS))
+/* Not in the default set: they need another program (dbus-daemon, dbus-broker, nats-server;
+ * openssl) and take longer. */
+#define BENCH_SCENARIOS_PEERS ((1u << BENCH_DBUS) | (1u << BENCH_DBUS_BROKER) | (1u << BENCH_NATS))
+#define BENCH_SCENARIOS_OPTIONAL (BENCH_SCENARIOS_PEERS | (1u << BENCH_TLS))
+/* Scenarios that start brokers of their own whatever --address says. */
+#define BENCH_SCENARIOS_OWN_BROKER ((1u << BENCH_FANOUT_SLOW) | (1u << BENCH_TLS))
 
 const char *arg_address = NULL;
 const char *arg_broker = NULL;
@@ -85,28 +94,49 @@ uint64_t arg_calls = 20000;
 uint64_t arg_window = 64;
 uint64_t arg_events = 100000;
 uint64_t arg_subscribers = 8;
-uint64_t arg_pace = 1000;
+uint64_t arg_pace = 0;
 uint64_t arg_idle = 1000;
+uint64_t arg_idle_sizes[8] = { 1000, 5000, 10000 };
+size_t arg_n_idle_sizes = 3;
 static const char *arg_tls_cert = NULL;         /* the client's; handed to libmbus as $MBUS_TLS_* */
 static const char *arg_tls_key = NULL;
 static const char *arg_tls_ca = NULL;
 static const char *arg_broker_tls_cert = NULL;
 static const char *arg_broker_tls_key = NULL;
 uint64_t arg_tls_seconds = 2;
+#ifndef MBUS_BENCH_NATS
+int bench_nats(struct bench *b) {
+        tool_error("nats: this mbus-bench was built without libnats");
+        return -EOPNOTSUPP;
+}
+#endif
+
 static int bench_run_scenario(struct bench *b, enum bench_scenario s) {
         struct bench_broker bb = {};
         const char *address = arg_address;
         int r;
 
-        if (s == BENCH_FLOOR)
+        switch (s) {
+        case BENCH_FLOOR:
                 return bench_floor(b);
-        if (s == BENCH_DBUS)
-                return bench_dbus(b);
-        if (s == BENCH_TLS)
+        case BENCH_FANOUT_SLOW:
+                return bench_fanout_slow(b);
+        case BENCH_IDLE:
+                return bench_idle(b);
+        case BENCH_DBUS:
+                return bench_dbus(b, BENCH_DBUS_DAEMON);
+        case BENCH_DBUS_BROKER:
+                return bench_dbus(b, BENCH_DBUS_BROKER_LAUNCH);
+        case BENCH_NATS:
+                return bench_nats(b);
+        case BENCH_TLS:
                 return bench_tls(b);
+        default:
+                break;
+        }
 
         if (!address) {
-                r = bench_broker_start(&bb, b->broker_path, /* tls= */ NULL);
+                r = bench_broker_start(&bb, b->broker_path, /* tls= */ NULL, /* extra_args= */ NULL);
                 if (r < 0) {
                         tool_error("cannot start %s: %s", b->broker_path,
                                    r == -ECHILD ? "it exited at once" : strerror(-r));
@@ -122,11 +152,14 @@ static int bench_run_scenario(struct bench *b, enum bench_scenario s) {
         case BENCH_RPC_PIPELINED:
                 r = bench_rpc_pipelined(b, address);
                 break;
+        case BENCH_RPC_CALLERS:
+                r = bench_rpc_callers(b, address);
+                break;
         case BENCH_FANOUT:
                 r = bench_fanout(b, address);
                 break;
-        case BENCH_IDLE:
-                r = bench_idle(b, address);
+        case BENCH_FANOUT_SCALE:
+                r = bench_fanout_scale(b, address);
                 break;
         default:
                 assert(false);
@@ -246,7 +279,6 @@ static int parse_argv(int argc, char *argv[]) {
                 { ARG_EVENTS,      "--events",      &arg_events,      1, 100000000      },
                 { ARG_SUBSCRIBERS, "--subscribers", &arg_subscribers, 1, 1000           },
                 { ARG_PACE,        "--pace",        &arg_pace,        0, 100000000      },
-                { ARG_IDLE,        "--idle-peers",  &arg_idle,        1, 1000000        },
                 { ARG_TLS_SECONDS, "--tls-seconds", &arg_tls_seconds, 1, 3600           },
         };
         int c;
@@ -292,14 +324,53 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_scenarios |= 1u << i;
                         break;
                 }
-                case ARG_PEER:
-                        if (strcmp(optarg, "dbus") != 0) {
-                                tool_error("unknown --peer '%s': only 'dbus' is supported", optarg);
+                case ARG_PEER: {
+                        static const struct {
+                                const char *name;
+                                enum bench_scenario scenario;
+                        } peers[] = {
+                                { "dbus",        BENCH_DBUS        },
+                                { "dbus-daemon", BENCH_DBUS        },
+                                { "dbus-broker", BENCH_DBUS_BROKER },
+                                { "nats",        BENCH_NATS        },
+                        };
+                        size_t i;
+
+                        for (i = 0; i < ELEMENTSOF(peers); i++)
+                                if (strcmp(optarg, peers[i].name) == 0)
+                                        break;
+                        if (i >= ELEMENTSOF(peers)) {
+                                tool_error("unknown --peer '%s': dbus-daemon (or dbus), dbus-broker or nats", optarg);
                                 return -EINVAL;
                         }
+                        /* a peer comes on top of the default set unless scenarios were named */
                         arg_scenarios |= (arg_scenarios ? 0 : ~BENCH_SCENARIOS_OPTIONAL & ((1u << _BENCH_SCENARIO_MAX) - 1)) |
-                                         (1u << BENCH_DBUS);
+                                         (1u << peers[i].scenario);
                         break;
+                }
+                case ARG_IDLE: {
+                        _cleanup_free_ char *list = strdup(optarg);
+                        char *state = NULL;
+
+                        if (!list)
+                                return -ENOMEM;
+                        arg_n_idle_sizes = 0;
+                        for (char *w = strtok_r(list, ",", &state); w; w = strtok_r(NULL, ",", &state)) {
+                                if (arg_n_idle_sizes >= ELEMENTSOF(arg_idle_sizes) ||
+                                    tool_parse_uint(w, 1, 1000000, &arg_idle_sizes[arg_n_idle_sizes]) < 0) {
+                                        tool_error("invalid --idle-peers '%s': expected up to %zu integers in 1..1000000, "
+                                                   "separated by commas", optarg, ELEMENTSOF(arg_idle_sizes));
+                                        return -EINVAL;
+                                }
+                                arg_n_idle_sizes++;
+                        }
+                        if (arg_n_idle_sizes == 0) {
+                                tool_error("invalid --idle-peers '%s'", optarg);
+                                return -EINVAL;
+                        }
+                        arg_idle = arg_idle_sizes[0];
+                        break;
+                }
                 case 'j':
                         arg_json = true;
                         break;
@@ -380,12 +451,15 @@ int main(int argc, char *argv[]) {
                 return TOOL_EXIT_USAGE;
         }
 
-        /* The idle scenario holds that many connections, and the broker inherits the limit. */
-        raise_fd_limit(arg_idle + 256);
+        /* The idle scenario's broker and workers hold that many connections; they inherit the limit. */
+        uint64_t max_idle = arg_idle;
+        for (size_t i = 0; i < arg_n_idle_sizes; i++)
+                max_idle = MAX(max_idle, arg_idle_sizes[i]);
+        raise_fd_limit(max_idle + 256);
 
         /* tls always starts brokers of its own: it needs one with a UNIX and a TLS listener */
-        if ((!arg_address && (arg_scenarios & ~((1u << BENCH_FLOOR) | (1u << BENCH_DBUS)))) ||
-            (arg_scenarios & (1u << BENCH_TLS))) {
+        if ((!arg_address && (arg_scenarios & ~((1u << BENCH_FLOOR) | BENCH_SCENARIOS_PEERS))) ||
+            (arg_scenarios & BENCH_SCENARIOS_OWN_BROKER)) {
                 b.broker_path = bench_find_broker();
                 if (!b.broker_path) {
                         tool_error("cannot find mbus-broker: pass --broker PATH, set $MBUS_BROKER, or --address");

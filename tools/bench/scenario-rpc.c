@@ -229,3 +229,149 @@ finish:
                 r = -ECHILD;
         return r;
 }
+
+/* ---- rpc-callers ------------------------------------------------------------------------- */
+
+/*
+ * 1, 4 and 16 caller processes, each making sequential calls to the one echo service, all
+ * started together by one byte on their pipes: calls/s of all of them, and the broker's CPU per
+ * call. Each makes arg_calls / callers calls (at least 500), so a run costs about the same.
+ */
+struct caller_child {
+        const char *address;
+        int fd;                         /* "R" once connected; "G" from the parent; the report */
+        uint64_t n_calls;
+};
+
+struct caller_report {
+        usec_t start, end;
+        int32_t error;
+};
+
+static int caller_child_run(void *userdata) {
+        struct caller_child *c = userdata;
+        _cleanup_(mbus_conn_unrefp) struct mbus_conn *conn = NULL;
+        struct caller_report rep = {};
+        char go;
+        int r;
+
+        r = bench_connect(c->address, "mbus-bench-caller", &conn);
+        if (r < 0)
+                return r;
+        r = write_full(c->fd, "R", 1);
+        if (r >= 0)
+                r = read_full(c->fd, &go, 1, 60 * USEC_PER_SEC);
+        if (r < 0)
+                return r;
+        rep.start = now_usec(CLOCK_MONOTONIC);
+        for (uint64_t i = 0; i < c->n_calls; i++) {
+                _cleanup_(mbus_error_free) struct mbus_error error = MBUS_ERROR_NULL;
+                _cleanup_json_ json_object *args = bench_payload(i, 64), *result = NULL;
+
+                r = args ? mbus_call(conn, BENCH_ECHO_NAMESPACE, "Echo", args, BENCH_CALL_TIMEOUT_USEC, &result,
+                                     &error) : -ENOMEM;
+                if (r < 0) {
+                        tool_print_failure("rpc-callers: call failed", r, &error);
+                        rep.error = r;
+                        break;
+                }
+        }
+        rep.end = now_usec(CLOCK_MONOTONIC);
+        return write_full(c->fd, &rep, sizeof(rep));
+}
+
+static int rpc_callers_run(const char *address, uint64_t n_callers, double *ret_calls_per_sec,
+                           double *ret_broker_cpu_usec) {
+        _cleanup_(mbus_conn_unrefp) struct mbus_conn *conn = NULL;
+        int fds[16];
+        pid_t pids[16], echo_pid = 0, broker_pid;
+        uint64_t n_calls = MAX(arg_calls / n_callers, (uint64_t) 500);
+        usec_t start = USEC_INFINITY, end = 0, cpu0 = 0, cpu1 = 0;
+        bool have_cpu;
+        size_t n_started = 0;
+        int stop_fd = -EBADF, r;
+
+        assert(n_callers <= ELEMENTSOF(fds));
+        r = echo_start(address, &echo_pid, &stop_fd);
+        if (r < 0) {
+                tool_error("rpc-callers: cannot start the echo service: %s", strerror(-r));
+                return r;
+        }
+        for (; n_started < n_callers; n_started++) {
+                int sp[2];
+                char c;
+
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+                        r = -errno;
+                        goto finish;
+                }
+                struct caller_child child = { .address = address, .fd = sp[1], .n_calls = n_calls };
+                fds[n_started] = sp[0];
+                r = bench_fork(&pids[n_started], fds, n_started + 1, caller_child_run, &child);
+                safe_close(sp[1]);
+                if (r < 0) {
+                        safe_close(sp[0]);
+                        goto finish;
+                }
+                r = read_full(fds[n_started], &c, 1, BENCH_READY_TIMEOUT_USEC);
+                if (r < 0) {
+                        n_started++;
+                        goto finish;
+                }
+        }
+        r = bench_connect(address, "mbus-bench", &conn);
+        if (r < 0)
+                goto finish;
+        broker_pid = conn_peer_pid(conn);
+        have_cpu = broker_pid > 0 && proc_cpu_usec(broker_pid, &cpu0) >= 0;
+        for (size_t i = 0; i < n_started && r >= 0; i++)
+                r = write_full(fds[i], "G", 1);
+        for (size_t i = 0; i < n_started && r >= 0; i++) {
+                struct caller_report rep;
+
+                r = read_full(fds[i], &rep, sizeof(rep), 600 * USEC_PER_SEC);
+                if (r >= 0 && rep.error < 0)
+                        r = rep.error;
+                start = MIN(start, rep.start);
+                end = MAX(end, rep.end);
+        }
+        if (r < 0)
+                goto finish;
+        if (have_cpu)
+                have_cpu = proc_cpu_usec(broker_pid, &cpu1) >= 0;
+        *ret_calls_per_sec = (double) (n_calls * n_callers) * USEC_PER_SEC / (double) MAX(end - start, 1u);
+        *ret_broker_cpu_usec = have_cpu ? (double) (cpu1 - cpu0) / (double) (n_calls * n_callers) : NAN;
+finish:
+        if (r < 0)
+                tool_error("rpc-callers: %s", strerror(-r));
+        for (size_t i = 0; i < n_started; i++) {
+                safe_close(fds[i]);
+                if (bench_wait(pids[i], 20 * USEC_PER_SEC) < 0 && r >= 0)
+                        r = -ECHILD;
+        }
+        conn = mbus_conn_unref(conn);
+        if (echo_stop(echo_pid, stop_fd) < 0 && r >= 0)
+                r = -ECHILD;
+        return r;
+}
+
+int bench_rpc_callers(struct bench *b, const char *address) {
+        static const uint64_t counts[] = { 1, 4, 16 };
+
+        for (size_t i = 0; i < ELEMENTSOF(counts); i++) {
+                double calls_per_sec = 0, cpu = NAN;
+                char name[48];
+                int r;
+
+                r = rpc_callers_run(address, counts[i], &calls_per_sec, &cpu);
+                if (r < 0)
+                        return r;
+                snprintf(name, sizeof(name), "c%" PRIu64 "_calls_per_sec", counts[i]);
+                bench_record(b, "rpc-callers", name, "calls/s", calls_per_sec);
+                if (!isnan(cpu)) {
+                        snprintf(name, sizeof(name), "c%" PRIu64 "_broker_cpu_usec_per_call", counts[i]);
+                        bench_record(b, "rpc-callers", name, "µs", cpu);
+                }
+        }
+        return 0;
+}

@@ -35,7 +35,7 @@ static int tls_idle(struct bench *b, bool tls_peers, double *ret_kib_per_peer) {
         uint64_t rss0;
         int r;
 
-        r = bench_broker_start(&bb, b->broker_path, &b->tls);
+        r = bench_broker_start(&bb, b->broker_path, &b->tls, /* extra_args= */ NULL);
         if (r < 0)
                 return r;
         r = idle_run(tls_peers ? bb.tls_address : bb.address, bb.pid, &rss0, ret_kib_per_peer);
@@ -60,7 +60,7 @@ int bench_tls(struct bench *b) {
         uint16_t port;
         int r;
 
-        r = bench_broker_start(&bb, b->broker_path, &b->tls);
+        r = bench_broker_start(&bb, b->broker_path, &b->tls, /* extra_args= */ NULL);
         if (r < 0) {
                 tool_error("tls: cannot start %s: %s", b->broker_path, r == -ECHILD ? "it exited at once" : strerror(-r));
                 return r;
@@ -69,7 +69,7 @@ int bench_tls(struct bench *b) {
         if (r >= 0)
                 r = rpc_seq_run(bb.tls_address, bb.pid, &seq_tls);
         if (r >= 0)
-                r = fanout_run(bb.tls_address, &fan);
+                r = fanout_run(bb.tls_address, arg_subscribers, arg_events, /* slow= */ false, &fan);
         if (r >= 0)
                 r = bench_tls_handshakes(&b->tls, bb.tls_port, /* resume= */ false, duration, &full);
         if (r >= 0)
@@ -105,7 +105,7 @@ int bench_tls(struct bench *b) {
                 bench_record(b, "tls", "unix_broker_cpu_usec_per_call", "µs", seq_unix.broker_cpu_usec);
         }
         bench_record(b, "tls", "fanout_delivered_per_sec", "events/s", fan.delivered_per_sec);
-        bench_record(b, "tls", "fanout_lost", "events", (double) fan.lost);
+        bench_record(b, "tls", "fanout_lost", "events", (double) (fan.lost + fan.duplicates + fan.reordered + fan.invalid));
         bench_record(b, "tls", "handshakes_full_per_sec", "1/s", full);
         bench_record(b, "tls", "handshakes_resumed_per_sec", "1/s", resumed);
         bench_record(b, "tls", "s_time_broker_per_sec", "1/s", st_broker);

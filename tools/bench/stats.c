@@ -67,9 +67,14 @@ void bench_record(struct bench *b, const char *scenario, const char *name, const
                         break;
                 }
         if (!m) {
-                assert(b->n_metrics < BENCH_MAX_METRICS);
+                if (b->n_metrics >= BENCH_MAX_METRICS) {
+                        tool_error("warning: too many figures, %s %s not recorded", scenario, name);
+                        return;
+                }
                 m = &b->metrics[b->n_metrics++];
-                *m = (struct bench_metric) { .scenario = scenario, .name = name, .unit = unit };
+                *m = (struct bench_metric) { .unit = unit };
+                snprintf(m->scenario, sizeof(m->scenario), "%s", scenario);
+                snprintf(m->name, sizeof(m->name), "%s", name);
         }
         if (m->n_values < BENCH_MAX_RUNS)
                 m->values[m->n_values++] = value;
