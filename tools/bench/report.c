@@ -28,38 +28,130 @@
 #include "util/json-util.h"
 #include "util/macro.h"
 
+#define BENCH_MAX_TARGETS 16
+
 struct bench_target {
         const char *name;
         const char *description;
         double value, limit;
         const char *unit;
+        bool at_least;                  /* pass if value >= limit; else if value <= limit */
+        const char *statistic;          /* "median" of the runs, or "max": any bad run fails */
 };
 
-/* Evaluates the targets of issue 3 from the medians; returns how many could be evaluated. */
-static size_t bench_targets(const struct bench *b, struct bench_target t[static 6]) {
+static double bench_max(const struct bench *b, const char *scenario, const char *name) {
+        return metric_extreme(bench_find(b, scenario, name), 1);
+}
+
+/* The name of the largest idle size's figure what ("p10000_teardown_ping_msec"). */
+static void idle_name(char *buf, size_t size, const char *what) {
+        uint64_t n = 0;
+
+        for (size_t i = 0; i < arg_n_idle_sizes; i++)
+                n = MAX(n, arg_idle_sizes[i]);
+        snprintf(buf, size, "p%" PRIu64 "_%s", n, what);
+}
+
+/*
+ * The targets of issue 12, each from figures of the same runs: a peer's median against mbus's,
+ * or an absolute limit. Loss, duplication and reordering count in every run (their maximum),
+ * never as a median. Returns how many could be evaluated with the scenarios that ran.
+ */
+static size_t bench_targets(const struct bench *b, struct bench_target t[static BENCH_MAX_TARGETS]) {
         size_t n = 0;
         double floor_p50 = bench_median(b, "floor", "rtt_p50_usec");
-        double seq_p50 = bench_median(b, "rpc-seq", "p50_usec");
-        double v;
+        double v, w;
+        char name[48];
 
-        if (!isnan(floor_p50) && !isnan(seq_p50) && floor_p50 > 0)
-                t[n++] = (struct bench_target) {
-                        "rpc-seq-latency", "rpc-seq p50 / floor round-trip p50", seq_p50 / floor_p50, 4, "x"
+#define TARGET(...) t[n++] = (struct bench_target) { __VA_ARGS__ }
+        v = bench_median(b, "fanout", "delivered_per_sec");
+        w = bench_median(b, "nats", "fanout_delivered_per_sec");
+        if (!isnan(v) && !isnan(w) && w > 0)
+                TARGET("fanout-rate-vs-nats", "fanout deliveries/s, mbus / NATS", v / w, 1, "x", true, "median");
+        v = bench_median(b, "fanout", "total_cpu_usec_per_delivery");
+        w = bench_median(b, "nats", "fanout_total_cpu_usec_per_delivery");
+        if (!isnan(v) && !isnan(w) && w > 0)
+                TARGET("fanout-cpu-vs-nats", "fanout CPU per delivery, mbus / NATS", v / w, 1, "x", false, "median");
+        v = 0;
+        if (bench_find(b, "fanout", "lost")) {
+                static const char *const kinds[] = { "lost", "duplicates", "reordered", "invalid" };
+
+                for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
+                        if (bench_find(b, "fanout", kinds[i]))
+                                v += bench_max(b, "fanout", kinds[i]);
+                TARGET("fanout-exactly-once", "fanout lost+duplicated+reordered, worst run", v, 0, "events", false,
+                       "max");
+        }
+        for (size_t i = 0; i < 4; i++) {
+                static const unsigned counts[] = { 1, 8, 64, 256 };
+                static const char *const names[] = { "fanout-scale-1-exactly-once", "fanout-scale-8-exactly-once",
+                                                     "fanout-scale-64-exactly-once", "fanout-scale-256-exactly-once" };
+                static const char *const descriptions[] = {
+                        "fanout-scale 1 subscriber: errors, worst run", "fanout-scale 8 subscribers: errors, worst run",
+                        "fanout-scale 64 subscribers: errors, worst run", "fanout-scale 256 subscribers: errors, worst run",
                 };
-        v = bench_median(b, "fanout", "lost");
+
+                snprintf(name, sizeof(name), "s%u_errors", counts[i]);
+                if (bench_find(b, "fanout-scale", name))
+                        TARGET(names[i], descriptions[i], bench_max(b, "fanout-scale", name), 0,
+                               "events", false, "max");
+        }
+        if (bench_find(b, "fanout-slow", "dropped_vs_missed_diff")) {
+                TARGET("slow-drops-counted", "slow subscriber: |dropped - missed|, worst", bench_max(b, "fanout-slow",
+                       "dropped_vs_missed_diff"), 0, "events", false, "max");
+                TARGET("slow-others-exactly-once", "slow subscriber: others' errors, worst", bench_max(b, "fanout-slow",
+                       "fast_errors"), 0, "events", false, "max");
+        }
+        if (bench_find(b, "tls", "fanout_lost"))
+                TARGET("tls-fanout-exactly-once", "fanout over TLS: errors, worst run", bench_max(b, "tls", "fanout_lost"),
+                       0, "events", false, "max");
+        v = bench_median(b, "rpc-seq", "calls_per_sec");
+        w = bench_median(b, "dbus-broker", "calls_per_sec");
+        if (!isnan(v) && !isnan(w) && w > 0)
+                TARGET("rpc-seq-vs-dbus-broker", "rpc-seq calls/s, mbus / dbus-broker", v / w, 2, "x", true, "median");
+        v = bench_median(b, "rpc-seq", "p50_usec");
+        if (!isnan(floor_p50) && !isnan(v) && floor_p50 > 0)
+                TARGET("rpc-seq-latency", "rpc-seq p50 / floor round-trip p50", v / floor_p50, 3, "x", false, "median");
+        v = bench_median(b, "rpc-pipelined", "broker_cpu_usec_per_call");
         if (!isnan(v))
-                t[n++] = (struct bench_target) { "fanout-lost", "fanout events lost", v, 0, "events" };
-        v = bench_median(b, "tls", "fanout_lost");
-        if (!isnan(v))
-                t[n++] = (struct bench_target) { "tls-fanout-lost", "fanout over TLS: events lost", v, 0, "events" };
-        v = bench_median(b, "idle", "rss_kib_per_peer");
-        if (!isnan(v))
-                t[n++] = (struct bench_target) { "idle-rss", "broker RSS per idle peer", v, 4, "KiB" };
-        v = bench_median(b, "rpc-seq", "broker_cpu_usec_per_call");
-        if (!isnan(v))
-                t[n++] = (struct bench_target) { "broker-cpu", "broker CPU per routed call", v, 5, "µs" };
+                TARGET("pipelined-broker-cpu", "rpc-pipelined broker CPU per call", v, 3, "µs", false, "median");
+        idle_name(name, sizeof(name), "teardown_ping_msec");
+        if (bench_find(b, "idle", name))
+                TARGET("idle-teardown", "all idle peers close: next PING answered", bench_median(b, "idle", name), 50,
+                       "ms", false, "median");
+        idle_name(name, sizeof(name), "sigterm_exit_msec");
+        if (bench_find(b, "idle", name))
+                TARGET("idle-sigterm", "SIGTERM with all idle peers: exit", bench_median(b, "idle", name), 100, "ms",
+                       false, "median");
+        idle_name(name, sizeof(name), "rss_kib_per_peer");
+        if (bench_find(b, "idle", name))
+                TARGET("idle-rss", "broker RSS per idle peer", bench_median(b, "idle", name), 1, "KiB", false, "median");
+#undef TARGET
+        assert(n <= BENCH_MAX_TARGETS);
         return n;
 }
+
+/* One line of the comparison with the peers: mbus's median, the peer's, and mbus / peer. */
+struct bench_comparison {
+        const char *what;
+        const char *mbus_scenario, *mbus_name;
+        const char *peer_name;          /* in the peer's scenario */
+        bool higher_is_better;
+};
+
+static const struct bench_comparison bench_comparisons[] = {
+        { "rpc-seq calls/s",            "rpc-seq",       "calls_per_sec",               "calls_per_sec",                      true  },
+        { "rpc-seq p50 µs",             "rpc-seq",       "p50_usec",                    "p50_usec",                           false },
+        { "rpc-seq broker CPU µs/call", "rpc-seq",       "broker_cpu_usec_per_call",    "daemon_cpu_usec_per_call",           false },
+        { "pipelined calls/s",          "rpc-pipelined", "calls_per_sec",               "pipelined_calls_per_sec",            true  },
+        { "pipelined broker CPU µs/call", "rpc-pipelined", "broker_cpu_usec_per_call",  "pipelined_daemon_cpu_usec_per_call", false },
+        { "fanout deliveries/s",        "fanout",        "delivered_per_sec",           "fanout_delivered_per_sec",           true  },
+        { "fanout broker CPU µs/delivery", "fanout",     "broker_cpu_usec_per_delivery", "fanout_broker_cpu_usec_per_delivery", false },
+        { "fanout total CPU µs/delivery", "fanout",      "total_cpu_usec_per_delivery", "fanout_total_cpu_usec_per_delivery", false },
+};
+
+static const char *const bench_peers[] = { "dbus", "dbus-broker", "nats" };
+static const char *const bench_peer_titles[] = { "dbus-daemon", "dbus-broker", "NATS" };
 
 /*
  * The broker reads and writes two frames per call, three times the socket work of the floor's
@@ -77,7 +169,7 @@ static double bench_cpu_vs_floor(const struct bench *b) {
 }
 
 static bool target_pass(const struct bench_target *t) {
-        return t->value <= t->limit;
+        return t->at_least ? t->value >= t->limit : t->value <= t->limit;
 }
 
 static double target_ratio(const struct bench_target *t) {
@@ -100,11 +192,11 @@ static json_object *json_number(double v) {
 int bench_print_json(const struct bench *b) {
         _cleanup_json_ json_object *root = json_object_new_object(), *results = json_object_new_object(),
                                    *mins = json_object_new_object(), *maxs = json_object_new_object(),
-                                   *targets = json_object_new_array();
-        struct bench_target t[6];
+                                   *targets = json_object_new_array(), *comparisons = json_object_new_array();
+        struct bench_target t[BENCH_MAX_TARGETS];
         size_t n;
 
-        if (!root || !results || !mins || !maxs || !targets)
+        if (!root || !results || !mins || !maxs || !targets || !comparisons)
                 return -ENOMEM;
         json_object_object_add(root, "version", json_object_new_string(MBUS_VERSION));
         json_object_object_add(root, "runs", json_object_new_int64((int64_t) arg_runs));
@@ -138,14 +230,36 @@ int bench_print_json(const struct bench *b) {
                 json_object_object_add(o, "value", json_number(t[i].value));
                 json_object_object_add(o, "limit", json_number(t[i].limit));
                 json_object_object_add(o, "ratio", json_number(target_ratio(&t[i])));
+                json_object_object_add(o, "at_least", json_object_new_boolean(t[i].at_least));
+                json_object_object_add(o, "statistic", json_object_new_string(t[i].statistic));
                 json_object_object_add(o, "pass", json_object_new_boolean(target_pass(&t[i])));
                 json_object_array_add(targets, o);
         }
+        for (size_t p = 0; p < ELEMENTSOF(bench_peers); p++)
+                for (size_t i = 0; i < ELEMENTSOF(bench_comparisons); i++) {
+                        const struct bench_comparison *c = &bench_comparisons[i];
+                        double v = bench_median(b, c->mbus_scenario, c->mbus_name);
+                        double w = bench_median(b, bench_peers[p], c->peer_name);
+                        json_object *o;
+
+                        if (isnan(v) || isnan(w) || w <= 0)
+                                continue;
+                        o = json_object_new_object();
+                        json_object_object_add(o, "peer", json_object_new_string(bench_peers[p]));
+                        json_object_object_add(o, "scenario", json_object_new_string(c->mbus_scenario));
+                        json_object_object_add(o, "name", json_object_new_string(c->mbus_name));
+                        json_object_object_add(o, "mbus", json_number(v));
+                        json_object_object_add(o, "value", json_number(w));
+                        json_object_object_add(o, "mbus_vs_peer", json_number(v / w));
+                        json_object_object_add(o, "higher_is_better", json_object_new_boolean(c->higher_is_better));
+                        json_object_array_add(comparisons, o);
+                }
         json_object_object_add(root, "broker_cpu_vs_socket_floor", json_number(bench_cpu_vs_floor(b)));
         json_object_object_add(root, "results", TAKE_PTR(results));
         json_object_object_add(root, "min", TAKE_PTR(mins));
         json_object_object_add(root, "max", TAKE_PTR(maxs));
         json_object_object_add(root, "targets", TAKE_PTR(targets));
+        json_object_object_add(root, "comparisons", TAKE_PTR(comparisons));
         puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         return fflush(stdout) == 0 ? 0 : -EIO;
 }
@@ -160,7 +274,7 @@ static size_t utf8_width(const char *s) {
 }
 
 void bench_print_text(const struct bench *b) {
-        struct bench_target t[6];
+        struct bench_target t[BENCH_MAX_TARGETS];
         const char *last = NULL;
         size_t n;
 
@@ -174,7 +288,7 @@ void bench_print_text(const struct bench *b) {
         for (size_t i = 0; i < b->n_metrics; i++) {
                 const struct bench_metric *m = &b->metrics[i];
 
-                printf("  %-14s %-28s %12.2f %s", i > 0 && strcmp(last, m->scenario) == 0 ? "" : m->scenario,
+                printf("  %-13s %-36s %12.2f %s", i > 0 && strcmp(last, m->scenario) == 0 ? "" : m->scenario,
                        m->name, metric_median(m), m->unit);
                 if (m->n_values > 1)
                         printf("%*s (%.2f .. %.2f)", (int) (8 - MIN(utf8_width(m->unit), (size_t) 8)), "",
@@ -182,13 +296,28 @@ void bench_print_text(const struct bench *b) {
                 putchar('\n');
                 last = m->scenario;
         }
-        if (bench_find(b, "fanout", "lost"))
-                printf("  (fanout: the publisher waits for a PONG every %" PRIu64 " events)\n", arg_pace);
+        if (bench_find(b, "fanout", "lost") && arg_pace > 0)
+                printf("  (fanout: the publisher waits for a PONG every %" PRIu64 " events, which no peer does)\n",
+                       arg_pace);
 
-        double dbus_p50 = bench_median(b, "dbus", "p50_usec"), seq_p50 = bench_median(b, "rpc-seq", "p50_usec");
-        if (!isnan(dbus_p50) && !isnan(seq_p50) && seq_p50 > 0)
-                printf("  mbus vs dbus-daemon: rpc-seq p50 %.1f µs vs %.1f µs (D-Bus/mbus = %.2f)\n",
-                       seq_p50, dbus_p50, dbus_p50 / seq_p50);
+        /* mbus against every peer measured in the same runs */
+        for (size_t p = 0; p < ELEMENTSOF(bench_peers); p++) {
+                bool header = false;
+
+                for (size_t i = 0; i < ELEMENTSOF(bench_comparisons); i++) {
+                        const struct bench_comparison *c = &bench_comparisons[i];
+                        double v = bench_median(b, c->mbus_scenario, c->mbus_name);
+                        double w = bench_median(b, bench_peers[p], c->peer_name);
+
+                        if (isnan(v) || isnan(w) || w <= 0)
+                                continue;
+                        if (!header)
+                                printf("mbus vs %s (medians; mbus/%s, %s):\n", bench_peer_titles[p], bench_peer_titles[p],
+                                       "> 1 is better for rates, < 1 for times and CPU");
+                        header = true;
+                        printf("  %-32s %12.2f vs %12.2f  %6.2f\n", c->what, v, w, v / w);
+                }
+        }
 
         double tls_p50 = bench_median(b, "tls", "rpc_seq_p50_usec"), unix_p50 = bench_median(b, "tls", "unix_rpc_seq_p50_usec");
         if (!isnan(tls_p50) && !isnan(unix_p50))
@@ -208,7 +337,8 @@ void bench_print_text(const struct bench *b) {
         if (n > 0)
                 printf("Targets:\n");
         for (size_t i = 0; i < n; i++)
-                printf("  %-4s %-38s %9.2f %-6s limit %5.1f %-6s ratio %.2f\n", target_pass(&t[i]) ? "PASS" : "MISS",
-                       t[i].description, t[i].value, t[i].unit, t[i].limit, t[i].unit, target_ratio(&t[i]));
+                printf("  %-4s %-45s %10.2f %-6s %s %5.1f %-6s (%s)\n", target_pass(&t[i]) ? "PASS" : "MISS",
+                       t[i].description, t[i].value, t[i].unit, t[i].at_least ? ">=" : "<=", t[i].limit, t[i].unit,
+                       t[i].statistic);
         fflush(stdout);
 }
