@@ -504,6 +504,59 @@ START_TEST(test_mbus_bench_serves_echo_for_mbus_call) {
 }
 END_TEST
 
+/* A number in the JSON of mbus-bench: results/min/max -> scenario -> name. */
+static double bench_figure(json_object *root, const char *table, const char *scenario, const char *name) {
+        json_object *t, *s, *v;
+
+        ck_assert_msg(json_object_object_get_ex(root, table, &t), "no %s", table);
+        ck_assert_msg(json_object_object_get_ex(t, scenario, &s), "no %s.%s", table, scenario);
+        ck_assert_msg(json_object_object_get_ex(s, name, &v), "no %s.%s.%s", table, scenario, name);
+        return json_object_get_double(v);
+}
+
+START_TEST(test_mbus_bench_checks_every_event_and_counts_the_drops) {
+        const char *broker = getenv("MBUS_TEST_BROKER");
+        json_object *o, *targets;
+        bool found = false;
+        struct run r;
+
+        ck_assert_ptr_nonnull(broker);
+        /* fanout-slow injects a real loss: one subscriber reads slowly against a small broker queue */
+        run_tool(&r, (const char *[]) { TOOL("mbus-bench"), "--broker", broker, "--json", "-s", "fanout",
+                                        "-s", "fanout-slow", "--events", "3000", "--subscribers", "2", NULL });
+        ck_assert_msg(r.status == 0, "mbus-bench failed: %s", r.err);
+        o = parse_out(&r);
+
+        /* every delivery checked by sequence number, with min and max beside the median */
+        ck_assert(bench_figure(o, "results", "fanout", "delivered_per_sec") > 0);
+        ck_assert(bench_figure(o, "min", "fanout", "delivered_per_sec") <=
+                  bench_figure(o, "max", "fanout", "delivered_per_sec"));
+        ck_assert(bench_figure(o, "results", "fanout", "lost") == 0);
+        ck_assert(bench_figure(o, "results", "fanout", "duplicates") == 0);
+        ck_assert(bench_figure(o, "results", "fanout", "reordered") == 0);
+        ck_assert(bench_figure(o, "results", "fanout", "broker_cpu_usec_per_delivery") >= 0);
+
+        /* the slow subscriber's gaps are found, and are exactly what the broker says it dropped */
+        ck_assert(bench_figure(o, "results", "fanout-slow", "slow_missed") > 0);
+        ck_assert(bench_figure(o, "results", "fanout-slow", "slow_missed") ==
+                  bench_figure(o, "results", "fanout-slow", "broker_dropped"));
+        ck_assert(bench_figure(o, "results", "fanout-slow", "fast_errors") == 0);
+
+        ck_assert(json_object_object_get_ex(o, "targets", &targets));
+        for (size_t i = 0; i < json_object_array_length(targets); i++) {
+                json_object *t = json_object_array_get_idx(targets, i);
+
+                if (strcmp(test_json_str(t, "name"), "fanout-exactly-once") != 0)
+                        continue;
+                found = true;
+                ck_assert_str_eq(test_json_str(t, "statistic"), "max");
+                ck_assert(json_object_get_boolean(json_object_object_get(t, "pass")));
+        }
+        ck_assert(found);
+        json_object_put(o);
+}
+END_TEST
+
 START_TEST(test_mbus_wait_returns_when_every_namespace_has_an_owner) {
         struct test_broker b;
         struct test_service svc, later;
@@ -713,6 +766,7 @@ static Suite *tools_suite(void) {
         tcase_add_test(tc, test_mbus_publish_reports_an_event_the_broker_refused);
         tcase_add_test(tc, test_mbus_subscribe_names_the_rule_that_denied_it);
         tcase_add_test(tc, test_mbus_bench_serves_echo_for_mbus_call);
+        tcase_add_test(tc, test_mbus_bench_checks_every_event_and_counts_the_drops);
         tcase_add_test(tc, test_mbus_wait_returns_when_every_namespace_has_an_owner);
         tcase_add_test(tc, test_mbus_call_takes_arguments_as_json_stdin_file_and_pairs);
         tcase_add_test(tc, test_tools_name_the_cause_when_they_cannot_connect);

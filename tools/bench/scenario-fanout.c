@@ -49,7 +49,7 @@
 #define FANOUT_SLOW_QUEUE_BYTES "65536"
 /* The slow subscriber sleeps this long after every FANOUT_SLOW_BATCH events. */
 #define FANOUT_SLOW_SLEEP_USEC 1000
-#define FANOUT_SLOW_BATCH 4
+#define FANOUT_SLOW_BATCH 1
 
 struct fanout_child {
         const char *address;
