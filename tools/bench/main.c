@@ -3,23 +3,27 @@
  * mbus-bench: measures a broker, and the machine it runs on, in one run so that the targets
  * can be stated as ratios in which machine noise cancels.
  *
- * Scenarios (each one run --runs times; every figure is reported as the median over the runs,
- * with the minimum and maximum):
+ * Scenarios (each one run --runs times, in the order of enum bench_scenario within each run, so
+ * that a peer's figures come from the same runs as mbus's; every figure is reported as the
+ * median over the runs, with the minimum and maximum; losses count in the worst run):
  *   floor          two processes ping-pong 64 bytes over a socketpair, no broker: the round
- *                  trip any bus must add its own work to
+ *                  trip any bus must add its own work to (scenario-floor.c)
  *   rpc-seq        one caller, one echo service in another process, sequential mbus_call()s
  *                  with {"seq":N,"data":"<64 x>"}: calls/s, latency p50/p99, and the broker's
- *                  CPU time per call (from /proc/PID/schedstat, else /proc/PID/stat)
- *   rpc-pipelined  the same with 64 calls outstanding through mbus_call_async(): calls/s
- *   fanout         one publisher, 8 subscriber processes, 100,000 events of ~100 bytes:
- *                  delivered/s and events lost; the publisher sends an mbus_ping() every
- *                  --pace events so it cannot run ahead of the broker by more than that
- *   idle           N idle connections: growth of the broker's VmRSS per peer
- *   dbus           (--peer dbus) rpc-seq against a private dbus-daemon through sd-bus
- *   tls            (--scenario tls) a broker listening on a socket and on TLS: rpc-seq over
- *                  each and the ratio, fanout over TLS, full and resumed handshakes/s, the
- *                  same against openssl s_server timed by openssl s_time, and KiB per idle
- *                  peer of each; certificates made with the openssl command unless given
+ *                  CPU time per call (scenario-rpc.c, echo.c)
+ *   rpc-pipelined  the same with 64 calls outstanding through mbus_call_async()
+ *   rpc-callers    1, 4 and 16 callers at once against the one echo service
+ *   fanout         one publisher, 8 subscriber processes, 100,000 events of ~100 bytes, each
+ *                  checked by sequence number (scenario-fanout.c, fanout-check.c)
+ *   fanout-scale   the same with 1, 8, 64 and 256 subscribers
+ *   fanout-slow    one slow subscriber: the broker's drop count against what it missed
+ *   idle           1k/5k/10k idle peers: memory, connect rate, teardown, SIGTERM (scenario-idle.c)
+ *   dbus, dbus-broker, nats   (--peer) the rpc and fanout scenarios against dbus-daemon,
+ *                  dbus-broker and nats-server (peer-dbus.c, peer-nats.c)
+ *   tls            (--scenario tls) rpc-seq and fanout over TLS, handshakes, against openssl
+ *                  (scenario-tls.c, tls.c)
+ * stats.c keeps the figures, report.c judges the targets and prints them; util.c and broker.c
+ * hold the helper processes and the brokers.
  *
  * Without --address every scenario run gets a fresh mbus-broker of its own on a socket in a
  * temporary directory (so idle memory is not flattered by memory freed by an earlier run);
@@ -207,17 +211,19 @@ static void help(void) {
                "     --broker PATH       The mbus-broker binary to start (default: $MBUS_BROKER,\n"
                "                         else the one of the build tree or next to mbus-bench)\n"
                "  -s --scenario NAME     Run scenario NAME (repeatable): floor, rpc-seq,\n"
-               "                         rpc-pipelined, fanout, idle, dbus, tls (default: all but\n"
-               "                         dbus and tls)\n"
-               "     --peer dbus         Also run rpc-seq against a private dbus-daemon (sd-bus)\n"
+               "                         rpc-pipelined, rpc-callers, fanout, fanout-scale,\n"
+               "                         fanout-slow, idle, dbus, dbus-broker, nats, tls\n"
+               "                         (default: all but the peers and tls)\n"
+               "     --peer PEER         Also run PEER's scenario (repeatable): dbus-daemon\n"
+               "                         (or dbus), dbus-broker, nats\n"
                "  -r --runs N            Run every scenario N times, report medians, min, max (1)\n"
                "  -j --json              Print one JSON object instead of a table\n"
-               "     --calls N           Calls in floor, rpc-seq, rpc-pipelined, dbus (20000)\n"
+               "     --calls N           Calls in floor, the rpc scenarios and the peers (20000)\n"
                "     --window N          Calls outstanding in rpc-pipelined (64)\n"
                "     --events N          Events published in fanout (100000)\n"
                "     --subscribers N     Subscriber processes in fanout (8)\n"
-               "     --pace N            fanout: wait for a PONG every N events, 0: never (1000)\n"
-               "     --idle-peers N      Connections in idle (1000)\n"
+               "     --pace N            fanout: wait for a PONG every N events, 0: never (0)\n"
+               "     --idle-peers N,...  Connections in idle, one broker each (1000,5000,10000)\n"
                "     --tls-cert FILE     Client certificate for a tls:// --address, PEM\n"
                "     --tls-key FILE      Its private key, PEM\n"
                "     --tls-ca FILE       CA bundle the broker's certificate must chain to\n"
