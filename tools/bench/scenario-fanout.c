@@ -328,7 +328,7 @@ int bench_fanout_scale(struct bench *b, const char *address) {
         for (size_t i = 0; i < ELEMENTSOF(counts); i++) {
                 uint64_t n_events = MIN(arg_events, MAX((uint64_t) 1000, arg_events * 8 / counts[i]));
                 struct fanout_result res = {};
-                char prefix[16], name[48];
+                char prefix[32], name[64];
                 int r;
 
                 r = fanout_run(address, counts[i], n_events, /* slow= */ false, &res);

@@ -330,7 +330,9 @@ static int rpc_callers_run(const char *address, uint64_t n_callers, double *ret_
                 struct caller_report rep;
 
                 r = read_full(fds[i], &rep, sizeof(rep), 600 * USEC_PER_SEC);
-                if (r >= 0 && rep.error < 0)
+                if (r < 0)
+                        break;
+                if (rep.error < 0)
                         r = rep.error;
                 start = MIN(start, rep.start);
                 end = MAX(end, rep.end);
