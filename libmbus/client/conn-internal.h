@@ -116,6 +116,7 @@ struct mbus_conn {
         struct mbus_slot *pending_first, *pending_last;
         struct mbus_slot *subscriptions;
         struct mbus_service *services;
+        uint64_t n_unparsed_events;     /* events dropped: payload not JSON */
 
         bool exit_requested;
         int exit_code;
@@ -137,6 +138,14 @@ static inline void *mbus_mfree(void *p) {
         free(p);
         return NULL;
 }
+
+/*
+ * conn.c: opens a connection over fd, a connected non-blocking stream socket (taken, closed on
+ * failure too), with HELLO as mbus_conn_open_with_timeout() does: not public, for code that has
+ * its socket already, such as the fuzz target that plays the broker over a socketpair.
+ */
+int mbus_conn_open_fd(struct mbus_conn **ret, int fd, const char *client_name, uint64_t timeout_usec,
+                      struct mbus_error *reterr);
 
 /* conn.c: frames out and in */
 uint64_t mbus_conn_next_serial(struct mbus_conn *conn);

@@ -628,21 +628,10 @@ _public_ int mbus_conn_open_with_error(struct mbus_conn **ret, const char *addre
         return mbus_conn_open_with_timeout(ret, address, client_name, 0, reterr);
 }
 
-_public_ int mbus_conn_open_with_timeout(struct mbus_conn **ret, const char *address, const char *client_name,
-                                         uint64_t timeout_usec, struct mbus_error *reterr) {
+/* A handle that is not connected yet: the state every way of opening starts from. */
+static int conn_new(struct mbus_conn **ret, const char *client_name, uint64_t timeout_usec) {
         _cleanup_(conn_freep) struct mbus_conn *conn = NULL;
-        _cleanup_free_ char *default_address = NULL;
         int r;
-
-        if (!ret)
-                return -EINVAL;
-
-        if (!address) {
-                r = mbus_address_default(&default_address);
-                if (r < 0)
-                        return r;
-                address = default_address;
-        }
 
         conn = calloc(1, sizeof(*conn));
         if (!conn)
@@ -664,9 +653,13 @@ _public_ int mbus_conn_open_with_timeout(struct mbus_conn **ret, const char *add
         if (r < 0)
                 return r;
 
-        r = conn_connect(conn, address, reterr);
-        if (r < 0)
-                return r;
+        *ret = TAKE_PTR(conn);
+        return 0;
+}
+
+/* HELLO on a connected socket (and TLS, if any), then the handle is the caller's. */
+static int conn_greet(struct mbus_conn *conn, struct mbus_error *reterr) {
+        int r;
 
         r = conn_hello(conn, reterr);
         if (r < 0 && conn->stream.transport.tls) {
@@ -684,6 +677,58 @@ _public_ int mbus_conn_open_with_timeout(struct mbus_conn **ret, const char *add
 
                 return k < 0 ? k : r;
         }
+        return r;
+}
+
+_public_ int mbus_conn_open_with_timeout(struct mbus_conn **ret, const char *address, const char *client_name,
+                                         uint64_t timeout_usec, struct mbus_error *reterr) {
+        _cleanup_(conn_freep) struct mbus_conn *conn = NULL;
+        _cleanup_free_ char *default_address = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        if (!address) {
+                r = mbus_address_default(&default_address);
+                if (r < 0)
+                        return r;
+                address = default_address;
+        }
+
+        r = conn_new(&conn, client_name, timeout_usec);
+        if (r < 0)
+                return r;
+
+        r = conn_connect(conn, address, reterr);
+        if (r < 0)
+                return r;
+
+        r = conn_greet(conn, reterr);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(conn);
+        return 0;
+}
+
+int mbus_conn_open_fd(struct mbus_conn **ret, int fd, const char *client_name, uint64_t timeout_usec,
+                      struct mbus_error *reterr) {
+        _cleanup_(conn_freep) struct mbus_conn *conn = NULL;
+        int r;
+
+        if (!ret || fd < 0)
+                return -EINVAL;
+
+        r = conn_new(&conn, client_name, timeout_usec);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        conn->fd = fd;
+        mbus_stream_init(&conn->stream, conn->fd, MBUS_FRAME_SIZE_MAX_DEFAULT);
+
+        r = conn_greet(conn, reterr);
         if (r < 0)
                 return r;
 

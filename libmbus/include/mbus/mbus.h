@@ -389,6 +389,16 @@ typedef int (*mbus_event_handler_t)(struct mbus_conn *conn, const struct mbus_ev
 int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_event_handler_t handler,
                    void *userdata, struct mbus_slot **ret_slot, struct mbus_error *ret_error);
 
+/*
+ * The number of events this connection received but could not hand to any handler because
+ * their payload was not valid JSON (the broker checks payloads only for namespaces with an
+ * interface file, so a buggy or hostile emitter can send anything elsewhere). Such an event is
+ * dropped, counted here and logged at debug level (MBUS_DEBUG=1 in the environment shows it,
+ * with its namespace, name and sender); the connection stays up. Counts from the connection's
+ * start and never goes down. Returns 0 and the count in *ret, -EINVAL if conn or ret is NULL.
+ */
+int mbus_conn_get_unparsed_events(const struct mbus_conn *conn, uint64_t *ret);
+
 /* Cancels what a slot stands for (a pending async call, a subscription). Returns NULL. Takes
  * NULL. A slot may be freed from inside its own callback. */
 struct mbus_slot *mbus_slot_free(struct mbus_slot *slot);
