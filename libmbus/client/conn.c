@@ -226,6 +226,16 @@ int mbus_conn_frame_to_error(const struct mbus_frame *frame, struct mbus_error *
         return mbus_conn_error_set(ret_error, name, body ? json_get_string(body, "message") : NULL);
 }
 
+void mbus_conn_set_error_sender(struct mbus_conn *conn, const char *sender) {
+        conn->error_sender = mbus_mfree(conn->error_sender);
+        if (sender)
+                conn->error_sender = strdup(sender);    /* out of memory: unknown, NULL */
+}
+
+_public_ const char *mbus_conn_get_error_sender(const struct mbus_conn *conn) {
+        return conn ? conn->error_sender : NULL;
+}
+
 /*
  * Takes the next frame off the socket without blocking (with may_read false, only out of what
  * is already buffered). Returns 1 and the frame, 0 if none has arrived whole, or a negative
@@ -381,6 +391,7 @@ static struct mbus_conn *conn_free(struct mbus_conn *conn) {
         mbus_conn_free_services(conn);
         mbus_hashmap_free(conn->pending);
         mbus_frame_unref(conn->farewell);
+        free(conn->error_sender);
         free(conn->unique_id);
         free(conn->name);
         free(conn);
@@ -1005,6 +1016,8 @@ struct mbus_slot *mbus_slot_unref(struct mbus_slot *slot) {
         assert(!slot->conn);
         if (slot->type == MBUS_SLOT_SUBSCRIPTION)
                 free(slot->sub.pattern);
+        else
+                free(slot->call.what);
         free(slot);
         return NULL;
 }
