@@ -396,9 +396,39 @@ int mbus_router_route_call(struct mbus_broker *b, struct mbus_peer *caller, stru
         return router_call(b, caller, frame, deadline);
 }
 
-/* A RETURN or ERROR from a callee: forwarded as is, if it answers a call pending on it. */
+/*
+ * An ERROR from a service goes on with the service's id as its sender, so that the caller can
+ * tell it from the broker's own errors, which never carry one: services may use names of
+ * org.mbus.Error too (man mbus-protocol(7), ERRORS). Only errors are marked: they are rare, and
+ * RETURN stays a zero-copy forward. Returns 1 and the marked frame, 0 if the marked frame would
+ * exceed the frame size and the caller got LimitsExceeded instead, or a negative errno.
+ */
+static int router_mark_service_error(struct mbus_broker *b, struct mbus_peer *service, struct mbus_peer *caller,
+                                     struct mbus_frame *frame, struct mbus_frame **ret) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *marked = NULL;
+        struct mbus_frame_fields fields = frame->f;
+        char id[MBUS_PEER_ID_MAX];
+        int r;
+
+        fields.sender = mbus_peer_format_id(service, id);
+        r = mbus_frame_new_with_body_of(&marked, MBUS_FRAME_ERROR, &fields, frame);
+        if (r < 0)
+                return r;
+        if (mbus_frame_size(marked) > b->options->max_frame_size) {
+                r = mbus_reply_error(b, caller, frame->f.reply_serial, -ENOBUFS,
+                                     "The error %s from :1.%" PRIu64 " is too large to forward with its sender "
+                                     "field (limit %zu bytes)", frame->f.error_name, service->id,
+                                     b->options->max_frame_size);
+                return r < 0 ? r : 0;
+        }
+        *ret = TAKE_PTR(marked);
+        return 1;
+}
+
+/* A RETURN (as is) or ERROR (marked with its sender) from a callee: forwarded if it answers a
+ * call pending on it. */
 static int router_reply(struct mbus_broker *b, struct mbus_peer *peer, struct mbus_frame *frame) {
-        _cleanup_(mbus_frame_unrefp) struct mbus_frame *call = NULL;
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *call = NULL, *marked = NULL;
         struct mbus_peer *caller;
         uint64_t caller_id;
         int r;
@@ -430,6 +460,16 @@ static int router_reply(struct mbus_broker *b, struct mbus_peer *peer, struct mb
 
         caller = mbus_broker_find_peer(b, caller_id);
         assert(caller);         /* a dropped caller's entries are gone */
+        if (frame->type == MBUS_FRAME_ERROR) {
+                /* The caller owes its answer to this frame alone (the call is no longer pending),
+                 * so a failure to mark it is answered in its place, never dropped. */
+                r = router_mark_service_error(b, peer, caller, frame, &marked);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 0;
+                frame = marked;
+        }
         r = mbus_peer_queue(caller, frame, MBUS_QUEUE_REPLY);
         if (b->monitors)
                 mbus_monitor_copy(b, frame, call, peer->id, caller_id);

@@ -19,6 +19,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,11 +96,23 @@ static void call_complete(struct mbus_slot *slot, json_object *result, const str
         (void) slot->call.handler(conn, result, error, slot->userdata);
 }
 
+/* An error libmbus makes itself (Timeout, Disconnected, InvalidReply): no service sent it. */
 static void call_complete_error(struct mbus_slot *slot, const char *name, const char *message) {
         _cleanup_(mbus_error_free) struct mbus_error e = MBUS_ERROR_NULL;
 
+        if (slot->conn)
+                mbus_conn_set_error_sender(slot->conn, NULL);
         (void) mbus_conn_error_set(&e, name, message);
         call_complete(slot, NULL, &e);
+}
+
+/* The message of InvalidReply: the caller learns which call's service sent garbage. */
+static char *call_invalid_reply_message(const char *what) {
+        char *m;
+
+        if (asprintf(&m, "The service answered %s with a result that is not valid JSON", what ?: "the call") < 0)
+                return NULL;
+        return m;
 }
 
 int mbus_conn_dispatch_reply(struct mbus_conn *conn, struct mbus_frame *frame) {
@@ -118,13 +131,19 @@ int mbus_conn_dispatch_reply(struct mbus_conn *conn, struct mbus_frame *frame) {
         }
 
         if (frame->type == MBUS_FRAME_ERROR) {
+                /* The broker marks the errors it forwards from a service with the sender. */
+                mbus_conn_set_error_sender(conn, frame->f.sender);
                 (void) mbus_conn_frame_to_error(frame, &e);
                 call_complete(slot, NULL, &e);
                 return 1;
         }
 
         if (mbus_conn_parse_body(frame, &result) < 0) {
-                call_complete_error(slot, MBUS_ERROR_PROTOCOL, "Reply is not valid JSON");
+                _cleanup_free_ char *m = call_invalid_reply_message(slot->call.what);
+
+                mbus_conn_log_debug("reply to %s (serial %" PRIu64 ") is not valid JSON", strna(slot->call.what),
+                                    frame->f.reply_serial);
+                call_complete_error(slot, MBUS_ERROR_INVALID_REPLY, m);
                 return 1;
         }
         call_complete(slot, result, NULL);
@@ -173,6 +192,12 @@ _public_ int mbus_call_async(struct mbus_conn *conn, const char *ns, const char 
         if (r < 0)
                 return r;
         slot->call.handler = handler;
+        if (asprintf(&slot->call.what, "%s.%s", ns, procedure) < 0) {
+                slot->call.what = NULL;
+                slot->conn = NULL;
+                mbus_slot_unref(slot);
+                return -ENOMEM;
+        }
         slot->call.serial = mbus_conn_next_serial(conn);
         slot->call.deadline = mbus_call_deadline(now_usec(CLOCK_MONOTONIC), timeout_usec, &wire_timeout);
 
@@ -212,6 +237,8 @@ int mbus_conn_wait_answer(struct mbus_conn *conn, uint64_t serial, uint64_t erro
         int r;
 
         r = mbus_conn_wait_reply_or_error(conn, serial, error_serial, deadline, &reply);
+        if (r < 0)
+                mbus_conn_set_error_sender(conn, NULL);
         if (r == -ETIMEDOUT)
                 return mbus_conn_error_set(ret_error, MBUS_ERROR_TIMEOUT, "Call timed out");
         if (r == -ENOTCONN)
@@ -219,8 +246,10 @@ int mbus_conn_wait_answer(struct mbus_conn *conn, uint64_t serial, uint64_t erro
                                            conn->error < 0 ? strerror(-conn->error) : "Not connected");
         if (r < 0)
                 return r;
-        if (reply->type == MBUS_FRAME_ERROR)
+        if (reply->type == MBUS_FRAME_ERROR) {
+                mbus_conn_set_error_sender(conn, reply->f.sender);
                 return mbus_conn_frame_to_error(reply, ret_error);
+        }
 
         *ret = TAKE_PTR(reply);
         return 0;
@@ -259,8 +288,14 @@ _public_ int mbus_call(struct mbus_conn *conn, const char *ns, const char *proce
         assert(reply);
         if (reply->type != MBUS_FRAME_RETURN)
                 return mbus_conn_error_set(ret_error, MBUS_ERROR_PROTOCOL, "Unexpected reply type");
-        if (mbus_conn_parse_body(reply, &result) < 0)
-                return mbus_conn_error_set(ret_error, MBUS_ERROR_PROTOCOL, "Reply is not valid JSON");
+        if (mbus_conn_parse_body(reply, &result) < 0) {
+                _cleanup_free_ char *what = NULL, *m = NULL;
+
+                if (asprintf(&what, "%s.%s", ns, procedure) >= 0)
+                        m = call_invalid_reply_message(what);
+                mbus_conn_set_error_sender(conn, NULL);
+                return mbus_conn_error_set(ret_error, MBUS_ERROR_INVALID_REPLY, m);
+        }
 
         if (ret_result)
                 *ret_result = TAKE_PTR(result);

@@ -65,6 +65,7 @@ struct mbus_slot {
                         uint64_t serial;                /* key in conn->pending */
                         usec_t deadline;                /* CLOCK_MONOTONIC, USEC_INFINITY: none */
                         mbus_reply_handler_t handler;
+                        char *what;                     /* "NS.PROCEDURE", for messages */
                         struct mbus_slot *prev, *next;  /* conn->pending_first, by deadline */
                 } call;
                 struct {
@@ -116,6 +117,8 @@ struct mbus_conn {
         struct mbus_slot *pending_first, *pending_last;
         struct mbus_slot *subscriptions;
         struct mbus_service *services;
+        uint64_t n_unparsed_events;     /* events dropped: payload not JSON */
+        char *error_sender;             /* who sent the last call error; NULL: the broker or us */
 
         bool exit_requested;
         int exit_code;
@@ -138,6 +141,14 @@ static inline void *mbus_mfree(void *p) {
         return NULL;
 }
 
+/*
+ * conn.c: opens a connection over fd, a connected non-blocking stream socket (taken, closed on
+ * failure too), with HELLO as mbus_conn_open_with_timeout() does: not public, for code that has
+ * its socket already, such as the fuzz target that plays the broker over a socketpair.
+ */
+int mbus_conn_open_fd(struct mbus_conn **ret, int fd, const char *client_name, uint64_t timeout_usec,
+                      struct mbus_error *reterr);
+
 /* conn.c: frames out and in */
 uint64_t mbus_conn_next_serial(struct mbus_conn *conn);
 int mbus_conn_send(struct mbus_conn *conn, enum mbus_frame_type type,
@@ -153,6 +164,8 @@ int mbus_conn_wait_reply_or_error(struct mbus_conn *conn, uint64_t serial, uint6
 void mbus_conn_set_broken(struct mbus_conn *conn, int error);
 int mbus_conn_check_running(const struct mbus_conn *conn);
 int mbus_conn_frame_to_error(const struct mbus_frame *frame, struct mbus_error *ret_error);
+/* Remembers who sent the error a call is about to complete with (NULL: not a service). */
+void mbus_conn_set_error_sender(struct mbus_conn *conn, const char *sender);
 int mbus_conn_error_set(struct mbus_error *e, const char *name, const char *message);
 int mbus_conn_parse_body(const struct mbus_frame *frame, json_object **ret);
 void mbus_conn_log_debug(const char *format, ...) _printf_(1, 2);

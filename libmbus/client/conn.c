@@ -226,6 +226,16 @@ int mbus_conn_frame_to_error(const struct mbus_frame *frame, struct mbus_error *
         return mbus_conn_error_set(ret_error, name, body ? json_get_string(body, "message") : NULL);
 }
 
+void mbus_conn_set_error_sender(struct mbus_conn *conn, const char *sender) {
+        conn->error_sender = mbus_mfree(conn->error_sender);
+        if (sender)
+                conn->error_sender = strdup(sender);    /* out of memory: unknown, NULL */
+}
+
+_public_ const char *mbus_conn_get_error_sender(const struct mbus_conn *conn) {
+        return conn ? conn->error_sender : NULL;
+}
+
 /*
  * Takes the next frame off the socket without blocking (with may_read false, only out of what
  * is already buffered). Returns 1 and the frame, 0 if none has arrived whole, or a negative
@@ -381,6 +391,7 @@ static struct mbus_conn *conn_free(struct mbus_conn *conn) {
         mbus_conn_free_services(conn);
         mbus_hashmap_free(conn->pending);
         mbus_frame_unref(conn->farewell);
+        free(conn->error_sender);
         free(conn->unique_id);
         free(conn->name);
         free(conn);
@@ -628,21 +639,10 @@ _public_ int mbus_conn_open_with_error(struct mbus_conn **ret, const char *addre
         return mbus_conn_open_with_timeout(ret, address, client_name, 0, reterr);
 }
 
-_public_ int mbus_conn_open_with_timeout(struct mbus_conn **ret, const char *address, const char *client_name,
-                                         uint64_t timeout_usec, struct mbus_error *reterr) {
+/* A handle that is not connected yet: the state every way of opening starts from. */
+static int conn_new(struct mbus_conn **ret, const char *client_name, uint64_t timeout_usec) {
         _cleanup_(conn_freep) struct mbus_conn *conn = NULL;
-        _cleanup_free_ char *default_address = NULL;
         int r;
-
-        if (!ret)
-                return -EINVAL;
-
-        if (!address) {
-                r = mbus_address_default(&default_address);
-                if (r < 0)
-                        return r;
-                address = default_address;
-        }
 
         conn = calloc(1, sizeof(*conn));
         if (!conn)
@@ -664,9 +664,13 @@ _public_ int mbus_conn_open_with_timeout(struct mbus_conn **ret, const char *add
         if (r < 0)
                 return r;
 
-        r = conn_connect(conn, address, reterr);
-        if (r < 0)
-                return r;
+        *ret = TAKE_PTR(conn);
+        return 0;
+}
+
+/* HELLO on a connected socket (and TLS, if any), then the handle is the caller's. */
+static int conn_greet(struct mbus_conn *conn, struct mbus_error *reterr) {
+        int r;
 
         r = conn_hello(conn, reterr);
         if (r < 0 && conn->stream.transport.tls) {
@@ -684,6 +688,58 @@ _public_ int mbus_conn_open_with_timeout(struct mbus_conn **ret, const char *add
 
                 return k < 0 ? k : r;
         }
+        return r;
+}
+
+_public_ int mbus_conn_open_with_timeout(struct mbus_conn **ret, const char *address, const char *client_name,
+                                         uint64_t timeout_usec, struct mbus_error *reterr) {
+        _cleanup_(conn_freep) struct mbus_conn *conn = NULL;
+        _cleanup_free_ char *default_address = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        if (!address) {
+                r = mbus_address_default(&default_address);
+                if (r < 0)
+                        return r;
+                address = default_address;
+        }
+
+        r = conn_new(&conn, client_name, timeout_usec);
+        if (r < 0)
+                return r;
+
+        r = conn_connect(conn, address, reterr);
+        if (r < 0)
+                return r;
+
+        r = conn_greet(conn, reterr);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(conn);
+        return 0;
+}
+
+int mbus_conn_open_fd(struct mbus_conn **ret, int fd, const char *client_name, uint64_t timeout_usec,
+                      struct mbus_error *reterr) {
+        _cleanup_(conn_freep) struct mbus_conn *conn = NULL;
+        int r;
+
+        if (!ret || fd < 0)
+                return -EINVAL;
+
+        r = conn_new(&conn, client_name, timeout_usec);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        conn->fd = fd;
+        mbus_stream_init(&conn->stream, conn->fd, MBUS_FRAME_SIZE_MAX_DEFAULT);
+
+        r = conn_greet(conn, reterr);
         if (r < 0)
                 return r;
 
@@ -960,6 +1016,8 @@ struct mbus_slot *mbus_slot_unref(struct mbus_slot *slot) {
         assert(!slot->conn);
         if (slot->type == MBUS_SLOT_SUBSCRIPTION)
                 free(slot->sub.pattern);
+        else
+                free(slot->call.what);
         free(slot);
         return NULL;
 }

@@ -22,6 +22,7 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,8 +136,12 @@ int mbus_conn_dispatch_event(struct mbus_conn *conn, struct mbus_frame *frame) {
         struct mbus_event event;
 
         if (mbus_conn_parse_body(frame, &payload) < 0) {
-                mbus_conn_log_debug("dropping event %s.%s: payload is not valid JSON", frame->f.namespace,
-                                    frame->f.member);
+                /* Not the connection's fault, so it stays up; the count lets a subscriber (or
+                 * its monitoring) see what it missed. */
+                conn->n_unparsed_events++;
+                mbus_conn_log_debug("dropping event %s.%s from %s: payload is not valid JSON (%" PRIu64
+                                    " such events so far)", frame->f.namespace, frame->f.member,
+                                    strna(frame->f.sender), conn->n_unparsed_events);
                 return 0;
         }
 
@@ -237,6 +242,13 @@ _public_ int mbus_emit_wait(struct mbus_conn *conn, const char *destination, con
                 return r;
         if (reply->type != MBUS_FRAME_PONG)
                 return mbus_conn_error_set(ret_error, MBUS_ERROR_PROTOCOL, "Unexpected reply type");
+        return 0;
+}
+
+_public_ int mbus_conn_get_unparsed_events(const struct mbus_conn *conn, uint64_t *ret) {
+        if (!conn || !ret)
+                return -EINVAL;
+        *ret = conn->n_unparsed_events;
         return 0;
 }
 

@@ -448,6 +448,10 @@ START_TEST(test_xml_errors_name_file_line_and_problem) {
                 { "<!DOCTYPE x [<!ENTITY e \"boom\">]>\n<namespace name=\"org.a.b\">&e;</namespace>", 1,
                   "entity declarations are not allowed" },
                 { "<namespace name=\"org.a.b\"><doc>\x01</doc></namespace>", 1, "XML syntax error" },
+                { NS_OPEN "<procedure name=\"A\">\n<?mbus x?></procedure></namespace>", 3,
+                  "processing instructions are not allowed (<?mbus ...?>)" },
+                { "<?xml version=\"1.0\"?>\n<namespace name=\"org.a.b\"/>\n<?trailing?>\n", 3,
+                  "processing instructions are not allowed" },
                 { "<namespace name=\"org.a.b\"><doc>\xc3\x28</doc></namespace>", 1, "XML syntax error" },
                 { "<?xml version=\"1.0\"?>\n<!-- nothing -->\n", 3, "XML syntax error: no element found" },
         };

@@ -2,7 +2,8 @@
 /*
  * Both XML loaders, interface files (idl-xml.c) and policy files (policy-xml.c), read through
  * the one parser set up here, so they cannot differ in how hostile input is refused: entity
- * declarations stop the parse with the same message in both, and a syntax error reads the same.
+ * declarations and processing instructions stop the parse with the same message in both, and a
+ * syntax error reads the same.
  * The loaders keep only their grammar, as handlers that report the first problem with
  * mbus_xml_fail() and return at once after it; the first error wins, later ones are dropped,
  * because expat may still call a handler or two after XML_StopParser().
@@ -45,6 +46,14 @@ static void XMLCALL xml_on_entity_decl(void *userdata, const XML_Char *name, int
         mbus_xml_fail(x, "entity declarations are not allowed");
 }
 
+/* The XML declaration (<?xml ...?>) is not a processing instruction to expat: it stays allowed. */
+static void XMLCALL xml_on_processing_instruction(void *userdata, const XML_Char *target, const XML_Char *data) {
+        struct mbus_xml *x = userdata;
+
+        mbus_xml_fail(x, "processing instructions are not allowed (<?%s ...?>): only comments and blanks may "
+                      "stand beside the elements", target);
+}
+
 int mbus_xml_parse(struct mbus_xml *x, const char *path, struct mbus_file_error *err, const char *text, size_t len,
                    XML_StartElementHandler on_start, XML_EndElementHandler on_end,
                    XML_CharacterDataHandler on_text) {
@@ -60,6 +69,7 @@ int mbus_xml_parse(struct mbus_xml *x, const char *path, struct mbus_file_error 
         XML_SetElementHandler(x->parser, on_start, on_end);
         XML_SetCharacterDataHandler(x->parser, on_text);
         XML_SetEntityDeclHandler(x->parser, xml_on_entity_decl);
+        XML_SetProcessingInstructionHandler(x->parser, xml_on_processing_instruction);
 
         status = XML_Parse(x->parser, text ?: "", (int) len, /* isFinal= */ XML_TRUE);
         if (status != XML_STATUS_OK && x->error == 0)

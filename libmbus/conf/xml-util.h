@@ -24,7 +24,9 @@ struct mbus_xml {
  * begins with it) and whose element and text handlers are the loader's. Entity declarations
  * are refused, as "entity declarations are not allowed" at their line: nothing in either
  * format needs them, and they are how XML files attack parsers (billion laughs, external
- * entities). Returns the first error a handler recorded, else -EBADMSG for a syntax error
+ * entities). So are processing instructions ("processing instructions are not allowed"): the
+ * formats allow only comments and blanks beside their elements, and an instruction meant for
+ * some other program would be silently ignored. Returns the first error a handler recorded, else -EBADMSG for a syntax error
  * ("XML syntax error: ..." at its line), else 0; -ENOMEM if no parser could be made.
  */
 int mbus_xml_parse(struct mbus_xml *x, const char *path, struct mbus_file_error *err, const char *text, size_t len,

@@ -32,6 +32,7 @@ static const struct {
         { MBUS_ERROR_PROTOCOL,             EBADMSG    },
         { MBUS_ERROR_DISCONNECTED,         ENOTCONN   },
         { MBUS_ERROR_ACTIVATION_FAILED,    ENOEXEC    },
+        { MBUS_ERROR_INVALID_REPLY,        EBADE      },
 };
 
 _public_ void mbus_error_free(struct mbus_error *e) {

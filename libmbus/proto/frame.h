@@ -45,8 +45,9 @@
  * Serials are chosen by the sender of a frame, start at 1 and never repeat on a connection;
  * 0 is not a valid serial (nor reply_serial, except in ERROR; nor timeout: absent means the
  * default). A reply names the serial it answers in reply_serial. The sender
- * field is written by the broker only: it names the peer a forwarded CALL or EVENT came from.
- * Replies are forwarded unchanged, without it: the caller knows whom it called. Clients never
+ * field is written by the broker only: it names the peer a forwarded CALL, EVENT or ERROR came
+ * from. A RETURN is forwarded unchanged, without it: the caller knows whom it called; an ERROR
+ * gets it so that a service's error is never taken for the broker's own (those have none). Clients never
  * set it; the broker treats a frame from a client that carries one as malformed.
  *
  * The caller_* fields are the caller's identity, written by the broker only, on a forwarded

@@ -25,20 +25,11 @@
 #include "proto/frame-json.h"
 #include "proto/frame.h"
 #include "proto/stream.h"
+#include "util/fuzz-util.h"
 #include "util/json-util.h"
 #include "util/macro.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 #define FUZZ_MAX_FRAME_SIZE (1024u * 1024u)
-
-#define check(x)                                                                \
-        do {                                                                    \
-                if (!(x)) {                                                     \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
-                        abort();                                                \
-                }                                                               \
-        } while (0)
 
 static bool str_eq(const char *a, const char *b) {
         return a == b || (a && b && strcmp(a, b) == 0);

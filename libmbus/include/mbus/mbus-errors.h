@@ -28,6 +28,8 @@ extern "C" {
 #define MBUS_ERROR_PROTOCOL             "org.mbus.Error.ProtocolError"        /* -EBADMSG */
 #define MBUS_ERROR_DISCONNECTED         "org.mbus.Error.Disconnected"         /* -ENOTCONN */
 #define MBUS_ERROR_ACTIVATION_FAILED    "org.mbus.Error.ActivationFailed"     /* -ENOEXEC */
+/* libmbus's own: the service answered with a result that is not valid JSON (its bug). */
+#define MBUS_ERROR_INVALID_REPLY        "org.mbus.Error.InvalidReply"         /* -EBADE */
 
 /*
  * A named error with a human-readable message. Both strings are owned by the struct; an empty

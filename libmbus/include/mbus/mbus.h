@@ -209,15 +209,20 @@ int mbus_conn_set_exit_on_disconnect(struct mbus_conn *conn, bool b);
  * Calls procedure of namespace ns with args (NULL: no arguments) and waits for the answer.
  * timeout_usec 0 means MBUS_CALL_TIMEOUT_DEFAULT_USEC. On success returns 0 and the result in
  * *ret_result (may be NULL; pass ret_result NULL to drop it). If the call failed with a named
- * error (the service's or one of org.mbus.Error.*), returns its errno and fills *ret_error.
- * Returns -ETIMEDOUT (MBUS_ERROR_TIMEOUT) if no answer came in time.
+ * error (the service's or one of org.mbus.Error.*), returns its errno and fills *ret_error;
+ * mbus_conn_get_error_sender() then tells whether the service or the broker sent it.
+ * Returns -ETIMEDOUT (MBUS_ERROR_TIMEOUT) if no answer came in time, -EBADE
+ * (MBUS_ERROR_INVALID_REPLY, the message names ns and procedure) if the service answered with
+ * a result that is not valid JSON.
  */
 int mbus_call(struct mbus_conn *conn, const char *ns, const char *procedure, json_object *args,
               uint64_t timeout_usec, json_object **ret_result, struct mbus_error *ret_error);
 
 /*
  * Called exactly once for an asynchronous call: with result set and error NULL on success, or
- * with result NULL and error set. Its return value is ignored.
+ * with result NULL and error set (MBUS_ERROR_INVALID_REPLY if the service's result was not
+ * valid JSON; mbus_conn_get_error_sender(conn) says who sent the error). Its return value is
+ * ignored.
  */
 typedef int (*mbus_reply_handler_t)(struct mbus_conn *conn, json_object *result,
                                     const struct mbus_error *error, void *userdata);
@@ -231,6 +236,19 @@ typedef int (*mbus_reply_handler_t)(struct mbus_conn *conn, json_object *result,
 int mbus_call_async(struct mbus_conn *conn, const char *ns, const char *procedure,
                     json_object *args, uint64_t timeout_usec, mbus_reply_handler_t handler,
                     void *userdata, struct mbus_slot **ret_slot);
+
+/*
+ * Who sent the error of the call that completed last with one: the peer id (":1.N") of the
+ * service that answered with an ERROR, or NULL if the broker or libmbus itself made the error
+ * (Timeout, NoSuchNamespace, AccessDenied by policy, Disconnected, InvalidReply, ...). Valid
+ * after a synchronous call (mbus_call(), ...) returned an error, and inside an asynchronous
+ * call's reply handler; the string is the connection's, until the next call completes.
+ * Services may answer with names of org.mbus.Error too (a libmbus service answers an unknown
+ * procedure with UnknownProcedure, and its handlers may use AccessDenied or Timeout for their
+ * own reasons): this is how a caller tells them from the broker's (man mbus-protocol(7),
+ * ERRORS). NULL also for a NULL conn.
+ */
+const char *mbus_conn_get_error_sender(const struct mbus_conn *conn);
 
 /* Sends a PING to the broker and waits for its PONG: proves every frame sent before has been
  * processed by the broker. Returns 0 or a negative errno. */
@@ -388,6 +406,16 @@ typedef int (*mbus_event_handler_t)(struct mbus_conn *conn, const struct mbus_ev
  */
 int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_event_handler_t handler,
                    void *userdata, struct mbus_slot **ret_slot, struct mbus_error *ret_error);
+
+/*
+ * The number of events this connection received but could not hand to any handler because
+ * their payload was not valid JSON (the broker checks payloads only for namespaces with an
+ * interface file, so a buggy or hostile emitter can send anything elsewhere). Such an event is
+ * dropped, counted here and logged at debug level (MBUS_DEBUG=1 in the environment shows it,
+ * with its namespace, name and sender); the connection stays up. Counts from the connection's
+ * start and never goes down. Returns 0 and the count in *ret, -EINVAL if conn or ret is NULL.
+ */
+int mbus_conn_get_unparsed_events(const struct mbus_conn *conn, uint64_t *ret);
 
 /* Cancels what a slot stands for (a pending async call, a subscription). Returns NULL. Takes
  * NULL. A slot may be freed from inside its own callback. */
