@@ -15,6 +15,7 @@
 
 #include "helpers/agent-util.h"
 #include "helpers/broker-util.h"
+#include "util/macro.h"
 
 #define NS "org.example.Net"
 #define OUT_MAX (256 * 1024)
@@ -503,6 +504,69 @@ START_TEST(test_tool_check_reports_file_and_line) {
 }
 END_TEST
 
+/* --check reports every error of a file, each at its line, in line order, and exits 1 */
+START_TEST(test_tool_check_reports_every_error_of_a_file) {
+        static const struct {
+                const char *name, *text;
+                const char *errors[5];          /* ":LINE: text" after the path, in this order */
+        } t[] = {
+                { "interfaces.d/org.example.Many.xml",
+                  "<namespace name=\"org.example.Many\" colour=\"red\">\n"
+                  "  <procedure name=\"A\"><arg name=\"x\" type=\"strin\"/></procedure>\n"
+                  "  <method name=\"B\"/>\n"
+                  "  <procedure name=\"A\"/>\n"
+                  "</namespace>\n",
+                  { ":1: unknown attribute 'colour' on <namespace>", ":2: invalid type 'strin' for argument 'x'",
+                    ":3: unknown element <method> in <namespace>", ":4: duplicate procedure 'A' (first at line 2)" } },
+                { "interfaces.d/org.example.ManyJ.json",
+                  "{\"namespace\": \"org.example.ManyJ\",\n"
+                  " \"procedures\": [{\"name\": \"A\", \"in\": [{\"name\": \"x\"}]},\n"
+                  "                {\"in\": []},\n"
+                  "                {\"name\": \"A\", \"bogus\": 1}]}\n",
+                  { ":2: argument 'x' has no 'type'", ":3: procedure 1 has no 'name'",
+                    ":4: unknown key 'bogus' in procedure A", ":4: duplicate procedure 'A' (first at line 2)" } },
+                { "policy.d/org.example.Many.xml",
+                  "<policy namespace=\"org.example.Many\">\n"
+                  "  <allow call=\"*\"/>\n"
+                  "  <allow cal=\"*\" user=\"root\"/>\n"
+                  "  <allow call=\"*\" group=\"no-such-group-mbus\"/>\n"
+                  "  <deny own=\"yes\" user=\"root\"/>\n"
+                  "</policy>\n",
+                  { ":2: <allow> has no principal", ":3: unknown attribute 'cal' on <allow>",
+                    ":4: unknown group 'no-such-group-mbus'", ":5: own must be \"true\"" } },
+                { "policy.d/org.example.ManyJ.json",
+                  "{\"namespace\": \"org.example.ManyJ\", \"rules\": [\n"
+                  "  {\"allow\": \"fly\", \"user\": \"root\"},\n"
+                  "  {\"allow\": \"call\", \"user\": \"root\"},\n"
+                  "  {\"deny\": \"call\"}]}\n",
+                  { ":2: unknown action 'fly'", ":4: a rule needs a principal" } },
+        };
+        struct test_config c;
+        static char out[OUT_MAX], err[OUT_MAX];
+        char path[512], want[700];
+
+        ck_assert_int_eq(test_config_new(&c, false), 0);
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                const char *prev = err;
+
+                test_config_write(&c, t[i].name, t[i].text);
+                test_config_path(&c, t[i].name, path, sizeof(path));
+                const char *argv[] = { tool(), "--check", path, NULL };
+                ck_assert_int_eq(test_run(argv, out, sizeof(out), err, sizeof(err), 20000), 1);
+                ck_assert_msg(!strstr(out, ": ok"), "a broken file passed:\n%s", out);
+                for (size_t k = 0; k < ELEMENTSOF(t[i].errors) && t[i].errors[k]; k++) {
+                        const char *at;
+
+                        snprintf(want, sizeof(want), "%s%s", path, t[i].errors[k]);
+                        at = strstr(prev, want);
+                        ck_assert_msg(at, "'%s' not (in order) in:\n%s", want, err);
+                        prev = at + 1;
+                }
+        }
+        test_config_remove(&c);
+}
+END_TEST
+
 /* mbus-introspect --explain and the broker agree, rule and line */
 START_TEST(test_tool_explain_names_the_deciding_rule_as_the_broker_does) {
         struct env e;
@@ -613,6 +677,7 @@ static Suite *introspect_suite(void) {
         tcase_add_test(tc, test_tool_lists_namespaces_with_owner_and_file_flag);
         tcase_add_test(tc, test_tool_shows_a_served_namespace_as_table_json_and_xml);
         tcase_add_test(tc, test_tool_check_reports_file_and_line);
+        tcase_add_test(tc, test_tool_check_reports_every_error_of_a_file);
         tcase_add_test(tc, test_tool_explain_names_the_deciding_rule_as_the_broker_does);
         suite_add_tcase(s, tc);
         return s;

@@ -341,36 +341,46 @@ static bool idl_doc_is_valid(const char *doc) {
         return true;
 }
 
+/*
+ * Each check below reports with mbus_file_error_add() and goes on, so a file's every bad name
+ * and duplicate is reported at once; -EBADMSG at the end if any was, -ENOMEM at once.
+ */
 static int idl_check_args(const struct mbus_idl_namespace *ns, const struct mbus_idl_member *m, bool event,
                           const struct mbus_idl_arg *args, size_t n, bool out, struct mbus_file_error *err) {
+        int result = 0;
+
         for (size_t i = 0; i < n; i++) {
                 const struct mbus_idl_arg *a = &args[i];
                 unsigned line = a->line ?: m->line;
 
-                if (!mbus_member_is_valid(a->name))
-                        return mbus_file_error_set(err, ns->path, line,
-                                                   "invalid argument name '%s' in %s %s (letters, digits and '_', "
-                                                   "not starting with a digit, at most 255 bytes)",
-                                                   a->name, idl_member_kind(event), m->name);
+                if (!mbus_member_is_valid(a->name)) {
+                        result = mbus_file_error_add(err, ns->path, line,
+                                                     "invalid argument name '%s' in %s %s (letters, digits and '_', "
+                                                     "not starting with a digit, at most 255 bytes)",
+                                                     a->name, idl_member_kind(event), m->name);
+                        continue;
+                }
                 for (size_t j = 0; j < i; j++)
-                        if (strcmp(args[j].name, a->name) == 0)
-                                return mbus_file_error_set(err, ns->path, line,
-                                                           "duplicate %sargument '%s' in %s %s (first at line %u)",
-                                                           event ? "" : out ? "output " : "input ",
-                                                           a->name, idl_member_kind(event), m->name, args[j].line);
+                        if (strcmp(args[j].name, a->name) == 0) {
+                                result = mbus_file_error_add(err, ns->path, line,
+                                                             "duplicate %sargument '%s' in %s %s (first at line %u)",
+                                                             event ? "" : out ? "output " : "input ",
+                                                             a->name, idl_member_kind(event), m->name, args[j].line);
+                                break;
+                        }
                 if (out && a->optional)
-                        return mbus_file_error_set(err, ns->path, line,
-                                                   "output argument '%s' of procedure %s cannot be optional",
-                                                   a->name, m->name);
+                        result = mbus_file_error_add(err, ns->path, line,
+                                                     "output argument '%s' of procedure %s cannot be optional",
+                                                     a->name, m->name);
         }
-        return 0;
+        return result;
 }
 
 static int idl_check_members(const struct mbus_idl_namespace *ns, bool event, struct mbus_file_error *err) {
         _cleanup_(mbus_hashmap_freep) struct mbus_hashmap *seen = NULL;
         const struct mbus_idl_member *list = event ? ns->events : ns->procedures;
         size_t n = event ? ns->n_events : ns->n_procedures;
-        int r;
+        int r, result = 0;
 
         r = mbus_hashmap_new(&seen, &mbus_string_hash_ops);
         if (r < 0)
@@ -381,52 +391,66 @@ static int idl_check_members(const struct mbus_idl_namespace *ns, bool event, st
                 const struct mbus_idl_member *first;
 
                 if (!mbus_member_is_valid(m->name))
-                        return mbus_file_error_set(err, ns->path, m->line,
-                                                   "invalid %s name '%s' (letters, digits and '_', "
-                                                   "not starting with a digit, at most 255 bytes)",
-                                                   idl_member_kind(event), m->name);
-                first = mbus_hashmap_get(seen, m->name);
-                if (first)
-                        return mbus_file_error_set(err, ns->path, m->line, "duplicate %s '%s' (first at line %u)",
-                                                   idl_member_kind(event), m->name, first->line);
-                r = mbus_hashmap_put(seen, m->name, (void *) m);
-                if (r < 0)
-                        return r;
+                        result = mbus_file_error_add(err, ns->path, m->line,
+                                                     "invalid %s name '%s' (letters, digits and '_', "
+                                                     "not starting with a digit, at most 255 bytes)",
+                                                     idl_member_kind(event), m->name);
+                else {
+                        first = mbus_hashmap_get(seen, m->name);
+                        if (first)
+                                result = mbus_file_error_add(err, ns->path, m->line,
+                                                             "duplicate %s '%s' (first at line %u)",
+                                                             idl_member_kind(event), m->name, first->line);
+                        else {
+                                r = mbus_hashmap_put(seen, m->name, (void *) m);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
                 if (!idl_doc_is_valid(m->doc))
-                        return mbus_file_error_set(err, ns->path, m->line,
-                                                   "documentation of %s %s is not valid UTF-8 text",
-                                                   idl_member_kind(event), m->name);
+                        result = mbus_file_error_add(err, ns->path, m->line,
+                                                     "documentation of %s %s is not valid UTF-8 text",
+                                                     idl_member_kind(event), m->name);
 
                 r = idl_check_args(ns, m, event, m->in, m->n_in, /* out= */ false, err);
                 if (r < 0)
-                        return r;
+                        result = r;
                 if (event && m->n_out > 0)
-                        return mbus_file_error_set(err, ns->path, m->line, "event %s cannot have output arguments",
-                                                   m->name);
+                        result = mbus_file_error_add(err, ns->path, m->line, "event %s cannot have output arguments",
+                                                     m->name);
                 r = idl_check_args(ns, m, event, m->out, m->n_out, /* out= */ true, err);
                 if (r < 0)
-                        return r;
+                        result = r;
         }
-        return 0;
+        return result;
 }
 
 int idl_check(const struct mbus_idl_namespace *ns, unsigned ns_line, struct mbus_file_error *err) {
-        int r;
+        int r, result = 0;
 
+        /* A namespace without a name was reported by the loader, in its form's words. */
         if (!ns->name)
-                return mbus_file_error_set(err, ns->path, ns_line, "namespace has no name");
-        if (!mbus_namespace_is_valid(ns->name))
-                return mbus_file_error_set(err, ns->path, ns_line,
-                                           "invalid namespace name '%s' (2 to 32 dot-separated labels, "
-                                           "at most 255 bytes, e.g. org.example.Network)", ns->name);
+                result = -EBADMSG;
+        else if (!mbus_namespace_is_valid(ns->name))
+                result = mbus_file_error_add(err, ns->path, ns_line,
+                                             "invalid namespace name '%s' (2 to 32 dot-separated labels, "
+                                             "at most 255 bytes, e.g. org.example.Network)", ns->name);
         if (!idl_doc_is_valid(ns->doc))
-                return mbus_file_error_set(err, ns->path, ns_line,
-                                           "documentation of namespace %s is not valid UTF-8 text", ns->name);
+                result = mbus_file_error_add(err, ns->path, ns_line,
+                                             "documentation of namespace %s is not valid UTF-8 text",
+                                             ns->name ?: "(unnamed)");
 
         r = idl_check_members(ns, /* event= */ false, err);
-        if (r < 0)
+        if (r == -ENOMEM)
                 return r;
-        return idl_check_members(ns, /* event= */ true, err);
+        if (r < 0)
+                result = r;
+        r = idl_check_members(ns, /* event= */ true, err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                result = r;
+        return result;
 }
 
 /* ---- the owner's declaration (REGISTER body) ---- */
