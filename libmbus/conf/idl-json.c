@@ -83,6 +83,7 @@ struct idl_json {
         const char *path;
         struct mbus_file_error *err;
         bool bus;                               /* the bus form: no lines, extra keys allowed */
+        bool infer_untyped;                     /* Introspect's reply: a declared member without lists is untyped */
         unsigned top_line;
         struct idl_json_pos *pos;
         size_t n_pos;
@@ -305,9 +306,73 @@ static int idl_json_args(struct idl_json *j, struct mbus_idl_member *m, bool eve
         return result;
 }
 
-static int idl_json_members(struct idl_json *j, struct mbus_idl_namespace *ns, enum idl_json_key list, json_object *a) {
+/* One element of "procedures"/"events": reported and left out if it cannot be taken. */
+static int idl_json_member(struct idl_json *j, struct mbus_idl_namespace *ns, enum idl_json_key list, size_t i,
+                           json_object *o) {
         bool event = list == IDL_KEY_EVENTS;
         const char *kind = idl_member_kind(event);
+        json_object *lists[_IDL_KEY_MAX] = {};
+        unsigned line = idl_json_line(j, list, i, IDL_KEY_OTHER, 0) ?: j->top_line;
+        const char *name = NULL, *doc = NULL;
+        struct mbus_idl_member *m;
+        bool bad_name = false;
+        int r, result = 0;
+
+        if (!json_object_is_type(o, json_type_object))
+                return idl_json_fail(j, line, "%s[%zu] must be an object, not %s", idl_json_key_names[list],
+                                     i, json_type_to_name(json_object_get_type(o)));
+        json_object_object_foreach(o, key, v) {
+                enum idl_json_key k = idl_json_key_from(key, strlen(key));
+
+                r = 0;
+                if (k == IDL_KEY_NAME) {
+                        r = idl_json_string(j, line, v, key, event ? " of an event" : " of a procedure", &name);
+                        bad_name = r < 0;
+                } else if (k == IDL_KEY_DOC)
+                        r = idl_json_string(j, line, v, key, event ? " of an event" : " of a procedure", &doc);
+                else if ((!event && (k == IDL_KEY_IN || k == IDL_KEY_OUT)) || (event && k == IDL_KEY_ARGS))
+                        lists[k] = v;
+                else
+                        r = idl_json_fail(j, line, "unknown key '%s' in %s%s%s%s", key, kind,
+                                          name ? " " : "", name ?: "",
+                                          k == IDL_KEY_ARGS ? " (procedures have 'in' and 'out')" :
+                                          k == IDL_KEY_IN || k == IDL_KEY_OUT ? " (events have 'args')" : "");
+                if (r < 0)
+                        result = r;
+        }
+        if (!name) {
+                /* Without a name there is nothing to hang its arguments on: left out. */
+                if (!bad_name)
+                        result = idl_json_fail(j, line, "%s %zu has no 'name'", kind, i);
+                return result;
+        }
+
+        r = idl_add_member(ns, event, name, line, &m);
+        if (r == -E2BIG)
+                return idl_json_fail(j, line, "too many %ss (limit %u)", kind, MBUS_IDL_MEMBERS_MAX);
+        if (r < 0)
+                return r;
+        /* Introspect lists an untyped member of a declaration without argument lists. */
+        if (j->infer_untyped && ns->declared && !lists[IDL_KEY_IN] && !lists[IDL_KEY_OUT] && !lists[IDL_KEY_ARGS])
+                m->untyped = true;
+        if (doc) {
+                r = idl_set_doc(&m->doc, doc, strlen(doc));
+                if (r < 0)
+                        return r;
+        }
+        for (enum idl_json_key k = IDL_KEY_IN; k <= IDL_KEY_ARGS; k++) {
+                if (!lists[k])
+                        continue;
+                r = idl_json_args(j, m, event, list, i, k, lists[k]);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        result = r;
+        }
+        return result;
+}
+
+static int idl_json_members(struct idl_json *j, struct mbus_idl_namespace *ns, enum idl_json_key list, json_object *a) {
         int r, result = 0;
         size_t n;
 
@@ -316,64 +381,20 @@ static int idl_json_members(struct idl_json *j, struct mbus_idl_namespace *ns, e
                                      json_type_to_name(json_object_get_type(a)));
         n = json_object_array_length(a);
         for (size_t i = 0; i < n; i++) {
-                json_object *o = json_object_array_get_idx(a, i), *lists[_IDL_KEY_MAX] = {};
-                unsigned line = idl_json_line(j, list, i, IDL_KEY_OTHER, 0) ?: j->top_line;
-                const char *name = NULL, *doc = NULL;
-                struct mbus_idl_member *m;
-                bool bad_name = false;
-
-                if (!json_object_is_type(o, json_type_object)) {
-                        result = idl_json_fail(j, line, "%s[%zu] must be an object, not %s", idl_json_key_names[list],
-                                               i, json_type_to_name(json_object_get_type(o)));
-                        continue;
-                }
-                json_object_object_foreach(o, key, v) {
-                        enum idl_json_key k = idl_json_key_from(key, strlen(key));
-
-                        r = 0;
-                        if (k == IDL_KEY_NAME) {
-                                r = idl_json_string(j, line, v, key, event ? " of an event" : " of a procedure", &name);
-                                bad_name = r < 0;
-                        } else if (k == IDL_KEY_DOC)
-                                r = idl_json_string(j, line, v, key, event ? " of an event" : " of a procedure", &doc);
-                        else if ((!event && (k == IDL_KEY_IN || k == IDL_KEY_OUT)) || (event && k == IDL_KEY_ARGS))
-                                lists[k] = v;
-                        else
-                                r = idl_json_fail(j, line, "unknown key '%s' in %s%s%s%s", key, kind,
-                                                  name ? " " : "", name ?: "",
-                                                  k == IDL_KEY_ARGS ? " (procedures have 'in' and 'out')" :
-                                                  k == IDL_KEY_IN || k == IDL_KEY_OUT ? " (events have 'args')" : "");
-                        if (r < 0)
-                                result = r;
-                }
-                if (!name) {
-                        /* Without a name there is nothing to hang its arguments on: left out. */
-                        if (!bad_name)
-                                result = idl_json_fail(j, line, "%s %zu has no 'name'", kind, i);
-                        continue;
-                }
-
-                r = idl_add_member(ns, event, name, line, &m);
-                if (r == -E2BIG)
-                        return idl_json_fail(j, line, "too many %ss (limit %u)", kind, MBUS_IDL_MEMBERS_MAX);
-                if (r < 0)
+                r = idl_json_member(j, ns, list, i, json_object_array_get_idx(a, i));
+                if (r == -ENOMEM)
                         return r;
-                if (doc) {
-                        r = idl_set_doc(&m->doc, doc, strlen(doc));
-                        if (r < 0)
-                                return r;
-                }
-                for (enum idl_json_key k = IDL_KEY_IN; k <= IDL_KEY_ARGS; k++) {
-                        if (!lists[k])
-                                continue;
-                        r = idl_json_args(j, m, event, list, i, k, lists[k]);
-                        if (r == -ENOMEM)
-                                return r;
-                        if (r < 0)
-                                result = r;
-                }
+                if (r < 0)
+                        result = r;
         }
         return result;
+}
+
+int idl_json_declared_member(struct mbus_idl_namespace *ns, bool event, size_t index, json_object *o,
+                             struct mbus_file_error *err) {
+        struct idl_json j = { .err = err, .bus = true };
+
+        return idl_json_member(&j, ns, event ? IDL_KEY_EVENTS : IDL_KEY_PROCEDURES, index, o);
 }
 
 static int idl_json_build(struct idl_json *j, json_object *o, struct mbus_idl_namespace *ns) {
@@ -493,7 +514,7 @@ int mbus_idl_parse_json(struct mbus_idl_namespace **ret, const char *path, const
 
 int mbus_idl_from_json(struct mbus_idl_namespace **ret, json_object *o, struct mbus_file_error *err) {
         _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
-        struct idl_json j = { .err = err, .bus = true };
+        struct idl_json j = { .err = err, .bus = true, .infer_untyped = true };
         int r;
 
         if (!ret)

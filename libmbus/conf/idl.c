@@ -455,37 +455,52 @@ int idl_check(const struct mbus_idl_namespace *ns, unsigned ns_line, struct mbus
 
 /* ---- the owner's declaration (REGISTER body) ---- */
 
-static int idl_declaration_add(struct mbus_idl_namespace *ns, json_object *o, const char *key, bool event) {
+static int idl_declaration_add(struct mbus_idl_namespace *ns, json_object *o, const char *key, bool event,
+                               struct mbus_file_error *err) {
         json_object *a;
+        int r, result = 0;
         size_t n;
-        int r;
 
         if (!json_object_object_get_ex(o, key, &a))
                 return 0;
         if (!json_object_is_type(a, json_type_array))
-                return -EINVAL;
+                return mbus_file_error_add(err, NULL, 0, "'%s' must be an array", key);
         n = json_object_array_length(a);
         if (n > MBUS_IDL_MEMBERS_MAX)
-                return -EINVAL;
+                return mbus_file_error_add(err, NULL, 0, "too many %ss (limit %u)", idl_member_kind(event),
+                                           MBUS_IDL_MEMBERS_MAX);
         /* Names and duplicates are checked by idl_check() once both lists are in. */
         for (size_t i = 0; i < n; i++) {
                 json_object *v = json_object_array_get_idx(a, i);
+                struct mbus_idl_member *m;
 
+                if (json_object_is_type(v, json_type_object)) {
+                        r = idl_json_declared_member(ns, event, i, v, err);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                result = r;
+                        continue;
+                }
                 /* A "\u0000" inside would cut the name short in C: refuse it. */
                 if (!json_object_is_type(v, json_type_string) ||
-                    (size_t) json_object_get_string_len(v) != strlen(json_object_get_string(v)))
-                        return -EINVAL;
-                r = idl_add_member(ns, event, json_object_get_string(v), /* line= */ 0, NULL);
+                    (size_t) json_object_get_string_len(v) != strlen(json_object_get_string(v))) {
+                        result = mbus_file_error_add(err, NULL, 0, "%s[%zu] must be a name or an object", key, i);
+                        continue;
+                }
+                r = idl_add_member(ns, event, json_object_get_string(v), /* line= */ 0, &m);
                 if (r < 0)
                         return r;
+                m->untyped = true;
         }
-        return 0;
+        return result;
 }
 
-int mbus_idl_from_declaration(struct mbus_idl_namespace **ret, const char *ns_name, const char *body, size_t len) {
+int mbus_idl_from_declaration_with_error(struct mbus_idl_namespace **ret, const char *ns_name, const char *body,
+                                         size_t len, struct mbus_file_error *err) {
         _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
         _cleanup_json_ json_object *o = NULL;
-        int r;
+        int r, result = 0;
 
         if (!ret || !mbus_namespace_is_valid(ns_name))
                 return -EINVAL;
@@ -498,29 +513,55 @@ int mbus_idl_from_declaration(struct mbus_idl_namespace **ret, const char *ns_na
         if (r < 0)
                 return r;
 
+        mbus_file_error_begin(err);
         if (body && len > 0 && !idl_text_is_blank(body, len)) {
+                json_object *doc;
+
                 r = json_parse_bytes(body, len, &o);
-                if (r == -EBADMSG)
+                if (r == -EBADMSG) {
+                        (void) mbus_file_error_set(err, NULL, 0, "the declaration is not JSON");
                         return -EINVAL;
+                }
                 if (r < 0)
                         return r;
                 /* Other keys are ignored: a newer library may declare more than this broker knows. */
-                if (!json_object_is_type(o, json_type_object))
+                if (!json_object_is_type(o, json_type_object)) {
+                        (void) mbus_file_error_set(err, NULL, 0, "the declaration must be a JSON object");
                         return -EINVAL;
-                r = idl_declaration_add(ns, o, "procedures", /* event= */ false);
-                if (r < 0)
+                }
+                if (json_object_object_get_ex(o, "doc", &doc)) {
+                        if (!json_object_is_type(doc, json_type_string) ||
+                            (size_t) json_object_get_string_len(doc) != strlen(json_object_get_string(doc)))
+                                result = mbus_file_error_add(err, NULL, 0, "'doc' must be a string");
+                        else {
+                                r = idl_set_doc(&ns->doc, json_object_get_string(doc),
+                                                (size_t) json_object_get_string_len(doc));
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+                r = idl_declaration_add(ns, o, "procedures", /* event= */ false, err);
+                if (r == -ENOMEM)
                         return r;
-                r = idl_declaration_add(ns, o, "events", /* event= */ true);
                 if (r < 0)
+                        result = r;
+                r = idl_declaration_add(ns, o, "events", /* event= */ true, err);
+                if (r == -ENOMEM)
                         return r;
-                r = idl_check(ns, /* ns_line= */ 0, /* err= */ NULL);
-                if (r == -EBADMSG)
+                if (r < 0)
+                        result = r;
+                r = idl_check(ns, /* ns_line= */ 0, err);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0 || result < 0)
                         return -EINVAL;
-                if (r < 0)
-                        return r;
         }
         *ret = TAKE_PTR(ns);
         return 0;
+}
+
+int mbus_idl_from_declaration(struct mbus_idl_namespace **ret, const char *ns_name, const char *body, size_t len) {
+        return mbus_idl_from_declaration_with_error(ret, ns_name, body, len, /* err= */ NULL);
 }
 
 /* ---- files ---- */

@@ -16,6 +16,7 @@
 
 #include "conf/file-error.h"
 #include "conf/idl.h"
+#include "conf/introspection.h"
 #include "util/json-util.h"
 #include "util/macro.h"
 #include "util/test-util.h"
@@ -747,6 +748,72 @@ START_TEST(test_declaration_from_register_body) {
 }
 END_TEST
 
+START_TEST(test_typed_declaration_is_checked_and_survives_introspect) {
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL, *back = NULL, *bad = NULL;
+        _cleanup_json_ json_object *o = NULL;
+        struct mbus_file_error err = {};
+        char reason[256];
+        /* Typed members in the canonical member form, next to one declared by name alone. */
+        static const char body[] =
+                "{\"doc\": \"Adds.\", \"procedures\": [\"Echo\", "
+                "{\"name\": \"Add\", \"doc\": \"Sums two numbers.\", "
+                " \"in\": [{\"name\": \"a\", \"type\": \"int\"}, {\"name\": \"b\", \"type\": \"int\", \"optional\": true}],"
+                " \"out\": [{\"name\": \"sum\", \"type\": \"int\"}]}, {\"name\": \"Ping\"}],"
+                " \"events\": [{\"name\": \"Added\", \"args\": [{\"name\": \"sum\", \"type\": \"int\"}]}, \"Tick\"]}";
+        static const char *const invalid[] = {
+                "{\"procedures\": [{\"name\": \"Add\", \"in\": [{\"name\": \"a\", \"type\": \"integer\"}]}]}",
+                "{\"procedures\": [{\"in\": []}]}",
+                "{\"procedures\": [{\"name\": \"Add\", \"args\": []}]}",
+                "{\"events\": [{\"name\": \"E\", \"args\": [{\"name\": \"x\"}]}]}",
+                "{\"procedures\": [\"Add\", {\"name\": \"Add\"}]}",
+                "{\"doc\": 1}",
+        };
+
+        ck_assert_int_eq(mbus_idl_from_declaration(&ns, "org.example.Calc", body, strlen(body)), 0);
+        ck_assert(ns->declared);
+        ck_assert_str_eq(ns->doc, "Adds.");
+        ck_assert(mbus_idl_find_procedure(ns, "Echo")->untyped);
+        ck_assert(!mbus_idl_find_procedure(ns, "Add")->untyped);
+        ck_assert(!mbus_idl_find_procedure(ns, "Ping")->untyped);      /* an object: typed, no arguments */
+        ck_assert(mbus_idl_find_event(ns, "Tick")->untyped);
+
+        /* Checked as a file is, for what it typed; the rest is the owner's to answer. */
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Add", "{\"a\": 1, \"b\": 2}", 16, reason, sizeof(reason)), 0);
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Add", "{\"a\": \"1\"}", 10, reason, sizeof(reason)),
+                         -EINVAL);
+        ck_assert_msg(strstr(reason, "argument 'a': expected int"), "%s", reason);
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Ping", "{\"x\": 1}", 8, reason, sizeof(reason)), -EINVAL);
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Echo", "{\"x\": 1}", 8, reason, sizeof(reason)), 0);
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Other", "{\"x\": 1}", 8, reason, sizeof(reason)), 0);
+        ck_assert_int_eq(mbus_introspection_check_event(ns, "Added", "{}", 2, reason, sizeof(reason)), -EINVAL);
+        ck_assert_int_eq(mbus_introspection_check_event(ns, "Tick", "{\"n\": 1}", 8, reason, sizeof(reason)), 0);
+
+        /* Introspect's form keeps typed (lists, empty ones too) apart from untyped (none). */
+        ck_assert_int_eq(mbus_idl_to_json(ns, &o), 0);
+        ck_assert_int_eq(json_object_object_add(o, "source", json_object_new_string("declared")), 0);
+        ck_assert_int_eq(mbus_idl_from_json(&back, o, NULL), 0);
+        ck_assert(back->declared);
+        ck_assert(mbus_idl_find_procedure(back, "Echo")->untyped);
+        ck_assert(!mbus_idl_find_procedure(back, "Ping")->untyped);
+        ck_assert_uint_eq(mbus_idl_find_procedure(back, "Add")->n_in, 2);
+        ck_assert(mbus_idl_find_procedure(back, "Add")->in[1].optional);
+        ck_assert(mbus_idl_find_event(back, "Tick")->untyped);
+        ck_assert_uint_eq(mbus_idl_find_event(back, "Added")->n_in, 1);
+
+        for (size_t i = 0; i < ELEMENTSOF(invalid); i++) {
+                ck_assert_msg(mbus_idl_from_declaration_with_error(&bad, "org.example.Calc", invalid[i],
+                                                                   strlen(invalid[i]), &err) == -EINVAL,
+                              "%s", invalid[i]);
+                ck_assert_msg(err.message[0], "no reason for %s", invalid[i]);
+                ck_assert_ptr_null(bad);
+        }
+        /* The reason names what is wrong. */
+        ck_assert_int_eq(mbus_idl_from_declaration_with_error(&bad, "org.example.Calc", invalid[0], strlen(invalid[0]),
+                                                              &err), -EINVAL);
+        ck_assert_msg(strstr(err.message, "invalid type 'integer' for argument 'a'"), "%s", err.message);
+}
+END_TEST
+
 static char *write_file(const char *dir, const char *name, const char *text) {
         char *path;
         FILE *f;
@@ -961,6 +1028,7 @@ static Suite *idl_suite(void) {
         tcase_add_test(tc, test_limits_on_hostile_files);
         tcase_add_test(tc, test_validate_names_the_argument_and_the_expected_type);
         tcase_add_test(tc, test_declaration_from_register_body);
+        tcase_add_test(tc, test_typed_declaration_is_checked_and_survives_introspect);
         tcase_add_test(tc, test_load_file_checks_name_and_extension);
         tcase_add_test(tc, test_file_error_format_and_lines);
         tcase_add_test(tc, test_every_error_of_a_file_is_reported);

@@ -8,12 +8,18 @@
  * systemd's Restart=on-failure starts it anew, instead of a healthy-looking process that
  * serves nothing. SIGTERM ends it cleanly (exit 0).
  *
+ * It declares its types from C (mbus_register_with_interface()): Add takes two ints and returns
+ * their sum, the event Added carries it, and Echo is declared by name alone, so one namespace
+ * shows both typed and untyped members.
+ *
  * Usage: mbus-test-sd-service [--address ADDRESS] NAMESPACE
- * Serves NAMESPACE with Echo (answers with its arguments). Exit status: 0 after SIGTERM, 1
- * when the connection broke or could not be made.
+ * Serves NAMESPACE with Echo (answers with its arguments) and Add ({"a": INT, "b": INT} ->
+ * {"sum": INT}, then emits Added {"sum": INT}). Exit status: 0 after SIGTERM, 1 when the
+ * connection broke or could not be made.
  */
 
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +31,57 @@ static int sd_service_echo(struct mbus_request *request, json_object *args, void
         return mbus_request_reply(request, args);
 }
 
+/* The broker has checked the arguments against the declaration below: both are ints. */
+static int sd_service_add(struct mbus_request *request, json_object *args, void *userdata) {
+        json_object *a = NULL, *b = NULL, *result;
+        int64_t sum;
+        int r;
+
+        (void) json_object_object_get_ex(args, "a", &a);
+        (void) json_object_object_get_ex(args, "b", &b);
+        sum = json_object_get_int64(a) + json_object_get_int64(b);
+        result = json_object_new_object();
+        if (!result || json_object_object_add(result, "sum", json_object_new_int64(sum)) < 0) {
+                json_object_put(result);
+                return -ENOMEM;
+        }
+        r = mbus_request_reply(request, result);
+        if (r >= 0)
+                r = mbus_emit(mbus_request_get_conn(request), mbus_request_get_namespace(request), "Added", result);
+        json_object_put(result);
+        return r;
+}
+
 static const struct mbus_procedure sd_service_procedures[] = {
         { "Echo", sd_service_echo },
+        { "Add", sd_service_add },
+};
+
+static const struct mbus_arg_decl sd_service_add_in[] = {
+        { "a", "int", false },
+        { "b", "int", false },
+        { NULL, NULL, false },
+};
+
+static const struct mbus_arg_decl sd_service_sum[] = {
+        { "sum", "int", false },
+        { NULL, NULL, false },
+};
+
+static const struct mbus_member_decl sd_service_typed_procedures[] = {
+        { "Add", "Adds two integers.", sd_service_add_in, sd_service_sum },
+        { NULL, NULL, NULL, NULL },
+};
+
+static const struct mbus_member_decl sd_service_events[] = {
+        { "Added", "A sum was computed.", sd_service_sum, NULL },
+        { NULL, NULL, NULL, NULL },
+};
+
+static const struct mbus_interface sd_service_interface = {
+        .doc = "A test service on an sd-event loop.",
+        .procedures = sd_service_typed_procedures,
+        .events = sd_service_events,
 };
 
 static void sd_service_on_disconnect(struct mbus_conn *conn, int error, void *userdata) {
@@ -83,7 +138,9 @@ int main(int argc, char **argv) {
                 goto finish;
         }
 
-        r = mbus_register(conn, ns, sd_service_procedures, 1, /* events= */ NULL, /* userdata= */ NULL, &error);
+        r = mbus_register_with_interface(conn, ns, sd_service_procedures,
+                                         sizeof(sd_service_procedures) / sizeof(sd_service_procedures[0]),
+                                         &sd_service_interface, /* userdata= */ NULL, &error);
         if (r < 0) {
                 fprintf(stderr, "mbus-test-sd-service: cannot register %s: %s\n", ns, error.message ?: strerror(-r));
                 goto finish;
