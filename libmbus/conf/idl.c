@@ -345,8 +345,17 @@ static bool idl_doc_is_valid(const char *doc) {
  * Each check below reports with mbus_file_error_add() and goes on, so a file's every bad name
  * and duplicate is reported at once; -EBADMSG at the end if any was, -ENOMEM at once.
  */
+/* " (first at line N)" for a duplicate, or nothing where there are no lines (a declaration). */
+static const char *idl_first_at(unsigned line, char *buf, size_t size) {
+        if (line == 0)
+                return "";
+        (void) snprintf(buf, size, " (first at line %u)", line);
+        return buf;
+}
+
 static int idl_check_args(const struct mbus_idl_namespace *ns, const struct mbus_idl_member *m, bool event,
                           const struct mbus_idl_arg *args, size_t n, bool out, struct mbus_file_error *err) {
+        char at[32];
         int result = 0;
 
         for (size_t i = 0; i < n; i++) {
@@ -363,9 +372,10 @@ static int idl_check_args(const struct mbus_idl_namespace *ns, const struct mbus
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(args[j].name, a->name) == 0) {
                                 result = mbus_file_error_add(err, ns->path, line,
-                                                             "duplicate %sargument '%s' in %s %s (first at line %u)",
+                                                             "duplicate %sargument '%s' in %s %s%s",
                                                              event ? "" : out ? "output " : "input ",
-                                                             a->name, idl_member_kind(event), m->name, args[j].line);
+                                                             a->name, idl_member_kind(event), m->name,
+                                                             idl_first_at(args[j].line, at, sizeof(at)));
                                 break;
                         }
                 if (out && a->optional)
@@ -380,6 +390,7 @@ static int idl_check_members(const struct mbus_idl_namespace *ns, bool event, st
         _cleanup_(mbus_hashmap_freep) struct mbus_hashmap *seen = NULL;
         const struct mbus_idl_member *list = event ? ns->events : ns->procedures;
         size_t n = event ? ns->n_events : ns->n_procedures;
+        char at[32];
         int r, result = 0;
 
         r = mbus_hashmap_new(&seen, &mbus_string_hash_ops);
@@ -398,9 +409,9 @@ static int idl_check_members(const struct mbus_idl_namespace *ns, bool event, st
                 else {
                         first = mbus_hashmap_get(seen, m->name);
                         if (first)
-                                result = mbus_file_error_add(err, ns->path, m->line,
-                                                             "duplicate %s '%s' (first at line %u)",
-                                                             idl_member_kind(event), m->name, first->line);
+                                result = mbus_file_error_add(err, ns->path, m->line, "duplicate %s '%s'%s",
+                                                             idl_member_kind(event), m->name,
+                                                             idl_first_at(first->line, at, sizeof(at)));
                         else {
                                 r = mbus_hashmap_put(seen, m->name, (void *) m);
                                 if (r < 0)

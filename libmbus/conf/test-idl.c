@@ -811,6 +811,10 @@ START_TEST(test_typed_declaration_is_checked_and_survives_introspect) {
         ck_assert_int_eq(mbus_idl_from_declaration_with_error(&bad, "org.example.Calc", invalid[0], strlen(invalid[0]),
                                                               &err), -EINVAL);
         ck_assert_msg(strstr(err.message, "invalid type 'integer' for argument 'a'"), "%s", err.message);
+        /* A declaration has no lines to point at. */
+        ck_assert_int_eq(mbus_idl_from_declaration_with_error(&bad, "org.example.Calc", invalid[4], strlen(invalid[4]),
+                                                              &err), -EINVAL);
+        ck_assert_str_eq(err.message, "duplicate procedure 'Add'");
 }
 END_TEST
 
