@@ -2,6 +2,7 @@
 #pragma once
 /* The namespace registry: one owner per namespace. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,7 @@
 struct mbus_namespace {
         uint64_t owner;
         struct mbus_idl_namespace *described;   /* the REGISTER declaration, parsed once, owned */
+        bool typed;                     /* described has typed members: calls and events are checked */
         struct mbus_namespace_list *owner_list;
         struct mbus_namespace *owner_prev, *owner_next;
         char name[];                    /* key in the registry */

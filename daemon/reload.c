@@ -200,14 +200,18 @@ static void reload_on_warning(const struct mbus_file_error *w, void *userdata) {
 
 static void reload_on_skipped(const char *name, const struct mbus_file_error *e, void *userdata) {
         struct reload_skipped *s = userdata;
-        char text[600];
+        char text[600], more[128] = "";
         char **a;
 
         if (s->n_files++ == 0)
                 s->first = *e;
+        /* One entry per file; mbus-introspect --check lists every error of it. */
+        if (e->n_errors > 1)
+                (void) snprintf(more, sizeof(more), " (and %u more error%s: mbus-introspect --check lists them)",
+                                e->n_errors - 1, e->n_errors == 2 ? "" : "s");
         (void) mbus_log(LOG_ERR, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_CONFIG_FILE_SKIPPED, .ns = name),
-                        "Left out the %s file %s: %s", s->kind, name ?: "directory",
-                        mbus_file_error_format(e, text, sizeof(text)));
+                        "Left out the %s file %s: %s%s", s->kind, name ?: "directory",
+                        mbus_file_error_format(e, text, sizeof(text)), more);
         if (!name)
                 return;
         a = reallocarray(s->names, s->n_names + 1, sizeof(*a));

@@ -4,7 +4,8 @@
  * untouched (a forwarded CALL or EVENT gets a new head with the sender and keeps a reference
  * on the original body). The only bodies parsed are HELLO's, REGISTER declarations (once, at
  * REGISTER), those of the broker's own procedures (driver.c), and CALL/EVENT bodies of the
- * namespaces that have an interface file (conf/introspection.c).
+ * namespaces that have an interface file or whose owner declared argument types at REGISTER
+ * (conf/introspection.c). A file wins over a declaration: where both exist, the file checks.
  *
  * Access policy: REGISTER is checked for own, CALL for call (the broker's own procedures
  * included), an exact SUBSCRIBE pattern for subscribe, a direct EVENT for send; wildcard
@@ -158,6 +159,20 @@ void mbus_router_broadcast(struct mbus_broker *b, struct mbus_frame *event, uid_
         }
 }
 
+/*
+ * What a namespace's CALL and EVENT bodies are checked against: its interface file, which wins,
+ * else its owner's declaration if that typed anything (an untyped one costs no lookup), else
+ * nothing (NULL). ns may be NULL (no owner).
+ */
+static const struct mbus_idl_namespace *router_description(struct mbus_broker *b, const struct mbus_namespace *ns,
+                                                           const char *name) {
+        const struct mbus_idl_namespace *file = mbus_introspection_get(b->interfaces, name);
+
+        if (file)
+                return file;
+        return ns && ns->typed ? ns->described : NULL;
+}
+
 static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mbus_frame *frame) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *fwd = NULL;
         struct mbus_frame_fields fields = frame->f;
@@ -181,7 +196,7 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                         return r == -EACCES ? 0 : r;
         }
 
-        file = mbus_introspection_get(b->interfaces, frame->f.namespace);
+        file = router_description(b, ns, frame->f.namespace);
         if (file) {
                 char reason[512];
 
@@ -333,7 +348,7 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
                 return mbus_reply_error(b, caller, frame->f.serial, -ENOBUFS,
                                         "Arguments larger than %u bytes", MBUS_DRIVER_BODY_MAX);
 
-        file = mbus_introspection_get(b->interfaces, frame->f.namespace);
+        file = router_description(b, ns, frame->f.namespace);
         r = router_check_call_args(b, caller, frame, file);
         if (r != 0)
                 return r < 0 ? r : 0;
@@ -489,10 +504,25 @@ void mbus_router_expire_calls(struct mbus_broker *b, uint64_t now) {
 
 /* --- control frames --------------------------------------------------------------------------- */
 
+static bool router_declaration_is_typed(const struct mbus_idl_namespace *d) {
+        for (size_t i = 0; i < d->n_procedures; i++)
+                if (!d->procedures[i].untyped)
+                        return true;
+        for (size_t i = 0; i < d->n_events; i++)
+                if (!d->events[i].untyped)
+                        return true;
+        return false;
+}
+
+/*
+ * The declaration's names must be in the namespace's interface file where there is one; its
+ * types, if any, are then kept for Introspect of a namespace without a file only: the file wins.
+ */
 static int router_register(struct mbus_broker *b, struct mbus_peer *peer, struct mbus_frame *frame) {
         _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *described = NULL;
         const struct mbus_idl_namespace *file;
         const char *name = frame->f.namespace;
+        struct mbus_file_error why = {};
         struct mbus_namespace *entry;
         bool changed;
         int r;
@@ -517,13 +547,15 @@ static int router_register(struct mbus_broker *b, struct mbus_peer *peer, struct
         if (frame->body_len > MBUS_ROUTER_DECLARATION_MAX)
                 return mbus_reply_error(b, peer, frame->f.serial, -ENOBUFS,
                                         "REGISTER body larger than %u bytes", MBUS_ROUTER_DECLARATION_MAX);
-        r = mbus_idl_from_declaration(&described, name, (const char *) frame->body, frame->body_len);
+        r = mbus_idl_from_declaration_with_error(&described, name, (const char *) frame->body, frame->body_len,
+                                                 &why);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 return mbus_reply_error(b, peer, frame->f.serial, -EINVAL,
-                                        "REGISTER body must be {\"procedures\": [NAME...], \"events\": "
-                                        "[NAME...]} with valid member names, each once");
+                                        "REGISTER body must be {\"procedures\": [...], \"events\": [...]} with "
+                                        "valid member names (or members with typed arguments), each once%s%s",
+                                        why.message[0] ? ": " : "", why.message);
         file = mbus_introspection_get(b->interfaces, name);
         if (file) {
                 char reason[512];
@@ -547,6 +579,7 @@ static int router_register(struct mbus_broker *b, struct mbus_peer *peer, struct
         entry = mbus_namespace_get(b->namespaces, name);
         mbus_idl_namespace_free(entry->described);
         entry->described = TAKE_PTR(described);
+        entry->typed = router_declaration_is_typed(entry->described);
 
         r = mbus_reply_return(b, peer, frame->f.serial, NULL);
         if (r < 0)

@@ -184,13 +184,13 @@ static int print_table_add_doc(struct print_table *t, const char *doc) {
         return print_table_add(t, folded);
 }
 
-static int print_table_add_args(struct print_table *t, const struct mbus_idl_namespace *ns,
+static int print_table_add_args(struct print_table *t, const struct mbus_idl_member *m,
                                 const struct mbus_idl_arg *args, size_t n_args) {
         char *s = NULL;
         int r;
 
-        /* A declared namespace's arguments are unknown, not empty. */
-        if (ns->declared)
+        /* A member declared by name alone: its arguments are unknown, not empty. */
+        if (m->untyped)
                 return print_table_add(t, "?");
         r = mbus_print_args(args, n_args, &s);
         if (r < 0)
@@ -208,14 +208,29 @@ static int print_members(struct print_table *t, const struct mbus_idl_namespace 
 
                 r = print_table_add(t, event ? "event" : "procedure");
                 r = r ?: print_table_add(t, m->name);
-                r = r ?: print_table_add_args(t, ns, m->in, m->n_in);
+                r = r ?: print_table_add_args(t, m, m->in, m->n_in);
                 if (event)
                         r = r ?: print_table_add(t, NULL);
                 else
-                        r = r ?: print_table_add_args(t, ns, m->out, m->n_out);
+                        r = r ?: print_table_add_args(t, m, m->out, m->n_out);
                 r = r ?: print_table_add_doc(t, m->doc);
         }
         return r;
+}
+
+/* What a declaration leaves unknown: every member's arguments, some members' (shown as ?), none. */
+static const char *print_untyped_note(const struct mbus_idl_namespace *ns) {
+        size_t n = ns->n_procedures + ns->n_events, untyped = 0;
+
+        for (size_t i = 0; i < ns->n_procedures; i++)
+                untyped += ns->procedures[i].untyped;
+        for (size_t i = 0; i < ns->n_events; i++)
+                untyped += ns->events[i].untyped;
+        if (untyped == 0)
+                return " with argument types";
+        if (untyped == n)
+                return " (argument types unknown)";
+        return " (argument types unknown where shown as ?)";
 }
 
 int mbus_print_namespace(FILE *f, const struct mbus_idl_namespace *ns, const char *owner) {
@@ -228,7 +243,7 @@ int mbus_print_namespace(FILE *f, const struct mbus_idl_namespace *ns, const cha
 
         fprintf(f, "%s: owner %s, ", ns->name, owner ?: "-");
         if (ns->declared)
-                fputs("declared by its owner (argument types unknown)\n", f);
+                fprintf(f, "declared by its owner%s\n", print_untyped_note(ns));
         else
                 fprintf(f, "file %s\n", ns->path ?: "(path unknown)");
         if (ns->doc) {

@@ -45,8 +45,9 @@ int mbus_print_args(const struct mbus_idl_arg *args, size_t n_args, char **ret);
  *   procedure GetState     interface: string, verbose?: bool state: string  Returns the state.
  *   event     StateChanged interface: string, state: ?string -              -
  *
- * A namespace declared on the bus says "declared by its owner (argument types unknown)" and
- * shows "?" for its argument lists. Docs are folded onto one line. Procedures first, then
+ * A namespace declared on the bus says "declared by its owner", with "(argument types unknown)"
+ * when its owner gave names only, and shows "?" for the argument lists of each member declared
+ * by name alone; the members its owner typed show their types as a file's do. Docs are folded onto one line. Procedures first, then
  * events, each in the order of the description; the last column is not padded. Returns 0 or
  * -errno.
  */

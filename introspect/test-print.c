@@ -80,6 +80,31 @@ START_TEST(test_declared_namespace_shows_unknown_arguments_and_no_owner_as_dash)
 }
 END_TEST
 
+START_TEST(test_typed_declaration_shows_its_types_and_only_untyped_members_as_unknown) {
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL, *all = NULL;
+        _cleanup_free_ char *out = NULL, *out_all = NULL;
+        static const char body[] =
+                "{\"procedures\": [{\"name\": \"Add\", \"in\": [{\"name\": \"a\", \"type\": \"int\"}],"
+                " \"out\": [{\"name\": \"sum\", \"type\": \"int\"}]}, \"Echo\"],"
+                " \"events\": [{\"name\": \"Added\", \"args\": [{\"name\": \"sum\", \"type\": \"int\"}]}]}";
+        static const char typed[] = "{\"procedures\": [{\"name\": \"Ping\"}]}";
+
+        ck_assert_int_eq(mbus_idl_from_declaration(&ns, "org.example.Calc", body, strlen(body)), 0);
+        out = CAPTURE(mbus_print_namespace(f, ns, ":1.4"));
+        ck_assert_str_eq(out,
+                "org.example.Calc: owner :1.4, declared by its owner (argument types unknown where shown as ?)\n"
+                "\n"
+                "KIND      NAME  IN       OUT      DOC\n"
+                "procedure Add   a: int   sum: int -\n"
+                "procedure Echo  ?        ?        -\n"
+                "event     Added sum: int -        -\n");
+        ck_assert_int_eq(mbus_idl_from_declaration(&all, "org.example.Calc", typed, strlen(typed)), 0);
+        out_all = CAPTURE(mbus_print_namespace(f, all, ":1.4"));
+        ck_assert_ptr_nonnull(strstr(out_all, "declared by its owner with argument types\n"));
+        ck_assert_ptr_nonnull(strstr(out_all, "procedure Ping -  -   -"));
+}
+END_TEST
+
 START_TEST(test_empty_namespace_prints_only_the_header) {
         _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns =
                 parse("org.example.Empty.json", "{\"namespace\": \"org.example.Empty\"}");
@@ -162,6 +187,7 @@ static Suite *print_suite(void) {
 
         tcase_add_test(tc, test_namespace_table_lists_procedures_then_events_with_typed_args);
         tcase_add_test(tc, test_declared_namespace_shows_unknown_arguments_and_no_owner_as_dash);
+        tcase_add_test(tc, test_typed_declaration_shows_its_types_and_only_untyped_members_as_unknown);
         tcase_add_test(tc, test_empty_namespace_prints_only_the_header);
         tcase_add_test(tc, test_args_render_optional_marks_and_nested_types);
         tcase_add_test(tc, test_namespace_list_pads_columns_and_marks_unknowns);

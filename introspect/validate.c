@@ -157,9 +157,18 @@ static int validate_read(const char *path, char **ret, size_t *ret_len) {
         return 0;
 }
 
-static void validate_report(FILE *err, const struct mbus_file_error *e, const char *path, int r) {
+/* Every error of the file in line order, warnings among them; without a list entry, what r says. */
+static void validate_report(FILE *err, struct mbus_file_errors *all, const struct mbus_file_error *e,
+                            const char *path, int r) {
         char buf[1024];
 
+        mbus_file_errors_sort(all);
+        for (size_t i = 0; i < all->n_errors; i++)
+                fprintf(err, "%s\n", mbus_file_error_format(&all->errors[i], buf, sizeof(buf)));
+        if (all->n_dropped > 0)
+                fprintf(err, "%s: %zu more error%s not shown\n", path, all->n_dropped, all->n_dropped == 1 ? "" : "s");
+        if (all->n_errors > 0 || all->n_dropped > 0 || r >= 0)
+                return;
         if (e->path[0] || e->message[0])
                 fprintf(err, "%s\n", mbus_file_error_format(e, buf, sizeof(buf)));
         else
@@ -167,25 +176,26 @@ static void validate_report(FILE *err, const struct mbus_file_error *e, const ch
 }
 
 struct validate_warnings {
-        FILE *err;
+        struct mbus_file_errors *all;
         unsigned n;
 };
 
-/* What the broker goes past with a warning is an error here: all of them are printed. */
+/* What the broker goes past with a warning is an error here: listed with the file's errors. */
 static void validate_on_warning(const struct mbus_file_error *w, void *userdata) {
         struct validate_warnings *v = userdata;
-        char buf[1024];
+        struct mbus_file_error copy = { .all = v->all };
 
-        fprintf(v->err, "%s\n", mbus_file_error_format(w, buf, sizeof(buf)));
+        (void) mbus_file_error_set(&copy, w->path, w->line, "%s", w->message);
         v->n++;
 }
 
 /* 0 good, 1 bad (reported), -ENOMEM. */
 static int validate_file(const char *path, FILE *out, FILE *err) {
         _cleanup_free_ char *text = NULL;
-        struct validate_warnings v = { .err = err };
+        struct mbus_file_errors all = {};
+        struct validate_warnings v = { .all = &all };
         const struct mbus_conf_report report = { .warning = validate_on_warning, .userdata = &v };
-        struct mbus_file_error e = {};
+        struct mbus_file_error e = { .all = &all };
         enum mbus_validate_kind kind;
         size_t len = 0;
         int r;
@@ -207,14 +217,16 @@ static int validate_file(const char *path, FILE *out, FILE *err) {
 
                 r = mbus_idl_load_file(&ns, path, &e);
         }
-        if (r == -ENOMEM)
+        if (r == -ENOMEM) {
+                mbus_file_errors_done(&all);
                 return r;
-        if (r < 0) {
-                validate_report(err, &e, path, r);
+        }
+        if (r < 0 || v.n > 0) {
+                validate_report(err, &all, &e, path, r);
+                mbus_file_errors_done(&all);
                 return 1;
         }
-        if (v.n > 0)
-                return 1;
+        mbus_file_errors_done(&all);
         fprintf(out, "%s: ok\n", path);
         return 0;
 }
@@ -256,7 +268,9 @@ static int validate_directory(const char *path, FILE *out, FILE *err) {
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                validate_report(err, &e, dir, r);
+                struct mbus_file_errors none = {};
+
+                validate_report(err, &none, &e, dir, r);
                 return 1;
         }
         if (r == 0)

@@ -8,6 +8,7 @@
  */
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 #include "helpers/agent-util.h"
 #include "helpers/broker-util.h"
+#include "util/macro.h"
 
 #define NS "org.example.Net"
 #define OUT_MAX (256 * 1024)
@@ -503,6 +505,69 @@ START_TEST(test_tool_check_reports_file_and_line) {
 }
 END_TEST
 
+/* --check reports every error of a file, each at its line, in line order, and exits 1 */
+START_TEST(test_tool_check_reports_every_error_of_a_file) {
+        static const struct {
+                const char *name, *text;
+                const char *errors[5];          /* ":LINE: text" after the path, in this order */
+        } t[] = {
+                { "interfaces.d/org.example.Many.xml",
+                  "<namespace name=\"org.example.Many\" colour=\"red\">\n"
+                  "  <procedure name=\"A\"><arg name=\"x\" type=\"strin\"/></procedure>\n"
+                  "  <method name=\"B\"/>\n"
+                  "  <procedure name=\"A\"/>\n"
+                  "</namespace>\n",
+                  { ":1: unknown attribute 'colour' on <namespace>", ":2: invalid type 'strin' for argument 'x'",
+                    ":3: unknown element <method> in <namespace>", ":4: duplicate procedure 'A' (first at line 2)" } },
+                { "interfaces.d/org.example.ManyJ.json",
+                  "{\"namespace\": \"org.example.ManyJ\",\n"
+                  " \"procedures\": [{\"name\": \"A\", \"in\": [{\"name\": \"x\"}]},\n"
+                  "                {\"in\": []},\n"
+                  "                {\"name\": \"A\", \"bogus\": 1}]}\n",
+                  { ":2: argument 'x' has no 'type'", ":3: procedure 1 has no 'name'",
+                    ":4: unknown key 'bogus' in procedure A", ":4: duplicate procedure 'A' (first at line 2)" } },
+                { "policy.d/org.example.Many.xml",
+                  "<policy namespace=\"org.example.Many\">\n"
+                  "  <allow call=\"*\"/>\n"
+                  "  <allow cal=\"*\" user=\"root\"/>\n"
+                  "  <allow call=\"*\" group=\"no-such-group-mbus\"/>\n"
+                  "  <deny own=\"yes\" user=\"root\"/>\n"
+                  "</policy>\n",
+                  { ":2: <allow> has no principal", ":3: unknown attribute 'cal' on <allow>",
+                    ":4: unknown group 'no-such-group-mbus'", ":5: own must be \"true\"" } },
+                { "policy.d/org.example.ManyJ.json",
+                  "{\"namespace\": \"org.example.ManyJ\", \"rules\": [\n"
+                  "  {\"allow\": \"fly\", \"user\": \"root\"},\n"
+                  "  {\"allow\": \"call\", \"user\": \"root\"},\n"
+                  "  {\"deny\": \"call\"}]}\n",
+                  { ":2: unknown action 'fly'", ":4: a rule needs a principal" } },
+        };
+        struct test_config c;
+        static char out[OUT_MAX], err[OUT_MAX];
+        char path[512], want[700];
+
+        ck_assert_int_eq(test_config_new(&c, false), 0);
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                const char *prev = err;
+
+                test_config_write(&c, t[i].name, t[i].text);
+                test_config_path(&c, t[i].name, path, sizeof(path));
+                const char *argv[] = { tool(), "--check", path, NULL };
+                ck_assert_int_eq(test_run(argv, out, sizeof(out), err, sizeof(err), 20000), 1);
+                ck_assert_msg(!strstr(out, ": ok"), "a broken file passed:\n%s", out);
+                for (size_t k = 0; k < ELEMENTSOF(t[i].errors) && t[i].errors[k]; k++) {
+                        const char *at;
+
+                        snprintf(want, sizeof(want), "%s%s", path, t[i].errors[k]);
+                        at = strstr(prev, want);
+                        ck_assert_msg(at, "'%s' not (in order) in:\n%s", want, err);
+                        prev = at + 1;
+                }
+        }
+        test_config_remove(&c);
+}
+END_TEST
+
 /* mbus-introspect --explain and the broker agree, rule and line */
 START_TEST(test_tool_explain_names_the_deciding_rule_as_the_broker_does) {
         struct env e;
@@ -601,6 +666,145 @@ START_TEST(test_tool_explain_names_the_deciding_rule_as_the_broker_does) {
 }
 END_TEST
 
+/* ---- types declared from C ---------------------------------------------------------------- */
+
+/* Starts mbus-test-sd-service (tests/helpers/sd-service.c) for ns and waits until it serves. */
+static pid_t sd_service_start(const char *address, const char *ns) {
+        const char *path = getenv("MBUS_TEST_SD_SERVICE");
+        struct mbus_conn *conn;
+        pid_t pid;
+        int r = -ENXIO;
+
+        ck_assert_msg(path, "MBUS_TEST_SD_SERVICE is not set");
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                execl(path, path, "--address", address, ns, (char *) NULL);
+                _exit(127);
+        }
+        conn = test_connect(address, "typed-probe");
+        for (int i = 0; i < 200 && r < 0; i++) {
+                r = mbus_call(conn, ns, "Echo", NULL, 0, NULL, NULL);
+                if (r < 0)
+                        usleep(25 * 1000);
+        }
+        mbus_conn_unref(conn);
+        ck_assert_msg(r == 0, "%s does not answer: %s", ns, strerror(-r));
+        return pid;
+}
+
+static void sd_service_stop(pid_t pid) {
+        int st = 0;
+
+        ck_assert_int_eq(kill(pid, SIGTERM), 0);
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the service did not exit cleanly: status %d", st);
+}
+
+/*
+ * A C service declares its types (mbus_register_with_interface()): Introspect and mbus-introspect
+ * show them, the broker answers a call whose arguments do not fit with InvalidArgs, and an
+ * interface file for the namespace wins over the declaration.
+ */
+START_TEST(test_types_declared_from_c_are_shown_and_enforced) {
+        const char *args[] = { "--config-dir", NULL, "--scope", "system", NULL };
+        struct test_config c;
+        struct test_broker b;
+        static char out[OUT_MAX], err[OUT_MAX];
+        char line[1024], call_tool[512];
+        json_object *d, *m, *list;
+        struct test_agent probe;
+        pid_t typed, filed;
+        int st;
+
+        ck_assert_int_eq(test_config_new(&c, true), 0);
+        /* org.example.Filed has a file that types Add's arguments as strings: the file wins. */
+        test_config_write(&c, "interfaces.d/org.example.Filed.xml",
+                          "<namespace name=\"org.example.Filed\">\n"
+                          "  <procedure name=\"Echo\"/>\n"
+                          "  <procedure name=\"Add\">\n"
+                          "    <arg name=\"a\" type=\"string\"/>\n"
+                          "    <arg name=\"b\" type=\"string\"/>\n"
+                          "  </procedure>\n"
+                          "  <event name=\"Added\"><arg name=\"sum\" type=\"int\"/></event>\n"
+                          "</namespace>\n");
+        args[1] = c.dir;
+        ck_assert_int_eq(test_broker_start_full(&b, args, c.log, true), 0);
+        typed = sd_service_start(b.address, "org.example.Typed");
+        filed = sd_service_start(b.address, "org.example.Filed");
+
+        /* Introspect gives the declared types, and names the untyped member without lists */
+        ck_assert_int_eq(test_agent_start(&probe, b.address, &ROOT), 0);
+        d = introspect(&probe, "org.example.Typed");
+        ck_assert_msg(d, "Introspect: %s", probe.reply);
+        ck_assert_str_eq(test_json_str(d, "source"), "declared");
+        ck_assert_str_eq(test_json_str(d, "doc"), "A test service on an sd-event loop.");
+        m = member(d, "procedures", "Add");
+        ck_assert_msg(m && json_object_object_get_ex(m, "in", &list) && json_object_array_length(list) == 2,
+                      "Add has no typed inputs: %s", json_object_to_json_string(d));
+        ck_assert_str_eq(test_json_str(json_object_array_get_idx(list, 1), "type"), "int");
+        ck_assert(json_object_object_get_ex(m, "out", &list) && json_object_array_length(list) == 1);
+        m = member(d, "procedures", "Echo");
+        ck_assert(m && !json_object_object_get_ex(m, "in", NULL));
+        m = member(d, "events", "Added");
+        ck_assert(m && json_object_object_get_ex(m, "args", &list) && json_object_array_length(list) == 1);
+        json_object_put(d);
+
+        /* mbus-introspect shows the types instead of "?" (and "?" for Echo, declared by name) */
+        const char *argv_show[] = { tool(), "--address", b.address, "org.example.Typed", NULL };
+        ck_assert_msg(test_run(argv_show, out, sizeof(out), err, sizeof(err), 20000) == 0, "%s%s", out, err);
+        ck_assert_msg(strstr(out, "declared by its owner (argument types unknown where shown as ?)"), "%s", out);
+        ck_assert_msg(line_of(out, "procedure Add", line, sizeof(line)) || strstr(out, "procedure Add "),
+                      "no Add line in:\n%s", out);
+        ck_assert_msg(strstr(out, "a: int, b: int") && strstr(out, "sum: int") && strstr(out, "Adds two integers."),
+                      "the declared types are not shown:\n%s", out);
+        ck_assert_msg(strstr(out, "procedure Echo  ?"), "Echo is not shown untyped:\n%s", out);
+
+        /* the broker checks the arguments: a wrong type never reaches the service */
+        test_tool_path("mbus-call", call_tool, sizeof(call_tool));
+        const char *argv_good[] = { call_tool, "--address", b.address, "org.example.Typed", "Add",
+                                    "{\"a\": 1, \"b\": 2}", NULL };
+        st = test_run(argv_good, out, sizeof(out), err, sizeof(err), 20000);
+        ck_assert_msg(st == 0 && strstr(out, "\"sum\"") && strstr(out, "3"), "Add: %d %s%s", st, out, err);
+        const char *argv_bad[] = { call_tool, "--address", b.address, "org.example.Typed", "Add",
+                                   "{\"a\": \"1\", \"b\": 2}", NULL };
+        st = test_run(argv_bad, out, sizeof(out), err, sizeof(err), 20000);
+        ck_assert_msg(st == 1 && strstr(err, "org.mbus.Error.InvalidArgs") && strstr(err, "argument 'a': expected int"),
+                      "a string for an int: %d %s%s", st, out, err);
+        const char *argv_missing[] = { call_tool, "--address", b.address, "org.example.Typed", "Add",
+                                       "{\"a\": 1}", NULL };
+        st = test_run(argv_missing, out, sizeof(out), err, sizeof(err), 20000);
+        ck_assert_msg(st == 1 && strstr(err, "org.mbus.Error.InvalidArgs") && strstr(err, "missing argument 'b'"),
+                      "a missing argument: %d %s%s", st, out, err);
+        /* Echo, declared by name alone, takes anything */
+        const char *argv_echo[] = { call_tool, "--address", b.address, "org.example.Typed", "Echo",
+                                    "{\"anything\": [1]}", NULL };
+        ck_assert_int_eq(test_run(argv_echo, out, sizeof(out), err, sizeof(err), 20000), 0);
+
+        /* the interface file wins: strings, as it says, pass the broker; the declared ints do not */
+        d = introspect(&probe, "org.example.Filed");
+        ck_assert_msg(d, "Introspect: %s", probe.reply);
+        ck_assert_str_eq(test_json_str(d, "source"), "file");
+        json_object_put(d);
+        const char *argv_file_bad[] = { call_tool, "--address", b.address, "org.example.Filed", "Add",
+                                        "{\"a\": 1, \"b\": 2}", NULL };
+        st = test_run(argv_file_bad, out, sizeof(out), err, sizeof(err), 20000);
+        ck_assert_msg(st == 1 && strstr(err, "argument 'a': expected string"), "ints against the file: %d %s%s",
+                      st, out, err);
+        const char *argv_file_good[] = { call_tool, "--address", b.address, "org.example.Filed", "Add",
+                                         "{\"a\": \"1\", \"b\": \"2\"}", NULL };
+        st = test_run(argv_file_good, out, sizeof(out), err, sizeof(err), 20000);
+        ck_assert_msg(st == 0 && strstr(out, "\"sum\""), "strings against the file: %d %s%s", st, out, err);
+
+        ck_assert_int_eq(test_agent_stop(&probe), 0);
+        sd_service_stop(typed);
+        sd_service_stop(filed);
+        st = test_broker_stop(&b);
+        test_config_remove(&c);
+        ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "broker did not exit cleanly: status %d", st);
+}
+END_TEST
+
 static Suite *introspect_suite(void) {
         Suite *s = suite_create("e2e-introspect");
         TCase *tc = tcase_create("introspect");
@@ -613,7 +817,9 @@ static Suite *introspect_suite(void) {
         tcase_add_test(tc, test_tool_lists_namespaces_with_owner_and_file_flag);
         tcase_add_test(tc, test_tool_shows_a_served_namespace_as_table_json_and_xml);
         tcase_add_test(tc, test_tool_check_reports_file_and_line);
+        tcase_add_test(tc, test_tool_check_reports_every_error_of_a_file);
         tcase_add_test(tc, test_tool_explain_names_the_deciding_rule_as_the_broker_does);
+        tcase_add_test(tc, test_types_declared_from_c_are_shown_and_enforced);
         suite_add_tcase(s, tc);
         return s;
 }

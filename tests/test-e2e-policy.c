@@ -802,7 +802,9 @@ START_TEST(test_broker_starts_without_a_broken_file) {
                      "<policy namespace=\"org.example.Good\">\n"
                      "  <allow call=\"*\" user=\"nobody\"/>\n"
                      "</policy>\n");
-        test_config_write(&e.c, "interfaces.d/org.example.Bad.xml", "<namespace name=\"org.example.Bad\">\n");
+        /* three errors: an unknown attribute, a procedure without a name, the unclosed root */
+        test_config_write(&e.c, "interfaces.d/org.example.Bad.xml",
+                          "<namespace name=\"org.example.Bad\" x=\"1\">\n<procedure/>\n");
         env_start(&e);
         agent(&svc, &e, &ROOT);
         agent(&nobody, &e, &NOBODY);
@@ -817,6 +819,9 @@ START_TEST(test_broker_starts_without_a_broken_file) {
         ck_assert_msg(test_file_wait_for(e.c.log, at, 5000), "the left-out file %s is not logged", at);
         ck_assert(test_file_wait_for(e.c.log, "Left out the policy file " NS, 0));
         ck_assert(test_file_wait_for(e.c.log, "interfaces.d/org.example.Bad.xml", 0));
+        /* one entry for the file: its first error and how many more --check would list */
+        ck_assert(test_file_wait_for(e.c.log, "interfaces.d/org.example.Bad.xml:1: unknown attribute 'x' on "
+                                     "<namespace> (and 2 more errors: mbus-introspect --check lists them)", 0));
 
         agent_done(&svc);
         agent_done(&nobody);

@@ -2,6 +2,12 @@
 /*
  * Serving namespaces: REGISTER/UNREGISTER, the per-namespace handler table, and requests.
  *
+ * REGISTER declares what the service offers: each handler's name, and where the service
+ * described it (mbus_register_with_interface()), the member with its argument types in the
+ * canonical JSON form of interface files, which the broker parses, checks and then enforces.
+ * The library checks only names and that each type is there: the type grammar is the broker's
+ * (conf/idl.c), which answers a bad type with InvalidArgs naming it, so there is one parser.
+ *
  * An incoming CALL becomes a struct mbus_request that holds the CALL frame (its namespace,
  * member and sender strings point into it) and a reference on the connection. A request is
  * answered exactly once:
@@ -64,37 +70,170 @@ void mbus_conn_free_services(struct mbus_conn *conn) {
         }
 }
 
-static int register_body(const struct mbus_procedure *procedures, size_t n_procedures,
-                         const char *const *events, json_object **ret) {
-        _cleanup_json_ json_object *body = NULL;
-        json_object *procs, *evs;
-
-        body = json_object_new_object();
-        procs = json_object_new_array();
-        if (!body || json_object_object_add(body, "procedures", procs) < 0) {
-                json_object_put(procs);
+static int register_add(json_object *o, const char *key, json_object *v) {
+        if (!v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
                 return -ENOMEM;
         }
-        evs = json_object_new_array();
-        if (json_object_object_add(body, "events", evs) < 0) {
-                json_object_put(evs);
+        return 0;
+}
+
+static int register_append(json_object *a, json_object *v) {
+        if (!v || json_object_array_add(a, v) < 0) {
+                json_object_put(v);
                 return -ENOMEM;
         }
+        return 0;
+}
 
-        for (size_t i = 0; i < n_procedures; i++)
-                if (json_object_array_add(procs, json_object_new_string(procedures[i].name)) < 0)
-                        return -ENOMEM;
-        for (size_t i = 0; events && events[i]; i++)
-                if (json_object_array_add(evs, json_object_new_string(events[i])) < 0)
-                        return -ENOMEM;
+/* A NULL-name-terminated list of arguments: valid names and types present; how many in *ret_n. */
+static bool register_args_are_valid(const struct mbus_arg_decl *args, size_t *ret_n) {
+        size_t n = 0;
 
+        for (; args && args[n].name; n++)
+                if (!mbus_member_is_valid(args[n].name) || !args[n].type || !args[n].type[0])
+                        return false;
+        *ret_n = n;
+        return true;
+}
+
+/* Arguments as the canonical JSON form has them: [{"name", "type", "optional"?}, ...]. */
+static int register_args(const struct mbus_arg_decl *args, json_object **ret) {
+        _cleanup_json_ json_object *a = json_object_new_array();
+        int r;
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; args && args[i].name; i++) {
+                _cleanup_json_ json_object *o = json_object_new_object();
+
+                if (!o)
+                        return -ENOMEM;
+                r = register_add(o, "name", json_object_new_string(args[i].name));
+                if (r >= 0)
+                        r = register_add(o, "type", json_object_new_string(args[i].type));
+                if (r >= 0 && args[i].optional)
+                        r = register_add(o, "optional", json_object_new_boolean(true));
+                if (r >= 0)
+                        r = register_append(a, TAKE_PTR(o));
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+/* One typed member in the canonical JSON member form (mbus-protocol(7), REGISTER). */
+static int register_member(const struct mbus_member_decl *m, bool event, json_object **ret) {
+        _cleanup_json_ json_object *o = json_object_new_object(), *in = NULL, *out = NULL;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = register_add(o, "name", json_object_new_string(m->name));
+        if (r >= 0 && m->doc)
+                r = register_add(o, "doc", json_object_new_string(m->doc));
+        if (r >= 0)
+                r = register_args(m->in, &in);
+        if (r >= 0)
+                r = register_add(o, event ? "args" : "in", TAKE_PTR(in));
+        if (r >= 0 && !event)
+                r = register_args(m->out, &out);
+        if (r >= 0 && !event)
+                r = register_add(o, "out", TAKE_PTR(out));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static const struct mbus_member_decl *register_find(const struct mbus_member_decl *list, const char *name) {
+        for (size_t i = 0; list && list[i].name; i++)
+                if (strcmp(list[i].name, name) == 0)
+                        return &list[i];
+        return NULL;
+}
+
+/* Names valid and once per list, every argument valid, every described procedure served. */
+static bool register_interface_is_valid(const struct mbus_interface *iface, const struct mbus_procedure *procedures,
+                                        size_t n_procedures) {
+        for (int pass = 0; pass < 2; pass++) {
+                const struct mbus_member_decl *list = pass == 0 ? iface->procedures : iface->events;
+
+                for (size_t i = 0; list && list[i].name; i++) {
+                        bool served = pass == 1;
+                        size_t n_in, n_out;
+
+                        if (!mbus_member_is_valid(list[i].name) || register_find(list, list[i].name) != &list[i])
+                                return false;
+                        if (!register_args_are_valid(list[i].in, &n_in) || !register_args_are_valid(list[i].out, &n_out))
+                                return false;
+                        if (pass == 1 && list[i].out)
+                                return false;
+                        for (size_t k = 0; k < n_procedures && !served; k++)
+                                served = strcmp(procedures[k].name, list[i].name) == 0;
+                        if (!served)
+                                return false;
+                }
+        }
+        return true;
+}
+
+/*
+ * The REGISTER body: every handler's name, as an object with its types where iface describes
+ * it, and the events, as names (events) or typed objects (iface->events).
+ */
+static int register_body(const struct mbus_procedure *procedures, size_t n_procedures, const char *const *events,
+                         const struct mbus_interface *iface, json_object **ret) {
+        _cleanup_json_ json_object *body = json_object_new_object(), *procs = json_object_new_array(),
+                                   *evs = json_object_new_array();
+        int r;
+
+        if (!body || !procs || !evs)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_procedures; i++) {
+                const struct mbus_member_decl *m = iface ? register_find(iface->procedures, procedures[i].name) : NULL;
+                json_object *v = NULL;
+
+                if (m) {
+                        r = register_member(m, /* event= */ false, &v);
+                        if (r < 0)
+                                return r;
+                } else
+                        v = json_object_new_string(procedures[i].name);
+                r = register_append(procs, v);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; events && events[i]; i++) {
+                r = register_append(evs, json_object_new_string(events[i]));
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; iface && iface->events && iface->events[i].name; i++) {
+                json_object *v = NULL;
+
+                r = register_member(&iface->events[i], /* event= */ true, &v);
+                if (r >= 0)
+                        r = register_append(evs, v);
+                if (r < 0)
+                        return r;
+        }
+
+        r = iface && iface->doc ? register_add(body, "doc", json_object_new_string(iface->doc)) : 0;
+        if (r >= 0)
+                r = register_add(body, "procedures", TAKE_PTR(procs));
+        if (r >= 0)
+                r = register_add(body, "events", TAKE_PTR(evs));
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(body);
         return 0;
 }
 
-_public_ int mbus_register(struct mbus_conn *conn, const char *ns, const struct mbus_procedure *procedures,
-                           size_t n_procedures, const char *const *events, void *userdata,
-                           struct mbus_error *ret_error) {
+static int register_namespace(struct mbus_conn *conn, const char *ns, const struct mbus_procedure *procedures,
+                              size_t n_procedures, const char *const *events, const struct mbus_interface *iface,
+                              void *userdata, struct mbus_error *ret_error) {
         _cleanup_json_ json_object *body = NULL;
         struct mbus_service *s;
         int r;
@@ -109,12 +248,14 @@ _public_ int mbus_register(struct mbus_conn *conn, const char *ns, const struct 
         for (size_t i = 0; events && events[i]; i++)
                 if (!mbus_member_is_valid(events[i]))
                         return -EINVAL;
+        if (iface && !register_interface_is_valid(iface, procedures, n_procedures))
+                return -EINVAL;
 
         if (service_find(conn, ns))
                 return mbus_conn_error_set(ret_error, MBUS_ERROR_NAMESPACE_TAKEN,
                                            "Namespace already registered on this connection");
 
-        r = register_body(procedures, n_procedures, events, &body);
+        r = register_body(procedures, n_procedures, events, iface, &body);
         if (r < 0)
                 return r;
 
@@ -141,6 +282,21 @@ _public_ int mbus_register(struct mbus_conn *conn, const char *ns, const struct 
         s->next = conn->services;
         conn->services = s;
         return 0;
+}
+
+_public_ int mbus_register(struct mbus_conn *conn, const char *ns, const struct mbus_procedure *procedures,
+                           size_t n_procedures, const char *const *events, void *userdata,
+                           struct mbus_error *ret_error) {
+        return register_namespace(conn, ns, procedures, n_procedures, events, /* iface= */ NULL, userdata,
+                                  ret_error);
+}
+
+_public_ int mbus_register_with_interface(struct mbus_conn *conn, const char *ns,
+                                          const struct mbus_procedure *procedures, size_t n_procedures,
+                                          const struct mbus_interface *interface, void *userdata,
+                                          struct mbus_error *ret_error) {
+        return register_namespace(conn, ns, procedures, n_procedures, /* events= */ NULL, interface, userdata,
+                                  ret_error);
 }
 
 _public_ int mbus_unregister(struct mbus_conn *conn, const char *ns, struct mbus_error *ret_error) {

@@ -581,6 +581,68 @@ START_TEST(test_emit_wait_reports_the_brokers_refusal) {
 }
 END_TEST
 
+START_TEST(test_register_with_interface_checks_what_it_declares) {
+        static const struct mbus_procedure procs[] = { { "Add", svc_echo }, { "Echo", svc_echo } };
+        static const struct mbus_arg_decl ints[] = { { "a", "int", false }, { "b", "int", true }, { NULL, NULL, false } };
+        static const struct mbus_arg_decl no_type[] = { { "a", NULL, false }, { NULL, NULL, false } };
+        static const struct mbus_arg_decl bad_type[] = { { "a", "integer", false }, { NULL, NULL, false } };
+        static const struct mbus_arg_decl sum[] = { { "sum", "int", false }, { NULL, NULL, false } };
+        static const struct mbus_member_decl add[] = { { "Add", NULL, ints, NULL }, { NULL, NULL, NULL, NULL } };
+        static const struct mbus_member_decl unserved[] = { { "Sub", NULL, ints, NULL }, { NULL, NULL, NULL, NULL } };
+        static const struct mbus_member_decl twice[] = {
+                { "Add", NULL, ints, NULL }, { "Add", NULL, NULL, NULL }, { NULL, NULL, NULL, NULL } };
+        static const struct mbus_member_decl untyped_arg[] = { { "Add", NULL, no_type, NULL }, { NULL, NULL, NULL, NULL } };
+        static const struct mbus_member_decl badly_typed[] = { { "Add", NULL, bad_type, NULL }, { NULL, NULL, NULL, NULL } };
+        static const struct mbus_member_decl added[] = { { "Added", NULL, sum, NULL }, { NULL, NULL, NULL, NULL } };
+        const struct mbus_interface refused[] = {
+                { .procedures = unserved }, { .procedures = twice }, { .procedures = untyped_arg },
+                { .events = (const struct mbus_member_decl[]) { { "Bad", NULL, NULL, sum }, { NULL, NULL, NULL, NULL } } },
+        };
+        const struct mbus_interface good = { .doc = "Sums.", .procedures = add, .events = added };
+        const struct mbus_interface bad = { .procedures = badly_typed };
+        struct mbus_conn *svc = NULL, *caller = NULL;
+        struct mbus_error e = MBUS_ERROR_NULL;
+        json_object *args = json_int_object("a", 1);
+        struct test_broker b;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        ck_assert_int_eq(mbus_conn_open(&svc, b.address, "test-typed"), 0);
+        ck_assert_int_eq(mbus_conn_open(&caller, b.address, "test-caller"), 0);
+
+        /* Refused before anything is sent: nothing registered, no error filled. */
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+                ck_assert_msg(mbus_register_with_interface(svc, PUB_NS, procs, 2, &refused[i], NULL, &e) == -EINVAL,
+                              "declaration %zu accepted", i);
+        ck_assert(!mbus_error_is_set(&e));
+
+        /* The type grammar is the broker's: it names what it refuses. */
+        ck_assert_int_eq(mbus_register_with_interface(svc, PUB_NS, procs, 2, &bad, NULL, &e), -EINVAL);
+        ck_assert_str_eq(e.name, MBUS_ERROR_INVALID_ARGS);
+        ck_assert_msg(strstr(e.message, "invalid type 'integer' for argument 'a'"), "%s", e.message);
+        mbus_error_free(&e);
+
+        ck_assert_int_eq(mbus_register_with_interface(svc, PUB_NS, procs, 2, &good, NULL, &e), 0);
+        /* A call that does not fit is answered by the broker (the service is not even dispatched). */
+        json_object_object_add(args, "a", json_object_new_string("one"));
+        ck_assert_int_eq(mbus_call(caller, PUB_NS, "Add", args, 0, NULL, &e), -EINVAL);
+        ck_assert_str_eq(e.name, MBUS_ERROR_INVALID_ARGS);
+        ck_assert_msg(strstr(e.message, "argument 'a': expected int, got string"), "%s", e.message);
+        mbus_error_free(&e);
+        /* So is an event of a declared type, emitted by the owner itself. */
+        ck_assert_int_eq(mbus_emit_wait(svc, NULL, PUB_NS, "Added", args, 0, &e), -EINVAL);
+        ck_assert_str_eq(e.name, MBUS_ERROR_INVALID_ARGS);
+        mbus_error_free(&e);
+        json_object_put(args);
+        args = json_int_object("sum", 3);
+        ck_assert_int_eq(mbus_emit_wait(svc, NULL, PUB_NS, "Added", args, 0, &e), 0);
+
+        json_object_put(args);
+        caller = mbus_conn_unref(caller);
+        svc = mbus_conn_unref(svc);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
+
 START_TEST(test_slot_free_inside_callback) {
         struct mbus_conn *pub = NULL, *sub = NULL;
         struct mbus_slot *s1 = NULL, *s2 = NULL, *s3 = NULL, *call = NULL;
@@ -1181,6 +1243,7 @@ static Suite *client_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_open_fails_cleanly);
         tcase_add_test(tc, test_sync_call_round_trip);
+        tcase_add_test(tc, test_register_with_interface_checks_what_it_declares);
         tcase_add_test(tc, test_async_calls_complete_in_order);
         tcase_add_test(tc, test_subscription_dispatch_two_patterns);
         tcase_add_test(tc, test_emit_wait_reports_the_brokers_refusal);

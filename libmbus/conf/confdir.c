@@ -180,7 +180,7 @@ static int confdir_skip(mbus_confdir_skip_fn skip, const char *name, int r, void
         if (!err->message[0])
                 (void) mbus_file_error_set(err, NULL, 0, "%s", strerror(-r));
         r = skip(name, err, userdata);
-        *err = (struct mbus_file_error) {};
+        *err = (struct mbus_file_error) { .all = err->all };
         return r;
 }
 

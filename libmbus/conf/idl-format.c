@@ -4,8 +4,9 @@
  * mbus-introspect prints) and XML (an interfaces.d file). Each form is the one its parser reads
  * back to the same model, so a description can be fetched from the bus and dropped into
  * interfaces.d as it is. Keys and elements come in one fixed order and optional parts (docs,
- * optional="true") appear only when set, so equal models give equal text. A declaration
- * (an owner's REGISTER) has names only, so its members carry no argument lists.
+ * optional="true") appear only when set, so equal models give equal text. A member an owner
+ * declared by name alone (untyped) carries no argument lists; every other member carries them,
+ * empty ones too, which is how a reader of the JSON form tells "no arguments" from "unknown".
  */
 
 #include <errno.h>
@@ -91,7 +92,7 @@ static int idl_members_to_json(const struct mbus_idl_namespace *ns, bool event, 
                         if (r < 0)
                                 return r;
                 }
-                if (!ns->declared) {
+                if (!list[i].untyped) {
                         r = idl_args_to_json(list[i].in, list[i].n_in, &in);
                         if (r < 0)
                                 return r;

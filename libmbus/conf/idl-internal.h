@@ -24,6 +24,15 @@ int idl_add_member(struct mbus_idl_namespace *ns, bool event, const char *name, 
 int idl_add_arg(struct mbus_idl_member *m, bool out, const char *name, unsigned line, struct mbus_idl_arg **ret);
 
 /*
+ * One member of an owner's declaration given as an object (idl-json.c): the canonical JSON
+ * form of a file's member, index-th of its list, appended to ns with its arguments typed.
+ * Reports to err as mbus_file_error_add() (no path, no line) and returns -EBADMSG, or -ENOMEM.
+ */
+struct json_object;
+int idl_json_declared_member(struct mbus_idl_namespace *ns, bool event, size_t index, struct json_object *o,
+                             struct mbus_file_error *err);
+
+/*
  * The checks both forms share, run once the whole file is read: names valid, each name once
  * in its scope, no optional output arguments, docs valid UTF-8 without control characters.
  * ns_line is where the namespace is declared. Returns 0 or -EBADMSG with err filled.

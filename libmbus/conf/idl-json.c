@@ -10,6 +10,9 @@
  * given twice in one object, which json-c would silently collapse to the last value.
  * The model is then built from the json_object tree by one walk shared with
  * mbus_idl_from_json(), where there are no lines (0) and the bus form's extra keys are allowed.
+ * The walk reports each problem (mbus_file_error_add()) and goes on with the next key or
+ * element: an element that cannot be taken (no name, not an object) is left out, one that is
+ * only partly wrong is taken with what is right in it. Only -ENOMEM ends it early.
  */
 
 #include <assert.h>
@@ -80,6 +83,7 @@ struct idl_json {
         const char *path;
         struct mbus_file_error *err;
         bool bus;                               /* the bus form: no lines, extra keys allowed */
+        bool infer_untyped;                     /* Introspect's reply: a declared member without lists is untyped */
         unsigned top_line;
         struct idl_json_pos *pos;
         size_t n_pos;
@@ -198,7 +202,7 @@ _printf_(3, 4) static int idl_json_fail(const struct idl_json *j, unsigned line,
         va_list ap;
 
         va_start(ap, format);
-        (void) mbus_file_error_setv(j->err, j->path, line, format, ap);
+        (void) mbus_file_error_addv(j->err, j->path, line, format, ap);
         va_end(ap);
         return -EBADMSG;
 }
@@ -215,11 +219,18 @@ static int idl_json_string(const struct idl_json *j, unsigned line, json_object 
         return 0;
 }
 
+/* A walk's outcome after result so far and then r: -ENOMEM above all, then any error. */
+static int idl_json_merge(int result, int r) {
+        if (r == -ENOMEM || result == -ENOMEM)
+                return -ENOMEM;
+        return r < 0 ? r : result;
+}
+
 static int idl_json_args(struct idl_json *j, struct mbus_idl_member *m, bool event, enum idl_json_key list,
                          size_t index, enum idl_json_key sub, json_object *a) {
         const char *kind = idl_member_kind(event);
+        int r, result = 0;
         size_t n;
-        int r;
 
         if (!json_object_is_type(a, json_type_array))
                 return idl_json_fail(j, m->line, "'%s' of %s %s must be an array, not %s", idl_json_key_names[sub],
@@ -229,13 +240,15 @@ static int idl_json_args(struct idl_json *j, struct mbus_idl_member *m, bool eve
                 json_object *o = json_object_array_get_idx(a, k);
                 unsigned line = idl_json_line(j, list, index, sub, k) ?: m->line;
                 const char *name = NULL, *type = NULL;
-                bool optional = false;
+                bool optional = false, bad = false;
                 struct mbus_idl_arg *arg;
 
-                if (!json_object_is_type(o, json_type_object))
-                        return idl_json_fail(j, line, "%s[%zu] of %s %s must be an object, not %s",
-                                             idl_json_key_names[sub], k, kind, m->name,
-                                             json_type_to_name(json_object_get_type(o)));
+                if (!json_object_is_type(o, json_type_object)) {
+                        result = idl_json_fail(j, line, "%s[%zu] of %s %s must be an object, not %s",
+                                               idl_json_key_names[sub], k, kind, m->name,
+                                               json_type_to_name(json_object_get_type(o)));
+                        continue;
+                }
                 json_object_object_foreach(o, key, v) {
                         switch (idl_json_key_from(key, strlen(key))) {
                         case IDL_KEY_NAME:
@@ -246,23 +259,34 @@ static int idl_json_args(struct idl_json *j, struct mbus_idl_member *m, bool eve
                                 break;
                         case IDL_KEY_OPTIONAL:
                                 if (!json_object_is_type(v, json_type_boolean))
-                                        return idl_json_fail(j, line, "invalid boolean for 'optional' (expected "
-                                                             "true or false, not %s)",
-                                                             json_type_to_name(json_object_get_type(v)));
-                                optional = json_object_get_boolean(v);
-                                r = 0;
+                                        r = idl_json_fail(j, line, "invalid boolean for 'optional' (expected "
+                                                          "true or false, not %s)",
+                                                          json_type_to_name(json_object_get_type(v)));
+                                else {
+                                        optional = json_object_get_boolean(v);
+                                        r = 0;
+                                }
                                 break;
                         default:
-                                return idl_json_fail(j, line, "unknown key '%s' in an argument of %s %s", key,
-                                                     kind, m->name);
+                                r = idl_json_fail(j, line, "unknown key '%s' in an argument of %s %s", key,
+                                                  kind, m->name);
                         }
-                        if (r < 0)
-                                return r;
+                        if (r < 0) {
+                                result = r;
+                                bad = true;
+                        }
                 }
-                if (!name)
-                        return idl_json_fail(j, line, "argument %zu of %s %s has no 'name'", k, kind, m->name);
-                if (!type)
-                        return idl_json_fail(j, line, "argument '%s' has no 'type'", name);
+                if (!name) {
+                        if (!bad)
+                                result = idl_json_fail(j, line, "argument %zu of %s %s has no 'name'", k, kind,
+                                                       m->name);
+                        continue;
+                }
+                if (!type) {
+                        if (!bad)
+                                result = idl_json_fail(j, line, "argument '%s' has no 'type'", name);
+                        continue;
+                }
 
                 r = idl_add_arg(m, sub == IDL_KEY_OUT, name, line, &arg);
                 if (r == -E2BIG)
@@ -275,78 +299,109 @@ static int idl_json_args(struct idl_json *j, struct mbus_idl_member *m, bool eve
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return idl_json_fail(j, line, "invalid type '%s' for argument '%s' (string, int, double, "
-                                             "bool, object, any, array<T>, ?T; at most %u levels)", type, name,
-                                             MBUS_IDL_TYPE_DEPTH_MAX);
+                        result = idl_json_fail(j, line, "invalid type '%s' for argument '%s' (string, int, double, "
+                                               "bool, object, any, array<T>, ?T; at most %u levels)", type, name,
+                                               MBUS_IDL_TYPE_DEPTH_MAX);
         }
-        return 0;
+        return result;
+}
+
+/* One element of "procedures"/"events": reported and left out if it cannot be taken. */
+static int idl_json_member(struct idl_json *j, struct mbus_idl_namespace *ns, enum idl_json_key list, size_t i,
+                           json_object *o) {
+        bool event = list == IDL_KEY_EVENTS;
+        const char *kind = idl_member_kind(event);
+        json_object *lists[_IDL_KEY_MAX] = {};
+        unsigned line = idl_json_line(j, list, i, IDL_KEY_OTHER, 0) ?: j->top_line;
+        const char *name = NULL, *doc = NULL;
+        struct mbus_idl_member *m;
+        bool bad_name = false;
+        int r, result = 0;
+
+        if (!json_object_is_type(o, json_type_object))
+                return idl_json_fail(j, line, "%s[%zu] must be an object, not %s", idl_json_key_names[list],
+                                     i, json_type_to_name(json_object_get_type(o)));
+        json_object_object_foreach(o, key, v) {
+                enum idl_json_key k = idl_json_key_from(key, strlen(key));
+
+                r = 0;
+                if (k == IDL_KEY_NAME) {
+                        r = idl_json_string(j, line, v, key, event ? " of an event" : " of a procedure", &name);
+                        bad_name = r < 0;
+                } else if (k == IDL_KEY_DOC)
+                        r = idl_json_string(j, line, v, key, event ? " of an event" : " of a procedure", &doc);
+                else if ((!event && (k == IDL_KEY_IN || k == IDL_KEY_OUT)) || (event && k == IDL_KEY_ARGS))
+                        lists[k] = v;
+                else
+                        r = idl_json_fail(j, line, "unknown key '%s' in %s%s%s%s", key, kind,
+                                          name ? " " : "", name ?: "",
+                                          k == IDL_KEY_ARGS ? " (procedures have 'in' and 'out')" :
+                                          k == IDL_KEY_IN || k == IDL_KEY_OUT ? " (events have 'args')" : "");
+                if (r < 0)
+                        result = r;
+        }
+        if (!name) {
+                /* Without a name there is nothing to hang its arguments on: left out. */
+                if (!bad_name)
+                        result = idl_json_fail(j, line, "%s %zu has no 'name'", kind, i);
+                return result;
+        }
+
+        r = idl_add_member(ns, event, name, line, &m);
+        if (r == -E2BIG)
+                return idl_json_fail(j, line, "too many %ss (limit %u)", kind, MBUS_IDL_MEMBERS_MAX);
+        if (r < 0)
+                return r;
+        /* Introspect lists an untyped member of a declaration without argument lists. */
+        if (j->infer_untyped && ns->declared && !lists[IDL_KEY_IN] && !lists[IDL_KEY_OUT] && !lists[IDL_KEY_ARGS])
+                m->untyped = true;
+        if (doc) {
+                r = idl_set_doc(&m->doc, doc, strlen(doc));
+                if (r < 0)
+                        return r;
+        }
+        for (enum idl_json_key k = IDL_KEY_IN; k <= IDL_KEY_ARGS; k++) {
+                if (!lists[k])
+                        continue;
+                r = idl_json_args(j, m, event, list, i, k, lists[k]);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        result = r;
+        }
+        return result;
 }
 
 static int idl_json_members(struct idl_json *j, struct mbus_idl_namespace *ns, enum idl_json_key list, json_object *a) {
-        bool event = list == IDL_KEY_EVENTS;
-        const char *kind = idl_member_kind(event);
+        int r, result = 0;
         size_t n;
-        int r;
 
         if (!json_object_is_type(a, json_type_array))
                 return idl_json_fail(j, j->top_line, "'%s' must be an array, not %s", idl_json_key_names[list],
                                      json_type_to_name(json_object_get_type(a)));
         n = json_object_array_length(a);
         for (size_t i = 0; i < n; i++) {
-                json_object *o = json_object_array_get_idx(a, i), *lists[_IDL_KEY_MAX] = {};
-                unsigned line = idl_json_line(j, list, i, IDL_KEY_OTHER, 0) ?: j->top_line;
-                const char *name = NULL, *doc = NULL;
-                struct mbus_idl_member *m;
-
-                if (!json_object_is_type(o, json_type_object))
-                        return idl_json_fail(j, line, "%s[%zu] must be an object, not %s", idl_json_key_names[list], i,
-                                             json_type_to_name(json_object_get_type(o)));
-                json_object_object_foreach(o, key, v) {
-                        enum idl_json_key k = idl_json_key_from(key, strlen(key));
-
-                        r = 0;
-                        if (k == IDL_KEY_NAME)
-                                r = idl_json_string(j, line, v, key, event ? " of an event" : " of a procedure", &name);
-                        else if (k == IDL_KEY_DOC)
-                                r = idl_json_string(j, line, v, key, event ? " of an event" : " of a procedure", &doc);
-                        else if ((!event && (k == IDL_KEY_IN || k == IDL_KEY_OUT)) || (event && k == IDL_KEY_ARGS))
-                                lists[k] = v;
-                        else
-                                return idl_json_fail(j, line, "unknown key '%s' in %s%s%s%s", key, kind,
-                                                     name ? " " : "", name ?: "",
-                                                     k == IDL_KEY_ARGS ? " (procedures have 'in' and 'out')" :
-                                                     k == IDL_KEY_IN || k == IDL_KEY_OUT ? " (events have 'args')" : "");
-                        if (r < 0)
-                                return r;
-                }
-                if (!name)
-                        return idl_json_fail(j, line, "%s %zu has no 'name'", kind, i);
-
-                r = idl_add_member(ns, event, name, line, &m);
-                if (r == -E2BIG)
-                        return idl_json_fail(j, line, "too many %ss (limit %u)", kind, MBUS_IDL_MEMBERS_MAX);
-                if (r < 0)
+                r = idl_json_member(j, ns, list, i, json_object_array_get_idx(a, i));
+                if (r == -ENOMEM)
                         return r;
-                if (doc) {
-                        r = idl_set_doc(&m->doc, doc, strlen(doc));
-                        if (r < 0)
-                                return r;
-                }
-                for (enum idl_json_key k = IDL_KEY_IN; k <= IDL_KEY_ARGS; k++) {
-                        if (!lists[k])
-                                continue;
-                        r = idl_json_args(j, m, event, list, i, k, lists[k]);
-                        if (r < 0)
-                                return r;
-                }
+                if (r < 0)
+                        result = r;
         }
-        return 0;
+        return result;
+}
+
+int idl_json_declared_member(struct mbus_idl_namespace *ns, bool event, size_t index, json_object *o,
+                             struct mbus_file_error *err) {
+        struct idl_json j = { .err = err, .bus = true };
+
+        return idl_json_member(&j, ns, event ? IDL_KEY_EVENTS : IDL_KEY_PROCEDURES, index, o);
 }
 
 static int idl_json_build(struct idl_json *j, json_object *o, struct mbus_idl_namespace *ns) {
         json_object *lists[_IDL_KEY_MAX] = {};
         const char *name = NULL, *doc = NULL, *source = NULL, *path = NULL, *service = NULL, *exec = NULL, *why;
-        int r;
+        bool bad_name = false;
+        int r, result = 0;
 
         if (!json_object_is_type(o, json_type_object))
                 return idl_json_fail(j, j->top_line, "the description must be a JSON object, not %s",
@@ -356,9 +411,10 @@ static int idl_json_build(struct idl_json *j, json_object *o, struct mbus_idl_na
                 enum idl_json_key k = idl_json_key_from(key, strlen(key));
 
                 r = 0;
-                if (k == IDL_KEY_NAMESPACE)
+                if (k == IDL_KEY_NAMESPACE) {
                         r = idl_json_string(j, j->top_line, v, key, "", &name);
-                else if (k == IDL_KEY_DOC)
+                        bad_name = r < 0;
+                } else if (k == IDL_KEY_DOC)
                         r = idl_json_string(j, j->top_line, v, key, " of the namespace", &doc);
                 else if (k == IDL_KEY_PROCEDURES || k == IDL_KEY_EVENTS)
                         lists[k] = v;
@@ -373,16 +429,19 @@ static int idl_json_build(struct idl_json *j, json_object *o, struct mbus_idl_na
                 else if (!j->bus && k == IDL_KEY_EXEC)
                         r = idl_json_string(j, j->top_line, v, key, "", &exec);
                 else
-                        return idl_json_fail(j, j->top_line, "unknown key '%s' in the namespace object", key);
+                        r = idl_json_fail(j, j->top_line, "unknown key '%s' in the namespace object", key);
+                if (r < 0)
+                        result = r;
+        }
+        /* Without a name the file is broken, but its procedures and events are still checked. */
+        if (!name && !bad_name)
+                result = idl_json_fail(j, j->top_line, "missing key 'namespace'");
+
+        if (name) {
+                r = idl_set_string(&ns->name, name);
                 if (r < 0)
                         return r;
         }
-        if (!name)
-                return idl_json_fail(j, j->top_line, "missing key 'namespace'");
-
-        r = idl_set_string(&ns->name, name);
-        if (r < 0)
-                return r;
         if (doc) {
                 r = idl_set_doc(&ns->doc, doc, strlen(doc));
                 if (r < 0)
@@ -391,16 +450,18 @@ static int idl_json_build(struct idl_json *j, json_object *o, struct mbus_idl_na
         if (source && strcmp(source, "declared") == 0)
                 ns->declared = true;
         if (mbus_idl_check_activation(service, exec, &why) < 0)
-                return idl_json_fail(j, j->top_line, "%s", why);
-        if (service) {
-                r = idl_set_string(&ns->systemd_service, service);
-                if (r < 0)
-                        return r;
-        }
-        if (exec) {
-                r = idl_set_string(&ns->exec, exec);
-                if (r < 0)
-                        return r;
+                result = idl_json_fail(j, j->top_line, "%s", why);
+        else {
+                if (service) {
+                        r = idl_set_string(&ns->systemd_service, service);
+                        if (r < 0)
+                                return r;
+                }
+                if (exec) {
+                        r = idl_set_string(&ns->exec, exec);
+                        if (r < 0)
+                                return r;
+                }
         }
         if (path && !ns->path) {
                 r = idl_set_string(&ns->path, path);
@@ -411,10 +472,12 @@ static int idl_json_build(struct idl_json *j, json_object *o, struct mbus_idl_na
                 if (!lists[k])
                         continue;
                 r = idl_json_members(j, ns, k, lists[k]);
-                if (r < 0)
+                if (r == -ENOMEM)
                         return r;
+                if (r < 0)
+                        result = r;
         }
-        return idl_check(ns, j->top_line, j->err);
+        return idl_json_merge(result, idl_check(ns, j->top_line, j->err));
 }
 
 /* ---- entry points ---- */
@@ -431,6 +494,7 @@ int mbus_idl_parse_json(struct mbus_idl_namespace **ret, const char *path, const
         if (len > MBUS_IDL_FILE_SIZE_MAX)
                 return mbus_file_error_set(err, path, 0, "file too large (limit %u bytes)", MBUS_IDL_FILE_SIZE_MAX);
 
+        mbus_file_error_begin(err);
         r = mbus_json_lines_parse(&o, path, text, len, IDL_JSON_DEPTH_MAX, "the description", err);
         if (r < 0)
                 return r;
@@ -450,7 +514,7 @@ int mbus_idl_parse_json(struct mbus_idl_namespace **ret, const char *path, const
 
 int mbus_idl_from_json(struct mbus_idl_namespace **ret, json_object *o, struct mbus_file_error *err) {
         _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
-        struct idl_json j = { .err = err, .bus = true };
+        struct idl_json j = { .err = err, .bus = true, .infer_untyped = true };
         int r;
 
         if (!ret)
@@ -459,6 +523,7 @@ int mbus_idl_from_json(struct mbus_idl_namespace **ret, json_object *o, struct m
         r = idl_namespace_new(&ns, /* path= */ NULL);
         if (r < 0)
                 return r;
+        mbus_file_error_begin(err);
         r = idl_json_build(&j, o, ns);
         if (r < 0)
                 return r;

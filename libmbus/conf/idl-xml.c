@@ -5,9 +5,12 @@
  *
  * A small state machine over the start/end/text callbacks: each open element is one entry of a
  * fixed stack (the grammar is four levels deep: namespace > procedure|event > arg|doc), so an
- * element the grammar does not allow is an error at once, never a deeper stack. The first
- * problem stops the parser (mbus_xml_fail()) and is reported with the line of the element that
- * caused it.
+ * element the grammar does not allow is an error at once, never a deeper stack. Each problem is
+ * reported with the line of the element that caused it (mbus_xml_fail()) and the parse goes on:
+ * an element that cannot be taken (unknown, misplaced, a procedure without a name) is skipped
+ * with all it holds (mbus_xml_skip()), one that is only partly wrong (an unknown attribute, a
+ * bad type) is taken with what is right in it, so its content is checked too. Text runs and
+ * <doc>s report once each, however expat splits them.
  */
 
 #include <assert.h>
@@ -59,6 +62,8 @@ struct idl_xml {
 
         char *doc;                              /* text of the open <doc> */
         size_t doc_len;
+        bool doc_too_long;                      /* reported for the open <doc> */
+        bool text_reported;                     /* for the text run since the last tag */
 };
 static_assert(offsetof(struct idl_xml, xml) == 0, "expat hands the handlers one pointer for both");
 
@@ -66,8 +71,8 @@ static struct mbus_idl_member *idl_xml_member(struct idl_xml *x) {
         return x->member_is_event ? &x->ns->events[x->member] : &x->ns->procedures[x->member];
 }
 
-/* Looks up attributes by name; any other attribute is an error. */
-static bool idl_xml_attributes(struct idl_xml *x, const char *element, const XML_Char **attrs,
+/* Looks up attributes by name; any other attribute is reported, and the known ones are still taken. */
+static void idl_xml_attributes(struct idl_xml *x, const char *element, const XML_Char **attrs,
                                const char *const *names, const char **values, size_t n) {
         for (size_t i = 0; attrs[i]; i += 2) {
                 bool found = false;
@@ -77,83 +82,76 @@ static bool idl_xml_attributes(struct idl_xml *x, const char *element, const XML
                                 values[j] = attrs[i + 1];
                                 found = true;
                         }
-                if (!found) {
+                if (!found)
                         mbus_xml_fail(&x->xml, "unknown attribute '%s' on <%s>", attrs[i], element);
-                        return false;
-                }
         }
-        return true;
 }
 
-static bool idl_xml_boolean(struct idl_xml *x, const char *attribute, const char *value, bool *ret) {
-        if (!value) {
-                *ret = false;
+/* An invalid value is reported and read as false. */
+static bool idl_xml_boolean(struct idl_xml *x, const char *attribute, const char *value) {
+        if (!value || strcmp(value, "false") == 0)
+                return false;
+        if (strcmp(value, "true") == 0)
+                return true;
+        mbus_xml_fail(&x->xml, "invalid boolean '%s' for %s (expected true or false)", value, attribute);
+        return false;
+}
+
+/* The start functions return whether the element is entered (false: it is skipped whole). */
+static bool idl_xml_start_namespace(struct idl_xml *x, const XML_Char **attrs) {
+        static const char *const names[] = { "name", "systemd-service", "exec" };
+        const char *values[ELEMENTSOF(names)] = {}, *why;
+
+        x->ns_line = mbus_xml_line(&x->xml);
+        x->seen_namespace = true;
+        idl_xml_attributes(x, "namespace", attrs, names, values, ELEMENTSOF(names));
+        /* Without a name the file is broken, but its procedures and events are still checked. */
+        if (!values[0])
+                mbus_xml_fail(&x->xml, "<namespace> has no name attribute");
+        else if (idl_set_string(&x->ns->name, values[0]) < 0) {
+                mbus_xml_stop(&x->xml, -ENOMEM);
+                return false;
+        }
+        if (mbus_idl_check_activation(values[1], values[2], &why) < 0) {
+                mbus_xml_fail(&x->xml, "%s", why);
                 return true;
         }
-        if (strcmp(value, "true") == 0)
-                *ret = true;
-        else if (strcmp(value, "false") == 0)
-                *ret = false;
-        else {
-                mbus_xml_fail(&x->xml, "invalid boolean '%s' for %s (expected true or false)", value, attribute);
+        if ((values[1] && idl_set_string(&x->ns->systemd_service, values[1]) < 0) ||
+            (values[2] && idl_set_string(&x->ns->exec, values[2]) < 0)) {
+                mbus_xml_stop(&x->xml, -ENOMEM);
                 return false;
         }
         return true;
 }
 
-static void idl_xml_start_namespace(struct idl_xml *x, const XML_Char **attrs) {
-        static const char *const names[] = { "name", "systemd-service", "exec" };
-        const char *values[ELEMENTSOF(names)] = {}, *why;
-
-        if (!idl_xml_attributes(x, "namespace", attrs, names, values, ELEMENTSOF(names)))
-                return;
-        if (!values[0]) {
-                mbus_xml_fail(&x->xml, "<namespace> has no name attribute");
-                return;
-        }
-        x->ns_line = mbus_xml_line(&x->xml);
-        x->seen_namespace = true;
-        if (idl_set_string(&x->ns->name, values[0]) < 0) {
-                mbus_xml_stop(&x->xml, -ENOMEM);
-                return;
-        }
-        if (mbus_idl_check_activation(values[1], values[2], &why) < 0) {
-                mbus_xml_fail(&x->xml, "%s", why);
-                return;
-        }
-        if ((values[1] && idl_set_string(&x->ns->systemd_service, values[1]) < 0) ||
-            (values[2] && idl_set_string(&x->ns->exec, values[2]) < 0))
-                mbus_xml_stop(&x->xml, -ENOMEM);
-}
-
-static void idl_xml_start_member(struct idl_xml *x, bool event, const XML_Char **attrs) {
+static bool idl_xml_start_member(struct idl_xml *x, bool event, const XML_Char **attrs) {
         static const char *const names[] = { "name" };
         const char *values[ELEMENTSOF(names)] = {};
         struct mbus_idl_member *m;
         int r;
 
-        if (!idl_xml_attributes(x, idl_member_kind(event), attrs, names, values, ELEMENTSOF(names)))
-                return;
+        idl_xml_attributes(x, idl_member_kind(event), attrs, names, values, ELEMENTSOF(names));
         if (!values[0]) {
                 mbus_xml_fail(&x->xml, "<%s> has no name attribute", idl_member_kind(event));
-                return;
+                return false;
         }
 
         r = idl_add_member(x->ns, event, values[0], mbus_xml_line(&x->xml), &m);
         if (r == -E2BIG) {
                 mbus_xml_fail(&x->xml, "too many %ss (limit %u)", idl_member_kind(event), MBUS_IDL_MEMBERS_MAX);
-                return;
+                return false;
         }
         if (r < 0) {
                 mbus_xml_stop(&x->xml, -ENOMEM);
-                return;
+                return false;
         }
         x->member = (size_t) (m - (event ? x->ns->events : x->ns->procedures));
         x->member_is_event = event;
         x->member_has_doc = false;
+        return true;
 }
 
-static void idl_xml_start_arg(struct idl_xml *x, const XML_Char **attrs) {
+static bool idl_xml_start_arg(struct idl_xml *x, const XML_Char **attrs) {
         static const char *const names[] = { "name", "type", "direction", "optional" };
         const char *values[ELEMENTSOF(names)] = {};
         struct mbus_idl_member *m = idl_xml_member(x);
@@ -161,77 +159,75 @@ static void idl_xml_start_arg(struct idl_xml *x, const XML_Char **attrs) {
         bool out = false, optional;
         int r;
 
-        if (!idl_xml_attributes(x, "arg", attrs, names, values, ELEMENTSOF(names)))
-                return;
+        idl_xml_attributes(x, "arg", attrs, names, values, ELEMENTSOF(names));
         if (!values[0]) {
                 mbus_xml_fail(&x->xml, "<arg> has no name attribute");
-                return;
+                return false;
         }
         if (!values[1]) {
                 mbus_xml_fail(&x->xml, "argument '%s' has no type attribute", values[0]);
-                return;
+                return false;
         }
         if (values[2]) {
                 if (x->member_is_event) {
                         mbus_xml_fail(&x->xml, "argument '%s' of event %s: direction is not allowed on event arguments",
                                      values[0], m->name);
-                        return;
+                        return false;
                 }
                 if (strcmp(values[2], "out") == 0)
                         out = true;
                 else if (strcmp(values[2], "in") != 0) {
                         mbus_xml_fail(&x->xml, "invalid direction '%s' for argument '%s' (expected in or out)",
                                      values[2], values[0]);
-                        return;
+                        return false;
                 }
         }
-        if (!idl_xml_boolean(x, "optional", values[3], &optional))
-                return;
+        optional = idl_xml_boolean(x, "optional", values[3]);
 
         r = idl_add_arg(m, out, values[0], mbus_xml_line(&x->xml), &a);
         if (r == -E2BIG) {
                 mbus_xml_fail(&x->xml, "too many arguments in %s %s (limit %u)",
                              idl_member_kind(x->member_is_event), m->name, MBUS_IDL_ARGS_MAX);
-                return;
+                return false;
         }
         if (r < 0) {
                 mbus_xml_stop(&x->xml, -ENOMEM);
-                return;
+                return false;
         }
         a->optional = optional;
         r = mbus_idl_type_parse(&a->type, values[1]);
         if (r == -ENOMEM) {
                 mbus_xml_stop(&x->xml, -ENOMEM);
-                return;
+                return false;
         }
-        if (r < 0) {
+        if (r < 0)
+                /* The argument stays (as any), so a duplicate of its name is still found. */
                 mbus_xml_fail(&x->xml, "invalid type '%s' for argument '%s' (string, int, double, bool, object, "
                              "any, array<T>, ?T; at most %u levels)", values[1], values[0],
                              MBUS_IDL_TYPE_DEPTH_MAX);
-                return;
-        }
+        return true;
 }
 
-static void idl_xml_start_doc(struct idl_xml *x, enum idl_xml_element parent, const XML_Char **attrs) {
+static bool idl_xml_start_doc(struct idl_xml *x, enum idl_xml_element parent, const XML_Char **attrs) {
         bool *seen = parent == IDL_XML_NAMESPACE ? &x->ns_has_doc : &x->member_has_doc;
 
-        if (!idl_xml_attributes(x, "doc", attrs, NULL, NULL, 0))
-                return;
+        idl_xml_attributes(x, "doc", attrs, NULL, NULL, 0);
         if (*seen) {
                 mbus_xml_fail(&x->xml, "duplicate <doc> in <%s>", idl_xml_element_names[parent]);
-                return;
+                return false;
         }
         *seen = true;
         x->doc_len = 0;
+        x->doc_too_long = false;
+        return true;
 }
 
 static void XMLCALL idl_xml_on_start(void *userdata, const XML_Char *name, const XML_Char **attrs) {
         struct idl_xml *x = userdata;
         enum idl_xml_element parent = x->stack[x->depth], e;
+        bool enter;
 
-        if (x->xml.error < 0)
-                return;
-
+        x->text_reported = false;
         if (strcmp(name, "namespace") == 0 && parent == IDL_XML_NONE && !x->seen_namespace)
                 e = IDL_XML_NAMESPACE;
         else if (strcmp(name, "procedure") == 0 && parent == IDL_XML_NAMESPACE)
@@ -243,44 +239,49 @@ static void XMLCALL idl_xml_on_start(void *userdata, const XML_Char *name, const
         else if (strcmp(name, "doc") == 0 &&
                  (parent == IDL_XML_NAMESPACE || parent == IDL_XML_PROCEDURE || parent == IDL_XML_EVENT))
                 e = IDL_XML_DOC;
-        else if (parent == IDL_XML_NONE) {
-                mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <namespace>", name);
-                return;
-        }
         else {
-                mbus_xml_fail(&x->xml, "unknown element <%s> in <%s>", name, idl_xml_element_names[parent]);
+                if (parent == IDL_XML_NONE)
+                        mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <namespace>", name);
+                else
+                        mbus_xml_fail(&x->xml, "unknown element <%s> in <%s>", name, idl_xml_element_names[parent]);
+                mbus_xml_skip(&x->xml);
                 return;
         }
-
-        assert(x->depth + 1 < ELEMENTSOF(x->stack));
-        x->stack[++x->depth] = e;
 
         switch (e) {
         case IDL_XML_NAMESPACE:
-                idl_xml_start_namespace(x, attrs);
-                return;
+                enter = idl_xml_start_namespace(x, attrs);
+                break;
         case IDL_XML_PROCEDURE:
         case IDL_XML_EVENT:
-                idl_xml_start_member(x, e == IDL_XML_EVENT, attrs);
-                return;
+                enter = idl_xml_start_member(x, e == IDL_XML_EVENT, attrs);
+                break;
         case IDL_XML_ARG:
-                idl_xml_start_arg(x, attrs);
-                return;
+                enter = idl_xml_start_arg(x, attrs);
+                break;
         case IDL_XML_DOC:
-                idl_xml_start_doc(x, parent, attrs);
-                return;
+                enter = idl_xml_start_doc(x, parent, attrs);
+                break;
         default:
                 assert(false);
+                return;
         }
+        if (x->xml.stopped)
+                return;
+        if (!enter) {
+                mbus_xml_skip(&x->xml);
+                return;
+        }
+        assert(x->depth + 1 < ELEMENTSOF(x->stack));
+        x->stack[++x->depth] = e;
 }
 
 static void XMLCALL idl_xml_on_end(void *userdata, const XML_Char *name) {
         struct idl_xml *x = userdata;
         int r;
 
-        if (x->xml.error < 0)
-                return;
         assert(x->depth > 0);
+        x->text_reported = false;
 
         if (x->stack[x->depth] == IDL_XML_DOC) {
                 char **field = x->stack[x->depth - 1] == IDL_XML_NAMESPACE ? &x->ns->doc : &idl_xml_member(x)->doc;
@@ -298,20 +299,26 @@ static void XMLCALL idl_xml_on_text(void *userdata, const XML_Char *s, int len) 
         struct idl_xml *x = userdata;
         char *p;
 
-        if (x->xml.error < 0 || len <= 0)
+        if (len <= 0)
                 return;
 
         if (x->stack[x->depth] != IDL_XML_DOC) {
+                if (x->text_reported)
+                        return;
                 for (int i = 0; i < len; i++)
                         if (!strchr(" \t\r\n", s[i])) {
                                 mbus_xml_fail(&x->xml, "unexpected text in <%s>", idl_xml_element_names[x->stack[x->depth]]);
+                                x->text_reported = true;
                                 return;
                         }
                 return;
         }
 
+        if (x->doc_too_long)
+                return;
         if (x->doc_len + (size_t) len > IDL_XML_DOC_MAX) {
                 mbus_xml_fail(&x->xml, "<doc> too long (limit %u bytes)", IDL_XML_DOC_MAX);
+                x->doc_too_long = true;
                 return;
         }
         p = realloc(x->doc, x->doc_len + (size_t) len + 1);
@@ -341,14 +348,22 @@ int mbus_idl_parse_xml(struct mbus_idl_namespace **ret, const char *path, const 
                 return r;
         x.ns = ns;
 
+        mbus_file_error_begin(err);
         r = mbus_xml_parse(&x.xml, path, err, text, len, idl_xml_on_start, idl_xml_on_end, idl_xml_on_text);
         free(x.doc);
-        if (r < 0)
+        if (r < 0 && r != -EBADMSG)
                 return r;
-        if (!x.seen_namespace)
+        if (r == 0 && !x.seen_namespace)
                 return mbus_file_error_set(err, path, 1, "no <namespace> element");
+        /* What was read before an error is checked too: its duplicates are errors as well. */
+        if (x.seen_namespace) {
+                int k = idl_check(ns, x.ns_line, err);
 
-        r = idl_check(ns, x.ns_line, err);
+                if (k == -ENOMEM)
+                        return k;
+                if (r == 0)
+                        r = k;
+        }
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(ns);

@@ -341,36 +341,57 @@ static bool idl_doc_is_valid(const char *doc) {
         return true;
 }
 
+/*
+ * Each check below reports with mbus_file_error_add() and goes on, so a file's every bad name
+ * and duplicate is reported at once; -EBADMSG at the end if any was, -ENOMEM at once.
+ */
+/* " (first at line N)" for a duplicate, or nothing where there are no lines (a declaration). */
+static const char *idl_first_at(unsigned line, char *buf, size_t size) {
+        if (line == 0)
+                return "";
+        (void) snprintf(buf, size, " (first at line %u)", line);
+        return buf;
+}
+
 static int idl_check_args(const struct mbus_idl_namespace *ns, const struct mbus_idl_member *m, bool event,
                           const struct mbus_idl_arg *args, size_t n, bool out, struct mbus_file_error *err) {
+        char at[32];
+        int result = 0;
+
         for (size_t i = 0; i < n; i++) {
                 const struct mbus_idl_arg *a = &args[i];
                 unsigned line = a->line ?: m->line;
 
-                if (!mbus_member_is_valid(a->name))
-                        return mbus_file_error_set(err, ns->path, line,
-                                                   "invalid argument name '%s' in %s %s (letters, digits and '_', "
-                                                   "not starting with a digit, at most 255 bytes)",
-                                                   a->name, idl_member_kind(event), m->name);
+                if (!mbus_member_is_valid(a->name)) {
+                        result = mbus_file_error_add(err, ns->path, line,
+                                                     "invalid argument name '%s' in %s %s (letters, digits and '_', "
+                                                     "not starting with a digit, at most 255 bytes)",
+                                                     a->name, idl_member_kind(event), m->name);
+                        continue;
+                }
                 for (size_t j = 0; j < i; j++)
-                        if (strcmp(args[j].name, a->name) == 0)
-                                return mbus_file_error_set(err, ns->path, line,
-                                                           "duplicate %sargument '%s' in %s %s (first at line %u)",
-                                                           event ? "" : out ? "output " : "input ",
-                                                           a->name, idl_member_kind(event), m->name, args[j].line);
+                        if (strcmp(args[j].name, a->name) == 0) {
+                                result = mbus_file_error_add(err, ns->path, line,
+                                                             "duplicate %sargument '%s' in %s %s%s",
+                                                             event ? "" : out ? "output " : "input ",
+                                                             a->name, idl_member_kind(event), m->name,
+                                                             idl_first_at(args[j].line, at, sizeof(at)));
+                                break;
+                        }
                 if (out && a->optional)
-                        return mbus_file_error_set(err, ns->path, line,
-                                                   "output argument '%s' of procedure %s cannot be optional",
-                                                   a->name, m->name);
+                        result = mbus_file_error_add(err, ns->path, line,
+                                                     "output argument '%s' of procedure %s cannot be optional",
+                                                     a->name, m->name);
         }
-        return 0;
+        return result;
 }
 
 static int idl_check_members(const struct mbus_idl_namespace *ns, bool event, struct mbus_file_error *err) {
         _cleanup_(mbus_hashmap_freep) struct mbus_hashmap *seen = NULL;
         const struct mbus_idl_member *list = event ? ns->events : ns->procedures;
         size_t n = event ? ns->n_events : ns->n_procedures;
-        int r;
+        char at[32];
+        int r, result = 0;
 
         r = mbus_hashmap_new(&seen, &mbus_string_hash_ops);
         if (r < 0)
@@ -381,87 +402,116 @@ static int idl_check_members(const struct mbus_idl_namespace *ns, bool event, st
                 const struct mbus_idl_member *first;
 
                 if (!mbus_member_is_valid(m->name))
-                        return mbus_file_error_set(err, ns->path, m->line,
-                                                   "invalid %s name '%s' (letters, digits and '_', "
-                                                   "not starting with a digit, at most 255 bytes)",
-                                                   idl_member_kind(event), m->name);
-                first = mbus_hashmap_get(seen, m->name);
-                if (first)
-                        return mbus_file_error_set(err, ns->path, m->line, "duplicate %s '%s' (first at line %u)",
-                                                   idl_member_kind(event), m->name, first->line);
-                r = mbus_hashmap_put(seen, m->name, (void *) m);
-                if (r < 0)
-                        return r;
+                        result = mbus_file_error_add(err, ns->path, m->line,
+                                                     "invalid %s name '%s' (letters, digits and '_', "
+                                                     "not starting with a digit, at most 255 bytes)",
+                                                     idl_member_kind(event), m->name);
+                else {
+                        first = mbus_hashmap_get(seen, m->name);
+                        if (first)
+                                result = mbus_file_error_add(err, ns->path, m->line, "duplicate %s '%s'%s",
+                                                             idl_member_kind(event), m->name,
+                                                             idl_first_at(first->line, at, sizeof(at)));
+                        else {
+                                r = mbus_hashmap_put(seen, m->name, (void *) m);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
                 if (!idl_doc_is_valid(m->doc))
-                        return mbus_file_error_set(err, ns->path, m->line,
-                                                   "documentation of %s %s is not valid UTF-8 text",
-                                                   idl_member_kind(event), m->name);
+                        result = mbus_file_error_add(err, ns->path, m->line,
+                                                     "documentation of %s %s is not valid UTF-8 text",
+                                                     idl_member_kind(event), m->name);
 
                 r = idl_check_args(ns, m, event, m->in, m->n_in, /* out= */ false, err);
                 if (r < 0)
-                        return r;
+                        result = r;
                 if (event && m->n_out > 0)
-                        return mbus_file_error_set(err, ns->path, m->line, "event %s cannot have output arguments",
-                                                   m->name);
+                        result = mbus_file_error_add(err, ns->path, m->line, "event %s cannot have output arguments",
+                                                     m->name);
                 r = idl_check_args(ns, m, event, m->out, m->n_out, /* out= */ true, err);
                 if (r < 0)
-                        return r;
+                        result = r;
         }
-        return 0;
+        return result;
 }
 
 int idl_check(const struct mbus_idl_namespace *ns, unsigned ns_line, struct mbus_file_error *err) {
-        int r;
+        int r, result = 0;
 
+        /* A namespace without a name was reported by the loader, in its form's words. */
         if (!ns->name)
-                return mbus_file_error_set(err, ns->path, ns_line, "namespace has no name");
-        if (!mbus_namespace_is_valid(ns->name))
-                return mbus_file_error_set(err, ns->path, ns_line,
-                                           "invalid namespace name '%s' (2 to 32 dot-separated labels, "
-                                           "at most 255 bytes, e.g. org.example.Network)", ns->name);
+                result = -EBADMSG;
+        else if (!mbus_namespace_is_valid(ns->name))
+                result = mbus_file_error_add(err, ns->path, ns_line,
+                                             "invalid namespace name '%s' (2 to 32 dot-separated labels, "
+                                             "at most 255 bytes, e.g. org.example.Network)", ns->name);
         if (!idl_doc_is_valid(ns->doc))
-                return mbus_file_error_set(err, ns->path, ns_line,
-                                           "documentation of namespace %s is not valid UTF-8 text", ns->name);
+                result = mbus_file_error_add(err, ns->path, ns_line,
+                                             "documentation of namespace %s is not valid UTF-8 text",
+                                             ns->name ?: "(unnamed)");
 
         r = idl_check_members(ns, /* event= */ false, err);
-        if (r < 0)
+        if (r == -ENOMEM)
                 return r;
-        return idl_check_members(ns, /* event= */ true, err);
+        if (r < 0)
+                result = r;
+        r = idl_check_members(ns, /* event= */ true, err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                result = r;
+        return result;
 }
 
 /* ---- the owner's declaration (REGISTER body) ---- */
 
-static int idl_declaration_add(struct mbus_idl_namespace *ns, json_object *o, const char *key, bool event) {
+static int idl_declaration_add(struct mbus_idl_namespace *ns, json_object *o, const char *key, bool event,
+                               struct mbus_file_error *err) {
         json_object *a;
+        int r, result = 0;
         size_t n;
-        int r;
 
         if (!json_object_object_get_ex(o, key, &a))
                 return 0;
         if (!json_object_is_type(a, json_type_array))
-                return -EINVAL;
+                return mbus_file_error_add(err, NULL, 0, "'%s' must be an array", key);
         n = json_object_array_length(a);
         if (n > MBUS_IDL_MEMBERS_MAX)
-                return -EINVAL;
+                return mbus_file_error_add(err, NULL, 0, "too many %ss (limit %u)", idl_member_kind(event),
+                                           MBUS_IDL_MEMBERS_MAX);
         /* Names and duplicates are checked by idl_check() once both lists are in. */
         for (size_t i = 0; i < n; i++) {
                 json_object *v = json_object_array_get_idx(a, i);
+                struct mbus_idl_member *m;
 
+                if (json_object_is_type(v, json_type_object)) {
+                        r = idl_json_declared_member(ns, event, i, v, err);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                result = r;
+                        continue;
+                }
                 /* A "\u0000" inside would cut the name short in C: refuse it. */
                 if (!json_object_is_type(v, json_type_string) ||
-                    (size_t) json_object_get_string_len(v) != strlen(json_object_get_string(v)))
-                        return -EINVAL;
-                r = idl_add_member(ns, event, json_object_get_string(v), /* line= */ 0, NULL);
+                    (size_t) json_object_get_string_len(v) != strlen(json_object_get_string(v))) {
+                        result = mbus_file_error_add(err, NULL, 0, "%s[%zu] must be a name or an object", key, i);
+                        continue;
+                }
+                r = idl_add_member(ns, event, json_object_get_string(v), /* line= */ 0, &m);
                 if (r < 0)
                         return r;
+                m->untyped = true;
         }
-        return 0;
+        return result;
 }
 
-int mbus_idl_from_declaration(struct mbus_idl_namespace **ret, const char *ns_name, const char *body, size_t len) {
+int mbus_idl_from_declaration_with_error(struct mbus_idl_namespace **ret, const char *ns_name, const char *body,
+                                         size_t len, struct mbus_file_error *err) {
         _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
         _cleanup_json_ json_object *o = NULL;
-        int r;
+        int r, result = 0;
 
         if (!ret || !mbus_namespace_is_valid(ns_name))
                 return -EINVAL;
@@ -474,29 +524,55 @@ int mbus_idl_from_declaration(struct mbus_idl_namespace **ret, const char *ns_na
         if (r < 0)
                 return r;
 
+        mbus_file_error_begin(err);
         if (body && len > 0 && !idl_text_is_blank(body, len)) {
+                json_object *doc;
+
                 r = json_parse_bytes(body, len, &o);
-                if (r == -EBADMSG)
+                if (r == -EBADMSG) {
+                        (void) mbus_file_error_set(err, NULL, 0, "the declaration is not JSON");
                         return -EINVAL;
+                }
                 if (r < 0)
                         return r;
                 /* Other keys are ignored: a newer library may declare more than this broker knows. */
-                if (!json_object_is_type(o, json_type_object))
+                if (!json_object_is_type(o, json_type_object)) {
+                        (void) mbus_file_error_set(err, NULL, 0, "the declaration must be a JSON object");
                         return -EINVAL;
-                r = idl_declaration_add(ns, o, "procedures", /* event= */ false);
-                if (r < 0)
+                }
+                if (json_object_object_get_ex(o, "doc", &doc)) {
+                        if (!json_object_is_type(doc, json_type_string) ||
+                            (size_t) json_object_get_string_len(doc) != strlen(json_object_get_string(doc)))
+                                result = mbus_file_error_add(err, NULL, 0, "'doc' must be a string");
+                        else {
+                                r = idl_set_doc(&ns->doc, json_object_get_string(doc),
+                                                (size_t) json_object_get_string_len(doc));
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+                r = idl_declaration_add(ns, o, "procedures", /* event= */ false, err);
+                if (r == -ENOMEM)
                         return r;
-                r = idl_declaration_add(ns, o, "events", /* event= */ true);
                 if (r < 0)
+                        result = r;
+                r = idl_declaration_add(ns, o, "events", /* event= */ true, err);
+                if (r == -ENOMEM)
                         return r;
-                r = idl_check(ns, /* ns_line= */ 0, /* err= */ NULL);
-                if (r == -EBADMSG)
+                if (r < 0)
+                        result = r;
+                r = idl_check(ns, /* ns_line= */ 0, err);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0 || result < 0)
                         return -EINVAL;
-                if (r < 0)
-                        return r;
         }
         *ret = TAKE_PTR(ns);
         return 0;
+}
+
+int mbus_idl_from_declaration(struct mbus_idl_namespace **ret, const char *ns_name, const char *body, size_t len) {
+        return mbus_idl_from_declaration_with_error(ret, ns_name, body, len, /* err= */ NULL);
 }
 
 /* ---- files ---- */

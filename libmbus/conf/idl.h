@@ -94,6 +94,11 @@ struct mbus_idl_arg {
 struct mbus_idl_member {
         char *name;
         char *doc;                              /* NULL if none */
+        /*
+         * Declared by its owner by name alone (a string in the REGISTER body): its arguments are
+         * unknown, not empty, and nothing checks them. Never set for a member of a file.
+         */
+        bool untyped;
         struct mbus_idl_arg *in;
         size_t n_in;
         struct mbus_idl_arg *out;               /* procedures only */
@@ -105,7 +110,12 @@ struct mbus_idl_namespace {
         char *name;
         char *doc;
         char *path;                             /* file it came from, NULL if declared on the bus */
-        bool declared;                          /* true: only names, from the owner's REGISTER */
+        /*
+         * true: from the owner's REGISTER, whose members are names (untyped) or carry their
+         * argument types as a file's do. The broker checks a declared namespace's typed members
+         * as it checks a file's, and nothing else of it (introspection.c).
+         */
+        bool declared;
         /*
          * How the broker starts the namespace's owner on the first CALL while it has none
          * (daemon/activation.c; man mbus-activation(5)): a systemd unit, or a command line run
@@ -141,17 +151,29 @@ int mbus_idl_parse_xml(struct mbus_idl_namespace **ret, const char *path, const 
 int mbus_idl_parse_json(struct mbus_idl_namespace **ret, const char *path, const char *text, size_t len,
                         struct mbus_file_error *err);
 /* Parses the canonical JSON form from a json_object (as returned by Introspect: its extra keys
- * "source", "path" and "owner" are accepted, "source": "declared" sets ns->declared). */
+ * "source", "path" and "owner" are accepted, "source": "declared" sets ns->declared, and then a
+ * member without "in", "out" or "args" is untyped). */
 int mbus_idl_from_json(struct mbus_idl_namespace **ret, json_object *o, struct mbus_file_error *err);
 /* Reads path and parses it by its extension (.xml or .json); -EBADMSG for another extension,
  * -errno if it cannot be read. Also checks that the file name is NAMESPACE.xml/.json for the
  * namespace it declares. */
 int mbus_idl_load_file(struct mbus_idl_namespace **ret, const char *path, struct mbus_file_error *err);
 
-/* Builds the description of a namespace whose owner declared only member names (REGISTER body
- * {"procedures": [...], "events": [...]}); body may be NULL/empty. -EINVAL for a body that is
- * not such an object or names that are not valid members. */
+/*
+ * Builds the description of a namespace from its owner's declaration, a REGISTER body
+ * (mbus-protocol(7)): {"doc": TEXT, "procedures": [...], "events": [...]}, every key optional,
+ * where each member is its name as a string (untyped: its arguments are unknown) or an object
+ * in the canonical JSON form of a file's member ({"name": ..., "doc": ..., "in": [...],
+ * "out": [...]} for a procedure, {"name": ..., "doc": ..., "args": [...]} for an event), whose
+ * argument types are then checked by the broker as a file's are. body may be NULL/empty.
+ * Other keys at the top are ignored (a newer library may declare more). -EINVAL for a body
+ * that is not such an object, with what is wrong in err (may be NULL; no path, no line):
+ * invalid names or types, a name given twice, unknown keys in a member. The first function is
+ * the second without err.
+ */
 int mbus_idl_from_declaration(struct mbus_idl_namespace **ret, const char *ns, const char *body, size_t len);
+int mbus_idl_from_declaration_with_error(struct mbus_idl_namespace **ret, const char *ns, const char *body,
+                                         size_t len, struct mbus_file_error *err);
 
 struct mbus_idl_namespace *mbus_idl_namespace_free(struct mbus_idl_namespace *ns);
 
@@ -170,8 +192,10 @@ int mbus_idl_validate(const struct mbus_idl_arg *args, size_t n_args, const char
                       char *reason, size_t reason_size);
 
 /* Output. Canonical JSON form (as in the file); XML form (as in the file). Both always list
- * "procedures"/"events"; a declared namespace's members carry no argument lists (their
- * arguments are unknown, not empty). mbus_idl_to_xml() returns a NUL-terminated string. */
+ * "procedures"/"events"; an untyped member (declared by name) carries no argument lists (its
+ * arguments are unknown, not empty), every other member carries them, empty ones too, so the
+ * JSON form read back with mbus_idl_from_json() tells the two apart. mbus_idl_to_xml() returns
+ * a NUL-terminated string. */
 int mbus_idl_to_json(const struct mbus_idl_namespace *ns, json_object **ret);
 int mbus_idl_to_xml(const struct mbus_idl_namespace *ns, char **ret);
 /* "string", "?array<int>", ... into buf; returns buf. */

@@ -173,6 +173,9 @@ int mbus_introspection_check_call(const struct mbus_idl_namespace *file, const c
         assert(file && member);
 
         m = mbus_idl_find_procedure(file, member);
+        /* An owner's declaration binds only what it typed: the rest is the owner's to answer. */
+        if (file->declared && (!m || m->untyped))
+                return 0;
         if (!m) {
                 (void) snprintf(reason, reason_size, "Unknown procedure %s.%s: it is not declared in %s", file->name,
                                 member, file->path ?: "the interface file");
@@ -194,6 +197,8 @@ int mbus_introspection_check_event(const struct mbus_idl_namespace *file, const 
         assert(file && member);
 
         m = mbus_idl_find_event(file, member);
+        if (file->declared && (!m || m->untyped))
+                return 0;
         if (!m) {
                 (void) snprintf(reason, reason_size, "event %s is not declared in %s", member,
                                 file->path ?: "the interface file");

@@ -52,7 +52,9 @@ int mbus_introspection_list(const struct mbus_introspection *reg, const struct m
                             size_t *ret_n);
 
 /*
- * Body checks against a namespace's file. Each returns 0 if the frame may go on, or:
+ * Body checks against a namespace's file, or its owner's declaration (file->declared), of which
+ * only the typed members are checked: a member it does not name, or names untyped, passes (the
+ * owner answers a procedure it does not serve). Each returns 0 if the frame may go on, or:
  *   call:  -EOPNOTSUPP: procedure not declared; -EINVAL: arguments invalid (reason set)
  *   event: -EINVAL: event not declared or arguments invalid (reason set)
  *   declaration (a REGISTER body, parsed): -EINVAL if it names procedures or events the file

@@ -53,7 +53,11 @@ struct policy_load {
         const struct mbus_conf_report *report;  /* with a warning function: unknown names are warnings */
 };
 
-/* Fills l->err as PATH:LINE: message and returns -EBADMSG. */
+/*
+ * Reports PATH:LINE: message to l->err (mbus_file_error_add(): the first error of the file
+ * fills it, every one is counted and listed) and returns -EBADMSG; the loaders go on after it
+ * with the next rule, so one run reports all of a file's errors.
+ */
 _printf_(3, 4) int policy_fail(struct policy_load *l, unsigned line, const char *format, ...);
 
 /* The rule builder both forms end in (policy-load.c). */

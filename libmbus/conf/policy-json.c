@@ -7,7 +7,9 @@
  * member, principal) the XML form gives, and policy_rule_add() compiles both alike; a numeric
  * user or group is turned into its decimal text first, so it is checked as if written so.
  * The @identities file, {"maps": [{CERT-KEY: ..., "user": ..., "group": ...}, ...]}, is read
- * the same way and its mappings compiled by policy_map_add().
+ * the same way and its mappings compiled by policy_map_add(). A wrong rule is reported and the
+ * next one read, so one run reports every rule of the file that is wrong (a rule's first
+ * problem each); only a syntax error or running out of memory ends the file early.
  */
 
 #include <assert.h>
@@ -205,8 +207,8 @@ static int policy_json_open(struct policy_load *l, const char *text, size_t len,
 static int policy_json_each(struct policy_load *l, const struct policy_json_lines *lines, json_object *a,
                             const char *key, int (*fn)(struct policy_load *l, unsigned line, size_t index,
                                                        json_object *o)) {
+        int r, result = 0;
         size_t n;
-        int r;
 
         if (!a)
                 return 0;
@@ -216,10 +218,12 @@ static int policy_json_each(struct policy_load *l, const struct policy_json_line
         n = json_object_array_length(a);
         for (size_t i = 0; i < n; i++) {
                 r = fn(l, i < lines->n_rules ? lines->rules[i] : lines->top, i, json_object_array_get_idx(a, i));
-                if (r < 0)
+                if (r == -ENOMEM)
                         return r;
+                if (r < 0)
+                        result = r;
         }
-        return 0;
+        return result;
 }
 
 int policy_parse_json(struct policy_load *l, const char *text, size_t len) {
@@ -227,7 +231,8 @@ int policy_parse_json(struct policy_load *l, const char *text, size_t len) {
         struct policy_json_lines lines = { .top = 1 };
         json_object *rules = NULL;
         const char *name = NULL;
-        int r;
+        bool bad_name = false;
+        int r, result = 0;
 
         r = policy_json_open(l, text, len, "the policy", &o, &lines);
         if (r < 0)
@@ -235,24 +240,30 @@ int policy_parse_json(struct policy_load *l, const char *text, size_t len) {
         json_object_object_foreach(o, key, v) {
                 enum policy_json_key k = policy_json_key_from(key, strlen(key));
 
-                if (k == POLICY_KEY_NAMESPACE)
-                        r = policy_json_string(l, lines.top, v, key, &name);
-                else if (k == POLICY_KEY_RULES)
+                if (k == POLICY_KEY_NAMESPACE) {
+                        if (policy_json_string(l, lines.top, v, key, &name) < 0)
+                                bad_name = true;
+                } else if (k == POLICY_KEY_RULES)
                         rules = v;
                 else
-                        r = policy_fail(l, lines.top, "unknown key '%s' in the policy object (expected namespace "
-                                        "and rules)", key);
-                if (r < 0)
+                        result = policy_fail(l, lines.top, "unknown key '%s' in the policy object (expected "
+                                             "namespace and rules)", key);
+        }
+        if (bad_name)
+                result = -EBADMSG;
+        /* Without a namespace the file is broken, but its rules are still checked. */
+        if (!name && !bad_name)
+                result = policy_fail(l, lines.top, "missing key 'namespace'");
+        if (name) {
+                r = policy_set_namespace(l, lines.top, name);
+                if (r == -ENOMEM)
                         goto finish;
+                if (r < 0)
+                        result = r;
         }
-        if (!name) {
-                r = policy_fail(l, lines.top, "missing key 'namespace'");
-                goto finish;
-        }
-        r = policy_set_namespace(l, lines.top, name);
-        if (r < 0)
-                goto finish;
         r = policy_json_each(l, &lines, rules, "rules", policy_json_rule);
+        if (r != -ENOMEM && result < 0)
+                r = result;
 finish:
         free(lines.rules);
         return r;
@@ -302,19 +313,21 @@ int policy_parse_identities_json(struct policy_load *l, const char *text, size_t
         _cleanup_json_ json_object *o = NULL;
         struct policy_json_lines lines = { .top = 1 };
         json_object *maps = NULL;
-        int r;
+        int r, result = 0;
 
         r = policy_json_open(l, text, len, "the mappings", &o, &lines);
         if (r < 0)
                 goto finish;
         json_object_object_foreach(o, key, v) {
-                if (policy_json_key_from(key, strlen(key)) != POLICY_KEY_MAPS) {
-                        r = policy_fail(l, lines.top, "unknown key '%s' in the mappings object (expected maps)", key);
-                        goto finish;
-                }
-                maps = v;
+                if (policy_json_key_from(key, strlen(key)) != POLICY_KEY_MAPS)
+                        result = policy_fail(l, lines.top, "unknown key '%s' in the mappings object (expected maps)",
+                                             key);
+                else
+                        maps = v;
         }
         r = policy_json_each(l, &lines, maps, "maps", policy_json_map);
+        if (r != -ENOMEM && result < 0)
+                r = result;
 finish:
         free(lines.rules);
         return r;

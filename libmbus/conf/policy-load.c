@@ -39,7 +39,7 @@ int policy_fail(struct policy_load *l, unsigned line, const char *format, ...) {
         va_list ap;
 
         va_start(ap, format);
-        (void) mbus_file_error_setv(l->err, l->path, line, format, ap);
+        (void) mbus_file_error_addv(l->err, l->path, line, format, ap);
         va_end(ap);
         return -EBADMSG;
 }
@@ -507,6 +507,7 @@ static int policy_add_text(struct mbus_policy *p, const char *path, const char *
         if (len > MBUS_IDL_FILE_SIZE_MAX)
                 return mbus_file_error_set(err, path, 0, "file too large (limit %u bytes)", MBUS_IDL_FILE_SIZE_MAX);
 
+        mbus_file_error_begin(err);
         if (policy_is_identities_file(path, suffix))
                 return policy_add_identities(p, &l, suffix, text, len);
 

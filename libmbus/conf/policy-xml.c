@@ -5,7 +5,9 @@
  * anything else where a rule may stand is an error at its line. The parser is the one both
  * XML loaders share (xml-util.c, which refuses entity declarations), and this file only turns
  * attributes into the (verb, action, member, principal) a rule is made of: policy_rule_add()
- * checks and compiles it exactly as it does for JSON. The @identities file is the same
+ * checks and compiles it exactly as it does for JSON. A wrong rule or element is reported and
+ * the next one read (an element that cannot stand where it is is skipped whole), so one run
+ * reports every rule that is wrong. The @identities file is the same
  * grammar with other names: <identities> holding empty <map> elements, one mapping each, which
  * policy_map_add() compiles.
  */
@@ -24,12 +26,20 @@ struct policy_xml {
         unsigned depth;                 /* 0: document, 1: <policy>/<identities>, 2: a rule/<map> */
         bool identities;                /* the @identities file: <identities> holding <map>s */
         bool seen_policy;               /* the root element */
+        bool text_reported;             /* for the text run since the last tag */
 };
 static_assert(offsetof(struct policy_xml, xml) == 0, "expat hands the handlers one pointer for both");
+
+/* The file is broken by an error reported elsewhere (policy_fail()); the parse goes on. */
+static void policy_xml_broken(struct policy_xml *x) {
+        if (x->xml.error == 0)
+                x->xml.error = -EBADMSG;
+}
 
 static void policy_xml_rule(struct policy_xml *x, const char *element, const XML_Char **attrs) {
         unsigned line = mbus_xml_line(&x->xml);
         const char *action = NULL, *member = NULL, *key = NULL, *value = NULL, *address = NULL;
+        int r;
 
         for (size_t i = 0; attrs[i]; i += 2) {
                 const char *a = attrs[i], *v = attrs[i + 1];
@@ -72,13 +82,18 @@ static void policy_xml_rule(struct policy_xml *x, const char *element, const XML
                               "cert-fingerprint or address)", element);
                 return;
         }
-        mbus_xml_stop(&x->xml, policy_rule_add(x->l, line, strcmp(element, "allow") == 0, action, member, key,
-                                               value, address));
+        /* policy_rule_add() has reported what is wrong with the rule; only running out of memory ends the file. */
+        r = policy_rule_add(x->l, line, strcmp(element, "allow") == 0, action, member, key, value, address);
+        if (r == -EBADMSG)
+                policy_xml_broken(x);
+        else
+                mbus_xml_stop(&x->xml, r);
 }
 
 static void policy_xml_map(struct policy_xml *x, const XML_Char **attrs) {
         unsigned line = mbus_xml_line(&x->xml);
         const char *key = NULL, *value = NULL, *user = NULL, *group = NULL;
+        int r;
 
         for (size_t i = 0; attrs[i]; i += 2) {
                 const char *a = attrs[i], *v = attrs[i + 1];
@@ -109,7 +124,11 @@ static void policy_xml_map(struct policy_xml *x, const XML_Char **attrs) {
                 mbus_xml_fail(&x->xml, "<map> has no user");
                 return;
         }
-        mbus_xml_stop(&x->xml, policy_map_add(x->l, line, key, value, user, group));
+        r = policy_map_add(x->l, line, key, value, user, group);
+        if (r == -EBADMSG)
+                policy_xml_broken(x);
+        else
+                mbus_xml_stop(&x->xml, r);
 }
 
 static void policy_xml_identities_on_start(struct policy_xml *x, const XML_Char *name, const XML_Char **attrs) {
@@ -117,12 +136,11 @@ static void policy_xml_identities_on_start(struct policy_xml *x, const XML_Char 
                 if (strcmp(name, "identities") != 0) {
                         mbus_xml_fail(&x->xml, "unknown element <%s>: the root element of %s.xml must be "
                                       "<identities>", name, MBUS_POLICY_IDENTITIES_NAME);
+                        mbus_xml_skip(&x->xml);
                         return;
                 }
-                if (attrs[0]) {
+                if (attrs[0])
                         mbus_xml_fail(&x->xml, "unknown attribute '%s' on <identities>", attrs[0]);
-                        return;
-                }
                 x->seen_policy = true;
                 x->depth = 1;
                 return;
@@ -132,18 +150,18 @@ static void policy_xml_identities_on_start(struct policy_xml *x, const XML_Char 
                 policy_xml_map(x, attrs);
                 return;
         }
-        if (x->depth == 1) {
+        if (x->depth == 1)
                 mbus_xml_fail(&x->xml, "unknown element <%s> in <identities> (expected <map>)", name);
-                return;
-        }
-        mbus_xml_fail(&x->xml, "unexpected element <%s> inside <map> (it is an empty element)", name);
+        else
+                mbus_xml_fail(&x->xml, "unexpected element <%s> inside <map> (it is an empty element)", name);
+        mbus_xml_skip(&x->xml);
 }
 
 static void XMLCALL policy_xml_on_start(void *userdata, const XML_Char *name, const XML_Char **attrs) {
         struct policy_xml *x = userdata;
+        int r;
 
-        if (x->xml.error < 0)
-                return;
+        x->text_reported = false;
         if (x->identities) {
                 policy_xml_identities_on_start(x, name, attrs);
                 return;
@@ -155,27 +173,33 @@ static void XMLCALL policy_xml_on_start(void *userdata, const XML_Char *name, co
                 if (strcmp(name, "identities") == 0) {
                         mbus_xml_fail(&x->xml, "<identities> belongs in a file named %s.xml, not in a "
                                       "namespace's policy", MBUS_POLICY_IDENTITIES_NAME);
+                        mbus_xml_skip(&x->xml);
                         return;
                 }
                 if (strcmp(name, "policy") != 0) {
                         mbus_xml_fail(&x->xml, "unknown element <%s>: the root element must be <policy>",
                                       name);
+                        mbus_xml_skip(&x->xml);
                         return;
                 }
                 for (size_t i = 0; attrs[i]; i += 2) {
-                        if (strcmp(attrs[i], "namespace") != 0) {
+                        if (strcmp(attrs[i], "namespace") != 0)
                                 mbus_xml_fail(&x->xml, "unknown attribute '%s' on <policy>", attrs[i]);
-                                return;
-                        }
-                        ns = attrs[i + 1];
+                        else
+                                ns = attrs[i + 1];
                 }
+                /* Without a namespace the file is broken, but its rules are still checked. */
+                x->seen_policy = true;
+                x->depth = 1;
                 if (!ns) {
                         mbus_xml_fail(&x->xml, "<policy> has no namespace attribute");
                         return;
                 }
-                x->seen_policy = true;
-                x->depth = 1;
-                mbus_xml_stop(&x->xml, policy_set_namespace(x->l, mbus_xml_line(&x->xml), ns));
+                r = policy_set_namespace(x->l, mbus_xml_line(&x->xml), ns);
+                if (r == -EBADMSG)
+                        policy_xml_broken(x);
+                else
+                        mbus_xml_stop(&x->xml, r);
                 return;
         }
         if (x->depth == 1 && (strcmp(name, "allow") == 0 || strcmp(name, "deny") == 0)) {
@@ -183,31 +207,31 @@ static void XMLCALL policy_xml_on_start(void *userdata, const XML_Char *name, co
                 policy_xml_rule(x, name, attrs);
                 return;
         }
-        if (x->depth == 1) {
+        if (x->depth == 1)
                 mbus_xml_fail(&x->xml, "unknown element <%s> in <policy> (expected <allow> or <deny>)",
                               name);
-                return;
-        }
-        mbus_xml_fail(&x->xml, "unexpected element <%s> inside a rule (rules are empty elements)", name);
+        else
+                mbus_xml_fail(&x->xml, "unexpected element <%s> inside a rule (rules are empty elements)", name);
+        mbus_xml_skip(&x->xml);
 }
 
 static void XMLCALL policy_xml_on_end(void *userdata, const XML_Char *name) {
         struct policy_xml *x = userdata;
 
-        if (x->xml.error < 0)
-                return;
+        x->text_reported = false;
         x->depth--;
 }
 
 static void XMLCALL policy_xml_on_text(void *userdata, const XML_Char *s, int len) {
         struct policy_xml *x = userdata;
 
-        if (x->xml.error < 0)
+        if (x->text_reported)
                 return;
         for (int i = 0; i < len; i++)
                 if (!strchr(" \t\r\n", s[i])) {
                         mbus_xml_fail(&x->xml, "unexpected text in <%s>", x->depth >= 2 ?
                                       (x->identities ? "map" : "a rule") : (x->identities ? "identities" : "policy"));
+                        x->text_reported = true;
                         return;
                 }
 }

@@ -16,6 +16,7 @@
 
 #include "conf/file-error.h"
 #include "conf/idl.h"
+#include "conf/introspection.h"
 #include "util/json-util.h"
 #include "util/macro.h"
 #include "util/test-util.h"
@@ -751,6 +752,76 @@ START_TEST(test_declaration_from_register_body) {
 }
 END_TEST
 
+START_TEST(test_typed_declaration_is_checked_and_survives_introspect) {
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL, *back = NULL, *bad = NULL;
+        _cleanup_json_ json_object *o = NULL;
+        struct mbus_file_error err = {};
+        char reason[256];
+        /* Typed members in the canonical member form, next to one declared by name alone. */
+        static const char body[] =
+                "{\"doc\": \"Adds.\", \"procedures\": [\"Echo\", "
+                "{\"name\": \"Add\", \"doc\": \"Sums two numbers.\", "
+                " \"in\": [{\"name\": \"a\", \"type\": \"int\"}, {\"name\": \"b\", \"type\": \"int\", \"optional\": true}],"
+                " \"out\": [{\"name\": \"sum\", \"type\": \"int\"}]}, {\"name\": \"Ping\"}],"
+                " \"events\": [{\"name\": \"Added\", \"args\": [{\"name\": \"sum\", \"type\": \"int\"}]}, \"Tick\"]}";
+        static const char *const invalid[] = {
+                "{\"procedures\": [{\"name\": \"Add\", \"in\": [{\"name\": \"a\", \"type\": \"integer\"}]}]}",
+                "{\"procedures\": [{\"in\": []}]}",
+                "{\"procedures\": [{\"name\": \"Add\", \"args\": []}]}",
+                "{\"events\": [{\"name\": \"E\", \"args\": [{\"name\": \"x\"}]}]}",
+                "{\"procedures\": [\"Add\", {\"name\": \"Add\"}]}",
+                "{\"doc\": 1}",
+        };
+
+        ck_assert_int_eq(mbus_idl_from_declaration(&ns, "org.example.Calc", body, strlen(body)), 0);
+        ck_assert(ns->declared);
+        ck_assert_str_eq(ns->doc, "Adds.");
+        ck_assert(mbus_idl_find_procedure(ns, "Echo")->untyped);
+        ck_assert(!mbus_idl_find_procedure(ns, "Add")->untyped);
+        ck_assert(!mbus_idl_find_procedure(ns, "Ping")->untyped);      /* an object: typed, no arguments */
+        ck_assert(mbus_idl_find_event(ns, "Tick")->untyped);
+
+        /* Checked as a file is, for what it typed; the rest is the owner's to answer. */
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Add", "{\"a\": 1, \"b\": 2}", 16, reason, sizeof(reason)), 0);
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Add", "{\"a\": \"1\"}", 10, reason, sizeof(reason)),
+                         -EINVAL);
+        ck_assert_msg(strstr(reason, "argument 'a': expected int"), "%s", reason);
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Ping", "{\"x\": 1}", 8, reason, sizeof(reason)), -EINVAL);
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Echo", "{\"x\": 1}", 8, reason, sizeof(reason)), 0);
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Other", "{\"x\": 1}", 8, reason, sizeof(reason)), 0);
+        ck_assert_int_eq(mbus_introspection_check_event(ns, "Added", "{}", 2, reason, sizeof(reason)), -EINVAL);
+        ck_assert_int_eq(mbus_introspection_check_event(ns, "Tick", "{\"n\": 1}", 8, reason, sizeof(reason)), 0);
+
+        /* Introspect's form keeps typed (lists, empty ones too) apart from untyped (none). */
+        ck_assert_int_eq(mbus_idl_to_json(ns, &o), 0);
+        ck_assert_int_eq(json_object_object_add(o, "source", json_object_new_string("declared")), 0);
+        ck_assert_int_eq(mbus_idl_from_json(&back, o, NULL), 0);
+        ck_assert(back->declared);
+        ck_assert(mbus_idl_find_procedure(back, "Echo")->untyped);
+        ck_assert(!mbus_idl_find_procedure(back, "Ping")->untyped);
+        ck_assert_uint_eq(mbus_idl_find_procedure(back, "Add")->n_in, 2);
+        ck_assert(mbus_idl_find_procedure(back, "Add")->in[1].optional);
+        ck_assert(mbus_idl_find_event(back, "Tick")->untyped);
+        ck_assert_uint_eq(mbus_idl_find_event(back, "Added")->n_in, 1);
+
+        for (size_t i = 0; i < ELEMENTSOF(invalid); i++) {
+                ck_assert_msg(mbus_idl_from_declaration_with_error(&bad, "org.example.Calc", invalid[i],
+                                                                   strlen(invalid[i]), &err) == -EINVAL,
+                              "%s", invalid[i]);
+                ck_assert_msg(err.message[0], "no reason for %s", invalid[i]);
+                ck_assert_ptr_null(bad);
+        }
+        /* The reason names what is wrong. */
+        ck_assert_int_eq(mbus_idl_from_declaration_with_error(&bad, "org.example.Calc", invalid[0], strlen(invalid[0]),
+                                                              &err), -EINVAL);
+        ck_assert_msg(strstr(err.message, "invalid type 'integer' for argument 'a'"), "%s", err.message);
+        /* A declaration has no lines to point at. */
+        ck_assert_int_eq(mbus_idl_from_declaration_with_error(&bad, "org.example.Calc", invalid[4], strlen(invalid[4]),
+                                                              &err), -EINVAL);
+        ck_assert_str_eq(err.message, "duplicate procedure 'Add'");
+}
+END_TEST
+
 static char *write_file(const char *dir, const char *name, const char *text) {
         char *path;
         FILE *f;
@@ -835,6 +906,122 @@ START_TEST(test_file_error_format_and_lines) {
 }
 END_TEST
 
+/* Every "PATH:LINE: text" of list in order; fails naming what differs. */
+static void assert_errors(const struct mbus_file_errors *all, const char *path, const unsigned *lines,
+                          const char *const *texts, size_t n) {
+        char buf[600];
+
+        for (size_t i = 0; i < all->n_errors; i++)
+                fprintf(stderr, "  %s\n", mbus_file_error_format(&all->errors[i], buf, sizeof(buf)));
+        ck_assert_uint_eq(all->n_errors, n);
+        for (size_t i = 0; i < n; i++) {
+                const struct mbus_file_error *e = &all->errors[i];
+
+                ck_assert_str_eq(e->path, path);
+                ck_assert_msg(e->line == lines[i] && strstr(e->message, texts[i]),
+                              "error %zu: want line %u '%s', got %s", i, lines[i], texts[i],
+                              mbus_file_error_format(e, buf, sizeof(buf)));
+        }
+}
+
+/* Parses text, which must fail, and asserts its errors; returns the error as a caller without a list sees it. */
+static struct mbus_file_error assert_all_errors(bool xml, const char *path, const char *text, const unsigned *lines,
+                                                const char *const *texts, size_t n) {
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
+        struct mbus_file_errors all = {};
+        struct mbus_file_error err = { .all = &all };
+
+        ck_assert_int_eq(xml ? mbus_idl_parse_xml(&ns, path, text, strlen(text), &err)
+                             : mbus_idl_parse_json(&ns, path, text, strlen(text), &err), -EBADMSG);
+        ck_assert_ptr_null(ns);
+        mbus_file_errors_sort(&all);
+        assert_errors(&all, path, lines, texts, n);
+        mbus_file_errors_done(&all);
+        err.all = NULL;
+        return err;
+}
+
+START_TEST(test_every_error_of_a_file_is_reported) {
+        static const char xml[] =
+                "<namespace name=\"org.example.Net\" colour=\"red\">\n"         /* 1 */
+                "  <procedure name=\"A\">\n"                                    /* 2 */
+                "    <arg name=\"x\" type=\"strin\"/>\n"                         /* 3 */
+                "    <arg name=\"x\" type=\"int\"/>\n"                           /* 4 */
+                "  </procedure>\n"                                               /* 5 */
+                "  <procedure><arg name=\"lost\" type=\"nope\"/></procedure>\n"   /* 6 */
+                "  <method name=\"B\"><arg name=\"y\" type=\"nope\"/></method>\n"  /* 7 */
+                "  <procedure name=\"A\"/>\n"                                    /* 8 */
+                "  <event name=\"E\">text<arg name=\"z\" type=\"int\" direction=\"out\"/></event>\n" /* 9 */
+                "  <procedure name=\"9bad\"/>\n"                                 /* 10 */
+                "</namespace>\n";
+        static const unsigned xml_lines[] = { 1, 3, 4, 6, 7, 8, 9, 9, 10 };
+        static const char *const xml_texts[] = {
+                "unknown attribute 'colour' on <namespace>", "invalid type 'strin' for argument 'x'",
+                "duplicate input argument 'x' in procedure A (first at line 3)", "<procedure> has no name attribute",
+                "unknown element <method> in <namespace>", "duplicate procedure 'A' (first at line 2)",
+                "unexpected text in <event>", "direction is not allowed on event arguments",
+                "invalid procedure name '9bad'",
+        };
+        static const char json[] =
+                "{\"namespace\": \"org.example.Net\", \"colour\": 1,\n"         /* 1 */
+                " \"procedures\": [\n"                                          /* 2 */
+                "  {\"name\": \"A\", \"in\": [{\"name\": \"x\", \"type\": \"strin\"}]},\n" /* 3 */
+                "  {\"in\": [{\"name\": \"lost\", \"type\": \"nope\"}]},\n"       /* 4 */
+                "  {\"name\": \"A\"},\n"                                         /* 5 */
+                "  {\"name\": \"B\", \"in\": [{\"name\": \"y\"},\n"                /* 6 */
+                "                     {\"name\": \"z\", \"type\": \"int\", \"x\": 1}]}]}\n"; /* 7 */
+        static const unsigned json_lines[] = { 1, 3, 4, 5, 6, 7 };
+        static const char *const json_texts[] = {
+                "unknown key 'colour' in the namespace object", "invalid type 'strin' for argument 'x'",
+                "procedure 1 has no 'name'", "duplicate procedure 'A' (first at line 3)",
+                "argument 'y' has no 'type'", "unknown key 'x' in an argument of procedure B",
+        };
+        /* A syntax error ends the file, after the errors before it. */
+        static const char syntax[] =
+                "<namespace name=\"org.example.Net\">\n"
+                "  <procedure name=\"A\" x=\"1\"/>\n"
+                "  <procedure name=\"B\"><foo/></procedure>\n"
+                "  <procedure name=\"C\">\n"
+                "</namespace>\n"
+                "<procedure name=\"A\"/>\n";
+        static const unsigned syntax_lines[] = { 2, 3, 5 };
+        static const char *const syntax_texts[] = {
+                "unknown attribute 'x' on <procedure>", "unknown element <foo> in <procedure>",
+                "XML syntax error: mismatched tag",
+        };
+        const char *px = "/etc/mbus/interfaces.d/org.example.Net.xml", *pj = "/etc/mbus/interfaces.d/org.example.Net.json";
+        struct mbus_file_error first = {};
+
+        /* The first error is the one a caller without a list sees, and the count is whole. */
+        first = assert_all_errors(true, px, xml, xml_lines, xml_texts, ELEMENTSOF(xml_lines));
+        ck_assert_uint_eq(first.line, 1);
+        ck_assert_uint_eq(first.n_errors, ELEMENTSOF(xml_lines));
+        (void) assert_all_errors(false, pj, json, json_lines, json_texts, ELEMENTSOF(json_lines));
+        (void) assert_all_errors(true, px, syntax, syntax_lines, syntax_texts, ELEMENTSOF(syntax_lines));
+}
+END_TEST
+
+START_TEST(test_error_list_is_bounded) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = NULL;
+        struct mbus_file_errors all = {};
+        struct mbus_file_error err = { .all = &all };
+        size_t n = 0, size = 64 + 40 * (MBUS_FILE_ERRORS_MAX + 50);
+
+        text = malloc(size);
+        ck_assert_ptr_nonnull(text);
+        n += (size_t) snprintf(text + n, size - n, "<namespace name=\"org.example.Net\">\n");
+        for (unsigned i = 0; i < MBUS_FILE_ERRORS_MAX + 50; i++)
+                n += (size_t) snprintf(text + n, size - n, "<procedure name=\"P%u\" x=\"1\"/>\n", i);
+        n += (size_t) snprintf(text + n, size - n, "</namespace>\n");
+        ck_assert_int_eq(mbus_idl_parse_xml(&ns, "/x/org.example.Net.xml", text, n, &err), -EBADMSG);
+        ck_assert_uint_eq(all.n_errors, MBUS_FILE_ERRORS_MAX);
+        ck_assert_uint_eq(all.n_dropped, 50);
+        ck_assert_uint_eq(err.n_errors, MBUS_FILE_ERRORS_MAX + 50);
+        mbus_file_errors_done(&all);
+}
+END_TEST
+
 static Suite *idl_suite(void) {
         Suite *s = suite_create("idl");
         TCase *tc = tcase_create("idl");
@@ -849,8 +1036,11 @@ static Suite *idl_suite(void) {
         tcase_add_test(tc, test_limits_on_hostile_files);
         tcase_add_test(tc, test_validate_names_the_argument_and_the_expected_type);
         tcase_add_test(tc, test_declaration_from_register_body);
+        tcase_add_test(tc, test_typed_declaration_is_checked_and_survives_introspect);
         tcase_add_test(tc, test_load_file_checks_name_and_extension);
         tcase_add_test(tc, test_file_error_format_and_lines);
+        tcase_add_test(tc, test_every_error_of_a_file_is_reported);
+        tcase_add_test(tc, test_error_list_is_bounded);
         tcase_set_timeout(tc, 30);
         suite_add_tcase(s, tc);
         return s;

@@ -466,6 +466,59 @@ START_TEST(test_every_error_names_file_and_line) {
 }
 END_TEST
 
+START_TEST(test_every_wrong_rule_of_a_file_is_reported) {
+        static const struct {
+                const char *name, *text;
+                unsigned lines[5];
+                const char *texts[5];
+        } t[] = {
+                { "org.example.Net.xml",
+                  "<policy namespace=\"org.example.Net\">\n"                        /* 1 */
+                  "  <allow call=\"*\" user=\"root\"/>\n"                            /* 2 */
+                  "  <allow call=\"*\" flavour=\"x\" user=\"root\"/>\n"              /* 3 */
+                  "  <allow call=\"*\"/>\n"                                         /* 4 */
+                  "  <frob/><allow><oops/></allow>\n"                                /* 5 */
+                  "</policy>\n",
+                  { 3, 4, 5, 5, 5 },
+                  { "unknown attribute 'flavour' on <allow>", "<allow> has no principal",
+                    "unknown element <frob> in <policy>", "<allow> has no action",
+                    "unexpected element <oops> inside a rule" } },
+                { "org.example.Net.json",
+                  "{\"namespace\": \"org.example.Net\", \"x\": 1, \"rules\": [\n"   /* 1 */
+                  "  {\"allow\": \"call\", \"user\": \"root\"},\n"                   /* 2 */
+                  "  {\"allow\": \"call\"},\n"                                       /* 3 */
+                  "  {\"allow\": \"fly\", \"user\": \"root\"}]}\n",                   /* 4 */
+                  { 1, 3, 4 },
+                  { "unknown key 'x' in the policy object", "a rule needs a principal", "unknown action 'fly'" } },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                _cleanup_(mbus_policy_freep) struct mbus_policy *p = NULL;
+                struct mbus_file_errors all = {};
+                struct mbus_file_error err = { .all = &all };
+                size_t n = 0;
+                char path[256], buf[600];
+
+                while (n < ELEMENTSOF(t[i].texts) && t[i].texts[n])
+                        n++;
+                (void) snprintf(path, sizeof(path), "/etc/mbus/policy.d/%s", t[i].name);
+                ck_assert_int_eq(mbus_policy_new(&p, MBUS_POLICY_SCOPE_SYSTEM, 0), 0);
+                ck_assert_int_eq(mbus_policy_add_text(p, path, t[i].text, strlen(t[i].text), &err), -EBADMSG);
+                /* Broken all the same: nothing of it is kept. */
+                ck_assert(!mbus_policy_has_namespace(p, "org.example.Net"));
+                mbus_file_errors_sort(&all);
+                ck_assert_msg(all.n_errors == n, "%s: %zu errors, want %zu", t[i].name, all.n_errors, n);
+                for (size_t k = 0; k < n; k++)
+                        ck_assert_msg(all.errors[k].line == t[i].lines[k] &&
+                                      strstr(all.errors[k].message, t[i].texts[k]) &&
+                                      strcmp(all.errors[k].path, path) == 0,
+                                      "%s error %zu: want line %u '%s', got %s", t[i].name, k, t[i].lines[k],
+                                      t[i].texts[k], mbus_file_error_format(&all.errors[k], buf, sizeof(buf)));
+                mbus_file_errors_done(&all);
+        }
+}
+END_TEST
+
 /* --- directories ------------------------------------------------------------------------------ */
 
 START_TEST(test_directories_load_in_order_and_override) {
@@ -783,6 +836,7 @@ static Suite *policy_load_suite(void) {
         tcase_add_test(tc, test_identities_both_forms);
         tcase_add_test(tc, test_identities_admin_file_replaces_vendor_file);
         tcase_add_loop_test(tc, test_every_error_names_file_and_line, 0, (int) ELEMENTSOF(load_errors));
+        tcase_add_test(tc, test_every_wrong_rule_of_a_file_is_reported);
         tcase_add_test(tc, test_directories_load_in_order_and_override);
         tcase_add_test(tc, test_both_forms_in_one_directory_is_an_error);
         tcase_add_test(tc, test_one_broken_file_rejects_the_whole_set);

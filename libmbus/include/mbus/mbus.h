@@ -294,6 +294,54 @@ int mbus_register(struct mbus_conn *conn, const char *ns, const struct mbus_proc
                   size_t n_procedures, const char *const *events, void *userdata,
                   struct mbus_error *ret_error);
 
+/*
+ * Declaring argument types. A service may say what its procedures take and return and what
+ * its events carry, in the model of interface files (mbus-introspection(5)), so that
+ * org.mbus.Broker.Introspect (and mbus-introspect) shows the types instead of "?" and the
+ * broker checks every call and event of these members as it checks those of a namespace with
+ * an interface file: a call whose arguments do not fit is answered with
+ * MBUS_ERROR_INVALID_ARGS by the broker and never reaches the service. An interface file for
+ * the namespace, if the broker has one, wins: Introspect shows the file and calls are checked
+ * against it; the declared names must then be in the file, as for mbus_register().
+ *
+ * Lists end with an entry whose name is NULL ({ NULL }); a NULL list means an empty one. The
+ * tables are read during the call only.
+ */
+struct mbus_arg_decl {
+        const char *name;               /* "interface": letters, digits and '_' */
+        /* "string", "int", "double" (an int is accepted too), "bool", "object", "any",
+         * "array<T>", and "?T" for a nullable T (JSON null accepted), as in interface files */
+        const char *type;
+        bool optional;                  /* an input the caller may leave out; not for outputs */
+};
+
+struct mbus_member_decl {
+        const char *name;               /* "GetState"; NULL ends a list */
+        const char *doc;                /* documentation shown by Introspect; may be NULL */
+        const struct mbus_arg_decl *in; /* a procedure's arguments, or an event's payload */
+        const struct mbus_arg_decl *out;/* a procedure's results (its reply); NULL for an event */
+};
+
+struct mbus_interface {
+        const char *doc;                           /* the namespace's documentation; may be NULL */
+        const struct mbus_member_decl *procedures; /* typed procedures, each in the handler table */
+        const struct mbus_member_decl *events;     /* the events the service emits, typed */
+};
+
+/*
+ * mbus_register() with argument types: registers ns with the handler table procedures
+ * (n_procedures entries) and declares interface (may be NULL: as mbus_register() without
+ * events). A handler that interface->procedures does not describe is declared by name alone:
+ * its arguments stay unknown ("?") and unchecked. Every procedure interface describes must be
+ * in the handler table, and each name may appear once per list. Returns what mbus_register()
+ * returns, and -EINVAL without asking the broker for a NULL or invalid name, a missing type or
+ * a described procedure without a handler; -EINVAL with ret_error filled
+ * (MBUS_ERROR_INVALID_ARGS, the message names the argument) if the broker refuses a type.
+ */
+int mbus_register_with_interface(struct mbus_conn *conn, const char *ns, const struct mbus_procedure *procedures,
+                                 size_t n_procedures, const struct mbus_interface *interface, void *userdata,
+                                 struct mbus_error *ret_error);
+
 /* Gives ns up. Returns 0, -EPERM (MBUS_ERROR_NOT_OWNER) if this connection does not own it. */
 int mbus_unregister(struct mbus_conn *conn, const char *ns, struct mbus_error *ret_error);
 
