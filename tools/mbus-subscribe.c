@@ -18,8 +18,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +47,6 @@ struct subscription {
         struct subscriber *subscriber;
         size_t index;                   /* of its pattern in subscriber->patterns */
 };
-
-static volatile sig_atomic_t got_signal = 0;
 
 static void help(void) {
         printf("Usage: %s [OPTIONS] PATTERN...\n"
@@ -164,54 +160,6 @@ static int subscribe_on_event(struct mbus_conn *conn, const struct mbus_event *e
         return 0;
 }
 
-static void subscribe_on_signal(int sig) {
-        got_signal = sig;
-}
-
-/*
- * Waits for the connection's fd, its timeout or deadline. SIGINT/SIGTERM are blocked from the
- * last look at got_signal until ppoll() unblocks them atomically, so a signal arriving in
- * between cuts the wait short instead of being noticed only at the deadline.
- */
-static int subscribe_wait(struct mbus_conn *conn, usec_t deadline) {
-        sigset_t block, old;
-        struct pollfd p = {};
-        struct timespec ts, *tsp = NULL;
-        uint64_t conn_deadline;
-        usec_t until, n;
-        int r;
-
-        r = mbus_conn_get_fd(conn);
-        if (r < 0)
-                return r;
-        p.fd = r;
-        r = mbus_conn_get_events(conn);
-        if (r < 0)
-                return r;
-        p.events = (short) r;
-        r = mbus_conn_get_timeout(conn, &conn_deadline);
-        if (r < 0)
-                return r;
-
-        until = MIN(deadline, (usec_t) conn_deadline);
-        if (until != USEC_INFINITY) {
-                n = now_usec(CLOCK_MONOTONIC);
-                until = until > n ? until - n : 0;
-                ts = (struct timespec) { .tv_sec = until / USEC_PER_SEC,
-                                         .tv_nsec = (until % USEC_PER_SEC) * NSEC_PER_USEC };
-                tsp = &ts;
-        }
-        (void) sigemptyset(&block);
-        (void) sigaddset(&block, SIGINT);
-        (void) sigaddset(&block, SIGTERM);
-        (void) sigprocmask(SIG_BLOCK, &block, &old);
-        r = got_signal ? 0 : ppoll(&p, 1, tsp, &old);
-        if (r < 0)
-                r = errno == EINTR ? 0 : -errno;
-        (void) sigprocmask(SIG_SETMASK, &old, NULL);
-        return r < 0 ? r : 0;
-}
-
 int main(int argc, char *argv[]) {
         _cleanup_(mbus_conn_unrefp) struct mbus_conn *conn = NULL;
         _cleanup_free_ struct subscription *subs = NULL;
@@ -233,10 +181,7 @@ int main(int argc, char *argv[]) {
                 return TOOL_EXIT_FAILURE;
         }
 
-        /* No SA_RESTART: a signal must cut a wait short. */
-        struct sigaction sa = { .sa_handler = subscribe_on_signal };
-        (void) sigaction(SIGINT, &sa, NULL);
-        (void) sigaction(SIGTERM, &sa, NULL);
+        tool_catch_signals();
 
         r = tool_connect(arg_address, &conn);
         if (r < 0)
@@ -273,14 +218,14 @@ int main(int argc, char *argv[]) {
 
                 /* Checked on every turn, so a steady stream of events cannot hold off the end. */
                 n = now_usec(CLOCK_MONOTONIC);
-                if (got_signal || n >= deadline) {
+                if (tool_got_signal() || n >= deadline) {
                         if (arg_count == 0) {
                                 ret = EXIT_SUCCESS;
                                 goto finish;
                         }
                         tool_error("%s after %" PRIu64 " of %" PRIu64 " events",
-                                   got_signal ? "interrupted" : "timed out", s.n_received, arg_count);
-                        ret = got_signal ? TOOL_EXIT_FAILURE : TOOL_EXIT_TIMEOUT;
+                                   tool_got_signal() ? "interrupted" : "timed out", s.n_received, arg_count);
+                        ret = tool_got_signal() ? TOOL_EXIT_FAILURE : TOOL_EXIT_TIMEOUT;
                         goto finish;
                 }
 
@@ -293,7 +238,7 @@ int main(int argc, char *argv[]) {
                 if (r > 0)
                         continue;
 
-                r = subscribe_wait(conn, deadline);
+                r = tool_conn_wait(conn, deadline);
                 if (r < 0) {
                         tool_error("connection to the broker failed: %s", strerror(-r));
                         ret = TOOL_EXIT_UNAVAILABLE;

@@ -102,3 +102,17 @@ const char *tool_json_to_string(json_object *v, bool pretty);
 
 MBUS_DEFINE_CLEANUP(struct mbus_conn *, mbus_conn_unref);
 MBUS_DEFINE_CLEANUP(struct mbus_slot *, mbus_slot_free);
+
+/* Makes SIGINT and SIGTERM set a flag (tool_got_signal()) instead of killing the process, and
+ * cut short a tool_conn_wait() in progress (no SA_RESTART), so a tool ends cleanly. */
+void tool_catch_signals(void);
+/* The signal tool_catch_signals() caught, 0 if none yet. */
+int tool_got_signal(void);
+
+/*
+ * Waits until conn's fd is ready for what the connection wants, its own next timeout, deadline
+ * (CLOCK_MONOTONIC µs, USEC_INFINITY: none), or a caught signal, whichever comes first.
+ * Returns 0 (then call mbus_conn_process() and look at the clock and tool_got_signal()) or the
+ * negative errno of the connection or of ppoll().
+ */
+int tool_conn_wait(struct mbus_conn *conn, usec_t deadline);
