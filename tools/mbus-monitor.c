@@ -185,6 +185,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "timeout", required_argument, NULL, 't'         },
                 {}
         };
+        bool pretty;
         int c;
 
         /* Options anywhere on the line (GNU permutation), as in every tool; "--" ends them. */
@@ -207,14 +208,9 @@ static int parse_argv(int argc, char *argv[]) {
                                 return -EINVAL;
                         break;
                 case ARG_JSON:
-                        if (!optarg || strcmp(optarg, "short") == 0)
-                                arg_output = OUTPUT_JSON;
-                        else if (strcmp(optarg, "pretty") == 0)
-                                arg_output = OUTPUT_JSON_PRETTY;
-                        else {
-                                tool_error("invalid --json '%s': expected pretty or short", optarg);
+                        if (tool_parse_json_mode(optarg ?: "short", &pretty) < 0)
                                 return -EINVAL;
-                        }
+                        arg_output = pretty ? OUTPUT_JSON_PRETTY : OUTPUT_JSON;
                         break;
                 case 'n':
                         if (tool_parse_uint(optarg, 1, UINT64_MAX, &arg_count) < 0) {

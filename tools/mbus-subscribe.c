@@ -35,6 +35,7 @@
 static const char *arg_address = NULL;
 static uint64_t arg_count = 0;          /* 0: unlimited */
 static usec_t arg_timeout = USEC_INFINITY;
+static bool arg_pretty = false;
 
 struct subscriber {
         char **patterns;                /* borrowed from argv */
@@ -55,10 +56,13 @@ static void help(void) {
                "\"org.example.Network.*\", \"org.example.Network.StateChanged\") and print each\n"
                "event received as one line of JSON:\n"
                "  {\"namespace\":...,\"event\":...,\"sender\":...,\"payload\":...}\n"
+               "Options may come anywhere; -- ends them.\n"
                "\n"
                "  -h --help             Show this help and exit\n"
                "     --version          Show the version and exit\n"
                TOOL_BUS_HELP
+               "     --json=MODE        Print each event as 'short' (one line, the default)\n"
+               "                        or 'pretty' (indented) JSON\n"
                "  -n --count N          Exit after N events\n"
                "  -t --timeout SEC      Exit after SEC seconds (fractions allowed)\n"
                "\n"
@@ -69,7 +73,7 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100 };
+        enum { ARG_VERSION = 0x100, ARG_JSON };
         static const struct option options[] = {
                 { "help",    no_argument,       NULL, 'h'         },
                 { "version", no_argument,       NULL, ARG_VERSION },
@@ -77,11 +81,13 @@ static int parse_argv(int argc, char *argv[]) {
                 TOOL_BUS_LONG_OPTIONS,
                 { "count",   required_argument, NULL, 'n'         },
                 { "timeout", required_argument, NULL, 't'         },
+                { "json",    required_argument, NULL, ARG_JSON    },
                 {}
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "+ha:n:t:", options, NULL)) >= 0)
+        /* Options anywhere on the line (GNU permutation), as in mbus-call; "--" ends them. */
+        while ((c = getopt_long(argc, argv, "ha:n:t:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -103,6 +109,10 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 't':
                         if (tool_parse_timeout_option(optarg, &arg_timeout) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_JSON:
+                        if (tool_parse_json_mode(optarg, &arg_pretty) < 0)
                                 return -EINVAL;
                         break;
                 default:
@@ -133,7 +143,7 @@ static int subscribe_print(struct subscriber *s, const struct mbus_event *ev) {
             json_object_object_add(line, "sender", json_object_new_string(ev->sender ?: "")) < 0 ||
             json_object_object_add(line, "payload", json_object_get(ev->payload)) < 0)
                 return -ENOMEM;
-        if (puts(tool_json_to_string(line, /* pretty= */ false)) < 0 || fflush(stdout) != 0)
+        if (puts(tool_json_to_string(line, arg_pretty)) < 0 || fflush(stdout) != 0)
                 return negative_errno();
         return 0;
 }

@@ -207,6 +207,15 @@ int tool_exit_status(int r, const struct mbus_error *error) {
         }
 }
 
+int tool_parse_json_mode(const char *mode, bool *ret_pretty) {
+        if (strcmp(mode, "pretty") != 0 && strcmp(mode, "short") != 0) {
+                tool_error("invalid --json '%s': expected pretty or short", mode);
+                return -EINVAL;
+        }
+        *ret_pretty = strcmp(mode, "pretty") == 0;
+        return 0;
+}
+
 const char *tool_json_to_string(json_object *v, bool pretty) {
         return json_object_to_json_string_ext(v, (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
                                                          : JSON_C_TO_STRING_PLAIN) |

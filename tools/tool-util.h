@@ -96,6 +96,10 @@ int tool_exit_status(int r, const struct mbus_error *error);
  * address, TOOL_EXIT_TIMEOUT, else TOOL_EXIT_UNAVAILABLE. */
 int tool_connect_exit_status(int r);
 
+/* The MODE of --json=MODE, "short" or "pretty", into *ret_pretty. Prints what is wrong and
+ * returns -EINVAL for anything else. */
+int tool_parse_json_mode(const char *mode, bool *ret_pretty);
+
 /* Renders v (NULL: null) as one line of JSON, or indented if pretty. The string is owned by v
  * (json-c keeps it until v is freed). */
 const char *tool_json_to_string(json_object *v, bool pretty);

@@ -117,3 +117,20 @@ void run_tool(struct run *r, const char *const *argv) {
         proc_start(&p, argv);
         proc_finish(&p, r, 30000);
 }
+
+void run_tool_stdin(struct run *r, const char *const *argv, const char *text) {
+        struct proc p;
+        int in[2], saved;
+
+        memset(r, 0, sizeof(*r));
+        ck_assert_int_eq(pipe(in), 0);
+        ck_assert_int_eq(write(in[1], text, strlen(text)), (ssize_t) strlen(text));
+        close(in[1]);
+        saved = dup(STDIN_FILENO);
+        dup2(in[0], STDIN_FILENO);
+        close(in[0]);
+        proc_start(&p, argv);
+        dup2(saved, STDIN_FILENO);
+        close(saved);
+        proc_finish(&p, r, 30000);
+}

@@ -39,5 +39,8 @@ void proc_finish(struct proc *p, struct run *r, int timeout_ms);
 /* proc_start() and proc_finish() within 30 s. */
 void run_tool(struct run *r, const char *const *argv);
 
+/* run_tool() with text on the tool's standard input. */
+void run_tool_stdin(struct run *r, const char *const *argv, const char *text);
+
 /* The path of the tool name in this build ($MBUS_TEST_BINDIR/name), in a buffer of the call site. */
 #define TOOL(name) test_tool_path(name, (char[512]) {}, 512)
