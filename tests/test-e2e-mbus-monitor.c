@@ -200,6 +200,16 @@ START_TEST(test_mbus_monitor_peer_traces_one_client) {
         ck_assert_int_eq(r.status, 1);
         ck_assert_msg(strstr(r.err, "no peer is connected as 'nobody-has-this'"), "%s", r.err);
 
+        /* --count not reached by --timeout: 124; --timeout alone ends it with 0 */
+        run_tool(&r, (const char *[]) { TOOL("mbus-monitor"), "-a", b.address, "--count", "1", "--timeout", "0.3",
+                                        "org.example.Quiet", NULL });
+        ck_assert_int_eq(r.status, 124);
+        ck_assert_msg(strstr(r.err, "timed out after 0 of 1 messages"), "%s", r.err);
+        run_tool(&r, (const char *[]) { TOOL("mbus-monitor"), "-a", b.address, "--timeout", "0.3", "org.example.Quiet",
+                                        NULL });
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_str_eq(r.out, "");
+
         mbus_conn_unref(traced);
         mbus_conn_unref(other);
         ck_assert_int_eq(test_service_quit(&svc, b.address, NS), 0);

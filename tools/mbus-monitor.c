@@ -391,6 +391,7 @@ static int monitor_print(struct monitor *m, json_object *copy) {
         if (arg_output == OUTPUT_TEXT)
                 r = monitor_print_text(copy, latency);
         else {
+                /* copy is the event's payload, ours to change: no other handler sees it after us */
                 if (latency >= 0 && json_object_object_add(copy, "latency_usec", json_object_new_int64(latency)) < 0)
                         return -ENOMEM;
                 r = puts(tool_json_to_string(copy, arg_output == OUTPUT_JSON_PRETTY)) < 0 ? -EIO : 0;
