@@ -4,7 +4,8 @@
  * 1 when the service or the broker answered with a named error (name and message on stderr),
  * 2 when the command line is wrong (unknown option, invalid name, invalid arguments), 69 when
  * the broker cannot be reached or the connection broke, 124 when --timeout ran out (connect
- * and handshake included): a script can tell every failure apart.
+ * and handshake included): a script can tell every failure apart. Arguments that do not fit the
+ * namespace's introspection are refused (2) before the call is sent (tool-check.c).
  */
 
 #include <errno.h>
@@ -18,6 +19,7 @@
 
 #include "config.h"
 #include "tools/tool-args.h"
+#include "tools/tool-check.h"
 #include "tools/tool-util.h"
 #include "util/json-util.h"
 #include "util/macro.h"
@@ -25,6 +27,7 @@
 static const char *arg_address = NULL;
 static usec_t arg_timeout = 0;
 static bool arg_pretty = false;
+static bool arg_check = true;
 
 static void help(void) {
         printf("Usage: %s [OPTIONS] NAMESPACE PROCEDURE [JSON | - | @FILE | KEY=VALUE... | KEY:=JSON...]\n"
@@ -43,6 +46,8 @@ static void help(void) {
                "     --json=MODE        Print the result as 'short' (one line, the default)\n"
                "                        or 'pretty' (indented) JSON\n"
                "  -p --pretty           Same as --json=pretty\n"
+               "     --no-check         Do not check the arguments against the namespace's\n"
+               "                        introspection before sending them\n"
                "\n"
                "Exit status: 0 on success, 1 if the service or broker answered with an error,\n"
                "2 on invalid arguments, 69 if the broker cannot be reached, 124 on timeout.\n",
@@ -50,7 +55,7 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JSON };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_NO_CHECK };
         static const struct option options[] = {
                 { "help",    no_argument,       NULL, 'h'         },
                 { "version", no_argument,       NULL, ARG_VERSION },
@@ -58,7 +63,8 @@ static int parse_argv(int argc, char *argv[]) {
                 TOOL_BUS_LONG_OPTIONS,
                 { "timeout", required_argument, NULL, 't'         },
                 { "pretty",  no_argument,       NULL, 'p'         },
-                { "json",    required_argument, NULL, ARG_JSON    },
+                { "json",     required_argument, NULL, ARG_JSON     },
+                { "no-check", no_argument,       NULL, ARG_NO_CHECK },
                 {}
         };
         int c;
@@ -85,12 +91,12 @@ static int parse_argv(int argc, char *argv[]) {
                 case 'p':
                         arg_pretty = true;
                         break;
+                case ARG_NO_CHECK:
+                        arg_check = false;
+                        break;
                 case ARG_JSON:
-                        if (strcmp(optarg, "pretty") != 0 && strcmp(optarg, "short") != 0) {
-                                tool_error("invalid --json '%s': expected pretty or short", optarg);
+                        if (tool_parse_json_mode(optarg, &arg_pretty) < 0)
                                 return -EINVAL;
-                        }
-                        arg_pretty = strcmp(optarg, "pretty") == 0;
                         break;
                 default:
                         return -EINVAL;
@@ -101,6 +107,16 @@ static int parse_argv(int argc, char *argv[]) {
                 return -EINVAL;
         }
         return 1;
+}
+
+/* What is left of the one deadline (0 without --timeout: libmbus's default). */
+static usec_t call_timeout(usec_t deadline) {
+        usec_t n;
+
+        if (deadline == USEC_INFINITY)
+                return 0;
+        n = now_usec(CLOCK_MONOTONIC);
+        return deadline > n ? deadline - n : 1;
 }
 
 int main(int argc, char *argv[]) {
@@ -130,12 +146,17 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 return tool_connect_exit_status(r);
 
-        if (deadline != USEC_INFINITY) {
-                usec_t n = now_usec(CLOCK_MONOTONIC);
-
-                arg_timeout = deadline > n ? deadline - n : 1;
+        if (arg_check) {
+                r = tool_check_args(conn, ns, procedure, /* is_event= */ false, args, call_timeout(deadline));
+                if (r == -EINVAL)
+                        return TOOL_EXIT_USAGE;
+                if (r < 0) {
+                        tool_error("cannot fetch the introspection of %s: %s", ns, strerror(-r));
+                        return tool_exit_status(r, NULL);
+                }
         }
-        r = mbus_call(conn, ns, procedure, args, arg_timeout, &result, &error);
+
+        r = mbus_call(conn, ns, procedure, args, call_timeout(deadline), &result, &error);
         if (r < 0) {
                 if (mbus_error_is_set(&error))
                         tool_error("%s: %s", error.name, error.message ? error.message : "");

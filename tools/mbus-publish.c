@@ -4,11 +4,14 @@
  * mbus_emit_wait() sends a PING after the event, which the broker answers only after it has
  * routed or refused the event: when this tool exits 0 the event has reached every subscriber's
  * queue, and a refusal (InvalidArgs from NAMESPACE's interface file, NotOwner if a reload took
- * the namespace away in between, ...) is printed as "NAME: message" with exit status 1.
+ * the namespace away in between, ...) is printed as "NAME: message" with exit status 1. The
+ * payload takes mbus-call's forms (tool-args.c) and is checked against the namespace's
+ * introspection before the namespace is even registered (tool-check.c).
  */
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,8 @@
 #include <mbus/mbus.h>
 
 #include "config.h"
+#include "tools/tool-args.h"
+#include "tools/tool-check.h"
 #include "tools/tool-util.h"
 #include "util/json-util.h"
 #include "util/macro.h"
@@ -23,35 +28,43 @@
 #define PUBLISH_TIMEOUT_USEC (25 * USEC_PER_SEC)
 
 static const char *arg_address = NULL;
+static bool arg_check = true;
 
 static void help(void) {
-        printf("Usage: %s [OPTIONS] NAMESPACE EVENT [JSON]\n"
+        printf("Usage: %s [OPTIONS] NAMESPACE EVENT [JSON | - | @FILE | KEY=VALUE... | KEY:=JSON...]\n"
                "\n"
-               "Register NAMESPACE on the mbus broker, emit EVENT with the payload JSON\n"
-               "(default: none) to every subscriber, wait until the broker has routed it,\n"
-               "and exit.\n"
+               "Register NAMESPACE on the mbus broker, emit EVENT with the payload to every\n"
+               "subscriber, wait until the broker has routed it, and exit. The payload: one\n"
+               "JSON value, - to read it from standard input, @FILE to read it from FILE, or\n"
+               "KEY=VALUE (a string) and KEY:=JSON pairs that make an object (default: none).\n"
+               "Options may come anywhere; -- ends them.\n"
                "\n"
                "  -h --help             Show this help and exit\n"
                "     --version          Show the version and exit\n"
                TOOL_BUS_HELP
+               "     --no-check         Do not check the payload against the namespace's\n"
+               "                        introspection before sending it\n"
                "\n"
-               "Exit status: 0 on success, 1 on failure (for instance when another peer owns\n"
-               "NAMESPACE, or the broker refused the event), 2 on invalid arguments.\n",
+               "Exit status: 0 on success, 1 if the broker refused (another peer owns\n"
+               "NAMESPACE, the event does not fit its interface file, ...), 2 on invalid\n"
+               "arguments, 69 if the broker cannot be reached, 124 on timeout.\n",
                program_invocation_short_name);
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100 };
+        enum { ARG_VERSION = 0x100, ARG_NO_CHECK };
         static const struct option options[] = {
-                { "help",    no_argument,       NULL, 'h'         },
-                { "version", no_argument,       NULL, ARG_VERSION },
-                { "address", required_argument, NULL, 'a'         },
+                { "help",     no_argument,       NULL, 'h'          },
+                { "version",  no_argument,       NULL, ARG_VERSION  },
+                { "address",  required_argument, NULL, 'a'          },
                 TOOL_BUS_LONG_OPTIONS,
+                { "no-check", no_argument,       NULL, ARG_NO_CHECK },
                 {}
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "+ha:", options, NULL)) >= 0)
+        /* Options anywhere on the line (GNU permutation), as in mbus-call; "--" ends them. */
+        while ((c = getopt_long(argc, argv, "ha:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -65,12 +78,15 @@ static int parse_argv(int argc, char *argv[]) {
                         if (tool_set_bus(c, optarg, &arg_address) < 0)
                                 return -EINVAL;
                         break;
+                case ARG_NO_CHECK:
+                        arg_check = false;
+                        break;
                 default:
                         return -EINVAL;
                 }
 
-        if (argc - optind < 2 || argc - optind > 3) {
-                tool_error("expected NAMESPACE EVENT [JSON] (see --help)");
+        if (argc - optind < 2) {
+                tool_error("expected NAMESPACE EVENT [PAYLOAD] (see --help)");
                 return -EINVAL;
         }
         return 1;
@@ -89,8 +105,10 @@ int main(int argc, char *argv[]) {
 
         ns = argv[optind];
         event = argv[optind + 1];
-        r = tool_parse_operands(ns, event, "event", optind + 2 < argc ? argv[optind + 2] : NULL, "payload",
-                                &payload);
+        r = tool_parse_operands(ns, event, "event", /* json= */ NULL, "payload", &payload);
+        if (r < 0)
+                return TOOL_EXIT_USAGE;
+        r = tool_args_parse(argv + optind + 2, (size_t) (argc - optind - 2), "payload", &payload);
         if (r < 0)
                 return TOOL_EXIT_USAGE;
 
@@ -98,17 +116,28 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 return tool_connect_exit_status(r);
 
+        /* Before registering: nothing of the event is sent if the payload does not fit. */
+        if (arg_check) {
+                r = tool_check_args(conn, ns, event, /* is_event= */ true, payload, PUBLISH_TIMEOUT_USEC);
+                if (r == -EINVAL)
+                        return TOOL_EXIT_USAGE;
+                if (r < 0) {
+                        tool_error("cannot fetch the introspection of %s: %s", ns, strerror(-r));
+                        return tool_exit_status(r, NULL);
+                }
+        }
+
         const char *const events[] = { event, NULL };
         r = mbus_register(conn, ns, /* procedures= */ NULL, 0, events, /* userdata= */ NULL, &error);
         if (r < 0) {
                 tool_print_failure("cannot register namespace", r, &error);
-                return TOOL_EXIT_FAILURE;
+                return tool_exit_status(r, &error);
         }
 
         r = mbus_emit_wait(conn, /* destination= */ NULL, ns, event, payload, PUBLISH_TIMEOUT_USEC, &error);
         if (r < 0) {
                 tool_print_failure("cannot emit event", r, &error);
-                return TOOL_EXIT_FAILURE;
+                return tool_exit_status(r, &error);
         }
         return EXIT_SUCCESS;
 }

@@ -18,8 +18,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +35,7 @@
 static const char *arg_address = NULL;
 static uint64_t arg_count = 0;          /* 0: unlimited */
 static usec_t arg_timeout = USEC_INFINITY;
+static bool arg_pretty = false;
 
 struct subscriber {
         char **patterns;                /* borrowed from argv */
@@ -50,8 +49,6 @@ struct subscription {
         size_t index;                   /* of its pattern in subscriber->patterns */
 };
 
-static volatile sig_atomic_t got_signal = 0;
-
 static void help(void) {
         printf("Usage: %s [OPTIONS] PATTERN...\n"
                "\n"
@@ -59,10 +56,13 @@ static void help(void) {
                "\"org.example.Network.*\", \"org.example.Network.StateChanged\") and print each\n"
                "event received as one line of JSON:\n"
                "  {\"namespace\":...,\"event\":...,\"sender\":...,\"payload\":...}\n"
+               "Options may come anywhere; -- ends them.\n"
                "\n"
                "  -h --help             Show this help and exit\n"
                "     --version          Show the version and exit\n"
                TOOL_BUS_HELP
+               "     --json=MODE        Print each event as 'short' (one line, the default)\n"
+               "                        or 'pretty' (indented) JSON\n"
                "  -n --count N          Exit after N events\n"
                "  -t --timeout SEC      Exit after SEC seconds (fractions allowed)\n"
                "\n"
@@ -73,7 +73,7 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100 };
+        enum { ARG_VERSION = 0x100, ARG_JSON };
         static const struct option options[] = {
                 { "help",    no_argument,       NULL, 'h'         },
                 { "version", no_argument,       NULL, ARG_VERSION },
@@ -81,11 +81,13 @@ static int parse_argv(int argc, char *argv[]) {
                 TOOL_BUS_LONG_OPTIONS,
                 { "count",   required_argument, NULL, 'n'         },
                 { "timeout", required_argument, NULL, 't'         },
+                { "json",    required_argument, NULL, ARG_JSON    },
                 {}
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "+ha:n:t:", options, NULL)) >= 0)
+        /* Options anywhere on the line (GNU permutation), as in mbus-call; "--" ends them. */
+        while ((c = getopt_long(argc, argv, "ha:n:t:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -107,6 +109,10 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 't':
                         if (tool_parse_timeout_option(optarg, &arg_timeout) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_JSON:
+                        if (tool_parse_json_mode(optarg, &arg_pretty) < 0)
                                 return -EINVAL;
                         break;
                 default:
@@ -137,7 +143,7 @@ static int subscribe_print(struct subscriber *s, const struct mbus_event *ev) {
             json_object_object_add(line, "sender", json_object_new_string(ev->sender ?: "")) < 0 ||
             json_object_object_add(line, "payload", json_object_get(ev->payload)) < 0)
                 return -ENOMEM;
-        if (puts(tool_json_to_string(line, /* pretty= */ false)) < 0 || fflush(stdout) != 0)
+        if (puts(tool_json_to_string(line, arg_pretty)) < 0 || fflush(stdout) != 0)
                 return negative_errno();
         return 0;
 }
@@ -164,54 +170,6 @@ static int subscribe_on_event(struct mbus_conn *conn, const struct mbus_event *e
         return 0;
 }
 
-static void subscribe_on_signal(int sig) {
-        got_signal = sig;
-}
-
-/*
- * Waits for the connection's fd, its timeout or deadline. SIGINT/SIGTERM are blocked from the
- * last look at got_signal until ppoll() unblocks them atomically, so a signal arriving in
- * between cuts the wait short instead of being noticed only at the deadline.
- */
-static int subscribe_wait(struct mbus_conn *conn, usec_t deadline) {
-        sigset_t block, old;
-        struct pollfd p = {};
-        struct timespec ts, *tsp = NULL;
-        uint64_t conn_deadline;
-        usec_t until, n;
-        int r;
-
-        r = mbus_conn_get_fd(conn);
-        if (r < 0)
-                return r;
-        p.fd = r;
-        r = mbus_conn_get_events(conn);
-        if (r < 0)
-                return r;
-        p.events = (short) r;
-        r = mbus_conn_get_timeout(conn, &conn_deadline);
-        if (r < 0)
-                return r;
-
-        until = MIN(deadline, (usec_t) conn_deadline);
-        if (until != USEC_INFINITY) {
-                n = now_usec(CLOCK_MONOTONIC);
-                until = until > n ? until - n : 0;
-                ts = (struct timespec) { .tv_sec = until / USEC_PER_SEC,
-                                         .tv_nsec = (until % USEC_PER_SEC) * NSEC_PER_USEC };
-                tsp = &ts;
-        }
-        (void) sigemptyset(&block);
-        (void) sigaddset(&block, SIGINT);
-        (void) sigaddset(&block, SIGTERM);
-        (void) sigprocmask(SIG_BLOCK, &block, &old);
-        r = got_signal ? 0 : ppoll(&p, 1, tsp, &old);
-        if (r < 0)
-                r = errno == EINTR ? 0 : -errno;
-        (void) sigprocmask(SIG_SETMASK, &old, NULL);
-        return r < 0 ? r : 0;
-}
-
 int main(int argc, char *argv[]) {
         _cleanup_(mbus_conn_unrefp) struct mbus_conn *conn = NULL;
         _cleanup_free_ struct subscription *subs = NULL;
@@ -233,10 +191,7 @@ int main(int argc, char *argv[]) {
                 return TOOL_EXIT_FAILURE;
         }
 
-        /* No SA_RESTART: a signal must cut a wait short. */
-        struct sigaction sa = { .sa_handler = subscribe_on_signal };
-        (void) sigaction(SIGINT, &sa, NULL);
-        (void) sigaction(SIGTERM, &sa, NULL);
+        tool_catch_signals();
 
         r = tool_connect(arg_address, &conn);
         if (r < 0)
@@ -273,14 +228,14 @@ int main(int argc, char *argv[]) {
 
                 /* Checked on every turn, so a steady stream of events cannot hold off the end. */
                 n = now_usec(CLOCK_MONOTONIC);
-                if (got_signal || n >= deadline) {
+                if (tool_got_signal() || n >= deadline) {
                         if (arg_count == 0) {
                                 ret = EXIT_SUCCESS;
                                 goto finish;
                         }
                         tool_error("%s after %" PRIu64 " of %" PRIu64 " events",
-                                   got_signal ? "interrupted" : "timed out", s.n_received, arg_count);
-                        ret = got_signal ? TOOL_EXIT_FAILURE : TOOL_EXIT_TIMEOUT;
+                                   tool_got_signal() ? "interrupted" : "timed out", s.n_received, arg_count);
+                        ret = tool_got_signal() ? TOOL_EXIT_FAILURE : TOOL_EXIT_TIMEOUT;
                         goto finish;
                 }
 
@@ -293,7 +248,7 @@ int main(int argc, char *argv[]) {
                 if (r > 0)
                         continue;
 
-                r = subscribe_wait(conn, deadline);
+                r = tool_conn_wait(conn, deadline);
                 if (r < 0) {
                         tool_error("connection to the broker failed: %s", strerror(-r));
                         ret = TOOL_EXIT_UNAVAILABLE;

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +207,15 @@ int tool_exit_status(int r, const struct mbus_error *error) {
         }
 }
 
+int tool_parse_json_mode(const char *mode, bool *ret_pretty) {
+        if (strcmp(mode, "pretty") != 0 && strcmp(mode, "short") != 0) {
+                tool_error("invalid --json '%s': expected pretty or short", mode);
+                return -EINVAL;
+        }
+        *ret_pretty = strcmp(mode, "pretty") == 0;
+        return 0;
+}
+
 const char *tool_json_to_string(json_object *v, bool pretty) {
         return json_object_to_json_string_ext(v, (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
                                                          : JSON_C_TO_STRING_PLAIN) |
@@ -234,4 +245,65 @@ int tool_parse_operands(const char *ns, const char *member, const char *member_k
                 return -EINVAL;
         }
         return 0;
+}
+
+static volatile sig_atomic_t tool_signal = 0;   /* the one global a signal handler may write */
+
+static void tool_on_signal(int sig) {
+        tool_signal = sig;
+}
+
+void tool_catch_signals(void) {
+        struct sigaction sa = { .sa_handler = tool_on_signal };
+
+        (void) sigaction(SIGINT, &sa, NULL);
+        (void) sigaction(SIGTERM, &sa, NULL);
+}
+
+int tool_got_signal(void) {
+        return tool_signal;
+}
+
+/*
+ * SIGINT/SIGTERM are blocked from the last look at the flag until ppoll() unblocks them
+ * atomically, so a signal arriving in between cuts the wait short instead of being noticed only
+ * at the deadline.
+ */
+int tool_conn_wait(struct mbus_conn *conn, usec_t deadline) {
+        sigset_t block, old;
+        struct pollfd p = {};
+        struct timespec ts, *tsp = NULL;
+        uint64_t conn_deadline;
+        usec_t until, n;
+        int r;
+
+        r = mbus_conn_get_fd(conn);
+        if (r < 0)
+                return r;
+        p.fd = r;
+        r = mbus_conn_get_events(conn);
+        if (r < 0)
+                return r;
+        p.events = (short) r;
+        r = mbus_conn_get_timeout(conn, &conn_deadline);
+        if (r < 0)
+                return r;
+
+        until = MIN(deadline, (usec_t) conn_deadline);
+        if (until != USEC_INFINITY) {
+                n = now_usec(CLOCK_MONOTONIC);
+                until = until > n ? until - n : 0;
+                ts = (struct timespec) { .tv_sec = until / USEC_PER_SEC,
+                                         .tv_nsec = (until % USEC_PER_SEC) * NSEC_PER_USEC };
+                tsp = &ts;
+        }
+        (void) sigemptyset(&block);
+        (void) sigaddset(&block, SIGINT);
+        (void) sigaddset(&block, SIGTERM);
+        (void) sigprocmask(SIG_BLOCK, &block, &old);
+        r = tool_signal ? 0 : ppoll(&p, 1, tsp, &old);
+        if (r < 0)
+                r = errno == EINTR ? 0 : -errno;
+        (void) sigprocmask(SIG_SETMASK, &old, NULL);
+        return r < 0 ? r : 0;
 }

@@ -96,9 +96,27 @@ int tool_exit_status(int r, const struct mbus_error *error);
  * address, TOOL_EXIT_TIMEOUT, else TOOL_EXIT_UNAVAILABLE. */
 int tool_connect_exit_status(int r);
 
+/* The MODE of --json=MODE, "short" or "pretty", into *ret_pretty. Prints what is wrong and
+ * returns -EINVAL for anything else. */
+int tool_parse_json_mode(const char *mode, bool *ret_pretty);
+
 /* Renders v (NULL: null) as one line of JSON, or indented if pretty. The string is owned by v
  * (json-c keeps it until v is freed). */
 const char *tool_json_to_string(json_object *v, bool pretty);
 
 MBUS_DEFINE_CLEANUP(struct mbus_conn *, mbus_conn_unref);
 MBUS_DEFINE_CLEANUP(struct mbus_slot *, mbus_slot_free);
+
+/* Makes SIGINT and SIGTERM set a flag (tool_got_signal()) instead of killing the process, and
+ * cut short a tool_conn_wait() in progress (no SA_RESTART), so a tool ends cleanly. */
+void tool_catch_signals(void);
+/* The signal tool_catch_signals() caught, 0 if none yet. */
+int tool_got_signal(void);
+
+/*
+ * Waits until conn's fd is ready for what the connection wants, its own next timeout, deadline
+ * (CLOCK_MONOTONIC µs, USEC_INFINITY: none), or a caught signal, whichever comes first.
+ * Returns 0 (then call mbus_conn_process() and look at the clock and tool_got_signal()) or the
+ * negative errno of the connection or of ppoll().
+ */
+int tool_conn_wait(struct mbus_conn *conn, usec_t deadline);
