@@ -161,11 +161,60 @@ static int peer_route_buffered(struct mbus_peer *peer) {
         }
 }
 
+/* Books the input buffer at n bytes, in the user's and the broker's queued bytes. */
+static void peer_input_charge(struct mbus_peer *peer, size_t n) {
+        struct mbus_broker *b = peer->broker;
+
+        if (!peer->user)
+                return;
+        if (n > peer->input_charged) {
+                mbus_user_charge(peer->user, MBUS_QUOTA_QUEUED_BYTES, n - peer->input_charged);
+                b->queued_bytes += n - peer->input_charged;
+        } else {
+                mbus_user_uncharge(peer->user, MBUS_QUOTA_QUEUED_BYTES, peer->input_charged - n);
+                b->queued_bytes -= peer->input_charged - n;
+        }
+        peer->input_charged = n;
+}
+
+/*
+ * Input memory is in the same budget as output (--max-queue-bytes-total, shared by users as
+ * quota.c does): the read buffer of every read, and the growing buffer of a large frame. A
+ * large frame's buffer grows only if the user's share and the broker's budget have room;
+ * otherwise the frame is refused, LimitsExceeded outside any call, and the peer is dropped
+ * (a stream cannot skip a frame it does not read). Returns 0, -ENOBUFS (answered) or another
+ * negative errno.
+ */
+static int peer_input_reserve(struct mbus_peer *peer) {
+        struct mbus_broker *b = peer->broker;
+        size_t want = mbus_stream_read_capacity(&peer->stream);
+        char msg[256];
+        int r;
+
+        if (want <= peer->input_charged)
+                return 0;
+        if (want > MBUS_STREAM_READ_SIZE && peer->user) {
+                r = mbus_quota_check(b, peer->user, MBUS_QUOTA_QUEUED_BYTES, want - peer->input_charged, msg,
+                                     sizeof(msg));
+                if (r < 0) {
+                        r = mbus_reply_error(b, peer, /* reply_serial= */ 0, -ENOBUFS,
+                                             "Frame of %zu bytes refused: %s",
+                                             mbus_stream_partial_frame_size(&peer->stream), msg);
+                        return r < 0 ? r : -ENOBUFS;
+                }
+        }
+        peer_input_charge(peer, want);
+        return 0;
+}
+
 /* One read, then every whole frame it completed to the router. Returns 0 or a negative errno. */
 static int peer_read_and_route(struct mbus_peer *peer) {
         struct mbus_broker *b = peer->broker;
         int r;
 
+        r = peer_input_reserve(peer);
+        if (r < 0)
+                return r;
         r = mbus_stream_read(&peer->stream);
         if (r == -EAGAIN)
                 return 0;
@@ -176,7 +225,9 @@ static int peer_read_and_route(struct mbus_peer *peer) {
         } else if (!peer_is_frame_error(r))
                 return r;       /* hang-up or socket error */
 
-        return peer_route_buffered(peer);
+        r = peer_route_buffered(peer);
+        peer_input_charge(peer, peer->stream.in_cap);   /* what routing left of the buffer */
+        return r;
 }
 
 /* TLS may hold decrypted input that poll cannot report: read it now, unless the budget is spent. */
@@ -215,6 +266,7 @@ void mbus_peer_resume(struct mbus_peer *peer) {
 
         peer->broker->dispatch_work = 0;
         r = peer_route_buffered(peer);
+        peer_input_charge(peer, peer->stream.in_cap);
         if (r >= 0 && !peer->condemned)
                 r = peer_read_pending(peer);
         if (r < 0)
