@@ -65,6 +65,8 @@ static const struct broker_conf_key broker_conf_keys[] = {
         { "Limits",    "HelloTimeoutSec",     MBUS_OPTION_HELLO_TIMEOUT       },
         { "Limits",    "FrameTimeoutSec",     MBUS_OPTION_FRAME_TIMEOUT       },
         { "Limits",    "MinFrameRate",        MBUS_OPTION_MIN_FRAME_RATE      },
+        { "Limits",    "MaxBodySize",         MBUS_OPTION_MAX_BODY_SIZE       },
+        { "Limits",    "MaxBodyDepth",        MBUS_OPTION_MAX_BODY_DEPTH      },
         { "KeepAlive", "IntervalSec",         MBUS_OPTION_KEEPALIVE_INTERVAL  },
         { "KeepAlive", "TimeoutSec",          MBUS_OPTION_KEEPALIVE_TIMEOUT   },
         { "KeepAlive", "Threshold",           MBUS_OPTION_KEEPALIVE_THRESHOLD },

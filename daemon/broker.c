@@ -89,6 +89,52 @@ static int broker_on_call_timer(sd_event_source *s, uint64_t usec, void *userdat
         return 0;
 }
 
+static void broker_resume_remove(struct mbus_broker *b, struct mbus_peer *peer) {
+        if (!peer->resuming)
+                return;
+        if (peer->resume_prev)
+                peer->resume_prev->resume_next = peer->resume_next;
+        else
+                b->resume_first = peer->resume_next;
+        if (peer->resume_next)
+                peer->resume_next->resume_prev = peer->resume_prev;
+        else
+                b->resume_last = peer->resume_prev;
+        peer->resume_prev = peer->resume_next = NULL;
+        peer->resuming = false;
+}
+
+void mbus_broker_resume_later(struct mbus_broker *b, struct mbus_peer *peer) {
+        if (peer->resuming || peer->condemned || peer->state == MBUS_PEER_DEAD)
+                return;
+        peer->resuming = true;
+        peer->resume_prev = b->resume_last;
+        if (b->resume_last)
+                b->resume_last->resume_next = peer;
+        else
+                b->resume_first = peer;
+        b->resume_last = peer;
+        (void) sd_event_source_set_enabled(b->resume_source, SD_EVENT_ON);
+}
+
+/*
+ * One peer per turn of the loop: sd-event then dispatches the other pending sources (peers'
+ * input, timers) before this one comes again.
+ */
+static int broker_on_resume(sd_event_source *s, void *userdata) {
+        struct mbus_broker *b = userdata;
+        struct mbus_peer *p = b->resume_first;
+
+        if (p) {
+                broker_resume_remove(b, p);
+                mbus_peer_resume(p);
+        }
+        if (!b->resume_first)
+                (void) sd_event_source_set_enabled(b->resume_source, SD_EVENT_OFF);
+        mbus_broker_dispatch_done(b);   /* @p may be freed here */
+        return 0;
+}
+
 void mbus_broker_arm_call_timer(struct mbus_broker *b, usec_t deadline) {
         /*
          * Only ever moved earlier here: when calls complete the timer stays where it was and
@@ -184,11 +230,18 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         if (r < 0)
                 return r;
 
+        r = sd_event_add_defer(event, &b->resume_source, broker_on_resume, b);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(b->resume_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(b->resume_source, "resume-peers");
+
         *ret = TAKE_PTR(b);
         return 0;
 }
 
 static void broker_unlink_peer(struct mbus_broker *b, struct mbus_peer *peer) {
+        broker_resume_remove(b, peer);
         (void) mbus_hashmap_remove(b->peers, &peer->id);
         if (peer->prev)
                 peer->prev->next = peer->next;
@@ -246,6 +299,7 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
         mbus_activation_table_free(b->activation);
         sd_event_source_disable_unref(b->call_timer);
         sd_event_source_disable_unref(b->keepalive_timer);
+        sd_event_source_disable_unref(b->resume_source);
         mbus_pending_table_free(b->pending);
         mbus_user_registry_free(b->users);
         mbus_monitor_free_all(b);

@@ -62,6 +62,17 @@ struct mbus_broker {
         struct mbus_peer *condemned;
         struct mbus_peer *dead;
 
+        /*
+         * Bounded work per dispatch (peer.c): what routing has cost since the callback began,
+         * in frames (an entry of a broker list procedure counts as several), and the peers
+         * that stopped at the budget with whole frames still buffered, resumed one per turn of
+         * the event loop by resume_source, oldest first, so that one peer's batch of expensive
+         * requests waits behind everybody else's input instead of holding it up.
+         */
+        size_t dispatch_work;
+        struct mbus_peer *resume_first, *resume_last;
+        sd_event_source *resume_source;         /* a defer source, on while resume_first is set */
+
         struct mbus_namespace_registry *namespaces;
         struct mbus_match_index *matches;
         struct mbus_pending_table *pending;
@@ -147,6 +158,8 @@ void mbus_broker_condemn_peer(struct mbus_broker *b, struct mbus_peer *peer, int
 
 /* Adds peer to the end-of-dispatch flush list. */
 void mbus_broker_mark_dirty(struct mbus_broker *b, struct mbus_peer *peer);
+/* Queues peer to route the rest of its buffered frames on a later turn of the loop. */
+void mbus_broker_resume_later(struct mbus_broker *b, struct mbus_peer *peer);
 
 /* Called at the end of every event callback: drops, flushes, frees. */
 void mbus_broker_dispatch_done(struct mbus_broker *b);

@@ -42,6 +42,16 @@
 #include "util/hashmap.h"
 #include "util/json-util.h"
 
+/* A page of a list procedure: entries by default, and at most (a larger "limit" is taken as this). */
+#define DRIVER_PAGE_DEFAULT 100
+#define DRIVER_PAGE_MAX 1000
+/* Each listed entry costs this much of the work one dispatch may do (peer.c): about what
+ * routing so many frames costs. */
+#define DRIVER_ENTRY_WORK 8
+
+/* Room for a RETURN's fixed header and reply_serial field, with a margin. */
+#define DRIVER_REPLY_SLACK 256u
+
 struct driver_error {
         char message[256];
         uint64_t serial;        /* the call's: a procedure that answers later (returns 1) needs it */
@@ -207,37 +217,133 @@ static int driver_version(struct mbus_broker *b, struct mbus_peer *caller, json_
         return 0;
 }
 
-/* One ListNamespaces entry; owner NULL: a namespace only an interface file declares. */
-static int driver_namespace_entry(struct mbus_broker *b, const char *name, const struct mbus_namespace *owner,
-                                  bool file, json_object *list) {
-        _cleanup_json_ json_object *e = json_object_new_object();
+/*
+ * A page of a list procedure: at most limit entries, and never more bytes than the reply
+ * frame may hold (the caller's --max-frame-size as WELCOME announced it). Arguments
+ * {"after": CURSOR, "limit": N}, both optional; the reply {KEY: [...], "next": CURSOR or null}
+ * names the last entry given when more follow, to pass as "after" for the next page. Entries
+ * that come and go between pages are seen or not: each page reflects the bus at its call.
+ */
+struct driver_page {
+        json_object *list;              /* owned */
+        size_t limit;                   /* entries still allowed */
+        size_t room;                    /* bytes still allowed */
+        bool more;                      /* an entry was left out: "next" is set */
+};
+
+/* Room for {"KEY":[],"next":"..."} around the entries and the frame's head: DRIVER_REPLY_SLACK. */
+#define DRIVER_PAGE_SLACK 128u
+
+static int driver_page_init(struct driver_page *pg, struct mbus_broker *b, json_object *args, const char *procedure,
+                            const char **ret_after, struct driver_error *err) {
+        json_object *v;
+        int64_t limit = DRIVER_PAGE_DEFAULT;
+
+        *ret_after = NULL;
+        if (args && json_object_object_get_ex(args, "after", &v)) {
+                if (!json_object_is_type(v, json_type_string))
+                        return driver_fail(err, -EINVAL, "%s: after must be a string (the \"next\" of a reply)",
+                                           procedure);
+                *ret_after = json_object_get_string(v);
+        }
+        if (args && json_object_object_get_ex(args, "limit", &v)) {
+                if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1)
+                        return driver_fail(err, -EINVAL, "%s: limit must be an integer of at least 1", procedure);
+                limit = MIN(json_object_get_int64(v), (int64_t) DRIVER_PAGE_MAX);
+        }
+        *pg = (struct driver_page) {
+                .list = json_object_new_array(),
+                .limit = (size_t) limit,
+                .room = b->options->max_frame_size - DRIVER_REPLY_SLACK - DRIVER_PAGE_SLACK,
+        };
+        return pg->list ? 0 : -ENOMEM;
+}
+
+static void driver_page_done(struct driver_page *pg) {
+        json_object_putp(&pg->list);
+}
+
+/*
+ * Adds e (taken) to the page if it has room. Returns 1 if added, 0 if the page is full (e is
+ * dropped and the reply names a next page), -ENOBUFS (err set) if e alone is larger than a
+ * reply may be, -ENOMEM.
+ */
+static int driver_page_add(struct mbus_broker *b, struct driver_page *pg, json_object *e, struct driver_error *err) {
+        _cleanup_json_ json_object *entry = e;
+        size_t len = 0;
+
+        if (!entry)
+                return -ENOMEM;
+        b->dispatch_work += DRIVER_ENTRY_WORK;
+        if (pg->limit == 0) {
+                pg->more = true;
+                return 0;
+        }
+        if (!json_object_to_json_string_length(entry, JSON_C_TO_STRING_PLAIN, &len))
+                return -ENOMEM;
+        len++;  /* the comma */
+        if (len > pg->room) {
+                if (json_object_array_length(pg->list) == 0)
+                        return driver_fail(err, -ENOBUFS, "One entry is %zu bytes, more than a reply may hold "
+                                           "(frame limit %zu)", len, b->options->max_frame_size);
+                pg->more = true;
+                return 0;
+        }
+        if (json_object_array_add(pg->list, entry) < 0)
+                return -ENOMEM;
+        TAKE_PTR(entry);
+        pg->room -= len;
+        pg->limit--;
+        return 1;
+}
+
+/* {key: [...], "next": the cursor of the last entry given, or null if nothing was left out}. */
+static int driver_page_finish(struct driver_page *pg, const char *key, json_object *next, json_object **ret) {
+        _cleanup_json_ json_object *o = json_object_new_object(), *cursor = next;
         int r;
 
-        if (!e)
+        if (!o || (pg->more && !cursor))
                 return -ENOMEM;
-        r = driver_add(e, "namespace", json_object_new_string(name));
+        r = driver_add(o, key, TAKE_PTR(pg->list));
         if (r < 0)
                 return r;
+        r = driver_add_nullable(o, "next", pg->more ? TAKE_PTR(cursor) : NULL);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* One ListNamespaces entry; owner NULL: a namespace only an interface file declares. */
+static json_object *driver_namespace_entry(struct mbus_broker *b, const char *name, const struct mbus_namespace *owner,
+                                           bool file) {
+        _cleanup_json_ json_object *e = json_object_new_object();
+
+        if (!e)
+                return NULL;
+        if (driver_add(e, "namespace", json_object_new_string(name)) < 0)
+                return NULL;
         /* json_object_object_add() takes NULL as JSON null. */
         if (json_object_object_add(e, "owner", owner ? driver_id_json(owner->owner) : NULL) < 0 ||
             json_object_object_add(e, "uid", owner ? driver_uid_json(mbus_broker_uid_of(b, owner->owner)) : NULL) < 0)
-                return -ENOMEM;
-        r = driver_add(e, "file", json_object_new_boolean(file));
-        if (r < 0)
-                return r;
-        return json_object_array_add(list, TAKE_PTR(e)) < 0 ? -ENOMEM : 0;
+                return NULL;
+        if (driver_add(e, "file", json_object_new_boolean(file)) < 0)
+                return NULL;
+        return TAKE_PTR(e);
 }
 
 static int driver_list_namespaces(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
                                   json_object **ret, struct driver_error *err) {
-        _cleanup_json_ json_object *o = json_object_new_object(), *list = json_object_new_array();
+        _cleanup_(driver_page_done) struct driver_page pg = {};
         _cleanup_free_ struct mbus_namespace **all = NULL;
         _cleanup_free_ const struct mbus_idl_namespace **files = NULL;
+        const char *after, *last = NULL;
         size_t n, n_files, i = 0, k = 0;
         int r;
 
-        if (!o || !list)
-                return -ENOMEM;
+        r = driver_page_init(&pg, b, args, "ListNamespaces", &after, err);
+        if (r < 0)
+                return r;
         r = mbus_namespace_registry_list(b->namespaces, &all, &n);
         if (r < 0)
                 return r;
@@ -245,51 +351,84 @@ static int driver_list_namespaces(struct mbus_broker *b, struct mbus_peer *calle
         if (r < 0)
                 return r;
 
-        /* Both lists are sorted by name: merge them. */
+        /* Both lists are sorted by name: merge them, from the first name after the cursor. */
+        while (after && i < n && strcmp(all[i]->name, after) <= 0)
+                i++;
+        while (after && k < n_files && strcmp(files[k]->name, after) <= 0)
+                k++;
         while (i < n || k < n_files) {
                 int c = i >= n ? 1 : k >= n_files ? -1 : strcmp(all[i]->name, files[k]->name);
+                const char *name = c <= 0 ? all[i]->name : files[k]->name;
 
-                if (c < 0)
-                        r = driver_namespace_entry(b, all[i]->name, all[i], /* file= */ false, list), i++;
-                else if (c > 0)
-                        r = driver_namespace_entry(b, files[k]->name, NULL, /* file= */ true, list), k++;
-                else
-                        r = driver_namespace_entry(b, all[i]->name, all[i], /* file= */ true, list), i++, k++;
+                r = driver_page_add(b, &pg, driver_namespace_entry(b, name, c <= 0 ? all[i] : NULL, c >= 0), err);
                 if (r < 0)
                         return r;
+                if (r == 0)
+                        break;
+                last = name;
+                if (c <= 0)
+                        i++;
+                if (c >= 0)
+                        k++;
         }
-        r = driver_add(o, "namespaces", TAKE_PTR(list));
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(o);
-        return 0;
+        return driver_page_finish(&pg, "namespaces", pg.more ? json_object_new_string(last) : NULL, ret);
+}
+
+/* The first running peer after the one with id after (peers are in connect order: by id). */
+static struct mbus_peer *driver_peers_after(struct mbus_broker *b, const char *after, struct driver_error *err,
+                                            int *ret_error) {
+        struct mbus_peer *p;
+        uint64_t id;
+
+        *ret_error = 0;
+        if (!after)
+                return b->peers_first;
+        if (mbus_peer_id_parse(after, &id) < 0) {
+                *ret_error = driver_fail(err, -EINVAL, "ListPeers: after must be a peer id (\":1.N\")");
+                return NULL;
+        }
+        /* The cursor's own peer, if still there, leads straight to the rest. */
+        p = mbus_broker_find_peer(b, id);
+        if (p)
+                return p->next;
+        for (p = b->peers_first; p && p->id <= id; p = p->next)
+                ;
+        return p;
 }
 
 static int driver_list_peers(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
                              json_object **ret, struct driver_error *err) {
-        _cleanup_json_ json_object *o = json_object_new_object(), *list = json_object_new_array();
+        _cleanup_(driver_page_done) struct driver_page pg = {};
+        const char *after;
+        uint64_t last = 0;
         int r;
 
-        if (!o || !list)
-                return -ENOMEM;
-        for (struct mbus_peer *p = b->peers_first; p; p = p->next) {
+        r = driver_page_init(&pg, b, args, "ListPeers", &after, err);
+        if (r < 0)
+                return r;
+        for (struct mbus_peer *p = driver_peers_after(b, after, err, &r); p; p = p->next) {
                 json_object *e;
 
                 if (!mbus_peer_is_running(p))
                         continue;
+                /* Whether the page has room is known before the peer's entry is built. */
+                if (pg.limit == 0) {
+                        pg.more = true;
+                        break;
+                }
                 r = driver_peer_json(b, p, &e);
                 if (r < 0)
                         return r;
-                if (json_object_array_add(list, e) < 0) {
-                        json_object_put(e);
-                        return -ENOMEM;
-                }
+                r = driver_page_add(b, &pg, e, err);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                last = p->id;
         }
-        r = driver_add(o, "peers", TAKE_PTR(list));
         if (r < 0)
                 return r;
-        *ret = TAKE_PTR(o);
-        return 0;
+        return driver_page_finish(&pg, "peers", pg.more ? driver_id_json(last) : NULL, ret);
 }
 
 static int driver_get_peer(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
@@ -758,9 +897,6 @@ static int driver_describe_self(struct mbus_idl_namespace **ret) {
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         return mbus_idl_from_declaration(ret, MBUS_DRIVER_NAMESPACE, text, strlen(text));
 }
-
-/* Room for a RETURN's fixed header and reply_serial field, with a margin. */
-#define DRIVER_REPLY_SLACK 256u
 
 int mbus_driver_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *call) {
         _cleanup_json_ json_object *args = NULL, *result = NULL;

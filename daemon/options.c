@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "conf/confdir.h"
+#include "conf/idl.h"
 #include "conf/policy.h"
 #include "config.h"
 #include "options.h"
@@ -57,6 +58,8 @@ void mbus_options_init(struct mbus_options *c) {
                 .max_queue_bytes_total = MBUS_OPTIONS_MAX_QUEUE_BYTES_TOTAL_DEFAULT,
                 .frame_timeout = MBUS_OPTIONS_FRAME_TIMEOUT_DEFAULT,
                 .min_frame_rate = MBUS_OPTIONS_MIN_FRAME_RATE_DEFAULT,
+                .max_body_size = MBUS_IDL_BODY_SIZE_DEFAULT,
+                .max_body_depth = MBUS_IDL_BODY_DEPTH_DEFAULT,
                 .log_target = MBUS_LOG_TARGET_AUTO,
                 .log_level = LOG_INFO,
                 .scope = -1,
@@ -120,6 +123,8 @@ void mbus_options_help(const char *program_name) {
                "     --hello-timeout SEC         Drop a connection without HELLO after (10)\n"
                "     --frame-timeout SEC         A begun frame must be complete within this (10)\n"
                "     --min-frame-rate BYTES      ... plus its size at this rate per second (256K)\n"
+               "     --max-body-size BYTES       Largest body checked against an interface file (1M)\n"
+               "     --max-body-depth N          Deepest nesting in such a body (%u)\n"
                "     --keepalive-interval SEC    Ping a peer silent for this long (30)\n"
                "     --keepalive-timeout SEC     Wait this long for an answer to a ping (10)\n"
                "     --keepalive-threshold N     Drop a peer after N unanswered pings (%u)\n"
@@ -138,7 +143,8 @@ void mbus_options_help(const char *program_name) {
                MBUS_OPTIONS_MAX_PEERS_DEFAULT, MBUS_OPTIONS_MAX_PENDING_CALLS_DEFAULT,
                MBUS_OPTIONS_MAX_QUEUE_BYTES_DEFAULT, MBUS_OPTIONS_MAX_PENDING_CALLS_TOTAL_DEFAULT,
                MBUS_OPTIONS_MAX_SUBSCRIPTIONS_TOTAL_DEFAULT, MBUS_OPTIONS_MAX_NAMESPACES_TOTAL_DEFAULT,
-               MBUS_OPTIONS_MAX_HELLO_PER_USER_DEFAULT, MBUS_OPTIONS_KEEPALIVE_THRESHOLD_DEFAULT, dirs[0], dirs[1],
+               MBUS_OPTIONS_MAX_HELLO_PER_USER_DEFAULT, MBUS_IDL_BODY_DEPTH_DEFAULT,
+               MBUS_OPTIONS_KEEPALIVE_THRESHOLD_DEFAULT, dirs[0], dirs[1],
                MBUS_ADMIN_CONF_DIR);
 }
 
@@ -297,6 +303,10 @@ static const struct option_info option_table[_MBUS_OPTION_MAX] = {
         OPTION(MBUS_OPTION_MIN_FRAME_RATE, "min-frame-rate", OPTION_SIZE, min_frame_rate, .min = 1,
                .max = SIZE_MAX / 4, .hint = "bytes per second, K, M or G"),
         OPTION(MBUS_OPTION_HTTP_ROOT, "http-root", OPTION_FILE, http_root, .hint = "a directory"),
+        OPTION(MBUS_OPTION_MAX_BODY_SIZE, "max-body-size", OPTION_SIZE, max_body_size, .min = 1,
+               .max = MBUS_IDL_BODY_SIZE_MAX, .hint = "bytes, K, M or G"),
+        OPTION(MBUS_OPTION_MAX_BODY_DEPTH, "max-body-depth", OPTION_UNSIGNED, max_body_depth, .min = 1,
+               .max = MBUS_IDL_BODY_DEPTH_MAX, .hint = "1..1024"),
 };
 
 #define OPTION_FIELD(c, info, type) ((type *) ((uint8_t *) (c) + (info)->offset))
@@ -660,6 +670,8 @@ int mbus_options_parse_argv(struct mbus_options *c, int argc, char *argv[],
                 SETTING(MBUS_OPTION_FRAME_TIMEOUT, required_argument),
                 SETTING(MBUS_OPTION_MIN_FRAME_RATE, required_argument),
                 SETTING(MBUS_OPTION_HTTP_ROOT, required_argument),
+                SETTING(MBUS_OPTION_MAX_BODY_SIZE, required_argument),
+                SETTING(MBUS_OPTION_MAX_BODY_DEPTH, required_argument),
                 {}
         };
 #undef SETTING

@@ -46,6 +46,8 @@ enum mbus_option {
         MBUS_OPTION_FRAME_TIMEOUT,
         MBUS_OPTION_MIN_FRAME_RATE,
         MBUS_OPTION_HTTP_ROOT,
+        MBUS_OPTION_MAX_BODY_SIZE,
+        MBUS_OPTION_MAX_BODY_DEPTH,
         _MBUS_OPTION_MAX,
         _MBUS_OPTION_INVALID = -EINVAL,
 };
@@ -87,6 +89,10 @@ struct mbus_options {
          * size at min_frame_rate bytes per second, or the peer is dropped. */
         usec_t frame_timeout;
         size_t min_frame_rate;
+        /* What checking a body against an interface file may cost, where the file sets no
+         * max-body-size or max-body-depth (conf/idl.h). */
+        size_t max_body_size;
+        unsigned max_body_depth;
         usec_t max_call_timeout;
         usec_t default_call_timeout;
         usec_t activation_timeout;      /* --activation-timeout: an activated service registers by then */

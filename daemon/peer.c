@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * A peer is a socket with a frame stream. Its io callback does one bounded batch: one read(),
- * then every whole frame now buffered goes to the router (at most one read's worth, 64 KiB or
- * one large frame); output produced meanwhile, for this peer or any other, is only queued and
- * leaves at the end of the dispatch with one writev per touched peer
- * (mbus_broker_dispatch_done()). EPOLLOUT is requested only while output stays queued.
+ * then the whole frames now buffered go to the router (at most one read's worth, 64 KiB or
+ * one large frame, and at most PEER_DISPATCH_WORK_MAX frames' worth of work: the rest waits
+ * for the broker's resume source, behind the other peers). Output produced meanwhile, for
+ * this peer or any other, is only queued and leaves at the end of the dispatch with one
+ * writev per touched peer (mbus_broker_dispatch_done()). EPOLLOUT is requested only while
+ * output stays queued.
  *
  * A peer is never freed inside its own callback: errors condemn it, and the broker drops and
  * frees it once the callback's work is done, so no code below ever holds a dangling pointer.
@@ -28,6 +30,13 @@
 #include "util/fd-util.h"
 
 _Static_assert(MBUS_PEER_HANDSHAKE_FRAME_MAX == 4096, "the HELLO size message names the limit");
+
+/*
+ * The work one dispatch may do for one peer, in frames routed (an entry of a broker list costs
+ * several, driver.c): about a millisecond of routing, far more than a well-behaved peer sends
+ * at once, so only a peer that piles up requests ever waits for its turn.
+ */
+#define PEER_DISPATCH_WORK_MAX 256u
 
 /* Errors of mbus_stream_read() that mean "the buffered bytes are malformed": pop() names them. */
 static bool peer_is_frame_error(int r) {
@@ -95,26 +104,25 @@ static int peer_handshake(struct mbus_peer *peer) {
         return peer_update_events(peer);
 }
 
-/* One read, then every whole frame it completed to the router. Returns 0 or a negative errno. */
-static int peer_read_and_route(struct mbus_peer *peer) {
+/*
+ * Every whole frame now buffered to the router, until the dispatch's budget of work is spent:
+ * then the rest waits for the broker's resume source (mbus_broker_resume_later()), behind
+ * every other peer's input. Returns 0 or a negative errno.
+ */
+static int peer_route_buffered(struct mbus_peer *peer) {
         struct mbus_broker *b = peer->broker;
         bool popped = false;
         int r;
-
-        r = mbus_stream_read(&peer->stream);
-        if (r == -EAGAIN)
-                return 0;
-        if (r > 0) {
-                b->stats.bytes_in += (uint64_t) r;
-                if (peer->frame_started == 0)
-                        peer->frame_started = mbus_broker_now(b);
-        } else if (!peer_is_frame_error(r))
-                return r;       /* hang-up or socket error */
 
         /* Route every frame now buffered; a malformed one ends the peer. */
         for (;;) {
                 _cleanup_(mbus_frame_unrefp) struct mbus_frame *frame = NULL;
                 const char *reason = NULL;
+
+                if (b->dispatch_work >= PEER_DISPATCH_WORK_MAX && mbus_stream_has_input(&peer->stream)) {
+                        mbus_broker_resume_later(b, peer);
+                        return 0;
+                }
 
                 r = mbus_stream_pop(&peer->stream, &frame, &reason);
                 if (r == 0) {
@@ -127,6 +135,7 @@ static int peer_read_and_route(struct mbus_peer *peer) {
                 }
                 if (r > 0) {
                         popped = true;
+                        b->dispatch_work++;
                         /*
                          * Only whole frames prove a welcomed peer alive, so a peer that trickles
                          * one byte now and then is not (mbus-protocol(7)). Before HELLO, last_rx
@@ -152,6 +161,84 @@ static int peer_read_and_route(struct mbus_peer *peer) {
         }
 }
 
+/* Books the input buffer at n bytes, in the user's and the broker's queued bytes. */
+static void peer_input_charge(struct mbus_peer *peer, size_t n) {
+        struct mbus_broker *b = peer->broker;
+
+        if (!peer->user)
+                return;
+        if (n > peer->input_charged) {
+                mbus_user_charge(peer->user, MBUS_QUOTA_QUEUED_BYTES, n - peer->input_charged);
+                b->queued_bytes += n - peer->input_charged;
+        } else {
+                mbus_user_uncharge(peer->user, MBUS_QUOTA_QUEUED_BYTES, peer->input_charged - n);
+                b->queued_bytes -= peer->input_charged - n;
+        }
+        peer->input_charged = n;
+}
+
+/*
+ * Input memory is in the same budget as output (--max-queue-bytes-total, shared by users as
+ * quota.c does): the read buffer of every read, and the growing buffer of a large frame. A
+ * large frame's buffer grows only if the user's share and the broker's budget have room;
+ * otherwise the frame is refused, LimitsExceeded outside any call, and the peer is dropped
+ * (a stream cannot skip a frame it does not read). Returns 0, -ENOBUFS (answered) or another
+ * negative errno.
+ */
+static int peer_input_reserve(struct mbus_peer *peer) {
+        struct mbus_broker *b = peer->broker;
+        size_t want = mbus_stream_read_capacity(&peer->stream);
+        char msg[256];
+        int r;
+
+        if (want <= peer->input_charged)
+                return 0;
+        if (want > MBUS_STREAM_READ_SIZE && peer->user) {
+                r = mbus_quota_check(b, peer->user, MBUS_QUOTA_QUEUED_BYTES, want - peer->input_charged, msg,
+                                     sizeof(msg));
+                if (r < 0) {
+                        r = mbus_reply_error(b, peer, /* reply_serial= */ 0, -ENOBUFS,
+                                             "Frame of %zu bytes refused: %s",
+                                             mbus_stream_partial_frame_size(&peer->stream), msg);
+                        return r < 0 ? r : -ENOBUFS;
+                }
+        }
+        peer_input_charge(peer, want);
+        return 0;
+}
+
+/* One read, then every whole frame it completed to the router. Returns 0 or a negative errno. */
+static int peer_read_and_route(struct mbus_peer *peer) {
+        struct mbus_broker *b = peer->broker;
+        int r;
+
+        r = peer_input_reserve(peer);
+        if (r < 0)
+                return r;
+        r = mbus_stream_read(&peer->stream);
+        if (r == -EAGAIN)
+                return 0;
+        if (r > 0) {
+                b->stats.bytes_in += (uint64_t) r;
+                if (peer->frame_started == 0)
+                        peer->frame_started = mbus_broker_now(b);
+        } else if (!peer_is_frame_error(r))
+                return r;       /* hang-up or socket error */
+
+        r = peer_route_buffered(peer);
+        peer_input_charge(peer, peer->stream.in_cap);   /* what routing left of the buffer */
+        return r;
+}
+
+/* TLS may hold decrypted input that poll cannot report: read it now, unless the budget is spent. */
+static int peer_read_pending(struct mbus_peer *peer) {
+        int r = 0;
+
+        while (r >= 0 && !peer->condemned && !peer->resuming && mbus_stream_has_pending(&peer->stream))
+                r = peer_read_and_route(peer);
+        return r;
+}
+
 static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
         int r;
 
@@ -168,18 +255,29 @@ static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
 
         /* A TLS record may be decrypted only partly into a nearly full buffer: its rest is
          * input that poll cannot report, so it is read now (at most one record's worth). */
-        do {
-                r = peer_read_and_route(peer);
-                if (r < 0 || peer->condemned)
-                        return r;
-        } while (mbus_stream_has_pending(&peer->stream));
-        return 0;
+        r = peer_read_and_route(peer);
+        if (r < 0 || peer->condemned)
+                return r;
+        return peer_read_pending(peer);
+}
+
+void mbus_peer_resume(struct mbus_peer *peer) {
+        int r;
+
+        peer->broker->dispatch_work = 0;
+        r = peer_route_buffered(peer);
+        peer_input_charge(peer, peer->stream.in_cap);
+        if (r >= 0 && !peer->condemned)
+                r = peer_read_pending(peer);
+        if (r < 0)
+                mbus_broker_condemn_peer(peer->broker, peer, r);
 }
 
 void mbus_peer_dispatch_io(struct mbus_peer *peer, uint32_t revents) {
         struct mbus_broker *b = peer->broker;
         int r;
 
+        b->dispatch_work = 0;
         r = peer_dispatch(peer, revents);
         if (r < 0)
                 mbus_broker_condemn_peer(b, peer, r);

@@ -47,6 +47,7 @@ struct mbus_peer {
         bool dirty:1;                   /* on broker->dirty: flush at the end of the dispatch */
         bool condemned:1;               /* on broker->condemned: drop at the end of the dispatch */
         bool handshaking:1;             /* its transport's handshake (TLS) is not done yet */
+        bool resuming:1;                /* on broker->resume_first: whole frames wait for their turn */
         bool wants_caller:1;            /* asked for feature "caller" in HELLO: forwarded CALLs
                                            carry the caller_* fields (older clients refuse them) */
         uint8_t io_events;              /* EPOLLIN/EPOLLOUT requested now, as the transport asked */
@@ -67,9 +68,11 @@ struct mbus_peer {
         struct mbus_peer *prev, *next;  /* broker->peers list, or broker->dead once dropped */
         struct mbus_peer *dirty_next;   /* broker->dirty */
         struct mbus_peer *condemned_next;
+        struct mbus_peer *resume_prev, *resume_next;    /* broker->resume_first */
 
         struct mbus_user *user;         /* a reference: whose quotas this peer uses (quota.c) */
         size_t queue_charged;           /* bytes of its queue charged to user */
+        size_t input_charged;           /* bytes of its input buffer charged to user, as queued bytes */
         bool hello_charged;             /* holds one of user's HELLO slots */
 
         struct mbus_creds creds;
@@ -117,6 +120,12 @@ int mbus_peer_flush(struct mbus_peer *peer);
  * freed on return.
  */
 void mbus_peer_dispatch_io(struct mbus_peer *peer, uint32_t revents);
+
+/*
+ * Routes the frames peer has buffered, within a new budget of work, as the broker's resume
+ * source calls it (mbus_broker_resume_later()); does not end the dispatch.
+ */
+void mbus_peer_resume(struct mbus_peer *peer);
 
 /* Logs (rate-limited, MBUS_MSGID_TLS_REFUSED) that the peer's TLS handshake failed and why. */
 void mbus_peer_log_handshake_failed(struct mbus_peer *peer, int r, const char *reason);

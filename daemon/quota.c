@@ -7,7 +7,8 @@
  *                        user's counter in step (n_also), whichever way a call ends;
  *   namespaces           the same, through the owner's namespace list;
  *   subscriptions        router.c at SUBSCRIBE/UNSUBSCRIBE, broker.c when the peer is dropped;
- *   queued_bytes         peer.c when a frame is queued, given back as it is written.
+ *   queued_bytes         peer.c when a frame is queued, given back as it is written; and
+ *                        the input buffer, charged as it grows and given back as it shrinks.
  * A TLS peer is its address's user until its handshake is done, then its certificate's.
  */
 
@@ -160,9 +161,9 @@ void mbus_quota_detach(struct mbus_peer *peer) {
         assert(peer->calls_out.n == 0 && peer->namespaces.n == 0);
         mbus_quota_welcomed(peer);
         mbus_user_uncharge(u, MBUS_QUOTA_CONNECTIONS, 1);
-        mbus_user_uncharge(u, MBUS_QUOTA_QUEUED_BYTES, peer->queue_charged);
-        peer->broker->queued_bytes -= peer->queue_charged;
-        peer->queue_charged = 0;
+        mbus_user_uncharge(u, MBUS_QUOTA_QUEUED_BYTES, peer->queue_charged + peer->input_charged);
+        peer->broker->queued_bytes -= peer->queue_charged + peer->input_charged;
+        peer->queue_charged = peer->input_charged = 0;
         peer->calls_out.n_also = NULL;
         peer->namespaces.n_also = NULL;
         peer->user = mbus_user_unref(u);
@@ -170,7 +171,7 @@ void mbus_quota_detach(struct mbus_peer *peer) {
 
 int mbus_quota_rebind(struct mbus_broker *b, struct mbus_peer *peer, char *msg, size_t size) {
         _cleanup_(mbus_user_unrefp) struct mbus_user *u = NULL;
-        size_t queued = peer->queue_charged;
+        size_t queued = peer->queue_charged, input = peer->input_charged;
         int r;
 
         r = mbus_quota_user_of(b, &peer->creds, &u);
@@ -191,8 +192,9 @@ int mbus_quota_rebind(struct mbus_broker *b, struct mbus_peer *peer, char *msg, 
         mbus_quota_detach(peer);
         mbus_quota_attach(peer, TAKE_PTR(u));
         /* A handshake writes no frames, but keep the books right whatever was queued. */
-        mbus_user_charge(peer->user, MBUS_QUOTA_QUEUED_BYTES, queued);
+        mbus_user_charge(peer->user, MBUS_QUOTA_QUEUED_BYTES, queued + input);
         peer->queue_charged = queued;
-        b->queued_bytes += queued;
+        peer->input_charged = input;
+        b->queued_bytes += queued + input;
         return 0;
 }

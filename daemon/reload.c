@@ -124,6 +124,8 @@ static const enum mbus_option reload_applied[] = {
         MBUS_OPTION_MAX_QUEUE_BYTES_TOTAL,
         MBUS_OPTION_FRAME_TIMEOUT,
         MBUS_OPTION_MIN_FRAME_RATE,
+        MBUS_OPTION_MAX_BODY_SIZE,
+        MBUS_OPTION_MAX_BODY_DEPTH,
 };
 
 static bool reload_applies(enum mbus_option o) {

@@ -173,6 +173,14 @@ static const struct mbus_idl_namespace *router_description(struct mbus_broker *b
         return ns && ns->typed ? ns->described : NULL;
 }
 
+/* The broker's bounds on checking a body, where the interface file sets none. */
+static struct mbus_idl_limits router_body_limits(const struct mbus_broker *b) {
+        return (struct mbus_idl_limits) {
+                .max_size = b->options->max_body_size,
+                .max_depth = b->options->max_body_depth,
+        };
+}
+
 static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mbus_frame *frame) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *fwd = NULL;
         struct mbus_frame_fields fields = frame->f;
@@ -198,14 +206,16 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
 
         file = router_description(b, ns, frame->f.namespace);
         if (file) {
+                struct mbus_idl_limits limits = router_body_limits(b);
                 char reason[512];
 
-                r = mbus_introspection_check_event(file, frame->f.member, frame->body, frame->body_len, reason,
-                                                   sizeof(reason));
+                r = mbus_introspection_check_event(file, frame->f.member, frame->body, frame->body_len,
+                                                   &limits, reason, sizeof(reason));
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return mbus_reply_error(b, peer, frame->f.serial, -EINVAL, "%s", reason);
+                        return mbus_reply_error(b, peer, frame->f.serial, r == -ENOBUFS ? r : -EINVAL, "%s",
+                                                reason);
         }
 
         fields.sender = mbus_peer_format_id(peer, id);
@@ -270,13 +280,14 @@ static usec_t router_call_deadline(struct mbus_broker *b, const struct mbus_fram
  */
 static int router_check_call_args(struct mbus_broker *b, struct mbus_peer *caller, const struct mbus_frame *frame,
                                   const struct mbus_idl_namespace *file) {
+        struct mbus_idl_limits limits = router_body_limits(b);
         char reason[512];
         int r;
 
         if (!file)
                 return 0;
-        r = mbus_introspection_check_call(file, frame->f.member, frame->body, frame->body_len, reason,
-                                          sizeof(reason));
+        r = mbus_introspection_check_call(file, frame->f.member, frame->body, frame->body_len,
+                                          &limits, reason, sizeof(reason));
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {

@@ -72,6 +72,8 @@ static const struct {
         { "Limits",    "HelloTimeoutSec",     "1.5",            "--hello-timeout",       MBUS_OPTION_HELLO_TIMEOUT },
         { "Limits",    "FrameTimeoutSec",     "4",              "--frame-timeout",       MBUS_OPTION_FRAME_TIMEOUT },
         { "Limits",    "MinFrameRate",        "1M",             "--min-frame-rate",      MBUS_OPTION_MIN_FRAME_RATE },
+        { "Limits",    "MaxBodySize",         "64K",            "--max-body-size",       MBUS_OPTION_MAX_BODY_SIZE },
+        { "Limits",    "MaxBodyDepth",        "8",              "--max-body-depth",      MBUS_OPTION_MAX_BODY_DEPTH },
         { "KeepAlive", "IntervalSec",         "0.2",            "--keepalive-interval",  MBUS_OPTION_KEEPALIVE_INTERVAL },
         { "KeepAlive", "TimeoutSec",          "7",              "--keepalive-timeout",   MBUS_OPTION_KEEPALIVE_TIMEOUT },
         { "KeepAlive", "Threshold",           "5",              "--keepalive-threshold", MBUS_OPTION_KEEPALIVE_THRESHOLD },

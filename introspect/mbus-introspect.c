@@ -351,6 +351,56 @@ static int call_broker(struct mbus_conn *conn, const char *procedure, json_objec
         return r;
 }
 
+/*
+ * A list procedure of the broker (ListNamespaces, ListPeers) page by page, following "next":
+ * one reply object whose key holds every entry. A page that names no new cursor ends it.
+ */
+static int call_broker_list(struct mbus_conn *conn, const char *procedure, const char *key, json_object **ret) {
+        _cleanup_json_ json_object *all = json_object_new_object(), *list = json_object_new_array();
+        _cleanup_free_ char *after = NULL;
+        int r;
+
+        if (!all || !list)
+                return -ENOMEM;
+        for (;;) {
+                _cleanup_json_ json_object *args = NULL, *page = NULL;
+                json_object *entries;
+                const char *next;
+
+                if (after) {
+                        args = json_object_new_object();
+                        if (!args || json_object_object_add(args, "after", json_object_new_string(after)) < 0)
+                                return -ENOMEM;
+                }
+                r = call_broker(conn, procedure, args, &page);
+                if (r < 0)
+                        return r;
+                if (!json_object_object_get_ex(page, key, &entries) || !json_object_is_type(entries, json_type_array)) {
+                        tool_error("the broker's %s reply has no list of %s", procedure, key);
+                        return -EBADMSG;
+                }
+                for (size_t i = 0, n = json_object_array_length(entries); i < n; i++) {
+                        json_object *e = json_object_get(json_object_array_get_idx(entries, i));
+
+                        if (json_object_array_add(list, e) < 0) {
+                                json_object_put(e);
+                                return -ENOMEM;
+                        }
+                }
+                next = json_get_string(page, "next");
+                if (!next || json_object_array_length(entries) == 0 || (after && strcmp(next, after) == 0))
+                        break;
+                free(after);
+                after = strdup(next);
+                if (!after)
+                        return -ENOMEM;
+        }
+        if (json_object_object_add(all, key, TAKE_PTR(list)) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(all);
+        return 0;
+}
+
 static int64_t json_get_int_or(json_object *o, const char *key, int64_t fallback) {
         json_object *v;
 
@@ -385,7 +435,7 @@ static int list_namespaces(struct mbus_conn *conn) {
         size_t n, n_rows = 0;
         int r;
 
-        r = call_broker(conn, "ListNamespaces", NULL, &result);
+        r = call_broker_list(conn, "ListNamespaces", "namespaces", &result);
         if (r < 0)
                 return r;
         if (!json_object_object_get_ex(result, "namespaces", &namespaces) ||
@@ -399,7 +449,7 @@ static int list_namespaces(struct mbus_conn *conn) {
         }
 
         /* Only for the PID and CLIENT columns: without them the list is still worth printing. */
-        if (call_broker(conn, "ListPeers", NULL, &peers_result) >= 0 &&
+        if (call_broker_list(conn, "ListPeers", "peers", &peers_result) >= 0 &&
             (!json_object_object_get_ex(peers_result, "peers", &peers) ||
              !json_object_is_type(peers, json_type_array)))
                 peers = NULL;

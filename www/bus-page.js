@@ -51,9 +51,22 @@ async function refreshStats() {
     dl.append(el("div", {}, el("dt", {}, k.replaceAll("_", " ")), el("dd", {}, v)));
 }
 
+// A list procedure of the broker, page after page (its "next" is the following "after").
+async function listAll(member, key) {
+  const all = [];
+  let after = null;
+  for (;;) {
+    const page = await bus.call(BROKER, member, after === null ? {} : { after });
+    all.push(...page[key]);
+    if (!page.next || page[key].length === 0 || page.next === after)
+      return all;
+    after = page.next;
+  }
+}
+
 async function refreshTables() {
-  const [{ namespaces }, { peers }] = await Promise.all([bus.call(BROKER, "ListNamespaces"),
-                                                         bus.call(BROKER, "ListPeers")]);
+  const [namespaces, peers] = await Promise.all([listAll("ListNamespaces", "namespaces"),
+                                                 listAll("ListPeers", "peers")]);
   const byId = new Map(peers.map((p) => [p.id, p]));
 
   const nsBody = $("namespaces").tBodies[0];

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf/file-error.h"
 #include "conf/idl.h"
@@ -22,6 +23,9 @@ int idl_add_member(struct mbus_idl_namespace *ns, bool event, const char *name, 
                    struct mbus_idl_member **ret);
 /* Appends an argument to m's in or out list (type unset: MBUS_IDL_ANY); -E2BIG over MBUS_IDL_ARGS_MAX. */
 int idl_add_arg(struct mbus_idl_member *m, bool out, const char *name, unsigned line, struct mbus_idl_arg **ret);
+
+/* Sets l's max-body-depth (depth) or max-body-size to value; -EINVAL with why out of range. */
+int idl_set_limit(struct mbus_idl_limits *l, bool depth, uint64_t value, const char **why);
 
 /*
  * One member of an owner's declaration given as an object (idl-json.c): the canonical JSON

@@ -48,6 +48,8 @@ enum idl_json_key {
         IDL_KEY_OWNER,
         IDL_KEY_SYSTEMD_SERVICE,
         IDL_KEY_EXEC,
+        IDL_KEY_MAX_BODY_SIZE,
+        IDL_KEY_MAX_BODY_DEPTH,
         _IDL_KEY_MAX,
 };
 
@@ -68,6 +70,8 @@ static const char *const idl_json_key_names[_IDL_KEY_MAX] = {
         [IDL_KEY_OWNER] = "owner",
         [IDL_KEY_SYSTEMD_SERVICE] = "systemd-service",
         [IDL_KEY_EXEC] = "exec",
+        [IDL_KEY_MAX_BODY_SIZE] = "max-body-size",
+        [IDL_KEY_MAX_BODY_DEPTH] = "max-body-depth",
 };
 
 /* Where an element sits: list is IDL_KEY_PROCEDURES/EVENTS, sub IDL_KEY_IN/OUT/ARGS or OTHER
@@ -224,6 +228,21 @@ static int idl_json_merge(int result, int r) {
         if (r == -ENOMEM || result == -ENOMEM)
                 return -ENOMEM;
         return r < 0 ? r : result;
+}
+
+/* max-body-size or max-body-depth: a JSON integer in range. */
+static int idl_json_limit(const struct idl_json *j, json_object *v, bool depth, struct mbus_idl_limits *l) {
+        const char *key = depth ? "max-body-depth" : "max-body-size", *why = NULL;
+        int64_t n;
+
+        if (!json_object_is_type(v, json_type_int))
+                return idl_json_fail(j, j->top_line, "'%s' must be an integer, not %s", key,
+                                     json_type_to_name(json_object_get_type(v)));
+        n = json_object_get_int64(v);
+        if (n < 1 || idl_set_limit(l, depth, (uint64_t) n, &why) < 0)
+                return idl_json_fail(j, j->top_line, "invalid %s: %s", key,
+                                     depth ? "1..1024 levels" : "1..4294967295 bytes");
+        return 0;
 }
 
 static int idl_json_args(struct idl_json *j, struct mbus_idl_member *m, bool event, enum idl_json_key list,
@@ -428,6 +447,8 @@ static int idl_json_build(struct idl_json *j, json_object *o, struct mbus_idl_na
                         r = idl_json_string(j, j->top_line, v, key, "", &service);
                 else if (!j->bus && k == IDL_KEY_EXEC)
                         r = idl_json_string(j, j->top_line, v, key, "", &exec);
+                else if (!j->bus && (k == IDL_KEY_MAX_BODY_SIZE || k == IDL_KEY_MAX_BODY_DEPTH))
+                        r = idl_json_limit(j, v, k == IDL_KEY_MAX_BODY_DEPTH, &ns->limits);
                 else
                         r = idl_json_fail(j, j->top_line, "unknown key '%s' in the namespace object", key);
                 if (r < 0)

@@ -16,6 +16,7 @@
 #include <assert.h>
 #include <expat.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +100,7 @@ static bool idl_xml_boolean(struct idl_xml *x, const char *attribute, const char
 
 /* The start functions return whether the element is entered (false: it is skipped whole). */
 static bool idl_xml_start_namespace(struct idl_xml *x, const XML_Char **attrs) {
-        static const char *const names[] = { "name", "systemd-service", "exec" };
+        static const char *const names[] = { "name", "systemd-service", "exec", "max-body-size", "max-body-depth" };
         const char *values[ELEMENTSOF(names)] = {}, *why;
 
         x->ns_line = mbus_xml_line(&x->xml);
@@ -111,6 +112,18 @@ static bool idl_xml_start_namespace(struct idl_xml *x, const XML_Char **attrs) {
         else if (idl_set_string(&x->ns->name, values[0]) < 0) {
                 mbus_xml_stop(&x->xml, -ENOMEM);
                 return false;
+        }
+        for (size_t i = 3; i <= 4; i++) {
+                uint64_t v = 0;
+
+                if (!values[i])
+                        continue;
+                /* Digits only: no sign, no spaces, no suffix; an overlong string is out of range. */
+                for (const char *p = values[i]; *p && v <= UINT32_MAX; p++)
+                        v = *p >= '0' && *p <= '9' ? v * 10 + (uint64_t) (*p - '0') : UINT64_MAX;
+                if (!values[i][0] || idl_set_limit(&x->ns->limits, /* depth= */ i == 4, v, &why) < 0)
+                        mbus_xml_fail(&x->xml, "invalid %s '%s': %s", names[i], values[i],
+                                      i == 4 ? "1..1024 levels" : "1..4294967295 bytes");
         }
         if (mbus_idl_check_activation(values[1], values[2], &why) < 0) {
                 mbus_xml_fail(&x->xml, "%s", why);

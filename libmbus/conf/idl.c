@@ -309,6 +309,23 @@ int mbus_idl_check_activation(const char *systemd_service, const char *exec, con
         return 0;
 }
 
+int idl_set_limit(struct mbus_idl_limits *l, bool depth, uint64_t value, const char **why) {
+        if (depth) {
+                if (value < 1 || value > MBUS_IDL_BODY_DEPTH_MAX) {
+                        *why = "max-body-depth must be 1..1024";
+                        return -EINVAL;
+                }
+                l->max_depth = (unsigned) value;
+        } else {
+                if (value < 1 || value > MBUS_IDL_BODY_SIZE_MAX) {
+                        *why = "max-body-size must be 1..4294967295 bytes";
+                        return -EINVAL;
+                }
+                l->max_size = (size_t) value;
+        }
+        return 0;
+}
+
 /* ---- queries ---- */
 
 static const struct mbus_idl_member *idl_find(const struct mbus_idl_member *m, size_t n, const char *name) {

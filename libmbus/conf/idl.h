@@ -6,7 +6,9 @@
  * One model, two file forms that map one to one (man mbus-introspection(5)):
  *
  *   <namespace name="org.example.Network">   (optionally systemd-service="netd.service" or
- *                                              exec="/usr/bin/netd --bus": activation)
+ *                                              exec="/usr/bin/netd --bus": activation;
+ *                                              max-body-size="65536" max-body-depth="8":
+ *                                              struct mbus_idl_limits)
  *     <doc>Network management.</doc>
  *     <procedure name="GetState">
  *       <doc>Returns the state of one interface.</doc>
@@ -23,7 +25,8 @@
  *   </namespace>
  *
  *   {"namespace": "org.example.Network", "doc": "Network management.",
- *    (optionally "systemd-service": "netd.service" or "exec": "/usr/bin/netd --bus"),
+ *    (optionally "systemd-service": "netd.service" or "exec": "/usr/bin/netd --bus",
+ *     "max-body-size": 65536, "max-body-depth": 8),
  *    "procedures": [{"name": "GetState", "doc": "...",
  *                    "in": [{"name": "interface", "type": "string"},
  *                           {"name": "verbose", "type": "bool", "optional": true}],
@@ -54,6 +57,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <json-c/json.h>
 
 #include "conf/file-error.h"
@@ -64,6 +68,23 @@
 #define MBUS_IDL_TYPE_STRING_MAX 256             /* buffer that holds any valid type string */
 #define MBUS_IDL_MEMBERS_MAX 4096                /* procedures, and events, of one namespace */
 #define MBUS_IDL_ARGS_MAX 256                    /* arguments in one list */
+
+/*
+ * What checking one CALL or EVENT body may cost: its size in bytes and how deep its arrays and
+ * objects nest (the body's own object is level 1). A file may set both for its namespace
+ * (max-body-size, max-body-depth); the broker's --max-body-size and --max-body-depth apply
+ * otherwise. A body over either is refused with -ENOBUFS (LimitsExceeded) before it is read,
+ * or at the first byte past the depth.
+ */
+#define MBUS_IDL_BODY_SIZE_DEFAULT (1024u * 1024u)
+#define MBUS_IDL_BODY_DEPTH_DEFAULT 64u
+#define MBUS_IDL_BODY_SIZE_MAX UINT32_MAX          /* a frame's limit: no larger body exists */
+#define MBUS_IDL_BODY_DEPTH_MAX 1024u
+
+struct mbus_idl_limits {
+        size_t max_size;                        /* 0: not set */
+        unsigned max_depth;                     /* 0: not set */
+};
 
 enum mbus_idl_kind {
         MBUS_IDL_STRING,
@@ -123,6 +144,7 @@ struct mbus_idl_namespace {
          */
         char *systemd_service;                  /* "netd.service" */
         char *exec;                             /* "/usr/bin/netd --bus": absolute path, words */
+        struct mbus_idl_limits limits;          /* max-body-size/-depth of the file; 0: the broker's */
         struct mbus_idl_member *procedures;
         size_t n_procedures;
         struct mbus_idl_member *events;
@@ -182,14 +204,22 @@ const struct mbus_idl_member *mbus_idl_find_procedure(const struct mbus_idl_name
 const struct mbus_idl_member *mbus_idl_find_event(const struct mbus_idl_namespace *ns, const char *name);
 
 /*
- * Checks a body (JSON text of len bytes; NULL/0 = {}) against an argument list. Returns 0 if
- * valid, -EINVAL with a message naming the argument and the expected type in reason
- * ("argument 'interface': expected string, got int", "missing argument 'interface'",
- * "unknown argument 'foo'", "arguments must be a JSON object"), -EBADMSG if the body is not
- * JSON.
+ * Checks a body (JSON text of len bytes; NULL/0 = {}) against an argument list, within limits
+ * (NULL, or a field 0: MBUS_IDL_BODY_*_DEFAULT), in one pass that stops at the first fault and
+ * allocates nothing. Returns 0 if valid, -EINVAL with a message naming the argument and the
+ * expected type in reason ("argument 'interface': expected string, got int", "missing
+ * argument 'interface'", "unknown argument 'foo'", "argument 'foo' given twice", "arguments
+ * must be a JSON object"), -EBADMSG if the body is not JSON (RFC 8259, UTF-8) as far as it was
+ * read, -ENOBUFS if it is larger or nests deeper than the limits (reason names the limit).
+ * An int is a number without fraction or exponent; a double is any number.
  */
 int mbus_idl_validate(const struct mbus_idl_arg *args, size_t n_args, const char *body, size_t len,
-                      char *reason, size_t reason_size);
+                      const struct mbus_idl_limits *limits, char *reason, size_t reason_size);
+
+/* The limits in force: file's where set, else defaults' where set, else MBUS_IDL_BODY_*_DEFAULT;
+ * the depth at most MBUS_IDL_BODY_DEPTH_MAX. Either may be NULL. */
+void mbus_idl_limits_resolve(const struct mbus_idl_limits *file, const struct mbus_idl_limits *defaults,
+                             struct mbus_idl_limits *ret);
 
 /* Output. Canonical JSON form (as in the file); XML form (as in the file). Both always list
  * "procedures"/"events"; an untyped member (declared by name) carries no argument lists (its

@@ -165,8 +165,19 @@ int mbus_introspection_list(const struct mbus_introspection *reg, const struct m
         return 0;
 }
 
+/* The body of a CALL or EVENT for m, within the file's limits or else the broker's. */
+static int introspection_validate(const struct mbus_idl_namespace *file, const struct mbus_idl_member *m,
+                                  const void *body, size_t len, const struct mbus_idl_limits *defaults,
+                                  char *reason, size_t reason_size) {
+        struct mbus_idl_limits limits;
+
+        mbus_idl_limits_resolve(&file->limits, defaults, &limits);
+        return mbus_idl_validate(m->in, m->n_in, body, len, &limits, reason, reason_size);
+}
+
 int mbus_introspection_check_call(const struct mbus_idl_namespace *file, const char *member, const void *body,
-                                  size_t len, char *reason, size_t reason_size) {
+                                  size_t len, const struct mbus_idl_limits *defaults, char *reason,
+                                  size_t reason_size) {
         const struct mbus_idl_member *m;
         int r;
 
@@ -181,16 +192,13 @@ int mbus_introspection_check_call(const struct mbus_idl_namespace *file, const c
                                 member, file->path ?: "the interface file");
                 return -EOPNOTSUPP;
         }
-        r = mbus_idl_validate(m->in, m->n_in, body, len, reason, reason_size);
-        if (r == -EBADMSG) {
-                (void) snprintf(reason, reason_size, "arguments are not valid JSON");
-                return -EINVAL;
-        }
-        return r;
+        r = introspection_validate(file, m, body, len, defaults, reason, reason_size);
+        return r == -EBADMSG ? -EINVAL : r;     /* reason says "not valid JSON" */
 }
 
 int mbus_introspection_check_event(const struct mbus_idl_namespace *file, const char *member, const void *body,
-                                   size_t len, char *reason, size_t reason_size) {
+                                   size_t len, const struct mbus_idl_limits *defaults, char *reason,
+                                   size_t reason_size) {
         const struct mbus_idl_member *m;
         int r;
 
@@ -204,9 +212,13 @@ int mbus_introspection_check_event(const struct mbus_idl_namespace *file, const 
                                 file->path ?: "the interface file");
                 return -EINVAL;
         }
-        r = mbus_idl_validate(m->in, m->n_in, body, len, reason, reason_size);
+        r = introspection_validate(file, m, body, len, defaults, reason, reason_size);
         if (r == -EBADMSG) {
-                (void) snprintf(reason, reason_size, "event arguments are not valid JSON");
+                /* "arguments are not valid JSON (at byte N)" -> "event arguments ..." */
+                char what[256];
+
+                (void) snprintf(what, sizeof(what), "event %s", reason);
+                (void) snprintf(reason, reason_size, "%s", what);
                 return -EINVAL;
         }
         return r;

@@ -54,17 +54,23 @@ int mbus_introspection_list(const struct mbus_introspection *reg, const struct m
 /*
  * Body checks against a namespace's file, or its owner's declaration (file->declared), of which
  * only the typed members are checked: a member it does not name, or names untyped, passes (the
- * owner answers a procedure it does not serve). Each returns 0 if the frame may go on, or:
- *   call:  -EOPNOTSUPP: procedure not declared; -EINVAL: arguments invalid (reason set)
- *   event: -EINVAL: event not declared or arguments invalid (reason set)
+ * owner answers a procedure it does not serve). Checks run within the file's max-body-size and
+ * max-body-depth, or else limits' (NULL: MBUS_IDL_BODY_*_DEFAULT; see mbus_idl_validate()).
+ * Each returns 0 if the frame may go on, or:
+ *   call:  -EOPNOTSUPP: procedure not declared; -EINVAL: arguments invalid or not JSON (reason
+ *          set); -ENOBUFS: over a limit (reason names it)
+ *   event: -EINVAL: event not declared or arguments invalid; -ENOBUFS: over a limit
  *   declaration (a REGISTER body, parsed): -EINVAL if it names procedures or events the file
  *          does not declare (reason names them)
  * -ENOMEM on allocation failure. reason gets a message for the ERROR frame.
  */
+struct mbus_idl_limits;
 int mbus_introspection_check_call(const struct mbus_idl_namespace *file, const char *member, const void *body,
-                                  size_t len, char *reason, size_t reason_size);
+                                  size_t len, const struct mbus_idl_limits *defaults, char *reason,
+                                  size_t reason_size);
 int mbus_introspection_check_event(const struct mbus_idl_namespace *file, const char *member, const void *body,
-                                   size_t len, char *reason, size_t reason_size);
+                                   size_t len, const struct mbus_idl_limits *defaults, char *reason,
+                                   size_t reason_size);
 int mbus_introspection_check_declaration(const struct mbus_idl_namespace *file,
                                          const struct mbus_idl_namespace *declared, char *reason,
                                          size_t reason_size);

@@ -351,7 +351,7 @@ START_TEST(test_type_strings) {
                 b = parse_ok(true, xml);
                 assert_ns_equal(a, b);
                 ck_assert_str_eq(mbus_idl_type_to_string(&b->events[0].in[0].type, buf, sizeof(buf)), s);
-                ck_assert_int_eq(mbus_idl_validate(b->events[0].in, 1, "{\"deep\": 1}", 11, reason, sizeof(reason)),
+                ck_assert_int_eq(mbus_idl_validate(b->events[0].in, 1, "{\"deep\": 1}", 11, NULL, reason, sizeof(reason)),
                                  -EINVAL);
                 ck_assert_ptr_nonnull(strstr(reason, s));
                 ck_assert_ptr_nonnull(strstr(reason, ", got int"));
@@ -590,7 +590,9 @@ START_TEST(test_limits_on_hostile_files) {
                 ck_assert_int_eq(mbus_idl_parse_xml(&x, "x.xml", "<namespace name=\"org.a.b\"><procedure name=\"P\">"
                                                     "<arg name=\"a0\" type=\"array&lt;int&gt;\"/></procedure></namespace>",
                                                     110, &err), 0);
-                ck_assert_int_eq(mbus_idl_validate(x->procedures[0].in, 1, many, n, reason, sizeof(reason)), -EINVAL);
+                ck_assert_int_eq(mbus_idl_validate(x->procedures[0].in, 1, many, n,
+                                                   &(const struct mbus_idl_limits) { .max_size = n }, reason,
+                                                   sizeof(reason)), -EINVAL);
                 ck_assert_str_eq(reason, "unknown argument 'k0'");
         }
         free(TAKE_PTR(many));
@@ -618,7 +620,8 @@ struct validate_case {
         const char *reason;
 };
 
-static void check_validate(const char *xml, const char *member, bool event, const struct validate_case *t, size_t n) {
+static void check_validate_limits(const char *xml, const char *member, bool event, const struct validate_case *t,
+                                  size_t n, const struct mbus_idl_limits *limits) {
         _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = parse_ok(true, xml);
         const struct mbus_idl_member *m = event ? mbus_idl_find_event(ns, member) : mbus_idl_find_procedure(ns, member);
 
@@ -627,12 +630,16 @@ static void check_validate(const char *xml, const char *member, bool event, cons
                 char reason[256] = "unset";
                 int r;
 
-                r = mbus_idl_validate(m->in, m->n_in, t[i].body, t[i].body ? strlen(t[i].body) : 0, reason,
-                                      sizeof(reason));
+                r = mbus_idl_validate(m->in, m->n_in, t[i].body, t[i].body ? strlen(t[i].body) : 0, limits,
+                                      reason, sizeof(reason));
                 ck_assert_msg(r == t[i].r, "%s: %d (%s)", t[i].body, r, reason);
                 if (t[i].reason)
                         ck_assert_msg(strcmp(reason, t[i].reason) == 0, "%s: '%s'", t[i].body, reason);
         }
+}
+
+static void check_validate(const char *xml, const char *member, bool event, const struct validate_case *t, size_t n) {
+        check_validate_limits(xml, member, event, t, n, /* limits= */ NULL);
 }
 
 START_TEST(test_validate_names_the_argument_and_the_expected_type) {
@@ -709,8 +716,235 @@ START_TEST(test_validate_names_the_argument_and_the_expected_type) {
                 strcpy(deep, "{\"a\": ");
                 memset(deep + 6, '[', 100000);
                 deep[100006] = 0;
-                ck_assert_int_eq(mbus_idl_validate(&arg, 1, deep, strlen(deep), reason, sizeof(reason)), -EBADMSG);
-                ck_assert_int_eq(mbus_idl_validate(&arg, 1, "{\"a\": 1}", 8, NULL, 0), 0);
+                ck_assert_int_eq(mbus_idl_validate(&arg, 1, deep, strlen(deep), NULL, reason, sizeof(reason)), -ENOBUFS);
+                ck_assert_str_eq(reason, "arguments nest deeper than 64 levels (max-body-depth)");
+                ck_assert_int_eq(mbus_idl_validate(&arg, 1, "{\"a\": 1}", 8, NULL, NULL, 0), 0);
+        }
+}
+END_TEST
+
+/* The body checker reads JSON as RFC 8259 writes it, whatever the declared types. */
+START_TEST(test_validate_reads_strict_json) {
+        static const char xml[] =
+                "<namespace name=\"org.example.V\"><procedure name=\"P\">"
+                "<arg name=\"x\" type=\"any\" optional=\"true\"/>"
+                "<arg name=\"s\" type=\"string\" optional=\"true\"/>"
+                "<arg name=\"i\" type=\"int\" optional=\"true\"/>"
+                "<arg name=\"d\" type=\"double\" optional=\"true\"/>"
+                "</procedure></namespace>";
+        static const struct validate_case t[] = {
+                { "{\"x\": {\"a\": [1, -0, 0.5, 1e5, 1E+5, -2.5e-3, true, false, null, \"\", {}]}}", 0, "" },
+                { "{\"s\": \"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uD83D\\uDE00 caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}", 0, "" },
+                { "\t{ \"i\" : -12 , \"d\" : 3 }\r\n", 0, "" },
+                { "{\"i\": 1e5}", -EINVAL, "argument 'i': expected int, got double" },
+                { "{\"i\": 1.0}", -EINVAL, "argument 'i': expected int, got double" },
+                { "{\"i\": -0}", 0, "" },
+                { "{\"d\": -7}", 0, "" },
+                /* the key is decoded before it is compared */
+                { "{\"\\u0073\": \"x\"}", 0, "" },
+                { "{\"\\u0073\\u0000\": \"x\"}", -EINVAL, "unknown argument 's...'" },
+                /* grammar faults */
+                { "{\"x\": [1,]}", -EBADMSG, NULL },
+                { "{\"x\": 1,}", -EBADMSG, NULL },
+                { "{'x': 1}", -EBADMSG, NULL },
+                { "{x: 1}", -EBADMSG, NULL },
+                { "{\"x\" 1}", -EBADMSG, NULL },
+                { "{\"x\": 01}", -EBADMSG, NULL },
+                { "{\"x\": 1.}", -EBADMSG, NULL },
+                { "{\"x\": .5}", -EBADMSG, NULL },
+                { "{\"x\": +1}", -EBADMSG, NULL },
+                { "{\"x\": 1e}", -EBADMSG, NULL },
+                { "{\"x\": -}", -EBADMSG, NULL },
+                { "{\"x\": NaN}", -EBADMSG, NULL },
+                { "{\"x\": tru}", -EBADMSG, NULL },
+                { "{\"x\": truex}", -EBADMSG, NULL },
+                { "{\"x\": nul}", -EBADMSG, NULL },
+                { "{\"x\": [1 2]}", -EBADMSG, NULL },
+                { "{\"x\": {\"a\" 1}}", -EBADMSG, NULL },
+                { "{\"x\": {1: 1}}", -EBADMSG, NULL },
+                { "{\"x\": [}", -EBADMSG, NULL },
+                { "{\"x\": /* c */ 1}", -EBADMSG, NULL },
+                { "{\"s\": \"a\\x\"}", -EBADMSG, NULL },
+                { "{\"s\": \"a\\u12\"}", -EBADMSG, NULL },
+                { "{\"s\": \"a\\u12G4\"}", -EBADMSG, NULL },
+                { "{\"s\": \"tab\there\"}", -EBADMSG, NULL },
+                { "{\"s\": \"unterminated}", -EBADMSG, NULL },
+                { "{\"s\": \"\xff\"}", -EBADMSG, NULL },                /* not UTF-8 */
+                { "{\"s\": \"\xc0\xaf\"}", -EBADMSG, NULL },            /* overlong */
+                { "{\"s\": \"\xed\xa0\x80\"}", -EBADMSG, NULL },        /* a surrogate */
+                { "{\"s\": \"\xf4\x90\x80\x80\"}", -EBADMSG, NULL },    /* past U+10FFFF */
+                { "{\"s\": \"\xe2\x82\"}", -EBADMSG, NULL },            /* cut short */
+                { "{\"x\": 1}}", -EBADMSG, NULL },
+                { "{\"x\": 1} {}", -EBADMSG, NULL },
+                { "x", -EBADMSG, "arguments are not valid JSON (at byte 0)" },
+                { "{\"x\": 1, \"s\": 5", -EINVAL, "argument 's': expected string, got int" },
+        };
+
+        check_validate(xml, "P", false, t, ELEMENTSOF(t));
+
+        /* A NUL byte ends nothing: it is a fault where it stands. */
+        {
+                _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = parse_ok(true, xml);
+                char reason[128];
+
+                ck_assert_int_eq(mbus_idl_validate(ns->procedures[0].in, ns->procedures[0].n_in, "{\"x\": 1}\0", 9,
+                                                   NULL, reason, sizeof(reason)), -EBADMSG);
+                ck_assert_str_eq(reason, "arguments are not valid JSON (at byte 8)");
+                ck_assert_int_eq(mbus_idl_validate(ns->procedures[0].in, ns->procedures[0].n_in, "{\"s\": \"a\0\"}", 10,
+                                                   NULL, reason, sizeof(reason)), -EBADMSG);
+        }
+}
+END_TEST
+
+/* The first fault is the answer: nothing after it is read, however large or broken. */
+START_TEST(test_validate_stops_at_the_first_fault) {
+        static const char xml[] =
+                "<namespace name=\"org.example.V\"><procedure name=\"P\">"
+                "<arg name=\"s\" type=\"string\"/>"
+                "<arg name=\"a\" type=\"array&lt;int&gt;\" optional=\"true\"/>"
+                "</procedure></namespace>";
+        static const struct validate_case t[] = {
+                { "{\"s\": 1, \"a\": [[[[[[[[[[[[[[[[", -EINVAL, "argument 's': expected string, got int" },
+                { "{\"zz\": garbage", -EINVAL, "unknown argument 'zz'" },
+                { "{\"a\": [1, 2, \"x\", 4, garbage", -EINVAL, "argument 'a'[2]: expected int, got string" },
+                { "{\"s\": \"x\", \"s\": \"y\"}", -EINVAL, "argument 's' given twice" },
+                { "{\"a\": [1], \"a\": [1]}", -EINVAL, "argument 'a' given twice" },
+                /* an unknown key is reported as far as it is shown, cut between characters */
+                { "{\"" "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x\": 1}", -EINVAL,
+                  "unknown argument '" "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9...'" },
+        };
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = parse_ok(true, xml);
+        _cleanup_free_ char *big = NULL;
+        size_t n = 900 * 1024;
+        char reason[256];
+
+        check_validate(xml, "P", false, t, ELEMENTSOF(t));
+
+        /* 900 KiB of broken text after a wrong first value: the type fault is the answer, where a
+         * parser that reads everything first would call it not JSON. */
+        big = malloc(n);
+        ck_assert_ptr_nonnull(big);
+        memset(big, '[', n);
+        memcpy(big, "{\"a\": [1, null", 14);
+        ck_assert_int_eq(mbus_idl_validate(ns->procedures[0].in, ns->procedures[0].n_in, big, n, NULL, reason,
+                                           sizeof(reason)), -EINVAL);
+        ck_assert_str_eq(reason, "argument 'a'[1]: expected int, got null");
+}
+END_TEST
+
+/* Size and depth are limits: LimitsExceeded (-ENOBUFS) naming them, before or as they are passed. */
+START_TEST(test_validate_limits_size_and_depth) {
+        static const char xml[] =
+                "<namespace name=\"org.example.V\"><procedure name=\"P\">"
+                "<arg name=\"x\" type=\"any\" optional=\"true\"/>"
+                "<arg name=\"m\" type=\"array&lt;array&lt;int&gt;&gt;\" optional=\"true\"/>"
+                "<arg name=\"o\" type=\"object\" optional=\"true\"/>"
+                "</procedure></namespace>";
+        static const struct mbus_idl_limits three = { .max_size = 40, .max_depth = 3 };
+        static const struct validate_case t[] = {
+                { "{\"x\": [[1]]}", 0, "" },
+                { "{\"x\": [[[1]]]}", -ENOBUFS, "arguments nest deeper than 3 levels (max-body-depth)" },
+                { "{\"x\": [{\"a\": 1}]}", 0, "" },
+                { "{\"x\": [{\"a\": {}}]}", -ENOBUFS, "arguments nest deeper than 3 levels (max-body-depth)" },
+                { "{\"m\": [[1], [2, 3]]}", 0, "" },
+                { "{\"o\": {\"a\": [1]}}", 0, "" },
+                { "{\"o\": {\"a\": [[1]]}}", -ENOBUFS, "arguments nest deeper than 3 levels (max-body-depth)" },
+                /* 40 bytes pass, 41 do not, whatever they hold */
+                { "{\"x\": \"0123456789012345678901234567890\"}", 0, "" },
+                { "{\"x\": \"01234567890123456789012345678901\"}", -ENOBUFS,
+                  "arguments are 41 bytes, more than 40 (max-body-size)" },
+                { "                                         ", -ENOBUFS,
+                  "arguments are 41 bytes, more than 40 (max-body-size)" },
+        };
+        struct mbus_idl_limits l;
+
+        check_validate_limits(xml, "P", false, t, ELEMENTSOF(t), &three);
+
+        /* A file's limits win over the broker's, which win over the built-in ones. */
+        mbus_idl_limits_resolve(NULL, NULL, &l);
+        ck_assert_uint_eq(l.max_size, MBUS_IDL_BODY_SIZE_DEFAULT);
+        ck_assert_uint_eq(l.max_depth, MBUS_IDL_BODY_DEPTH_DEFAULT);
+        mbus_idl_limits_resolve(&(const struct mbus_idl_limits) { .max_depth = 5 },
+                                &(const struct mbus_idl_limits) { .max_size = 77, .max_depth = 9 }, &l);
+        ck_assert_uint_eq(l.max_size, 77);
+        ck_assert_uint_eq(l.max_depth, 5);
+        mbus_idl_limits_resolve(&(const struct mbus_idl_limits) { .max_depth = 100000 }, NULL, &l);
+        ck_assert_uint_eq(l.max_depth, MBUS_IDL_BODY_DEPTH_MAX);
+
+        /* The 16 MiB "[0,0,0,...]" of a hostile caller: refused unread under the default size. */
+        {
+                _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *ns = parse_ok(true, xml);
+                size_t n = 16u * 1024u * 1024u;
+                _cleanup_free_ char *big = malloc(n);
+                char reason[128];
+
+                ck_assert_ptr_nonnull(big);
+                big[0] = '[';
+                for (size_t i = 1; i + 1 < n; i += 2)
+                        memcpy(big + i, "0,", 2);
+                big[n - 1] = ']';
+                ck_assert_int_eq(mbus_idl_validate(ns->procedures[0].in, ns->procedures[0].n_in, big, n, NULL, reason,
+                                                   sizeof(reason)), -ENOBUFS);
+                ck_assert_str_eq(reason, "arguments are 16777216 bytes, more than 1048576 (max-body-size)");
+                /* With room for it, it is read to its end and found not to be an object. */
+                ck_assert_int_eq(mbus_idl_validate(ns->procedures[0].in, ns->procedures[0].n_in, big, n,
+                                                   &(const struct mbus_idl_limits) { .max_size = n }, reason,
+                                                   sizeof(reason)), -EINVAL);
+                ck_assert_str_eq(reason, "arguments must be a JSON object");
+        }
+}
+END_TEST
+
+/* Both file forms declare the limits of their namespace; out of range is a file error. */
+START_TEST(test_files_declare_body_limits) {
+        static const char *const bad_xml[] = {
+                "<namespace name=\"org.a.b\" max-body-size=\"0\"/>",
+                "<namespace name=\"org.a.b\" max-body-size=\"1K\"/>",
+                "<namespace name=\"org.a.b\" max-body-size=\"-1\"/>",
+                "<namespace name=\"org.a.b\" max-body-size=\"\"/>",
+                "<namespace name=\"org.a.b\" max-body-size=\"4294967296\"/>",
+                "<namespace name=\"org.a.b\" max-body-size=\"99999999999999999999999\"/>",
+                "<namespace name=\"org.a.b\" max-body-depth=\"1025\"/>",
+                "<namespace name=\"org.a.b\" max-body-depth=\"0\"/>",
+        };
+        static const char *const bad_json[] = {
+                "{\"namespace\": \"org.a.b\", \"max-body-size\": 0}",
+                "{\"namespace\": \"org.a.b\", \"max-body-size\": \"1024\"}",
+                "{\"namespace\": \"org.a.b\", \"max-body-size\": 1.5}",
+                "{\"namespace\": \"org.a.b\", \"max-body-size\": 4294967296}",
+                "{\"namespace\": \"org.a.b\", \"max-body-depth\": -3}",
+                "{\"namespace\": \"org.a.b\", \"max-body-depth\": 1025}",
+        };
+        _cleanup_(mbus_idl_namespace_freep) struct mbus_idl_namespace *x = NULL, *j = NULL, *none = NULL;
+        struct mbus_file_error err = {};
+
+        x = parse_ok(true, "<namespace name=\"org.a.b\" max-body-size=\"4096\" max-body-depth=\"8\"/>");
+        ck_assert_uint_eq(x->limits.max_size, 4096);
+        ck_assert_uint_eq(x->limits.max_depth, 8);
+        j = parse_ok(false, "{\"namespace\": \"org.a.b\", \"max-body-size\": 4294967295, \"max-body-depth\": 1024}");
+        ck_assert_uint_eq(j->limits.max_size, 4294967295u);
+        ck_assert_uint_eq(j->limits.max_depth, 1024);
+        none = parse_ok(true, "<namespace name=\"org.a.b\"/>");
+        ck_assert_uint_eq(none->limits.max_size, 0);
+        ck_assert_uint_eq(none->limits.max_depth, 0);
+
+        for (size_t i = 0; i < ELEMENTSOF(bad_xml); i++) {
+                struct mbus_idl_namespace *ns = NULL;
+
+                ck_assert_msg(mbus_idl_parse_xml(&ns, "t.xml", bad_xml[i], strlen(bad_xml[i]), &err) == -EBADMSG,
+                              "%s", bad_xml[i]);
+                ck_assert_ptr_nonnull(strstr(err.message, "invalid max-body-"));
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad_json); i++) {
+                struct mbus_idl_namespace *ns = NULL;
+
+                ck_assert_msg(mbus_idl_parse_json(&ns, "t.json", bad_json[i], strlen(bad_json[i]), &err) == -EBADMSG,
+                              "%s", bad_json[i]);
+                ck_assert_msg(strstr(err.message, "max-body-"), "%s", err.message);
         }
 }
 END_TEST
@@ -1035,6 +1269,10 @@ static Suite *idl_suite(void) {
         tcase_add_test(tc, test_json_errors_name_file_line_and_problem);
         tcase_add_test(tc, test_limits_on_hostile_files);
         tcase_add_test(tc, test_validate_names_the_argument_and_the_expected_type);
+        tcase_add_test(tc, test_validate_reads_strict_json);
+        tcase_add_test(tc, test_validate_stops_at_the_first_fault);
+        tcase_add_test(tc, test_validate_limits_size_and_depth);
+        tcase_add_test(tc, test_files_declare_body_limits);
         tcase_add_test(tc, test_declaration_from_register_body);
         tcase_add_test(tc, test_typed_declaration_is_checked_and_survives_introspect);
         tcase_add_test(tc, test_load_file_checks_name_and_extension);

@@ -93,16 +93,13 @@ static int stream_in_reserve(struct mbus_stream *s, size_t want) {
         return 0;
 }
 
-int mbus_stream_read(struct mbus_stream *s) {
-        size_t avail, want = MBUS_STREAM_READ_SIZE;
-        ssize_t n;
-        int r;
+/* The buffer size the next read wants (see mbus_stream_read_capacity()), or a bad header's error. */
+static int stream_read_want(const struct mbus_stream *s, size_t *ret) {
+        size_t avail = s->in_end - s->in_start, want = MBUS_STREAM_READ_SIZE;
 
-        assert(s);
-
-        avail = s->in_end - s->in_start;
         if (avail >= MBUS_FRAME_HEADER_SIZE) {
                 size_t frame_size;
+                int r;
 
                 /* A bad header is final: report it instead of reading on; pop() names it. */
                 r = mbus_frame_peek_size(s->in + s->in_start, avail, s->max_frame_size, &frame_size, NULL);
@@ -115,6 +112,29 @@ int mbus_stream_read(struct mbus_stream *s) {
                         want = avail < room ? room : MIN(frame_size, MAX(want, 2 * room));
                 }
         }
+        *ret = want;
+        return 0;
+}
+
+size_t mbus_stream_read_capacity(const struct mbus_stream *s) {
+        size_t want;
+
+        assert(s);
+        if (stream_read_want(s, &want) < 0)
+                return s->in_cap;       /* nothing more will be read */
+        return MAX(want, s->in_cap);
+}
+
+int mbus_stream_read(struct mbus_stream *s) {
+        size_t want;
+        ssize_t n;
+        int r;
+
+        assert(s);
+
+        r = stream_read_want(s, &want);
+        if (r < 0)
+                return r;
 
         if (!s->in || s->in_cap - s->in_start < want || s->in_start > 0) {
                 r = stream_in_reserve(s, want);

@@ -51,6 +51,14 @@ void mbus_stream_done(struct mbus_stream *s);
 int mbus_stream_read(struct mbus_stream *s);
 
 /*
+ * The most input buffer the next mbus_stream_read() may hold, in bytes: MBUS_STREAM_READ_SIZE,
+ * or more while a large frame arrives (its buffer doubles as it fills, up to the frame's size),
+ * or what is allocated now if that is more. For an owner that budgets memory: it may refuse
+ * to read instead. The input buffer holds s->in_cap bytes now.
+ */
+size_t mbus_stream_read_capacity(const struct mbus_stream *s);
+
+/*
  * Takes the next whole frame out of the input buffer. Returns 1 and the frame in *ret, 0 if no
  * whole frame is buffered yet, or the errors of mbus_frame_parse() (with *ret_reason naming the
  * fault) when the buffered bytes are malformed: the stream is then unusable.

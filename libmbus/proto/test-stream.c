@@ -260,6 +260,8 @@ START_TEST(test_buffer_grows_as_a_large_frame_arrives) {
         ck_assert_int_eq(r, -EAGAIN);
         ck_assert_uint_eq(mbus_stream_partial_frame_size(&s), mbus_frame_size(big));
         ck_assert_uint_le(s.in_cap, MBUS_STREAM_READ_SIZE);
+        /* what an owner that budgets memory is told before each read: never less than is taken */
+        ck_assert_uint_ge(mbus_stream_read_capacity(&s), s.in_cap);
 
         /* a quarter of it: the buffer is at most twice what arrived */
         sent = 100;
@@ -268,10 +270,17 @@ START_TEST(test_buffer_grows_as_a_large_frame_arrives) {
 
                 write_all(fds[1], body + sent, n);
                 sent += n;
-                while (mbus_stream_read(&s) > 0)
-                        ;
+                for (;;) {
+                        size_t announced = mbus_stream_read_capacity(&s);
+
+                        if (mbus_stream_read(&s) <= 0)
+                                break;
+                        ck_assert_uint_le(s.in_cap, announced);
+                }
         }
         ck_assert_uint_le(s.in_cap, 2 * (big->head_len + sent));
+        ck_assert_uint_le(mbus_stream_read_capacity(&s), 2 * s.in_cap);
+        ck_assert_uint_le(mbus_stream_read_capacity(&s), mbus_frame_size(big));
         ck_assert_int_eq(mbus_stream_pop(&s, &f, NULL), 0);
 
         /* the rest: the frame comes out whole, and the buffer goes */
