@@ -207,6 +207,19 @@ static int driver_version(struct mbus_broker *b, struct mbus_peer *caller, json_
         return 0;
 }
 
+/*
+ * Who an owner is, as quotas and GetPeer's "user" name it (uid:N, cert:FINGERPRINT or addr:HOST):
+ * the identity of a network owner, which has no uid. The broker is its own uid.
+ */
+static json_object *driver_owner_user_json(struct mbus_broker *b, uint64_t id) {
+        struct mbus_peer *peer = id == MBUS_BROKER_ID ? NULL : mbus_broker_find_peer(b, id);
+        char buf[MBUS_USER_KEY_MAX];
+
+        if (id == MBUS_BROKER_ID)
+                return json_object_new_string(mbus_user_key(b->uid, NULL, NULL, buf));
+        return peer && peer->user ? json_object_new_string(peer->user->key) : NULL;
+}
+
 /* One ListNamespaces entry; owner NULL: a namespace only an interface file declares. */
 static int driver_namespace_entry(struct mbus_broker *b, const char *name, const struct mbus_namespace *owner,
                                   bool file, json_object *list) {
@@ -220,7 +233,8 @@ static int driver_namespace_entry(struct mbus_broker *b, const char *name, const
                 return r;
         /* json_object_object_add() takes NULL as JSON null. */
         if (json_object_object_add(e, "owner", owner ? driver_id_json(owner->owner) : NULL) < 0 ||
-            json_object_object_add(e, "uid", owner ? driver_uid_json(mbus_broker_uid_of(b, owner->owner)) : NULL) < 0)
+            json_object_object_add(e, "uid", owner ? driver_uid_json(mbus_broker_uid_of(b, owner->owner)) : NULL) < 0 ||
+            json_object_object_add(e, "user", owner ? driver_owner_user_json(b, owner->owner) : NULL) < 0)
                 return -ENOMEM;
         r = driver_add(e, "file", json_object_new_boolean(file));
         if (r < 0)
