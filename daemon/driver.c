@@ -31,6 +31,7 @@
 #include "match.h"
 #include "monitor.h"
 #include "namespace.h"
+#include "ns-stats.h"
 #include "peer.h"
 #include "pending.h"
 #include "proto/frame.h"
@@ -242,16 +243,19 @@ static int driver_namespace_entry(struct mbus_broker *b, const char *name, const
         return json_object_array_add(list, TAKE_PTR(e)) < 0 ? -ENOMEM : 0;
 }
 
-static int driver_list_namespaces(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
-                                  json_object **ret, struct driver_error *err) {
-        _cleanup_json_ json_object *o = json_object_new_object(), *list = json_object_new_array();
+/*
+ * Calls fn for every namespace that exists (an owner, an interface file or both), sorted by name;
+ * owner NULL: a namespace only a file declares. Stops at fn's first error and returns it.
+ */
+static int driver_foreach_namespace(struct mbus_broker *b,
+                                    int (*fn)(struct mbus_broker *b, const char *name,
+                                              const struct mbus_namespace *owner, bool file, json_object *out),
+                                    json_object *out) {
         _cleanup_free_ struct mbus_namespace **all = NULL;
         _cleanup_free_ const struct mbus_idl_namespace **files = NULL;
         size_t n, n_files, i = 0, k = 0;
         int r;
 
-        if (!o || !list)
-                return -ENOMEM;
         r = mbus_namespace_registry_list(b->namespaces, &all, &n);
         if (r < 0)
                 return r;
@@ -264,14 +268,27 @@ static int driver_list_namespaces(struct mbus_broker *b, struct mbus_peer *calle
                 int c = i >= n ? 1 : k >= n_files ? -1 : strcmp(all[i]->name, files[k]->name);
 
                 if (c < 0)
-                        r = driver_namespace_entry(b, all[i]->name, all[i], /* file= */ false, list), i++;
+                        r = fn(b, all[i]->name, all[i], /* file= */ false, out), i++;
                 else if (c > 0)
-                        r = driver_namespace_entry(b, files[k]->name, NULL, /* file= */ true, list), k++;
+                        r = fn(b, files[k]->name, NULL, /* file= */ true, out), k++;
                 else
-                        r = driver_namespace_entry(b, all[i]->name, all[i], /* file= */ true, list), i++, k++;
+                        r = fn(b, all[i]->name, all[i], /* file= */ true, out), i++, k++;
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+static int driver_list_namespaces(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                                  json_object **ret, struct driver_error *err) {
+        _cleanup_json_ json_object *o = json_object_new_object(), *list = json_object_new_array();
+        int r;
+
+        if (!o || !list)
+                return -ENOMEM;
+        r = driver_foreach_namespace(b, driver_namespace_entry, list);
+        if (r < 0)
+                return r;
         r = driver_add(o, "namespaces", TAKE_PTR(list));
         if (r < 0)
                 return r;
@@ -322,13 +339,28 @@ static int driver_get_peer(struct mbus_broker *b, struct mbus_peer *caller, json
         return driver_peer_json(b, peer, ret);
 }
 
+/* GetStats' "namespaces": {NAME: {"calls", "errors", "events"}} for one that exists. */
+static int driver_namespace_stats(struct mbus_broker *b, const char *name, const struct mbus_namespace *owner,
+                                  bool file, json_object *out) {
+        const struct mbus_ns_counters *c = mbus_ns_stats_peek(b->ns_stats, name);
+        _cleanup_json_ json_object *e = json_object_new_object();
+        int r = 0;
+
+        if (!e)
+                return -ENOMEM;
+        r = r ?: driver_add(e, "calls", json_object_new_int64(c ? (int64_t) c->calls : 0));
+        r = r ?: driver_add(e, "errors", json_object_new_int64(c ? (int64_t) c->errors : 0));
+        r = r ?: driver_add(e, "events", json_object_new_int64(c ? (int64_t) c->events : 0));
+        return r ?: driver_add(out, name, TAKE_PTR(e));
+}
+
 static int driver_get_stats(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
                             json_object **ret, struct driver_error *err) {
-        _cleanup_json_ json_object *o = json_object_new_object();
+        _cleanup_json_ json_object *o = json_object_new_object(), *namespaces = json_object_new_object();
         const struct mbus_stats *s = &b->stats;
         int r = 0;
 
-        if (!o)
+        if (!o || !namespaces)
                 return -ENOMEM;
 #define STAT(key, value) r = r ?: driver_add(o, key, json_object_new_int64((int64_t) (value)))
         STAT("peers", b->n_peers);
@@ -345,6 +377,8 @@ static int driver_get_stats(struct mbus_broker *b, struct mbus_peer *caller, jso
         STAT("peers_refused", s->peers_refused);
         STAT("quota_refusals", s->quota_refusals);
 #undef STAT
+        r = r ?: driver_foreach_namespace(b, driver_namespace_stats, namespaces);
+        r = r ?: driver_add(o, "per_namespace", TAKE_PTR(namespaces));
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(o);

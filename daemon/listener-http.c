@@ -8,6 +8,7 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,36 @@ static bool http_metrics_is_counter(const char *key) {
         return false;
 }
 
+/*
+ * GetStats' per_namespace as three counter families with a namespace label, one sample per
+ * namespace that exists (so the label's values are bounded by the bus, not by callers).
+ * Namespace names are letters, digits, '.', '_' and '-': nothing to escape in a label value.
+ */
+static void http_metrics_per_namespace(FILE *f, json_object *per_namespace) {
+        static const struct {
+                const char *key, *help;
+        } families[] = {
+                { "calls", "CALLs addressed to the namespace" },
+                { "errors", "CALLs to the namespace answered with an ERROR" },
+                { "events", "EVENTs emitted in the namespace" },
+        };
+
+        if (!json_object_is_type(per_namespace, json_type_object))
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
+                fprintf(f, "# TYPE mbus_namespace_%s counter\n", families[i].key);
+                fprintf(f, "# HELP mbus_namespace_%s %s\n", families[i].key, families[i].help);
+                json_object_object_foreach(per_namespace, ns, counters) {
+                        json_object *v;
+
+                        if (!mbus_namespace_is_valid(ns) || !json_object_object_get_ex(counters, families[i].key, &v))
+                                continue;
+                        fprintf(f, "mbus_namespace_%s_total{namespace=\"%s\"} %" PRId64 "\n", families[i].key, ns,
+                                json_object_get_int64(v));
+                }
+        }
+}
+
 int mbus_http_metrics_format(const char *stats_json, char **ret) {
         _cleanup_json_ json_object *o = NULL;
         char *text = NULL;
@@ -239,6 +270,10 @@ int mbus_http_metrics_format(const char *stats_json, char **ret) {
         json_object_object_foreach(o, key, value) {
                 bool counter = http_metrics_is_counter(key);
 
+                if (strcmp(key, "per_namespace") == 0) {
+                        http_metrics_per_namespace(f, value);
+                        continue;
+                }
                 if (!json_object_is_type(value, json_type_int) && !json_object_is_type(value, json_type_double))
                         continue;
                 fprintf(f, "# TYPE mbus_%s %s\n", key, counter ? "counter" : "gauge");

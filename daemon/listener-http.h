@@ -53,6 +53,7 @@ int mbus_http_status_of_error(const char *name);
 
 /*
  * The OpenMetrics text exposition of GetStats' result (JSON text): gauges and counters named
- * mbus_*, ending in "# EOF". A new string in *ret; 0, -EBADMSG (not a JSON object) or -ENOMEM.
+ * mbus_*, and its per_namespace counters as mbus_namespace_{calls,errors,events}_total with a
+ * namespace label, ending in "# EOF". A new string in *ret; 0, -EBADMSG (not a JSON object) or -ENOMEM.
  */
 int mbus_http_metrics_format(const char *stats_json, char **ret);

@@ -100,50 +100,7 @@ START_TEST(test_http_calls_answer_results_and_errors_with_their_status) {
 }
 END_TEST
 
-START_TEST(test_metrics_are_openmetrics_text_of_getstats) {
-        struct test_config c;
-        struct test_broker b;
-        char ws[64], *buf = malloc(BUF_SIZE), path[600], cmd[1400];
-        const char *args[] = { "--config-dir", NULL, "--scope", "system", "--listen", ws, NULL };
-        unsigned port = test_free_tcp_port();
-        const char *text;
-        FILE *f;
 
-        ck_assert_ptr_nonnull(buf);
-        ck_assert_int_eq(test_config_new(&c, /* with_shipped= */ true), 0);
-        args[1] = c.dir;
-        (void) snprintf(ws, sizeof(ws), "ws://127.0.0.1:%u", port);
-        ck_assert_int_eq(test_broker_start_full(&b, args, c.log, true), 0);
-
-        /* A call first, so a counter is above 0. */
-        ck_assert_int_eq(http_client_request(port, "POST", "/v1/call/org.mbus.Broker/Ping", "{}", buf, BUF_SIZE), 200);
-        ck_assert_int_eq(http_client_request(port, "GET", "/metrics", NULL, buf, BUF_SIZE), 200);
-        ck_assert_ptr_nonnull(strcasestr(buf, "content-type: application/openmetrics-text; version=1.0.0"));
-        text = http_client_body(buf);
-        ck_assert_ptr_nonnull(strstr(text, "# TYPE mbus_peers gauge\nmbus_peers "));
-        ck_assert_ptr_nonnull(strstr(text, "# TYPE mbus_calls_routed counter\nmbus_calls_routed_total "));
-        ck_assert(strlen(text) >= 6 && strcmp(text + strlen(text) - 6, "# EOF\n") == 0);
-
-        /* A real OpenMetrics parser agrees, where Debian's python3-prometheus-client is installed. */
-        if (system("python3 -c 'import prometheus_client.openmetrics.parser' 2>/dev/null") == 0) {
-                (void) test_config_path(&c, "metrics.txt", path, sizeof(path));
-                f = fopen(path, "we");
-                ck_assert_ptr_nonnull(f);
-                ck_assert_int_ge(fputs(text, f), 0);
-                ck_assert_int_eq(fclose(f), 0);
-                (void) snprintf(cmd, sizeof(cmd),
-                                "python3 -c 'import sys; from prometheus_client.openmetrics.parser import "
-                                "text_string_to_metric_families as p; m = {f.name: f for f in p(open(sys.argv[1]).read())}; "
-                                "assert m[\"mbus_calls_routed\"].type == \"counter\", m; "
-                                "assert m[\"mbus_calls_routed\"].samples[0].value >= 1; "
-                                "assert m[\"mbus_peers\"].type == \"gauge\"' %s", path);
-                ck_assert_int_eq(system(cmd), 0);
-        }
-        ck_assert_broker_stops_cleanly(&b);
-        test_config_remove(&c);
-        free(buf);
-}
-END_TEST
 
 /* GETs path and asserts the status and a JSON answer; returns the body. */
 static const char *get(unsigned port, const char *path, int status, char *buf) {
@@ -335,6 +292,86 @@ START_TEST(test_events_stream_as_server_sent_events_under_policy) {
 }
 END_TEST
 
+/* What a real OpenMetrics parser reads in the exposition: families, types, per-namespace samples. */
+static const char metrics_check[] =
+        "import sys\n"
+        "from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\n"
+        "m = {f.name: f for f in parse(open(sys.argv[1]).read())}\n"
+        "assert m['mbus_calls_routed'].type == 'counter' and m['mbus_calls_routed'].samples[0].value >= 1, m\n"
+        "assert m['mbus_peers'].type == 'gauge'\n"
+        "def per_ns(family):\n"
+        "    assert m[family].type == 'counter', m[family]\n"
+        "    return {s.labels['namespace']: s.value for s in m[family].samples}\n"
+        "calls, errors, events = (per_ns('mbus_namespace_' + k) for k in ('calls', 'errors', 'events'))\n"
+        "# One sample per namespace that exists, whatever names callers tried.\n"
+        "assert set(calls) == set(errors) == set(events) == {'org.mbus.Broker', sys.argv[2], sys.argv[3]}, calls\n"
+        "assert calls[sys.argv[2]] == 3 and errors[sys.argv[2]] == 1 and events[sys.argv[2]] == 0, (calls, errors)\n"
+        "assert events[sys.argv[3]] == 4 and calls[sys.argv[3]] == 0, events\n";
+
+START_TEST(test_metrics_are_openmetrics_text_of_getstats_with_namespace_counters) {
+        struct test_config c;
+        struct test_broker b;
+        struct test_service svc;
+        char *buf = malloc(BUF_SIZE), path[600], script[600], cmd[1600];
+        unsigned port = test_free_tcp_port();
+        struct ticker_args ta = { .n = 3, .size = 4 };
+        const char *text = NULL, *python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+        pid_t ticker;
+        FILE *f;
+
+        ck_assert_ptr_nonnull(buf);
+        ck_assert_int_eq(test_config_new(&c, /* with_shipped= */ true), 0);
+        test_config_write(&c, "policy.d/" NS ".xml", policy);
+        ticker_broker_start(&c, &b, port, NULL);
+        ck_assert_int_eq(test_service_start(&svc, b.address, NS), 0);
+
+        /* On NS: two calls answered, one denied; a namespace that does not exist gets no counters. */
+        (void) post(port, "/v1/call/" NS "/Echo", "{}", 200, NULL, buf);
+        (void) post(port, "/v1/call/" NS "/Echo", "{}", 200, NULL, buf);
+        (void) post(port, "/v1/call/" NS "/Fail", "{}", 403, "org.mbus.Error.AccessDenied", buf);
+        (void) post(port, "/v1/call/org.example.Nobody/X", "{}", 404, "org.mbus.Error.NoSuchNamespace", buf);
+        /* The ticker emits 3 Ticks and Last, with nobody subscribed: emitted all the same. */
+        ta.address = b.address;
+        ticker = test_fork(ticker_main, &ta);
+        for (int i = 0; i < 200; i++) {
+                ck_assert_int_eq(http_client_request(port, "GET", "/metrics", NULL, buf, BUF_SIZE), 200);
+                text = http_client_body(buf);
+                if (strstr(text, "mbus_namespace_events_total{namespace=\"" TICKER_NS "\"} 4\n"))
+                        break;
+                usleep(50 * 1000);
+        }
+        ck_assert_ptr_nonnull(strcasestr(buf, "content-type: application/openmetrics-text; version=1.0.0"));
+        ck_assert_ptr_nonnull(strstr(text, "# TYPE mbus_peers gauge\nmbus_peers "));
+        ck_assert_ptr_nonnull(strstr(text, "# TYPE mbus_calls_routed counter\nmbus_calls_routed_total "));
+        ck_assert_ptr_nonnull(strstr(text, "# TYPE mbus_namespace_calls counter\n"));
+        ck_assert_msg(strstr(text, "mbus_namespace_calls_total{namespace=\"" NS "\"} 3\n"), "%s", text);
+        ck_assert_msg(strstr(text, "mbus_namespace_errors_total{namespace=\"" NS "\"} 1\n"), "%s", text);
+        ck_assert_msg(strstr(text, "mbus_namespace_events_total{namespace=\"" TICKER_NS "\"} 4\n"), "%s", text);
+        ck_assert_ptr_null(strstr(text, "org.example.Nobody"));
+        ck_assert(strlen(text) >= 6 && strcmp(text + strlen(text) - 6, "# EOF\n") == 0);
+
+        /*
+         * A real OpenMetrics parser agrees, where Debian's python3-prometheus-client is installed
+         * (Debian's python3 by its path: a python3 earlier on PATH may not see Debian's modules).
+         */
+        (void) snprintf(cmd, sizeof(cmd), "%s -c 'import prometheus_client.openmetrics.parser' 2>/dev/null", python);
+        if (system(cmd) == 0) {
+                (void) test_config_path(&c, "metrics.txt", path, sizeof(path));
+                f = fopen(path, "we");
+                ck_assert_ptr_nonnull(f);
+                ck_assert_int_ge(fputs(text, f), 0);
+                ck_assert_int_eq(fclose(f), 0);
+                test_config_write(&c, "check-metrics.py", metrics_check);
+                (void) snprintf(cmd, sizeof(cmd), "%s %s %s " NS " " TICKER_NS, python,
+                                test_config_path(&c, "check-metrics.py", script, sizeof(script)), path);
+                ck_assert_int_eq(system(cmd), 0);
+        }
+        ck_assert_int_eq(test_service_quit(&svc, b.address, NS), 0);
+        ticker_broker_stop(&c, &b, ticker);
+        free(buf);
+}
+END_TEST
+
 /*
  * A reader that does not keep up: its queue (--max-queue-bytes) fills, the broker drops events
  * for it and counts them, other peers go on, and once it reads again it is told how many it
@@ -391,7 +428,7 @@ static Suite *http_suite(void) {
 
         tcase_set_timeout(tc, TEST_TIMEOUT_SEC);
         tcase_add_test(tc, test_http_calls_answer_results_and_errors_with_their_status);
-        tcase_add_test(tc, test_metrics_are_openmetrics_text_of_getstats);
+        tcase_add_test(tc, test_metrics_are_openmetrics_text_of_getstats_with_namespace_counters);
         tcase_add_test(tc, test_namespaces_and_introspection_over_http);
         tcase_add_test(tc, test_events_stream_as_server_sent_events_under_policy);
         tcase_add_test(tc, test_a_slow_event_reader_loses_events_counted_and_is_told);
