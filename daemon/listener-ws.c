@@ -67,12 +67,27 @@
 #define WS_PROTOCOL "mbus"
 #define WS_TIMER_USEC USEC_PER_SEC
 
+/*
+ * A wss vhost: its TLS context holds the certificate, key, CA and CRL read when it was made. A
+ * reload makes a new one for new connections; the old one lives on, retired, until its last
+ * connection is gone, so existing peers keep their sessions.
+ */
+struct ws_tls_vhost {
+        struct lws_vhost *vhost;
+        unsigned n_conns;
+        bool retired;
+        struct ws_tls_vhost *next;              /* mbus_ws's list, the current one first */
+        char name[32];                          /* libwebsockets keeps the pointer */
+};
+
 struct mbus_ws {
         struct mbus_broker *broker;             /* borrowed */
         char *http_root;                        /* owned: the mount points at it for the context's lifetime */
         struct lws_http_mount mount, mounts[5];           /* mounts: the paths of ws_http_request() */
         struct lws_context *context;
-        struct lws_vhost *vhost, *vhost_tls;    /* vhost_tls: NULL without TLS files */
+        struct lws_vhost *vhost;
+        struct ws_tls_vhost *tls_vhosts;        /* owned; the first is current; NULL without TLS files */
+        unsigned n_tls_vhosts_made;
         sd_event_source *timer;
 };
 
@@ -81,6 +96,7 @@ struct ws_conn {
         struct lws *wsi;                        /* NULL once libwebsockets destroyed it */
         int fd;                                 /* owned by libwebsockets */
         bool tls;
+        struct ws_tls_vhost *tls_vhost;         /* counted in its n_conns; NULL for ws:// */
         sd_event_source *io_source;
         uint32_t io_events;
         struct mbus_creds creds;                /* until the peer takes them */
@@ -103,8 +119,24 @@ struct ws_conn {
         const char *http_error, *http_message;
 };
 
+/* Destroys retired wss vhosts without connections; not from a callback of theirs. */
+static void ws_tls_reap(struct mbus_ws *ws) {
+        for (struct ws_tls_vhost **p = &ws->tls_vhosts; *p;) {
+                struct ws_tls_vhost *v = *p;
+
+                if (!v->retired || v->n_conns > 0) {
+                        p = &v->next;
+                        continue;
+                }
+                *p = v->next;
+                lws_vhost_destroy(v->vhost);
+                free(v);
+        }
+}
+
 static void ws_service(struct mbus_ws *ws) {
         (void) lws_service(ws->context, -1);
+        ws_tls_reap(ws);
 }
 
 static void ws_conn_update_events(struct ws_conn *c) {
@@ -163,6 +195,8 @@ static struct ws_conn *ws_conn_free(struct ws_conn *c) {
                 c->peer = NULL;
         }
         c->link = mbus_message_link_unref(c->link);
+        if (c->tls_vhost)
+                c->tls_vhost->n_conns--;        /* a retired one goes in ws_tls_reap() */
         mbus_http_call_free(c->http);
         mbus_sse_free(c->sse);
         free(c->http_body);
@@ -757,7 +791,8 @@ static const struct lws_protocols ws_protocols[] = {
 };
 
 void mbus_ws_adopt(struct mbus_ws *ws, int fd, struct mbus_creds *creds, bool tls) {
-        struct lws_vhost *vh = tls ? ws->vhost_tls : ws->vhost;
+        struct ws_tls_vhost *tv = tls ? ws->tls_vhosts : NULL;
+        struct lws_vhost *vh = tls ? (tv ? tv->vhost : NULL) : ws->vhost;
         struct ws_conn *c;
         struct lws *wsi;
         int r;
@@ -771,6 +806,9 @@ void mbus_ws_adopt(struct mbus_ws *ws, int fd, struct mbus_creds *creds, bool tl
         c->ws = ws;
         c->fd = fd;
         c->tls = tls;
+        c->tls_vhost = tv;
+        if (tv)
+                tv->n_conns++;
         mbus_creds_move(&c->creds, creds);
 
         r = sd_event_add_io(ws->broker->event, &c->io_source, fd, EPOLLIN, ws_on_io, c);
@@ -799,6 +837,73 @@ static void ws_log_emit(int level, const char *line) {
                         (int) strcspn(line, "\n"), line);
 }
 
+/* The settings every vhost of ours shares: adopted sockets only, our protocol and mounts. */
+static void ws_vhost_info(struct mbus_ws *ws, struct lws_context_creation_info *info) {
+        *info = (struct lws_context_creation_info) {
+                /* A server vhost without a listening socket of its own: we adopt each connection.
+                 * With CONTEXT_PORT_NO_LISTEN libwebsockets would take the vhost for a client one
+                 * and never start TLS on it, so wss:// would speak plain HTTP. */
+                .port = CONTEXT_PORT_NO_LISTEN_SERVER,
+                .protocols = ws_protocols,
+                .options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT,
+                .user = ws,
+                .gid = (gid_t) -1,
+                .uid = (uid_t) -1,
+                .mounts = &ws->mounts[0],
+                .vhost_name = "ws",
+                .alpn = "http/1.1",     /* WebSocket over HTTP/2 would be one socket for many peers */
+        };
+}
+
+/*
+ * Makes a wss vhost from the broker's current --tls-* files and puts it first: new wss
+ * connections get it. Returns 0 or -ENOMEM (libwebsockets does not say more; the files were
+ * checked by whoever set them).
+ */
+static int ws_tls_vhost_add(struct mbus_ws *ws) {
+        const struct mbus_options *o = ws->broker->options;
+        struct lws_context_creation_info info;
+        struct ws_tls_vhost *v;
+
+        v = calloc(1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        ws->n_tls_vhosts_made++;
+        (void) snprintf(v->name, sizeof(v->name), ws->n_tls_vhosts_made == 1 ? "wss" : "wss-%u",
+                        ws->n_tls_vhosts_made);
+        ws_vhost_info(ws, &info);
+        info.vhost_name = v->name;
+        info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+        info.ssl_cert_filepath = o->tls_cert;
+        info.ssl_private_key_filepath = o->tls_key ?: o->tls_cert;
+        info.ssl_ca_filepath = o->tls_ca;
+        v->vhost = lws_create_vhost(ws->context, &info);
+        if (!v->vhost) {
+                free(v);
+                return -ENOMEM;
+        }
+        v->next = ws->tls_vhosts;
+        ws->tls_vhosts = v;
+        return 0;
+}
+
+int mbus_ws_reload_tls(struct mbus_ws *ws) {
+        const struct mbus_options *o = ws->broker->options;
+        struct ws_tls_vhost *old = ws->tls_vhosts;
+        int r;
+
+        if (!o->tls_cert || !o->tls_ca)
+                return 0;
+        r = ws_tls_vhost_add(ws);
+        if (r < 0)
+                return mbus_log(LOG_ERR, r, NULL, "wss: cannot make a TLS context with the reloaded certificates, "
+                                "new connections keep the previous ones");
+        if (old)
+                old->retired = true;
+        ws_tls_reap(ws);
+        return 0;
+}
+
 int mbus_ws_new(struct mbus_ws **ret, struct mbus_broker *b) {
         struct lws_context_creation_info info = {};
         const struct mbus_options *o = b->options;
@@ -823,10 +928,6 @@ int mbus_ws_new(struct mbus_ws **ret, struct mbus_broker *b) {
                 return -ENOMEM;
         }
 
-        /* A server vhost without a listening socket of its own: we adopt each connection. With
-         * CONTEXT_PORT_NO_LISTEN libwebsockets would take the vhost for a client one and never
-         * start TLS on it, so wss:// would speak plain HTTP. */
-        info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
         ws->http_root = strdup(o->http_root ?: MBUS_WWW_DIR);
         if (!ws->http_root) {
                 mbus_ws_free(ws);
@@ -852,19 +953,9 @@ int mbus_ws_new(struct mbus_ws **ret, struct mbus_broker *b) {
                         .origin_protocol = LWSMPRO_CALLBACK,
                 };
         }
-        info.mounts = &ws->mounts[0];
-        info.vhost_name = "ws";
-        info.alpn = "http/1.1";         /* WebSocket over HTTP/2 would be one socket for many peers */
+        ws_vhost_info(ws, &info);
         ws->vhost = lws_create_vhost(ws->context, &info);
-        if (o->tls_cert && o->tls_ca) {
-                info.vhost_name = "wss";
-                info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
-                info.ssl_cert_filepath = o->tls_cert;
-                info.ssl_private_key_filepath = o->tls_key ?: o->tls_cert;
-                info.ssl_ca_filepath = o->tls_ca;
-                ws->vhost_tls = lws_create_vhost(ws->context, &info);
-        }
-        if (!ws->vhost || (o->tls_cert && o->tls_ca && !ws->vhost_tls)) {
+        if (!ws->vhost || (o->tls_cert && o->tls_ca && ws_tls_vhost_add(ws) < 0)) {
                 mbus_ws_free(ws);
                 return -ENOMEM;
         }
@@ -887,6 +978,12 @@ struct mbus_ws *mbus_ws_free(struct mbus_ws *ws) {
         sd_event_source_disable_unref(ws->timer);
         if (ws->context)
                 lws_context_destroy(ws->context);      /* destroys every wsi: WSI_DESTROY frees its conn */
+        while (ws->tls_vhosts) {
+                struct ws_tls_vhost *v = ws->tls_vhosts;
+
+                ws->tls_vhosts = v->next;
+                free(v);
+        }
         free(ws->http_root);
         free(ws);
         return NULL;
