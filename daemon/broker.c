@@ -41,6 +41,7 @@
 #include "match.h"
 #include "monitor.h"
 #include "namespace.h"
+#include "ns-stats.h"
 #include "peer.h"
 #include "pending.h"
 #include "proto/address.h"
@@ -209,6 +210,9 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         r = mbus_pending_table_new(&b->pending);
         if (r < 0)
                 return r;
+        r = mbus_ns_stats_new(&b->ns_stats);
+        if (r < 0)
+                return r;
         r = mbus_activation_table_new(&b->activation, b);
         if (r < 0)
                 return r;
@@ -269,7 +273,7 @@ static void broker_release_peer(struct mbus_broker *b, struct mbus_peer *peer) {
         while ((ns = mbus_namespace_pop_owned(b->namespaces, &peer->namespaces)))
                 mbus_namespace_free(ns);
         (void) mbus_pending_drop_caller(b->pending, &peer->calls_out);
-        while (mbus_pending_pop_callee(b->pending, &peer->calls_in, NULL, NULL) > 0)
+        while (mbus_pending_pop_callee(b->pending, &peer->calls_in, NULL, NULL, NULL) > 0)
                 ;
 }
 
@@ -301,6 +305,7 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
         sd_event_source_disable_unref(b->keepalive_timer);
         sd_event_source_disable_unref(b->resume_source);
         mbus_pending_table_free(b->pending);
+        mbus_ns_stats_free(b->ns_stats);
         mbus_user_registry_free(b->users);
         mbus_monitor_free_all(b);
         mbus_match_index_free(b->matches);
@@ -722,6 +727,7 @@ static void broker_log_drop(struct mbus_broker *b, struct mbus_peer *peer, int r
 }
 
 static void broker_drop_peer(struct mbus_broker *b, struct mbus_peer *peer) {
+        struct mbus_frame *context = NULL;
         struct mbus_namespace *ns;
         uint64_t caller_id, serial;
         bool was_running = peer->state == MBUS_PEER_RUNNING;
@@ -737,10 +743,12 @@ static void broker_drop_peer(struct mbus_broker *b, struct mbus_peer *peer) {
         broker_remove_subscriptions(b, peer);
         mbus_monitor_remove(b, peer->id);
         (void) mbus_pending_drop_caller(b->pending, &peer->calls_out);
-        while (mbus_pending_pop_callee(b->pending, &peer->calls_in, &caller_id, &serial) > 0) {
+        while (mbus_pending_pop_callee(b->pending, &peer->calls_in, &caller_id, &serial, &context) > 0) {
                 struct mbus_peer *caller = mbus_broker_find_peer(b, caller_id);
                 char id[MBUS_PEER_ID_MAX];
 
+                mbus_router_count_error(b, context);
+                context = mbus_frame_unref(context);
                 if (caller)
                         (void) mbus_reply_error(b, caller, serial, -ENOLINK,
                                                 "The owner %s disconnected before replying",

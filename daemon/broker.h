@@ -19,6 +19,7 @@ struct mbus_policy;
 struct mbus_frame;
 struct mbus_hashmap;
 struct mbus_listener;
+struct mbus_ns_stats;
 struct mbus_tls_context;
 struct mbus_match_index;
 struct mbus_message_link;
@@ -99,6 +100,7 @@ struct mbus_broker {
         struct mbus_ratelimit disconnect_log_ratelimit; /* "Dropped peer ..." (not hang-ups) */
 
         struct mbus_stats stats;
+        struct mbus_ns_stats *ns_stats;         /* owned: per-namespace counters (ns-stats.h) */
         struct mbus_ratelimit drop_log_ratelimit;
         uint64_t events_dropped_logged;
         char status_line[512];

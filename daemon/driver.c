@@ -31,6 +31,7 @@
 #include "match.h"
 #include "monitor.h"
 #include "namespace.h"
+#include "ns-stats.h"
 #include "peer.h"
 #include "pending.h"
 #include "proto/frame.h"
@@ -314,6 +315,19 @@ static int driver_page_finish(struct driver_page *pg, const char *key, json_obje
         return 0;
 }
 
+/*
+ * Who an owner is, as quotas and GetPeer's "user" name it (uid:N, cert:FINGERPRINT or addr:HOST):
+ * the identity of a network owner, which has no uid. The broker is its own uid.
+ */
+static json_object *driver_owner_user_json(struct mbus_broker *b, uint64_t id) {
+        struct mbus_peer *peer = id == MBUS_BROKER_ID ? NULL : mbus_broker_find_peer(b, id);
+        char buf[MBUS_USER_KEY_MAX];
+
+        if (id == MBUS_BROKER_ID)
+                return json_object_new_string(mbus_user_key(b->uid, NULL, NULL, buf));
+        return peer && peer->user ? json_object_new_string(peer->user->key) : NULL;
+}
+
 /* One ListNamespaces entry; owner NULL: a namespace only an interface file declares. */
 static json_object *driver_namespace_entry(struct mbus_broker *b, const char *name, const struct mbus_namespace *owner,
                                            bool file) {
@@ -325,25 +339,28 @@ static json_object *driver_namespace_entry(struct mbus_broker *b, const char *na
                 return NULL;
         /* json_object_object_add() takes NULL as JSON null. */
         if (json_object_object_add(e, "owner", owner ? driver_id_json(owner->owner) : NULL) < 0 ||
-            json_object_object_add(e, "uid", owner ? driver_uid_json(mbus_broker_uid_of(b, owner->owner)) : NULL) < 0)
+            json_object_object_add(e, "uid", owner ? driver_uid_json(mbus_broker_uid_of(b, owner->owner)) : NULL) < 0 ||
+            json_object_object_add(e, "user", owner ? driver_owner_user_json(b, owner->owner) : NULL) < 0)
                 return NULL;
         if (driver_add(e, "file", json_object_new_boolean(file)) < 0)
                 return NULL;
         return TAKE_PTR(e);
 }
 
-static int driver_list_namespaces(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
-                                  json_object **ret, struct driver_error *err) {
-        _cleanup_(driver_page_done) struct driver_page pg = {};
+typedef int (*driver_namespace_fn)(struct mbus_broker *b, const char *name, const struct mbus_namespace *owner,
+                                   bool file, void *userdata);
+
+/*
+ * Calls fn for every namespace that exists (an owner, an interface file or both), sorted by name,
+ * from the first name after `after` (NULL: from the first); owner NULL: a namespace only a file
+ * declares. fn returns > 0 to go on, 0 to stop, or a negative errno, which is returned.
+ */
+static int driver_foreach_namespace(struct mbus_broker *b, const char *after, driver_namespace_fn fn, void *userdata) {
         _cleanup_free_ struct mbus_namespace **all = NULL;
         _cleanup_free_ const struct mbus_idl_namespace **files = NULL;
-        const char *after, *last = NULL;
         size_t n, n_files, i = 0, k = 0;
         int r;
 
-        r = driver_page_init(&pg, b, args, "ListNamespaces", &after, err);
-        if (r < 0)
-                return r;
         r = mbus_namespace_registry_list(b->namespaces, &all, &n);
         if (r < 0)
                 return r;
@@ -360,18 +377,48 @@ static int driver_list_namespaces(struct mbus_broker *b, struct mbus_peer *calle
                 int c = i >= n ? 1 : k >= n_files ? -1 : strcmp(all[i]->name, files[k]->name);
                 const char *name = c <= 0 ? all[i]->name : files[k]->name;
 
-                r = driver_page_add(b, &pg, driver_namespace_entry(b, name, c <= 0 ? all[i] : NULL, c >= 0), err);
-                if (r < 0)
+                r = fn(b, name, c <= 0 ? all[i] : NULL, c >= 0, userdata);
+                if (r <= 0)
                         return r;
-                if (r == 0)
-                        break;
-                last = name;
                 if (c <= 0)
                         i++;
                 if (c >= 0)
                         k++;
         }
-        return driver_page_finish(&pg, "namespaces", pg.more ? json_object_new_string(last) : NULL, ret);
+        return 0;
+}
+
+struct driver_namespace_page {
+        struct driver_page *pg;
+        struct driver_error *err;
+        const char *last;               /* the last name given: the cursor of the next page */
+};
+
+static int driver_namespace_page_add(struct mbus_broker *b, const char *name, const struct mbus_namespace *owner,
+                                     bool file, void *userdata) {
+        struct driver_namespace_page *p = userdata;
+        int r;
+
+        r = driver_page_add(b, p->pg, driver_namespace_entry(b, name, owner, file), p->err);
+        if (r > 0)
+                p->last = name;
+        return r;
+}
+
+static int driver_list_namespaces(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
+                                  json_object **ret, struct driver_error *err) {
+        _cleanup_(driver_page_done) struct driver_page pg = {};
+        struct driver_namespace_page p = { .pg = &pg, .err = err };
+        const char *after;
+        int r;
+
+        r = driver_page_init(&pg, b, args, "ListNamespaces", &after, err);
+        if (r < 0)
+                return r;
+        r = driver_foreach_namespace(b, after, driver_namespace_page_add, &p);
+        if (r < 0)
+                return r;
+        return driver_page_finish(&pg, "namespaces", pg.more ? json_object_new_string(p.last) : NULL, ret);
 }
 
 /* The first running peer after the one with id after (peers are in connect order: by id). */
@@ -447,13 +494,30 @@ static int driver_get_peer(struct mbus_broker *b, struct mbus_peer *caller, json
         return driver_peer_json(b, peer, ret);
 }
 
+/* GetStats' "per_namespace": {NAME: {"calls", "errors", "events"}} for one that exists. */
+static int driver_namespace_stats(struct mbus_broker *b, const char *name, const struct mbus_namespace *owner,
+                                  bool file, void *userdata) {
+        const struct mbus_ns_counters *c = mbus_ns_stats_peek(b->ns_stats, name);
+        _cleanup_json_ json_object *e = json_object_new_object();
+        int r = 0;
+
+        if (!e)
+                return -ENOMEM;
+        b->dispatch_work += DRIVER_ENTRY_WORK;
+        r = r ?: driver_add(e, "calls", json_object_new_int64(c ? (int64_t) c->calls : 0));
+        r = r ?: driver_add(e, "errors", json_object_new_int64(c ? (int64_t) c->errors : 0));
+        r = r ?: driver_add(e, "events", json_object_new_int64(c ? (int64_t) c->events : 0));
+        r = r ?: driver_add(userdata, name, TAKE_PTR(e));
+        return r < 0 ? r : 1;
+}
+
 static int driver_get_stats(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
                             json_object **ret, struct driver_error *err) {
-        _cleanup_json_ json_object *o = json_object_new_object();
+        _cleanup_json_ json_object *o = json_object_new_object(), *namespaces = json_object_new_object();
         const struct mbus_stats *s = &b->stats;
         int r = 0;
 
-        if (!o)
+        if (!o || !namespaces)
                 return -ENOMEM;
 #define STAT(key, value) r = r ?: driver_add(o, key, json_object_new_int64((int64_t) (value)))
         STAT("peers", b->n_peers);
@@ -470,6 +534,8 @@ static int driver_get_stats(struct mbus_broker *b, struct mbus_peer *caller, jso
         STAT("peers_refused", s->peers_refused);
         STAT("quota_refusals", s->quota_refusals);
 #undef STAT
+        r = r ?: driver_foreach_namespace(b, /* after= */ NULL, driver_namespace_stats, namespaces);
+        r = r ?: driver_add(o, "per_namespace", TAKE_PTR(namespaces));
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(o);

@@ -8,6 +8,7 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,16 +75,20 @@ static void http_call_answer(struct mbus_http_call *call, int status, const char
                 call->done(call->userdata);
 }
 
-static void http_call_answer_error(struct mbus_http_call *call, const char *name, const char *message) {
+char *mbus_http_error_body(const char *name, const char *message) {
         _cleanup_json_ json_object *o = json_object_new_object();
-        const char *text;
 
         if (!o || json_object_object_add(o, "error", json_object_new_string(name)) < 0 ||
             json_object_object_add(o, "message", json_object_new_string(message ?: "")) < 0)
-                text = "{\"error\":\"org.mbus.Error.Failed\",\"message\":\"out of memory\"}";
-        else
-                text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-        http_call_answer(call, mbus_http_status_of_error(name), text, name);
+                return NULL;
+        return strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+}
+
+static void http_call_answer_error(struct mbus_http_call *call, const char *name, const char *message) {
+        _cleanup_free_ char *text = mbus_http_error_body(name, message);
+
+        http_call_answer(call, mbus_http_status_of_error(name),
+                         text ?: "{\"error\":\"org.mbus.Error.Failed\",\"message\":\"out of memory\"}", name);
 }
 
 /* One frame the broker wrote to our peer. */
@@ -121,9 +126,8 @@ static void http_call_on_output(void *userdata) {
         }
 }
 
-/* Pushes one frame into the link as the peer's next message. */
-static int http_call_push(struct mbus_http_call *call, enum mbus_frame_type type, const struct mbus_frame_fields *fields,
-                          const char *body, size_t len) {
+int mbus_http_link_push_frame(struct mbus_message_link *link, enum mbus_frame_type type,
+                              const struct mbus_frame_fields *fields, const char *body, size_t len) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
         _cleanup_free_ uint8_t *bytes = NULL;
         int r;
@@ -138,7 +142,7 @@ static int http_call_push(struct mbus_http_call *call, enum mbus_frame_type type
         if (f->body_len > 0)
                 memcpy(bytes + f->head_len, f->body, f->body_len);
         /* The stream applies the peer's limits when it reads; the link only needs whole frames. */
-        return mbus_message_link_push(call->link, bytes, mbus_frame_size(f), /* text= */ false, SIZE_MAX, NULL);
+        return mbus_message_link_push(link, bytes, mbus_frame_size(f), /* text= */ false, SIZE_MAX, NULL);
 }
 
 int mbus_http_call_new(struct mbus_http_call **ret, struct mbus_broker *b, struct mbus_creds *creds,
@@ -163,13 +167,14 @@ int mbus_http_call_new(struct mbus_http_call **ret, struct mbus_broker *b, struc
         call->link->on_output = http_call_on_output;
         call->link->userdata = call;
 
-        r = http_call_push(call, MBUS_FRAME_HELLO, &(struct mbus_frame_fields) { .serial = HTTP_HELLO_SERIAL },
-                           hello, strlen(hello));
+        r = mbus_http_link_push_frame(call->link, MBUS_FRAME_HELLO,
+                                      &(struct mbus_frame_fields) { .serial = HTTP_HELLO_SERIAL }, hello, strlen(hello));
         if (r >= 0)
-                r = http_call_push(call, MBUS_FRAME_CALL,
-                                   &(struct mbus_frame_fields) { .serial = HTTP_CALL_SERIAL, .namespace = ns,
-                                                                 .member = member, .timeout_usec = timeout_usec },
-                                   body, len);
+                r = mbus_http_link_push_frame(call->link, MBUS_FRAME_CALL,
+                                              &(struct mbus_frame_fields) {
+                                                      .serial = HTTP_CALL_SERIAL, .namespace = ns, .member = member,
+                                                      .timeout_usec = timeout_usec },
+                                              body, len);
         if (r >= 0)
                 r = mbus_broker_accept_message(b, call->link, creds, &peer);
         if (r < 0) {
@@ -221,6 +226,36 @@ static bool http_metrics_is_counter(const char *key) {
         return false;
 }
 
+/*
+ * GetStats' per_namespace as three counter families with a namespace label, one sample per
+ * namespace that exists (so the label's values are bounded by the bus, not by callers).
+ * Namespace names are letters, digits, '.', '_' and '-': nothing to escape in a label value.
+ */
+static void http_metrics_per_namespace(FILE *f, json_object *per_namespace) {
+        static const struct {
+                const char *key, *help;
+        } families[] = {
+                { "calls", "CALLs addressed to the namespace" },
+                { "errors", "CALLs to the namespace answered with an ERROR" },
+                { "events", "EVENTs emitted in the namespace" },
+        };
+
+        if (!json_object_is_type(per_namespace, json_type_object))
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(families); i++) {
+                fprintf(f, "# TYPE mbus_namespace_%s counter\n", families[i].key);
+                fprintf(f, "# HELP mbus_namespace_%s %s\n", families[i].key, families[i].help);
+                json_object_object_foreach(per_namespace, ns, counters) {
+                        json_object *v;
+
+                        if (!mbus_namespace_is_valid(ns) || !json_object_object_get_ex(counters, families[i].key, &v))
+                                continue;
+                        fprintf(f, "mbus_namespace_%s_total{namespace=\"%s\"} %" PRId64 "\n", families[i].key, ns,
+                                json_object_get_int64(v));
+                }
+        }
+}
+
 int mbus_http_metrics_format(const char *stats_json, char **ret) {
         _cleanup_json_ json_object *o = NULL;
         char *text = NULL;
@@ -235,6 +270,10 @@ int mbus_http_metrics_format(const char *stats_json, char **ret) {
         json_object_object_foreach(o, key, value) {
                 bool counter = http_metrics_is_counter(key);
 
+                if (strcmp(key, "per_namespace") == 0) {
+                        http_metrics_per_namespace(f, value);
+                        continue;
+                }
                 if (!json_object_is_type(value, json_type_int) && !json_object_is_type(value, json_type_double))
                         continue;
                 fprintf(f, "# TYPE mbus_%s %s\n", key, counter ? "counter" : "gauge");

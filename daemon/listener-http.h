@@ -12,9 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/frame.h"
+
 struct mbus_broker;
 struct mbus_creds;
 struct mbus_http_call;
+struct mbus_message_link;
 
 /*
  * Starts the call of ns.member with the JSON body (len bytes; 0: none) and timeout_usec (0: the
@@ -35,11 +38,22 @@ struct mbus_http_call *mbus_http_call_free(struct mbus_http_call *call);
  */
 int mbus_http_call_result(const struct mbus_http_call *call, const char **ret_body, const char **ret_error);
 
+/*
+ * Pushes one frame (built from type, fields and body) into link as the next message its peer
+ * reads: how the broker's HTTP front ends speak for their short-lived peers. 0 or -ENOMEM.
+ */
+int mbus_http_link_push_frame(struct mbus_message_link *link, enum mbus_frame_type type,
+                              const struct mbus_frame_fields *fields, const char *body, size_t len);
+
+/* {"error": name, "message": message} as JSON text, a new string; NULL without memory. */
+char *mbus_http_error_body(const char *name, const char *message);
+
 /* The HTTP status that answers an mbus error name: 404, 403, 400, 504, 503 or 500. */
 int mbus_http_status_of_error(const char *name);
 
 /*
  * The OpenMetrics text exposition of GetStats' result (JSON text): gauges and counters named
- * mbus_*, ending in "# EOF". A new string in *ret; 0, -EBADMSG (not a JSON object) or -ENOMEM.
+ * mbus_*, and its per_namespace counters as mbus_namespace_{calls,errors,events}_total with a
+ * namespace label, ending in "# EOF". A new string in *ret; 0, -EBADMSG (not a JSON object) or -ENOMEM.
  */
 int mbus_http_metrics_format(const char *stats_json, char **ret);

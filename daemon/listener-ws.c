@@ -46,11 +46,13 @@
 #include "config.h"
 #include "creds.h"
 #include "listener-http.h"
+#include "listener-sse.h"
 #include "listener-ws.h"
 #include "log-ids.h"
 #include "peer.h"
 #include "proto/address.h"
 #include "proto/message.h"
+#include "proto/names.h"
 #include "proto/tls.h"
 #include "reply.h"
 #include "util/fd-util.h"
@@ -59,15 +61,33 @@
 #define WS_PATH "/v1/ws"
 #define HTTP_CALL_PATH "/v1/call"
 #define HTTP_METRICS_PATH "/metrics"
+#define HTTP_NAMESPACES_PATH "/v1/namespaces"
+#define HTTP_INTROSPECT_PATH "/v1/introspect"
+#define HTTP_EVENTS_PATH "/v1/events"
 #define WS_PROTOCOL "mbus"
 #define WS_TIMER_USEC USEC_PER_SEC
+
+/*
+ * A wss vhost: its TLS context holds the certificate, key, CA and CRL read when it was made. A
+ * reload makes a new one for new connections; the old one lives on, retired, until its last
+ * connection is gone, so existing peers keep their sessions.
+ */
+struct ws_tls_vhost {
+        struct lws_vhost *vhost;
+        unsigned n_conns;
+        bool retired;
+        struct ws_tls_vhost *next;              /* mbus_ws's list, the current one first */
+        char name[32];                          /* libwebsockets keeps the pointer */
+};
 
 struct mbus_ws {
         struct mbus_broker *broker;             /* borrowed */
         char *http_root;                        /* owned: the mount points at it for the context's lifetime */
-        struct lws_http_mount mount, mount_call, mount_metrics;
+        struct lws_http_mount mount, mounts[5];           /* mounts: the paths of ws_http_request() */
         struct lws_context *context;
-        struct lws_vhost *vhost, *vhost_tls;    /* vhost_tls: NULL without TLS files */
+        struct lws_vhost *vhost;
+        struct ws_tls_vhost *tls_vhosts;        /* owned; the first is current; NULL without TLS files */
+        unsigned n_tls_vhosts_made;
         sd_event_source *timer;
 };
 
@@ -76,6 +96,7 @@ struct ws_conn {
         struct lws *wsi;                        /* NULL once libwebsockets destroyed it */
         int fd;                                 /* owned by libwebsockets */
         bool tls;
+        struct ws_tls_vhost *tls_vhost;         /* counted in its n_conns; NULL for ws:// */
         sd_event_source *io_source;
         uint32_t io_events;
         struct mbus_creds creds;                /* until the peer takes them */
@@ -92,12 +113,30 @@ struct ws_conn {
         bool http_metrics;
         uint64_t http_timeout_usec;             /* ?timeout=MS; 0: the broker's default */
         struct mbus_http_call *http;
+        struct mbus_sse *sse;                   /* GET /v1/events: the reader, for the connection's life */
+        bool sse_streaming;                     /* its headers went out */
         int http_status;                        /* a refusal before any call: its status */
         const char *http_error, *http_message;
 };
 
+/* Destroys retired wss vhosts without connections; not from a callback of theirs. */
+static void ws_tls_reap(struct mbus_ws *ws) {
+        for (struct ws_tls_vhost **p = &ws->tls_vhosts; *p;) {
+                struct ws_tls_vhost *v = *p;
+
+                if (!v->retired || v->n_conns > 0) {
+                        p = &v->next;
+                        continue;
+                }
+                *p = v->next;
+                lws_vhost_destroy(v->vhost);
+                free(v);
+        }
+}
+
 static void ws_service(struct mbus_ws *ws) {
         (void) lws_service(ws->context, -1);
+        ws_tls_reap(ws);
 }
 
 static void ws_conn_update_events(struct ws_conn *c) {
@@ -105,7 +144,8 @@ static void ws_conn_update_events(struct ws_conn *c) {
 
         if (!c->io_source || !c->wsi)
                 return;
-        if ((c->link && mbus_message_link_has_output(c->link)) || lws_partial_buffered(c->wsi) || c->closing)
+        if ((c->link && mbus_message_link_has_output(c->link)) || (c->sse && mbus_sse_has_output(c->sse)) ||
+            lws_partial_buffered(c->wsi) || c->closing)
                 events |= EPOLLOUT;
         if (events != c->io_events && sd_event_source_set_io_events(c->io_source, events) >= 0)
                 c->io_events = events;
@@ -155,7 +195,10 @@ static struct ws_conn *ws_conn_free(struct ws_conn *c) {
                 c->peer = NULL;
         }
         c->link = mbus_message_link_unref(c->link);
+        if (c->tls_vhost)
+                c->tls_vhost->n_conns--;        /* a retired one goes in ws_tls_reap() */
         mbus_http_call_free(c->http);
+        mbus_sse_free(c->sse);
         free(c->http_body);
         sd_event_source_disable_unref(c->io_source);
         mbus_creds_done(&c->creds);
@@ -386,6 +429,17 @@ static void ws_http_refuse(struct ws_conn *c, struct lws *wsi, int status, const
         lws_callback_on_writable(wsi);
 }
 
+/* A peer for the request could not be started (r < 0): the refusal that says why. */
+static void ws_http_refuse_start(struct ws_conn *c, struct lws *wsi, int r, const char *invalid) {
+        if (r == -EINVAL)
+                ws_http_refuse(c, wsi, 400, "org.mbus.Error.InvalidArgs", invalid);
+        else if (r == -ENOBUFS)
+                ws_http_refuse(c, wsi, 503, "org.mbus.Error.LimitsExceeded", "too many peers");
+        else
+                ws_http_refuse(c, wsi, 500, "org.mbus.Error.Failed", strerror(-r));
+}
+
+/* The call's answer is in, or the event reader has output: ask for writability. */
 static void ws_http_on_done(void *userdata) {
         struct ws_conn *c = userdata;
 
@@ -408,29 +462,101 @@ static void ws_http_start(struct ws_conn *c, struct lws *wsi) {
                 r = mbus_http_call_new(&c->http, c->ws->broker, &creds, c->http_ns, c->http_member, c->http_body,
                                        c->http_body_len, c->http_timeout_usec, ws_http_on_done, c);
         mbus_creds_done(&creds);
-        if (r == -EINVAL)
-                ws_http_refuse(c, wsi, 400, "org.mbus.Error.InvalidArgs", "not a valid namespace and procedure");
-        else if (r == -ENOBUFS)
-                ws_http_refuse(c, wsi, 503, "org.mbus.Error.LimitsExceeded", "too many peers");
-        else if (r < 0)
-                ws_http_refuse(c, wsi, 500, "org.mbus.Error.Failed", strerror(-r));
+        if (r < 0)
+                ws_http_refuse_start(c, wsi, r, "not a valid namespace and procedure");
 }
 
-/* A request reached a call mount: POST /v1/call/NS/PROCEDURE or GET /metrics. */
+/* GET /v1/events?pattern=P (default *): the connection becomes an event reader. */
+static void ws_sse_start(struct ws_conn *c, struct lws *wsi) {
+        struct mbus_creds creds = MBUS_CREDS_NULL;
+        char arg[MBUS_NAME_MAX * 2 + 16];
+        const char *pattern;
+        int r;
+
+        /* The decoded argument ("pattern=P", a pointer past the name); one that fills arg is too long. */
+        pattern = lws_get_urlarg_by_name(wsi, "pattern=", arg, sizeof(arg));
+        if (pattern && strlen(arg) + 1 >= sizeof(arg)) {
+                ws_http_refuse(c, wsi, 400, "org.mbus.Error.InvalidArgs", "not a valid subscription pattern");
+                return;
+        }
+        if (!pattern)
+                pattern = "*";
+        r = ws_http_creds(c, wsi, &creds);
+        if (r >= 0)
+                r = mbus_sse_new(&c->sse, c->ws->broker, &creds, pattern, ws_http_on_done, c);
+        mbus_creds_done(&creds);
+        if (r < 0)
+                ws_http_refuse_start(c, wsi, r, "not a valid subscription pattern");
+        else
+                lws_callback_on_writable(wsi);
+}
+
+/* Sets the call of the broker's own procedure member with body as the request's. Returns 0 or -ENOMEM. */
+static int ws_http_broker_call(struct ws_conn *c, const char *member, json_object *args) {
+        (void) snprintf(c->http_ns, sizeof(c->http_ns), "org.mbus.Broker");
+        (void) snprintf(c->http_member, sizeof(c->http_member), "%s", member);
+        free(c->http_body);
+        c->http_body = NULL;
+        c->http_body_len = 0;
+        if (!args)
+                return 0;
+        c->http_body = strdup(json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN));
+        if (!c->http_body)
+                return -ENOMEM;
+        c->http_body_len = strlen(c->http_body);
+        return 0;
+}
+
+/*
+ * The GET requests that are a call of the broker's own (GET /metrics, /v1/namespaces,
+ * /v1/introspect/NAMESPACE) or an event reader (/v1/events). Returns 1 if uri is one (it is
+ * under way or refused), 0 if not, -ENOMEM.
+ */
+static int ws_http_get(struct ws_conn *c, struct lws *wsi, const char *uri) {
+        const char *ns = NULL;
+
+        if (strcmp(uri, HTTP_EVENTS_PATH) == 0) {
+                ws_sse_start(c, wsi);
+                return 1;
+        }
+        if (strcmp(uri, HTTP_METRICS_PATH) == 0) {
+                c->http_metrics = true;
+                if (ws_http_broker_call(c, "GetStats", NULL) < 0)
+                        return -ENOMEM;
+        } else if (strcmp(uri, HTTP_NAMESPACES_PATH) == 0) {
+                if (ws_http_broker_call(c, "ListNamespaces", NULL) < 0)
+                        return -ENOMEM;
+        } else if (strncmp(uri, HTTP_INTROSPECT_PATH "/", strlen(HTTP_INTROSPECT_PATH "/")) == 0) {
+                _cleanup_json_ json_object *args = json_object_new_object();
+
+                ns = uri + strlen(HTTP_INTROSPECT_PATH "/");
+                if (!mbus_namespace_is_valid(ns)) {
+                        ws_http_refuse(c, wsi, 400, "org.mbus.Error.InvalidArgs", "not a valid namespace");
+                        return 1;
+                }
+                if (!args || json_object_object_add(args, "namespace", json_object_new_string(ns)) < 0 ||
+                    ws_http_broker_call(c, "Introspect", args) < 0)
+                        return -ENOMEM;
+        } else
+                return 0;
+        ws_http_start(c, wsi);
+        return 1;
+}
+
+/* A request reached a mount of ours: POST /v1/call/NS/PROCEDURE, or one of ws_http_get()'s. */
 static int ws_http_request(struct ws_conn *c, struct lws *wsi) {
         char uri[600] = "";
         const char *rest, *slash;
         bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+        int r;
 
         if (lws_hdr_copy(wsi, uri, sizeof(uri), post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI) < 0)
                 return lws_return_http_status(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, NULL) ? -1 :
                        lws_http_transaction_completed(wsi);
-        if (strcmp(uri, HTTP_METRICS_PATH) == 0 && !post) {
-                c->http_metrics = true;
-                (void) snprintf(c->http_ns, sizeof(c->http_ns), "org.mbus.Broker");
-                (void) snprintf(c->http_member, sizeof(c->http_member), "GetStats");
-                ws_http_start(c, wsi);
-                return 0;
+        if (!post) {
+                r = ws_http_get(c, wsi, uri);
+                if (r != 0)
+                        return r < 0 ? r : 0;
         }
         rest = strncmp(uri, HTTP_CALL_PATH "/", strlen(HTTP_CALL_PATH "/")) == 0 ? uri + strlen(HTTP_CALL_PATH "/") :
                                                                                    NULL;
@@ -481,6 +607,66 @@ static int ws_http_body(struct ws_conn *c, struct lws *wsi, const void *in, size
         return 0;
 }
 
+/* Writes the status line and headers of a response of len bytes (LWS_ILLEGAL_HTTP_CONTENT_LEN:
+ * until the connection closes) into buf (LWS_PRE + head bytes). Returns 0 or -1 to close. */
+static int ws_http_write_headers(struct lws *wsi, int status, const char *type, lws_filepos_t len, uint8_t *buf,
+                                 size_t head) {
+        uint8_t *p = buf + LWS_PRE, *end = p + head - 1;
+
+        if (lws_add_http_common_headers(wsi, (unsigned) status, type, len, &p, end) ||
+            (len == LWS_ILLEGAL_HTTP_CONTENT_LEN &&
+             lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *) "no-cache", 8,
+                                          &p, end)) ||
+            lws_finalize_write_http_header(wsi, buf + LWS_PRE, &p, end))
+                return -1;
+        return 0;
+}
+
+/*
+ * An event reader's response: the refusal once SUBSCRIBE is refused, else the headers and
+ * then one record per writability. Returns -1 to close (the response's end).
+ */
+static int ws_sse_write(struct ws_conn *c, struct lws *wsi) {
+        _cleanup_free_ uint8_t *chunk = NULL, *head = NULL;
+        const char *error = NULL;
+        size_t len = 0;
+        int r, status;
+
+        r = mbus_sse_next(c->sse, LWS_PRE, &chunk, &len);
+        if (r < 0 && r != -ECONNRESET)
+                return -1;
+        status = mbus_sse_status(c->sse, &error);
+        if (!c->sse_streaming && status == 0)
+                return 0;
+        if (!c->sse_streaming && status != 200) {
+                /* Refused: the error as for a call, and this connection is done. */
+                len = strlen(error);
+                head = malloc(LWS_PRE + 1024 + len);
+                if (!head || ws_http_write_headers(wsi, status, "application/json", len, head, 1024) < 0)
+                        return -1;
+                memcpy(head + LWS_PRE, error, len);
+                (void) lws_write(wsi, head + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+                return -1;
+        }
+        if (!c->sse_streaming) {
+                head = malloc(LWS_PRE + 1024);
+                if (!head || ws_http_write_headers(wsi, 200, "text/event-stream", LWS_ILLEGAL_HTTP_CONTENT_LEN, head,
+                                                   1024) < 0)
+                        return -1;
+                c->sse_streaming = true;
+                /* A stream may wait long for its next event: no libwebsockets timeout ends it
+                 * (the keep-alive's pings of its peer are the liveness check). */
+                lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        }
+        if (r == -ECONNRESET)
+                return -1;
+        if (r > 0 && lws_write(wsi, chunk + LWS_PRE, len, LWS_WRITE_HTTP) < (int) len)
+                return -1;
+        if (r > 0)
+                lws_callback_on_writable(wsi);  /* more may wait; the next call finds out */
+        return 0;
+}
+
 /* Writes the answer, if there is one yet. Returns -1 to close. */
 static int ws_http_respond(struct ws_conn *c, struct lws *wsi) {
         _cleanup_free_ char *metrics = NULL, *refusal = NULL;
@@ -488,7 +674,6 @@ static int ws_http_respond(struct ws_conn *c, struct lws *wsi) {
         const char *body = NULL, *error = NULL, *type = "application/json";
         int status = c->http_status;
         size_t len, head = 1024;
-        uint8_t *p, *end;
 
         if (!status && c->http)
                 status = mbus_http_call_result(c->http, &body, &error);
@@ -514,10 +699,7 @@ static int ws_http_respond(struct ws_conn *c, struct lws *wsi) {
         buf = malloc(LWS_PRE + head + len);
         if (!buf)
                 return -1;
-        p = buf + LWS_PRE;
-        end = p + head - 1;
-        if (lws_add_http_common_headers(wsi, (unsigned) status, type, len, &p, end) ||
-            lws_finalize_write_http_header(wsi, buf + LWS_PRE, &p, end))
+        if (ws_http_write_headers(wsi, status, type, len, buf, head) < 0)
                 return -1;
         memcpy(buf + LWS_PRE, body, len);
         if (lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) < (int) len)
@@ -583,7 +765,9 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
                         ws_http_start(c, wsi);
                 break;
         case LWS_CALLBACK_HTTP_WRITEABLE:
-                if (c)
+                if (c && c->sse && !c->http_status)
+                        r = ws_sse_write(c, wsi);
+                else if (c)
                         r = ws_http_respond(c, wsi);
                 break;
         case LWS_CALLBACK_WSI_DESTROY:
@@ -607,7 +791,8 @@ static const struct lws_protocols ws_protocols[] = {
 };
 
 void mbus_ws_adopt(struct mbus_ws *ws, int fd, struct mbus_creds *creds, bool tls) {
-        struct lws_vhost *vh = tls ? ws->vhost_tls : ws->vhost;
+        struct ws_tls_vhost *tv = tls ? ws->tls_vhosts : NULL;
+        struct lws_vhost *vh = tls ? (tv ? tv->vhost : NULL) : ws->vhost;
         struct ws_conn *c;
         struct lws *wsi;
         int r;
@@ -621,6 +806,9 @@ void mbus_ws_adopt(struct mbus_ws *ws, int fd, struct mbus_creds *creds, bool tl
         c->ws = ws;
         c->fd = fd;
         c->tls = tls;
+        c->tls_vhost = tv;
+        if (tv)
+                tv->n_conns++;
         mbus_creds_move(&c->creds, creds);
 
         r = sd_event_add_io(ws->broker->event, &c->io_source, fd, EPOLLIN, ws_on_io, c);
@@ -649,6 +837,73 @@ static void ws_log_emit(int level, const char *line) {
                         (int) strcspn(line, "\n"), line);
 }
 
+/* The settings every vhost of ours shares: adopted sockets only, our protocol and mounts. */
+static void ws_vhost_info(struct mbus_ws *ws, struct lws_context_creation_info *info) {
+        *info = (struct lws_context_creation_info) {
+                /* A server vhost without a listening socket of its own: we adopt each connection.
+                 * With CONTEXT_PORT_NO_LISTEN libwebsockets would take the vhost for a client one
+                 * and never start TLS on it, so wss:// would speak plain HTTP. */
+                .port = CONTEXT_PORT_NO_LISTEN_SERVER,
+                .protocols = ws_protocols,
+                .options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT,
+                .user = ws,
+                .gid = (gid_t) -1,
+                .uid = (uid_t) -1,
+                .mounts = &ws->mounts[0],
+                .vhost_name = "ws",
+                .alpn = "http/1.1",     /* WebSocket over HTTP/2 would be one socket for many peers */
+        };
+}
+
+/*
+ * Makes a wss vhost from the broker's current --tls-* files and puts it first: new wss
+ * connections get it. Returns 0 or -ENOMEM (libwebsockets does not say more; the files were
+ * checked by whoever set them).
+ */
+static int ws_tls_vhost_add(struct mbus_ws *ws) {
+        const struct mbus_options *o = ws->broker->options;
+        struct lws_context_creation_info info;
+        struct ws_tls_vhost *v;
+
+        v = calloc(1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        ws->n_tls_vhosts_made++;
+        (void) snprintf(v->name, sizeof(v->name), ws->n_tls_vhosts_made == 1 ? "wss" : "wss-%u",
+                        ws->n_tls_vhosts_made);
+        ws_vhost_info(ws, &info);
+        info.vhost_name = v->name;
+        info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+        info.ssl_cert_filepath = o->tls_cert;
+        info.ssl_private_key_filepath = o->tls_key ?: o->tls_cert;
+        info.ssl_ca_filepath = o->tls_ca;
+        v->vhost = lws_create_vhost(ws->context, &info);
+        if (!v->vhost) {
+                free(v);
+                return -ENOMEM;
+        }
+        v->next = ws->tls_vhosts;
+        ws->tls_vhosts = v;
+        return 0;
+}
+
+int mbus_ws_reload_tls(struct mbus_ws *ws) {
+        const struct mbus_options *o = ws->broker->options;
+        struct ws_tls_vhost *old = ws->tls_vhosts;
+        int r;
+
+        if (!o->tls_cert || !o->tls_ca)
+                return 0;
+        r = ws_tls_vhost_add(ws);
+        if (r < 0)
+                return mbus_log(LOG_ERR, r, NULL, "wss: cannot make a TLS context with the reloaded certificates, "
+                                "new connections keep the previous ones");
+        if (old)
+                old->retired = true;
+        ws_tls_reap(ws);
+        return 0;
+}
+
 int mbus_ws_new(struct mbus_ws **ret, struct mbus_broker *b) {
         struct lws_context_creation_info info = {};
         const struct mbus_options *o = b->options;
@@ -673,10 +928,6 @@ int mbus_ws_new(struct mbus_ws **ret, struct mbus_broker *b) {
                 return -ENOMEM;
         }
 
-        /* A server vhost without a listening socket of its own: we adopt each connection. With
-         * CONTEXT_PORT_NO_LISTEN libwebsockets would take the vhost for a client one and never
-         * start TLS on it, so wss:// would speak plain HTTP. */
-        info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
         ws->http_root = strdup(o->http_root ?: MBUS_WWW_DIR);
         if (!ws->http_root) {
                 mbus_ws_free(ws);
@@ -689,33 +940,22 @@ int mbus_ws_new(struct mbus_ws **ret, struct mbus_broker *b) {
                 .def = "index.html",
                 .origin_protocol = LWSMPRO_FILE,
         };
-        ws->mount_call = (struct lws_http_mount) {
-                .mount_next = &ws->mount,
-                .mountpoint = HTTP_CALL_PATH,
-                .mountpoint_len = strlen(HTTP_CALL_PATH),
-                .origin = WS_PROTOCOL,
-                .origin_protocol = LWSMPRO_CALLBACK,
-        };
-        ws->mount_metrics = (struct lws_http_mount) {
-                .mount_next = &ws->mount_call,
-                .mountpoint = HTTP_METRICS_PATH,
-                .mountpoint_len = strlen(HTTP_METRICS_PATH),
-                .origin = WS_PROTOCOL,
-                .origin_protocol = LWSMPRO_CALLBACK,
-        };
-        info.mounts = &ws->mount_metrics;
-        info.vhost_name = "ws";
-        info.alpn = "http/1.1";         /* WebSocket over HTTP/2 would be one socket for many peers */
-        ws->vhost = lws_create_vhost(ws->context, &info);
-        if (o->tls_cert && o->tls_ca) {
-                info.vhost_name = "wss";
-                info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
-                info.ssl_cert_filepath = o->tls_cert;
-                info.ssl_private_key_filepath = o->tls_key ?: o->tls_cert;
-                info.ssl_ca_filepath = o->tls_ca;
-                ws->vhost_tls = lws_create_vhost(ws->context, &info);
+        for (size_t i = 0; i < ELEMENTSOF(ws->mounts); i++) {
+                static const char *const paths[ELEMENTSOF(ws->mounts)] = {
+                        HTTP_CALL_PATH, HTTP_METRICS_PATH, HTTP_NAMESPACES_PATH, HTTP_INTROSPECT_PATH, HTTP_EVENTS_PATH,
+                };
+
+                ws->mounts[i] = (struct lws_http_mount) {
+                        .mount_next = i + 1 < ELEMENTSOF(ws->mounts) ? &ws->mounts[i + 1] : &ws->mount,
+                        .mountpoint = paths[i],
+                        .mountpoint_len = (unsigned char) strlen(paths[i]),
+                        .origin = WS_PROTOCOL,
+                        .origin_protocol = LWSMPRO_CALLBACK,
+                };
         }
-        if (!ws->vhost || (o->tls_cert && o->tls_ca && !ws->vhost_tls)) {
+        ws_vhost_info(ws, &info);
+        ws->vhost = lws_create_vhost(ws->context, &info);
+        if (!ws->vhost || (o->tls_cert && o->tls_ca && ws_tls_vhost_add(ws) < 0)) {
                 mbus_ws_free(ws);
                 return -ENOMEM;
         }
@@ -738,6 +978,12 @@ struct mbus_ws *mbus_ws_free(struct mbus_ws *ws) {
         sd_event_source_disable_unref(ws->timer);
         if (ws->context)
                 lws_context_destroy(ws->context);      /* destroys every wsi: WSI_DESTROY frees its conn */
+        while (ws->tls_vhosts) {
+                struct ws_tls_vhost *v = ws->tls_vhosts;
+
+                ws->tls_vhosts = v->next;
+                free(v);
+        }
         free(ws->http_root);
         free(ws);
         return NULL;

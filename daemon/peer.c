@@ -388,6 +388,7 @@ int mbus_peer_queue(struct mbus_peer *peer, struct mbus_frame *frame, enum mbus_
                 switch (class) {
                 case MBUS_QUEUE_EVENT:
                         b->stats.events_dropped++;
+                        peer->n_events_dropped++;
                         peer_log_event_dropped(peer, frame);
                         return -ENOBUFS;
                 case MBUS_QUEUE_CALL:

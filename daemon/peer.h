@@ -73,6 +73,8 @@ struct mbus_peer {
         struct mbus_user *user;         /* a reference: whose quotas this peer uses (quota.c) */
         size_t queue_charged;           /* bytes of its queue charged to user */
         size_t input_charged;           /* bytes of its input buffer charged to user, as queued bytes */
+        uint64_t n_events_dropped;      /* events not queued to it for a full queue (an SSE reader
+                                           is told how many, listener-sse.c) */
         bool hello_charged;             /* holds one of user's HELLO slots */
 
         struct mbus_creds creds;

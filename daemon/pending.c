@@ -262,7 +262,8 @@ int mbus_pending_complete(struct mbus_pending_table *t, uint64_t caller, uint64_
 }
 
 int mbus_pending_pop_expired(struct mbus_pending_table *t, usec_t now, uint64_t *ret_caller,
-                             uint64_t *ret_serial) {
+                             uint64_t *ret_serial,
+                             struct mbus_frame **ret_context) {
         struct mbus_pending *p;
 
         assert(t);
@@ -274,12 +275,15 @@ int mbus_pending_pop_expired(struct mbus_pending_table *t, usec_t now, uint64_t 
                 *ret_caller = p->key.caller;
         if (ret_serial)
                 *ret_serial = p->key.serial;
+        if (ret_context)
+                *ret_context = TAKE_PTR(p->context);
         pending_free(t, p);
         return 1;
 }
 
 int mbus_pending_pop_callee(struct mbus_pending_table *t, struct mbus_pending_list *callee_list,
-                            uint64_t *ret_caller, uint64_t *ret_serial) {
+                            uint64_t *ret_caller, uint64_t *ret_serial,
+                            struct mbus_frame **ret_context) {
         struct mbus_pending *p;
 
         assert(t && callee_list);
@@ -291,6 +295,8 @@ int mbus_pending_pop_callee(struct mbus_pending_table *t, struct mbus_pending_li
                 *ret_caller = p->key.caller;
         if (ret_serial)
                 *ret_serial = p->key.serial;
+        if (ret_context)
+                *ret_context = TAKE_PTR(p->context);
         pending_free(t, p);
         return 1;
 }

@@ -50,25 +50,26 @@ int mbus_pending_add(struct mbus_pending_table *t, uint64_t caller, uint64_t ser
 int mbus_pending_complete(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee);
 
 /*
- * Removes one entry whose deadline is <= now, earliest first. Returns 1 and its caller and
- * serial, or 0 if none is due.
+ * Removes one entry whose deadline is <= now, earliest first. Returns 1 and its caller, serial
+ * and context (mbus_pending_set_context(): the reference moves to *ret_context, NULL if none),
+ * or 0 if none is due. Each ret_* may be NULL.
  */
+struct mbus_frame;
 int mbus_pending_pop_expired(struct mbus_pending_table *t, usec_t now, uint64_t *ret_caller,
-                             uint64_t *ret_serial);
+                             uint64_t *ret_serial, struct mbus_frame **ret_context);
 
-/* Removes one entry of a callee's list. Returns 1 and the caller and serial, or 0 if empty. */
+/* Removes one entry of a callee's list. Returns 1 and as mbus_pending_pop_expired(), or 0 if empty. */
 int mbus_pending_pop_callee(struct mbus_pending_table *t, struct mbus_pending_list *callee_list,
-                            uint64_t *ret_caller, uint64_t *ret_serial);
+                            uint64_t *ret_caller, uint64_t *ret_serial, struct mbus_frame **ret_context);
 
 /* Removes every entry of a caller's list, silently. Returns how many there were. */
 size_t mbus_pending_drop_caller(struct mbus_pending_table *t, struct mbus_pending_list *caller_list);
 
 /*
  * A frame kept with the pending call (caller, serial), a new reference, released with the
- * entry: the call as monitors saw it, so that its reply can be matched to the call's
- * namespace and member (monitor.c). Returns 0 or -ENOENT if no such call is pending.
+ * entry: the call's headers, so that its answer can be matched to the call's namespace and
+ * member (monitors, per-namespace counters). Returns 0 or -ENOENT if no such call is pending.
  */
-struct mbus_frame;
 int mbus_pending_set_context(struct mbus_pending_table *t, uint64_t caller, uint64_t serial,
                              struct mbus_frame *context);
 /* The frame set for (caller, serial), borrowed; NULL if none or no such call. */

@@ -44,6 +44,7 @@
 #include "conf/introspection.h"
 #include "conf/policy.h"
 #include "driver.h"
+#include "listener-ws.h"
 #include "log-ids.h"
 #include "namespace.h"
 #include "peer.h"
@@ -326,6 +327,9 @@ static int reload_config(struct mbus_broker *b, struct mbus_file_error *err, siz
                 r = reload_apply_settings(b, &settings, TAKE_PTR(tls));
                 if (r < 0)
                         return mbus_log(LOG_ERR, r, NULL, "Out of memory applying broker.conf");
+                /* wss:// has a TLS context of its own, made by libwebsockets: renew it too. */
+                if (b->ws)
+                        (void) mbus_ws_reload_tls(b->ws);
         }
         mbus_policy_free(b->policy);
         b->policy = TAKE_PTR(policy);

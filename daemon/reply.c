@@ -79,6 +79,7 @@ int mbus_reply_error(struct mbus_broker *b, struct mbus_peer *peer, uint64_t rep
         va_start(ap, format);
         (void) vsnprintf(message, sizeof(message), format, ap);
         va_end(ap);
+        b->stats.errors_sent++;         /* the router tells which namespace's call it answered */
 
         return reply_queue_error(peer, reply_serial, mbus_errno_to_error_name(error), message);
 }

@@ -35,6 +35,7 @@
 #include "match.h"
 #include "monitor.h"
 #include "namespace.h"
+#include "ns-stats.h"
 #include "peer.h"
 #include "pending.h"
 #include "proto/frame.h"
@@ -105,6 +106,38 @@ static int router_check_forward_size(struct mbus_broker *b, struct mbus_peer *pe
         return r < 0 ? r : -ENOBUFS;
 }
 
+/* --- per-namespace counters ------------------------------------------------------------------- */
+
+/* Whether ns exists: the bound on the names ns-stats.c keeps counters for. */
+static bool router_ns_exists(const char *ns, void *userdata) {
+        struct mbus_broker *b = userdata;
+
+        return mbus_namespace_get(b->namespaces, ns) || mbus_introspection_get(b->interfaces, ns);
+}
+
+/* ns's counters, or NULL if it does not exist. Looked up at each count: a sweep may free them. */
+static struct mbus_ns_counters *router_ns_counters(struct mbus_broker *b, const char *ns) {
+        if (!ns)
+                return NULL;
+        return mbus_ns_stats_get(b->ns_stats, ns,
+                                 mbus_namespace_registry_size(b->namespaces) + mbus_introspection_size(b->interfaces),
+                                 router_ns_exists, b);
+}
+
+void mbus_router_count_error(struct mbus_broker *b, const struct mbus_frame *context) {
+        struct mbus_ns_counters *c = context ? router_ns_counters(b, context->f.namespace) : NULL;
+
+        if (c)
+                c->errors++;
+}
+
+static void router_count_event(struct mbus_broker *b, const char *ns) {
+        struct mbus_ns_counters *c = router_ns_counters(b, ns);
+
+        if (c)
+                c->events++;
+}
+
 /* --- events ----------------------------------------------------------------------------------- */
 
 struct router_broadcast {
@@ -150,6 +183,7 @@ void mbus_router_broadcast(struct mbus_broker *b, struct mbus_frame *event, uid_
                 .owner_uid = owner_uid,
         };
 
+        router_count_event(b, event->f.namespace);
         (void) mbus_match_lookup(b->matches, event->f.namespace, event->f.member, router_deliver, &bc);
         if (b->monitors) {
                 uint64_t sender = MBUS_BROKER_ID;
@@ -235,6 +269,7 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                 if (!mbus_peer_is_running(dest))
                         return mbus_reply_error(b, peer, frame->f.serial, -ESRCH, "No peer %s",
                                                 frame->f.destination);
+                router_count_event(b, frame->f.namespace);
                 if (mbus_peer_queue(dest, fwd, MBUS_QUEUE_EVENT) >= 0)
                         b->stats.events_delivered++;
                 if (b->monitors)
@@ -249,14 +284,13 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
 /* --- calls ------------------------------------------------------------------------------------ */
 
 /*
- * Monitors see the forwarded call now and its reply later, placed by the call's namespace and
- * member, which the pending entry keeps (headers only) while some monitor exists.
+ * The pending entry keeps the call's headers: its answer is counted against its namespace, and
+ * monitors see it placed by the call's namespace and member. Without memory for them, the
+ * answer still goes; only the count and the monitors' context are lost.
  */
-static void router_monitor_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_peer *callee,
-                                struct mbus_frame *fwd) {
+static void router_set_call_context(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *fwd) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *context = NULL;
 
-        mbus_monitor_copy(b, fwd, NULL, caller->id, callee->id);
         if (mbus_frame_new(&context, MBUS_FRAME_CALL,
                            &(const struct mbus_frame_fields) {
                                    .serial = fwd->f.serial,
@@ -411,15 +445,31 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
 
         b->stats.calls_routed++;
         mbus_broker_arm_call_timer(b, deadline);
+        router_set_call_context(b, caller, fwd);
         if (b->monitors)
-                router_monitor_call(b, caller, callee, fwd);
+                mbus_monitor_copy(b, fwd, NULL, caller->id, callee->id);
         return 0;
+}
+
+/* Routes a call and counts an ERROR the broker answered it with against its namespace. */
+static int router_call_counted(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *frame,
+                               usec_t deadline) {
+        uint64_t errors = b->stats.errors_sent;
+        struct mbus_ns_counters *c;
+        int r;
+
+        r = router_call(b, caller, frame, deadline);
+        c = b->stats.errors_sent != errors ? router_ns_counters(b, frame->f.namespace) : NULL;
+        if (c)
+                c->errors++;
+        return r;
 }
 
 int mbus_router_route_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *frame,
                            uint64_t deadline) {
         assert(b && caller && frame && deadline > 0);
-        return router_call(b, caller, frame, deadline);
+        /* A call activation held: counted when it came. */
+        return router_call_counted(b, caller, frame, deadline);
 }
 
 /*
@@ -469,9 +519,8 @@ static int router_reply(struct mbus_broker *b, struct mbus_peer *peer, struct mb
         if (!frame->f.destination || mbus_peer_id_parse(frame->f.destination, &caller_id) < 0)
                 r = -ENOENT;
         else {
-                if (b->monitors)        /* kept past the entry's removal, for the copy below */
-                        call = mbus_frame_ref(mbus_pending_get_context(b->pending, caller_id,
-                                                                       frame->f.reply_serial));
+                /* Kept past the entry's removal, for the count and the copy below. */
+                call = mbus_frame_ref(mbus_pending_get_context(b->pending, caller_id, frame->f.reply_serial));
                 r = mbus_pending_complete(b->pending, caller_id, frame->f.reply_serial, peer->id);
         }
         if (r < 0) {
@@ -484,6 +533,8 @@ static int router_reply(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                 return 0;
         }
 
+        if (frame->type == MBUS_FRAME_ERROR)
+                mbus_router_count_error(b, call);
         caller = mbus_broker_find_peer(b, caller_id);
         assert(caller);         /* a dropped caller's entries are gone */
         if (frame->type == MBUS_FRAME_ERROR) {
@@ -503,10 +554,14 @@ static int router_reply(struct mbus_broker *b, struct mbus_peer *peer, struct mb
 }
 
 void mbus_router_expire_calls(struct mbus_broker *b, uint64_t now) {
+        struct mbus_frame *context = NULL;
         uint64_t caller_id, serial;
 
-        while (mbus_pending_pop_expired(b->pending, now, &caller_id, &serial) > 0) {
+        while (mbus_pending_pop_expired(b->pending, now, &caller_id, &serial, &context) > 0) {
                 struct mbus_peer *caller = mbus_broker_find_peer(b, caller_id);
+
+                mbus_router_count_error(b, context);
+                context = mbus_frame_unref(context);
 
                 if (caller)
                         (void) mbus_reply_error(b, caller, serial, -ETIMEDOUT, "Call timed out");
@@ -797,8 +852,13 @@ int mbus_router_dispatch(struct mbus_broker *b, struct mbus_peer *peer, struct m
                 return mbus_reply_protocol_error(b, peer, "the caller fields are written by the broker only");
 
         switch (frame->type) {
-        case MBUS_FRAME_CALL:
-                return router_call(b, peer, frame, /* deadline= */ 0);
+        case MBUS_FRAME_CALL: {
+                struct mbus_ns_counters *c = router_ns_counters(b, frame->f.namespace);
+
+                if (c)
+                        c->calls++;
+                return router_call_counted(b, peer, frame, /* deadline= */ 0);
+        }
         case MBUS_FRAME_RETURN:
         case MBUS_FRAME_ERROR:
                 return router_reply(b, peer, frame);

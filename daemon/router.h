@@ -33,3 +33,9 @@ int mbus_router_route_call(struct mbus_broker *b, struct mbus_peer *caller, stru
 
 /* Answers every call whose deadline passed with Timeout. */
 void mbus_router_expire_calls(struct mbus_broker *b, uint64_t now);
+
+/*
+ * Counts an ERROR answer to the call whose headers context holds (the pending entry's context;
+ * NULL: nothing to count) against its namespace (ns-stats.h).
+ */
+void mbus_router_count_error(struct mbus_broker *b, const struct mbus_frame *context);

@@ -18,6 +18,7 @@ struct mbus_stats {
         uint64_t peers_accepted;
         uint64_t peers_refused;         /* over --max-peers or a user's connection quota */
         uint64_t quota_refusals;        /* requests and connections refused by a quota (user.h) */
+        uint64_t errors_sent;           /* ERROR answers the broker built to requests (reply.c) */
 };
 
 /* Formats the STATUS= text (peers, namespaces, pending calls, totals) into buf. */

@@ -23,7 +23,7 @@ START_TEST(test_reply_completes_a_call_once) {
         ck_assert_uint_eq(out.n, 0);
         ck_assert_uint_eq(in.n, 0);
         ck_assert_ptr_null(out.first);
-        ck_assert_int_eq(mbus_pending_pop_expired(t, 5000, NULL, NULL), 0);  /* no timeout after */
+        ck_assert_int_eq(mbus_pending_pop_expired(t, 5000, NULL, NULL, NULL), 0);  /* no timeout after */
         ck_assert_uint_eq(mbus_pending_size(t), 0);
 }
 END_TEST
@@ -56,16 +56,16 @@ START_TEST(test_timeouts_come_in_deadline_order_once_each) {
         /* Reply to the one due at 300 (serial 4) before it times out. */
         ck_assert_int_eq(mbus_pending_complete(t, 1, 4, 2), 0);
 
-        ck_assert_int_eq(mbus_pending_pop_expired(t, 50, &caller, &serial), 0);
+        ck_assert_int_eq(mbus_pending_pop_expired(t, 50, &caller, &serial, NULL), 0);
         for (unsigned n = 0; n < 9; n++) {
-                ck_assert_int_eq(mbus_pending_pop_expired(t, 10000, &caller, &serial), 1);
+                ck_assert_int_eq(mbus_pending_pop_expired(t, 10000, &caller, &serial, NULL), 1);
                 ck_assert_uint_eq(caller, 1);
                 ck_assert_uint_ne(serial, 4);
                 ck_assert_uint_ge(deadlines[serial - 1], last);
                 last = deadlines[serial - 1];
                 ck_assert_int_eq(mbus_pending_complete(t, 1, serial, 2), -ENOENT);  /* late reply */
         }
-        ck_assert_int_eq(mbus_pending_pop_expired(t, 10000, &caller, &serial), 0);
+        ck_assert_int_eq(mbus_pending_pop_expired(t, 10000, &caller, &serial, NULL), 0);
         ck_assert_uint_eq(mbus_pending_next_deadline(t), USEC_INFINITY);
         ck_assert_uint_eq(out.n, 0);
         ck_assert_uint_eq(in.n, 0);
@@ -83,7 +83,7 @@ START_TEST(test_owner_gone_answers_each_of_its_calls_once) {
         ck_assert_int_eq(mbus_pending_add(t, 2, 1, 3, 100, &out_b, &in_c), 0);
         ck_assert_int_eq(mbus_pending_add(t, 1, 2, 4, 100, &out_a, &in_d), 0);
 
-        while (mbus_pending_pop_callee(t, &in_c, &caller, &serial) > 0) {
+        while (mbus_pending_pop_callee(t, &in_c, &caller, &serial, NULL) > 0) {
                 ck_assert_uint_eq(serial, 1);
                 ck_assert(caller == 1 || caller == 2);
                 seen[caller - 1]++;
@@ -95,10 +95,10 @@ START_TEST(test_owner_gone_answers_each_of_its_calls_once) {
 
         /* Nothing of the gone owner times out or completes later. */
         ck_assert_int_eq(mbus_pending_complete(t, 2, 1, 3), -ENOENT);
-        ck_assert_int_eq(mbus_pending_pop_expired(t, 1000, &caller, &serial), 1);
+        ck_assert_int_eq(mbus_pending_pop_expired(t, 1000, &caller, &serial, NULL), 1);
         ck_assert_uint_eq(caller, 1);
         ck_assert_uint_eq(serial, 2);
-        ck_assert_int_eq(mbus_pending_pop_expired(t, 1000, &caller, &serial), 0);
+        ck_assert_int_eq(mbus_pending_pop_expired(t, 1000, &caller, &serial, NULL), 0);
 }
 END_TEST
 
@@ -118,9 +118,9 @@ START_TEST(test_caller_gone_forgets_its_calls) {
         ck_assert_int_eq(mbus_pending_complete(t, 1, 7, 3), -ENOENT);
 
         /* The owner going away now owes an answer to the other caller only. */
-        ck_assert_int_eq(mbus_pending_pop_callee(t, &in_c, &caller, &serial), 1);
+        ck_assert_int_eq(mbus_pending_pop_callee(t, &in_c, &caller, &serial, NULL), 1);
         ck_assert_uint_eq(caller, 2);
-        ck_assert_int_eq(mbus_pending_pop_callee(t, &in_c, &caller, &serial), 0);
+        ck_assert_int_eq(mbus_pending_pop_callee(t, &in_c, &caller, &serial, NULL), 0);
         ck_assert_uint_eq(mbus_pending_size(t), 0);
 }
 END_TEST
@@ -137,7 +137,7 @@ START_TEST(test_many_calls_interleaved) {
         for (uint64_t s = 1; s <= 5000; s += 3)
                 if (mbus_pending_complete(t, 9, s, 8) == 0)
                         completed++;
-        while (mbus_pending_pop_expired(t, USEC_INFINITY - 1, &caller, &serial) > 0)
+        while (mbus_pending_pop_expired(t, USEC_INFINITY - 1, &caller, &serial, NULL) > 0)
                 expired++;
         ck_assert_uint_eq(completed + expired, 5000);
         ck_assert_uint_eq(out.n, 0);

@@ -145,7 +145,7 @@ START_TEST(test_lists_keep_the_users_counters_in_step) {
         ck_assert_uint_eq(calls, 2);
         ck_assert_int_eq(mbus_pending_complete(t, 1, 10, 2), 0);
         ck_assert_uint_eq(calls, 1);
-        ck_assert_int_eq(mbus_pending_pop_expired(t, 5000, NULL, NULL), 1);
+        ck_assert_int_eq(mbus_pending_pop_expired(t, 5000, NULL, NULL, NULL), 1);
         ck_assert_uint_eq(calls, 0);
 
         ck_assert_int_eq(mbus_namespace_registry_new(&ns), 0);

@@ -2,7 +2,8 @@
 /*
  * broker.conf end to end: a real broker whose listeners and limits come from DIR/broker.conf
  * (--config-dir DIR) under a command line that overrides one of them, a file it refuses to
- * start with, and TLS certificates rotated by a reload while a TLS client stays connected.
+ * start with, and TLS certificates rotated by a reload while a TLS client and a wss:// client
+ * stay connected.
  */
 
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include "helpers/agent-util.h"
 #include "helpers/broker-util.h"
 #include "helpers/raw-util.h"
+#include "helpers/ws-util.h"
 #include "util/test-util.h"
 
 /* A loopback port nobody listens on now: the kernel's pick for port 0. */
@@ -178,13 +180,48 @@ static int tls_open(struct mbus_conn **ret, const struct test_config *c, int por
         return mbus_conn_open(ret, address, "tls-client");
 }
 
+/*
+ * A wss:// client with the client certificate of one set, trusting that set's CA: the status of
+ * the upgrade (101) or -EPROTO if the TLS handshake failed. keep: left open in *keep.
+ */
+static int wss_open(const struct test_config *c, int port, const char *certs, struct ws_client *keep) {
+        char cert[600], key[600], ca[600];
+        struct ws_tls tls = { .cert = cert, .key = key, .ca = ca };
+        struct ws_client w;
+        int r;
+
+        snprintf(cert, sizeof(cert), "%s/%s/client.pem", c->dir, certs);
+        snprintf(key, sizeof(key), "%s/%s/client-key.pem", c->dir, certs);
+        snprintf(ca, sizeof(ca), "%s/%s/ca.pem", c->dir, certs);
+        r = ws_client_open(keep ?: &w, (unsigned) port, "/v1/ws", NULL, &tls);
+        if (!keep)
+                ws_client_close(&w);
+        return r;
+}
+
+/* One call of Ping in the JSON form on an open WebSocket peer; serial > 1 (1 was HELLO). */
+static void wss_ping(struct ws_client *w, int serial) {
+        char call[200], *answer = NULL, want[64];
+        size_t len;
+
+        snprintf(call, sizeof(call),
+                 "{\"type\":\"CALL\",\"serial\":%d,\"namespace\":\"org.mbus.Broker\",\"member\":\"Ping\"}", serial);
+        ck_assert_int_eq(ws_client_send(w, WS_TEXT, call, strlen(call)), 0);
+        ck_assert_int_eq(ws_client_recv(w, &answer, &len), WS_TEXT);
+        snprintf(want, sizeof(want), "\"reply_serial\":%d", serial);
+        ck_assert_msg(strstr(answer, "\"type\":\"RETURN\"") && strstr(answer, want), "%s", answer);
+        free(answer);
+}
+
 START_TEST(test_reload_rotates_tls_certificates_and_refuses_a_broken_one) {
         struct test_config c;
         struct test_broker b;
         struct mbus_conn *old = NULL, *fresh = NULL, *admin;
         struct mbus_error error = MBUS_ERROR_NULL;
-        char text[4096], unix_path[512];
-        int port = free_port();
+        char text[4096], unix_path[512], *welcome = NULL;
+        int port = free_port(), wss_port = free_port();
+        struct ws_client wold;
+        size_t len;
 
         ck_assert_int_eq(test_config_new(&c, /* with_shipped= */ true), 0);
         make_certs(&c, "one");
@@ -194,15 +231,27 @@ START_TEST(test_reload_rotates_tls_certificates_and_refuses_a_broken_one) {
         install(&c, "one", "ca.pem", "ca.pem");
         test_config_path(&c, "socket", unix_path, sizeof(unix_path));
         snprintf(text, sizeof(text),
-                 "[Broker]\nListen=%s\nListen=tls://127.0.0.1:%d\n"
+                 "[Broker]\nListen=%s\nListen=tls://127.0.0.1:%d\nListen=wss://127.0.0.1:%d\n"
                  "[TLS]\nCertificate=%s/server.pem\nKey=%s/server-key.pem\nCA=%s/ca.pem\n",
-                 unix_path, port, c.dir, c.dir, c.dir);
+                 unix_path, port, wss_port, c.dir, c.dir, c.dir);
         test_config_write(&c, "broker.conf", text);
         start(&b, &c, NULL);
 
         ck_assert_int_eq(tls_open(&old, &c, port, "one"), 0);
         ck_assert_int_eq(mbus_call(old, "org.mbus.Broker", "Ping", NULL, 0, NULL, NULL), 0);
         ck_assert_int_eq(tls_open(&fresh, &c, port, "two"), -EPROTO);
+        /* The same over wss://, whose TLS is libwebsockets': a peer of set one stays connected. */
+        ck_assert_int_eq(wss_open(&c, wss_port, "one", &wold), 101);
+        {
+                static const char hello[] = "{\"type\":\"HELLO\",\"serial\":1,\"body\":{\"name\":\"wss-old\"}}";
+
+                ck_assert_int_eq(ws_client_send(&wold, WS_TEXT, hello, strlen(hello)), 0);
+                ck_assert_int_eq(ws_client_recv(&wold, &welcome, &len), WS_TEXT);
+                ck_assert_msg(strstr(welcome, "\"type\":\"WELCOME\""), "%s", welcome);
+                free(welcome);
+        }
+        wss_ping(&wold, 2);
+        ck_assert_int_eq(wss_open(&c, wss_port, "two", NULL), -EPROTO);
 
         /* The second set, in force by SIGHUP. */
         install(&c, "two", "server.pem", "server.pem");
@@ -216,6 +265,9 @@ START_TEST(test_reload_rotates_tls_certificates_and_refuses_a_broken_one) {
         fresh = mbus_conn_unref(fresh);
         ck_assert_int_eq(tls_open(&fresh, &c, port, "one"), -EPROTO);       /* server now of CA two */
         ck_assert_int_eq(mbus_call(old, "org.mbus.Broker", "Ping", NULL, 0, NULL, NULL), 0);  /* its session */
+        ck_assert_int_eq(wss_open(&c, wss_port, "two", NULL), 101);
+        ck_assert_int_eq(wss_open(&c, wss_port, "one", NULL), -EPROTO);
+        wss_ping(&wold, 3);
 
         /* A broken certificate: ReloadConfig says why, and the second set stays in force. */
         test_config_write(&c, "server.pem", "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n");
@@ -231,9 +283,13 @@ START_TEST(test_reload_rotates_tls_certificates_and_refuses_a_broken_one) {
         ck_assert_int_eq(tls_open(&fresh, &c, port, "two"), 0);
         ck_assert_int_eq(mbus_call(fresh, "org.mbus.Broker", "Ping", NULL, 0, NULL, NULL), 0);
         ck_assert_int_eq(mbus_call(old, "org.mbus.Broker", "Ping", NULL, 0, NULL, NULL), 0);
+        ck_assert_int_eq(wss_open(&c, wss_port, "two", NULL), 101);
+        wss_ping(&wold, 4);
+        ws_client_close(&wold);
 
         /* Taking TLS away from a TLS listener is refused too. */
-        snprintf(text, sizeof(text), "[Broker]\nListen=%s\nListen=tls://127.0.0.1:%d\n", unix_path, port);
+        snprintf(text, sizeof(text), "[Broker]\nListen=%s\nListen=tls://127.0.0.1:%d\nListen=wss://127.0.0.1:%d\n",
+                 unix_path, port, wss_port);
         test_config_write(&c, "broker.conf", text);
         ck_assert_int_eq(mbus_call(admin, "org.mbus.Broker", "ReloadConfig", NULL, 0, NULL, &error), -EIO);
         ck_assert_msg(strstr(error.message, "TLS listeners need a certificate"), "message: %s", error.message);

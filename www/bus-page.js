@@ -48,7 +48,8 @@ async function refreshStats() {
   const dl = $("stats");
   dl.replaceChildren();
   for (const [k, v] of Object.entries(stats))
-    dl.append(el("div", {}, el("dt", {}, k.replaceAll("_", " ")), el("dd", {}, v)));
+    if (typeof v === "number")        // per_namespace: shown by /metrics, too long for this line
+      dl.append(el("div", {}, el("dt", {}, k.replaceAll("_", " ")), el("dd", {}, v)));
 }
 
 // A list procedure of the broker, page after page (its "next" is the following "after").
