@@ -118,6 +118,13 @@ struct mbus_compat_hub *mbus_compat_hub_free(struct mbus_compat_hub *hub) {
         return NULL;
 }
 
+/* Output waits (in the link, or translated): the io callback will write it. */
+static void compat_want_output(struct mbus_compat_conn *c) {
+        if (c->io_source && !(c->io_events & EPOLLOUT) &&
+            sd_event_source_set_io_events(c->io_source, c->io_events | EPOLLOUT) >= 0)
+                c->io_events |= EPOLLOUT;
+}
+
 static size_t compat_out_len(const struct mbus_compat_conn *c) {
         return c->out_end - c->out_start;
 }
@@ -149,6 +156,7 @@ int mbus_compat_conn_send_json(struct mbus_compat_conn *conn, json_object *o, bo
         }
         memcpy(conn->out + conn->out_end, frame, len);
         conn->out_end += len;
+        compat_want_output(conn);       /* a server event may be for another connection */
         return 0;
 }
 
@@ -180,9 +188,7 @@ static void compat_on_output(void *userdata) {
                 c->peer = NULL;
                 c->state = COMPAT_CLOSING;
         }
-        if (c->io_source && !(c->io_events & EPOLLOUT) &&
-            sd_event_source_set_io_events(c->io_source, c->io_events | EPOLLOUT) >= 0)
-                c->io_events |= EPOLLOUT;
+        compat_want_output(c);
 }
 
 /* Drops the connection for a fault of the client's, logged once (rate-limited). */
@@ -191,7 +197,7 @@ static void compat_refuse(struct mbus_compat_conn *c, int r, const char *reason)
 
         if (mbus_ratelimit_below(&b->drop_log_ratelimit, mbus_broker_now(b)))
                 (void) mbus_log(LOG_WARNING, r, MBUS_FIELDS(.msgid = MBUS_MSGID_PROTOCOL_ERROR, .peer = c->peer),
-                                "Closing original mBus client %s: %s", c->identifier ?: c->address, reason);
+                                "Closing original mBus client %s: %s", c->identifier ?: "(before command.create)", reason);
         c->state = COMPAT_CLOSING;
         c->in_len = 0;
 }
