@@ -375,6 +375,16 @@ START_TEST(test_broker_commands) {
 END_TEST
 
 START_TEST(test_server_events) {
+        static const struct {
+                const char *command, *payload, *event, *identifier, *destination;
+        } steps[] = {
+                { "command.register", "{\"command\":\"do.it\"}", EV("registered"), "do.it", NULL },
+                { "command.unregister", "{\"command\":\"do.it\"}", EV("unregistered"), "do.it", NULL },
+                { "command.subscribe", "{\"source\":\"org.example.x\",\"event\":\"y\"}", EV("subscribed"), "y",
+                  "org.example.x" },
+                { "command.unsubscribe", "{\"source\":\"org.example.x\",\"event\":\"y\"}", EV("unsubscribed"), "y",
+                  "org.example.x" },
+        };
         struct compat_env e;
         json_object *o;
         int w, b;
@@ -394,30 +404,17 @@ START_TEST(test_server_events) {
         ck_assert_str_eq(test_json_str(payload_of(o), "source"), "org.example.orig-b");
         json_object_put(o);
 
-        o_command(b, SERVER, "command.register", 2, "{\"command\":\"do.it\"}");
-        ck_assert_int_eq(o_status(b, 2), 0);
-        o = o_event(w, EV("registered"));
-        ck_assert_str_eq(test_json_str(payload_of(o), "source"), "org.example.orig-b");
-        ck_assert_str_eq(test_json_str(payload_of(o), "identifier"), "do.it");
-        json_object_put(o);
-        o_command(b, SERVER, "command.unregister", 3, "{\"command\":\"do.it\"}");
-        ck_assert_int_eq(o_status(b, 3), 0);
-        o = o_event(w, EV("unregistered"));
-        ck_assert_str_eq(test_json_str(payload_of(o), "identifier"), "do.it");
-        json_object_put(o);
-
-        o_command(b, SERVER, "command.subscribe", 4, "{\"source\":\"org.example.x\",\"event\":\"y\"}");
-        ck_assert_int_eq(o_status(b, 4), 0);
-        o = o_event(w, EV("subscribed"));
-        ck_assert_str_eq(test_json_str(payload_of(o), "source"), "org.example.orig-b");
-        ck_assert_str_eq(test_json_str(payload_of(o), "destination"), "org.example.x");
-        ck_assert_str_eq(test_json_str(payload_of(o), "identifier"), "y");
-        json_object_put(o);
-        o_command(b, SERVER, "command.unsubscribe", 5, "{\"source\":\"org.example.x\",\"event\":\"y\"}");
-        ck_assert_int_eq(o_status(b, 5), 0);
-        o = o_event(w, EV("unsubscribed"));
-        ck_assert_str_eq(test_json_str(payload_of(o), "identifier"), "y");
-        json_object_put(o);
+        /* What b does, and the server event the watcher gets about it. */
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                o_command(b, SERVER, steps[i].command, (int) i + 2, steps[i].payload);
+                ck_assert_int_eq(o_status(b, (int) i + 2), 0);
+                o = o_event(w, steps[i].event);
+                ck_assert_str_eq(test_json_str(payload_of(o), "source"), "org.example.orig-b");
+                ck_assert_str_eq(test_json_str(payload_of(o), "identifier"), steps[i].identifier);
+                if (steps[i].destination)
+                        ck_assert_str_eq(test_json_str(payload_of(o), "destination"), steps[i].destination);
+                json_object_put(o);
+        }
 
         close(b);
         o = o_event(w, EV("disconnected"));
