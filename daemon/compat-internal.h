@@ -127,7 +127,8 @@ struct mbus_compat_conn {
         char *ns;                       /* its namespace (escaped) */
         bool zlib;                      /* zlib agreed (after the create answer) */
         int create_sequence;
-        int ping_interval, ping_timeout, ping_threshold;
+        int ping_interval, ping_timeout, ping_threshold;        /* ms, as agreed at create */
+        usec_t last_rx;                 /* when the client's last frame arrived */
         uint64_t next_serial;
         int next_call_sequence;         /* for calls forwarded to the client */
         int event_sequence;             /* of events sent to the client */

@@ -784,6 +784,7 @@ int mbus_compat_from_original(struct mbus_compat_conn *conn, const char *text, s
         if (json_object_object_get_ex(o, COMPAT_TAG_TIMEOUT, &v))
                 timeout = json_object_get_int(v);
 
+        conn->last_rx = mbus_compat_now(conn);
         if (conn->state == COMPAT_CLOSING)
                 return 0;
         if (conn->state == COMPAT_CREATE_WAIT &&
@@ -1161,7 +1162,14 @@ int mbus_compat_from_native(struct mbus_compat_conn *conn, struct mbus_frame *fr
         case MBUS_FRAME_PONG:
                 return compat_native_reply(conn, frame);
         case MBUS_FRAME_PING:
-                /* The broker's keep-alive: the socket is open, so this connection is alive. */
+                /* The broker's keep-alive, answered for the client: unless it agreed to ping and
+                 * has missed more than its threshold of pings, when the broker's keep-alive is to
+                 * drop it as the original server did. */
+                if (conn->ping_interval > 0 &&
+                    mbus_compat_now(conn) - conn->last_rx >
+                            (usec_t) (conn->ping_interval + conn->ping_timeout) * (usec_t) (conn->ping_threshold + 1) *
+                                    USEC_PER_MSEC)
+                        return 0;
                 return compat_push(conn, MBUS_FRAME_PONG, &(struct mbus_frame_fields) { .reply_serial = frame->f.serial },
                                    NULL, 0) ? 0 : -ENOMEM;
         case MBUS_FRAME_CALL:

@@ -310,6 +310,18 @@ START_TEST(test_native_call_reaches_registered_command_and_result_returns) {
         answer = tconn_native(&t);
         ck_assert_int_eq(answer->type, MBUS_FRAME_PONG);
         ck_assert_int_eq(answer->f.reply_serial, 11);
+        /* ... unless the client agreed to ping and has been silent past its threshold. */
+        t.c.ping_interval = 1000;
+        t.c.ping_timeout = 500;
+        t.c.ping_threshold = 2;
+        t.c.last_rx -= 5 * USEC_PER_SEC;
+        ck_assert_int_eq(mbus_compat_from_native(&t.c, unknown), 0);
+        ck_assert_ptr_null(tconn_native(&t));
+        t.c.last_rx += 4 * USEC_PER_SEC;
+        ck_assert_int_eq(mbus_compat_from_native(&t.c, unknown), 0);
+        mbus_frame_unrefp(&answer);
+        answer = tconn_native(&t);
+        ck_assert_int_eq(answer->type, MBUS_FRAME_PONG);
         tconn_done(&t);
 }
 END_TEST

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -715,6 +716,109 @@ START_TEST(test_zlib_frames_and_bombs) {
 }
 END_TEST
 
+START_TEST(test_socket_passed_by_systemd_named_compat_unix) {
+        struct compat_env e = {};
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fds[2], fd, r;
+        pid_t pid;
+
+        snprintf(e.dir, sizeof(e.dir), "/tmp/mbus-compat-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(e.dir));
+        snprintf(e.path, sizeof(e.path), "%s/compat:0", e.dir);
+        snprintf(e.broker.address, sizeof(e.broker.address), "%s/socket", e.dir);
+        for (int i = 0; i < 2; i++) {
+                fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                ck_assert_int_ge(fds[i], 0);
+                const char *path = i == 0 ? e.broker.address : e.path;
+
+                ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+                memcpy(sa.sun_path, path, strlen(path) + 1);
+                ck_assert_int_eq(bind(fds[i], (struct sockaddr *) &sa, sizeof(sa)), 0);
+                ck_assert_int_eq(listen(fds[i], 16), 0);
+        }
+        /* What systemd does for a unit with two sockets named by FileDescriptorName=. */
+        fflush(NULL);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                char pidstr[32];
+
+                if (dup2(fds[0], 3) < 0 || dup2(fds[1], 4) < 0)
+                        _exit(126);
+                snprintf(pidstr, sizeof(pidstr), "%d", (int) getpid());
+                setenv("LISTEN_FDS", "2", 1);
+                setenv("LISTEN_PID", pidstr, 1);
+                setenv("LISTEN_FDNAMES", "unix:compat+unix", 1);
+                execl(getenv("MBUS_TEST_BROKER"), "mbus-broker", "--log-target", "console", "--no-broker-config",
+                      (char *) NULL);
+                _exit(127);
+        }
+        close(fds[0]);
+        close(fds[1]);
+
+        /* The original protocol on the second, mbus frames on the first. */
+        fd = o_client(&e, "org.example.activated", NULL, 0);
+        o_command(fd, SERVER, "command.clients", 2, NULL);
+        ck_assert_int_eq(o_status(fd, 2), 0);
+        close(fd);
+        fd = raw_connect(e.broker.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_hello(fd, "native", NULL), 0);
+        close(fd);
+
+        ck_assert_int_eq(kill(pid, SIGTERM), 0);
+        r = test_wait(pid, 20000);
+        ck_assert_int_eq(r, 0);
+        unlink(e.path);
+        unlink(e.broker.address);
+        rmdir(e.dir);
+}
+END_TEST
+
+START_TEST(test_original_client_that_never_reads_misses_events_and_costs_bounded_memory) {
+        struct compat_env e;
+        struct mbus_conn *pub, *watch;
+        json_object *stats = NULL, *payload;
+        char blob[2100];
+        long rss_before, rss_after;
+        int deaf;
+
+        memset(blob, 'x', sizeof(blob) - 1);
+        blob[sizeof(blob) - 1] = 0;
+        payload = json_object_new_object();
+        json_object_object_add(payload, "blob", json_object_new_string(blob));
+
+        test_asan_small_quarantine();
+        env_start(&e, NULL);
+        deaf = o_client(&e, "org.example.deaf", NULL, 0);
+        o_command(deaf, SERVER, "command.subscribe", 2,
+                  "{\"source\":\"org.example.Flood\",\"event\":\"org.mbus.method.event.identifier.all\"}");
+        ck_assert_int_eq(o_status(deaf, 2), 0);
+        /* From here on it reads nothing. */
+        pub = test_connect(e.broker.address, "flood");
+        ck_assert_int_eq(mbus_register(pub, "org.example.Flood", NULL, 0, NULL, NULL, NULL), 0);
+        rss_before = test_broker_rss_kb(&e.broker);
+        for (int i = 0; i < 40000; i++) {
+                ck_assert_int_eq(mbus_emit(pub, "org.example.Flood", "Tick", payload), 0);
+                if (i % 1000 == 999)
+                        ck_assert_int_eq(mbus_ping(pub, 0), 0);
+        }
+        ck_assert_int_eq(mbus_ping(pub, 0), 0);
+        rss_after = test_broker_rss_kb(&e.broker);
+        /* 80 MB went out; the broker kept at most its queue limits of it (32 MiB default per peer). */
+        ck_assert_msg(rss_after - rss_before < 64 * 1024, "broker grew from %ld to %ld KiB", rss_before, rss_after);
+        watch = test_connect(e.broker.address, "watch");
+        ck_assert_int_eq(mbus_call(watch, "org.mbus.Broker", "GetStats", NULL, 0, &stats, NULL), 0);
+        ck_assert_int_gt(test_json_int(stats, "events_dropped"), 0);
+        json_object_put(stats);
+        json_object_put(payload);
+        mbus_conn_unref(watch);
+        mbus_conn_unref(pub);
+        close(deaf);
+        env_stop(&e);
+}
+END_TEST
+
 static Suite *compat_suite(void) {
         Suite *s = suite_create("e2e-compat");
         TCase *tc = tcase_create("compat");
@@ -727,6 +831,8 @@ static Suite *compat_suite(void) {
         tcase_add_test(tc, test_events_between_original_and_native_clients);
         tcase_add_test(tc, test_bad_frames_cost_only_their_connection);
         tcase_add_test(tc, test_zlib_frames_and_bombs);
+        tcase_add_test(tc, test_socket_passed_by_systemd_named_compat_unix);
+        tcase_add_test(tc, test_original_client_that_never_reads_misses_events_and_costs_bounded_memory);
         suite_add_tcase(s, tc);
         return s;
 }
