@@ -87,7 +87,12 @@ wait_for() {
 }
 
 free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+        local p
+        for _ in $(seq 50); do
+                p=$((20000 + RANDOM % 40000))
+                (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+        done
+        fail "no free TCP port"
 }
 
 run_variant() {
