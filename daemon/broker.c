@@ -31,6 +31,7 @@
 #include "broker-internal.h"
 #include "activation.h"
 #include "broker.h"
+#include "compat.h"
 #include "conf/file-error.h"
 #include "conf/introspection.h"
 #include "conf/policy.h"
@@ -299,6 +300,7 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
                 mbus_listener_free(b->listeners[i]);
         free(b->listeners);
         mbus_ws_free(b->ws);
+        mbus_compat_hub_free(b->compat);       /* after the peers: their links are let go */
 
         mbus_activation_table_free(b->activation);
         sd_event_source_disable_unref(b->call_timer);
@@ -342,6 +344,14 @@ static int broker_add_listener(struct mbus_broker *b, int fd, const struct mbus_
                 }
         }
 
+        if (ops->compat && !b->compat) {
+                r = mbus_compat_hub_new(&b->compat, b);
+                if (r < 0) {
+                        safe_close(fd);
+                        return r;
+                }
+        }
+
         array = realloc(b->listeners, (b->n_listeners + 1) * sizeof(*array));
         if (!array) {
                 safe_close(fd);
@@ -361,6 +371,10 @@ static int broker_add_listener(struct mbus_broker *b, int fd, const struct mbus_
 
 /* A passed socket's transport: its FileDescriptorName, or else its family (TCP: TLS). */
 static const struct mbus_listener_ops *broker_passed_ops(int fd, const char *name) {
+        if (name && strcmp(name, "compat+unix") == 0)
+                return mbus_listener_uds_check(fd) >= 0 ? &mbus_listener_compat_uds_ops : NULL;
+        if (name && strcmp(name, "compat+tcp") == 0)
+                return mbus_listener_tcp_check(fd) >= 0 ? &mbus_listener_compat_tcp_ops : NULL;
         if (name && strcmp(name, "unix") == 0)
                 return mbus_listener_uds_check(fd) >= 0 ? &mbus_listener_uds_ops : NULL;
         if (name && (strcmp(name, "ws") == 0 || strcmp(name, "wss") == 0)) {
@@ -400,7 +414,7 @@ int mbus_broker_listen_fds(struct mbus_broker *b, const int *fds, char **names, 
                 if (!ops) {
                         r = mbus_log(LOG_ERR, -EINVAL, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                      "Passed fd %i%s%s%s is not a listening socket of a transport mbus knows "
-                                     "(FileDescriptorName= unix, tcp, tls, ws or wss)", fds[i], name ? " (" : "",
+                                     "(FileDescriptorName= unix, tcp, tls, ws, wss, compat+unix or compat+tcp)", fds[i], name ? " (" : "",
                                      name ?: "", name ? ")" : "");
                         safe_close(fds[i]);
                         continue;
@@ -457,6 +471,14 @@ int mbus_broker_listen_address(struct mbus_broker *b, const char *address) {
                 ops = a.kind == MBUS_ADDRESS_WSS ? &mbus_listener_wss_ops : &mbus_listener_ws_ops;
                 r = mbus_listener_tcp_bind(&a, b->options->tcp_allow_remote, &fd);
                 break;
+        case MBUS_ADDRESS_COMPAT_UNIX:
+                ops = &mbus_listener_compat_uds_ops;
+                r = mbus_listener_uds_bind(a.path, &fd, &path);
+                break;
+        case MBUS_ADDRESS_COMPAT_TCP:
+                ops = &mbus_listener_compat_tcp_ops;
+                r = mbus_listener_tcp_bind(&a, b->options->tcp_allow_remote, &fd);
+                break;
         default:
                 assert(!"unknown address kind");
                 return -EINVAL;
@@ -479,7 +501,7 @@ int mbus_broker_listen_address(struct mbus_broker *b, const char *address) {
                 return mbus_log(LOG_ERR, r, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                 "Failed to listen on %s: %s", address, strerror(-r));
         }
-        if (a.kind == MBUS_ADDRESS_TCP || a.kind == MBUS_ADDRESS_WS)
+        if (a.kind == MBUS_ADDRESS_TCP || a.kind == MBUS_ADDRESS_WS || a.kind == MBUS_ADDRESS_COMPAT_TCP)
                 (void) mbus_log(LOG_WARNING, 0, MBUS_FIELDS(.msgid = MBUS_MSGID_LISTEN_FAILED),
                                 "Listening on plain TCP %s: its peers are identified by address only, "
                                 "and nothing they send is encrypted", address);

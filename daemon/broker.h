@@ -24,6 +24,7 @@ struct mbus_tls_context;
 struct mbus_match_index;
 struct mbus_message_link;
 struct mbus_ws;
+struct mbus_compat_hub;
 struct mbus_namespace_registry;
 struct mbus_peer;
 struct mbus_pending_table;
@@ -47,6 +48,7 @@ struct mbus_broker {
                                                    Peers hold their own: a reload swaps it. */
         struct mbus_ratelimit tls_log_ratelimit;        /* "Refused TLS connection ..." */
         struct mbus_ws *ws;                     /* owned: libwebsockets, with the first ws/wss listener */
+        struct mbus_compat_hub *compat;         /* owned: original mBus clients, with the first compat listener */
 
         struct mbus_hashmap *peers;             /* id -> struct mbus_peer, live peers only */
         struct mbus_peer *peers_first, *peers_last;   /* the same peers, in connect order */

@@ -56,6 +56,13 @@ static int tcp_wss_get_creds(int fd, const struct sockaddr *sa, socklen_t len, s
         return tcp_get_creds("wss", fd, sa, len, ret);
 }
 
+/* The original mBus protocol over plain TCP (compat.c): identified by address, as tcp://. */
+const struct mbus_listener_ops mbus_listener_compat_tcp_ops = {
+        .name = "compat+tcp",
+        .get_creds = tcp_plain_get_creds,
+        .compat = true,
+};
+
 const struct mbus_listener_ops mbus_listener_ws_ops = {
         .name = "ws",
         .get_creds = tcp_ws_get_creds,
@@ -76,7 +83,8 @@ int mbus_listener_tcp_bind(const struct mbus_address *a, bool allow_remote_plain
         if (getaddrinfo(a->host, a->port, &hints, &ai) != 0 || !ai)
                 return -EHOSTUNREACH;
 
-        if ((a->kind == MBUS_ADDRESS_TCP || a->kind == MBUS_ADDRESS_WS) && !allow_remote_plain)
+        if ((a->kind == MBUS_ADDRESS_TCP || a->kind == MBUS_ADDRESS_WS || a->kind == MBUS_ADDRESS_COMPAT_TCP) &&
+            !allow_remote_plain)
                 for (struct addrinfo *p = ai; p; p = p->ai_next)
                         if (!mbus_sockaddr_is_loopback(p->ai_addr)) {
                                 freeaddrinfo(ai);

@@ -30,6 +30,13 @@ const struct mbus_listener_ops mbus_listener_uds_ops = {
         .get_creds = uds_get_creds,
 };
 
+/* The original mBus protocol on a UNIX socket (compat.c): SO_PEERCRED, as a native peer. */
+const struct mbus_listener_ops mbus_listener_compat_uds_ops = {
+        .name = "compat+unix",
+        .get_creds = uds_get_creds,
+        .compat = true,
+};
+
 /* mkdir -p of the directory holding path; the last component is not created. */
 static int uds_mkdir_parents(const char *path) {
         _cleanup_free_ char *copy = strdup(path);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "compat.h"
 #include "creds.h"
 #include "listener.h"
 #include "listener-ws.h"
@@ -85,6 +86,8 @@ static int listener_on_io(sd_event_source *s, int fd, uint32_t revents, void *us
                 }
                 if (l->ops->ws)
                         mbus_ws_adopt(b->ws, TAKE_FD(cfd), &creds, l->ops->tls);
+                else if (l->ops->compat)
+                        mbus_compat_adopt(b->compat, TAKE_FD(cfd), &creds);
                 else
                         mbus_broker_accept(b, TAKE_FD(cfd), &creds, l->ops->tls);
                 mbus_creds_done(&creds);

@@ -23,6 +23,7 @@ struct mbus_listener_ops {
         int (*get_creds)(int fd, const struct sockaddr *sa, socklen_t len, struct mbus_creds *ret);
         bool tls;                       /* the peer's stream runs TLS (the broker's server context) */
         bool ws;                        /* connections go to libwebsockets (listener-ws.c) */
+        bool compat;                    /* connections speak the original mBus protocol (compat.c) */
 };
 
 struct mbus_listener {
@@ -39,6 +40,8 @@ extern const struct mbus_listener_ops mbus_listener_tcp_ops;
 extern const struct mbus_listener_ops mbus_listener_tls_ops;
 extern const struct mbus_listener_ops mbus_listener_ws_ops;
 extern const struct mbus_listener_ops mbus_listener_wss_ops;
+extern const struct mbus_listener_ops mbus_listener_compat_uds_ops;
+extern const struct mbus_listener_ops mbus_listener_compat_tcp_ops;
 
 /* Lifecycle. Takes fd (also on failure) and a copy of unlink_path (may be NULL). */
 int mbus_listener_new(struct mbus_listener **ret, struct mbus_broker *b, int fd,

@@ -141,6 +141,8 @@ const char *mbus_address_kind_to_string(enum mbus_address_kind k) {
                 [MBUS_ADDRESS_TLS] = "tls",
                 [MBUS_ADDRESS_WS] = "ws",
                 [MBUS_ADDRESS_WSS] = "wss",
+                [MBUS_ADDRESS_COMPAT_UNIX] = "compat+unix",
+                [MBUS_ADDRESS_COMPAT_TCP] = "compat+tcp",
         };
 
         return k >= 0 && k < _MBUS_ADDRESS_KIND_MAX ? table[k] : NULL;
@@ -264,6 +266,32 @@ static int address_parse_host_port(const char *s, size_t len, const char *defaul
         return 0;
 }
 
+/*
+ * The original mBus client connects to its UNIX path with ":PORT" appended, so the socket is
+ * bound where it looks: PATH as written if it already ends in ":DIGITS", else PATH:0 (0 being
+ * that client's default port).
+ */
+static int address_compat_unix_path(const char *s, char **ret) {
+        const char *colon = strrchr(s, ':');
+        _cleanup_free_ char *path = NULL;
+        struct sockaddr_un sa;
+        bool has_port = colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1);
+        int r;
+
+        if (s[0] != '/')
+                return -EINVAL;
+        /* Port 0 is the original's default for UNIX sockets, so 0 to 65535 here. */
+        if (has_port && strcmp(colon + 1, "0") != 0 && !address_port_is_valid(colon + 1, strlen(colon + 1)))
+                return -EINVAL;
+        if (asprintf(&path, has_port ? "%s" : "%s:0", s) < 0)
+                return -ENOMEM;
+        r = mbus_address_to_sockaddr(path, &sa, NULL);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(path);
+        return 0;
+}
+
 int mbus_address_parse(const char *s, struct mbus_address *ret) {
         struct mbus_address a = {};
         int r;
@@ -286,6 +314,12 @@ int mbus_address_parse(const char *s, struct mbus_address *ret) {
 
                 a.kind = tls ? MBUS_ADDRESS_WSS : MBUS_ADDRESS_WS;
                 r = address_parse_host_port(rest, strlen(rest), NULL, &a);
+        } else if (strncmp(s, "compat+tcp://", 13) == 0) {
+                a.kind = MBUS_ADDRESS_COMPAT_TCP;
+                r = address_parse_host_port(s + 13, strlen(s + 13), NULL, &a);
+        } else if (strncmp(s, "compat+unix:", 12) == 0) {
+                a.kind = MBUS_ADDRESS_COMPAT_UNIX;
+                r = address_compat_unix_path(s + 12, &a.path);
         } else {
                 struct sockaddr_un sa;
 
@@ -334,8 +368,10 @@ int mbus_address_connect(const struct mbus_address *a, int *ret_fd) {
 
         assert(a && ret_fd);
 
-        /* A client speaks frames on a byte stream; WebSocket is for browsers and scripts. */
-        if (a->kind == MBUS_ADDRESS_WS || a->kind == MBUS_ADDRESS_WSS)
+        /* A client speaks frames on a byte stream; WebSocket is for browsers and scripts, compat
+         * listeners for clients of the original mBus. */
+        if (a->kind == MBUS_ADDRESS_WS || a->kind == MBUS_ADDRESS_WSS || a->kind == MBUS_ADDRESS_COMPAT_UNIX ||
+            a->kind == MBUS_ADDRESS_COMPAT_TCP)
                 return -EPROTONOSUPPORT;
 
         if (a->kind == MBUS_ADDRESS_UNIX) {

@@ -13,6 +13,10 @@
  *                              the server's certificate must carry; HOST by default)
  *   ws://HOST:PORT             WebSocket (endpoint /v1/ws, subprotocol mbus), for the broker
  *   wss://HOST:PORT            to listen on; libmbus clients do not connect to them
+ *   compat+unix:PATH[:PORT]    the original mBus protocol (daemon/compat.c), listen only: the
+ *                              socket is bound at PATH:PORT (PORT 0 if not given), where the
+ *                              original client connects (it appends ":PORT" to its path)
+ *   compat+tcp://HOST:PORT     the original mBus protocol over plain TCP, listen only
  * A new transport adds a form here, not in its callers.
  */
 
@@ -32,14 +36,16 @@ enum mbus_address_kind {
         MBUS_ADDRESS_TLS,
         MBUS_ADDRESS_WS,                /* listen only: WebSocket, broker side (listener-ws.c) */
         MBUS_ADDRESS_WSS,               /* listen only: WebSocket over TLS */
+        MBUS_ADDRESS_COMPAT_UNIX,       /* listen only: original mBus protocol, UNIX socket (path) */
+        MBUS_ADDRESS_COMPAT_TCP,        /* listen only: original mBus protocol, plain TCP */
         _MBUS_ADDRESS_KIND_MAX,
         _MBUS_ADDRESS_KIND_INVALID = -EINVAL,
 };
 
 struct mbus_address {
         enum mbus_address_kind kind;
-        char *path;                     /* UNIX */
-        char *host;                     /* TCP, TLS: a name or a literal, IPv6 without brackets */
+        char *path;                     /* UNIX, COMPAT_UNIX (with its ":PORT") */
+        char *host;                     /* TCP, TLS, WS, COMPAT_TCP: a name or a literal, IPv6 without brackets */
         char *port;                     /* TCP, TLS: decimal */
         char *tls_cert, *tls_key, *tls_ca, *tls_name;   /* TLS parameters, NULL if not given */
 };
@@ -52,7 +58,7 @@ struct mbus_address {
 int mbus_address_parse(const char *s, struct mbus_address *ret);
 void mbus_address_done(struct mbus_address *a);
 
-/* "unix", "tcp", "tls", "ws", "wss". */
+/* "unix", "tcp", "tls", "ws", "wss", "compat+unix", "compat+tcp". */
 const char *mbus_address_kind_to_string(enum mbus_address_kind k);
 
 /*

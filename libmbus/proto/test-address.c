@@ -125,6 +125,35 @@ START_TEST(test_bad_network_addresses) {
 }
 END_TEST
 
+START_TEST(test_compat_addresses_bind_where_the_original_client_connects) {
+        struct mbus_address a;
+
+        /* The original client connects to PATH:PORT; its UNIX port is 0 by default. */
+        ck_assert_int_eq(mbus_address_parse("compat+unix:/run/mbus/compat:0", &a), 0);
+        ck_assert_int_eq(a.kind, MBUS_ADDRESS_COMPAT_UNIX);
+        ck_assert_str_eq(a.path, "/run/mbus/compat:0");
+        ck_assert_int_eq(mbus_address_connect(&a, &(int) { -1 }), -EPROTONOSUPPORT);
+        mbus_address_done(&a);
+        ck_assert_int_eq(mbus_address_parse("compat+unix:/run/mbus/compat", &a), 0);
+        ck_assert_str_eq(a.path, "/run/mbus/compat:0");
+        mbus_address_done(&a);
+        ck_assert_int_eq(mbus_address_parse("compat+unix:/tmp/x:8000", &a), 0);
+        ck_assert_str_eq(a.path, "/tmp/x:8000");
+        mbus_address_done(&a);
+        ck_assert_int_eq(mbus_address_parse("compat+tcp://127.0.0.1:8000", &a), 0);
+        ck_assert_int_eq(a.kind, MBUS_ADDRESS_COMPAT_TCP);
+        ck_assert_str_eq(a.host, "127.0.0.1");
+        ck_assert_str_eq(a.port, "8000");
+        ck_assert_str_eq(mbus_address_kind_to_string(a.kind), "compat+tcp");
+        ck_assert_int_eq(mbus_address_connect(&a, &(int) { -1 }), -EPROTONOSUPPORT);
+        mbus_address_done(&a);
+
+        ck_assert_int_eq(mbus_address_parse("compat+unix:relative", &a), -EINVAL);
+        ck_assert_int_eq(mbus_address_parse("compat+unix:/tmp/x:70000", &a), -EINVAL);
+        ck_assert_int_eq(mbus_address_parse("compat+tcp://host", &a), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_sockaddr_format_and_loopback) {
         struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(7390) };
         struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons(1) };
@@ -236,6 +265,7 @@ static Suite *address_suite(void) {
         tcase_add_test(tc, test_tls_parameters);
         tcase_add_test(tc, test_bad_network_addresses);
         tcase_add_test(tc, test_sockaddr_format_and_loopback);
+        tcase_add_test(tc, test_compat_addresses_bind_where_the_original_client_connects);
         tcase_add_test(tc, test_mbus_address_overrides_default);
         tcase_add_test(tc, test_uid_based_default);
         tcase_add_test(tc, test_default_is_the_user_bus_only_in_a_user_session);
