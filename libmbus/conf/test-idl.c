@@ -1016,15 +1016,15 @@ START_TEST(test_typed_declaration_is_checked_and_survives_introspect) {
         ck_assert(mbus_idl_find_event(ns, "Tick")->untyped);
 
         /* Checked as a file is, for what it typed; the rest is the owner's to answer. */
-        ck_assert_int_eq(mbus_introspection_check_call(ns, "Add", "{\"a\": 1, \"b\": 2}", 16, reason, sizeof(reason)), 0);
-        ck_assert_int_eq(mbus_introspection_check_call(ns, "Add", "{\"a\": \"1\"}", 10, reason, sizeof(reason)),
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Add", "{\"a\": 1, \"b\": 2}", 16, NULL, reason, sizeof(reason)), 0);
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Add", "{\"a\": \"1\"}", 10, NULL, reason, sizeof(reason)),
                          -EINVAL);
         ck_assert_msg(strstr(reason, "argument 'a': expected int"), "%s", reason);
-        ck_assert_int_eq(mbus_introspection_check_call(ns, "Ping", "{\"x\": 1}", 8, reason, sizeof(reason)), -EINVAL);
-        ck_assert_int_eq(mbus_introspection_check_call(ns, "Echo", "{\"x\": 1}", 8, reason, sizeof(reason)), 0);
-        ck_assert_int_eq(mbus_introspection_check_call(ns, "Other", "{\"x\": 1}", 8, reason, sizeof(reason)), 0);
-        ck_assert_int_eq(mbus_introspection_check_event(ns, "Added", "{}", 2, reason, sizeof(reason)), -EINVAL);
-        ck_assert_int_eq(mbus_introspection_check_event(ns, "Tick", "{\"n\": 1}", 8, reason, sizeof(reason)), 0);
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Ping", "{\"x\": 1}", 8, NULL, reason, sizeof(reason)), -EINVAL);
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Echo", "{\"x\": 1}", 8, NULL, reason, sizeof(reason)), 0);
+        ck_assert_int_eq(mbus_introspection_check_call(ns, "Other", "{\"x\": 1}", 8, NULL, reason, sizeof(reason)), 0);
+        ck_assert_int_eq(mbus_introspection_check_event(ns, "Added", "{}", 2, NULL, reason, sizeof(reason)), -EINVAL);
+        ck_assert_int_eq(mbus_introspection_check_event(ns, "Tick", "{\"n\": 1}", 8, NULL, reason, sizeof(reason)), 0);
 
         /* Introspect's form keeps typed (lists, empty ones too) apart from untyped (none). */
         ck_assert_int_eq(mbus_idl_to_json(ns, &o), 0);
