@@ -119,21 +119,22 @@ void mbus_broker_resume_later(struct mbus_broker *b, struct mbus_peer *peer) {
         (void) sd_event_source_set_enabled(b->resume_source, SD_EVENT_ON);
 }
 
-/*
- * One peer per turn of the loop: sd-event then dispatches the other pending sources (peers'
- * input, timers) before this one comes again.
- */
-static int broker_on_resume(sd_event_source *s, void *userdata) {
-        struct mbus_broker *b = userdata;
+void mbus_broker_resume_one(struct mbus_broker *b) {
         struct mbus_peer *p = b->resume_first;
 
-        if (p) {
-                broker_resume_remove(b, p);
-                mbus_peer_resume(p);
-        }
+        if (!p)
+                return;
+        broker_resume_remove(b, p);
+        mbus_peer_resume(p);
         if (!b->resume_first)
                 (void) sd_event_source_set_enabled(b->resume_source, SD_EVENT_OFF);
-        mbus_broker_dispatch_done(b);   /* @p may be freed here */
+}
+
+static int broker_on_resume(sd_event_source *s, void *userdata) {
+        struct mbus_broker *b = userdata;
+
+        mbus_broker_resume_one(b);
+        mbus_broker_dispatch_done(b);
         return 0;
 }
 
@@ -235,10 +236,21 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         if (r < 0)
                 return r;
 
+        /*
+         * Peers with piled-up requests get a turn when the loop is idle (this source's
+         * priority), and one after each dispatch of another peer's input (peer.c): whatever a
+         * peer sends waits behind at most one budget of another's pile, never behind the pile,
+         * and a pile still shrinks however busy the bus is. sd-event alone would not do: it
+         * serves pending sources oldest first, and a defer source stays pending from the turn
+         * it was enabled in, ahead of everything that came later.
+         */
         r = sd_event_add_defer(event, &b->resume_source, broker_on_resume, b);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(b->resume_source, SD_EVENT_OFF);
+        r = sd_event_source_set_priority(b->resume_source, SD_EVENT_PRIORITY_IDLE);
+        if (r < 0)
+                return r;
         (void) sd_event_source_set_description(b->resume_source, "resume-peers");
 
         *ret = TAKE_PTR(b);

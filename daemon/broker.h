@@ -68,9 +68,10 @@ struct mbus_broker {
         /*
          * Bounded work per dispatch (peer.c): what routing has cost since the callback began,
          * in frames (an entry of a broker list procedure counts as several), and the peers
-         * that stopped at the budget with whole frames still buffered, resumed one per turn of
-         * the event loop by resume_source, oldest first, so that one peer's batch of expensive
-         * requests waits behind everybody else's input instead of holding it up.
+         * that stopped at the budget with whole frames still buffered, resumed oldest first,
+         * one after each other peer's dispatch and whenever the loop is idle (resume_source),
+         * so that one peer's pile of expensive requests waits behind everybody else's input
+         * instead of holding it up.
          */
         size_t dispatch_work;
         struct mbus_peer *resume_first, *resume_last;
@@ -164,6 +165,8 @@ void mbus_broker_condemn_peer(struct mbus_broker *b, struct mbus_peer *peer, int
 void mbus_broker_mark_dirty(struct mbus_broker *b, struct mbus_peer *peer);
 /* Queues peer to route the rest of its buffered frames on a later turn of the loop. */
 void mbus_broker_resume_later(struct mbus_broker *b, struct mbus_peer *peer);
+/* Gives the peer that has waited longest one budget of work (mbus_peer_resume()), if any. */
+void mbus_broker_resume_one(struct mbus_broker *b);
 
 /* Called at the end of every event callback: drops, flushes, frees. */
 void mbus_broker_dispatch_done(struct mbus_broker *b);

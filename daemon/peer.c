@@ -275,13 +275,22 @@ void mbus_peer_resume(struct mbus_peer *peer) {
 
 void mbus_peer_dispatch_io(struct mbus_peer *peer, uint32_t revents) {
         struct mbus_broker *b = peer->broker;
+        bool resume;
         int r;
 
         b->dispatch_work = 0;
         r = peer_dispatch(peer, revents);
         if (r < 0)
                 mbus_broker_condemn_peer(b, peer, r);
+        resume = b->resume_first && b->resume_first != peer;
         mbus_broker_dispatch_done(b);   /* @peer may be freed here: touch nothing after */
+
+        /* A peer that waits with a pile of requests gets its turn too, once this one's answers
+         * are out (broker.h). */
+        if (resume && b->resume_first) {
+                mbus_broker_resume_one(b);
+                mbus_broker_dispatch_done(b);
+        }
 }
 
 static int peer_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
