@@ -728,8 +728,12 @@ int mbus_conn_open_fd(struct mbus_conn **ret, int fd, const char *client_name, u
         _cleanup_(conn_freep) struct mbus_conn *conn = NULL;
         int r;
 
-        if (!ret || fd < 0)
+        if (fd < 0)
                 return -EINVAL;
+        if (!ret) {
+                safe_close(fd);
+                return -EINVAL;
+        }
 
         r = conn_new(&conn, client_name, timeout_usec);
         if (r < 0) {
