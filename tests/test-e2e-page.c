@@ -3,8 +3,12 @@
  * The bus page in a real browser: the broker serves www/ over HTTP on its ws:// listener
  * (--http-root), Debian's chromium loads / headless, and what the page shows is read back
  * from its DOM: the broker's namespace and a UNIX service's, the peers, and an event a UNIX
- * client keeps emitting. Also the HTTP side alone: index.html at /, content types, no way out
- * of the directory. A screenshot goes to page-screenshot.png in the test's working directory.
+ * client keeps emitting; then the call form, driven as an administrator would: procedures and
+ * arguments pre-filled from the introspection, a call's result, a call the policy refuses
+ * shown as AccessDenied, and the page in a narrow and a wide window without horizontal
+ * overflow. Also the HTTP side alone: index.html at /, content types, no way out of the
+ * directory. Screenshots go to page-screenshot.png, page-narrow.png and page-wide.png in the
+ * test's working directory.
  * Skipped (77) without chromium or node.
  */
 
@@ -157,6 +161,44 @@ static int ticker_main(void *userdata) {
         return 0;
 }
 
+#define BY_ID(id) "document.getElementById('" id "')"
+#define PICK(proc) "(() => { const s = " BY_ID("call-proc") "; s.value = '" proc "'; s.dispatchEvent(new Event('change')); })()"
+/* The page neither overflows sideways nor squeezes its tables below a readable width. */
+#define FITS "document.documentElement.scrollWidth <= window.innerWidth && " \
+             "[...document.querySelectorAll('td.name')].every((td) => td.getBoundingClientRect().width >= 100)"
+
+/*
+ * The call form, as steps for tests/js/page-snapshot.mjs: the broker's procedures are listed
+ * from its introspection, picking GetNamespaceOwner fills its one argument with its type; the
+ * call's result is shown (and copied to data-ok-result for the DOM check); ReloadConfig, which
+ * the policy keeps for root, is refused with AccessDenied; then a narrow and a wide window.
+ */
+static const char form_steps[] =
+        "["
+        "{\"wait\": \"[...document.querySelectorAll('#call-proc option')].some((o) => o.value === 'GetNamespaceOwner')\","
+        " \"what\": \"the broker's procedures in the call form\"},"
+        "{\"do\": \"" PICK("GetNamespaceOwner") "\"},"
+        "{\"wait\": \"" BY_ID("call-types") ".textContent === 'namespace: string' && "
+        "JSON.parse(" BY_ID("call-args") ".value).namespace === ''\", \"what\": \"arguments pre-filled from the introspection\"},"
+        "{\"do\": \"" BY_ID("call-args") ".value = JSON.stringify({ namespace: '" NS "' }); "
+        BY_ID("call-form") ".requestSubmit()\"},"
+        "{\"wait\": \"" BY_ID("call-result") ".classList.contains('ok') && "
+        "JSON.parse(" BY_ID("call-result") ".textContent).owner.startsWith(':1.')\", \"what\": \"the call's result\"},"
+        "{\"do\": \"document.body.dataset.okResult = " BY_ID("call-result") ".textContent; " PICK("ReloadConfig") "; "
+        BY_ID("call-form") ".requestSubmit()\"},"
+        "{\"wait\": \"" BY_ID("call-result") ".classList.contains('error') && "
+        BY_ID("call-result") ".textContent.startsWith('org.mbus.Error.AccessDenied: ')\","
+        " \"what\": \"AccessDenied for a call the policy refuses\"},"
+        "{\"width\": 360},"
+        "{\"wait\": \"window.innerWidth === 360 && " FITS "\", \"what\": \"a readable page 360 px wide\"},"
+        "{\"screenshot\": \"page-narrow.png\"},"
+        "{\"width\": 1400},"
+        "{\"wait\": \"window.innerWidth === 1400 && " FITS " && "
+        "getComputedStyle(document.querySelector('main')).gridTemplateColumns.split(' ').length === 2\","
+        " \"what\": \"a readable page 1400 px wide, in two columns\"},"
+        "{\"screenshot\": \"page-wide.png\"}"
+        "]";
+
 START_TEST(test_bus_page_in_chromium_shows_namespaces_peers_and_live_events) {
         struct test_service svc;
         struct env e;
@@ -189,27 +231,38 @@ START_TEST(test_bus_page_in_chromium_shows_namespaces_peers_and_live_events) {
                         " && document.getElementById('events').textContent.includes('" TICKER_NS ".Tick')";
                 char script[512], dom_path[512];
                 const char *argv[] = { "/usr/bin/env", "node", "--experimental-websocket", script, chromium, url,
-                                       condition, dom_path, "page-screenshot.png", NULL };
+                                       condition, dom_path, "page-screenshot.png", form_steps, NULL };
                 FILE *f;
                 size_t n;
 
                 (void) snprintf(script, sizeof(script), "%s/tests/js/page-snapshot.mjs", getenv("MBUS_TEST_SRCDIR"));
                 (void) test_config_path(&e.c, "page.html", dom_path, sizeof(dom_path));
                 (void) unlink("page-screenshot.png");
+                (void) unlink("page-narrow.png");
+                (void) unlink("page-wide.png");
                 r = test_run(argv, NULL, 0, err, 64 * 1024, 120000);
                 f = fopen(dom_path, "re");
                 ck_assert_msg(f, "no DOM: %d: %s", r, err);
                 n = fread(dom, 1, DOM_MAX - 1, f);
                 dom[n] = 0;
                 fclose(f);
-                ck_assert_msg(r == 0, "%s: %.4000s", err, dom);
+                ck_assert_msg(r == 0, "%.1000s: %.2000s", err, dom);
         }
         ck_assert_ptr_nonnull(strstr(dom, "online as :1."));
         ck_assert_ptr_nonnull(strstr(dom, "data-namespace=\"org.mbus.Broker\""));
         ck_assert_ptr_nonnull(strstr(dom, "data-namespace=\"" NS "\""));
-        ck_assert_ptr_nonnull(strstr(dom, "<td>ticker</td>"));
+        ck_assert_ptr_nonnull(strstr(dom, "<td data-label=\"name\">ticker</td>"));
         ck_assert_ptr_nonnull(strstr(dom, TICKER_NS ".Tick"));
+        /* The form's two answers: GetNamespaceOwner's result, then the refusal in its place. */
+        ck_assert_msg(strstr(dom, "data-ok-result=\"{\n  &quot;namespace&quot;: &quot;" NS "&quot;,\n  &quot;owner&quot;: &quot;:1."),
+                      "%.2000s", strstr(dom, "id=\"call-section\"") ?: dom);
+        ck_assert_ptr_nonnull(strstr(dom, "class=\"result error\">org.mbus.Error.AccessDenied: Access denied: call "
+                                          "org.mbus.Broker.ReloadConfig by ws peer 127.0.0.1:"));
         ck_assert_int_eq(stat("page-screenshot.png", &st), 0);
+        ck_assert_int_gt(st.st_size, 10000);
+        ck_assert_int_eq(stat("page-narrow.png", &st), 0);
+        ck_assert_int_gt(st.st_size, 10000);
+        ck_assert_int_eq(stat("page-wide.png", &st), 0);
         ck_assert_int_gt(st.st_size, 10000);
 
         kill(ticker, SIGTERM);

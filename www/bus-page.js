@@ -78,8 +78,9 @@ async function refreshTables() {
     const owner = byId.get(ns.owner);
     nsBody.append(el("tr", { "data-namespace": ns.namespace },
       el("td", { class: "name" }, ns.namespace),
-      el("td", {}, ns.owner ? `${ns.owner}${owner ? ` (${owner.name})` : ""}` : "—"),
-      el("td", {}, ns.owner === ":1.0" ? "broker" : owner ? identity(owner) : ns.uid !== null ? `uid ${ns.uid}` : ""),
+      el("td", { "data-label": "owner" }, ns.owner ? `${ns.owner}${owner ? ` (${owner.name})` : ""}` : "—"),
+      el("td", { "data-label": "identity" },
+         ns.owner === ":1.0" ? "broker" : owner ? identity(owner) : ns.uid !== null ? `uid ${ns.uid}` : ns.user || ""),
       el("td", {}, el("button", { type: "button", onclick: () => pickNamespace(ns.namespace) }, "introspect"))));
     list.append(el("option", { value: ns.namespace }));
   }
@@ -89,8 +90,9 @@ async function refreshTables() {
   peerBody.replaceChildren();
   for (const p of peers)
     peerBody.append(el("tr", {},
-      el("td", {}, p.id), el("td", {}, p.name), el("td", {}, p.transport),
-      el("td", {}, identity(p)), el("td", {}, (p.namespaces || []).join(", "))));
+      el("td", { class: "id" }, p.id), el("td", { "data-label": "name" }, p.name),
+      el("td", { "data-label": "transport" }, p.transport), el("td", { "data-label": "identity" }, identity(p)),
+      el("td", { "data-label": "namespaces" }, (p.namespaces || []).join(", "))));
   $("peer-count").textContent = `(${peers.length})`;
 }
 

@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Loads a page in headless chromium and waits, in real time, until it shows what a test
 // expects; then writes its DOM and a screenshot (driven by tests/test-e2e-page.c).
-//   node --experimental-websocket page-snapshot.mjs CHROMIUM URL CONDITION DOM_OUT PNG_OUT
+//   node --experimental-websocket page-snapshot.mjs CHROMIUM URL CONDITION DOM_OUT PNG_OUT [STEPS]
 // CONDITION is a JavaScript expression evaluated in the page every 200 ms; the script exits 0
 // once it is true, 1 if it is still false after 60 s (DOM and screenshot written either way).
+// STEPS, a JSON array, is then played in order, each step an object:
+//   {"do": EXPR}                   evaluated once (an action: fill a field, submit a form)
+//   {"wait": EXPR, "what": TEXT}   as CONDITION (30 s); the script exits 1 naming TEXT if it stays false
+//   {"width": N}                   the window becomes N CSS pixels wide (800 high)
+//   {"screenshot": FILE}           a screenshot of the page as it is now
+// Steps wait in real time, not in a fixed sleep: a loaded machine only makes them slower.
 // --dump-dom would dump when virtual time runs out, which WebSocket traffic does not hold
 // back; this talks to the browser's DevTools protocol instead.
 
@@ -12,7 +18,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [chromium, url, condition, domOut, pngOut] = process.argv.slice(2);
+const [chromium, url, condition, domOut, pngOut, stepsJson] = process.argv.slice(2);
+const steps = stepsJson ? JSON.parse(stepsJson) : [];
 const profile = mkdtempSync(join(tmpdir(), "mbus-chromium-"));
 const browser = spawn(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
                                  `--user-data-dir=${profile}`, "--window-size=1200,800", "about:blank"],
@@ -56,19 +63,39 @@ const { sessionId } = await send("Target.attachToTarget", { targetId, flatten: t
 const evaluate = async (expression) =>
   (await send("Runtime.evaluate", { expression, returnByValue: true }, sessionId)).result.value;
 
-let ok = false;
-for (const deadline = Date.now() + 60000; Date.now() < deadline;) {
-  try {
-    if (await evaluate(`!!(${condition})`)) {
-      ok = true;
-      break;
-    }
-  } catch {}
-  await new Promise((r) => setTimeout(r, 200));
+const waitFor = async (expression, ms) => {
+  for (const deadline = Date.now() + ms; Date.now() < deadline;) {
+    try {
+      if (await evaluate(`!!(${expression})`))
+        return true;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+};
+const screenshot = async (file) => {
+  const shot = await send("Page.captureScreenshot", { format: "png" }, sessionId);
+  writeFileSync(file, Buffer.from(shot.data, "base64"));
+};
+
+let ok = await waitFor(condition, 60000);
+let failed = ok ? null : `the page never met: ${condition}`;
+for (const step of ok ? steps : []) {
+  if (step.do !== undefined)
+    await evaluate(step.do);
+  else if (step.width !== undefined)
+    await send("Emulation.setDeviceMetricsOverride",
+               { width: step.width, height: 800, deviceScaleFactor: 1, mobile: false }, sessionId);
+  else if (step.screenshot !== undefined)
+    await screenshot(step.screenshot);
+  else if (step.wait !== undefined && !(await waitFor(step.wait, 30000))) {
+    ok = false;
+    failed = `${step.what || "a step"} did not happen: ${step.wait}`;
+    break;
+  }
 }
 writeFileSync(domOut, await evaluate("document.documentElement.outerHTML"));
-const shot = await send("Page.captureScreenshot", { format: "png" }, sessionId);
-writeFileSync(pngOut, Buffer.from(shot.data, "base64"));
+await screenshot(pngOut);
 if (!ok)
-  console.error(`page-snapshot: the page never met: ${condition}`);
+  console.error(`page-snapshot: ${failed}`);
 finish(ok ? 0 : 1);
