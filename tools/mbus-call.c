@@ -57,12 +57,12 @@ static void help(void) {
 static int parse_argv(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_JSON, ARG_NO_CHECK };
         static const struct option options[] = {
-                { "help",    no_argument,       NULL, 'h'         },
-                { "version", no_argument,       NULL, ARG_VERSION },
-                { "address", required_argument, NULL, 'a'         },
+                { "help",     no_argument,       NULL, 'h'          },
+                { "version",  no_argument,       NULL, ARG_VERSION  },
+                { "address",  required_argument, NULL, 'a'          },
                 TOOL_BUS_LONG_OPTIONS,
-                { "timeout", required_argument, NULL, 't'         },
-                { "pretty",  no_argument,       NULL, 'p'         },
+                { "timeout",  required_argument, NULL, 't'          },
+                { "pretty",   no_argument,       NULL, 'p'          },
                 { "json",     required_argument, NULL, ARG_JSON     },
                 { "no-check", no_argument,       NULL, ARG_NO_CHECK },
                 {}
