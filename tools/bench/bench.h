@@ -31,7 +31,8 @@ struct mbus_conn;
 /* generous: on a loaded machine a helper may take many seconds to connect and subscribe */
 #define BENCH_READY_TIMEOUT_USEC (60 * USEC_PER_SEC)
 #define BENCH_CALL_TIMEOUT_USEC (10 * USEC_PER_SEC)
-#define BENCH_FANOUT_IDLE_USEC (5 * USEC_PER_SEC)
+/* How long a helper may take to exit: 256 sanitized subscribers exiting at once take long */
+#define BENCH_EXIT_TIMEOUT_USEC (120 * USEC_PER_SEC)
 
 /* In the order each run runs them: a peer's figures come from the same run as mbus's. */
 enum bench_scenario {
