@@ -457,11 +457,14 @@ START_TEST(test_mbus_bench_checks_every_event_and_counts_the_drops) {
         ck_assert(bench_figure(o, "results", "fanout", "reordered") == 0);
         ck_assert(bench_figure(o, "results", "fanout", "broker_cpu_usec_per_delivery") >= 0);
 
-        /* the slow subscriber's gaps are found, and are exactly what the broker says it dropped */
+        /* the slow subscriber's gaps are found, and the subscribers' gaps are exactly what the
+         * broker says it dropped (the other one may fall behind too on a loaded machine) */
         ck_assert(bench_figure(o, "results", "fanout-slow", "slow_missed") > 0);
-        ck_assert(bench_figure(o, "results", "fanout-slow", "slow_missed") ==
+        ck_assert(bench_figure(o, "results", "fanout-slow", "slow_missed") +
+                  bench_figure(o, "results", "fanout-slow", "other_missed") ==
                   bench_figure(o, "results", "fanout-slow", "broker_dropped"));
-        ck_assert(bench_figure(o, "results", "fanout-slow", "fast_errors") == 0);
+        ck_assert(bench_figure(o, "results", "fanout-slow", "dropped_vs_missed_diff") == 0);
+        ck_assert(bench_figure(o, "results", "fanout-slow", "errors") == 0);
 
         ck_assert(json_object_object_get_ex(o, "targets", &targets));
         for (size_t i = 0; i < json_object_array_length(targets); i++) {

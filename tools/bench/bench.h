@@ -28,9 +28,11 @@ struct mbus_conn;
 #define BENCH_MAX_RUNS 99
 #define BENCH_MAX_METRICS 256
 #define BENCH_WARMUP 1000
-#define BENCH_READY_TIMEOUT_USEC (10 * USEC_PER_SEC)
+/* generous: on a loaded machine a helper may take many seconds to connect and subscribe */
+#define BENCH_READY_TIMEOUT_USEC (60 * USEC_PER_SEC)
 #define BENCH_CALL_TIMEOUT_USEC (10 * USEC_PER_SEC)
-#define BENCH_FANOUT_IDLE_USEC (5 * USEC_PER_SEC)
+/* How long a helper may take to exit: 256 sanitized subscribers exiting at once take long */
+#define BENCH_EXIT_TIMEOUT_USEC (120 * USEC_PER_SEC)
 
 /* In the order each run runs them: a peer's figures come from the same run as mbus's. */
 enum bench_scenario {
@@ -38,6 +40,7 @@ enum bench_scenario {
         BENCH_RPC_SEQ,
         BENCH_RPC_PIPELINED,
         BENCH_RPC_CALLERS,
+        BENCH_RPC_SEQ_WS,
         BENCH_FANOUT,
         BENCH_FANOUT_SCALE,
         BENCH_FANOUT_SLOW,
@@ -131,6 +134,9 @@ void bench_broker_stop(struct bench_broker *bb);
 /* extra_args: NULL, or more broker options (a NULL-terminated list), e.g. larger limits */
 int bench_broker_start(struct bench_broker *bb, const char *path, const struct bench_tls_files *tls,
                        const char *const *extra_args);
+/* The same with a policy directory of its own that opens the benchmark's namespaces to every
+ * peer, also those identified by address or certificate only (WebSocket, TLS). */
+int bench_broker_start_open(struct bench_broker *bb, const char *path, const char *const *extra_args);
 /* Stops the broker with SIGTERM, waiting up to timeout for it to exit; returns the time it took
  * to exit (0 if there was no broker to stop), or USEC_INFINITY if it had to be killed. */
 usec_t bench_broker_stop_timed(struct bench_broker *bb, usec_t timeout);
@@ -151,6 +157,8 @@ int rpc_seq_run(const char *address, pid_t broker_pid, struct rpc_seq_result *re
 int bench_rpc_seq(struct bench *b, const char *address);
 int bench_rpc_pipelined(struct bench *b, const char *address);
 int bench_rpc_callers(struct bench *b, const char *address);
+/* scenario-ws.c: rpc-seq with the caller on a WebSocket listener of a broker of its own */
+int bench_rpc_seq_ws(struct bench *b);
 
 struct fanout_result {
         double published_per_sec, delivered_per_sec;

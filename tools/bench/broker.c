@@ -143,10 +143,11 @@ static int bench_broker_write_policy(struct bench_broker *bb) {
 
 /*
  * Starts a broker on a socket in a new temporary directory; with tls also on a TLS listener on
- * a free port of 127.0.0.1, reading the policy of that directory only (see above).
+ * a free port of 127.0.0.1; with tls or open_policy reading the policy of that directory only
+ * (see above).
  */
-int bench_broker_start(struct bench_broker *bb, const char *path, const struct bench_tls_files *tls,
-                       const char *const *extra_args) {
+static int broker_start(struct bench_broker *bb, const char *path, const struct bench_tls_files *tls,
+                        bool open_policy, const char *const *extra_args) {
         char tmpl[] = "/tmp/mbus-bench-XXXXXX", listen_tls[64];
         usec_t deadline;
         pid_t pid;
@@ -160,6 +161,13 @@ int bench_broker_start(struct bench_broker *bb, const char *path, const struct b
                 bb->address = NULL;
                 bench_broker_stop(bb);
                 return -ENOMEM;
+        }
+        if (open_policy && !tls) {
+                r = bench_broker_write_policy(bb);
+                if (r < 0) {
+                        bench_broker_stop(bb);
+                        return r;
+                }
         }
         if (tls) {
                 r = bench_tls_free_port(&bb->tls_port);
@@ -202,6 +210,10 @@ int bench_broker_start(struct bench_broker *bb, const char *path, const struct b
                 } else {
                         argv[n++] = "--address";
                         argv[n++] = bb->address;
+                        if (open_policy) {
+                                argv[n++] = "--config-dir";
+                                argv[n++] = bb->dir;
+                        }
                 }
                 argv[n++] = "--log-target";
                 argv[n++] = "console";
@@ -238,4 +250,13 @@ int bench_broker_start(struct bench_broker *bb, const char *path, const struct b
                 }
                 (void) usleep(5000);
         }
+}
+
+int bench_broker_start(struct bench_broker *bb, const char *path, const struct bench_tls_files *tls,
+                       const char *const *extra_args) {
+        return broker_start(bb, path, tls, /* open_policy= */ tls != NULL, extra_args);
+}
+
+int bench_broker_start_open(struct bench_broker *bb, const char *path, const char *const *extra_args) {
+        return broker_start(bb, path, /* tls= */ NULL, /* open_policy= */ true, extra_args);
 }

@@ -13,6 +13,7 @@
  *                  CPU time per call (scenario-rpc.c, echo.c)
  *   rpc-pipelined  the same with 64 calls outstanding through mbus_call_async()
  *   rpc-callers    1, 4 and 16 callers at once against the one echo service
+ *   rpc-seq-ws     (--transport ws) rpc-seq with the caller on WebSocket (scenario-ws.c)
  *   fanout         one publisher, 8 subscriber processes, 100,000 events of ~100 bytes, each
  *                  checked by sequence number (scenario-fanout.c, fanout-check.c)
  *   fanout-scale   the same with 1, 8, 64 and 256 subscribers
@@ -72,6 +73,7 @@ const char *const bench_scenario_names[_BENCH_SCENARIO_MAX] = {
         [BENCH_RPC_SEQ] = "rpc-seq",
         [BENCH_RPC_PIPELINED] = "rpc-pipelined",
         [BENCH_RPC_CALLERS] = "rpc-callers",
+        [BENCH_RPC_SEQ_WS] = "rpc-seq-ws",
         [BENCH_FANOUT] = "fanout",
         [BENCH_FANOUT_SCALE] = "fanout-scale",
         [BENCH_FANOUT_SLOW] = "fanout-slow",
@@ -85,9 +87,9 @@ const char *const bench_scenario_names[_BENCH_SCENARIO_MAX] = {
 /* Not in the default set: they need another program (dbus-daemon, dbus-broker, nats-server;
  * openssl) and take longer. */
 #define BENCH_SCENARIOS_PEERS ((1u << BENCH_DBUS) | (1u << BENCH_DBUS_BROKER) | (1u << BENCH_NATS))
-#define BENCH_SCENARIOS_OPTIONAL (BENCH_SCENARIOS_PEERS | (1u << BENCH_TLS))
+#define BENCH_SCENARIOS_OPTIONAL (BENCH_SCENARIOS_PEERS | (1u << BENCH_TLS) | (1u << BENCH_RPC_SEQ_WS))
 /* Scenarios that start brokers of their own whatever --address says. */
-#define BENCH_SCENARIOS_OWN_BROKER ((1u << BENCH_FANOUT_SLOW) | (1u << BENCH_TLS))
+#define BENCH_SCENARIOS_OWN_BROKER ((1u << BENCH_FANOUT_SLOW) | (1u << BENCH_TLS) | (1u << BENCH_RPC_SEQ_WS))
 
 const char *arg_address = NULL;
 const char *arg_broker = NULL;
@@ -125,6 +127,8 @@ static int bench_run_scenario(struct bench *b, enum bench_scenario s) {
                 return bench_floor(b);
         case BENCH_FANOUT_SLOW:
                 return bench_fanout_slow(b);
+        case BENCH_RPC_SEQ_WS:
+                return bench_rpc_seq_ws(b);
         case BENCH_IDLE:
                 return bench_idle(b);
         case BENCH_DBUS:
@@ -211,11 +215,12 @@ static void help(void) {
                "     --broker PATH       The mbus-broker binary to start (default: $MBUS_BROKER,\n"
                "                         else the one of the build tree or next to mbus-bench)\n"
                "  -s --scenario NAME     Run scenario NAME (repeatable): floor, rpc-seq,\n"
-               "                         rpc-pipelined, rpc-callers, fanout, fanout-scale,\n"
-               "                         fanout-slow, idle, dbus, dbus-broker, nats, tls\n"
-               "                         (default: all but the peers and tls)\n"
+               "                         rpc-pipelined, rpc-callers, rpc-seq-ws, fanout,\n"
+               "                         fanout-scale, fanout-slow, idle, dbus, dbus-broker,\n"
+               "                         nats, tls (default: all but rpc-seq-ws, the peers, tls)\n"
                "     --peer PEER         Also run PEER's scenario (repeatable): dbus-daemon\n"
                "                         (or dbus), dbus-broker, nats\n"
+               "     --transport ws      Also run rpc-seq with the caller on WebSocket\n"
                "  -r --runs N            Run every scenario N times, report medians, min, max (1)\n"
                "  -j --json              Print one JSON object instead of a table\n"
                "     --calls N           Calls in floor, the rpc scenarios and the peers (20000)\n"
@@ -238,6 +243,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_VERSION = 0x100,
                 ARG_BROKER,
                 ARG_PEER,
+                ARG_TRANSPORT,
                 ARG_CALLS,
                 ARG_WINDOW,
                 ARG_EVENTS,
@@ -258,6 +264,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "broker",      required_argument, NULL, ARG_BROKER      },
                 { "scenario",    required_argument, NULL, 's'             },
                 { "peer",        required_argument, NULL, ARG_PEER        },
+                { "transport",   required_argument, NULL, ARG_TRANSPORT   },
                 { "runs",        required_argument, NULL, 'r'             },
                 { "json",        no_argument,       NULL, 'j'             },
                 { "calls",       required_argument, NULL, ARG_CALLS       },
@@ -354,6 +361,16 @@ static int parse_argv(int argc, char *argv[]) {
                                          (1u << peers[i].scenario);
                         break;
                 }
+                case ARG_TRANSPORT:
+                        /* the UNIX socket is always measured; ws adds rpc-seq over WebSocket */
+                        if (strcmp(optarg, "ws") == 0)
+                                arg_scenarios |= (arg_scenarios ? 0 : ~BENCH_SCENARIOS_OPTIONAL & ((1u << _BENCH_SCENARIO_MAX) - 1)) |
+                                                 (1u << BENCH_RPC_SEQ_WS);
+                        else if (strcmp(optarg, "unix") != 0) {
+                                tool_error("unknown --transport '%s': unix or ws", optarg);
+                                return -EINVAL;
+                        }
+                        break;
                 case ARG_IDLE: {
                         _cleanup_free_ char *list = strdup(optarg);
                         char *state = NULL;

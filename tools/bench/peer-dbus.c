@@ -679,7 +679,7 @@ finish:
         sd_bus_flush_close_unref(bus);
         for (size_t i = 0; i < n_started; i++) {
                 safe_close(fds[i]);
-                if (bench_wait(pids[i], 20 * USEC_PER_SEC) < 0 && r >= 0)
+                if (bench_wait(pids[i], BENCH_EXIT_TIMEOUT_USEC) < 0 && r >= 0)
                         r = -ECHILD;
         }
         return r;

@@ -249,7 +249,7 @@ static int nats_stop_children(const int *fds, const pid_t *pids, size_t n) {
 
         for (size_t i = 0; i < n; i++) {
                 safe_close(fds[i]);
-                if (bench_wait(pids[i], 20 * USEC_PER_SEC) < 0)
+                if (bench_wait(pids[i], BENCH_EXIT_TIMEOUT_USEC) < 0)
                         r = -ECHILD;
         }
         return r;

@@ -348,7 +348,7 @@ finish:
                 tool_error("rpc-callers: %s", strerror(-r));
         for (size_t i = 0; i < n_started; i++) {
                 safe_close(fds[i]);
-                if (bench_wait(pids[i], 20 * USEC_PER_SEC) < 0 && r >= 0)
+                if (bench_wait(pids[i], BENCH_EXIT_TIMEOUT_USEC) < 0 && r >= 0)
                         r = -ECHILD;
         }
         conn = mbus_conn_unref(conn);
