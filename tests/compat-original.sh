@@ -193,6 +193,9 @@ EOF
                 echo "python3 missing: MBusClient.py not run" >&2
         fi
         unset LD_LIBRARY_PATH
+        # None of the real clients sent anything the translator had to refuse.
+        ! grep -q 'Closing original mBus client' "$tmp/broker-$variant.log" ||
+                fail "$variant: the broker refused a real client's frame"
         echo "ok: $variant build"
 }
 
