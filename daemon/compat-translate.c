@@ -772,14 +772,17 @@ int mbus_compat_from_original(struct mbus_compat_conn *conn, const char *text, s
                 return -EBADMSG;
         }
         sequence = json_object_get_int(v);
-        if (json_object_object_get_ex(o, COMPAT_TAG_PAYLOAD, &payload) && !json_object_is_type(payload, json_type_object)) {
+        /* null, as MBusClient.py sends for no payload, is none; anything else must be an object. */
+        if (json_object_object_get_ex(o, COMPAT_TAG_PAYLOAD, &payload) && payload &&
+            !json_object_is_type(payload, json_type_object)) {
                 *ret_reason = "frame payload is not an object";
                 return -EBADMSG;
         }
         if (!payload) {
-                payload = empty = json_object_new_object();
-                if (!payload)
+                empty = json_object_new_object();
+                if (!empty)
                         return -ENOMEM;
+                payload = empty;
         }
         if (json_object_object_get_ex(o, COMPAT_TAG_TIMEOUT, &v))
                 timeout = json_object_get_int(v);

@@ -369,6 +369,14 @@ START_TEST(test_acknowledged_event_is_event_then_ping) {
 
         tconn_init(&t);
         tconn_create(&t);
+        /* MBusClient.py's ping: a null payload is none. */
+        tconn_feed(&t, "{\"org.mbus.method.tag.type\":\"org.mbus.method.type.event\",\"org.mbus.method.tag.destination\":"
+                       "\"org.mbus.server\",\"org.mbus.method.tag.identifier\":\"org.mbus.server.event.ping\","
+                       "\"org.mbus.method.tag.sequence\":3,\"org.mbus.method.tag.payload\":null,"
+                       "\"org.mbus.method.tag.timeout\":null}");
+        res = tconn_original(&t);
+        ck_assert_str_eq(json_get_string(res, COMPAT_TAG_IDENTIFIER), "org.mbus.server.event.pong");
+        json_object_put(TAKE_PTR(res));
         tconn_feed(&t, CMD("org.mbus.server", "command.event", 4,
                            "{\"org.mbus.method.tag.destination\":\"org.mbus.method.event.destination.subscribers\","
                            "\"org.mbus.method.tag.identifier\":\"state.changed\",\"org.mbus.method.tag.payload\":{}}"));

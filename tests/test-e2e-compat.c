@@ -819,6 +819,30 @@ START_TEST(test_original_client_that_never_reads_misses_events_and_costs_bounded
 }
 END_TEST
 
+START_TEST(test_shipped_policy_keeps_native_peers_off_the_server_name) {
+        struct test_broker b;
+        char dir[] = "/tmp/mbus-compat-conf-XXXXXX", cmd[1024];
+        const char *args[] = { "--config-dir", dir, "--no-broker-config", NULL };
+        int fd;
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(cmd, sizeof(cmd), "mkdir -p %s/policy.d && cp %s/policy/policy.d/org.mbus.server.xml %s/policy.d/", dir,
+                 getenv("MBUS_TEST_SRCDIR"), dir);
+        ck_assert_int_eq(system(cmd), 0);
+        ck_assert_int_eq(test_broker_start(&b, args), 0);
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_hello(fd, "squatter", NULL), 0);
+        ck_assert_int_eq(raw_register(fd, 2, "org.mbus.server"), -EREMOTEIO);  /* even for root */
+        if (geteuid() == 0)
+                ck_assert_int_eq(raw_register(fd, 3, "org.mbus.serverx"), 0);      /* only that name */
+        close(fd);
+        ck_assert_broker_stops_cleanly(&b);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *compat_suite(void) {
         Suite *s = suite_create("e2e-compat");
         TCase *tc = tcase_create("compat");
@@ -832,6 +856,7 @@ static Suite *compat_suite(void) {
         tcase_add_test(tc, test_bad_frames_cost_only_their_connection);
         tcase_add_test(tc, test_zlib_frames_and_bombs);
         tcase_add_test(tc, test_socket_passed_by_systemd_named_compat_unix);
+        tcase_add_test(tc, test_shipped_policy_keeps_native_peers_off_the_server_name);
         tcase_add_test(tc, test_original_client_that_never_reads_misses_events_and_costs_bounded_memory);
         suite_add_tcase(s, tc);
         return s;
