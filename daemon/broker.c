@@ -114,6 +114,53 @@ void mbus_broker_notify_status(struct mbus_broker *b) {
         (void) sd_notifyf(false, "STATUS=%s", line);
 }
 
+/* --- the ready list: peers with input left after their share of a wake-up ------------------- */
+
+static void broker_unmark_ready(struct mbus_broker *b, struct mbus_peer *peer) {
+        if (!peer->ready)
+                return;
+        if (peer->ready_prev)
+                peer->ready_prev->ready_next = peer->ready_next;
+        else
+                b->ready_first = peer->ready_next;
+        if (peer->ready_next)
+                peer->ready_next->ready_prev = peer->ready_prev;
+        else
+                b->ready_last = peer->ready_prev;
+        peer->ready_prev = peer->ready_next = NULL;
+        peer->ready = false;
+        b->n_ready--;
+}
+
+void mbus_broker_mark_ready(struct mbus_broker *b, struct mbus_peer *peer) {
+        if (peer->ready)
+                return;
+        peer->ready = true;
+        peer->ready_prev = b->ready_last;
+        if (b->ready_last)
+                b->ready_last->ready_next = peer;
+        else
+                b->ready_first = peer;
+        b->ready_last = peer;
+        if (b->n_ready++ == 0)
+                (void) sd_event_source_set_enabled(b->ready_source, SD_EVENT_ON);
+}
+
+/* One more share for each peer on the list now; those marked again wait for the next round. */
+static int broker_on_ready(sd_event_source *s, void *userdata) {
+        struct mbus_broker *b = userdata;
+
+        for (size_t n = b->n_ready; n > 0 && b->ready_first; n--) {
+                struct mbus_peer *p = b->ready_first;
+
+                broker_unmark_ready(b, p);
+                mbus_peer_dispatch_io(p, EPOLLIN);      /* may free p, and drop others off the list */
+        }
+        if (b->n_ready == 0)
+                (void) sd_event_source_set_enabled(b->ready_source, SD_EVENT_OFF);
+        return 0;
+}
+
 /* --- lifecycle -------------------------------------------------------------------------------- */
 
 static enum mbus_policy_scope broker_scope(const struct mbus_options *c, uid_t uid) {
@@ -184,12 +231,19 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         if (r < 0)
                 return r;
 
+        r = sd_event_add_defer(event, &b->ready_source, broker_on_ready, b);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(b->ready_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(b->ready_source, "peers-ready");
+
         *ret = TAKE_PTR(b);
         return 0;
 }
 
 static void broker_unlink_peer(struct mbus_broker *b, struct mbus_peer *peer) {
         (void) mbus_hashmap_remove(b->peers, &peer->id);
+        broker_unmark_ready(b, peer);
         if (peer->prev)
                 peer->prev->next = peer->next;
         else
@@ -246,6 +300,7 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
         mbus_activation_table_free(b->activation);
         sd_event_source_disable_unref(b->call_timer);
         sd_event_source_disable_unref(b->keepalive_timer);
+        sd_event_source_disable_unref(b->ready_source);
         mbus_pending_table_free(b->pending);
         mbus_user_registry_free(b->users);
         mbus_monitor_free_all(b);

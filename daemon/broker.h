@@ -62,6 +62,14 @@ struct mbus_broker {
         struct mbus_peer *condemned;
         struct mbus_peer *dead;
 
+        /*
+         * Peers whose edge-triggered socket still holds input after their share of a wake-up
+         * (peer.c): read on, oldest first, by ready_source, one share each per loop iteration.
+         */
+        struct mbus_peer *ready_first, *ready_last;
+        size_t n_ready;
+        sd_event_source *ready_source;          /* a defer source, on while the list is not empty */
+
         struct mbus_namespace_registry *namespaces;
         struct mbus_match_index *matches;
         struct mbus_pending_table *pending;
@@ -144,6 +152,9 @@ struct mbus_peer *mbus_broker_find_peer(struct mbus_broker *b, uint64_t id);   /
  * it is safe anywhere. Idempotent.
  */
 void mbus_broker_condemn_peer(struct mbus_broker *b, struct mbus_peer *peer, int reason);
+
+/* Puts peer at the end of the ready list: its socket is read again on a later iteration. */
+void mbus_broker_mark_ready(struct mbus_broker *b, struct mbus_peer *peer);
 
 /* Adds peer to the end-of-dispatch flush list. */
 void mbus_broker_mark_dirty(struct mbus_broker *b, struct mbus_peer *peer);

@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * A peer is a socket with a frame stream. Its io callback does one bounded batch: one read(),
- * then every whole frame now buffered goes to the router (at most one read's worth, 64 KiB or
- * one large frame); output produced meanwhile, for this peer or any other, is only queued and
- * leaves at the end of the dispatch with one writev per touched peer
- * (mbus_broker_dispatch_done()). EPOLLOUT is requested only while output stays queued.
+ * A peer is a socket with a frame stream. Its io source is edge-triggered: epoll reports a
+ * socket once per change, not again on every wait while it stays readable, so 10,000 sockets
+ * hanging up together cost 10,000 reports rather than one per socket per loop iteration (a
+ * level-triggered source made that teardown quadratic: sd-event dispatches one source per
+ * iteration and each epoll_wait listed every hung-up socket again). The price is that a wake-up
+ * must be read until the socket is drained: the io callback reads and routes up to
+ * PEER_READS_PER_DISPATCH times, each read followed by every whole frame it completed going to
+ * the router; a peer with more to read after that waits on the broker's ready list
+ * (mbus_broker_mark_ready()) behind the others, so a flooding peer cannot starve them. Output
+ * produced meanwhile, for this peer or any other, is only queued and leaves at the end of the
+ * dispatch with one writev per touched peer (mbus_broker_dispatch_done()). EPOLLOUT is
+ * requested only while output stays queued.
  *
  * A peer is never freed inside its own callback: errors condemn it, and the broker drops and
  * frees it once the callback's work is done, so no code below ever holds a dangling pointer.
@@ -29,6 +36,11 @@
 
 _Static_assert(MBUS_PEER_HANDSHAKE_FRAME_MAX == 4096, "the HELLO size message names the limit");
 
+/* Reads (of up to 64 KiB each) per wake-up before a peer yields to the others. */
+#define PEER_READS_PER_DISPATCH 4
+/* Edge-triggered; a half-close is reported as such so that its end of file is read. */
+#define PEER_EPOLL_FLAGS (EPOLLET | EPOLLRDHUP)
+
 /* Errors of mbus_stream_read() that mean "the buffered bytes are malformed": pop() names them. */
 static bool peer_is_frame_error(int r) {
         return r == -EBADMSG || r == -EMSGSIZE || r == -EPROTONOSUPPORT || r == -ENOBUFS;
@@ -43,7 +55,7 @@ static int peer_update_events(struct mbus_peer *peer) {
                 return 0;
         if (events == peer->io_events)
                 return 0;
-        r = sd_event_source_set_io_events(peer->io_source, events);
+        r = sd_event_source_set_io_events(peer->io_source, events | PEER_EPOLL_FLAGS);
         if (r < 0)
                 return r;
         peer->io_events = (uint8_t) events;
@@ -95,15 +107,19 @@ static int peer_handshake(struct mbus_peer *peer) {
         return peer_update_events(peer);
 }
 
-/* One read, then every whole frame it completed to the router. Returns 0 or a negative errno. */
+/*
+ * One read, then every whole frame it completed to the router. Returns 1 if the socket may hold
+ * more, 0 if it had nothing (-EAGAIN), or a negative errno.
+ */
 static int peer_read_and_route(struct mbus_peer *peer) {
         struct mbus_broker *b = peer->broker;
-        bool popped = false;
+        bool popped = false, read_some = false;
         int r;
 
         r = mbus_stream_read(&peer->stream);
         if (r == -EAGAIN)
                 return 0;
+        read_some = r > 0 || r == -ENOBUFS;     /* -ENOBUFS: not read yet, frames first */
         if (r > 0) {
                 b->stats.bytes_in += (uint64_t) r;
                 if (peer->frame_started == 0)
@@ -123,7 +139,7 @@ static int peer_read_and_route(struct mbus_peer *peer) {
                                 peer->frame_started = 0;
                         else if (popped)
                                 peer->frame_started = mbus_broker_now(b);
-                        return 0;
+                        return read_some;
                 }
                 if (r > 0) {
                         popped = true;
@@ -155,6 +171,9 @@ static int peer_read_and_route(struct mbus_peer *peer) {
 static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
         int r;
 
+        /* The hang-up was reported once: from now on only end of file ends the reading. */
+        if (revents & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))
+                peer->hung_up = true;
         if (revents & EPOLLOUT)
                 mbus_broker_mark_dirty(peer->broker, peer);
 
@@ -166,14 +185,26 @@ static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
         } else if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !peer->stream.transport.tls)
                 return 0;       /* TLS may have waited for EPOLLOUT to go on reading */
 
-        /* A TLS record may be decrypted only partly into a nearly full buffer: its rest is
-         * input that poll cannot report, so it is read now (at most one record's worth). */
-        do {
+        /*
+         * Until the socket is drained: the edge-triggered source reports nothing more before new
+         * bytes arrive. A TLS record may be decrypted only partly into a nearly full buffer: its
+         * rest is input that poll cannot report either. After a hang-up a short read is not the
+         * end: the end of file that follows the last bytes will not be reported again. A peer
+         * of a message transport is driven by its owner, one read per call.
+         */
+        for (unsigned i = 0;; i++) {
                 r = peer_read_and_route(peer);
                 if (r < 0 || peer->condemned)
-                        return r;
-        } while (mbus_stream_has_pending(&peer->stream));
-        return 0;
+                        return MIN(r, 0);
+                if (mbus_stream_has_pending(&peer->stream))
+                        continue;
+                if (!peer->io_source || r == 0 || (!peer->hung_up && mbus_stream_drained(&peer->stream)))
+                        return 0;
+                if (i + 1 >= PEER_READS_PER_DISPATCH) {
+                        mbus_broker_mark_ready(peer->broker, peer);
+                        return 0;
+                }
+        }
 }
 
 void mbus_peer_dispatch_io(struct mbus_peer *peer, uint32_t revents) {
@@ -208,7 +239,8 @@ int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, st
                                                     (size_t) MBUS_PEER_HANDSHAKE_FRAME_MAX));
 
         if (fd >= 0) {
-                r = sd_event_add_io(broker->event, &peer->io_source, fd, EPOLLIN, peer_on_io, peer);
+                r = sd_event_add_io(broker->event, &peer->io_source, fd, EPOLLIN | PEER_EPOLL_FLAGS, peer_on_io,
+                                    peer);
                 if (r < 0)
                         return r;
         }

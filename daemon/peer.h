@@ -47,6 +47,8 @@ struct mbus_peer {
         bool dirty:1;                   /* on broker->dirty: flush at the end of the dispatch */
         bool condemned:1;               /* on broker->condemned: drop at the end of the dispatch */
         bool handshaking:1;             /* its transport's handshake (TLS) is not done yet */
+        bool ready:1;                   /* on broker->ready: more input waits in its socket */
+        bool hung_up:1;                 /* epoll reported a hang-up: read until end of file */
         bool wants_caller:1;            /* asked for feature "caller" in HELLO: forwarded CALLs
                                            carry the caller_* fields (older clients refuse them) */
         uint8_t io_events;              /* EPOLLIN/EPOLLOUT requested now, as the transport asked */
@@ -67,6 +69,7 @@ struct mbus_peer {
         struct mbus_peer *prev, *next;  /* broker->peers list, or broker->dead once dropped */
         struct mbus_peer *dirty_next;   /* broker->dirty */
         struct mbus_peer *condemned_next;
+        struct mbus_peer *ready_prev, *ready_next;      /* broker->ready */
 
         struct mbus_user *user;         /* a reference: whose quotas this peer uses (quota.c) */
         size_t queue_charged;           /* bytes of its queue charged to user */

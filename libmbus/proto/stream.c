@@ -94,7 +94,7 @@ static int stream_in_reserve(struct mbus_stream *s, size_t want) {
 }
 
 int mbus_stream_read(struct mbus_stream *s) {
-        size_t avail, want = MBUS_STREAM_READ_SIZE;
+        size_t avail, space, want = MBUS_STREAM_READ_SIZE;
         ssize_t n;
         int r;
 
@@ -123,10 +123,15 @@ int mbus_stream_read(struct mbus_stream *s) {
         }
 
         /* A complete frame may already be buffered and fill the buffer: pop it first. */
-        if (s->in_end == s->in_cap)
+        if (s->in_end == s->in_cap) {
+                s->drained = false;
                 return -ENOBUFS;
+        }
 
-        n = s->transport.ops->read(&s->transport, s->in + s->in_end, s->in_cap - s->in_end);
+        space = s->in_cap - s->in_end;
+        n = s->transport.ops->read(&s->transport, s->in + s->in_end, space);
+        /* A stream socket's read stops short only when nothing more is queued. */
+        s->drained = n == -EAGAIN || (n > 0 && (size_t) n < space && !s->transport.tls);
         if (n <= 0) {
                 r = n == 0 ? -ECONNRESET : (int) n;
                 if (s->in_end == s->in_start)

@@ -33,6 +33,8 @@ struct mbus_stream {
         size_t out_bytes;               /* bytes queued and not yet written */
 
         uint64_t bytes_in, bytes_out;   /* totals, for statistics */
+        bool drained;                   /* the last read found the socket empty: -EAGAIN, or on a
+                                           plain socket fewer bytes than there was room for */
 };
 
 /* A stream over a plain socket; max_frame_size 0 means MBUS_FRAME_SIZE_MAX_DEFAULT. */
@@ -86,6 +88,14 @@ static inline uint32_t mbus_stream_events(const struct mbus_stream *s) {
 /* True if the transport holds input that poll cannot report: read again without polling. */
 static inline bool mbus_stream_has_pending(const struct mbus_stream *s) {
         return mbus_transport_pending(&s->transport);
+}
+/*
+ * True if the last mbus_stream_read() left nothing in the socket to read: an edge-triggered
+ * owner waits for the next wake-up only then (a TLS stream is drained only at -EAGAIN, as a
+ * short read may end at a record boundary with more records queued).
+ */
+static inline bool mbus_stream_drained(const struct mbus_stream *s) {
+        return s->drained;
 }
 /* True if a whole or partial frame is buffered (more input may make a frame complete). */
 static inline bool mbus_stream_has_input(const struct mbus_stream *s) {
