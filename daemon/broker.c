@@ -740,12 +740,10 @@ static void broker_drop_peer(struct mbus_broker *b, struct mbus_peer *peer) {
         (void) mbus_pending_drop_caller(b->pending, &peer->calls_out);
         while (mbus_pending_pop_callee(b->pending, &peer->calls_in, &caller_id, &serial) > 0) {
                 struct mbus_peer *caller = mbus_broker_find_peer(b, caller_id);
-                char id[MBUS_PEER_ID_MAX];
-
                 if (caller)
                         (void) mbus_reply_error(b, caller, serial, -ENOLINK,
                                                 "The owner %s disconnected before replying",
-                                                mbus_peer_format_id(peer, id));
+                                                mbus_peer_id_string(peer));
         }
         while ((ns = mbus_namespace_pop_owned(b->namespaces, &peer->namespaces))) {
                 mbus_driver_emit_owner_changed(b, ns->name, peer->id, /* new_owner= */ 0);

@@ -251,6 +251,7 @@ int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, st
         mbus_transport_init_socket(&peer->stream.transport, fd);
         mbus_creds_move(&peer->creds, creds);
         peer->id = broker->next_peer_id++;
+        (void) snprintf(peer->id_string, sizeof(peer->id_string), ":1.%" PRIu64, peer->id);
         now = mbus_broker_now(broker);
         peer->last_rx = now;
         if (sd_event_now(broker->event, CLOCK_REALTIME, &peer->connected_realtime) < 0)
@@ -391,9 +392,4 @@ void mbus_peer_set_running(struct mbus_peer *peer) {
 
 void mbus_peer_disconnect(struct mbus_peer *peer) {
         peer->io_source = sd_event_source_disable_unref(peer->io_source);
-}
-
-char *mbus_peer_format_id(const struct mbus_peer *peer, char buf[static 24]) {
-        (void) snprintf(buf, 24, ":1.%" PRIu64, peer->id);
-        return buf;
 }

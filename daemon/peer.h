@@ -9,6 +9,7 @@
 #include "creds.h"
 #include "namespace.h"
 #include "pending.h"
+#include "proto/names.h"
 #include "proto/stream.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -40,7 +41,9 @@ enum mbus_queue_class {
  */
 struct mbus_peer {
         struct mbus_broker *broker;     /* borrowed: the broker outlives every peer */
-        uint64_t id;                    /* ":1.<id>" on the wire; key in broker->peers */
+        uint64_t id;                    /* key in broker->peers */
+        char id_string[MBUS_PEER_ID_MAX];       /* ":1.<id>", as on the wire: formatted once, as
+                                                   every forwarded frame carries it */
         int fd;                         /* owned */
         uint8_t state;                  /* enum mbus_peer_state */
         uint8_t n_missed_pings;
@@ -137,7 +140,9 @@ void mbus_peer_disconnect(struct mbus_peer *peer);
 void mbus_peer_set_running(struct mbus_peer *peer);
 
 /* Queries. */
-char *mbus_peer_format_id(const struct mbus_peer *peer, char buf[static 24]);
+static inline const char *mbus_peer_id_string(const struct mbus_peer *peer) {
+        return peer->id_string;
+}
 static inline bool mbus_peer_is_running(const struct mbus_peer *peer) {
         return peer && peer->state == MBUS_PEER_RUNNING && !peer->condemned;
 }
