@@ -46,6 +46,7 @@
 #include "proto/address.h"
 #include "proto/frame.h"
 #include "proto/names.h"
+#include "proto/stream.h"
 #include "proto/message.h"
 #include "proto/tls.h"
 #include "quota.h"
@@ -231,6 +232,10 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         if (r < 0)
                 return r;
 
+        b->read_scratch = malloc(MBUS_STREAM_READ_SIZE);
+        if (!b->read_scratch)
+                return -ENOMEM;
+
         r = sd_event_add_defer(event, &b->ready_source, broker_on_ready, b);
         if (r < 0)
                 return r;
@@ -301,6 +306,7 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
         sd_event_source_disable_unref(b->call_timer);
         sd_event_source_disable_unref(b->keepalive_timer);
         sd_event_source_disable_unref(b->ready_source);
+        free(b->read_scratch);          /* after every peer: their streams borrow it */
         mbus_pending_table_free(b->pending);
         mbus_user_registry_free(b->users);
         mbus_monitor_free_all(b);

@@ -66,6 +66,8 @@ struct mbus_broker {
          * Peers whose edge-triggered socket still holds input after their share of a wake-up
          * (peer.c): read on, oldest first, by ready_source, one share each per loop iteration.
          */
+        uint8_t *read_scratch;                  /* owned, MBUS_STREAM_READ_SIZE: every peer reads
+                                                   into it while it has no partial frame (peer.c) */
         struct mbus_peer *ready_first, *ready_last;
         size_t n_ready;
         sd_event_source *ready_source;          /* a defer source, on while the list is not empty */

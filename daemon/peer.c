@@ -6,8 +6,9 @@
  * level-triggered source made that teardown quadratic: sd-event dispatches one source per
  * iteration and each epoll_wait listed every hung-up socket again). The price is that a wake-up
  * must be read until the socket is drained: the io callback reads and routes up to
- * PEER_READS_PER_DISPATCH times, each read followed by every whole frame it completed going to
- * the router; a peer with more to read after that waits on the broker's ready list
+ * PEER_READS_PER_DISPATCH times, each read (into the broker's scratch buffer while no partial
+ * frame is buffered: an idle peer holds no input memory, a busy one only a frame's start)
+ * followed by every whole frame it completed going to the router; a peer with more to read after that waits on the broker's ready list
  * (mbus_broker_mark_ready()) behind the others, so a flooding peer cannot starve them. Output
  * produced meanwhile, for this peer or any other, is only queued and leaves at the end of the
  * dispatch with one writev per touched peer (mbus_broker_dispatch_done()). EPOLLOUT is
@@ -107,11 +108,7 @@ static int peer_handshake(struct mbus_peer *peer) {
         return peer_update_events(peer);
 }
 
-/*
- * One read, then every whole frame it completed to the router. Returns 1 if the socket may hold
- * more, 0 if it had nothing (-EAGAIN), or a negative errno.
- */
-static int peer_read_and_route(struct mbus_peer *peer) {
+static int peer_read_and_route_frames(struct mbus_peer *peer) {
         struct mbus_broker *b = peer->broker;
         bool popped = false, read_some = false;
         int r;
@@ -166,6 +163,21 @@ static int peer_read_and_route(struct mbus_peer *peer) {
                 if (peer->condemned)
                         return 0;
         }
+}
+
+/*
+ * One read, then every whole frame it completed to the router. The read goes into the broker's
+ * scratch buffer unless a partial frame is buffered; what is left of it afterwards (the start
+ * of a frame) moves to the peer's own buffer, so the scratch is free for the next peer and a
+ * read of whole frames allocates nothing. Returns 1 if the socket may hold more, 0 if it had
+ * nothing (-EAGAIN), or a negative errno.
+ */
+static int peer_read_and_route(struct mbus_peer *peer) {
+        int r, k;
+
+        r = peer_read_and_route_frames(peer);
+        k = mbus_stream_own_input(&peer->stream);
+        return r < 0 ? r : k < 0 ? k : r;
 }
 
 static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
@@ -237,6 +249,7 @@ int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, st
         peer->creds = MBUS_CREDS_NULL;
         mbus_stream_init(&peer->stream, -EBADF, MIN(broker->options->max_frame_size,
                                                     (size_t) MBUS_PEER_HANDSHAKE_FRAME_MAX));
+        mbus_stream_set_scratch(&peer->stream, broker->read_scratch);
 
         if (fd >= 0) {
                 r = sd_event_add_io(broker->event, &peer->io_source, fd, EPOLLIN | PEER_EPOLL_FLAGS, peer_on_io,

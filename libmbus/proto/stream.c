@@ -3,7 +3,11 @@
  * A non-blocking frame stream. The two directions are independent:
  *
  * Input is one byte buffer, allocated on the first read and freed as soon as every buffered
- * byte has been popped, so thousands of idle peers hold no input memory. One read takes what
+ * byte has been popped, so thousands of idle peers hold no input memory. A stream given a
+ * scratch buffer (the broker's, shared by all its peers) reads into that instead while it has
+ * no partial frame: whole frames are cut out of the scratch and only the start of an
+ * incomplete frame is copied into a buffer of the stream's own (mbus_stream_own_input()),
+ * which then grows as described next, so a read that brings whole frames allocates nothing. One read takes what
  * has arrived (many frames, usually); mbus_stream_pop() then cuts frames out without further
  * syscalls. The buffer is MBUS_STREAM_READ_SIZE bytes and grows towards one frame's size only
  * once that frame's fixed header has been read and checked against max_frame_size, and then
@@ -42,7 +46,8 @@ void mbus_stream_init(struct mbus_stream *s, int fd, size_t max_frame_size) {
 }
 
 static void stream_in_release(struct mbus_stream *s) {
-        free(s->in);
+        if (s->in != s->scratch)
+                free(s->in);
         s->in = NULL;
         s->in_start = s->in_end = s->in_cap = 0;
 }
@@ -64,6 +69,36 @@ void mbus_stream_done(struct mbus_stream *s) {
                 mbus_frame_unref(s->out[(s->out_first + i) % s->out_cap]);
         stream_out_release(s);
         mbus_transport_done(&s->transport);
+}
+
+void mbus_stream_set_scratch(struct mbus_stream *s, uint8_t *scratch) {
+        assert(s && !s->in);
+        s->scratch = scratch;
+}
+
+int mbus_stream_own_input(struct mbus_stream *s) {
+        size_t avail = s->in_end - s->in_start;
+        uint8_t *p;
+
+        if (!s->in || s->in != s->scratch)
+                return 0;
+        if (avail == 0) {
+                stream_in_release(s);
+                return 0;
+        }
+        /* As big as a read into a buffer of its own would have taken: the growth rules below
+         * stay those of a stream without scratch. */
+        p = malloc(MBUS_STREAM_READ_SIZE);
+        if (!p) {
+                stream_in_release(s);
+                return -ENOMEM;
+        }
+        memcpy(p, s->in + s->in_start, avail);
+        s->in = p;
+        s->in_start = 0;
+        s->in_end = avail;
+        s->in_cap = MBUS_STREAM_READ_SIZE;
+        return 0;
 }
 
 /* Makes room for at least want bytes in total (buffered + free) with the data at offset 0. */
@@ -116,7 +151,11 @@ int mbus_stream_read(struct mbus_stream *s) {
                 }
         }
 
-        if (!s->in || s->in_cap - s->in_start < want || s->in_start > 0) {
+        if (!s->in && s->scratch) {
+                s->in = s->scratch;
+                s->in_cap = MBUS_STREAM_READ_SIZE;
+        } else if (!s->in || s->in_cap - s->in_start < want || s->in_start > 0) {
+                assert(!s->in || s->in != s->scratch);        /* own_input() ran after the last read */
                 r = stream_in_reserve(s, want);
                 if (r < 0)
                         return r;

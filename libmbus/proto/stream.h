@@ -24,8 +24,10 @@ struct mbus_stream {
         struct mbus_transport transport;        /* its fd is borrowed: the stream's owner closes it */
         size_t max_frame_size;
 
-        uint8_t *in;                    /* NULL while empty */
+        uint8_t *in;                    /* NULL while empty; scratch, or owned */
         size_t in_start, in_end, in_cap;
+        uint8_t *scratch;               /* borrowed, MBUS_STREAM_READ_SIZE bytes, shared by many
+                                           streams (NULL: none): see mbus_stream_set_scratch() */
 
         struct mbus_frame **out;        /* ring of queued frames, NULL while empty */
         size_t out_first, n_out, out_cap;
@@ -41,6 +43,21 @@ struct mbus_stream {
 void mbus_stream_init(struct mbus_stream *s, int fd, size_t max_frame_size);
 /* Drops queued frames, buffers and the transport's state, not the fd. */
 void mbus_stream_done(struct mbus_stream *s);
+
+/*
+ * Lets the stream read into scratch (MBUS_STREAM_READ_SIZE bytes, borrowed, shared by the
+ * streams of one thread) whenever it has no partial frame of its own buffered: then a read
+ * that brings whole frames needs no memory of the stream's own. The owner pops every whole
+ * frame and calls mbus_stream_own_input() before any other stream reads into scratch.
+ */
+void mbus_stream_set_scratch(struct mbus_stream *s, uint8_t *scratch);
+
+/*
+ * Moves input left in the scratch buffer (the start of a frame) into memory of the stream's
+ * own, freeing the scratch for the next stream. Returns 0 or -ENOMEM (the input is then
+ * dropped: the stream is unusable).
+ */
+int mbus_stream_own_input(struct mbus_stream *s);
 
 /*
  * One read() into the input buffer. Returns the number of bytes read (> 0), -EAGAIN if nothing
