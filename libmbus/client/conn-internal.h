@@ -69,7 +69,8 @@ struct mbus_slot {
                 } call;
                 struct {
                         char *pattern;
-                        mbus_event_handler_t handler;
+                        mbus_event_handler_t handler;           /* one of the two is set */
+                        mbus_event_raw_handler_t raw_handler;
                         struct mbus_slot *prev, *next;  /* conn->subscriptions */
                 } sub;
         };

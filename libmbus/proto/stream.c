@@ -7,7 +7,8 @@
  * scratch buffer (the broker's, shared by all its peers) reads into that instead while it has
  * no partial frame: whole frames are cut out of the scratch and only the start of an
  * incomplete frame is copied into a buffer of the stream's own (mbus_stream_own_input()),
- * which then grows as described next, so a read that brings whole frames allocates nothing. One read takes what
+ * which then grows as described next, so a read that brings whole frames allocates nothing. A
+ * stream with keep_input set (a client's) keeps its one buffer for the next read instead. One read takes what
  * has arrived (many frames, usually); mbus_stream_pop() then cuts frames out without further
  * syscalls. The buffer is MBUS_STREAM_READ_SIZE bytes and grows towards one frame's size only
  * once that frame's fixed header has been read and checked against max_frame_size, and then
@@ -45,11 +46,20 @@ void mbus_stream_init(struct mbus_stream *s, int fd, size_t max_frame_size) {
         mbus_transport_init_socket(&s->transport, fd);
 }
 
-static void stream_in_release(struct mbus_stream *s) {
+static void stream_in_free(struct mbus_stream *s) {
         if (s->in != s->scratch)
                 free(s->in);
         s->in = NULL;
         s->in_start = s->in_end = s->in_cap = 0;
+}
+
+/* Every buffered byte has been taken: give the buffer back, unless it is to be kept. */
+static void stream_in_release(struct mbus_stream *s) {
+        if (s->keep_input && s->in && s->in != s->scratch) {
+                s->in_start = s->in_end = 0;
+                return;
+        }
+        stream_in_free(s);
 }
 
 static void stream_out_release(struct mbus_stream *s) {
@@ -64,7 +74,7 @@ void mbus_stream_done(struct mbus_stream *s) {
         if (!s)
                 return;
 
-        stream_in_release(s);
+        stream_in_free(s);
         for (size_t i = 0; i < s->n_out; i++)
                 mbus_frame_unref(s->out[(s->out_first + i) % s->out_cap]);
         stream_out_release(s);

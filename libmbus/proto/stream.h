@@ -28,6 +28,8 @@ struct mbus_stream {
         size_t in_start, in_end, in_cap;
         uint8_t *scratch;               /* borrowed, MBUS_STREAM_READ_SIZE bytes, shared by many
                                            streams (NULL: none): see mbus_stream_set_scratch() */
+        bool keep_input;                /* keep the input buffer once empty, for the next read:
+                                           a client's one stream, not a broker's many */
 
         struct mbus_frame **out;        /* ring of queued frames, NULL while empty */
         size_t out_first, n_out, out_cap;

@@ -482,6 +482,41 @@ START_TEST(test_streams_sharing_a_scratch_buffer_keep_only_partial_frames) {
 }
 END_TEST
 
+/* A client's stream keeps its input buffer between reads instead of taking a new one. */
+START_TEST(test_keep_input_reuses_the_buffer) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *e1 = make_event(1, 100), *e2 = make_event(2, 100);
+        struct mbus_stream s;
+        struct mbus_frame *f = NULL;
+        const uint8_t *first;
+        int fds[2];
+
+        make_pair(fds);
+        mbus_stream_init(&s, fds[0], 0);
+        s.keep_input = true;
+
+        write_frame(fds[1], e1);
+        ck_assert_int_gt(mbus_stream_read(&s), 0);
+        ck_assert_int_eq(mbus_stream_pop(&s, &f, NULL), 1);
+        f = mbus_frame_unref(f);
+        ck_assert_int_eq(mbus_stream_pop(&s, &f, NULL), 0);
+        ck_assert_ptr_nonnull(s.in);
+        ck_assert(!mbus_stream_has_input(&s));
+        first = s.in;
+
+        write_frame(fds[1], e2);
+        ck_assert_int_gt(mbus_stream_read(&s), 0);
+        ck_assert_ptr_eq(s.in, first);
+        ck_assert_int_eq(mbus_stream_pop(&s, &f, NULL), 1);
+        ck_assert_uint_eq(f->f.serial, 2);
+        f = mbus_frame_unref(f);
+
+        mbus_stream_done(&s);
+        ck_assert_ptr_null(s.in);
+        safe_close(fds[0]);
+        safe_close(fds[1]);
+}
+END_TEST
+
 static Suite *stream_suite(void) {
         Suite *s = suite_create("stream");
         TCase *tc = tcase_create("stream");
@@ -498,6 +533,7 @@ static Suite *stream_suite(void) {
         tcase_add_test(tc, test_write_to_closed_peer_is_epipe_not_sigpipe);
         tcase_add_test(tc, test_one_frame_queued_on_many_streams);
         tcase_add_test(tc, test_streams_sharing_a_scratch_buffer_keep_only_partial_frames);
+        tcase_add_test(tc, test_keep_input_reuses_the_buffer);
         suite_add_tcase(s, tc);
         return s;
 }
