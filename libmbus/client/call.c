@@ -123,7 +123,7 @@ int mbus_conn_dispatch_reply(struct mbus_conn *conn, struct mbus_frame *frame) {
                 return 1;
         }
 
-        if (mbus_conn_parse_body(frame, &result) < 0) {
+        if (mbus_conn_parse_body(conn, frame, &result) < 0) {
                 call_complete_error(slot, MBUS_ERROR_PROTOCOL, "Reply is not valid JSON");
                 return 1;
         }
@@ -259,7 +259,7 @@ _public_ int mbus_call(struct mbus_conn *conn, const char *ns, const char *proce
         assert(reply);
         if (reply->type != MBUS_FRAME_RETURN)
                 return mbus_conn_error_set(ret_error, MBUS_ERROR_PROTOCOL, "Unexpected reply type");
-        if (mbus_conn_parse_body(reply, &result) < 0)
+        if (mbus_conn_parse_body(conn, reply, &result) < 0)
                 return mbus_conn_error_set(ret_error, MBUS_ERROR_PROTOCOL, "Reply is not valid JSON");
 
         if (ret_result)

@@ -103,6 +103,7 @@ struct mbus_conn {
 
         int fd;                         /* owned */
         struct mbus_stream stream;      /* embedded: mbus_stream_done() */
+        struct json_tokener *tokener;   /* owned: reused by every body parsed (one per event) */
         size_t max_frame_size_out;      /* the broker's limit on what we send */
         uint64_t next_serial;
         char *unique_id;
@@ -155,7 +156,8 @@ void mbus_conn_set_broken(struct mbus_conn *conn, int error);
 int mbus_conn_check_running(const struct mbus_conn *conn);
 int mbus_conn_frame_to_error(const struct mbus_frame *frame, struct mbus_error *ret_error);
 int mbus_conn_error_set(struct mbus_error *e, const char *name, const char *message);
-int mbus_conn_parse_body(const struct mbus_frame *frame, json_object **ret);
+/* Parses frame's body as JSON (NULL for no body) with conn's tokener (conn may be NULL). */
+int mbus_conn_parse_body(struct mbus_conn *conn, const struct mbus_frame *frame, json_object **ret);
 void mbus_conn_log_debug(const char *format, ...) _printf_(1, 2);
 int mbus_conn_next_timeout(const struct mbus_conn *conn, usec_t *ret);
 

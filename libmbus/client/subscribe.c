@@ -179,7 +179,7 @@ int mbus_conn_dispatch_event(struct mbus_conn *conn, struct mbus_frame *frame) {
         }
 
         if (want_json) {
-                json_ok = mbus_conn_parse_body(frame, &payload) >= 0;
+                json_ok = mbus_conn_parse_body(conn, frame, &payload) >= 0;
                 if (!json_ok)
                         mbus_conn_log_debug("event %s.%s: payload is not valid JSON, not for json_object "
                                             "handlers", frame->f.namespace, frame->f.member);
