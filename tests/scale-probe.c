@@ -101,19 +101,27 @@ static pid_t probe_spawn_holder(const char *address, unsigned n, double *ret_con
         return pid;
 }
 
-/* A new client: HELLO, then PING until PONG. Returns 0 or a negative errno. */
+/*
+ * A new client: HELLO, WELCOME, PING, PONG, waiting up to 10 minutes for each answer (a broker
+ * busy with a quadratic teardown takes its time; raw_hello() would give up after 10 s). Returns
+ * 0 or a negative errno.
+ */
 static int probe_ping(const char *address) {
-        struct raw_frame f = {};
+        struct raw_frame w = {}, f = {};
         int fd, r;
 
         fd = raw_connect(address);
         if (fd < 0)
                 return fd;
-        r = raw_hello(fd, "scale-probe-ping", NULL);
+        r = raw_send_simple(fd, MBUS_FRAME_HELLO, 1, 0, NULL, NULL, NULL, NULL, NULL,
+                            "{\"name\":\"scale-probe-ping\"}");
+        if (r >= 0)
+                r = raw_recv_type(fd, 600000, MBUS_FRAME_WELCOME, &w);
         if (r >= 0)
                 r = raw_send_simple(fd, MBUS_FRAME_PING, 2, 0, NULL, NULL, NULL, NULL, NULL, NULL);
         if (r >= 0)
-                r = raw_recv_type(fd, 120000, MBUS_FRAME_PONG, &f);
+                r = raw_recv_type(fd, 600000, MBUS_FRAME_PONG, &f);
+        raw_frame_done(&w);
         raw_frame_done(&f);
         close(fd);
         return r;
