@@ -149,23 +149,20 @@ void mbus_broker_mark_ready(struct mbus_broker *b, struct mbus_peer *peer) {
                 (void) sd_event_source_set_enabled(b->ready_source, SD_EVENT_ON);
 }
 
-/*
- * One round: a turn for each peer on the list now, oldest first; those that mark themselves
- * again wait for the next round, and sd-event dispatches the io sources and timers that became
- * pending meanwhile before this defer source comes again. So every peer with input, listed or
- * newly woken, waits at most about one round of bounded turns.
- */
-static int broker_on_ready(sd_event_source *s, void *userdata) {
-        struct mbus_broker *b = userdata;
+void mbus_broker_ready_one(struct mbus_broker *b) {
+        struct mbus_peer *p = b->ready_first;
 
-        for (size_t n = b->n_ready; n > 0 && b->ready_first; n--) {
-                struct mbus_peer *p = b->ready_first;
-
-                broker_unmark_ready(b, p);
-                mbus_peer_resume(p);    /* may free p, and drop others off the list */
-        }
+        if (!p)
+                return;
+        broker_unmark_ready(b, p);
         if (b->n_ready == 0)
                 (void) sd_event_source_set_enabled(b->ready_source, SD_EVENT_OFF);
+        mbus_peer_resume(p);    /* may free p, drop others off the list, or list p again */
+}
+
+/* One turn per callback: sd-event looks at the sockets again before the next. */
+static int broker_on_ready(sd_event_source *s, void *userdata) {
+        mbus_broker_ready_one(userdata);
         return 0;
 }
 
@@ -246,10 +243,21 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         if (!b->read_scratch)
                 return -ENOMEM;
 
+        /*
+         * Peers on the ready list get a turn when the loop is idle (this source's priority),
+         * and one after each turn of another peer that its own input started (peer.c):
+         * whatever a peer sends waits behind at most one budget of another's pile, never
+         * behind the pile, and a pile still shrinks however busy the bus is. sd-event alone
+         * would not do: it serves pending sources oldest first, and a defer source stays
+         * pending from the turn it was enabled in, ahead of everything that came later.
+         */
         r = sd_event_add_defer(event, &b->ready_source, broker_on_ready, b);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(b->ready_source, SD_EVENT_OFF);
+        r = sd_event_source_set_priority(b->ready_source, SD_EVENT_PRIORITY_IDLE);
+        if (r < 0)
+                return r;
         (void) sd_event_source_set_description(b->ready_source, "peers-ready");
 
         *ret = TAKE_PTR(b);

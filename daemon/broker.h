@@ -70,9 +70,10 @@ struct mbus_broker {
          * cost, in frames routed (an entry of a broker list procedure counts as several, a read
          * as a share of the budget). The ready list holds the peers with more to do than their
          * last turn allowed (whole frames kept at the budget, or an edge-triggered socket not
-         * yet read dry): ready_source gives each its next turn, oldest first, one round per
-         * loop iteration, so that one peer's flood or batch of expensive requests waits behind
-         * everybody else's input instead of holding it up.
+         * yet read dry); each gets its next turn oldest first, one after each turn another
+         * peer's input started and one whenever the loop is idle (ready_source), so that one
+         * peer's flood or pile of expensive requests waits behind everybody else's input
+         * instead of holding it up.
          */
         size_t dispatch_work;
         struct mbus_peer *ready_first, *ready_last;
@@ -170,6 +171,8 @@ void mbus_broker_mark_ready(struct mbus_broker *b, struct mbus_peer *peer);
 
 /* Adds peer to the end-of-dispatch flush list. */
 void mbus_broker_mark_dirty(struct mbus_broker *b, struct mbus_peer *peer);
+/* Gives the peer that has waited longest on the ready list its next turn, if any. */
+void mbus_broker_ready_one(struct mbus_broker *b);
 
 /* Called at the end of every event callback: drops, flushes, frees. */
 void mbus_broker_dispatch_done(struct mbus_broker *b);

@@ -232,7 +232,7 @@ struct driver_page {
         bool more;                      /* an entry was left out: "next" is set */
 };
 
-/* Room for {"KEY":[],"next":"..."} around the entries and the frame's head: DRIVER_REPLY_SLACK. */
+/* Room for {"KEY":[],"next":"..."} around the entries; the frame's head has DRIVER_REPLY_SLACK. */
 #define DRIVER_PAGE_SLACK 128u
 
 static int driver_page_init(struct driver_page *pg, struct mbus_broker *b, json_object *args, const char *procedure,

@@ -324,13 +324,20 @@ static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
 
 void mbus_peer_dispatch_io(struct mbus_peer *peer, uint32_t revents) {
         struct mbus_broker *b = peer->broker;
+        bool resume;
         int r;
 
         b->dispatch_work = 0;
         r = peer_dispatch(peer, revents);
         if (r < 0)
                 mbus_broker_condemn_peer(b, peer, r);
+        resume = b->ready_first && b->ready_first != peer;
         mbus_broker_dispatch_done(b);   /* @peer may be freed here: touch nothing after */
+
+        /* A peer that waits on the ready list gets its turn too, once this one's answers are
+         * out (broker.h); not for its own wake-ups, which only note what they say. */
+        if (resume)
+                mbus_broker_ready_one(b);
 }
 
 void mbus_peer_resume(struct mbus_peer *peer) {
