@@ -760,20 +760,20 @@ START_TEST(test_types_declared_from_c_are_shown_and_enforced) {
                       "the declared types are not shown:\n%s", out);
         ck_assert_msg(strstr(out, "procedure Echo  ?"), "Echo is not shown untyped:\n%s", out);
 
-        /* the broker checks the arguments: a wrong type never reaches the service */
+        /* the broker checks the arguments: a wrong type never reaches the service (--no-check: past
+         * mbus-call's own check of the same types) */
         test_tool_path("mbus-call", call_tool, sizeof(call_tool));
         const char *argv_good[] = { call_tool, "--address", b.address, "org.example.Typed", "Add",
                                     "{\"a\": 1, \"b\": 2}", NULL };
         st = test_run(argv_good, out, sizeof(out), err, sizeof(err), 20000);
         ck_assert_msg(st == 0 && strstr(out, "\"sum\"") && strstr(out, "3"), "Add: %d %s%s", st, out, err);
-        /* --no-check: mbus-call would refuse these itself, before the broker sees them */
         const char *argv_bad[] = { call_tool, "--no-check", "--address", b.address, "org.example.Typed", "Add",
                                    "{\"a\": \"1\", \"b\": 2}", NULL };
         st = test_run(argv_bad, out, sizeof(out), err, sizeof(err), 20000);
         ck_assert_msg(st == 1 && strstr(err, "org.mbus.Error.InvalidArgs") && strstr(err, "argument 'a': expected int"),
                       "a string for an int: %d %s%s", st, out, err);
-        const char *argv_missing[] = { call_tool, "--no-check", "--address", b.address, "org.example.Typed",
-                                       "Add", "{\"a\": 1}", NULL };
+        const char *argv_missing[] = { call_tool, "--no-check", "--address", b.address, "org.example.Typed", "Add",
+                                       "{\"a\": 1}", NULL };
         st = test_run(argv_missing, out, sizeof(out), err, sizeof(err), 20000);
         ck_assert_msg(st == 1 && strstr(err, "org.mbus.Error.InvalidArgs") && strstr(err, "missing argument 'b'"),
                       "a missing argument: %d %s%s", st, out, err);
@@ -787,8 +787,8 @@ START_TEST(test_types_declared_from_c_are_shown_and_enforced) {
         ck_assert_msg(d, "Introspect: %s", probe.reply);
         ck_assert_str_eq(test_json_str(d, "source"), "file");
         json_object_put(d);
-        const char *argv_file_bad[] = { call_tool, "--no-check", "--address", b.address, "org.example.Filed",
-                                        "Add", "{\"a\": 1, \"b\": 2}", NULL };
+        const char *argv_file_bad[] = { call_tool, "--no-check", "--address", b.address, "org.example.Filed", "Add",
+                                        "{\"a\": 1, \"b\": 2}", NULL };
         st = test_run(argv_file_bad, out, sizeof(out), err, sizeof(err), 20000);
         ck_assert_msg(st == 1 && strstr(err, "argument 'a': expected string"), "ints against the file: %d %s%s",
                       st, out, err);
