@@ -777,9 +777,10 @@ int mbus_compat_from_original(struct mbus_compat_conn *conn, const char *text, s
                 return -EBADMSG;
         }
         if (!payload) {
-                payload = empty = json_object_new_object();
-                if (!payload)
+                empty = json_object_new_object();
+                if (!empty)
                         return -ENOMEM;
+                payload = empty;
         }
         if (json_object_object_get_ex(o, COMPAT_TAG_TIMEOUT, &v))
                 timeout = json_object_get_int(v);

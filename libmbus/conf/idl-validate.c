@@ -500,7 +500,7 @@ static int idl_check_object(struct idl_scan *s, const struct mbus_idl_arg *args,
         else
                 for (;;) {
                         const struct mbus_idl_arg *arg;
-                        char key[MBUS_NAME_MAX + 1], what[512];
+                        char key[MBUS_NAME_MAX + 1] = "", what[512];
                         size_t i = 0;
                         bool fits;
 
