@@ -48,6 +48,7 @@
 #include "proto/address.h"
 #include "proto/frame.h"
 #include "proto/names.h"
+#include "proto/stream.h"
 #include "proto/message.h"
 #include "proto/tls.h"
 #include "quota.h"
@@ -91,53 +92,6 @@ static int broker_on_call_timer(sd_event_source *s, uint64_t usec, void *userdat
         return 0;
 }
 
-static void broker_resume_remove(struct mbus_broker *b, struct mbus_peer *peer) {
-        if (!peer->resuming)
-                return;
-        if (peer->resume_prev)
-                peer->resume_prev->resume_next = peer->resume_next;
-        else
-                b->resume_first = peer->resume_next;
-        if (peer->resume_next)
-                peer->resume_next->resume_prev = peer->resume_prev;
-        else
-                b->resume_last = peer->resume_prev;
-        peer->resume_prev = peer->resume_next = NULL;
-        peer->resuming = false;
-}
-
-void mbus_broker_resume_later(struct mbus_broker *b, struct mbus_peer *peer) {
-        if (peer->resuming || peer->condemned || peer->state == MBUS_PEER_DEAD)
-                return;
-        peer->resuming = true;
-        peer->resume_prev = b->resume_last;
-        if (b->resume_last)
-                b->resume_last->resume_next = peer;
-        else
-                b->resume_first = peer;
-        b->resume_last = peer;
-        (void) sd_event_source_set_enabled(b->resume_source, SD_EVENT_ON);
-}
-
-void mbus_broker_resume_one(struct mbus_broker *b) {
-        struct mbus_peer *p = b->resume_first;
-
-        if (!p)
-                return;
-        broker_resume_remove(b, p);
-        mbus_peer_resume(p);
-        if (!b->resume_first)
-                (void) sd_event_source_set_enabled(b->resume_source, SD_EVENT_OFF);
-}
-
-static int broker_on_resume(sd_event_source *s, void *userdata) {
-        struct mbus_broker *b = userdata;
-
-        mbus_broker_resume_one(b);
-        mbus_broker_dispatch_done(b);
-        return 0;
-}
-
 void mbus_broker_arm_call_timer(struct mbus_broker *b, usec_t deadline) {
         /*
          * Only ever moved earlier here: when calls complete the timer stays where it was and
@@ -161,6 +115,55 @@ void mbus_broker_notify_status(struct mbus_broker *b) {
                 return;
         memcpy(b->status_line, line, sizeof(line));
         (void) sd_notifyf(false, "STATUS=%s", line);
+}
+
+/* --- the ready list: peers with more to do than one turn allowed (peer.c) -------------------- */
+
+static void broker_unmark_ready(struct mbus_broker *b, struct mbus_peer *peer) {
+        if (!peer->ready)
+                return;
+        if (peer->ready_prev)
+                peer->ready_prev->ready_next = peer->ready_next;
+        else
+                b->ready_first = peer->ready_next;
+        if (peer->ready_next)
+                peer->ready_next->ready_prev = peer->ready_prev;
+        else
+                b->ready_last = peer->ready_prev;
+        peer->ready_prev = peer->ready_next = NULL;
+        peer->ready = false;
+        b->n_ready--;
+}
+
+void mbus_broker_mark_ready(struct mbus_broker *b, struct mbus_peer *peer) {
+        if (peer->ready || peer->condemned || peer->state == MBUS_PEER_DEAD)
+                return;
+        peer->ready = true;
+        peer->ready_prev = b->ready_last;
+        if (b->ready_last)
+                b->ready_last->ready_next = peer;
+        else
+                b->ready_first = peer;
+        b->ready_last = peer;
+        if (b->n_ready++ == 0)
+                (void) sd_event_source_set_enabled(b->ready_source, SD_EVENT_ON);
+}
+
+void mbus_broker_ready_one(struct mbus_broker *b) {
+        struct mbus_peer *p = b->ready_first;
+
+        if (!p)
+                return;
+        broker_unmark_ready(b, p);
+        if (b->n_ready == 0)
+                (void) sd_event_source_set_enabled(b->ready_source, SD_EVENT_OFF);
+        mbus_peer_resume(p);    /* may free p, drop others off the list, or list p again */
+}
+
+/* One turn per callback: sd-event looks at the sockets again before the next. */
+static int broker_on_ready(sd_event_source *s, void *userdata) {
+        mbus_broker_ready_one(userdata);
+        return 0;
 }
 
 /* --- lifecycle -------------------------------------------------------------------------------- */
@@ -236,30 +239,34 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         if (r < 0)
                 return r;
 
+        b->read_scratch = malloc(MBUS_STREAM_READ_SIZE);
+        if (!b->read_scratch)
+                return -ENOMEM;
+
         /*
-         * Peers with piled-up requests get a turn when the loop is idle (this source's
-         * priority), and one after each dispatch of another peer's input (peer.c): whatever a
-         * peer sends waits behind at most one budget of another's pile, never behind the pile,
-         * and a pile still shrinks however busy the bus is. sd-event alone would not do: it
-         * serves pending sources oldest first, and a defer source stays pending from the turn
-         * it was enabled in, ahead of everything that came later.
+         * Peers on the ready list get a turn when the loop is idle (this source's priority),
+         * and one after each turn of another peer that its own input started (peer.c):
+         * whatever a peer sends waits behind at most one budget of another's pile, never
+         * behind the pile, and a pile still shrinks however busy the bus is. sd-event alone
+         * would not do: it serves pending sources oldest first, and a defer source stays
+         * pending from the turn it was enabled in, ahead of everything that came later.
          */
-        r = sd_event_add_defer(event, &b->resume_source, broker_on_resume, b);
+        r = sd_event_add_defer(event, &b->ready_source, broker_on_ready, b);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_enabled(b->resume_source, SD_EVENT_OFF);
-        r = sd_event_source_set_priority(b->resume_source, SD_EVENT_PRIORITY_IDLE);
+        (void) sd_event_source_set_enabled(b->ready_source, SD_EVENT_OFF);
+        r = sd_event_source_set_priority(b->ready_source, SD_EVENT_PRIORITY_IDLE);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_description(b->resume_source, "resume-peers");
+        (void) sd_event_source_set_description(b->ready_source, "peers-ready");
 
         *ret = TAKE_PTR(b);
         return 0;
 }
 
 static void broker_unlink_peer(struct mbus_broker *b, struct mbus_peer *peer) {
-        broker_resume_remove(b, peer);
         (void) mbus_hashmap_remove(b->peers, &peer->id);
+        broker_unmark_ready(b, peer);
         if (peer->prev)
                 peer->prev->next = peer->next;
         else
@@ -317,7 +324,8 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
         mbus_activation_table_free(b->activation);
         sd_event_source_disable_unref(b->call_timer);
         sd_event_source_disable_unref(b->keepalive_timer);
-        sd_event_source_disable_unref(b->resume_source);
+        sd_event_source_disable_unref(b->ready_source);
+        free(b->read_scratch);          /* after every peer: their streams borrow it */
         mbus_pending_table_free(b->pending);
         mbus_ns_stats_free(b->ns_stats);
         mbus_user_registry_free(b->users);
@@ -779,14 +787,12 @@ static void broker_drop_peer(struct mbus_broker *b, struct mbus_peer *peer) {
         (void) mbus_pending_drop_caller(b->pending, &peer->calls_out);
         while (mbus_pending_pop_callee(b->pending, &peer->calls_in, &caller_id, &serial, &context) > 0) {
                 struct mbus_peer *caller = mbus_broker_find_peer(b, caller_id);
-                char id[MBUS_PEER_ID_MAX];
-
                 mbus_router_count_error(b, context);
                 context = mbus_frame_unref(context);
                 if (caller)
                         (void) mbus_reply_error(b, caller, serial, -ENOLINK,
                                                 "The owner %s disconnected before replying",
-                                                mbus_peer_format_id(peer, id));
+                                                mbus_peer_id_string(peer));
         }
         while ((ns = mbus_namespace_pop_owned(b->namespaces, &peer->namespaces))) {
                 mbus_driver_emit_owner_changed(b, ns->name, peer->id, /* new_owner= */ 0);

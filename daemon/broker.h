@@ -66,16 +66,21 @@ struct mbus_broker {
         struct mbus_peer *dead;
 
         /*
-         * Bounded work per dispatch (peer.c): what routing has cost since the callback began,
-         * in frames (an entry of a broker list procedure counts as several), and the peers
-         * that stopped at the budget with whole frames still buffered, resumed oldest first,
-         * one after each other peer's dispatch and whenever the loop is idle (resume_source),
-         * so that one peer's pile of expensive requests waits behind everybody else's input
+         * Peers work in bounded turns (peer.c): dispatch_work is what the current turn has
+         * cost, in frames routed (an entry of a broker list procedure counts as several, a read
+         * as a share of the budget). The ready list holds the peers with more to do than their
+         * last turn allowed (whole frames kept at the budget, or an edge-triggered socket not
+         * yet read dry); each gets its next turn oldest first, one after each turn another
+         * peer's input started and one whenever the loop is idle (ready_source), so that one
+         * peer's flood or pile of expensive requests waits behind everybody else's input
          * instead of holding it up.
          */
         size_t dispatch_work;
-        struct mbus_peer *resume_first, *resume_last;
-        sd_event_source *resume_source;         /* a defer source, on while resume_first is set */
+        struct mbus_peer *ready_first, *ready_last;
+        size_t n_ready;
+        sd_event_source *ready_source;          /* a defer source, on while the list is not empty */
+        uint8_t *read_scratch;                  /* owned, MBUS_STREAM_READ_SIZE: every peer reads
+                                                   into it while it keeps no input (peer.c) */
 
         struct mbus_namespace_registry *namespaces;
         struct mbus_match_index *matches;
@@ -161,12 +166,13 @@ struct mbus_peer *mbus_broker_find_peer(struct mbus_broker *b, uint64_t id);   /
  */
 void mbus_broker_condemn_peer(struct mbus_broker *b, struct mbus_peer *peer, int reason);
 
+/* Puts peer at the end of the ready list: its next turn (mbus_peer_resume()) comes in a later round. */
+void mbus_broker_mark_ready(struct mbus_broker *b, struct mbus_peer *peer);
+
 /* Adds peer to the end-of-dispatch flush list. */
 void mbus_broker_mark_dirty(struct mbus_broker *b, struct mbus_peer *peer);
-/* Queues peer to route the rest of its buffered frames on a later turn of the loop. */
-void mbus_broker_resume_later(struct mbus_broker *b, struct mbus_peer *peer);
-/* Gives the peer that has waited longest one budget of work (mbus_peer_resume()), if any. */
-void mbus_broker_resume_one(struct mbus_broker *b);
+/* Gives the peer that has waited longest on the ready list its next turn, if any. */
+void mbus_broker_ready_one(struct mbus_broker *b);
 
 /* Called at the end of every event callback: drops, flushes, frees. */
 void mbus_broker_dispatch_done(struct mbus_broker *b);

@@ -32,6 +32,7 @@ enum match_kind {
 
 struct match_owner {
         uint64_t id;                    /* key in idx->owners */
+        void *data;                     /* borrowed, passed to lookups' callbacks */
         uint64_t generation;
         struct match_sub *subs;
         size_t n_subs;
@@ -184,12 +185,13 @@ static void match_entry_release(struct mbus_match_index *idx, struct match_entry
         free(e);
 }
 
-static int match_get_owner(struct mbus_match_index *idx, uint64_t id, struct match_owner **ret) {
+static int match_get_owner(struct mbus_match_index *idx, uint64_t id, void *data, struct match_owner **ret) {
         struct match_owner *o;
         int r;
 
         o = mbus_hashmap_get(idx->owners, &id);
         if (o) {
+                assert(o->data == data);
                 *ret = o;
                 return 0;
         }
@@ -197,6 +199,7 @@ static int match_get_owner(struct mbus_match_index *idx, uint64_t id, struct mat
         if (!o)
                 return -ENOMEM;
         o->id = id;
+        o->data = data;
         r = mbus_hashmap_put(idx->owners, &o->id, o);
         if (r < 0) {
                 free(o);
@@ -252,7 +255,7 @@ static void match_sub_free(struct mbus_match_index *idx, struct match_sub *s) {
         match_entry_release(idx, e);
 }
 
-int mbus_match_add(struct mbus_match_index *idx, const char *pattern, uint64_t owner) {
+int mbus_match_add(struct mbus_match_index *idx, const char *pattern, uint64_t owner, void *owner_data) {
         struct match_entry *e;
         struct match_owner *o;
         struct match_sub *s;
@@ -266,7 +269,7 @@ int mbus_match_add(struct mbus_match_index *idx, const char *pattern, uint64_t o
         r = match_get_entry(idx, pattern, &e);
         if (r < 0)
                 return r;
-        r = match_get_owner(idx, owner, &o);
+        r = match_get_owner(idx, owner, owner_data, &o);
         if (r < 0) {
                 match_entry_release(idx, e);
                 return r;
@@ -357,7 +360,7 @@ static size_t match_entry_report(struct mbus_match_index *idx, struct match_entr
                         continue;
                 s->owner->generation = idx->generation;
                 if (fn)
-                        fn(s->owner->id, userdata);
+                        fn(s->owner->id, s->owner->data, userdata);
                 n++;
         }
         return n;

@@ -9,13 +9,14 @@
 #include "util/macro.h"
 
 /*
- * Owners are peer ids (uint64_t); the index knows nothing else about peers. A subscription is
- * (pattern, owner) with a count: subscribing the same pattern twice needs two unsubscribes,
- * but the owner still gets each event once.
+ * Owners are peer ids (uint64_t), each with an opaque pointer the index hands back with every
+ * match (the broker's struct mbus_peer, so a delivery needs no lookup by id); the index knows
+ * nothing else about peers. A subscription is (pattern, owner) with a count: subscribing the
+ * same pattern twice needs two unsubscribes, but the owner still gets each event once.
  */
 struct mbus_match_index;
 
-typedef void (*mbus_match_func_t)(uint64_t owner, void *userdata);
+typedef void (*mbus_match_func_t)(uint64_t owner, void *owner_data, void *userdata);
 
 /* Lifecycle. */
 int mbus_match_index_new(struct mbus_match_index **ret);
@@ -24,11 +25,12 @@ struct mbus_match_index *mbus_match_index_free(struct mbus_match_index *idx);
 /* Operations. */
 
 /*
- * Adds pattern (must be valid, mbus_pattern_is_valid()) for owner. Returns 1 if the owner had
- * no subscription with this pattern, 0 if its count was raised, -EINVAL for an invalid
- * pattern, -ENOMEM.
+ * Adds pattern (must be valid, mbus_pattern_is_valid()) for owner. owner_data (borrowed; the
+ * same for every subscription of one owner) is what lookups pass back for it: it must stay
+ * valid until mbus_match_remove_owner(). Returns 1 if the owner had no subscription with this
+ * pattern, 0 if its count was raised, -EINVAL for an invalid pattern, -ENOMEM.
  */
-int mbus_match_add(struct mbus_match_index *idx, const char *pattern, uint64_t owner);
+int mbus_match_add(struct mbus_match_index *idx, const char *pattern, uint64_t owner, void *owner_data);
 
 /* Lowers the count of (pattern, owner); the last one removes it. Returns 0 or -ENOENT. */
 int mbus_match_remove(struct mbus_match_index *idx, const char *pattern, uint64_t owner);

@@ -307,9 +307,22 @@ void mbus_monitor_copy(struct mbus_broker *b, const struct mbus_frame *frame, co
 
         for (struct mbus_monitor *m = b->monitors; m; m = m->next) {
                 struct mbus_peer *peer = mbus_broker_find_peer(b, m->peer);
+                size_t queued;
 
                 if (!mbus_peer_is_running(peer) || !monitor_wants(b, m, peer, frame, ns, member, from, to))
                         continue;
+                /*
+                 * A copy carries the frame's body and more, so a queue that cannot take that
+                 * much (mbus_peer_queue() refuses what goes over the limit) loses the copy
+                 * without building it or a MonitorLost: a stuck monitor costs the bus a
+                 * comparison per routed frame, not a JSON description of it.
+                 */
+                queued = mbus_stream_queued_bytes(&peer->stream);
+                if (queued > 0 && queued + MBUS_FRAME_HEADER_SIZE + frame->body_len > b->options->max_queue_bytes) {
+                        m->lost++;
+                        b->stats.events_dropped++;
+                        continue;
+                }
                 if (!copy) {
                         _cleanup_json_ json_object *o = NULL;
                         const char *text;

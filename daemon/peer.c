@@ -1,12 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * A peer is a socket with a frame stream. Its io callback does one bounded batch: one read(),
- * then the whole frames now buffered go to the router (at most one read's worth, 64 KiB or
- * one large frame, and at most PEER_DISPATCH_WORK_MAX frames' worth of work: the rest waits
- * for the broker's resume source, behind the other peers). Output produced meanwhile, for
- * this peer or any other, is only queued and leaves at the end of the dispatch with one
- * writev per touched peer (mbus_broker_dispatch_done()). EPOLLOUT is requested only while
- * output stays queued.
+ * A peer is a socket with a frame stream. Its io source is edge-triggered: epoll reports a
+ * socket once per change, not again on every wait while it stays readable, so 10,000 sockets
+ * hanging up together cost 10,000 reports rather than one per socket per loop iteration (a
+ * level-triggered source made that teardown quadratic: sd-event dispatches one source per
+ * iteration and each epoll_wait listed every hung-up socket again). The price is that a
+ * wake-up must be read until the socket is drained, and that must not let one peer hold the
+ * loop: so a peer works in turns (peer_run()). A turn routes the whole frames the peer kept
+ * from its last turn, then reads and routes, each read (into the broker's scratch buffer
+ * while no partial frame is buffered: an idle peer holds no input memory, a busy one only what
+ * it keeps) followed by every whole frame it completed going to the router, until the socket
+ * is dry or the turn's budget of work (PEER_DISPATCH_WORK_MAX: frames routed and reads done)
+ * is spent. A peer with more to do then (whole frames left, or a socket not drained) waits at
+ * the end of the broker's ready list (mbus_broker_mark_ready()) for its next turn, behind
+ * every other peer's input. Output produced meanwhile, for this peer or any other, is only
+ * queued and leaves at the end of the turn with one writev per touched peer
+ * (mbus_broker_dispatch_done()). EPOLLOUT is requested only while output stays queued.
  *
  * A peer is never freed inside its own callback: errors condemn it, and the broker drops and
  * frees it once the callback's work is done, so no code below ever holds a dangling pointer.
@@ -32,11 +41,21 @@
 _Static_assert(MBUS_PEER_HANDSHAKE_FRAME_MAX == 4096, "the HELLO size message names the limit");
 
 /*
- * The work one dispatch may do for one peer, in frames routed (an entry of a broker list costs
+ * One turn's budget of work for one peer, in frames routed (an entry of a broker list costs
  * several, driver.c): about a millisecond of routing, far more than a well-behaved peer sends
- * at once, so only a peer that piles up requests ever waits for its turn.
+ * at once, so only a peer that piles up requests ever waits for its turn. Reads are paid from
+ * the same budget, PEER_READ_WORK each, because a read of large frames costs copying but
+ * routes few of them: a turn reads at most PEER_DISPATCH_WORK_MAX / PEER_READ_WORK = 4 times
+ * (256 KiB) when it routes nothing, and fewer the more frames those reads bring. With a single
+ * budget a peer yields at whichever comes first, so neither many small frames nor a stream of
+ * large ones keeps the others waiting longer than about one turn each.
  */
 #define PEER_DISPATCH_WORK_MAX 256u
+#define PEER_READ_WORK (PEER_DISPATCH_WORK_MAX / 4)
+_Static_assert(MBUS_STREAM_READ_SIZE == 64 * 1024, "the read share above assumes 64 KiB reads");
+
+/* Edge-triggered; a half-close is reported as such so that its end of file is read. */
+#define PEER_EPOLL_FLAGS (EPOLLET | EPOLLRDHUP)
 
 /* Errors of mbus_stream_read() that mean "the buffered bytes are malformed": pop() names them. */
 static bool peer_is_frame_error(int r) {
@@ -52,7 +71,7 @@ static int peer_update_events(struct mbus_peer *peer) {
                 return 0;
         if (events == peer->io_events)
                 return 0;
-        r = sd_event_source_set_io_events(peer->io_source, events);
+        r = sd_event_source_set_io_events(peer->io_source, events | PEER_EPOLL_FLAGS);
         if (r < 0)
                 return r;
         peer->io_events = (uint8_t) events;
@@ -105,9 +124,8 @@ static int peer_handshake(struct mbus_peer *peer) {
 }
 
 /*
- * Every whole frame now buffered to the router, until the dispatch's budget of work is spent:
- * then the rest waits for the broker's resume source (mbus_broker_resume_later()), behind
- * every other peer's input. Returns 0 or a negative errno.
+ * Every whole frame now buffered to the router, until the turn's budget of work is spent: the
+ * rest then waits for the peer's next turn (peer_run()). Returns 0 or a negative errno.
  */
 static int peer_route_buffered(struct mbus_peer *peer) {
         struct mbus_broker *b = peer->broker;
@@ -119,10 +137,8 @@ static int peer_route_buffered(struct mbus_peer *peer) {
                 _cleanup_(mbus_frame_unrefp) struct mbus_frame *frame = NULL;
                 const char *reason = NULL;
 
-                if (b->dispatch_work >= PEER_DISPATCH_WORK_MAX && mbus_stream_has_input(&peer->stream)) {
-                        mbus_broker_resume_later(b, peer);
+                if (b->dispatch_work >= PEER_DISPATCH_WORK_MAX)
                         return 0;
-                }
 
                 r = mbus_stream_pop(&peer->stream, &frame, &reason);
                 if (r == 0) {
@@ -178,12 +194,14 @@ static void peer_input_charge(struct mbus_peer *peer, size_t n) {
 }
 
 /*
- * Input memory is in the same budget as output (--max-queue-bytes-total, shared by users as
- * quota.c does): the read buffer of every read, and the growing buffer of a large frame. A
- * large frame's buffer grows only if the user's share and the broker's budget have room;
- * otherwise the frame is refused, LimitsExceeded outside any call, and the peer is dropped
- * (a stream cannot skip a frame it does not read). Returns 0, -ENOBUFS (answered) or another
- * negative errno.
+ * Input memory a peer keeps is in the same budget as output (--max-queue-bytes-total, shared
+ * by users as quota.c does): the buffer holding a partial frame or the whole frames left at
+ * the end of a turn, and the growing buffer of a large frame. A read into the broker's scratch
+ * buffer costs the peer nothing: the scratch is the broker's and is free again before the next
+ * peer reads. A large frame's buffer grows only if the user's share and the broker's budget
+ * have room; otherwise the frame is refused, LimitsExceeded outside any call, and the peer is
+ * dropped (a stream cannot skip a frame it does not read). Returns 0, -ENOBUFS (answered) or
+ * another negative errno.
  */
 static int peer_input_reserve(struct mbus_peer *peer) {
         struct mbus_broker *b = peer->broker;
@@ -207,15 +225,27 @@ static int peer_input_reserve(struct mbus_peer *peer) {
         return 0;
 }
 
-/* One read, then every whole frame it completed to the router. Returns 0 or a negative errno. */
+/*
+ * One read, then every whole frame it completed to the router, within the turn's budget. The
+ * read goes into the broker's scratch buffer unless the peer keeps input of its own; what is
+ * left of the scratch afterwards (the start of a frame, or whole frames past the budget) moves
+ * to the peer's own buffer, so the scratch is free for the next peer and a read of whole
+ * frames allocates nothing. Clears peer->readable once the socket is known to be dry.
+ * Returns 0 or a negative errno.
+ */
 static int peer_read_and_route(struct mbus_peer *peer) {
         struct mbus_broker *b = peer->broker;
-        int r;
+        int r, k;
 
         r = peer_input_reserve(peer);
         if (r < 0)
                 return r;
         r = mbus_stream_read(&peer->stream);
+        b->dispatch_work += PEER_READ_WORK;
+        /* After a hang-up a short read is not the end: the end of file that follows the last
+         * bytes will not be reported again, so only reading it ends the reading. */
+        if (r == -EAGAIN || (r > 0 && !peer->hung_up && mbus_stream_drained(&peer->stream)))
+                peer->readable = false;
         if (r == -EAGAIN)
                 return 0;
         if (r > 0) {
@@ -226,51 +256,70 @@ static int peer_read_and_route(struct mbus_peer *peer) {
                 return r;       /* hang-up or socket error */
 
         r = peer_route_buffered(peer);
-        peer_input_charge(peer, peer->stream.in_cap);   /* what routing left of the buffer */
-        return r;
+        k = mbus_stream_own_input(&peer->stream);
+        peer_input_charge(peer, peer->stream.in_cap);   /* what the peer keeps */
+        return r < 0 ? r : k;
 }
 
-/* TLS may hold decrypted input that poll cannot report: read it now, unless the budget is spent. */
-static int peer_read_pending(struct mbus_peer *peer) {
-        int r = 0;
+/*
+ * True if a read may bring more now: the edge-triggered socket was not read dry since its
+ * last wake-up, or TLS or a message link holds input that poll cannot report (a TLS record
+ * decrypted only partly into a nearly full buffer, frames an owner pushed).
+ */
+static bool peer_may_read(const struct mbus_peer *peer) {
+        return peer->readable || mbus_stream_has_pending(&peer->stream);
+}
 
-        while (r >= 0 && !peer->condemned && !peer->resuming && mbus_stream_has_pending(&peer->stream))
+/*
+ * One turn: the whole frames kept from the last turn first (they came before anything still
+ * in the socket), then reads until the socket is dry, all within one budget of work. A peer
+ * with more to do after that goes to the end of the ready list. Returns 0 or a negative errno.
+ */
+static int peer_run(struct mbus_peer *peer) {
+        struct mbus_broker *b = peer->broker;
+        int r;
+
+        r = peer_route_buffered(peer);
+        peer_input_charge(peer, peer->stream.in_cap);
+        while (r >= 0 && !peer->condemned) {
+                bool more_frames = mbus_stream_has_frame(&peer->stream);
+
+                if (!more_frames && !peer_may_read(peer))
+                        return 0;
+                if (more_frames || b->dispatch_work >= PEER_DISPATCH_WORK_MAX) {
+                        mbus_broker_mark_ready(b, peer);
+                        return 0;
+                }
                 r = peer_read_and_route(peer);
+        }
         return r;
 }
 
 static int peer_dispatch(struct mbus_peer *peer, uint32_t revents) {
         int r;
 
+        /* The hang-up was reported once: from now on only end of file ends the reading. */
+        if (revents & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))
+                peer->hung_up = true;
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR))
+                peer->readable = true;
         if (revents & EPOLLOUT)
                 mbus_broker_mark_dirty(peer->broker, peer);
+
+        /* Waiting for its turn: what the wake-up said is noted, the turn comes in its order. */
+        if (peer->ready)
+                return 0;
 
         if (peer->handshaking) {
                 r = peer_handshake(peer);
                 if (r < 0 || peer->handshaking)
                         return r;
                 /* The last flight of the handshake may carry the first frames: read on. */
-        } else if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !peer->stream.transport.tls)
-                return 0;       /* TLS may have waited for EPOLLOUT to go on reading */
+                peer->readable = true;
+        } else if (peer->stream.transport.tls)
+                peer->readable = true;  /* TLS may have waited for EPOLLOUT to go on reading */
 
-        /* A TLS record may be decrypted only partly into a nearly full buffer: its rest is
-         * input that poll cannot report, so it is read now (at most one record's worth). */
-        r = peer_read_and_route(peer);
-        if (r < 0 || peer->condemned)
-                return r;
-        return peer_read_pending(peer);
-}
-
-void mbus_peer_resume(struct mbus_peer *peer) {
-        int r;
-
-        peer->broker->dispatch_work = 0;
-        r = peer_route_buffered(peer);
-        peer_input_charge(peer, peer->stream.in_cap);
-        if (r >= 0 && !peer->condemned)
-                r = peer_read_pending(peer);
-        if (r < 0)
-                mbus_broker_condemn_peer(peer->broker, peer, r);
+        return peer_run(peer);
 }
 
 void mbus_peer_dispatch_io(struct mbus_peer *peer, uint32_t revents) {
@@ -282,15 +331,24 @@ void mbus_peer_dispatch_io(struct mbus_peer *peer, uint32_t revents) {
         r = peer_dispatch(peer, revents);
         if (r < 0)
                 mbus_broker_condemn_peer(b, peer, r);
-        resume = b->resume_first && b->resume_first != peer;
+        resume = b->ready_first && b->ready_first != peer;
         mbus_broker_dispatch_done(b);   /* @peer may be freed here: touch nothing after */
 
-        /* A peer that waits with a pile of requests gets its turn too, once this one's answers
-         * are out (broker.h). */
-        if (resume && b->resume_first) {
-                mbus_broker_resume_one(b);
-                mbus_broker_dispatch_done(b);
-        }
+        /* A peer that waits on the ready list gets its turn too, once this one's answers are
+         * out (broker.h); not for its own wake-ups, which only note what they say. */
+        if (resume)
+                mbus_broker_ready_one(b);
+}
+
+void mbus_peer_resume(struct mbus_peer *peer) {
+        struct mbus_broker *b = peer->broker;
+        int r;
+
+        b->dispatch_work = 0;
+        r = peer_run(peer);
+        if (r < 0)
+                mbus_broker_condemn_peer(b, peer, r);
+        mbus_broker_dispatch_done(b);   /* @peer may be freed here: touch nothing after */
 }
 
 static int peer_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -313,9 +371,11 @@ int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, st
         peer->creds = MBUS_CREDS_NULL;
         mbus_stream_init(&peer->stream, -EBADF, MIN(broker->options->max_frame_size,
                                                     (size_t) MBUS_PEER_HANDSHAKE_FRAME_MAX));
+        mbus_stream_set_scratch(&peer->stream, broker->read_scratch);
 
         if (fd >= 0) {
-                r = sd_event_add_io(broker->event, &peer->io_source, fd, EPOLLIN, peer_on_io, peer);
+                r = sd_event_add_io(broker->event, &peer->io_source, fd, EPOLLIN | PEER_EPOLL_FLAGS, peer_on_io,
+                                    peer);
                 if (r < 0)
                         return r;
         }
@@ -326,6 +386,7 @@ int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, st
         mbus_transport_init_socket(&peer->stream.transport, fd);
         mbus_creds_move(&peer->creds, creds);
         peer->id = broker->next_peer_id++;
+        (void) snprintf(peer->id_string, sizeof(peer->id_string), ":1.%" PRIu64, peer->id);
         now = mbus_broker_now(broker);
         peer->last_rx = now;
         if (sd_event_now(broker->event, CLOCK_REALTIME, &peer->connected_realtime) < 0)
@@ -467,9 +528,4 @@ void mbus_peer_set_running(struct mbus_peer *peer) {
 
 void mbus_peer_disconnect(struct mbus_peer *peer) {
         peer->io_source = sd_event_source_disable_unref(peer->io_source);
-}
-
-char *mbus_peer_format_id(const struct mbus_peer *peer, char buf[static 24]) {
-        (void) snprintf(buf, 24, ":1.%" PRIu64, peer->id);
-        return buf;
 }

@@ -9,6 +9,7 @@
 #include "creds.h"
 #include "namespace.h"
 #include "pending.h"
+#include "proto/names.h"
 #include "proto/stream.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -40,14 +41,20 @@ enum mbus_queue_class {
  */
 struct mbus_peer {
         struct mbus_broker *broker;     /* borrowed: the broker outlives every peer */
-        uint64_t id;                    /* ":1.<id>" on the wire; key in broker->peers */
+        uint64_t id;                    /* key in broker->peers */
+        char id_string[MBUS_PEER_ID_MAX];       /* ":1.<id>", as on the wire: formatted once, as
+                                                   every forwarded frame carries it */
         int fd;                         /* owned */
         uint8_t state;                  /* enum mbus_peer_state */
         uint8_t n_missed_pings;
         bool dirty:1;                   /* on broker->dirty: flush at the end of the dispatch */
         bool condemned:1;               /* on broker->condemned: drop at the end of the dispatch */
         bool handshaking:1;             /* its transport's handshake (TLS) is not done yet */
-        bool resuming:1;                /* on broker->resume_first: whole frames wait for their turn */
+        bool ready:1;                   /* on broker->ready_first: has more to do than its last
+                                           turn allowed (whole frames kept, or input in the socket) */
+        bool readable:1;                /* its edge-triggered socket was not read dry since the last
+                                           wake-up: epoll will not report it again before then */
+        bool hung_up:1;                 /* epoll reported a hang-up: read until end of file */
         bool wants_caller:1;            /* asked for feature "caller" in HELLO: forwarded CALLs
                                            carry the caller_* fields (older clients refuse them) */
         uint8_t io_events;              /* EPOLLIN/EPOLLOUT requested now, as the transport asked */
@@ -68,7 +75,7 @@ struct mbus_peer {
         struct mbus_peer *prev, *next;  /* broker->peers list, or broker->dead once dropped */
         struct mbus_peer *dirty_next;   /* broker->dirty */
         struct mbus_peer *condemned_next;
-        struct mbus_peer *resume_prev, *resume_next;    /* broker->resume_first */
+        struct mbus_peer *ready_prev, *ready_next;      /* broker->ready_first */
 
         struct mbus_user *user;         /* a reference: whose quotas this peer uses (quota.c) */
         size_t queue_charged;           /* bytes of its queue charged to user */
@@ -124,8 +131,9 @@ int mbus_peer_flush(struct mbus_peer *peer);
 void mbus_peer_dispatch_io(struct mbus_peer *peer, uint32_t revents);
 
 /*
- * Routes the frames peer has buffered, within a new budget of work, as the broker's resume
- * source calls it (mbus_broker_resume_later()); does not end the dispatch.
+ * The peer's next turn, as the broker's ready list gives it (mbus_broker_mark_ready()): routes
+ * the frames it kept and reads on, within a new budget of work, condemns it on error, then
+ * mbus_broker_dispatch_done(): the peer may be freed on return.
  */
 void mbus_peer_resume(struct mbus_peer *peer);
 
@@ -145,7 +153,9 @@ void mbus_peer_disconnect(struct mbus_peer *peer);
 void mbus_peer_set_running(struct mbus_peer *peer);
 
 /* Queries. */
-char *mbus_peer_format_id(const struct mbus_peer *peer, char buf[static 24]);
+static inline const char *mbus_peer_id_string(const struct mbus_peer *peer) {
+        return peer->id_string;
+}
 static inline bool mbus_peer_is_running(const struct mbus_peer *peer) {
         return peer && peer->state == MBUS_PEER_RUNNING && !peer->condemned;
 }

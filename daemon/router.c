@@ -147,9 +147,9 @@ struct router_broadcast {
         uid_t owner_uid;
 };
 
-static void router_deliver(uint64_t owner, void *userdata) {
+static void router_deliver(uint64_t owner, void *owner_data, void *userdata) {
         struct router_broadcast *bc = userdata;
-        struct mbus_peer *peer = mbus_broker_find_peer(bc->broker, owner);
+        struct mbus_peer *peer = owner_data;    /* subscriptions leave the index with their peer */
         struct mbus_identity who;
 
         if (!mbus_peer_is_running(peer))
@@ -220,14 +220,13 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
         struct mbus_frame_fields fields = frame->f;
         const struct mbus_idl_namespace *file;
         struct mbus_namespace *ns;
-        char id[MBUS_PEER_ID_MAX];
         int r;
 
         ns = mbus_namespace_get(b->namespaces, frame->f.namespace);
         if (!ns || ns->owner != peer->id)
                 return mbus_reply_error(b, peer, frame->f.serial, -EPERM,
                                         "Peer %s does not own namespace %s",
-                                        mbus_peer_format_id(peer, id), frame->f.namespace);
+                                        mbus_peer_id_string(peer), frame->f.namespace);
 
         if (frame->f.destination) {
                 uid_t owner_uid = mbus_broker_peer_uid(b, peer);
@@ -252,7 +251,7 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                                                 reason);
         }
 
-        fields.sender = mbus_peer_format_id(peer, id);
+        fields.sender = mbus_peer_id_string(peer);
         r = mbus_frame_new_with_body_of(&fwd, MBUS_FRAME_EVENT, &fields, frame);
         if (r < 0)
                 return r;
@@ -369,7 +368,6 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         const struct mbus_idl_namespace *file;
         struct mbus_peer *callee;
         struct mbus_namespace *ns;
-        char id[MBUS_PEER_ID_MAX];
         uid_t owner_uid;
         int r;
 
@@ -413,7 +411,7 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         if (r < 0)
                 return r == -ENOBUFS ? 0 : r;
 
-        fields.sender = mbus_peer_format_id(caller, id);
+        fields.sender = mbus_peer_id_string(caller);
         if (callee->wants_caller)
                 mbus_creds_to_caller_fields(&caller->creds, caller->caller_groups, caller->name, &fields);
         r = mbus_frame_new_with_body_of(&fwd, MBUS_FRAME_CALL, &fields, frame);
@@ -483,10 +481,9 @@ static int router_mark_service_error(struct mbus_broker *b, struct mbus_peer *se
                                      struct mbus_frame *frame, struct mbus_frame **ret) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *marked = NULL;
         struct mbus_frame_fields fields = frame->f;
-        char id[MBUS_PEER_ID_MAX];
         int r;
 
-        fields.sender = mbus_peer_format_id(service, id);
+        fields.sender = mbus_peer_id_string(service);
         r = mbus_frame_new_with_body_of(&marked, MBUS_FRAME_ERROR, &fields, frame);
         if (r < 0)
                 return r;
@@ -715,7 +712,7 @@ static int router_subscribe(struct mbus_broker *b, struct mbus_peer *peer, struc
         r = mbus_quota_check_request(b, peer, frame->f.serial, MBUS_QUOTA_SUBSCRIPTIONS, 1);
         if (r < 0)
                 return r == -ENOBUFS ? 0 : r;
-        r = mbus_match_add(b->matches, frame->f.pattern, peer->id);
+        r = mbus_match_add(b->matches, frame->f.pattern, peer->id, peer);
         if (r == -EINVAL)
                 return mbus_reply_error(b, peer, frame->f.serial, -EINVAL, "Invalid pattern %s",
                                         frame->f.pattern);

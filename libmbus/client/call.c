@@ -138,7 +138,7 @@ int mbus_conn_dispatch_reply(struct mbus_conn *conn, struct mbus_frame *frame) {
                 return 1;
         }
 
-        if (mbus_conn_parse_body(frame, &result) < 0) {
+        if (mbus_conn_parse_body(conn, frame, &result) < 0) {
                 _cleanup_free_ char *m = call_invalid_reply_message(slot->call.what);
 
                 mbus_conn_log_debug("reply to %s (serial %" PRIu64 ") is not valid JSON", strna(slot->call.what),
@@ -288,7 +288,7 @@ _public_ int mbus_call(struct mbus_conn *conn, const char *ns, const char *proce
         assert(reply);
         if (reply->type != MBUS_FRAME_RETURN)
                 return mbus_conn_error_set(ret_error, MBUS_ERROR_PROTOCOL, "Unexpected reply type");
-        if (mbus_conn_parse_body(reply, &result) < 0) {
+        if (mbus_conn_parse_body(conn, reply, &result) < 0) {
                 _cleanup_free_ char *what = NULL, *m = NULL;
 
                 if (asprintf(&what, "%s.%s", ns, procedure) >= 0)

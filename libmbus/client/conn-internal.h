@@ -70,7 +70,8 @@ struct mbus_slot {
                 } call;
                 struct {
                         char *pattern;
-                        mbus_event_handler_t handler;
+                        mbus_event_handler_t handler;           /* one of the two is set */
+                        mbus_event_raw_handler_t raw_handler;
                         struct mbus_slot *prev, *next;  /* conn->subscriptions */
                 } sub;
         };
@@ -103,6 +104,7 @@ struct mbus_conn {
 
         int fd;                         /* owned */
         struct mbus_stream stream;      /* embedded: mbus_stream_done() */
+        struct json_tokener *tokener;   /* owned: reused by every body parsed (one per event) */
         size_t max_frame_size_out;      /* the broker's limit on what we send */
         uint64_t next_serial;
         char *unique_id;
@@ -167,7 +169,8 @@ int mbus_conn_frame_to_error(const struct mbus_frame *frame, struct mbus_error *
 /* Remembers who sent the error a call is about to complete with (NULL: not a service). */
 void mbus_conn_set_error_sender(struct mbus_conn *conn, const char *sender);
 int mbus_conn_error_set(struct mbus_error *e, const char *name, const char *message);
-int mbus_conn_parse_body(const struct mbus_frame *frame, json_object **ret);
+/* Parses frame's body as JSON (NULL for no body) with conn's tokener (conn may be NULL). */
+int mbus_conn_parse_body(struct mbus_conn *conn, const struct mbus_frame *frame, json_object **ret);
 void mbus_conn_log_debug(const char *format, ...) _printf_(1, 2);
 int mbus_conn_next_timeout(const struct mbus_conn *conn, usec_t *ret);
 

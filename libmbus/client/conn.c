@@ -209,19 +209,21 @@ int mbus_conn_send(struct mbus_conn *conn, enum mbus_frame_type type,
 
 /* ---- frames in --------------------------------------------------------------------------- */
 
-int mbus_conn_parse_body(const struct mbus_frame *frame, json_object **ret) {
+int mbus_conn_parse_body(struct mbus_conn *conn, const struct mbus_frame *frame, json_object **ret) {
         if (frame->body_len == 0) {
                 *ret = NULL;
                 return 0;
         }
-        return json_parse_bytes((const char *) frame->body, frame->body_len, ret);
+        if (!conn)
+                return json_parse_bytes((const char *) frame->body, frame->body_len, ret);
+        return json_parse_bytes_reuse(&conn->tokener, (const char *) frame->body, frame->body_len, ret);
 }
 
 int mbus_conn_frame_to_error(const struct mbus_frame *frame, struct mbus_error *ret_error) {
         _cleanup_json_ json_object *body = NULL;
         const char *name = frame->f.error_name ? frame->f.error_name : MBUS_ERROR_FAILED;
 
-        if (mbus_conn_parse_body(frame, &body) < 0)
+        if (mbus_conn_parse_body(/* conn= */ NULL, frame, &body) < 0)
                 body = NULL;
         return mbus_conn_error_set(ret_error, name, body ? json_get_string(body, "message") : NULL);
 }
@@ -394,6 +396,8 @@ static struct mbus_conn *conn_free(struct mbus_conn *conn) {
         free(conn->error_sender);
         free(conn->unique_id);
         free(conn->name);
+        if (conn->tokener)
+                json_tokener_free(conn->tokener);
         free(conn);
         return NULL;
 }
@@ -506,6 +510,9 @@ static int conn_connect(struct mbus_conn *conn, const char *address, struct mbus
         if (r < 0)
                 return conn_open_error(reterr, r, "%s", strerror(-r));
         mbus_stream_init(&conn->stream, conn->fd, MBUS_FRAME_SIZE_MAX_DEFAULT);
+        /* One connection, read all the time: its input buffer is reused, not freed and taken
+         * again for every read (64 KiB per connection while it is open). */
+        conn->stream.keep_input = true;
 
         if (a.kind == MBUS_ADDRESS_TLS)
                 return conn_start_tls(conn, &a, reterr);
@@ -583,7 +590,7 @@ static int conn_hello(struct mbus_conn *conn, struct mbus_error *reterr) {
         if (welcome->type != MBUS_FRAME_WELCOME)
                 return -EBADMSG;
 
-        if (mbus_conn_parse_body(welcome, &body) < 0 || !json_object_is_type(body, json_type_object))
+        if (mbus_conn_parse_body(conn, welcome, &body) < 0 || !json_object_is_type(body, json_type_object))
                 return -EBADMSG;
         id = json_get_string(body, "id");
         if (!id || !mbus_peer_id_is_valid(id))

@@ -491,7 +491,7 @@ int mbus_conn_dispatch_call(struct mbus_conn *conn, struct mbus_frame *frame) {
                 return reply_error_to(conn, frame, MBUS_ERROR_UNKNOWN_PROCEDURE, buf);
         }
 
-        if (mbus_conn_parse_body(frame, &args) < 0)
+        if (mbus_conn_parse_body(conn, frame, &args) < 0)
                 return reply_error_to(conn, frame, MBUS_ERROR_INVALID_ARGS, "Arguments are not valid JSON");
 
         request = calloc(1, sizeof(*request));

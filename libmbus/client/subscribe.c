@@ -67,12 +67,14 @@ void mbus_conn_disconnect_subscriptions(struct mbus_conn *conn) {
                 mbus_slot_unlink_subscription(conn->subscriptions, /* send_unsubscribe= */ false);
 }
 
-_public_ int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_event_handler_t handler,
-                            void *userdata, struct mbus_slot **ret_slot, struct mbus_error *ret_error) {
+/* One of handler and raw_handler is set. */
+static int subscribe(struct mbus_conn *conn, const char *pattern, mbus_event_handler_t handler,
+                     mbus_event_raw_handler_t raw_handler, void *userdata, struct mbus_slot **ret_slot,
+                     struct mbus_error *ret_error) {
         struct mbus_slot *slot, *last;
         int r;
 
-        if (!conn || !pattern || !handler || !ret_slot || !mbus_pattern_is_valid(pattern))
+        if (!conn || !pattern || !ret_slot || !mbus_pattern_is_valid(pattern))
                 return -EINVAL;
         r = mbus_conn_check_running(conn);
         if (r < 0)
@@ -83,6 +85,7 @@ _public_ int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_ev
         if (r < 0)
                 return r;
         slot->sub.handler = handler;
+        slot->sub.raw_handler = raw_handler;
         slot->sub.pattern = strdup(pattern);
         if (!slot->sub.pattern) {
                 mbus_slot_unref(slot);
@@ -114,38 +117,48 @@ _public_ int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_ev
         return 0;
 }
 
+_public_ int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_event_handler_t handler,
+                            void *userdata, struct mbus_slot **ret_slot, struct mbus_error *ret_error) {
+        if (!handler)
+                return -EINVAL;
+        return subscribe(conn, pattern, handler, NULL, userdata, ret_slot, ret_error);
+}
+
+_public_ int mbus_subscribe_raw(struct mbus_conn *conn, const char *pattern, mbus_event_raw_handler_t handler,
+                                void *userdata, struct mbus_slot **ret_slot, struct mbus_error *ret_error) {
+        if (!handler)
+                return -EINVAL;
+        return subscribe(conn, pattern, NULL, handler, userdata, ret_slot, ret_error);
+}
+
+static bool event_is_namespace_lost(const struct mbus_frame *frame) {
+        return frame->f.sender && strcmp(frame->f.sender, MBUS_BROKER_PEER_ID) == 0 &&
+                frame->f.namespace && strcmp(frame->f.namespace, MBUS_BROKER_NAMESPACE) == 0 &&
+                frame->f.member && strcmp(frame->f.member, "NamespaceLost") == 0;
+}
+
 /* The broker unregistered a namespace of ours: forget its handler table. */
-static void event_handle_namespace_lost(struct mbus_conn *conn, const struct mbus_frame *frame,
-                                        json_object *payload) {
+static void event_handle_namespace_lost(struct mbus_conn *conn, json_object *payload) {
         const char *ns;
 
-        if (!frame->f.sender || strcmp(frame->f.sender, MBUS_BROKER_PEER_ID) != 0 ||
-            !frame->f.namespace || strcmp(frame->f.namespace, MBUS_BROKER_NAMESPACE) != 0 ||
-            !frame->f.member || strcmp(frame->f.member, "NamespaceLost") != 0)
-                return;
         ns = json_get_string(payload, "namespace");
         if (ns && mbus_conn_drop_service(conn, ns))
                 mbus_conn_log_debug("broker took namespace %s away: %s", ns,
                                     strna(json_get_string(payload, "reason")));
 }
 
+/*
+ * The payload is parsed into a json-c tree only when something here needs one: a json_object
+ * handler among the matching subscriptions, or NamespaceLost. Raw handlers get the bytes.
+ */
 int mbus_conn_dispatch_event(struct mbus_conn *conn, struct mbus_frame *frame) {
         _cleanup_json_ json_object *payload = NULL;
         struct mbus_slot *stack[16], **matches = stack;
         size_t n = 0, n_alloc = ELEMENTSOF(stack);
+        bool namespace_lost = event_is_namespace_lost(frame), want_json = namespace_lost, json_ok = false,
+                any_raw = false;
+        struct mbus_event_raw raw;
         struct mbus_event event;
-
-        if (mbus_conn_parse_body(frame, &payload) < 0) {
-                /* Not the connection's fault, so it stays up; the count lets a subscriber (or
-                 * its monitoring) see what it missed. */
-                conn->n_unparsed_events++;
-                mbus_conn_log_debug("dropping event %s.%s from %s: payload is not valid JSON (%" PRIu64
-                                    " such events so far)", frame->f.namespace, frame->f.member,
-                                    strna(frame->f.sender), conn->n_unparsed_events);
-                return 0;
-        }
-
-        event_handle_namespace_lost(conn, frame, payload);
 
         for (struct mbus_slot *s = conn->subscriptions; s; s = s->sub.next) {
                 if (!mbus_pattern_matches(s->sub.pattern, frame->f.namespace, frame->f.member))
@@ -162,7 +175,26 @@ int mbus_conn_dispatch_event(struct mbus_conn *conn, struct mbus_frame *frame) {
                         n_alloc *= 2;
                 }
                 matches[n++] = mbus_slot_ref(s);
+                want_json = want_json || s->sub.handler;
+                any_raw = any_raw || s->sub.raw_handler;
         }
+
+        if (want_json) {
+                json_ok = mbus_conn_parse_body(conn, frame, &payload) >= 0;
+                if (!json_ok) {
+                        /* Not the connection's fault, so it stays up; the count lets a subscriber
+                         * (or its monitoring) see what its json_object handlers missed. Raw
+                         * handlers parse nothing here, so an event only they take is not counted. */
+                        conn->n_unparsed_events++;
+                        mbus_conn_log_debug("event %s.%s from %s: payload is not valid JSON, not for "
+                                            "json_object handlers (%" PRIu64 " such events so far)",
+                                            frame->f.namespace, frame->f.member, strna(frame->f.sender),
+                                            conn->n_unparsed_events);
+                }
+        }
+        /* Before any handler runs, so a handler may register the namespace again. */
+        if (namespace_lost && json_ok)
+                event_handle_namespace_lost(conn, payload);
 
         if (n == 0)
                 mbus_conn_log_debug("event %s.%s matches no subscription", frame->f.namespace, frame->f.member);
@@ -174,14 +206,28 @@ int mbus_conn_dispatch_event(struct mbus_conn *conn, struct mbus_frame *frame) {
                 .direct = frame->f.destination != NULL,
                 .payload = payload,
         };
+        raw = (struct mbus_event_raw) {
+                .ns = event.ns,
+                .event = event.event,
+                .sender = event.sender,
+                .direct = event.direct,
+                .body = frame->body_len > 0 ? (const char *) frame->body : "",
+                .body_len = frame->body_len,
+        };
         for (size_t i = 0; i < n; i++) {
-                if (matches[i]->conn)   /* not freed by an earlier handler */
-                        (void) matches[i]->sub.handler(conn, &event, matches[i]->userdata);
-                mbus_slot_unref(matches[i]);
+                struct mbus_slot *s = matches[i];
+
+                if (!s->conn)           /* freed by an earlier handler */
+                        ;
+                else if (s->sub.raw_handler)
+                        (void) s->sub.raw_handler(conn, &raw, s->userdata);
+                else if (json_ok)
+                        (void) s->sub.handler(conn, &event, s->userdata);
+                mbus_slot_unref(s);
         }
         if (matches != stack)
                 free(matches);
-        return 1;
+        return json_ok || any_raw || !want_json ? 1 : 0;     /* 0: dropped as not JSON */
 }
 
 /* Queues one EVENT; its serial (which a refusal names as reply_serial) in *ret_serial. */

@@ -24,6 +24,7 @@
 #include <mbus/mbus.h>
 
 #include "helpers/broker-util.h"
+#include "helpers/raw-util.h"
 #include "util/test-util.h"
 
 #define NS "org.test.Svc"
@@ -424,6 +425,102 @@ static void emit_n(struct mbus_conn *pub, const char *event, int n) {
         ck_assert_int_eq(mbus_emit(pub, PUB_NS, event, p), 0);
         json_object_put(p);
 }
+
+struct raw_hits {
+        int n;
+        char body[64];
+        size_t body_len;
+        int order;                      /* value of *clock when the handler ran */
+        int *clock;
+};
+
+static int on_raw_event(struct mbus_conn *conn, const struct mbus_event_raw *ev, void *userdata) {
+        struct raw_hits *h = userdata;
+
+        h->n++;
+        h->body_len = ev->body_len;
+        snprintf(h->body, sizeof(h->body), "%s", ev->body);
+        h->order = ++*h->clock;
+        return 0;
+}
+
+static int on_event_ordered(struct mbus_conn *conn, const struct mbus_event *ev, void *userdata) {
+        struct raw_hits *h = userdata;
+
+        h->n++;
+        h->order = ++*h->clock;
+        return 0;
+}
+
+/* Raw handlers get the payload's bytes as sent, also bytes that are not JSON, which
+ * json_object handlers never see; both kinds run in subscription order. */
+START_TEST(test_raw_subscription_gets_payload_bytes) {
+        struct mbus_conn *sub = NULL;
+        struct mbus_slot *s_raw = NULL, *s_json = NULL;
+        int clock = 0, fd;
+        struct raw_hits raw = { .clock = &clock }, json = { .clock = &clock };
+        struct test_broker b;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        fd = raw_connect(b.address);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(raw_hello(fd, "raw-publisher", NULL), 0);
+        ck_assert_int_eq(raw_register(fd, 2, PUB_NS), 0);
+
+        ck_assert_int_eq(mbus_conn_open(&sub, b.address, "test-subscriber"), 0);
+        ck_assert_int_eq(mbus_subscribe_raw(sub, PUB_NS ".*", NULL, NULL, &s_raw, NULL), -EINVAL);
+        ck_assert_int_eq(mbus_subscribe_raw(sub, PUB_NS ".*", on_raw_event, &raw, &s_raw, NULL), 0);
+        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".Changed", on_event_ordered, &json, &s_json, NULL), 0);
+
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_EVENT, 3, 0, PUB_NS, "Changed", NULL, NULL, NULL,
+                                         "{\"n\": 5}"), 0);
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_EVENT, 4, 0, PUB_NS, "Changed", NULL, NULL, NULL,
+                                         "not JSON"), 0);
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_EVENT, 5, 0, PUB_NS, "Empty", NULL, NULL, NULL, NULL), 0);
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_PING, 6, 0, NULL, NULL, NULL, NULL, NULL, NULL), 0);
+        {
+                struct raw_frame f = {};
+
+                ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_PONG, &f), 0);     /* all routed */
+                raw_frame_done(&f);
+        }
+        ck_assert_int_eq(mbus_ping(sub, 0), 0);
+        drain(sub);
+
+        ck_assert_int_eq(raw.n, 3);
+        ck_assert_int_eq(json.n, 1);                    /* "not JSON" is not for it */
+        ck_assert_str_eq(raw.body, "");                 /* the last one had no payload */
+        ck_assert_uint_eq(raw.body_len, 0);
+        mbus_slot_free(s_json);
+        s_json = NULL;
+
+        /* The first event, again, to see the bytes and the order of the two handlers. */
+        ck_assert_int_eq(mbus_subscribe(sub, PUB_NS ".Changed", on_event_ordered, &json, &s_json, NULL), 0);
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_EVENT, 7, 0, PUB_NS, "Changed", NULL, NULL, NULL,
+                                         "{\"n\": 5}"), 0);
+        ck_assert_int_eq(mbus_ping(sub, 0), 0);
+        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_PING, 8, 0, NULL, NULL, NULL, NULL, NULL, NULL), 0);
+        {
+                struct raw_frame f = {};
+
+                ck_assert_int_eq(raw_recv_type(fd, 10000, MBUS_FRAME_PONG, &f), 0);
+                raw_frame_done(&f);
+        }
+        ck_assert_int_eq(mbus_ping(sub, 0), 0);
+        drain(sub);
+        ck_assert_int_eq(raw.n, 4);
+        ck_assert_int_eq(json.n, 2);
+        ck_assert_str_eq(raw.body, "{\"n\": 5}");
+        ck_assert_uint_eq(raw.body_len, strlen("{\"n\": 5}"));
+        ck_assert_int_lt(raw.order, json.order);        /* subscribed first, runs first */
+
+        mbus_slot_free(s_raw);
+        mbus_slot_free(s_json);
+        mbus_conn_unref(sub);
+        close(fd);
+        ck_assert_broker_stops_cleanly(&b);
+}
+END_TEST
 
 START_TEST(test_subscription_dispatch_two_patterns) {
         struct mbus_conn *pub = NULL, *sub = NULL;
@@ -1246,6 +1343,7 @@ static Suite *client_suite(void) {
         tcase_add_test(tc, test_register_with_interface_checks_what_it_declares);
         tcase_add_test(tc, test_async_calls_complete_in_order);
         tcase_add_test(tc, test_subscription_dispatch_two_patterns);
+        tcase_add_test(tc, test_raw_subscription_gets_payload_bytes);
         tcase_add_test(tc, test_emit_wait_reports_the_brokers_refusal);
         tcase_add_test(tc, test_slot_free_inside_callback);
         tcase_add_test(tc, test_auto_reply_rules);

@@ -17,7 +17,8 @@ static inline uint8_t *mbus_frame_bytes(struct mbus_frame *frame) {
         return (uint8_t *) (frame + 1);
 }
 
-/* Allocates a frame with room for n_bytes after the struct, one reference, all else zero. */
+/* Allocates a frame with room for n_bytes after the struct (not zeroed: the caller writes each
+ * of them), one reference, every field of the struct zero. */
 struct mbus_frame *mbus_frame_alloc(size_t n_bytes);
 
 /* Little-endian accessors: the wire is LE whatever the host is, and never aligned. */

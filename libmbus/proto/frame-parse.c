@@ -309,7 +309,8 @@ int mbus_frame_parse(struct mbus_frame **ret, const void *data, size_t size, siz
         frame = mbus_frame_alloc(size + 1);
         if (!frame)
                 return fail(ret_reason, -ENOMEM, "out of memory");
-        memcpy(mbus_frame_bytes(frame), data, size);   /* the byte after stays NUL (calloc) */
+        memcpy(mbus_frame_bytes(frame), data, size);
+        mbus_frame_bytes(frame)[size] = 0;              /* the NUL after the body */
 
         frame->type = p[1];
         frame->flags = p[2];

@@ -23,10 +23,10 @@ struct mbus_frame *mbus_frame_alloc(size_t n_bytes) {
 
         if (n_bytes > SIZE_MAX - sizeof(*frame))
                 return NULL;
-        frame = calloc(1, sizeof(*frame) + n_bytes);
+        frame = malloc(sizeof(*frame) + n_bytes);
         if (!frame)
                 return NULL;
-        frame->n_ref = 1;
+        *frame = (struct mbus_frame) { .n_ref = 1 };
         return frame;
 }
 
@@ -194,7 +194,7 @@ static int frame_build(struct mbus_frame **ret, enum mbus_frame_type type, const
         } else {
                 if (body_len > 0)
                         memcpy(p, body, body_len);
-                p[body_len] = 0;        /* calloc'd already; the NUL is part of the contract */
+                p[body_len] = 0;        /* the NUL after the body is part of the contract */
                 frame->body = p;
         }
 

@@ -3,7 +3,12 @@
  * A non-blocking frame stream. The two directions are independent:
  *
  * Input is one byte buffer, allocated on the first read and freed as soon as every buffered
- * byte has been popped, so thousands of idle peers hold no input memory. One read takes what
+ * byte has been popped, so thousands of idle peers hold no input memory. A stream given a
+ * scratch buffer (the broker's, shared by all its peers) reads into that instead while it has
+ * no partial frame: whole frames are cut out of the scratch and only the start of an
+ * incomplete frame is copied into a buffer of the stream's own (mbus_stream_own_input()),
+ * which then grows as described next, so a read that brings whole frames allocates nothing. A
+ * stream with keep_input set (a client's) keeps its one buffer for the next read instead. One read takes what
  * has arrived (many frames, usually); mbus_stream_pop() then cuts frames out without further
  * syscalls. The buffer is MBUS_STREAM_READ_SIZE bytes and grows towards one frame's size only
  * once that frame's fixed header has been read and checked against max_frame_size, and then
@@ -41,10 +46,20 @@ void mbus_stream_init(struct mbus_stream *s, int fd, size_t max_frame_size) {
         mbus_transport_init_socket(&s->transport, fd);
 }
 
-static void stream_in_release(struct mbus_stream *s) {
-        free(s->in);
+static void stream_in_free(struct mbus_stream *s) {
+        if (s->in != s->scratch)
+                free(s->in);
         s->in = NULL;
         s->in_start = s->in_end = s->in_cap = 0;
+}
+
+/* Every buffered byte has been taken: give the buffer back, unless it is to be kept. */
+static void stream_in_release(struct mbus_stream *s) {
+        if (s->keep_input && s->in && s->in != s->scratch) {
+                s->in_start = s->in_end = 0;
+                return;
+        }
+        stream_in_free(s);
 }
 
 static void stream_out_release(struct mbus_stream *s) {
@@ -59,11 +74,41 @@ void mbus_stream_done(struct mbus_stream *s) {
         if (!s)
                 return;
 
-        stream_in_release(s);
+        stream_in_free(s);
         for (size_t i = 0; i < s->n_out; i++)
                 mbus_frame_unref(s->out[(s->out_first + i) % s->out_cap]);
         stream_out_release(s);
         mbus_transport_done(&s->transport);
+}
+
+void mbus_stream_set_scratch(struct mbus_stream *s, uint8_t *scratch) {
+        assert(s && !s->in);
+        s->scratch = scratch;
+}
+
+int mbus_stream_own_input(struct mbus_stream *s) {
+        size_t avail = s->in_end - s->in_start;
+        uint8_t *p;
+
+        if (!s->in || s->in != s->scratch)
+                return 0;
+        if (avail == 0) {
+                stream_in_release(s);
+                return 0;
+        }
+        /* As big as a read into a buffer of its own would have taken: the growth rules below
+         * stay those of a stream without scratch. */
+        p = malloc(MBUS_STREAM_READ_SIZE);
+        if (!p) {
+                stream_in_release(s);
+                return -ENOMEM;
+        }
+        memcpy(p, s->in + s->in_start, avail);
+        s->in = p;
+        s->in_start = 0;
+        s->in_end = avail;
+        s->in_cap = MBUS_STREAM_READ_SIZE;
+        return 0;
 }
 
 /* Makes room for at least want bytes in total (buffered + free) with the data at offset 0. */
@@ -120,13 +165,15 @@ size_t mbus_stream_read_capacity(const struct mbus_stream *s) {
         size_t want;
 
         assert(s);
+        if (!s->in && s->scratch)
+                return 0;               /* the next read goes into the scratch, not ours */
         if (stream_read_want(s, &want) < 0)
                 return s->in_cap;       /* nothing more will be read */
         return MAX(want, s->in_cap);
 }
 
 int mbus_stream_read(struct mbus_stream *s) {
-        size_t want;
+        size_t want, space;
         ssize_t n;
         int r;
 
@@ -136,17 +183,26 @@ int mbus_stream_read(struct mbus_stream *s) {
         if (r < 0)
                 return r;
 
-        if (!s->in || s->in_cap - s->in_start < want || s->in_start > 0) {
+        if (!s->in && s->scratch) {
+                s->in = s->scratch;
+                s->in_cap = MBUS_STREAM_READ_SIZE;
+        } else if (!s->in || s->in_cap - s->in_start < want || s->in_start > 0) {
+                assert(!s->in || s->in != s->scratch);        /* own_input() ran after the last read */
                 r = stream_in_reserve(s, want);
                 if (r < 0)
                         return r;
         }
 
         /* A complete frame may already be buffered and fill the buffer: pop it first. */
-        if (s->in_end == s->in_cap)
+        if (s->in_end == s->in_cap) {
+                s->drained = false;
                 return -ENOBUFS;
+        }
 
-        n = s->transport.ops->read(&s->transport, s->in + s->in_end, s->in_cap - s->in_end);
+        space = s->in_cap - s->in_end;
+        n = s->transport.ops->read(&s->transport, s->in + s->in_end, space);
+        /* A stream socket's read stops short only when nothing more is queued. */
+        s->drained = n == -EAGAIN || (n > 0 && (size_t) n < space && !s->transport.tls);
         if (n <= 0) {
                 r = n == 0 ? -ECONNRESET : (int) n;
                 if (s->in_end == s->in_start)
@@ -167,6 +223,16 @@ size_t mbus_stream_partial_frame_size(const struct mbus_stream *s) {
         if (mbus_frame_peek_size(s->in + s->in_start, avail, s->max_frame_size, &frame_size, NULL) < 0)
                 return MBUS_FRAME_HEADER_SIZE;
         return frame_size;
+}
+
+bool mbus_stream_has_frame(const struct mbus_stream *s) {
+        size_t avail = s->in_end - s->in_start, frame_size;
+
+        if (avail < MBUS_FRAME_HEADER_SIZE)
+                return false;
+        if (mbus_frame_peek_size(s->in + s->in_start, avail, s->max_frame_size, &frame_size, NULL) < 0)
+                return true;
+        return frame_size <= avail;
 }
 
 int mbus_stream_pop(struct mbus_stream *s, struct mbus_frame **ret, const char **ret_reason) {

@@ -24,8 +24,12 @@ struct mbus_stream {
         struct mbus_transport transport;        /* its fd is borrowed: the stream's owner closes it */
         size_t max_frame_size;
 
-        uint8_t *in;                    /* NULL while empty */
+        uint8_t *in;                    /* NULL while empty; scratch, or owned */
         size_t in_start, in_end, in_cap;
+        uint8_t *scratch;               /* borrowed, MBUS_STREAM_READ_SIZE bytes, shared by many
+                                           streams (NULL: none): see mbus_stream_set_scratch() */
+        bool keep_input;                /* keep the input buffer once empty, for the next read:
+                                           a client's one stream, not a broker's many */
 
         struct mbus_frame **out;        /* ring of queued frames, NULL while empty */
         size_t out_first, n_out, out_cap;
@@ -33,12 +37,30 @@ struct mbus_stream {
         size_t out_bytes;               /* bytes queued and not yet written */
 
         uint64_t bytes_in, bytes_out;   /* totals, for statistics */
+        bool drained;                   /* the last read found the socket empty: -EAGAIN, or on a
+                                           plain socket fewer bytes than there was room for */
 };
 
 /* A stream over a plain socket; max_frame_size 0 means MBUS_FRAME_SIZE_MAX_DEFAULT. */
 void mbus_stream_init(struct mbus_stream *s, int fd, size_t max_frame_size);
 /* Drops queued frames, buffers and the transport's state, not the fd. */
 void mbus_stream_done(struct mbus_stream *s);
+
+/*
+ * Lets the stream read into scratch (MBUS_STREAM_READ_SIZE bytes, borrowed, shared by the
+ * streams of one thread) whenever it has no partial frame of its own buffered: then a read
+ * that brings whole frames needs no memory of the stream's own. The owner pops every whole
+ * frame and calls mbus_stream_own_input() before any other stream reads into scratch.
+ */
+void mbus_stream_set_scratch(struct mbus_stream *s, uint8_t *scratch);
+
+/*
+ * Moves input left in the scratch buffer (the start of a frame, or whole frames the owner did
+ * not pop yet) into memory of the stream's own, MBUS_STREAM_READ_SIZE bytes, freeing the
+ * scratch for the next stream. Returns 0 or -ENOMEM (the input is then
+ * dropped: the stream is unusable).
+ */
+int mbus_stream_own_input(struct mbus_stream *s);
 
 /*
  * One read() into the input buffer. Returns the number of bytes read (> 0), -EAGAIN if nothing
@@ -51,10 +73,12 @@ void mbus_stream_done(struct mbus_stream *s);
 int mbus_stream_read(struct mbus_stream *s);
 
 /*
- * The most input buffer the next mbus_stream_read() may hold, in bytes: MBUS_STREAM_READ_SIZE,
- * or more while a large frame arrives (its buffer doubles as it fills, up to the frame's size),
- * or what is allocated now if that is more. For an owner that budgets memory: it may refuse
- * to read instead. The input buffer holds s->in_cap bytes now.
+ * The most input buffer of the stream's own the next mbus_stream_read() may hold, in bytes:
+ * MBUS_STREAM_READ_SIZE, or more while a large frame arrives (its buffer doubles as it fills,
+ * up to the frame's size), or what is allocated now if that is more; 0 when the read goes into
+ * the scratch buffer (mbus_stream_set_scratch()), which is not the stream's. For an owner that
+ * budgets memory: it may refuse to read instead. The stream holds s->in_cap bytes of its own
+ * now (once mbus_stream_own_input() has run after a read into the scratch).
  */
 size_t mbus_stream_read_capacity(const struct mbus_stream *s);
 
@@ -95,6 +119,19 @@ static inline uint32_t mbus_stream_events(const struct mbus_stream *s) {
 static inline bool mbus_stream_has_pending(const struct mbus_stream *s) {
         return mbus_transport_pending(&s->transport);
 }
+/*
+ * True if the last mbus_stream_read() left nothing in the socket to read: an edge-triggered
+ * owner waits for the next wake-up only then (a TLS stream is drained only at -EAGAIN, as a
+ * short read may end at a record boundary with more records queued).
+ */
+static inline bool mbus_stream_drained(const struct mbus_stream *s) {
+        return s->drained;
+}
+/*
+ * True if a whole frame (or a malformed header, which mbus_stream_pop() reports) is buffered:
+ * popping would return something other than 0.
+ */
+bool mbus_stream_has_frame(const struct mbus_stream *s);
 /* True if a whole or partial frame is buffered (more input may make a frame complete). */
 static inline bool mbus_stream_has_input(const struct mbus_stream *s) {
         return s->in_end > s->in_start;

@@ -431,6 +431,158 @@ START_TEST(test_one_frame_queued_on_many_streams) {
 }
 END_TEST
 
+/* Two streams share one scratch buffer: whole frames cost neither of them memory of its own,
+ * and the start of a frame kept by one survives the other's reads into the scratch. */
+START_TEST(test_streams_sharing_a_scratch_buffer_keep_only_partial_frames) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *e1 = make_event(1, 300), *e2 = make_event(2, 300);
+        _cleanup_free_ uint8_t *scratch = malloc(MBUS_STREAM_READ_SIZE);
+        struct mbus_stream a, b;
+        struct mbus_frame *f = NULL;
+        int fa[2], fb[2];
+
+        ck_assert_ptr_nonnull(scratch);
+        make_pair(fa);
+        make_pair(fb);
+        mbus_stream_init(&a, fa[0], 0);
+        mbus_stream_init(&b, fb[0], 0);
+        mbus_stream_set_scratch(&a, scratch);
+        mbus_stream_set_scratch(&b, scratch);
+
+        /* a: one whole frame and the first 20 bytes of the next */
+        write_frame(fa[1], e1);
+        write_all(fa[1], e2->head, 20);
+        ck_assert_int_gt(mbus_stream_read(&a), 0);
+        ck_assert_ptr_eq(a.in, scratch);
+        ck_assert_int_eq(mbus_stream_pop(&a, &f, NULL), 1);
+        ck_assert_uint_eq(f->f.serial, 1);
+        f = mbus_frame_unref(f);
+        ck_assert_int_eq(mbus_stream_pop(&a, &f, NULL), 0);
+        ck_assert_int_eq(mbus_stream_own_input(&a), 0);
+        ck_assert_ptr_nonnull(a.in);
+        ck_assert_ptr_ne(a.in, scratch);
+
+        /* b: whole frames only, read into the scratch over a's old bytes; b holds nothing after */
+        write_frame(fb[1], e2);
+        ck_assert_int_gt(mbus_stream_read(&b), 0);
+        ck_assert_int_eq(mbus_stream_pop(&b, &f, NULL), 1);
+        ck_assert_uint_eq(f->f.serial, 2);
+        f = mbus_frame_unref(f);
+        ck_assert_int_eq(mbus_stream_pop(&b, &f, NULL), 0);
+        ck_assert_int_eq(mbus_stream_own_input(&b), 0);
+        ck_assert_ptr_null(b.in);
+
+        /* a's frame completes from its own buffer, intact */
+        write_all(fa[1], e2->head + 20, e2->head_len - 20);
+        write_all(fa[1], e2->body, e2->body_len);
+        ck_assert_int_gt(mbus_stream_read(&a), 0);
+        ck_assert_int_eq(mbus_stream_pop(&a, &f, NULL), 1);
+        ck_assert_uint_eq(f->f.serial, 2);
+        ck_assert_uint_eq(f->body_len, e2->body_len);
+        ck_assert_int_eq(memcmp(f->body, e2->body, e2->body_len), 0);
+        f = mbus_frame_unref(f);
+        ck_assert_ptr_null(a.in);
+
+        mbus_stream_done(&a);
+        mbus_stream_done(&b);
+        safe_close(fa[0]);
+        safe_close(fa[1]);
+        safe_close(fb[0]);
+        safe_close(fb[1]);
+}
+END_TEST
+
+/*
+ * What an owner charges for input (mbus_stream_read_capacity()) is only what the stream keeps:
+ * nothing for a read into the scratch, the own buffer once whole frames left unpopped (an
+ * owner's budget ran out) and a partial frame move out of the scratch; mbus_stream_has_frame()
+ * tells whole frames from a partial one.
+ */
+START_TEST(test_scratch_reads_cost_nothing_and_kept_frames_are_told_apart) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *e1 = make_event(1, 300), *e2 = make_event(2, 300);
+        _cleanup_free_ uint8_t *scratch = malloc(MBUS_STREAM_READ_SIZE);
+        struct mbus_stream a;
+        struct mbus_frame *f = NULL;
+        int fa[2];
+
+        ck_assert_ptr_nonnull(scratch);
+        make_pair(fa);
+        mbus_stream_init(&a, fa[0], 0);
+        mbus_stream_set_scratch(&a, scratch);
+        ck_assert_uint_eq(mbus_stream_read_capacity(&a), 0);
+        ck_assert(!mbus_stream_has_frame(&a));
+
+        /* two whole frames and the start of a third; the owner pops none before moving them */
+        write_frame(fa[1], e1);
+        write_frame(fa[1], e2);
+        write_all(fa[1], e1->head, 10);
+        ck_assert_int_gt(mbus_stream_read(&a), 0);
+        ck_assert(mbus_stream_has_frame(&a));
+        ck_assert_int_eq(mbus_stream_own_input(&a), 0);
+        ck_assert_ptr_ne(a.in, scratch);
+        ck_assert_uint_eq(a.in_cap, MBUS_STREAM_READ_SIZE);
+        ck_assert_uint_eq(mbus_stream_read_capacity(&a), MBUS_STREAM_READ_SIZE);
+        ck_assert(mbus_stream_has_frame(&a));
+        ck_assert_int_eq(mbus_stream_pop(&a, &f, NULL), 1);
+        ck_assert_uint_eq(f->f.serial, 1);
+        f = mbus_frame_unref(f);
+        ck_assert(mbus_stream_has_frame(&a));
+        ck_assert_int_eq(mbus_stream_pop(&a, &f, NULL), 1);
+        ck_assert_uint_eq(f->f.serial, 2);
+        f = mbus_frame_unref(f);
+        ck_assert(!mbus_stream_has_frame(&a));          /* 10 bytes of a frame: not whole */
+        ck_assert(mbus_stream_has_input(&a));
+
+        /* the rest arrives into the own buffer; once popped the stream keeps nothing */
+        write_all(fa[1], e1->head + 10, e1->head_len - 10);
+        write_all(fa[1], e1->body, e1->body_len);
+        ck_assert_int_gt(mbus_stream_read(&a), 0);
+        ck_assert(mbus_stream_has_frame(&a));
+        ck_assert_int_eq(mbus_stream_pop(&a, &f, NULL), 1);
+        f = mbus_frame_unref(f);
+        ck_assert_ptr_null(a.in);
+        ck_assert_uint_eq(mbus_stream_read_capacity(&a), 0);
+
+        mbus_stream_done(&a);
+        safe_close(fa[0]);
+        safe_close(fa[1]);
+}
+END_TEST
+
+/* A client's stream keeps its input buffer between reads instead of taking a new one. */
+START_TEST(test_keep_input_reuses_the_buffer) {
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *e1 = make_event(1, 100), *e2 = make_event(2, 100);
+        struct mbus_stream s;
+        struct mbus_frame *f = NULL;
+        const uint8_t *first;
+        int fds[2];
+
+        make_pair(fds);
+        mbus_stream_init(&s, fds[0], 0);
+        s.keep_input = true;
+
+        write_frame(fds[1], e1);
+        ck_assert_int_gt(mbus_stream_read(&s), 0);
+        ck_assert_int_eq(mbus_stream_pop(&s, &f, NULL), 1);
+        f = mbus_frame_unref(f);
+        ck_assert_int_eq(mbus_stream_pop(&s, &f, NULL), 0);
+        ck_assert_ptr_nonnull(s.in);
+        ck_assert(!mbus_stream_has_input(&s));
+        first = s.in;
+
+        write_frame(fds[1], e2);
+        ck_assert_int_gt(mbus_stream_read(&s), 0);
+        ck_assert_ptr_eq(s.in, first);
+        ck_assert_int_eq(mbus_stream_pop(&s, &f, NULL), 1);
+        ck_assert_uint_eq(f->f.serial, 2);
+        f = mbus_frame_unref(f);
+
+        mbus_stream_done(&s);
+        ck_assert_ptr_null(s.in);
+        safe_close(fds[0]);
+        safe_close(fds[1]);
+}
+END_TEST
+
 static Suite *stream_suite(void) {
         Suite *s = suite_create("stream");
         TCase *tc = tcase_create("stream");
@@ -446,6 +598,9 @@ static Suite *stream_suite(void) {
         tcase_add_test(tc, test_eof_is_connreset);
         tcase_add_test(tc, test_write_to_closed_peer_is_epipe_not_sigpipe);
         tcase_add_test(tc, test_one_frame_queued_on_many_streams);
+        tcase_add_test(tc, test_streams_sharing_a_scratch_buffer_keep_only_partial_frames);
+        tcase_add_test(tc, test_scratch_reads_cost_nothing_and_kept_frames_are_told_apart);
+        tcase_add_test(tc, test_keep_input_reuses_the_buffer);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -26,7 +26,13 @@ static bool json_is_space(char c) {
 
 int json_parse_bytes(const char *text, size_t len, json_object **ret) {
         _cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
+
+        return json_parse_bytes_reuse(&tok, text, len, ret);
+}
+
+int json_parse_bytes_reuse(struct json_tokener **reuse, const char *text, size_t len, json_object **ret) {
         _cleanup_json_ json_object *o = NULL;
+        struct json_tokener *tok;
         enum json_tokener_error jerr;
         size_t end;
 
@@ -38,10 +44,15 @@ int json_parse_bytes(const char *text, size_t len, json_object **ret) {
         if (len > 0 && memchr(text, 0, len))
                 return -EBADMSG;
 
-        tok = json_tokener_new_ex(JSON_DEPTH_MAX);
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        if (*reuse)
+                json_tokener_reset(*reuse);
+        else {
+                *reuse = json_tokener_new_ex(JSON_DEPTH_MAX);
+                if (!*reuse)
+                        return -ENOMEM;
+                json_tokener_set_flags(*reuse, JSON_TOKENER_STRICT);
+        }
+        tok = *reuse;
 
         o = json_tokener_parse_ex(tok, text ? text : "", (int) len);
         jerr = json_tokener_get_error(tok);

@@ -19,6 +19,12 @@ static inline void json_object_putp(json_object **p) {
  * not valid JSON, -ENOMEM.
  */
 int json_parse_bytes(const char *text, size_t len, json_object **ret);
+/*
+ * The same with a tokener the caller keeps between parses (*tok: NULL at first, made here;
+ * the caller frees it with json_tokener_free()): a json-c tokener is a large zeroed allocation,
+ * too costly to make for every event a client receives.
+ */
+int json_parse_bytes_reuse(struct json_tokener **tok, const char *text, size_t len, json_object **ret);
 
 /* Looks up key in object o and returns its string value, or NULL if absent or not a string. */
 const char *json_get_string(json_object *o, const char *key);

@@ -192,6 +192,24 @@ START_TEST(test_json_get_string) {
 }
 END_TEST
 
+/* One tokener for many parses: an error or an unfinished value leaves nothing behind. */
+START_TEST(test_json_parse_bytes_reuse) {
+        struct json_tokener *tok = NULL;
+        json_object *o = NULL;
+
+        ck_assert_int_eq(json_parse_bytes_reuse(&tok, "{\"a\": [1, 2", 11, &o), -EBADMSG);
+        ck_assert_ptr_nonnull(tok);
+        ck_assert_int_eq(json_parse_bytes_reuse(&tok, "{\"b\": 2}", 8, &o), 0);
+        ck_assert_str_eq(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), "{\"b\":2}");
+        json_object_put(o);
+        ck_assert_int_eq(json_parse_bytes_reuse(&tok, "[1,,2]", 6, &o), -EBADMSG);
+        ck_assert_int_eq(json_parse_bytes_reuse(&tok, "17", 2, &o), 0);
+        ck_assert_int_eq(json_object_get_int(o), 17);
+        json_object_put(o);
+        json_tokener_free(tok);
+}
+END_TEST
+
 START_TEST(test_time) {
         usec_t a = now_usec(CLOCK_MONOTONIC), b = now_usec(CLOCK_MONOTONIC);
 
@@ -214,6 +232,7 @@ static Suite *util_suite(void) {
 
         tc = tcase_create("json-time");
         tcase_add_test(tc, test_json_parse_bytes);
+        tcase_add_test(tc, test_json_parse_bytes_reuse);
         tcase_add_test(tc, test_json_parse_uses_length_not_nul);
         tcase_add_test(tc, test_json_get_string);
         tcase_add_test(tc, test_time);

@@ -456,12 +456,43 @@ int mbus_subscribe(struct mbus_conn *conn, const char *pattern, mbus_event_handl
                    void *userdata, struct mbus_slot **ret_slot, struct mbus_error *ret_error);
 
 /*
- * The number of events this connection received but could not hand to any handler because
- * their payload was not valid JSON (the broker checks payloads only for namespaces with an
- * interface file, so a buggy or hostile emitter can send anything elsewhere). Such an event is
- * dropped, counted here and logged at debug level (MBUS_DEBUG=1 in the environment shows it,
- * with its namespace, name and sender); the connection stays up. Counts from the connection's
- * start and never goes down. Returns 0 and the count in *ret, -EINVAL if conn or ret is NULL.
+ * One received event with its payload as the bytes that came on the wire: JSON text the library
+ * has neither parsed nor checked. Everything is borrowed for the duration of the handler.
+ */
+struct mbus_event_raw {
+        const char *ns;
+        const char *event;
+        const char *sender;       /* peer id of the emitter, ":1.0" for the broker itself */
+        bool direct;              /* true if it was sent to this connection alone */
+        const char *body;         /* the payload's JSON text, body_len bytes plus a NUL after
+                                     them; "" (body_len 0) for an event without payload */
+        size_t body_len;
+};
+typedef int (*mbus_event_raw_handler_t)(struct mbus_conn *conn, const struct mbus_event_raw *event,
+                                        void *userdata);
+
+/*
+ * Like mbus_subscribe(), but handler gets the payload's bytes instead of a json_object: for
+ * subscribers that parse only some events, parse with another library, or only count or
+ * forward them. The library builds no json-c tree for an event unless a json_object handler
+ * of this connection also matches it. A payload that is not valid JSON reaches raw handlers
+ * as it is; json_object handlers never see it (it is dropped for them, as ever). Handlers of
+ * both kinds run in the order their subscriptions were made. Returns what mbus_subscribe()
+ * returns.
+ */
+int mbus_subscribe_raw(struct mbus_conn *conn, const char *pattern, mbus_event_raw_handler_t handler,
+                       void *userdata, struct mbus_slot **ret_slot, struct mbus_error *ret_error);
+
+/*
+ * The number of events this connection received for a json_object handler (mbus_subscribe())
+ * but could not hand to it because their payload was not valid JSON (the broker checks payloads
+ * only for namespaces with an interface file, so a buggy or hostile emitter can send anything
+ * elsewhere). Such an event is dropped for those handlers, counted here once and logged at debug
+ * level (MBUS_DEBUG=1 in the environment shows it, with its namespace, name and sender); the
+ * connection stays up. Raw handlers (mbus_subscribe_raw()) still get such an event and parse
+ * nothing, so an event that only raw handlers match is never counted, nor is one that matches
+ * no subscription. Counts from the connection's start and never goes down. Returns 0 and the
+ * count in *ret, -EINVAL if conn or ret is NULL.
  */
 int mbus_conn_get_unparsed_events(const struct mbus_conn *conn, uint64_t *ret);
 
