@@ -524,7 +524,21 @@ static int ws_http_get(struct ws_conn *c, struct lws *wsi, const char *uri) {
                 if (ws_http_broker_call(c, "GetStats", NULL) < 0)
                         return -ENOMEM;
         } else if (strcmp(uri, HTTP_NAMESPACES_PATH) == 0) {
-                if (ws_http_broker_call(c, "ListNamespaces", NULL) < 0)
+                /* A page, as the procedure gives it: ?after=NAME&limit=N pass through, and the
+                 * procedure judges them (an invalid limit is its InvalidArgs, 400). */
+                _cleanup_json_ json_object *args = json_object_new_object();
+                char after[MBUS_NAME_MAX + 16], limit[32];
+                const char *v;
+
+                if (!args)
+                        return -ENOMEM;
+                v = lws_get_urlarg_by_name(wsi, "after=", after, sizeof(after));
+                if (v && json_object_object_add(args, "after", json_object_new_string(v)) < 0)
+                        return -ENOMEM;
+                v = lws_get_urlarg_by_name(wsi, "limit=", limit, sizeof(limit));
+                if (v && json_object_object_add(args, "limit", json_object_new_int64(strtoll(v, NULL, 10))) < 0)
+                        return -ENOMEM;
+                if (ws_http_broker_call(c, "ListNamespaces", args) < 0)
                         return -ENOMEM;
         } else if (strncmp(uri, HTTP_INTROSPECT_PATH "/", strlen(HTTP_INTROSPECT_PATH "/")) == 0) {
                 _cleanup_json_ json_object *args = json_object_new_object();

@@ -135,6 +135,16 @@ START_TEST(test_namespaces_and_introspection_over_http) {
         (void) snprintf(needle, sizeof(needle), "{\"namespace\":\"" NS "\",\"owner\":\"%s\",\"uid\":%u,\"user\":\"uid:%u\"",
                         svc.id, (unsigned) getuid(), (unsigned) getuid());
         ck_assert_msg(strstr(body, needle), "%s not in %s", needle, body);
+        ck_assert_msg(strstr(body, "\"next\":null"), "all on one page: %s", body);
+
+        /* A page at a time, as ListNamespaces gives it: limit and after pass through. */
+        body = get(port, "/v1/namespaces?limit=1", 200, buf);
+        ck_assert_msg(strstr(body, "{\"namespace\":\"" NS "\"") && !strstr(body, "org.mbus.Broker") &&
+                      strstr(body, "\"next\":\"" NS "\""), "first page: %s", body);
+        body = get(port, "/v1/namespaces?after=" NS "&limit=1", 200, buf);
+        ck_assert_msg(strstr(body, "{\"namespace\":\"org.mbus.Broker\"") && !strstr(body, "\"namespace\":\"" NS),
+                      "second page: %s", body);
+        ck_assert_ptr_nonnull(strstr(get(port, "/v1/namespaces?limit=0", 400, buf), "InvalidArgs"));
 
         body = get(port, "/v1/introspect/org.mbus.Broker", 200, buf);
         ck_assert_ptr_nonnull(strstr(body, "\"namespace\":\"org.mbus.Broker\""));
