@@ -52,8 +52,9 @@ enum output {
 
 static enum mode arg_mode = MODE_BUS;
 static enum output arg_output = OUTPUT_TABLE;
-static const char *arg_address = NULL;
-static usec_t arg_timeout = 0;
+static void help(void);
+
+static struct tool_common arg_common = { .name = "mbus-introspect", .help = help, .timeout = 0 };
 static const char *arg_config_dir = NULL;
 static enum mbus_policy_scope arg_scope = _MBUS_POLICY_SCOPE_INVALID;
 static bool arg_broker_uid_set = false;
@@ -127,8 +128,7 @@ static int parse_uid_option(const char *option, const char *s, uid_t *ret) {
 
 static int parse_argv(int argc, char *argv[]) {
         enum {
-                ARG_VERSION = 0x100,
-                ARG_XML,
+                ARG_XML = 0x100,
                 ARG_JSON,
                 ARG_CHECK,
                 ARG_EXPLAIN,
@@ -147,12 +147,12 @@ static int parse_argv(int argc, char *argv[]) {
         };
         static const struct option options[] = {
                 { "help",             no_argument,       NULL, 'h'                  },
-                { "version",          no_argument,       NULL, ARG_VERSION          },
+                { "version",          no_argument,       NULL, TOOL_ARG_VERSION     },
                 { "address",          required_argument, NULL, 'a'                  },
                 /* --user NAME is --explain's identity, so the user bus is --user-bus here. */
                 { "system",           no_argument,       NULL, TOOL_ARG_SYSTEM      },
                 { "user-bus",         no_argument,       NULL, TOOL_ARG_USER        },
-                { "timeout",          required_argument, NULL, 't'                  },
+                TOOL_TIMEOUT_LONG_OPTION,
                 { "xml",              no_argument,       NULL, ARG_XML              },
                 { "json",             no_argument,       NULL, ARG_JSON             },
                 { "check",            no_argument,       NULL, ARG_CHECK            },
@@ -173,31 +173,10 @@ static int parse_argv(int argc, char *argv[]) {
         };
         bool explain_options = false, bus_options = false, unix_identity, cert_identity;
         size_t n_args;
-        int c;
+        int c, r;
 
         while ((c = getopt_long(argc, argv, "ha:t:", options, NULL)) >= 0) {
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("mbus-introspect %s\n", MBUS_VERSION);
-                        return 0;
-                case 'a':
-                case TOOL_ARG_SYSTEM:
-                case TOOL_ARG_USER:
-                        if (tool_set_bus(c, optarg, &arg_address) < 0)
-                                return -EINVAL;
-                        bus_options = true;
-                        break;
-                case 't':
-                        if (tool_parse_seconds(optarg, &arg_timeout) < 0) {
-                                tool_error("invalid --timeout '%s': expected a positive number of seconds",
-                                           optarg);
-                                return -EINVAL;
-                        }
-                        bus_options = true;
-                        break;
                 case ARG_XML:
                 case ARG_JSON:
                         if (arg_output != OUTPUT_TABLE) {
@@ -280,7 +259,11 @@ static int parse_argv(int argc, char *argv[]) {
                         explain_options = true;
                         break;
                 default:
-                        return -EINVAL;
+                        r = tool_parse_common_option(c, optarg, &arg_common);
+                        if (r <= 0)
+                                return r;
+                        /* what is left of the common options: -a, --system, --user-bus, -t */
+                        bus_options = true;
                 }
         }
         n_args = (size_t) (argc - optind);
@@ -341,7 +324,7 @@ static int call_broker(struct mbus_conn *conn, const char *procedure, json_objec
         _cleanup_(mbus_error_free) struct mbus_error error = MBUS_ERROR_NULL;
         int r;
 
-        r = mbus_call(conn, BROKER_NAMESPACE, procedure, args, arg_timeout, ret, &error);
+        r = mbus_call(conn, BROKER_NAMESPACE, procedure, args, arg_common.timeout, ret, &error);
         if (r < 0) {
                 if (mbus_error_is_set(&error))
                         tool_error("%s: %s", error.name, error.message ? error.message : "");
@@ -528,7 +511,7 @@ static int run_bus(int argc, char *argv[]) {
                 return TOOL_EXIT_USAGE;
         }
 
-        r = tool_connect(arg_address, &conn);
+        r = tool_connect(arg_common.address, &conn);
         if (r < 0)
                 return tool_connect_exit_status(r);
         r = ns ? show_namespace(conn, ns) : list_namespaces(conn);

@@ -24,9 +24,9 @@
 #include "util/json-util.h"
 #include "util/macro.h"
 
-static const char *arg_address = NULL;
-static usec_t arg_timeout = 0;
-static bool arg_pretty = false;
+static void help(void);
+
+static struct tool_common arg_common = { .name = "mbus-call", .help = help, .timeout = 0 };
 static bool arg_check = true;
 
 static void help(void) {
@@ -55,51 +55,30 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_NO_CHECK };
+        enum { ARG_NO_CHECK = 0x100 };
         static const struct option options[] = {
-                { "help",     no_argument,       NULL, 'h'          },
-                { "version",  no_argument,       NULL, ARG_VERSION  },
-                { "address",  required_argument, NULL, 'a'          },
-                TOOL_BUS_LONG_OPTIONS,
-                { "timeout",  required_argument, NULL, 't'          },
+                TOOL_COMMON_LONG_OPTIONS,
+                TOOL_TIMEOUT_LONG_OPTION,
+                TOOL_JSON_LONG_OPTION,
                 { "pretty",   no_argument,       NULL, 'p'          },
-                { "json",     required_argument, NULL, ARG_JSON     },
                 { "no-check", no_argument,       NULL, ARG_NO_CHECK },
                 {}
         };
-        int c;
+        int c, r;
 
         /* Options anywhere on the line (GNU permutation); "--" ends them, for JSON such as -1. */
         while ((c = getopt_long(argc, argv, "ha:t:p", options, NULL)) >= 0)
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("mbus-call %s\n", MBUS_VERSION);
-                        return 0;
-                case 'a':
-                case TOOL_ARG_SYSTEM:
-                case TOOL_ARG_USER:
-                        if (tool_set_bus(c, optarg, &arg_address) < 0)
-                                return -EINVAL;
-                        break;
-                case 't':
-                        if (tool_parse_timeout_option(optarg, &arg_timeout) < 0)
-                                return -EINVAL;
-                        break;
                 case 'p':
-                        arg_pretty = true;
+                        arg_common.pretty = true;
                         break;
                 case ARG_NO_CHECK:
                         arg_check = false;
                         break;
-                case ARG_JSON:
-                        if (tool_parse_json_mode(optarg, &arg_pretty) < 0)
-                                return -EINVAL;
-                        break;
                 default:
-                        return -EINVAL;
+                        r = tool_parse_common_option(c, optarg, &arg_common);
+                        if (r <= 0)
+                                return r;
                 }
 
         if (argc - optind < 2) {
@@ -141,8 +120,9 @@ int main(int argc, char *argv[]) {
                 return TOOL_EXIT_USAGE;
 
         /* One deadline for the whole operation: what connecting used is not given again. */
-        deadline = arg_timeout > 0 ? usec_add(now_usec(CLOCK_MONOTONIC), arg_timeout) : USEC_INFINITY;
-        r = tool_connect_timeout(arg_address, arg_timeout, &conn);
+        deadline = arg_common.timeout > 0 ? usec_add(now_usec(CLOCK_MONOTONIC), arg_common.timeout)
+                                      : USEC_INFINITY;
+        r = tool_connect_timeout(arg_common.address, arg_common.timeout, &conn);
         if (r < 0)
                 return tool_connect_exit_status(r);
 
@@ -165,7 +145,7 @@ int main(int argc, char *argv[]) {
                 return tool_exit_status(r, &error);
         }
 
-        if (puts(tool_json_to_string(result, arg_pretty)) < 0 || fflush(stdout) != 0) {
+        if (puts(tool_json_to_string(result, arg_common.pretty)) < 0 || fflush(stdout) != 0) {
                 tool_error("cannot write the result: %m");
                 return TOOL_EXIT_FAILURE;
         }

@@ -41,14 +41,15 @@ enum output {
         OUTPUT_JSON_PRETTY,
 };
 
-static const char *arg_address = NULL;
+static void help(void);
+
+static struct tool_common arg_common = { .name = "mbus-monitor", .help = help, .timeout = USEC_INFINITY };
 static enum output arg_output = OUTPUT_TEXT;
 static const char *arg_peer = NULL;             /* an id or a client name, as given */
 static const char *arg_namespace = NULL;
 static const char *arg_member = NULL;
 static unsigned arg_types = 0;                  /* 1 << MONITOR_TYPE_*; 0: all */
 static uint64_t arg_count = 0;                  /* 0: unlimited */
-static usec_t arg_timeout = USEC_INFINITY;
 
 static const char *const monitor_type_names[] = { "call", "return", "error", "event" };
 
@@ -173,36 +174,22 @@ static int parse_filter(const char *f) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JSON };
+        enum { ARG_JSON = 0x100 };
         static const struct option options[] = {
-                { "help",    no_argument,       NULL, 'h'         },
-                { "version", no_argument,       NULL, ARG_VERSION },
-                { "address", required_argument, NULL, 'a'         },
-                TOOL_BUS_LONG_OPTIONS,
-                { "peer",    required_argument, NULL, 'p'         },
-                { "json",    optional_argument, NULL, ARG_JSON    },
-                { "count",   required_argument, NULL, 'n'         },
-                { "timeout", required_argument, NULL, 't'         },
+                TOOL_COMMON_LONG_OPTIONS,
+                { "peer",  required_argument, NULL, 'p'      },
+                /* MODE is optional here: --json alone is one line per message */
+                { "json",  optional_argument, NULL, ARG_JSON },
+                { "count", required_argument, NULL, 'n'      },
+                TOOL_TIMEOUT_LONG_OPTION,
                 {}
         };
         bool pretty;
-        int c;
+        int c, r;
 
         /* Options anywhere on the line (GNU permutation), as in every tool; "--" ends them. */
         while ((c = getopt_long(argc, argv, "ha:p:n:t:", options, NULL)) >= 0)
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("mbus-monitor %s\n", MBUS_VERSION);
-                        return 0;
-                case 'a':
-                case TOOL_ARG_SYSTEM:
-                case TOOL_ARG_USER:
-                        if (tool_set_bus(c, optarg, &arg_address) < 0)
-                                return -EINVAL;
-                        break;
                 case 'p':
                         if (set_once(&arg_peer, optarg, "peer") < 0)
                                 return -EINVAL;
@@ -218,12 +205,10 @@ static int parse_argv(int argc, char *argv[]) {
                                 return -EINVAL;
                         }
                         break;
-                case 't':
-                        if (tool_parse_timeout_option(optarg, &arg_timeout) < 0)
-                                return -EINVAL;
-                        break;
                 default:
-                        return -EINVAL;
+                        r = tool_parse_common_option(c, optarg, &arg_common);
+                        if (r <= 0)
+                                return r;
                 }
 
         for (int i = optind; i < argc; i++)
@@ -484,8 +469,9 @@ int main(int argc, char *argv[]) {
         }
         tool_catch_signals();
 
-        deadline = usec_add(now_usec(CLOCK_MONOTONIC), arg_timeout);
-        r = tool_connect_timeout(arg_address, arg_timeout == USEC_INFINITY ? 0 : arg_timeout, &conn);
+        deadline = usec_add(now_usec(CLOCK_MONOTONIC), arg_common.timeout);
+        r = tool_connect_timeout(arg_common.address, arg_common.timeout == USEC_INFINITY ? 0 : arg_common.timeout,
+                                 &conn);
         if (r < 0)
                 return tool_connect_exit_status(r);
 

@@ -27,7 +27,9 @@
 
 #define PUBLISH_TIMEOUT_USEC (25 * USEC_PER_SEC)
 
-static const char *arg_address = NULL;
+static void help(void);
+
+static struct tool_common arg_common = { .name = "mbus-publish", .help = help };
 static bool arg_check = true;
 
 static void help(void) {
@@ -52,37 +54,24 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_NO_CHECK };
+        enum { ARG_NO_CHECK = 0x100 };
         static const struct option options[] = {
-                { "help",     no_argument,       NULL, 'h'          },
-                { "version",  no_argument,       NULL, ARG_VERSION  },
-                { "address",  required_argument, NULL, 'a'          },
-                TOOL_BUS_LONG_OPTIONS,
-                { "no-check", no_argument,       NULL, ARG_NO_CHECK },
+                TOOL_COMMON_LONG_OPTIONS,
+                { "no-check", no_argument, NULL, ARG_NO_CHECK },
                 {}
         };
-        int c;
+        int c, r;
 
         /* Options anywhere on the line (GNU permutation), as in mbus-call; "--" ends them. */
         while ((c = getopt_long(argc, argv, "ha:", options, NULL)) >= 0)
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("mbus-publish %s\n", MBUS_VERSION);
-                        return 0;
-                case 'a':
-                case TOOL_ARG_SYSTEM:
-                case TOOL_ARG_USER:
-                        if (tool_set_bus(c, optarg, &arg_address) < 0)
-                                return -EINVAL;
-                        break;
                 case ARG_NO_CHECK:
                         arg_check = false;
                         break;
                 default:
-                        return -EINVAL;
+                        r = tool_parse_common_option(c, optarg, &arg_common);
+                        if (r <= 0)
+                                return r;
                 }
 
         if (argc - optind < 2) {
@@ -112,7 +101,7 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 return TOOL_EXIT_USAGE;
 
-        r = tool_connect(arg_address, &conn);
+        r = tool_connect(arg_common.address, &conn);
         if (r < 0)
                 return tool_connect_exit_status(r);
 

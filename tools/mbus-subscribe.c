@@ -32,10 +32,10 @@
 #include "util/macro.h"
 #include "util/time-util.h"
 
-static const char *arg_address = NULL;
+static void help(void);
+
+static struct tool_common arg_common = { .name = "mbus-subscribe", .help = help, .timeout = USEC_INFINITY };
 static uint64_t arg_count = 0;          /* 0: unlimited */
-static usec_t arg_timeout = USEC_INFINITY;
-static bool arg_pretty = false;
 
 struct subscriber {
         char **patterns;                /* borrowed from argv */
@@ -73,50 +73,28 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JSON };
         static const struct option options[] = {
-                { "help",    no_argument,       NULL, 'h'         },
-                { "version", no_argument,       NULL, ARG_VERSION },
-                { "address", required_argument, NULL, 'a'         },
-                TOOL_BUS_LONG_OPTIONS,
-                { "count",   required_argument, NULL, 'n'         },
-                { "timeout", required_argument, NULL, 't'         },
-                { "json",    required_argument, NULL, ARG_JSON    },
+                TOOL_COMMON_LONG_OPTIONS,
+                { "count", required_argument, NULL, 'n' },
+                TOOL_TIMEOUT_LONG_OPTION,
+                TOOL_JSON_LONG_OPTION,
                 {}
         };
-        int c;
+        int c, r;
 
         /* Options anywhere on the line (GNU permutation), as in mbus-call; "--" ends them. */
         while ((c = getopt_long(argc, argv, "ha:n:t:", options, NULL)) >= 0)
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("mbus-subscribe %s\n", MBUS_VERSION);
-                        return 0;
-                case 'a':
-                case TOOL_ARG_SYSTEM:
-                case TOOL_ARG_USER:
-                        if (tool_set_bus(c, optarg, &arg_address) < 0)
-                                return -EINVAL;
-                        break;
                 case 'n':
                         if (tool_parse_uint(optarg, 1, UINT64_MAX, &arg_count) < 0) {
                                 tool_error("invalid --count '%s': expected a positive integer", optarg);
                                 return -EINVAL;
                         }
                         break;
-                case 't':
-                        if (tool_parse_timeout_option(optarg, &arg_timeout) < 0)
-                                return -EINVAL;
-                        break;
-                case ARG_JSON:
-                        if (tool_parse_json_mode(optarg, &arg_pretty) < 0)
-                                return -EINVAL;
-                        break;
                 default:
-                        return -EINVAL;
+                        r = tool_parse_common_option(c, optarg, &arg_common);
+                        if (r <= 0)
+                                return r;
                 }
 
         if (optind >= argc) {
@@ -143,7 +121,7 @@ static int subscribe_print(struct subscriber *s, const struct mbus_event *ev) {
             json_object_object_add(line, "sender", json_object_new_string(ev->sender ?: "")) < 0 ||
             json_object_object_add(line, "payload", json_object_get(ev->payload)) < 0)
                 return -ENOMEM;
-        if (puts(tool_json_to_string(line, arg_pretty)) < 0 || fflush(stdout) != 0)
+        if (puts(tool_json_to_string(line, arg_common.pretty)) < 0 || fflush(stdout) != 0)
                 return negative_errno();
         return 0;
 }
@@ -193,11 +171,11 @@ int main(int argc, char *argv[]) {
 
         tool_catch_signals();
 
-        r = tool_connect(arg_address, &conn);
+        r = tool_connect(arg_common.address, &conn);
         if (r < 0)
                 return tool_connect_exit_status(r);
 
-        deadline = usec_add(now_usec(CLOCK_MONOTONIC), arg_timeout);
+        deadline = usec_add(now_usec(CLOCK_MONOTONIC), arg_common.timeout);
 
         for (size_t i = 0; i < s.n_patterns; i++) {
                 _cleanup_(mbus_error_free) struct mbus_error error = MBUS_ERROR_NULL;

@@ -25,8 +25,9 @@
 #include "util/json-util.h"
 #include "util/macro.h"
 
-static const char *arg_address = NULL;
-static usec_t arg_timeout = USEC_INFINITY;
+static void help(void);
+
+static struct tool_common arg_common = { .name = "mbus-wait", .help = help, .timeout = USEC_INFINITY };
 static bool arg_quiet = false;
 
 struct wait_state {
@@ -53,42 +54,24 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100 };
         static const struct option options[] = {
-                { "help",    no_argument,       NULL, 'h'         },
-                { "version", no_argument,       NULL, ARG_VERSION },
-                { "address", required_argument, NULL, 'a'         },
-                { "timeout", required_argument, NULL, 't'         },
-                { "quiet",   no_argument,       NULL, 'q'         },
-                TOOL_BUS_LONG_OPTIONS,
+                TOOL_COMMON_LONG_OPTIONS,
+                TOOL_TIMEOUT_LONG_OPTION,
+                { "quiet", no_argument, NULL, 'q' },
                 {}
         };
-        int c;
+        int c, r;
 
         /* Options anywhere on the line (GNU permutation); "--" ends them. */
         while ((c = getopt_long(argc, argv, "ha:t:q", options, NULL)) >= 0)
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("mbus-wait %s\n", MBUS_VERSION);
-                        return 0;
-                case 'a':
-                case TOOL_ARG_SYSTEM:
-                case TOOL_ARG_USER:
-                        if (tool_set_bus(c, optarg, &arg_address) < 0)
-                                return -EINVAL;
-                        break;
-                case 't':
-                        if (tool_parse_timeout_option(optarg, &arg_timeout) < 0)
-                                return -EINVAL;
-                        break;
                 case 'q':
                         arg_quiet = true;
                         break;
                 default:
-                        return -EINVAL;
+                        r = tool_parse_common_option(c, optarg, &arg_common);
+                        if (r <= 0)
+                                return r;
                 }
 
         if (optind >= argc) {
@@ -180,7 +163,7 @@ int main(int argc, char *argv[]) {
         if (r <= 0)
                 return r < 0 ? TOOL_EXIT_USAGE : EXIT_SUCCESS;
 
-        deadline = usec_add(now_usec(CLOCK_MONOTONIC), arg_timeout);
+        deadline = usec_add(now_usec(CLOCK_MONOTONIC), arg_common.timeout);
         owned = calloc((size_t) (argc - optind), sizeof(bool));
         if (!owned) {
                 tool_error("out of memory");
@@ -188,7 +171,7 @@ int main(int argc, char *argv[]) {
         }
         w = (struct wait_state) { .names = argv + optind, .owned = owned, .n = (size_t) (argc - optind) };
 
-        r = tool_connect_timeout(arg_address, wait_remaining(deadline), &conn);
+        r = tool_connect_timeout(arg_common.address, wait_remaining(deadline), &conn);
         if (r < 0) {
                 if (r == -ETIMEDOUT)
                         wait_print_missing(&w);

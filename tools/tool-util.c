@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * What mbus-call, mbus-publish, mbus-subscribe and mbus-bench share. The tools are thin: they
- * parse argv, talk to the broker through the public libmbus API only, and own the one place
- * where a failure is printed (here), so every tool reports errors the same way:
+ * What mbus-call, mbus-publish, mbus-subscribe, mbus-wait, mbus-monitor, mbus-introspect and
+ * mbus-bench share. The tools are thin: they parse argv, talk to the broker through the public
+ * libmbus API only, and own the one place where a failure is printed (here), so every tool
+ * reports errors the same way:
  * "PROGRAM: what failed: org.mbus.Error.Name: message" on stderr, exit 1; a bad command line
  * exits 2.
  */
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "proto/address.h"
 #include "proto/names.h"
 #include "tools/tool-util.h"
@@ -167,6 +169,27 @@ int tool_set_bus(int option, const char *value, const char **address) {
                 return r;
         *address = bus;
         return 0;
+}
+
+int tool_parse_common_option(int c, const char *optarg, struct tool_common *common) {
+        switch (c) {
+        case 'h':
+                common->help();
+                return 0;
+        case TOOL_ARG_VERSION:
+                printf("%s %s\n", common->name, MBUS_VERSION);
+                return 0;
+        case 'a':
+        case TOOL_ARG_SYSTEM:
+        case TOOL_ARG_USER:
+                return tool_set_bus(c, optarg, &common->address) < 0 ? -EINVAL : 1;
+        case 't':
+                return tool_parse_timeout_option(optarg, &common->timeout) < 0 ? -EINVAL : 1;
+        case TOOL_ARG_JSON:
+                return tool_parse_json_mode(optarg, &common->pretty) < 0 ? -EINVAL : 1;
+        default:
+                return -EINVAL;
+        }
 }
 
 int tool_connect(const char *address, struct mbus_conn **ret) {

@@ -57,20 +57,51 @@ void tool_print_failure(const char *what, int r, const struct mbus_error *error)
  * prints the reason on failure. Returns 0 or the negative errno. */
 int tool_connect(const char *address, struct mbus_conn **ret);
 
-/* The options that choose the bus, shared by the tools that connect to one. */
+/* The options that choose the bus, shared by the tools that connect to one, and the other options
+ * every tool takes alike (tool_parse_common_option()). A tool's own long options count from 0x100. */
 enum {
         TOOL_ARG_SYSTEM = 0x2000,
         TOOL_ARG_USER,
+        TOOL_ARG_VERSION,
+        TOOL_ARG_JSON,
 };
 #define TOOL_BUS_LONG_OPTIONS \
         { "system", no_argument, NULL, TOOL_ARG_SYSTEM }, \
         { "user",   no_argument, NULL, TOOL_ARG_USER   }
+/* -h/--help, --version, -a/--address, --system and --user. */
+#define TOOL_COMMON_LONG_OPTIONS \
+        { "help",    no_argument,       NULL, 'h'              }, \
+        { "version", no_argument,       NULL, TOOL_ARG_VERSION }, \
+        { "address", required_argument, NULL, 'a'              }, \
+        TOOL_BUS_LONG_OPTIONS
+#define TOOL_TIMEOUT_LONG_OPTION { "timeout", required_argument, NULL, 't' }
+/* --json=MODE, MODE short or pretty. */
+#define TOOL_JSON_LONG_OPTION { "json", required_argument, NULL, TOOL_ARG_JSON }
 #define TOOL_BUS_HELP \
         "  -a --address ADDRESS  Broker address (default: $MBUS_ADDRESS, else the user\n" \
         "                        bus in a user session, else the system bus)\n" \
         "     --system           Connect to the system bus ($MBUS_SYSTEM_ADDRESS, else\n" \
         "                        /run/mbus/socket)\n" \
         "     --user             Connect to the user bus ($XDG_RUNTIME_DIR/mbus/socket)\n"
+
+/* What the options every tool takes alike set; name and help are the tool's. */
+struct tool_common {
+        const char *name;               /* what --version prints before the version: "mbus-call" */
+        void (*help)(void);             /* prints --help */
+        const char *address;            /* -a/--address, --system, --user; NULL: the default bus */
+        usec_t timeout;                 /* -t/--timeout; the tool sets what it means when not given */
+        bool pretty;                    /* --json=pretty */
+};
+
+/*
+ * Handles an option getopt_long() returned (c, with optarg) that every tool takes alike:
+ * -h/--help and --version (printed), -a/--address, --system and --user (tool_set_bus()),
+ * -t/--timeout (tool_parse_timeout_option()) and --json=MODE (tool_parse_json_mode()), into
+ * common. A tool calls it for whatever its own options are not, so an option means the same in
+ * every tool. Returns 1 to go on parsing, 0 after --help or --version (the tool exits 0), or
+ * -EINVAL after printing what is wrong, also for any other c (getopt_long() printed that one).
+ */
+int tool_parse_common_option(int c, const char *optarg, struct tool_common *common);
 
 /*
  * -a/--address (option 'a' with value), --system or --user: sets *address, to value or the
