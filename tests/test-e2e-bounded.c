@@ -31,6 +31,7 @@
 
 #include "helpers/agent-util.h"
 #include "helpers/broker-util.h"
+#include "helpers/list-util.h"
 #include "helpers/raw-util.h"
 
 #define NS "org.example.Bounded"
@@ -53,27 +54,12 @@ static const char bounded_policy[] =
         "  <allow call=\"*\" user=\"*\"/>\n"
         "</policy>\n";
 
-struct env {
-        struct test_config c;
-        struct test_broker b;
+/* The interface and policy of NS, in every broker these tests start. */
+static const char *const bounded_files[] = {
+        "interfaces.d/" NS ".xml", bounded_interface,
+        "policy.d/" NS ".xml", bounded_policy,
+        NULL
 };
-
-static void env_start(struct env *e, const char *const *more) {
-        const char *args[24] = { "--config-dir", NULL, "--scope", "system" };
-        size_t n = 4;
-
-        ck_assert_int_eq(test_config_new(&e->c, /* with_shipped= */ true), 0);
-        test_config_write(&e->c, "interfaces.d/" NS ".xml", bounded_interface);
-        test_config_write(&e->c, "policy.d/" NS ".xml", bounded_policy);
-        args[1] = e->c.dir;
-        for (size_t i = 0; more && more[i] && n < sizeof(args) / sizeof(args[0]) - 1; i++)
-                args[n++] = more[i];
-        ck_assert_int_eq(test_broker_start_full(&e->b, args, e->c.log, /* open_to_all= */ true), 0);
-}
-
-static void env_done(struct env *e) {
-        test_config_broker_done(&e->c, &e->b);
-}
 
 /* In a child: an attacker is unprivileged where the test can make it so. */
 static void become_nobody(void) {
@@ -163,16 +149,6 @@ static void busy_samples(struct mbus_conn *conn, struct test_pipe *done, int n, 
 }
 
 /* The size of the frame waiting on fd, from its fixed header, without consuming it. */
-static size_t peek_frame_size(int fd) {
-        uint8_t h[MBUS_FRAME_HEADER_SIZE];
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-
-        ck_assert_int_eq(poll(&p, 1, 20000), 1);
-        ck_assert_int_eq(recv(fd, h, sizeof(h), MSG_PEEK | MSG_WAITALL), (ssize_t) sizeof(h));
-        return MBUS_FRAME_HEADER_SIZE + ((size_t) h[4] | (size_t) h[5] << 8 | (size_t) h[6] << 16 | (size_t) h[7] << 24) +
-               ((size_t) h[8] | (size_t) h[9] << 8 | (size_t) h[10] << 16 | (size_t) h[11] << 24);
-}
-
 /* ---- (a) a 16 MiB body to a validated namespace ------------------------------------------ */
 
 #define BIG_BODY (16u * 1024u * 1024u)
@@ -263,10 +239,10 @@ START_TEST(test_huge_body_to_a_validated_namespace_costs_the_others_little) {
         json_object *o = NULL, *args_ok;
         pid_t pids[N_ATTACKERS];
         long rss_base, rss_after;
-        struct env e;
+        struct test_env e;
 
         test_asan_small_quarantine();
-        env_start(&e, args);
+        test_env_start(&e, bounded_files, args);
         ck_assert_int_eq(test_service_start(&svc, e.b.address, NS), 0);
         conn = test_connect(e.b.address, "prober");
 
@@ -302,7 +278,7 @@ START_TEST(test_huge_body_to_a_validated_namespace_costs_the_others_little) {
 
         mbus_conn_unref(conn);
         ck_assert_int_eq(test_service_quit(&svc, e.b.address, NS), 0);
-        env_done(&e);
+        test_env_done(&e);
 }
 END_TEST
 
@@ -384,10 +360,10 @@ START_TEST(test_list_peers_spam_leaves_other_peers_latency_bounded) {
         struct spammer sp;
         struct mbus_conn *conn;
         pid_t pids[N_SPAMMERS];
-        struct env e;
+        struct test_env e;
 
         test_raise_nofile(N_IDLE + 64);
-        env_start(&e, NULL);
+        test_env_start(&e, bounded_files, NULL);
         for (int i = 0; i < N_IDLE; i++) {
                 fds[i] = raw_connect(e.b.address);
                 ck_assert_int_ge(fds[i], 0);
@@ -418,38 +394,11 @@ START_TEST(test_list_peers_spam_leaves_other_peers_latency_bounded) {
         mbus_conn_unref(conn);
         for (int i = 0; i < N_IDLE; i++)
                 close(fds[i]);
-        env_done(&e);
+        test_env_done(&e);
 }
 END_TEST
 
 /* ---- (c) pages that fit the announced frame size ------------------------------------------ */
-
-/* One ListPeers/ListNamespaces call on raw fd: the reply frame (never larger than limit) parsed. */
-static json_object *raw_list(int fd, uint64_t serial, const char *member, const char *args, size_t frame_limit,
-                             const char **ret_error) {
-        struct raw_frame r = {};
-        json_object *o;
-
-        ck_assert_int_eq(raw_send_simple(fd, MBUS_FRAME_CALL, serial, 0, MBUS_BROKER_NAMESPACE, member, NULL, NULL, NULL,
-                                         args), 0);
-        ck_assert_uint_le(peek_frame_size(fd), frame_limit);
-        ck_assert_int_eq(raw_recv(fd, 20000, &r), 0);
-        ck_assert_uint_eq(r.reply_serial, serial);
-        *ret_error = NULL;
-        if (r.type == MBUS_FRAME_ERROR) {
-                static char name[128];
-
-                snprintf(name, sizeof(name), "%s", r.error_name);
-                *ret_error = name;
-                raw_frame_done(&r);
-                return NULL;
-        }
-        ck_assert_int_eq(r.type, MBUS_FRAME_RETURN);
-        o = json_tokener_parse(r.body);
-        ck_assert_ptr_nonnull(o);
-        raw_frame_done(&r);
-        return o;
-}
 
 START_TEST(test_list_pages_fit_the_announced_frame_size_and_walk_everything) {
         static const char *const args[] = { "--max-frame-size", "8192", NULL };
@@ -460,9 +409,9 @@ START_TEST(test_list_pages_fit_the_announced_frame_size_and_walk_everything) {
         uint64_t serial = 2;
         char *after = NULL;
         json_object *o, *list;
-        struct env e;
+        struct test_env e;
 
-        env_start(&e, args);
+        test_env_start(&e, bounded_files, args);
         memset(name, 'n', sizeof(name) - 1);
         name[sizeof(name) - 1] = 0;
         for (int i = 0; i < N; i++) {
@@ -488,7 +437,7 @@ START_TEST(test_list_pages_fit_the_announced_frame_size_and_walk_everything) {
 
                 if (after)
                         snprintf(buf, sizeof(buf), "{\"after\": \"%s\"}", after);
-                o = raw_list(lister, serial++, "ListPeers", after ? buf : NULL, 8192, &err);
+                o = test_raw_broker_call(lister, serial++, "ListPeers", after ? buf : NULL, 8192, &err);
                 ck_assert_ptr_null(err);
                 ck_assert(json_object_object_get_ex(o, "peers", &list));
                 n = json_object_array_length(list);
@@ -517,7 +466,7 @@ START_TEST(test_list_pages_fit_the_announced_frame_size_and_walk_everything) {
         ck_assert_int_gt(pages, 2);
 
         /* "limit" makes smaller pages; "next" is the last one given. */
-        o = raw_list(lister, serial++, "ListPeers", "{\"limit\": 3}", 8192, &err);
+        o = test_raw_broker_call(lister, serial++, "ListPeers", "{\"limit\": 3}", 8192, &err);
         ck_assert(json_object_object_get_ex(o, "peers", &list));
         ck_assert_uint_eq(json_object_array_length(list), 3);
         ck_assert_str_eq(test_json_str(o, "next"), test_json_str(json_object_array_get_idx(list, 2), "id"));
@@ -528,7 +477,7 @@ START_TEST(test_list_pages_fit_the_announced_frame_size_and_walk_everything) {
         fds[10] = -1;
         snprintf(buf, sizeof(buf), "{\"id\": \"%s\"}", gone);
         for (int i = 0; i < 100; i++) {
-                o = raw_list(lister, serial++, "GetPeer", buf, 8192, &err);
+                o = test_raw_broker_call(lister, serial++, "GetPeer", buf, 8192, &err);
                 if (!o)
                         break;
                 json_object_put(o);
@@ -536,18 +485,18 @@ START_TEST(test_list_pages_fit_the_announced_frame_size_and_walk_everything) {
         }
         ck_assert_str_eq(err, MBUS_ERROR_NO_SUCH_PEER);
         snprintf(buf, sizeof(buf), "{\"after\": \"%s\", \"limit\": 1}", gone);
-        o = raw_list(lister, serial++, "ListPeers", buf, 8192, &err);
+        o = test_raw_broker_call(lister, serial++, "ListPeers", buf, 8192, &err);
         ck_assert(json_object_object_get_ex(o, "peers", &list));
         ck_assert_uint_eq(json_object_array_length(list), 1);
         ck_assert_ptr_nonnull(strstr(test_json_str(json_object_array_get_idx(list, 0), "name"), "peer0011"));
         json_object_put(o);
 
         /* Bad arguments are InvalidArgs, by the interface file or the broker itself. */
-        ck_assert_ptr_null(raw_list(lister, serial++, "ListPeers", "{\"limit\": 0}", 8192, &err));
+        ck_assert_ptr_null(test_raw_broker_call(lister, serial++, "ListPeers", "{\"limit\": 0}", 8192, &err));
         ck_assert_str_eq(err, MBUS_ERROR_INVALID_ARGS);
-        ck_assert_ptr_null(raw_list(lister, serial++, "ListPeers", "{\"limit\": \"3\"}", 8192, &err));
+        ck_assert_ptr_null(test_raw_broker_call(lister, serial++, "ListPeers", "{\"limit\": \"3\"}", 8192, &err));
         ck_assert_str_eq(err, MBUS_ERROR_INVALID_ARGS);
-        ck_assert_ptr_null(raw_list(lister, serial++, "ListPeers", "{\"after\": \"me\"}", 8192, &err));
+        ck_assert_ptr_null(test_raw_broker_call(lister, serial++, "ListPeers", "{\"after\": \"me\"}", 8192, &err));
         ck_assert_str_eq(err, MBUS_ERROR_INVALID_ARGS);
 
         /* ListNamespaces pages the same way, by name. */
@@ -562,7 +511,7 @@ START_TEST(test_list_pages_fit_the_announced_frame_size_and_walk_everything) {
                 for (;;) {
                         if (after)
                                 snprintf(buf, sizeof(buf), "{\"after\": \"%s\", \"limit\": 1}", after);
-                        o = raw_list(lister, serial++, "ListNamespaces", after ? buf : "{\"limit\": 1}", 8192, &err);
+                        o = test_raw_broker_call(lister, serial++, "ListNamespaces", after ? buf : "{\"limit\": 1}", 8192, &err);
                         ck_assert(json_object_object_get_ex(o, "namespaces", &list));
                         if (json_object_array_length(list) == 1) {
                                 ck_assert_uint_lt(k, 4);
@@ -583,7 +532,7 @@ START_TEST(test_list_pages_fit_the_announced_frame_size_and_walk_everything) {
         for (int i = 0; i < N; i++)
                 if (fds[i] >= 0)
                         close(fds[i]);
-        env_done(&e);
+        test_env_done(&e);
 }
 END_TEST
 
@@ -645,10 +594,10 @@ START_TEST(test_large_input_frames_count_in_the_memory_budget) {
         struct sender s;
         struct mbus_conn *root;
         json_object *o = NULL;
-        struct env e;
+        struct test_env e;
         int fd;
 
-        env_start(&e, args);
+        test_env_start(&e, bounded_files, args);
         root = test_connect(e.b.address, "admin");
 
         /* 1 MiB fits an unprivileged user's share of 8 MiB; 12 MiB does not. */
@@ -687,7 +636,7 @@ START_TEST(test_large_input_frames_count_in_the_memory_budget) {
         json_object_put(o);
         ck_assert(test_file_wait_for(e.c.log, "queued_bytes", 5000));
         mbus_conn_unref(root);
-        env_done(&e);
+        test_env_done(&e);
 }
 END_TEST
 

@@ -23,30 +23,8 @@
 
 #include "helpers/agent-util.h"
 #include "helpers/broker-util.h"
+#include "helpers/list-util.h"
 #include "helpers/raw-util.h"
-
-struct env {
-        struct test_config c;
-        struct test_broker b;
-};
-
-static void env_start(struct env *e, const char *const *more) {
-        const char *args[24] = { "--config-dir", NULL, "--scope", "system" };
-        size_t n = 4;
-
-        ck_assert_int_eq(test_config_new(&e->c, /* with_shipped= */ true), 0);
-        args[1] = e->c.dir;
-        for (size_t i = 0; more && more[i] && n < sizeof(args) / sizeof(args[0]) - 1; i++)
-                args[n++] = more[i];
-        ck_assert_int_eq(test_broker_start_full(&e->b, args, e->c.log, /* open_to_all= */ true), 0);
-}
-
-static void env_done(struct env *e) {
-        int st = test_broker_stop(&e->b);
-
-        test_config_remove(&e->c);
-        ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "broker did not exit cleanly: status %d", st);
-}
 
 enum grab {
         GRAB_CONNECTIONS,       /* welcomed connections */
@@ -160,20 +138,18 @@ static void grab_stop(struct grabber *g) {
 static const struct test_who NOBODY = { TEST_UID_NOBODY, TEST_GID_NOGROUP, NULL, 0 };
 static const struct test_who OTHER = { 4242, 4242, NULL, 0 };
 
-/* What GetUserStats says user key holds of quota, or -1 if the user is not listed. */
+/* What GetUserStats says user key holds of quota, or -1 if the user is not listed (on any page). */
 static int64_t user_holds(struct mbus_conn *conn, const char *key, const char *quota) {
-        json_object *reply = NULL, *users;
+        json_object *users = test_list_all(conn, "GetUserStats", "users");
         int64_t v = -1;
 
-        ck_assert_int_eq(mbus_call(conn, "org.mbus.Broker", "GetUserStats", NULL, 5000000, &reply, NULL), 0);
-        ck_assert(json_object_object_get_ex(reply, "users", &users));
         for (size_t i = 0; i < json_object_array_length(users); i++) {
                 json_object *u = json_object_array_get_idx(users, i), *k;
 
                 if (json_object_object_get_ex(u, "user", &k) && strcmp(json_object_get_string(k), key) == 0)
                         v = test_json_int(u, quota);
         }
-        json_object_put(reply);
+        json_object_put(users);
         return v;
 }
 
@@ -181,9 +157,9 @@ START_TEST(test_root_still_connects_and_calls_while_nobody_holds_its_whole_quota
         static const char *const args[] = { "--max-peers", "32", "--max-hello-per-user", "64", NULL };
         struct grabber g, other;
         struct mbus_conn *root;
-        struct env e;
+        struct test_env e;
 
-        env_start(&e, args);
+        test_env_start(&e, /* files= */ NULL, args);
         /* 32 less 2 kept for root: nobody alone may hold half of 30 */
         grab_start(&g, e.b.address, &NOBODY, GRAB_CONNECTIONS, 40);
         ck_assert_int_eq(g.n, 15);
@@ -212,7 +188,7 @@ START_TEST(test_root_still_connects_and_calls_while_nobody_holds_its_whole_quota
         ck_assert_int_eq(user_holds(root, "uid:65534", "connections"), -1);
         mbus_conn_unref(root);
         ck_assert(test_file_wait_for(e.c.log, "Quota exceeded: uid:65534 holds 15 connections", 5000));
-        env_done(&e);
+        test_env_done(&e);
 }
 END_TEST
 
@@ -220,9 +196,9 @@ START_TEST(test_connections_without_hello_are_a_small_pool_per_user) {
         static const char *const args[] = { "--max-hello-per-user", "4", NULL };
         struct grabber g;
         struct mbus_conn *root;
-        struct env e;
+        struct test_env e;
 
-        env_start(&e, args);
+        test_env_start(&e, /* files= */ NULL, args);
         grab_start(&g, e.b.address, &NOBODY, GRAB_HELLO, 10);
         ck_assert_int_eq(g.n, 4);
         ck_assert_str_eq(g.error, MBUS_ERROR_LIMITS_EXCEEDED);
@@ -234,7 +210,7 @@ START_TEST(test_connections_without_hello_are_a_small_pool_per_user) {
         ck_assert_int_eq(user_holds(root, "uid:65534", "hello"), 4);
         mbus_conn_unref(root);
         grab_stop(&g);
-        env_done(&e);
+        test_env_done(&e);
 }
 END_TEST
 
@@ -247,9 +223,9 @@ START_TEST(test_subscriptions_are_shared_by_the_same_rule) {
         struct mbus_slot *slots[17];
         struct grabber g;
         struct mbus_conn *root;
-        struct env e;
+        struct test_env e;
 
-        env_start(&e, args);
+        test_env_start(&e, /* files= */ NULL, args);
         grab_start(&g, e.b.address, &NOBODY, GRAB_SUBSCRIPTIONS, 40);
         ck_assert_msg(g.n == 15, "%d: %s %s", g.n, g.error, g.message);
         ck_assert_str_eq(g.error, MBUS_ERROR_LIMITS_EXCEEDED);
@@ -268,7 +244,7 @@ START_TEST(test_subscriptions_are_shared_by_the_same_rule) {
                 mbus_slot_free(slots[i]);
         grab_stop(&g);
         mbus_conn_unref(root);
-        env_done(&e);
+        test_env_done(&e);
 }
 END_TEST
 
@@ -286,12 +262,12 @@ START_TEST(test_trickled_frames_are_dropped_and_memory_comes_back) {
         long base, during, after;
         int fds[N], open_fds = N;
         char *body;
-        struct env e;
+        struct test_env e;
 
         test_asan_small_quarantine();
 
         (void) signal(SIGPIPE, SIG_IGN);
-        env_start(&e, args);
+        test_env_start(&e, /* files= */ NULL, args);
         root = test_connect(e.b.address, "admin");
         ck_assert_ptr_nonnull(root);
         ck_assert_int_eq(mbus_ping(root, 5000000), 0);
@@ -346,7 +322,7 @@ START_TEST(test_trickled_frames_are_dropped_and_memory_comes_back) {
                       during);
         ck_assert(test_file_wait_for(e.c.log, "did not finish a frame of", 5000));
         mbus_conn_unref(root);
-        env_done(&e);
+        test_env_done(&e);
 }
 END_TEST
 

@@ -797,3 +797,22 @@ void test_config_broker_done(struct test_config *c, struct test_broker *b) {
         test_config_remove(c);
         ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "broker did not exit cleanly: status %d", st);
 }
+
+void test_env_start(struct test_env *e, const char *const *files, const char *const *more_args) {
+        const char *args[24] = { "--config-dir", NULL, "--scope", "system" };
+        size_t n = 4;
+
+        ck_assert_int_eq(test_config_new(&e->c, /* with_shipped= */ true), 0);
+        for (size_t i = 0; files && files[i]; i += 2)
+                test_config_write(&e->c, files[i], files[i + 1]);
+        args[1] = e->c.dir;
+        for (size_t i = 0; more_args && more_args[i]; i++) {
+                ck_assert_uint_lt(n, sizeof(args) / sizeof(args[0]) - 1);
+                args[n++] = more_args[i];
+        }
+        ck_assert_int_eq(test_broker_start_full(&e->b, args, e->c.log, /* open_to_all= */ true), 0);
+}
+
+void test_env_done(struct test_env *e) {
+        test_config_broker_done(&e->c, &e->b);
+}

@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "helpers/broker-util.h"
+
 #define TEST_UID_NOBODY ((uid_t) 65534)
 #define TEST_GID_NOGROUP ((gid_t) 65534)
 
@@ -63,7 +65,6 @@ const char *test_agent_error_name(const struct test_agent *a);
 int test_agent_stop(struct test_agent *a);
 
 /* A configuration directory for --config-dir: DIR/interfaces.d and DIR/policy.d. */
-struct test_broker;
 
 struct test_config {
         char dir[256];
@@ -88,6 +89,20 @@ void test_config_remove(struct test_config *c);
 /* Stops the broker started with c's log, then removes c; shows the log and fails the test
  * (Check) if the broker did not exit 0. */
 void test_config_broker_done(struct test_config *c, struct test_broker *b);
+
+/*
+ * A broker of system scope on a config directory of its own, which peers of every uid may
+ * reach: what tests of limits and quotas start. The directory has the shipped files and, from
+ * files ({RELPATH, TEXT, ..., NULL}; may be NULL), more (test_config_write()); the broker gets
+ * --config-dir, --scope system and more_args (NULL-terminated, may be NULL), and logs to
+ * c.log. Asserts (Check) that it starts; test_env_done() stops it as test_config_broker_done().
+ */
+struct test_env {
+        struct test_config c;
+        struct test_broker b;
+};
+void test_env_start(struct test_env *e, const char *const *files, const char *const *more_args);
+void test_env_done(struct test_env *e);
 
 /* Waits up to timeout_ms for the file at path to contain needle. */
 bool test_file_wait_for(const char *path, const char *needle, int timeout_ms);
