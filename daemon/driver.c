@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-login.h>
 
@@ -258,6 +259,17 @@ static int driver_page_init(struct driver_page *pg, struct mbus_broker *b, json_
                 .room = b->options->max_frame_size - DRIVER_REPLY_SLACK - DRIVER_PAGE_SLACK,
         };
         return pg->list ? 0 : -ENOMEM;
+}
+
+/* Takes what v (NULL: null) adds to the reply beside the list, as "KEY":v, out of the page's room. */
+static int driver_page_reserve(struct driver_page *pg, const char *key, json_object *v) {
+        size_t len = 0;
+
+        if (!json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN, &len))
+                return -ENOMEM;
+        len += strlen(key) + 4;         /* the quotes, the colon and the comma */
+        pg->room = pg->room > len ? pg->room - len : 0;
+        return 0;
 }
 
 static void driver_page_done(struct driver_page *pg) {
@@ -542,25 +554,51 @@ static int driver_get_stats(struct mbus_broker *b, struct mbus_peer *caller, jso
         return 0;
 }
 
+static int driver_compare_users(const void *a, const void *b) {
+        const struct mbus_user *const *x = a, *const *y = b;
+
+        return strcmp((*x)->key, (*y)->key);
+}
+
 /*
  * What every user holds of each quota, and the limits: {"users": [{"user": KEY, "uid": N|null,
- * "privileged": B, "connections": N, ...}], "limits": {"connections": N, ...}}. One entry per
- * user, whatever its number of peers: a user is made only by connecting, so the list is as
- * long as the number of connected identities at most.
+ * "privileged": B, "connections": N, ...}], "limits": {"connections": N, ...}, "next": KEY|null},
+ * a page at a time as ListPeers gives them, sorted by key ("after" and "next" are keys). A
+ * user is made only by connecting, so there are as many as connected identities at most; the
+ * hash table has no order that lasts from one page to the next, hence the sort.
  */
 static int driver_get_user_stats(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
                                  json_object **ret, struct driver_error *err) {
-        _cleanup_json_ json_object *o = json_object_new_object(), *list = json_object_new_array(),
-                                   *limits = json_object_new_object();
+        _cleanup_(driver_page_done) struct driver_page pg = {};
+        _cleanup_json_ json_object *limits = json_object_new_object(), *o = NULL;
+        _cleanup_free_ struct mbus_user **users = NULL;
+        size_t n = 0, state = 0;
+        const char *after, *last = NULL;
         struct mbus_user *u;
-        size_t state = 0;
         int r = 0;
 
-        if (!o || !list || !limits)
+        if (!limits)
                 return -ENOMEM;
-        while (mbus_user_registry_iterate(b->users, &state, &u)) {
+        for (enum mbus_quota q = 0; q < _MBUS_QUOTA_MAX; q++)
+                r = r ?: driver_add(limits, mbus_quota_to_string(q),
+                                    json_object_new_int64((int64_t) mbus_quota_limit(b, q)));
+        r = r ?: driver_page_init(&pg, b, args, "GetUserStats", &after, err);
+        r = r ?: driver_page_reserve(&pg, "limits", limits);
+        if (r < 0)
+                return r;
+
+        users = calloc(MAX(mbus_user_registry_size(b->users), (size_t) 1), sizeof(*users));
+        if (!users)
+                return -ENOMEM;
+        while (mbus_user_registry_iterate(b->users, &state, &u))
+                if (!after || strcmp(u->key, after) > 0)
+                        users[n++] = u;
+        qsort(users, n, sizeof(users[0]), driver_compare_users);
+
+        for (size_t i = 0; i < n; i++) {
                 _cleanup_json_ json_object *e = json_object_new_object();
 
+                u = users[i];
                 if (!e)
                         return -ENOMEM;
                 r = r ?: driver_add(e, "user", json_object_new_string(u->key));
@@ -568,15 +606,15 @@ static int driver_get_user_stats(struct mbus_broker *b, struct mbus_peer *caller
                 r = r ?: driver_add(e, "privileged", json_object_new_boolean(u->privileged));
                 for (enum mbus_quota q = 0; q < _MBUS_QUOTA_MAX; q++)
                         r = r ?: driver_add(e, mbus_quota_to_string(q), json_object_new_int64((int64_t) u->used[q]));
+                r = r ?: driver_page_add(b, &pg, TAKE_PTR(e), err);
                 if (r < 0)
                         return r;
-                if (json_object_array_add(list, TAKE_PTR(e)) < 0)
-                        return -ENOMEM;
+                if (r == 0)
+                        break;
+                last = u->key;
+                r = 0;
         }
-        for (enum mbus_quota q = 0; q < _MBUS_QUOTA_MAX; q++)
-                r = r ?: driver_add(limits, mbus_quota_to_string(q),
-                                    json_object_new_int64((int64_t) mbus_quota_limit(b, q)));
-        r = r ?: driver_add(o, "users", TAKE_PTR(list));
+        r = driver_page_finish(&pg, "users", pg.more ? json_object_new_string(last) : NULL, &o);
         r = r ?: driver_add(o, "limits", TAKE_PTR(limits));
         if (r < 0)
                 return r;
@@ -677,16 +715,18 @@ static const char *driver_namespace_arg(json_object *args, const char *procedure
         return name;
 }
 
+/* The activatable namespaces (an interface file that says how to start the service), a page at
+ * a time as ListNamespaces gives them: by name, from the first after the cursor. */
 static int driver_list_activatable(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
                                    json_object **ret, struct driver_error *err) {
-        _cleanup_json_ json_object *o = json_object_new_object(), *list = json_object_new_array();
+        _cleanup_(driver_page_done) struct driver_page pg = {};
         _cleanup_free_ const struct mbus_idl_namespace **files = NULL;
+        const char *after, *last = NULL;
         size_t n_files;
         int r;
 
-        if (!o || !list)
-                return -ENOMEM;
-        r = mbus_introspection_list(b->interfaces, &files, &n_files);
+        r = driver_page_init(&pg, b, args, "ListActivatable", &after, err);
+        r = r ?: mbus_introspection_list(b->interfaces, &files, &n_files);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n_files; i++) {
@@ -694,6 +734,8 @@ static int driver_list_activatable(struct mbus_broker *b, struct mbus_peer *call
                 struct mbus_namespace *entry;
 
                 if (!files[i]->systemd_service && !files[i]->exec)
+                        continue;
+                if (after && strcmp(files[i]->name, after) <= 0)
                         continue;
                 entry = mbus_namespace_get(b->namespaces, files[i]->name);
                 e = json_object_new_object();
@@ -705,16 +747,14 @@ static int driver_list_activatable(struct mbus_broker *b, struct mbus_peer *call
                 r = r ?: driver_add_nullable(e, "owner", entry ? driver_id_json(entry->owner) : NULL);
                 r = r ?: driver_add(e, "starting", json_object_new_boolean(
                                                  mbus_activation_is_starting(b->activation, files[i]->name)));
+                r = r ?: driver_page_add(b, &pg, TAKE_PTR(e), err);
                 if (r < 0)
                         return r;
-                if (json_object_array_add(list, TAKE_PTR(e)) < 0)
-                        return -ENOMEM;
+                if (r == 0)
+                        break;
+                last = files[i]->name;
         }
-        r = driver_add(o, "namespaces", TAKE_PTR(list));
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(o);
-        return 0;
+        return driver_page_finish(&pg, "namespaces", pg.more ? json_object_new_string(last) : NULL, ret);
 }
 
 /* Returns 1: the answer comes from activation.c once the namespace registers (or fails). */
