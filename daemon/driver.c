@@ -726,7 +726,9 @@ static int driver_list_activatable(struct mbus_broker *b, struct mbus_peer *call
         int r;
 
         r = driver_page_init(&pg, b, args, "ListActivatable", &after, err);
-        r = r ?: mbus_introspection_list(b->interfaces, &files, &n_files);
+        if (r < 0)
+                return r;
+        r = mbus_introspection_list(b->interfaces, &files, &n_files);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n_files; i++) {

@@ -171,7 +171,7 @@ int tool_set_bus(int option, const char *value, const char **address) {
         return 0;
 }
 
-int tool_parse_common_option(int c, const char *optarg, struct tool_common *common) {
+int tool_parse_common_option(int c, const char *value, struct tool_common *common) {
         switch (c) {
         case 'h':
                 common->help();
@@ -182,11 +182,11 @@ int tool_parse_common_option(int c, const char *optarg, struct tool_common *comm
         case 'a':
         case TOOL_ARG_SYSTEM:
         case TOOL_ARG_USER:
-                return tool_set_bus(c, optarg, &common->address) < 0 ? -EINVAL : 1;
+                return tool_set_bus(c, value, &common->address) < 0 ? -EINVAL : 1;
         case 't':
-                return tool_parse_timeout_option(optarg, &common->timeout) < 0 ? -EINVAL : 1;
+                return tool_parse_timeout_option(value, &common->timeout) < 0 ? -EINVAL : 1;
         case TOOL_ARG_JSON:
-                return tool_parse_json_mode(optarg, &common->pretty) < 0 ? -EINVAL : 1;
+                return tool_parse_json_mode(value, &common->pretty) < 0 ? -EINVAL : 1;
         default:
                 return -EINVAL;
         }

@@ -94,14 +94,14 @@ struct tool_common {
 };
 
 /*
- * Handles an option getopt_long() returned (c, with optarg) that every tool takes alike:
+ * Handles an option getopt_long() returned (c, with value its optarg) that every tool takes alike:
  * -h/--help and --version (printed), -a/--address, --system and --user (tool_set_bus()),
  * -t/--timeout (tool_parse_timeout_option()) and --json=MODE (tool_parse_json_mode()), into
  * common. A tool calls it for whatever its own options are not, so an option means the same in
  * every tool. Returns 1 to go on parsing, 0 after --help or --version (the tool exits 0), or
  * -EINVAL after printing what is wrong, also for any other c (getopt_long() printed that one).
  */
-int tool_parse_common_option(int c, const char *optarg, struct tool_common *common);
+int tool_parse_common_option(int c, const char *value, struct tool_common *common);
 
 /*
  * -a/--address (option 'a' with value), --system or --user: sets *address, to value or the
