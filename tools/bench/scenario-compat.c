@@ -146,9 +146,8 @@ static int compat_command(int fd, const char *destination, const char *identifie
         return compat_send(fd, frame);
 }
 
-/* Waits for the result of sequence, skipping server events; returns its status (>= 0 as sent,
- * the original's statuses are 0 or negative: a negative one comes back as -EREMOTEIO) and,
- * if ret_payload, its payload. */
+/* Waits for the result of sequence, skipping server events and other results. Returns 0 and,
+ * if ret_payload, its payload when its status is 0; -EREMOTEIO for any other status. */
 static int compat_result(int fd, int64_t sequence, json_object **ret_payload) {
         for (;;) {
                 _cleanup_json_ json_object *o = NULL;
@@ -347,8 +346,8 @@ static pid_t compat_peer_pid(int fd) {
         return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ? 0 : cred.pid;
 }
 
-/* The calls of one run through an echo service already registered: what == "rpc-seq-compat"
- * or the peer's name, for messages. */
+/* The calls of one run on fd, to the echo service already registered; what names the scenario
+ * in messages. Every result must carry its call's payload back. */
 static int compat_calls(int fd, pid_t broker_pid, const char *what, struct compat_seq_result *ret) {
         _cleanup_free_ uint64_t *lat = calloc(arg_calls, sizeof(uint64_t));
         usec_t t_start = 0, t_end, cpu0 = 0, cpu1 = 0;
