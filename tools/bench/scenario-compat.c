@@ -12,7 +12,9 @@
  * neither the original client library nor libmbus is measured, only the broker between them.
  * The payload is rpc-seq's {"seq":N,"data":"<64 x>"}, and every result must carry it back.
  *
- * Sequence numbers run from 2 to 9999 and wrap, as the original's do (1 was command.create's).
+ * Sequence numbers run from 2 to 9998 and wrap (1 was command.create's): the original client
+ * never sends 9999, its end mark, and the original broker leaves a command numbered 9999
+ * unanswered.
  */
 
 #include <arpa/inet.h>
@@ -44,7 +46,7 @@
 #define COMPAT_TYPE_RESULT "org.mbus.method.type.result"
 #define COMPAT_SERVER "org.mbus.server"
 #define COMPAT_SEQUENCE_FIRST 2
-#define COMPAT_SEQUENCE_LAST 9999
+#define COMPAT_SEQUENCE_LAST 9998
 /* Far above a 64-byte echo; a larger frame means something else is wrong. */
 #define COMPAT_MAX_FRAME (1u << 20)
 
