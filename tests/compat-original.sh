@@ -6,7 +6,9 @@
 # native mbus-call calls the command its mbus-test-execute-command registered (and
 # mbus-introspect lists it), its mbus-subscribe receives native mbus-publish events and a
 # native mbus-subscribe its mbus-publish events, and its MBusClient.py (over compat+tcp://,
-# tests/compat-client.py) calls a native service and publishes to a native subscriber.
+# tests/compat-client.py) calls a native service and publishes to a native subscriber. Then
+# mbus-bench measures rpc-seq through the compat listener and, with --peer mbus-orig, through the
+# original broker in the same run.
 # Usage: compat-original.sh SRCDIR BUILDDIR. Exit 77 (skipped) when the tarball or the
 # original's build dependencies are missing (.ci/install-deps installs them).
 set -euo pipefail
@@ -23,38 +25,16 @@ skip() {
         exit 77
 }
 
-[ -f "$tarball" ] || skip "the original mBus tarball is not at $tarball (set MBUS_TEST_ORIG_TARBALL)"
-for tool in gcc make pkg-config; do
-        command -v "$tool" >/dev/null || skip "building the original mBus needs $tool"
-done
-for pc in openssl zlib libwebsockets; do
-        pkg-config --exists "$pc" || skip "building the original mBus needs the $pc development files"
-done
-[ -f /usr/include/readline/readline.h ] || skip "building the original mBus needs libreadline-dev"
-
-# Built once per build directory and tarball: the suite stays fast.
+# Built once per build directory and tarball by mbus-bench's build script: the suite stays fast.
 cache=$build/tests/mbus-orig-cache
-stamp="$(stat -c '%s %Y' "$tarball")"
 build_variant() {
-        local dir=$cache/$1
-        shift
-        if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then
-                return 0
-        fi
-        rm -rf "$dir"
-        mkdir -p "$dir"
-        tar -xzf "$tarball" -C "$dir"
-        # Its own flags, not ours (no sanitizers): it is an external program here.
-        env -u CFLAGS -u LDFLAGS make -C "$dir/mbus-orig" -j2 "$@" >"$dir/build.log" 2>&1 ||
-                { tail -30 "$dir/build.log" >&2; echo "FAIL: the original mBus did not build ($*)" >&2; exit 1; }
-        echo "$stamp" >"$dir/.stamp"
+        local rc=0
+        "$src/tools/bench/build-orig.sh" "$@" "$tarball" >/dev/null || rc=$?
+        [ "$rc" -ne 77 ] || skip "the original mBus cannot be built here (see above)"
+        [ "$rc" -eq 0 ] || { echo "FAIL: the original mBus did not build ($*)" >&2; exit 1; }
 }
-mkdir -p "$cache"
-(
-        flock 9
-        build_variant zlib
-        build_variant plain ZLIB_ENABLE=n
-) 9>"$cache/.lock"
+build_variant "$cache/zlib"
+build_variant --without-zlib "$cache/plain"
 
 tmp=$(mktemp -d /tmp/mbus-compat-orig-XXXXXX)
 pids=()
@@ -201,3 +181,17 @@ EOF
 
 run_variant zlib
 run_variant plain
+
+# mbus-bench: rpc-seq through the compat listener beside native rpc-seq, and through the original
+# broker (its default build) in the same run; each answers every call and gives its figures.
+# 9000 calls and the 1000 of the warm-up take the sequence numbers past the original's 9998 and
+# around again.
+out=$("$bindir/mbus-bench" --broker "$broker" -s rpc-seq-compat --peer mbus-orig \
+        --orig-broker "$cache/zlib/mbus-orig/dist/bin/mbus-broker" --calls 9000 --json) || fail "mbus-bench --peer mbus-orig"
+for scenario in rpc-seq-compat mbus-orig; do
+        grep -qE "\"$scenario\":\{\"calls_per_sec\":[0-9.]+,\"p50_usec\":[0-9.]+,\"p99_usec\":[0-9.]+,\"answered\":9000(\.0)?[,}]" \
+                <<<"$out" || fail "mbus-bench gave no $scenario figures with every call answered: $out"
+done
+grep -qF '"peer":"mbus-orig","scenario":"rpc-seq-compat","name":"calls_per_sec"' <<<"$out" ||
+        fail "mbus-bench compared no compat figure with the original broker: $out"
+echo "ok: mbus-bench --peer mbus-orig"

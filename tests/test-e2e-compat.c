@@ -3,7 +3,8 @@
  * The compat listener against hand-built original mBus frames (mbus-compat(7)): the create
  * handshake, every broker command, every server event, calls and events in both directions
  * with native peers, and what must cost only the offending connection: malformed, oversize and
- * zlib-bomb frames. The real original client runs in tests/compat-original.sh.
+ * zlib-bomb frames; and mbus-bench driving the listener (rpc-seq-compat). The real original
+ * client, and mbus-bench against the original broker, run in tests/compat-original.sh.
  */
 
 #include <arpa/inet.h>
@@ -18,9 +19,11 @@
 #include <zlib.h>
 
 #include <check.h>
+#include <json-c/json.h>
 
 #include "helpers/broker-util.h"
 #include "helpers/raw-util.h"
+#include "helpers/tool-run.h"
 #include "mbus/mbus-errors.h"
 #include "util/macro.h"
 #include "util/test-util.h"
@@ -843,6 +846,76 @@ START_TEST(test_shipped_policy_keeps_native_peers_off_the_server_name) {
 }
 END_TEST
 
+/* Runs mbus-bench with argv (after its path) and returns its JSON's results.rpc-seq-compat
+ * after checking that every one of the 200 calls was answered; *ret_root keeps the JSON. */
+static json_object *bench_compat_figures(const char *const *args, json_object **ret_root) {
+        const char *argv[16] = { TOOL("mbus-bench") };
+        json_object *tables[3], *answered;
+        struct proc p;
+        struct run r;
+        size_t n = 1;
+
+        for (; *args && n < ELEMENTSOF(argv) - 1; args++)
+                argv[n++] = *args;
+        proc_start(&p, argv);
+        proc_finish(&p, &r, 50 * 1000);
+        ck_assert_msg(r.status == 0, "mbus-bench failed (%d): %s", r.status, r.err);
+        *ret_root = json_tokener_parse(r.out);
+        ck_assert_msg(*ret_root, "mbus-bench printed no JSON: %s", r.out);
+        for (size_t i = 0; i < ELEMENTSOF(tables); i++) {
+                json_object *t;
+
+                ck_assert(json_object_object_get_ex(*ret_root, (const char *[]) { "results", "min", "max" }[i], &t));
+                ck_assert_msg(json_object_object_get_ex(t, "rpc-seq-compat", &tables[i]), "no rpc-seq-compat: %s", r.out);
+                ck_assert(json_object_object_get_ex(tables[i], "answered", &answered));
+                ck_assert_int_eq(json_object_get_int64(answered), 200);
+        }
+        return tables[0];
+}
+
+static double figure(json_object *scenario, const char *name) {
+        json_object *v;
+
+        ck_assert_msg(json_object_object_get_ex(scenario, name, &v), "no figure %s", name);
+        return json_object_get_double(v);
+}
+
+START_TEST(test_mbus_bench_calls_through_the_compat_listener_beside_native) {
+        json_object *root, *f;
+
+        f = bench_compat_figures((const char *[]) { "--broker", getenv("MBUS_TEST_BROKER"), "-s", "rpc-seq-compat",
+                                                    "--calls", "200", "--json", NULL }, &root);
+        ck_assert(figure(f, "calls_per_sec") > 0);
+        ck_assert(figure(f, "p50_usec") > 0);
+        ck_assert(figure(f, "native_calls_per_sec") > 0);
+        ck_assert(figure(f, "native_p50_usec") > 0);
+        ck_assert_double_eq_tol(figure(f, "p50_vs_native"), figure(f, "p50_usec") / figure(f, "native_p50_usec"), 0.01);
+        ck_assert(figure(f, "broker_cpu_usec_per_call") > 0);
+        json_object_put(root);
+}
+END_TEST
+
+START_TEST(test_mbus_bench_takes_the_compat_listener_of_a_running_broker) {
+        struct compat_env e;
+        json_object *root, *f;
+        struct run r;
+
+        env_start(&e, NULL);
+        f = bench_compat_figures((const char *[]) { "--address", e.compat, "--address", e.broker.address, "-s",
+                                                    "rpc-seq-compat", "--calls", "200", "--json", NULL }, &root);
+        ck_assert(figure(f, "calls_per_sec") > 0);
+        ck_assert(figure(f, "native_calls_per_sec") > 0);
+        json_object_put(root);
+
+        /* without the compat listener's address it says what is missing */
+        run_tool(&r, (const char *[]) { TOOL("mbus-bench"), "--address", e.broker.address, "--transport", "compat",
+                                        NULL });
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_msg(strstr(r.err, "--address compat+unix:PATH"), "%s", r.err);
+        env_stop(&e);
+}
+END_TEST
+
 static Suite *compat_suite(void) {
         Suite *s = suite_create("e2e-compat");
         TCase *tc = tcase_create("compat");
@@ -858,6 +931,8 @@ static Suite *compat_suite(void) {
         tcase_add_test(tc, test_socket_passed_by_systemd_named_compat_unix);
         tcase_add_test(tc, test_shipped_policy_keeps_native_peers_off_the_server_name);
         tcase_add_test(tc, test_original_client_that_never_reads_misses_events_and_costs_bounded_memory);
+        tcase_add_test(tc, test_mbus_bench_calls_through_the_compat_listener_beside_native);
+        tcase_add_test(tc, test_mbus_bench_takes_the_compat_listener_of_a_running_broker);
         suite_add_tcase(s, tc);
         return s;
 }

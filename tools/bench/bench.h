@@ -25,6 +25,9 @@ struct mbus_conn;
 #define BENCH_ECHO_NAMESPACE "org.mbus.Bench"
 #define BENCH_FANOUT_NAMESPACE "org.mbus.BenchFanout"
 #define BENCH_DBUS_NAME "org.mbus.BenchEcho"
+/* rpc-seq-compat's identifiers, in the original's own style */
+#define BENCH_COMPAT_ECHO "org.mbus.bench.compat-echo"
+#define BENCH_COMPAT_CALLER "org.mbus.bench.compat-caller"
 #define BENCH_MAX_RUNS 99
 #define BENCH_MAX_METRICS 256
 #define BENCH_WARMUP 1000
@@ -41,6 +44,7 @@ enum bench_scenario {
         BENCH_RPC_PIPELINED,
         BENCH_RPC_CALLERS,
         BENCH_RPC_SEQ_WS,
+        BENCH_RPC_SEQ_COMPAT,
         BENCH_FANOUT,
         BENCH_FANOUT_SCALE,
         BENCH_FANOUT_SLOW,
@@ -48,6 +52,7 @@ enum bench_scenario {
         BENCH_DBUS,
         BENCH_DBUS_BROKER,
         BENCH_NATS,
+        BENCH_MBUS_ORIG,
         BENCH_TLS,
         _BENCH_SCENARIO_MAX,
 };
@@ -69,6 +74,8 @@ extern uint64_t arg_idle;               /* the first of arg_idle_sizes, for tls 
 extern uint64_t arg_idle_sizes[8];
 extern size_t arg_n_idle_sizes;
 extern uint64_t arg_tls_seconds;
+extern const char *arg_compat_address;  /* with --address: the same broker's compat+unix: listener */
+extern const char *arg_orig_broker;     /* the original mBus broker, else $MBUS_ORIG_BROKER */
 
 /* One measured quantity, one value per run; reported as the median, with min and max. */
 struct bench_metric {
@@ -159,6 +166,20 @@ int bench_rpc_pipelined(struct bench *b, const char *address);
 int bench_rpc_callers(struct bench *b, const char *address);
 /* scenario-ws.c: rpc-seq with the caller on a WebSocket listener of a broker of its own */
 int bench_rpc_seq_ws(struct bench *b);
+/* scenario-compat.c: rpc-seq in the original mBus protocol (peer-orig.c: against its broker) */
+struct compat_seq_result {
+        struct rpc_seq_result rpc;      /* no user/sys split */
+        uint64_t answered;              /* measured calls whose result carried the call's payload */
+};
+/* Calls an echo service of its own at the socket path (PATH:PORT as bound); broker_pid: 0 to
+ * take it from the socket; what names the scenario in messages. */
+int compat_rpc_seq_run(const char *path, pid_t broker_pid, const char *what, struct compat_seq_result *ret);
+/* Records calls/s, p50, p99 and the calls answered as figures of scenario. */
+void compat_seq_record(struct bench *b, const char *scenario, const struct compat_seq_result *res);
+/* Whether address is a compat+unix: address mbus-bench can call. */
+bool bench_compat_address_valid(const char *address);
+int bench_rpc_seq_compat(struct bench *b);
+int bench_mbus_orig(struct bench *b);
 
 struct fanout_result {
         double published_per_sec, delivered_per_sec;

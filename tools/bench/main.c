@@ -14,6 +14,8 @@
  *   rpc-pipelined  the same with 64 calls outstanding through mbus_call_async()
  *   rpc-callers    1, 4 and 16 callers at once against the one echo service
  *   rpc-seq-ws     (--transport ws) rpc-seq with the caller on WebSocket (scenario-ws.c)
+ *   rpc-seq-compat (--transport compat) rpc-seq in the original mBus protocol on the compat+unix
+ *                  listener, beside native rpc-seq on the same broker (scenario-compat.c)
  *   fanout         one publisher, 8 subscriber processes, 100,000 events of ~100 bytes, each
  *                  checked by sequence number (scenario-fanout.c, fanout-check.c)
  *   fanout-scale   the same with 1, 8, 64 and 256 subscribers
@@ -21,6 +23,7 @@
  *   idle           1k/5k/10k idle peers: memory, connect rate, teardown, SIGTERM (scenario-idle.c)
  *   dbus, dbus-broker, nats   (--peer) the rpc and fanout scenarios against dbus-daemon,
  *                  dbus-broker and nats-server (peer-dbus.c, peer-nats.c)
+ *   mbus-orig      (--peer) rpc-seq-compat's calls against the original mBus broker (peer-orig.c)
  *   tls            (--scenario tls) rpc-seq and fanout over TLS, handshakes, against openssl
  *                  (scenario-tls.c, tls.c)
  * stats.c keeps the figures, report.c judges the targets and prints them; util.c and broker.c
@@ -74,6 +77,7 @@ const char *const bench_scenario_names[_BENCH_SCENARIO_MAX] = {
         [BENCH_RPC_PIPELINED] = "rpc-pipelined",
         [BENCH_RPC_CALLERS] = "rpc-callers",
         [BENCH_RPC_SEQ_WS] = "rpc-seq-ws",
+        [BENCH_RPC_SEQ_COMPAT] = "rpc-seq-compat",
         [BENCH_FANOUT] = "fanout",
         [BENCH_FANOUT_SCALE] = "fanout-scale",
         [BENCH_FANOUT_SLOW] = "fanout-slow",
@@ -81,13 +85,16 @@ const char *const bench_scenario_names[_BENCH_SCENARIO_MAX] = {
         [BENCH_DBUS] = "dbus",
         [BENCH_DBUS_BROKER] = "dbus-broker",
         [BENCH_NATS] = "nats",
+        [BENCH_MBUS_ORIG] = "mbus-orig",
         [BENCH_TLS] = "tls",
 };
 
 /* Not in the default set: they need another program (dbus-daemon, dbus-broker, nats-server;
  * openssl) and take longer. */
-#define BENCH_SCENARIOS_PEERS ((1u << BENCH_DBUS) | (1u << BENCH_DBUS_BROKER) | (1u << BENCH_NATS))
-#define BENCH_SCENARIOS_OPTIONAL (BENCH_SCENARIOS_PEERS | (1u << BENCH_TLS) | (1u << BENCH_RPC_SEQ_WS))
+#define BENCH_SCENARIOS_PEERS ((1u << BENCH_DBUS) | (1u << BENCH_DBUS_BROKER) | (1u << BENCH_NATS) | \
+                               (1u << BENCH_MBUS_ORIG))
+#define BENCH_SCENARIOS_OPTIONAL (BENCH_SCENARIOS_PEERS | (1u << BENCH_TLS) | (1u << BENCH_RPC_SEQ_WS) | \
+                                  (1u << BENCH_RPC_SEQ_COMPAT))
 /* Scenarios that start brokers of their own whatever --address says. */
 #define BENCH_SCENARIOS_OWN_BROKER ((1u << BENCH_FANOUT_SLOW) | (1u << BENCH_TLS) | (1u << BENCH_RPC_SEQ_WS))
 
@@ -110,6 +117,8 @@ static const char *arg_tls_ca = NULL;
 static const char *arg_broker_tls_cert = NULL;
 static const char *arg_broker_tls_key = NULL;
 uint64_t arg_tls_seconds = 2;
+const char *arg_compat_address = NULL;
+const char *arg_orig_broker = NULL;
 #ifndef MBUS_BENCH_NATS
 int bench_nats(struct bench *b) {
         tool_error("nats: this mbus-bench was built without libnats");
@@ -129,6 +138,10 @@ static int bench_run_scenario(struct bench *b, enum bench_scenario s) {
                 return bench_fanout_slow(b);
         case BENCH_RPC_SEQ_WS:
                 return bench_rpc_seq_ws(b);
+        case BENCH_RPC_SEQ_COMPAT:
+                return bench_rpc_seq_compat(b);
+        case BENCH_MBUS_ORIG:
+                return bench_mbus_orig(b);
         case BENCH_IDLE:
                 return bench_idle(b);
         case BENCH_DBUS:
@@ -211,16 +224,23 @@ static void help(void) {
                "\n"
                "  -h --help              Show this help and exit\n"
                "     --version           Show the version and exit\n"
-               "  -a --address ADDRESS   Measure the broker at ADDRESS instead of starting one\n"
+               "  -a --address ADDRESS   Measure the broker at ADDRESS instead of starting one;\n"
+               "                         given again as compat+unix:PATH, that broker's compat\n"
+               "                         listener, for rpc-seq-compat\n"
                "     --broker PATH       The mbus-broker binary to start (default: $MBUS_BROKER,\n"
                "                         else the one of the build tree or next to mbus-bench)\n"
                "  -s --scenario NAME     Run scenario NAME (repeatable): floor, rpc-seq,\n"
-               "                         rpc-pipelined, rpc-callers, rpc-seq-ws, fanout,\n"
-               "                         fanout-scale, fanout-slow, idle, dbus, dbus-broker,\n"
-               "                         nats, tls (default: all but rpc-seq-ws, the peers, tls)\n"
+               "                         rpc-pipelined, rpc-callers, rpc-seq-ws, rpc-seq-compat,\n"
+               "                         fanout, fanout-scale, fanout-slow, idle, dbus,\n"
+               "                         dbus-broker, nats, mbus-orig, tls (default: all but\n"
+               "                         rpc-seq-ws, rpc-seq-compat, the peers, tls)\n"
                "     --peer PEER         Also run PEER's scenario (repeatable): dbus-daemon\n"
-               "                         (or dbus), dbus-broker, nats\n"
+               "                         (or dbus), dbus-broker, nats, mbus-orig (with\n"
+               "                         rpc-seq-compat)\n"
                "     --transport ws      Also run rpc-seq with the caller on WebSocket\n"
+               "     --transport compat  Also run rpc-seq in the original mBus protocol\n"
+               "     --orig-broker PATH  mbus-orig: the original's mbus-broker (default:\n"
+               "                         $MBUS_ORIG_BROKER; tools/bench/build-orig.sh builds it)\n"
                "  -r --runs N            Run every scenario N times, report medians, min, max (1)\n"
                "  -j --json              Print one JSON object instead of a table\n"
                "     --calls N           Calls in floor, the rpc scenarios and the peers (20000)\n"
@@ -256,6 +276,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_BROKER_TLS_CERT,
                 ARG_BROKER_TLS_KEY,
                 ARG_TLS_SECONDS,
+                ARG_ORIG_BROKER,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h'             },
@@ -279,6 +300,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "broker-tls-cert", required_argument, NULL, ARG_BROKER_TLS_CERT },
                 { "broker-tls-key",  required_argument, NULL, ARG_BROKER_TLS_KEY  },
                 { "tls-seconds", required_argument, NULL, ARG_TLS_SECONDS },
+                { "orig-broker", required_argument, NULL, ARG_ORIG_BROKER },
                 {}
         };
         static const struct {
@@ -294,6 +316,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { ARG_PACE,        "--pace",        &arg_pace,        0, 100000000      },
                 { ARG_TLS_SECONDS, "--tls-seconds", &arg_tls_seconds, 1, 3600           },
         };
+        unsigned extra = 0;     /* --peer and --transport: on top of the named or the default set */
         int c;
 
         while ((c = getopt_long(argc, argv, "ha:s:r:j", options, NULL)) >= 0) {
@@ -319,7 +342,16 @@ static int parse_argv(int argc, char *argv[]) {
                         printf("mbus-bench %s\n", MBUS_VERSION);
                         return 0;
                 case 'a':
-                        arg_address = optarg;
+                        if (strncmp(optarg, "compat+", 7) != 0) {
+                                arg_address = optarg;
+                                break;
+                        }
+                        if (!bench_compat_address_valid(optarg)) {
+                                tool_error("invalid --address '%s': the compat listener is measured on a "
+                                           "compat+unix:PATH address", optarg);
+                                return -EINVAL;
+                        }
+                        arg_compat_address = optarg;
                         break;
                 case ARG_BROKER:
                         arg_broker = optarg;
@@ -346,6 +378,7 @@ static int parse_argv(int argc, char *argv[]) {
                                 { "dbus-daemon", BENCH_DBUS        },
                                 { "dbus-broker", BENCH_DBUS_BROKER },
                                 { "nats",        BENCH_NATS        },
+                                { "mbus-orig",   BENCH_MBUS_ORIG   },
                         };
                         size_t i;
 
@@ -353,21 +386,25 @@ static int parse_argv(int argc, char *argv[]) {
                                 if (strcmp(optarg, peers[i].name) == 0)
                                         break;
                         if (i >= ELEMENTSOF(peers)) {
-                                tool_error("unknown --peer '%s': dbus-daemon (or dbus), dbus-broker or nats", optarg);
+                                tool_error("unknown --peer '%s': dbus-daemon (or dbus), dbus-broker, nats or mbus-orig",
+                                           optarg);
                                 return -EINVAL;
                         }
-                        /* a peer comes on top of the default set unless scenarios were named */
-                        arg_scenarios |= (arg_scenarios ? 0 : ~BENCH_SCENARIOS_OPTIONAL & ((1u << _BENCH_SCENARIO_MAX) - 1)) |
-                                         (1u << peers[i].scenario);
+                        extra |= 1u << peers[i].scenario;
+                        /* the original broker is compared with the compat listener */
+                        if (peers[i].scenario == BENCH_MBUS_ORIG)
+                                extra |= 1u << BENCH_RPC_SEQ_COMPAT;
                         break;
                 }
                 case ARG_TRANSPORT:
-                        /* the UNIX socket is always measured; ws adds rpc-seq over WebSocket */
+                        /* the UNIX socket is always measured; ws adds rpc-seq over WebSocket, compat
+                         * rpc-seq in the original mBus protocol */
                         if (strcmp(optarg, "ws") == 0)
-                                arg_scenarios |= (arg_scenarios ? 0 : ~BENCH_SCENARIOS_OPTIONAL & ((1u << _BENCH_SCENARIO_MAX) - 1)) |
-                                                 (1u << BENCH_RPC_SEQ_WS);
+                                extra |= 1u << BENCH_RPC_SEQ_WS;
+                        else if (strcmp(optarg, "compat") == 0)
+                                extra |= 1u << BENCH_RPC_SEQ_COMPAT;
                         else if (strcmp(optarg, "unix") != 0) {
-                                tool_error("unknown --transport '%s': unix or ws", optarg);
+                                tool_error("unknown --transport '%s': unix, ws or compat", optarg);
                                 return -EINVAL;
                         }
                         break;
@@ -412,12 +449,25 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_BROKER_TLS_KEY:
                         arg_broker_tls_key = optarg;
                         break;
+                case ARG_ORIG_BROKER:
+                        arg_orig_broker = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
         }
         if (arg_scenarios == 0)
                 arg_scenarios = ((1u << _BENCH_SCENARIO_MAX) - 1) & ~BENCH_SCENARIOS_OPTIONAL;
+        arg_scenarios |= extra;
+        if (arg_compat_address && !arg_address) {
+                tool_error("--address compat+unix:PATH goes with the same broker's native --address");
+                return -EINVAL;
+        }
+        if (arg_address && (arg_scenarios & (1u << BENCH_RPC_SEQ_COMPAT)) && !arg_compat_address) {
+                tool_error("rpc-seq-compat with --address needs that broker's compat listener too: "
+                           "--address compat+unix:PATH");
+                return -EINVAL;
+        }
         if ((arg_broker_tls_cert || arg_broker_tls_key) &&
             !(arg_broker_tls_cert && arg_broker_tls_key && arg_tls_cert && arg_tls_key && arg_tls_ca)) {
                 tool_error("--broker-tls-cert and --broker-tls-key go with each other and with --tls-cert, "

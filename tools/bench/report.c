@@ -150,6 +150,23 @@ static const struct bench_comparison bench_comparisons[] = {
         { "fanout total CPU µs/delivery", "fanout",      "total_cpu_usec_per_delivery", "fanout_total_cpu_usec_per_delivery", false },
 };
 
+/* The original mBus broker is compared with mbus's compat listener, in the same protocol. */
+static const struct bench_comparison bench_compat_comparisons[] = {
+        { "rpc-seq calls/s",            "rpc-seq-compat", "calls_per_sec",            "calls_per_sec",            true  },
+        { "rpc-seq p50 µs",             "rpc-seq-compat", "p50_usec",                 "p50_usec",                 false },
+        { "rpc-seq broker CPU µs/call", "rpc-seq-compat", "broker_cpu_usec_per_call", "daemon_cpu_usec_per_call", false },
+};
+
+/* The compat listener beside native rpc-seq on the same broker: compat figure, native figure,
+ * and the ratio taken in each run. */
+static const struct {
+        const char *what, *compat, *native, *ratio;
+} bench_compat_native[] = {
+        { "rpc-seq calls/s",            "calls_per_sec",            "native_calls_per_sec",            "calls_per_sec_vs_native" },
+        { "rpc-seq p50 µs",             "p50_usec",                 "native_p50_usec",                 "p50_vs_native"           },
+        { "rpc-seq broker CPU µs/call", "broker_cpu_usec_per_call", "native_broker_cpu_usec_per_call", "broker_cpu_vs_native"    },
+};
+
 static const char *const bench_peers[] = { "dbus", "dbus-broker", "nats" };
 static const char *const bench_peer_titles[] = { "dbus-daemon", "dbus-broker", "NATS" };
 
@@ -187,6 +204,26 @@ static json_object *json_number(double v) {
         for (size_t n = strlen(buf); n > 2 && buf[n - 1] == '0' && buf[n - 2] != '.'; n--)
                 buf[n - 1] = 0;
         return json_object_new_double_s(v, buf);
+}
+
+/* Adds c's line for peer to comparisons when both figures were measured. */
+static void json_add_comparison(json_object *comparisons, const struct bench *b, const char *peer,
+                                const struct bench_comparison *c) {
+        double v = bench_median(b, c->mbus_scenario, c->mbus_name);
+        double w = bench_median(b, peer, c->peer_name);
+        json_object *o;
+
+        if (isnan(v) || isnan(w) || w <= 0)
+                return;
+        o = json_object_new_object();
+        json_object_object_add(o, "peer", json_object_new_string(peer));
+        json_object_object_add(o, "scenario", json_object_new_string(c->mbus_scenario));
+        json_object_object_add(o, "name", json_object_new_string(c->mbus_name));
+        json_object_object_add(o, "mbus", json_number(v));
+        json_object_object_add(o, "value", json_number(w));
+        json_object_object_add(o, "mbus_vs_peer", json_number(v / w));
+        json_object_object_add(o, "higher_is_better", json_object_new_boolean(c->higher_is_better));
+        json_object_array_add(comparisons, o);
 }
 
 int bench_print_json(const struct bench *b) {
@@ -236,24 +273,11 @@ int bench_print_json(const struct bench *b) {
                 json_object_array_add(targets, o);
         }
         for (size_t p = 0; p < ELEMENTSOF(bench_peers); p++)
-                for (size_t i = 0; i < ELEMENTSOF(bench_comparisons); i++) {
-                        const struct bench_comparison *c = &bench_comparisons[i];
-                        double v = bench_median(b, c->mbus_scenario, c->mbus_name);
-                        double w = bench_median(b, bench_peers[p], c->peer_name);
-                        json_object *o;
-
-                        if (isnan(v) || isnan(w) || w <= 0)
-                                continue;
-                        o = json_object_new_object();
-                        json_object_object_add(o, "peer", json_object_new_string(bench_peers[p]));
-                        json_object_object_add(o, "scenario", json_object_new_string(c->mbus_scenario));
-                        json_object_object_add(o, "name", json_object_new_string(c->mbus_name));
-                        json_object_object_add(o, "mbus", json_number(v));
-                        json_object_object_add(o, "value", json_number(w));
-                        json_object_object_add(o, "mbus_vs_peer", json_number(v / w));
-                        json_object_object_add(o, "higher_is_better", json_object_new_boolean(c->higher_is_better));
-                        json_object_array_add(comparisons, o);
-                }
+                for (size_t i = 0; i < ELEMENTSOF(bench_comparisons); i++)
+                        json_add_comparison(comparisons, b, bench_peers[p], &bench_comparisons[i]);
+        for (size_t i = 0; i < ELEMENTSOF(bench_compat_comparisons); i++)
+                json_add_comparison(comparisons, b, "mbus-orig", &bench_compat_comparisons[i]);
+        json_object_object_add(root, "compat_address", arg_compat_address ? json_object_new_string(arg_compat_address) : NULL);
         json_object_object_add(root, "broker_cpu_vs_socket_floor", json_number(bench_cpu_vs_floor(b)));
         json_object_object_add(root, "results", TAKE_PTR(results));
         json_object_object_add(root, "min", TAKE_PTR(mins));
@@ -271,6 +295,54 @@ static size_t utf8_width(const char *s) {
         for (; *s; s++)
                 n += ((unsigned char) *s & 0xc0) != 0x80;
         return n;
+}
+
+/* A figure's median, with "(min .. max)" over several runs: "9393.51 (9012.40 .. 9650.02)". */
+static const char *figure_range(char *buf, size_t size, const struct bench_metric *m) {
+        if (m->n_values > 1)
+                snprintf(buf, size, "%.2f (%.2f .. %.2f)", metric_median(m), metric_extreme(m, -1), metric_extreme(m, 1));
+        else
+                snprintf(buf, size, "%.2f", metric_median(m));
+        return buf;
+}
+
+/* rpc-seq in the original protocol: the compat listener against the original broker, and
+ * against native rpc-seq on the same broker. */
+static void bench_print_compat(const struct bench *b) {
+        char x[96], y[96], z[96];
+        bool header = false;
+
+        for (size_t i = 0; i < ELEMENTSOF(bench_compat_comparisons); i++) {
+                const struct bench_comparison *c = &bench_compat_comparisons[i];
+                const struct bench_metric *v = bench_find(b, c->mbus_scenario, c->mbus_name);
+                const struct bench_metric *w = bench_find(b, "mbus-orig", c->peer_name);
+
+                if (!v || !w || metric_median(w) <= 0)
+                        continue;
+                if (!header)
+                        printf("mbus compat vs original mBus (medians%s; compat/original, %s):\n",
+                               arg_runs > 1 ? " (min .. max)" : "", "> 1 is better for rates, < 1 for times and CPU");
+                header = true;
+                printf("  %s%*s %-32s vs %-32s %.2f\n", c->what, (int) (28 - MIN(utf8_width(c->what), (size_t) 28)), "",
+                       figure_range(x, sizeof(x), v), figure_range(y, sizeof(y), w), metric_median(v) / metric_median(w));
+        }
+
+        header = false;
+        for (size_t i = 0; i < ELEMENTSOF(bench_compat_native); i++) {
+                const struct bench_metric *v = bench_find(b, "rpc-seq-compat", bench_compat_native[i].native);
+                const struct bench_metric *w = bench_find(b, "rpc-seq-compat", bench_compat_native[i].compat);
+                const struct bench_metric *r = bench_find(b, "rpc-seq-compat", bench_compat_native[i].ratio);
+
+                if (!v || !w || !r)
+                        continue;
+                if (!header)
+                        printf("mbus native vs compat, same broker (medians%s; compat/native%s):\n",
+                               arg_runs > 1 ? " (min .. max)" : "", arg_runs > 1 ? " per run" : "");
+                header = true;
+                printf("  %s%*s %-32s vs %-32s %s\n", bench_compat_native[i].what,
+                       (int) (28 - MIN(utf8_width(bench_compat_native[i].what), (size_t) 28)), "",
+                       figure_range(x, sizeof(x), v), figure_range(y, sizeof(y), w), figure_range(z, sizeof(z), r));
+        }
 }
 
 void bench_print_text(const struct bench *b) {
@@ -328,6 +400,8 @@ void bench_print_text(const struct bench *b) {
                 printf("  full TLS handshakes, openssl s_time -new: mbus-broker %.0f/s vs openssl s_server %.0f/s"
                        " (broker/s_server per run: %.2f)\n", st_broker, bench_median(b, "tls", "s_time_s_server_per_sec"),
                        bench_median(b, "tls", "s_time_broker_vs_s_server"));
+
+        bench_print_compat(b);
 
         double cpu_ratio = bench_cpu_vs_floor(b);
         if (!isnan(cpu_ratio))
