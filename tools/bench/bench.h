@@ -189,6 +189,11 @@ struct fanout_seq {
 };
 int fanout_seq_init(struct fanout_seq *s, uint64_t n_events);
 void fanout_seq_done(struct fanout_seq *s);
+/*
+ * The sequence number of a payload as the publishers write it, {"seq":N,...} (JSON text of
+ * len bytes, not NUL-terminated), without parsing the JSON; -1 if it does not start so.
+ */
+int64_t fanout_seq_of(const char *data, size_t len);
 /* Counts one event; seq < 0 when it carried no number. */
 void fanout_seq_note(struct fanout_seq *s, int64_t seq);
 /* The calling process's CPU time, µs. */

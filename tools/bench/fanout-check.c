@@ -43,6 +43,24 @@ void fanout_seq_done(struct fanout_seq *s) {
         s->seen = mfree(s->seen);
 }
 
+int64_t fanout_seq_of(const char *data, size_t len) {
+        static const char prefix[] = "{\"seq\":";
+        const char *p, *end = data + len;
+        uint64_t v = 0;
+
+        if (len < sizeof(prefix) || memcmp(data, prefix, sizeof(prefix) - 1) != 0)
+                return -1;
+        for (p = data + sizeof(prefix) - 1; p < end && *p >= '0' && *p <= '9'; p++) {
+                if (v > (INT64_MAX - 9) / 10)
+                        return -1;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        /* digits, then the end of the number */
+        if (p == data + sizeof(prefix) - 1 || p == end || (*p != ',' && *p != '}'))
+                return -1;
+        return (int64_t) v;
+}
+
 void fanout_seq_note(struct fanout_seq *s, int64_t seq) {
         s->rep.received++;
         s->rep.last_usec = now_usec(CLOCK_MONOTONIC);

@@ -144,15 +144,7 @@ static int nats_echo_run(void *userdata) {
 /* ---- the subscribers --------------------------------------------------------------------- */
 
 static int64_t nats_seq_of(const char *data, int len) {
-        static const char prefix[] = "{\"seq\":";
-        char *end;
-        unsigned long long v;
-
-        if (len < (int) sizeof(prefix) || memcmp(data, prefix, sizeof(prefix) - 1) != 0)
-                return -1;
-        errno = 0;
-        v = strtoull(data + sizeof(prefix) - 1, &end, 10);
-        return errno != 0 || end == data + sizeof(prefix) - 1 || v > INT64_MAX ? -1 : (int64_t) v;
+        return len < 0 ? -1 : fanout_seq_of(data, (size_t) len);
 }
 
 static int nats_sub_run(void *userdata) {
