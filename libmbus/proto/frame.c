@@ -217,6 +217,49 @@ int mbus_frame_new_with_body_of(struct mbus_frame **ret, enum mbus_frame_type ty
         return frame_build(ret, type, fields, body_src->body, body_src->body_len, body_src);
 }
 
+/* Points a string field of the copy at the same offset into its head as in the original's. */
+static const char *rebase(const char *str, const uint8_t *from, const uint8_t *to) {
+        return str ? (const char *) to + ((const uint8_t *) str - from) : NULL;
+}
+
+int mbus_frame_copy(struct mbus_frame **ret, const struct mbus_frame *frame) {
+        struct mbus_frame *copy;
+        uint8_t *p;
+
+        assert(ret && frame);
+
+        copy = mbus_frame_alloc(frame->head_len + frame->body_len + 1);
+        if (!copy)
+                return -ENOMEM;
+        p = mbus_frame_bytes(copy);
+        memcpy(p, frame->head, frame->head_len);
+        if (frame->body_len > 0)
+                memcpy(p + frame->head_len, frame->body, frame->body_len);
+        p[frame->head_len + frame->body_len] = 0;
+
+        copy->type = frame->type;
+        copy->flags = frame->flags;
+        copy->f = frame->f;
+        /* Every string of f points into the head (frame-internal.h). */
+        copy->f.namespace = rebase(frame->f.namespace, frame->head, p);
+        copy->f.member = rebase(frame->f.member, frame->head, p);
+        copy->f.destination = rebase(frame->f.destination, frame->head, p);
+        copy->f.sender = rebase(frame->f.sender, frame->head, p);
+        copy->f.error_name = rebase(frame->f.error_name, frame->head, p);
+        copy->f.pattern = rebase(frame->f.pattern, frame->head, p);
+        copy->f.caller_groups = rebase(frame->f.caller_groups, frame->head, p);
+        copy->f.caller_name = rebase(frame->f.caller_name, frame->head, p);
+        copy->f.caller_cert_cn = rebase(frame->f.caller_cert_cn, frame->head, p);
+        copy->f.caller_cert_fingerprint = rebase(frame->f.caller_cert_fingerprint, frame->head, p);
+        copy->f.caller_address = rebase(frame->f.caller_address, frame->head, p);
+        copy->head = p;
+        copy->head_len = frame->head_len;
+        copy->body = p + frame->head_len;
+        copy->body_len = frame->body_len;
+        *ret = copy;
+        return 0;
+}
+
 struct mbus_frame *mbus_frame_ref(struct mbus_frame *frame) {
         if (!frame)
                 return NULL;
