@@ -114,6 +114,8 @@ struct mbus_conn {
         struct mbus_frame **rqueue;     /* ring of frames kept for the next process() */
         size_t rqueue_first, n_rqueue, rqueue_cap;
         bool need_process;              /* the last process() did work: call it again */
+        bool input_drained;             /* the last read found the socket empty: read again only
+                                           after a poll (conn_read_frame()) */
 
         struct mbus_hashmap *pending;   /* uint64 serial -> struct mbus_slot (CALL) */
         struct mbus_slot *pending_first, *pending_last;

@@ -238,32 +238,70 @@ _public_ const char *mbus_conn_get_error_sender(const struct mbus_conn *conn) {
         return conn ? conn->error_sender : NULL;
 }
 
+/* Frames that are dispatched and forgotten: a view of them is enough (see conn_read_frame()). */
+static bool frame_may_stay_view(const struct mbus_frame *f) {
+        return f->type == MBUS_FRAME_EVENT || f->type == MBUS_FRAME_RETURN ||
+                (f->type == MBUS_FRAME_ERROR && f->f.reply_serial != 0);
+}
+
 /*
  * Takes the next frame off the socket without blocking (with may_read false, only out of what
  * is already buffered). Returns 1 and the frame, 0 if none has arrived whole, or a negative
  * errno if the connection is broken. PINGs are answered here and never returned.
+ *
+ * With view set, an EVENT or a call's RETURN or ERROR comes back as *ret == view, decoded in
+ * place in the input buffer (mbus_stream_pop_view()): nothing is copied or allocated, and the
+ * caller, once done with it, calls mbus_stream_release_view(). Every other frame, and every
+ * frame while a view is out already (a callback that runs process() again), is a frame of its
+ * own, with one reference for the caller.
+ *
+ * A read shorter than the buffer's room found the socket empty: the next read would only tell
+ * EAGAIN, so none is made until the owner has polled (input_drained, cleared by
+ * mbus_conn_process() when it returns 0 and by the waits after their poll).
  */
-static int conn_read_frame(struct mbus_conn *conn, bool may_read, struct mbus_frame **ret) {
+static int conn_read_frame(struct mbus_conn *conn, bool may_read, struct mbus_frame *view,
+                           struct mbus_frame **ret) {
         int r;
 
         for (;;) {
                 _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
                 const char *reason = NULL;
+                bool is_view = false;
 
-                r = mbus_stream_pop(&conn->stream, &f, &reason);
+                if (view && !mbus_stream_has_view(&conn->stream)) {
+                        r = mbus_stream_pop_view(&conn->stream, view, &reason);
+                        if (r > 0) {
+                                is_view = frame_may_stay_view(view);
+                                if (!is_view) {
+                                        r = mbus_frame_copy(&f, view);
+                                        mbus_stream_release_view(&conn->stream);
+                                        if (r < 0)
+                                                return r;
+                                        r = 1;
+                                }
+                        }
+                } else
+                        r = mbus_stream_pop(&conn->stream, &f, &reason);
                 if (r < 0) {
                         mbus_conn_log_debug("malformed frame from the broker: %s", strna(reason));
                         return r == -ENOMEM ? r : -EBADMSG;
                 }
                 if (r == 0) {
-                        if (!may_read)
+                        if (!may_read || conn->input_drained)
                                 return 0;
                         r = mbus_stream_read(&conn->stream);
-                        if (r == -EAGAIN || r == -EINTR)
+                        if (r == -EAGAIN || r == -EINTR) {
+                                conn->input_drained = r == -EAGAIN;
                                 return 0;
+                        }
                         if (r < 0)
                                 return r;
+                        conn->input_drained = mbus_stream_drained(&conn->stream);
                         continue;
+                }
+                if (is_view) {
+                        *ret = view;
+                        return 1;
                 }
 
                 if (f->type == MBUS_FRAME_PING) {
@@ -348,7 +386,7 @@ int mbus_conn_wait_reply_or_error(struct mbus_conn *conn, uint64_t serial, uint6
                         return -ENOTCONN;
                 }
 
-                r = conn_read_frame(conn, may_read, &f);
+                r = conn_read_frame(conn, may_read, /* view= */ NULL, &f);
                 if (r < 0) {
                         mbus_conn_set_broken(conn, r);
                         return -ENOTCONN;
@@ -372,11 +410,14 @@ int mbus_conn_wait_reply_or_error(struct mbus_conn *conn, uint64_t serial, uint6
                         return -ETIMEDOUT;
 
                 may_read = true;
-                if (mbus_stream_has_pending(&conn->stream))
+                if (mbus_stream_has_pending(&conn->stream)) {
+                        conn->input_drained = false;
                         continue;       /* input that poll cannot see */
+                }
                 r = conn_poll(conn, (short) mbus_stream_events(&conn->stream), deadline);
                 if (r < 0 && r != -EINTR)
                         return r;
+                conn->input_drained = false;
         }
 }
 
@@ -852,6 +893,7 @@ static int conn_dispatch(struct mbus_conn *conn, struct mbus_frame *f) {
 
 static int conn_process_one(struct mbus_conn *conn) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
+        struct mbus_frame view, *g = NULL;
         int r;
 
         if (conn->state == MBUS_CONN_BROKEN) {
@@ -879,13 +921,17 @@ static int conn_process_one(struct mbus_conn *conn) {
                 return 1;
         }
 
-        r = conn_read_frame(conn, /* may_read= */ true, &f);
+        r = conn_read_frame(conn, /* may_read= */ true, &view, &g);
         if (r < 0) {
                 mbus_conn_set_broken(conn, r);
                 return 1;
         }
         if (r > 0) {
-                (void) conn_dispatch(conn, f);
+                (void) conn_dispatch(conn, g);
+                if (g == &view)
+                        mbus_stream_release_view(&conn->stream);
+                else
+                        mbus_frame_unref(g);
                 return 1;
         }
 
@@ -907,6 +953,8 @@ _public_ int mbus_conn_process(struct mbus_conn *conn) {
         mbus_conn_ref(conn);
         r = conn_process_one(conn);
         conn->need_process = r > 0;
+        if (r == 0)
+                conn->input_drained = false;    /* the caller polls next: then read again */
         mbus_conn_unref(conn);
         return r;
 }
