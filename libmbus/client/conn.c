@@ -4,7 +4,11 @@
  * the one-step mbus_conn_process() that every event loop drives.
  *
  * Frames leave through mbus_conn_send(): queued on the stream and written at once as far as
- * the socket takes them (no syscall per frame is saved by waiting, and latency is lower).
+ * the socket takes them (a call's latency is what counts there). EVENTs go through
+ * mbus_conn_queue() instead: a publisher emits many in a row, so they are written by the
+ * batch, one sendmsg() for MBUS_CONN_WRITE_BATCH_BYTES of them, or by the next flush, which
+ * every process(), wait, synchronous call and mbus_conn_flush() does first; a loop that polls
+ * for mbus_conn_get_events() wakes for it at once (POLLOUT while anything is queued).
  * Frames come in through conn_read_frame(), which answers broker PINGs on the spot (even while
  * a synchronous call waits, so a slow call never costs the keep-alive) and turns a
  * connection-level ERROR (reply_serial 0) into the reason the connection breaks.
@@ -165,8 +169,11 @@ uint64_t mbus_conn_next_serial(struct mbus_conn *conn) {
         return conn->next_serial++;
 }
 
-int mbus_conn_send_raw(struct mbus_conn *conn, enum mbus_frame_type type,
-                       const struct mbus_frame_fields *fields, const char *body, size_t body_len) {
+/* See mbus_conn_queue_raw(): EVENTs are written once this much has been queued since the last try. */
+#define MBUS_CONN_WRITE_BATCH_BYTES (32u * 1024u)
+
+static int conn_queue(struct mbus_conn *conn, enum mbus_frame_type type, const struct mbus_frame_fields *fields,
+                      const char *body, size_t body_len, bool batch) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
         int r;
 
@@ -184,27 +191,56 @@ int mbus_conn_send_raw(struct mbus_conn *conn, enum mbus_frame_type type,
         if (r < 0)
                 return r;
 
+        /* A batch waits for more, or for the next flush, unless it is big enough (or the socket
+         * was full at the last try and this much more has come since). Less queued than at
+         * that try means another flush ran since: count from nothing again. */
+        if (mbus_stream_queued_bytes(&conn->stream) - mbus_frame_size(f) < conn->queued_at_flush)
+                conn->queued_at_flush = 0;
+        if (batch && mbus_stream_queued_bytes(&conn->stream) < conn->queued_at_flush + MBUS_CONN_WRITE_BATCH_BYTES)
+                return 0;
+
         /* Write now if the socket takes it. A failure here breaks the connection, but the frame
          * counts as sent: its call (if any) completes with Disconnected through process(). */
         r = mbus_stream_flush(&conn->stream);
         if (r < 0)
                 mbus_conn_set_broken(conn, r);
+        conn->queued_at_flush = mbus_stream_queued_bytes(&conn->stream);
         return 0;
 }
 
-int mbus_conn_send(struct mbus_conn *conn, enum mbus_frame_type type,
-                   const struct mbus_frame_fields *fields, json_object *body) {
+int mbus_conn_send_raw(struct mbus_conn *conn, enum mbus_frame_type type,
+                       const struct mbus_frame_fields *fields, const char *body, size_t body_len) {
+        return conn_queue(conn, type, fields, body, body_len, /* batch= */ false);
+}
+
+int mbus_conn_queue_raw(struct mbus_conn *conn, enum mbus_frame_type type,
+                        const struct mbus_frame_fields *fields, const char *body, size_t body_len) {
+        return conn_queue(conn, type, fields, body, body_len, /* batch= */ true);
+}
+
+static int conn_queue_json(struct mbus_conn *conn, enum mbus_frame_type type,
+                           const struct mbus_frame_fields *fields, json_object *body, bool batch) {
         const char *text;
         size_t len;
 
         if (!body)
-                return mbus_conn_send_raw(conn, type, fields, NULL, 0);
+                return conn_queue(conn, type, fields, NULL, 0, batch);
 
         text = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN |
                                                  JSON_C_TO_STRING_NOSLASHESCAPE, &len);
         if (!text)
                 return -ENOMEM;
-        return mbus_conn_send_raw(conn, type, fields, text, len);
+        return conn_queue(conn, type, fields, text, len, batch);
+}
+
+int mbus_conn_send(struct mbus_conn *conn, enum mbus_frame_type type,
+                   const struct mbus_frame_fields *fields, json_object *body) {
+        return conn_queue_json(conn, type, fields, body, /* batch= */ false);
+}
+
+int mbus_conn_queue(struct mbus_conn *conn, enum mbus_frame_type type,
+                    const struct mbus_frame_fields *fields, json_object *body) {
+        return conn_queue_json(conn, type, fields, body, /* batch= */ true);
 }
 
 /* ---- frames in --------------------------------------------------------------------------- */

@@ -245,7 +245,7 @@ static int emit(struct mbus_conn *conn, const char *destination, const char *ns,
                 return r;
 
         serial = mbus_conn_next_serial(conn);
-        r = mbus_conn_send(conn, MBUS_FRAME_EVENT,
+        r = mbus_conn_queue(conn, MBUS_FRAME_EVENT,
                            &(const struct mbus_frame_fields) {
                                    .serial = serial,
                                    .namespace = ns,

@@ -401,6 +401,11 @@ int mbus_request_reply_error(struct mbus_request *request, const char *name, con
  * every subscriber. Queues the frame and returns without waiting: returns 0 or a negative
  * errno. A refusal by the broker (NotOwner, InvalidArgs, ...) arrives later and is dropped
  * (logged at debug level); use mbus_emit_wait() to learn whether the broker took the event.
+ * Events are written by the batch: once 32 KiB of them are queued, or at the connection's next
+ * flush, which mbus_conn_process(), mbus_conn_flush(), every synchronous call and closing do
+ * first (mbus_conn_run(), an attached sd-event loop and any loop that polls for
+ * mbus_conn_get_events() wake for it at once). A program that emits and then blocks elsewhere
+ * calls mbus_conn_flush() first.
  */
 int mbus_emit(struct mbus_conn *conn, const char *ns, const char *event, json_object *payload);
 
