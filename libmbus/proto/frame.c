@@ -48,28 +48,30 @@ static uint8_t *put_le64(uint8_t *p, uint64_t v) {
         return p + sizeof(v);
 }
 
-/* The fields in wire (code) order, so encoding and size computation walk the same list. */
+/* The present fields in wire (code) order, so encoding and size computation walk the same
+ * list; only present ones are listed, as a frame carries a few of the many codes. */
 struct field_ref {
         enum mbus_field_code code;
         enum mbus_field_kind kind;
-        bool present;
         uint64_t u64;
         const char *str;
         size_t str_len;         /* without the NUL */
         const char **slot;      /* where the decoded pointer goes in the new frame */
 };
 
-static int fields_collect(struct field_ref refs[static _MBUS_FIELD_MAX - 1], enum mbus_frame_type type,
-                          const struct mbus_frame_fields *in, struct mbus_frame_fields *out,
-                          size_t *ret_fields_len) {
+static int fields_collect(struct field_ref refs[static _MBUS_FIELD_MAX - 1], size_t *ret_n,
+                          enum mbus_frame_type type, const struct mbus_frame_fields *in,
+                          struct mbus_frame_fields *out, size_t *ret_fields_len) {
         size_t n = 0, len = 0;
 
 #define U64(c, v, always)                                                                       \
-        refs[n++] = (struct field_ref) { .code = (c), .kind = MBUS_FIELD_KIND_UINT64,           \
-                                         .present = (v) != 0 || (always), .u64 = (v) }
+        if ((v) != 0 || (always))                                                               \
+                refs[n++] = (struct field_ref) { .code = (c), .kind = MBUS_FIELD_KIND_UINT64,   \
+                                                 .u64 = (v) }
 #define STR(c, v, o)                                                                            \
-        refs[n++] = (struct field_ref) { .code = (c), .kind = MBUS_FIELD_KIND_STRING,           \
-                                         .present = !!(v), .str = (v), .slot = &(o) }
+        if (v)                                                                                  \
+                refs[n++] = (struct field_ref) { .code = (c), .kind = MBUS_FIELD_KIND_STRING,   \
+                                                 .str = (v), .slot = &(o) }
 
         U64(MBUS_FIELD_SERIAL, in->serial, false);
         U64(MBUS_FIELD_REPLY_SERIAL, in->reply_serial, type == MBUS_FRAME_ERROR);
@@ -90,11 +92,9 @@ static int fields_collect(struct field_ref refs[static _MBUS_FIELD_MAX - 1], enu
         STR(MBUS_FIELD_CALLER_ADDRESS, in->caller_address, out->caller_address);
 #undef U64
 #undef STR
-        assert(n == _MBUS_FIELD_MAX - 1);
+        assert(n <= _MBUS_FIELD_MAX - 1);
 
         for (size_t i = 0; i < n; i++) {
-                if (!refs[i].present)
-                        continue;
                 if (refs[i].kind == MBUS_FIELD_KIND_UINT64)
                         len += 4 + 8;
                 else {
@@ -105,6 +105,7 @@ static int fields_collect(struct field_ref refs[static _MBUS_FIELD_MAX - 1], enu
                 }
         }
 
+        *ret_n = n;
         *ret_fields_len = len;
         return 0;
 }
@@ -116,7 +117,7 @@ static int frame_build(struct mbus_frame **ret, enum mbus_frame_type type, const
         struct field_ref refs[_MBUS_FIELD_MAX - 1];
         struct mbus_frame_fields decoded = {};
         struct mbus_frame *frame;
-        size_t fields_len, head_len, n_bytes;
+        size_t fields_len, head_len, n_bytes, n_refs;
         uint8_t *p;
         int r;
 
@@ -128,7 +129,7 @@ static int frame_build(struct mbus_frame **ret, enum mbus_frame_type type, const
         if (!fields)
                 fields = &no_fields;
 
-        r = fields_collect(refs, type, fields, &decoded, &fields_len);
+        r = fields_collect(refs, &n_refs, type, fields, &decoded, &fields_len);
         if (r < 0)
                 return r;
         if (fields_len > UINT32_MAX || body_len > UINT32_MAX)
@@ -154,11 +155,9 @@ static int frame_build(struct mbus_frame **ret, enum mbus_frame_type type, const
         p = put_le32(p, (uint32_t) fields_len);
         p = put_le32(p, (uint32_t) body_len);
 
-        for (size_t i = 0; i < ELEMENTSOF(refs); i++) {
+        for (size_t i = 0; i < n_refs; i++) {
                 const struct field_ref *f = &refs[i];
 
-                if (!f->present)
-                        continue;
                 *p++ = (uint8_t) f->code;
                 *p++ = (uint8_t) f->kind;
                 if (f->kind == MBUS_FIELD_KIND_UINT64) {
