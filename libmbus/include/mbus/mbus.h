@@ -415,6 +415,19 @@ int mbus_emit_to(struct mbus_conn *conn, const char *destination, const char *ns
 
 /*
  * Emits event like mbus_emit() (destination NULL) or mbus_emit_to() (destination a peer id),
+ * with a payload given as JSON text: payload_len bytes at payload (NULL and 0: none), sent as
+ * they are. For publishers that format their payloads themselves, which costs less than
+ * building a json_object and having it serialized. The library does not parse the text: a
+ * payload that is not JSON reaches raw subscribers as it is and is dropped for json_object
+ * handlers (mbus_conn_get_unparsed_events()), unless the broker refuses it because ns has an
+ * interface file. Returns what mbus_emit() returns; -EINVAL also for payload NULL with
+ * payload_len > 0.
+ */
+int mbus_emit_raw(struct mbus_conn *conn, const char *destination, const char *ns, const char *event,
+                  const char *payload, size_t payload_len);
+
+/*
+ * Emits event like mbus_emit() (destination NULL) or mbus_emit_to() (destination a peer id),
  * then waits until the broker has routed or refused it: it sends a PING after the event, and
  * the broker, which handles a connection's frames in order, answers the PING only after the
  * event. timeout_usec 0 means MBUS_CALL_TIMEOUT_DEFAULT_USEC. Returns 0 once the broker has
