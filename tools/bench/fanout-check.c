@@ -43,6 +43,27 @@ void fanout_seq_done(struct fanout_seq *s) {
         s->seen = mfree(s->seen);
 }
 
+size_t fanout_payload_text(char *buf, size_t size, uint64_t seq) {
+#define HEAD "{\"seq\":"
+#define TAIL ",\"data\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}"
+        char digits[20];
+        size_t n = 0, len;
+
+        _Static_assert(sizeof(TAIL) - 1 == FANOUT_DATA_LEN + 11, "the data of bench_payload(seq, FANOUT_DATA_LEN)");
+        do
+                digits[n++] = (char) ('0' + seq % 10);
+        while ((seq /= 10) > 0);
+        len = sizeof(HEAD) - 1 + n + sizeof(TAIL) - 1;
+        assert(len < size);
+        memcpy(buf, HEAD, sizeof(HEAD) - 1);
+        for (size_t i = 0; i < n; i++)
+                buf[sizeof(HEAD) - 1 + i] = digits[n - 1 - i];
+        memcpy(buf + sizeof(HEAD) - 1 + n, TAIL, sizeof(TAIL));         /* with its NUL */
+        return len;
+#undef HEAD
+#undef TAIL
+}
+
 int64_t fanout_seq_of(const char *data, size_t len) {
         static const char prefix[] = "{\"seq\":";
         const char *p, *end = data + len;

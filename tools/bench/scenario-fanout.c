@@ -2,7 +2,8 @@
 /*
  * mbus-bench fanout, fanout-scale and fanout-slow: one publisher, N subscriber processes.
  *
- * Every event carries its sequence number; every subscriber keeps a bitmap of the numbers it
+ * The publisher formats each payload itself and sends it with mbus_emit_raw(); every event
+ * carries its sequence number; every subscriber keeps a bitmap of the numbers it
  * saw, so it counts losses, duplicates and reordering exactly, and the parent fails the run on
  * any of them (not on a median). The publisher sends as fast as mbus_emit() lets it, with no
  * PONG in between (--pace adds one, for comparison only): the peers' publishers do not wait
@@ -178,7 +179,7 @@ int fanout_run(const char *address, uint64_t n_subscribers, uint64_t n_events, b
         static const char *const events[] = { "Tick", NULL };
         struct fanout_result res = { .slow_missed = NAN, .broker_dropped = NAN };
         uint64_t total = 0, dropped0 = 0, dropped1 = 0;
-        usec_t t_start, t_sent, cpu0 = 0, cpu1 = 0;
+        usec_t t_start, t_sent, cpu0 = 0, cpu1 = 0, pub_cpu0, pub_cpu;
         bool have_cpu = false;
         pid_t broker_pid;
         size_t n_started = 0;
@@ -233,15 +234,13 @@ int fanout_run(const char *address, uint64_t n_subscribers, uint64_t n_events, b
         broker_pid = conn_peer_pid(conn);
         have_cpu = broker_pid > 0 && proc_cpu_usec(broker_pid, &cpu0) >= 0;
 
+        pub_cpu0 = fanout_cpu_usec();
         t_start = now_usec(CLOCK_MONOTONIC);
         for (uint64_t i = 0; i < n_events; i++) {
-                _cleanup_json_ json_object *payload = bench_payload(i, 80);   /* ~100 bytes of JSON */
+                char payload[FANOUT_PAYLOAD_MAX];
+                size_t len = fanout_payload_text(payload, sizeof(payload), i);
 
-                if (!payload) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                r = mbus_emit(conn, BENCH_FANOUT_NAMESPACE, "Tick", payload);
+                r = mbus_emit_raw(conn, /* destination= */ NULL, BENCH_FANOUT_NAMESPACE, "Tick", payload, len);
                 if (r < 0)
                         goto finish;
                 if (arg_pace > 0 && (i + 1) % arg_pace == 0) {
@@ -254,6 +253,7 @@ int fanout_run(const char *address, uint64_t n_subscribers, uint64_t n_events, b
         if (r < 0)
                 goto finish;
         t_sent = now_usec(CLOCK_MONOTONIC);
+        pub_cpu = fanout_cpu_usec() - pub_cpu0;
 
         for (size_t i = 0; i < n_started; i++) {
                 r = write_full(fds[i], "F", 1);
@@ -273,6 +273,14 @@ int fanout_run(const char *address, uint64_t n_subscribers, uint64_t n_events, b
         }
 
         res.broker_cpu_usec_per_delivery = have_cpu && total > 0 ? (double) (cpu1 - cpu0) / (double) total : NAN;
+        res.publisher_cpu_usec_per_event = (double) pub_cpu / (double) MAX(n_events, 1u);
+        if (have_cpu && total > 0 && res.delivered_per_sec > 0) {
+                /* the subscribers' CPU time, and the run's wall time, from the per-delivery figures */
+                double wall = (double) total * USEC_PER_SEC / res.delivered_per_sec;
+
+                res.cpus_busy = ((double) pub_cpu + (double) (cpu1 - cpu0) +
+                                 res.subscriber_cpu_usec_per_delivery * (double) total) / wall;
+        }
         *ret = res;
         r = 0;
 finish:
@@ -309,6 +317,10 @@ void fanout_record(struct bench *b, const char *scenario, const char *prefix, co
                        res->broker_cpu_usec_per_delivery + res->subscriber_cpu_usec_per_delivery);
         }
         RECORD("subscriber_cpu_usec_per_delivery", "µs", res->subscriber_cpu_usec_per_delivery);
+        if (res->publisher_cpu_usec_per_event > 0)
+                RECORD("publisher_cpu_usec_per_event", "µs", res->publisher_cpu_usec_per_event);
+        if (res->cpus_busy > 0)
+                RECORD("cpus_busy", "CPUs", res->cpus_busy);
 #undef RECORD
 }
 
