@@ -588,8 +588,10 @@ static int conn_connect(struct mbus_conn *conn, const char *address, struct mbus
                 return conn_open_error(reterr, r, "%s", strerror(-r));
         mbus_stream_init(&conn->stream, conn->fd, MBUS_FRAME_SIZE_MAX_DEFAULT);
         /* One connection, read all the time: its input buffer is reused, not freed and taken
-         * again for every read (64 KiB per connection while it is open). */
+         * again for every read (64 KiB per connection while it is open); so is the ring of
+         * frames to send, rather than taken again for every call. */
         conn->stream.keep_input = true;
+        conn->stream.keep_output = true;
 
         if (a.kind == MBUS_ADDRESS_TLS)
                 return conn_start_tls(conn, &a, reterr);

@@ -20,7 +20,7 @@
  * Output is a ring of frame references (the same frame may sit in many streams; the bytes
  * are never copied). Each flush hands up to IOV_MAX/2 frames to one sendmsg() as head+body
  * iovecs, remembering how far into the first frame a short write got. The ring is freed
- * whenever it drains.
+ * whenever it drains, unless keep_output says to keep it (a client's one stream).
  *
  * A frame may also be handed out as a view (mbus_stream_pop_view()): decoded in place, its
  * strings and body pointing into the input buffer, with a NUL written after its body over the
@@ -70,9 +70,12 @@ static void stream_in_release(struct mbus_stream *s) {
 }
 
 static void stream_out_release(struct mbus_stream *s) {
-        free(s->out);
-        s->out = NULL;
-        s->out_first = s->n_out = s->out_cap = 0;
+        if (!s->keep_output) {
+                free(s->out);
+                s->out = NULL;
+                s->out_cap = 0;
+        }
+        s->out_first = s->n_out = 0;
         s->out_offset = 0;
         s->out_bytes = 0;
 }
@@ -113,6 +116,7 @@ void mbus_stream_done(struct mbus_stream *s) {
         stream_in_free(s);
         for (size_t i = 0; i < s->n_out; i++)
                 mbus_frame_unref(s->out[(s->out_first + i) % s->out_cap]);
+        s->keep_output = false;
         stream_out_release(s);
         mbus_transport_done(&s->transport);
 }

@@ -30,6 +30,8 @@ struct mbus_stream {
                                            streams (NULL: none): see mbus_stream_set_scratch() */
         bool keep_input;                /* keep the input buffer once empty, for the next read:
                                            a client's one stream, not a broker's many */
+        bool keep_output;               /* keep the output ring once drained, for the next frame
+                                           (a client's, too) */
 
         struct mbus_frame **out;        /* ring of queued frames, NULL while empty */
         size_t out_first, n_out, out_cap;
