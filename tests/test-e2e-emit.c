@@ -3,7 +3,9 @@
  * How events leave a publisher: mbus_emit_raw() sends the payload's bytes as they are, emitted
  * events are written by the batch (32 KiB, or the next flush) in order, and a publisher that
  * only sits in its sd-event loop after emitting still has its event written before it sleeps.
- * The subscriber is a raw socket, so what is checked is what went over the wire.
+ * The subscriber is a raw socket, so what is checked is what went over the wire. And on the
+ * receiving side, a subscriber on sd-event dispatches a burst by the batch, but a handler that
+ * ends the loop is the last to run.
  */
 
 #include <errno.h>
@@ -187,6 +189,55 @@ START_TEST(test_event_leaves_before_the_publishers_loop_sleeps) {
 }
 END_TEST
 
+struct loop_subscriber {
+        sd_event *event;
+        int n_seen, exit_at;
+};
+
+static int on_tick(struct mbus_conn *conn, const struct mbus_event_raw *ev, void *userdata) {
+        struct loop_subscriber *sub = userdata;
+
+        if (++sub->n_seen == sub->exit_at)
+                child_assert(sd_event_exit(sub->event, 0) >= 0);
+        return 0;
+}
+
+START_TEST(test_handler_that_ends_the_loop_is_the_last_to_run) {
+        struct loop_subscriber sub = { .exit_at = 3 };
+        struct mbus_slot *slot = NULL;
+        struct test_broker b;
+        sd_event *e = NULL;
+
+        ck_assert_int_eq(test_broker_start(&b, NULL), 0);
+        struct mbus_conn *conn = test_connect(b.address, "subscriber");
+        ck_assert_int_eq(mbus_subscribe_raw(conn, NS ".Tick", on_tick, &sub, &slot, NULL), 0);
+        struct mbus_conn *pub = test_connect(b.address, "publisher");
+        ck_assert_int_eq(mbus_register(pub, NS, none, 0, NULL, NULL, NULL), 0);
+        for (int i = 0; i < 10; i++)
+                ck_assert_int_eq(mbus_emit_raw(pub, NULL, NS, "Tick", "{}", 2), 0);
+        ck_assert_int_eq(mbus_ping(pub, 0), 0);
+        /* all ten are queued for the subscriber, arriving together, before its loop runs */
+        ck_assert_int_eq(mbus_ping(conn, 0), 0);
+
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        sub.event = e;
+        ck_assert_int_eq(mbus_conn_attach_event(conn, e, 0), 0);
+        ck_assert_int_eq(sd_event_loop(e), 0);
+        ck_assert_int_eq(sub.n_seen, 3);
+        /* the rest is still there, each once */
+        ck_assert_int_eq(mbus_conn_detach_event(conn), 0);
+        while (mbus_conn_process(conn) > 0)
+                ;
+        ck_assert_int_eq(sub.n_seen, 10);
+
+        sd_event_unref(e);
+        mbus_slot_free(slot);
+        mbus_conn_unref(conn);
+        mbus_conn_unref(pub);
+        ck_assert_int_eq(test_broker_stop(&b), 0);
+}
+END_TEST
+
 static Suite *emit_suite(void) {
         Suite *s = suite_create("emit");
         TCase *tc = tcase_create("emit");
@@ -195,6 +246,7 @@ static Suite *emit_suite(void) {
         tcase_add_test(tc, test_raw_payload_goes_out_as_given);
         tcase_add_test(tc, test_events_leave_by_the_batch_in_order);
         tcase_add_test(tc, test_event_leaves_before_the_publishers_loop_sleeps);
+        tcase_add_test(tc, test_handler_that_ends_the_loop_is_the_last_to_run);
         suite_add_tcase(s, tc);
         return s;
 }

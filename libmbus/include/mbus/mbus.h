@@ -163,8 +163,10 @@ int mbus_conn_flush(struct mbus_conn *conn);
 
 /*
  * Attaches conn to an sd-event loop (NULL: the thread's default loop) at priority; from then
- * on the loop drives I/O, timeouts and callbacks. Returns 0, -EBUSY if already attached,
- * -ENOMEM. The connection holds a reference on the loop until detached or freed.
+ * on the loop drives I/O, timeouts and callbacks, up to 64 frames per wake-up (fewer once the
+ * loop is asked to exit or the connection is detached: a callback that calls sd_event_exit() is
+ * the last to run). Returns 0, -EBUSY if already attached, -ENOMEM. The connection holds a
+ * reference on the loop until detached or freed.
  */
 int mbus_conn_attach_event(struct mbus_conn *conn, sd_event *event, int64_t priority);
 
