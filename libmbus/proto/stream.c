@@ -189,7 +189,7 @@ static int stream_peek(const struct mbus_stream *s, size_t *ret_size, const char
         const uint8_t *p = s->in + s->in_start;
         uint8_t head[MBUS_FRAME_HEADER_SIZE];
 
-        if (avail == 0)
+        if (avail == 0 || !s->in)       /* the same: bytes are buffered only in a buffer */
                 return mbus_frame_peek_size(NULL, 0, s->max_frame_size, ret_size, ret_reason);
         if (s->in_saved_valid && s->in == s->in_lent) {
                 memcpy(head, p, MIN(avail, sizeof(head)));
