@@ -7,8 +7,11 @@
  * deadline, or for "now" while there is still work without I/O (frames kept by a synchronous
  * call, a broken connection still completing its calls).
  *
- * Each wakeup runs one mbus_conn_process() step, then the loop goes round again: other sources
- * get their turn between frames. The sources go when the connection ends (conn_finish()
+ * Each wakeup runs up to MBUS_CONN_EVENT_BATCH mbus_conn_process() steps, then the loop goes
+ * round again: other sources get their turn between batches, and a burst of frames (a
+ * subscriber's events, read many at a time) costs one poll per batch, not one per frame. A
+ * batch ends early once the loop is asked to exit or the connection is detached from it, so a
+ * handler that ends the loop is the last to run. The sources go when the connection ends (conn_finish()
  * calls mbus_conn_event_release_sources()); the reference on the loop stays until detached.
  * A loop whose only connection broke would otherwise sleep forever looking healthy, so the end
  * is reported (the disconnect handler) and may end the loop (exit on disconnect).
@@ -47,11 +50,21 @@ static int conn_event_prepare(sd_event_source *s, void *userdata) {
         return sd_event_source_set_enabled(conn->time_source, SD_EVENT_ONESHOT);
 }
 
+#define MBUS_CONN_EVENT_BATCH 64u
+
 static void conn_event_dispatch(struct mbus_conn *conn) {
+        sd_event *e = conn->event;
+        int code;
+
         /* The result needs no handling here: a broken connection finishes itself (and drops
          * these sources) within process(). */
         mbus_conn_ref(conn);
-        (void) mbus_conn_process(conn);
+        for (unsigned i = 0; i < MBUS_CONN_EVENT_BATCH; i++) {
+                if (mbus_conn_process(conn) <= 0)
+                        break;
+                if (!conn->io_source || conn->event != e || sd_event_get_exit_code(e, &code) >= 0)
+                        break;
+        }
         mbus_conn_unref(conn);
 }
 

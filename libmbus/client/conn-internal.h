@@ -114,6 +114,9 @@ struct mbus_conn {
         struct mbus_frame **rqueue;     /* ring of frames kept for the next process() */
         size_t rqueue_first, n_rqueue, rqueue_cap;
         bool need_process;              /* the last process() did work: call it again */
+        size_t queued_at_flush;         /* output queued after the last flush from conn_queue() */
+        bool input_drained;             /* the last read found the socket empty: read again only
+                                           after a poll (conn_read_frame()) */
 
         struct mbus_hashmap *pending;   /* uint64 serial -> struct mbus_slot (CALL) */
         struct mbus_slot *pending_first, *pending_last;
@@ -157,6 +160,12 @@ int mbus_conn_send(struct mbus_conn *conn, enum mbus_frame_type type,
                    const struct mbus_frame_fields *fields, json_object *body);
 int mbus_conn_send_raw(struct mbus_conn *conn, enum mbus_frame_type type,
                        const struct mbus_frame_fields *fields, const char *body, size_t body_len);
+/* Like mbus_conn_send() and mbus_conn_send_raw(), but the frame may wait for more to be written
+ * with it (conn.c): for EVENTs, which nothing waits for. */
+int mbus_conn_queue(struct mbus_conn *conn, enum mbus_frame_type type,
+                    const struct mbus_frame_fields *fields, json_object *body);
+int mbus_conn_queue_raw(struct mbus_conn *conn, enum mbus_frame_type type,
+                        const struct mbus_frame_fields *fields, const char *body, size_t body_len);
 int mbus_conn_wait_reply(struct mbus_conn *conn, uint64_t serial, usec_t deadline,
                          struct mbus_frame **ret);
 /* Also returns an ERROR whose reply_serial is error_serial (0: none), such as the broker's

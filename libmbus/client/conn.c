@@ -4,7 +4,11 @@
  * the one-step mbus_conn_process() that every event loop drives.
  *
  * Frames leave through mbus_conn_send(): queued on the stream and written at once as far as
- * the socket takes them (no syscall per frame is saved by waiting, and latency is lower).
+ * the socket takes them (a call's latency is what counts there). EVENTs go through
+ * mbus_conn_queue() instead: a publisher emits many in a row, so they are written by the
+ * batch, one sendmsg() for MBUS_CONN_WRITE_BATCH_BYTES of them, or by the next flush, which
+ * every process(), wait, synchronous call and mbus_conn_flush() does first; a loop that polls
+ * for mbus_conn_get_events() wakes for it at once (POLLOUT while anything is queued).
  * Frames come in through conn_read_frame(), which answers broker PINGs on the spot (even while
  * a synchronous call waits, so a slow call never costs the keep-alive) and turns a
  * connection-level ERROR (reply_serial 0) into the reason the connection breaks.
@@ -165,8 +169,11 @@ uint64_t mbus_conn_next_serial(struct mbus_conn *conn) {
         return conn->next_serial++;
 }
 
-int mbus_conn_send_raw(struct mbus_conn *conn, enum mbus_frame_type type,
-                       const struct mbus_frame_fields *fields, const char *body, size_t body_len) {
+/* See mbus_conn_queue_raw(): EVENTs are written once this much has been queued since the last try. */
+#define MBUS_CONN_WRITE_BATCH_BYTES (32u * 1024u)
+
+static int conn_queue(struct mbus_conn *conn, enum mbus_frame_type type, const struct mbus_frame_fields *fields,
+                      const char *body, size_t body_len, bool batch) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
         int r;
 
@@ -184,27 +191,56 @@ int mbus_conn_send_raw(struct mbus_conn *conn, enum mbus_frame_type type,
         if (r < 0)
                 return r;
 
+        /* A batch waits for more, or for the next flush, unless it is big enough (or the socket
+         * was full at the last try and this much more has come since). Less queued than at
+         * that try means another flush ran since: count from nothing again. */
+        if (mbus_stream_queued_bytes(&conn->stream) - mbus_frame_size(f) < conn->queued_at_flush)
+                conn->queued_at_flush = 0;
+        if (batch && mbus_stream_queued_bytes(&conn->stream) < conn->queued_at_flush + MBUS_CONN_WRITE_BATCH_BYTES)
+                return 0;
+
         /* Write now if the socket takes it. A failure here breaks the connection, but the frame
          * counts as sent: its call (if any) completes with Disconnected through process(). */
         r = mbus_stream_flush(&conn->stream);
         if (r < 0)
                 mbus_conn_set_broken(conn, r);
+        conn->queued_at_flush = mbus_stream_queued_bytes(&conn->stream);
         return 0;
 }
 
-int mbus_conn_send(struct mbus_conn *conn, enum mbus_frame_type type,
-                   const struct mbus_frame_fields *fields, json_object *body) {
+int mbus_conn_send_raw(struct mbus_conn *conn, enum mbus_frame_type type,
+                       const struct mbus_frame_fields *fields, const char *body, size_t body_len) {
+        return conn_queue(conn, type, fields, body, body_len, /* batch= */ false);
+}
+
+int mbus_conn_queue_raw(struct mbus_conn *conn, enum mbus_frame_type type,
+                        const struct mbus_frame_fields *fields, const char *body, size_t body_len) {
+        return conn_queue(conn, type, fields, body, body_len, /* batch= */ true);
+}
+
+static int conn_queue_json(struct mbus_conn *conn, enum mbus_frame_type type,
+                           const struct mbus_frame_fields *fields, json_object *body, bool batch) {
         const char *text;
         size_t len;
 
         if (!body)
-                return mbus_conn_send_raw(conn, type, fields, NULL, 0);
+                return conn_queue(conn, type, fields, NULL, 0, batch);
 
         text = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN |
                                                  JSON_C_TO_STRING_NOSLASHESCAPE, &len);
         if (!text)
                 return -ENOMEM;
-        return mbus_conn_send_raw(conn, type, fields, text, len);
+        return conn_queue(conn, type, fields, text, len, batch);
+}
+
+int mbus_conn_send(struct mbus_conn *conn, enum mbus_frame_type type,
+                   const struct mbus_frame_fields *fields, json_object *body) {
+        return conn_queue_json(conn, type, fields, body, /* batch= */ false);
+}
+
+int mbus_conn_queue(struct mbus_conn *conn, enum mbus_frame_type type,
+                    const struct mbus_frame_fields *fields, json_object *body) {
+        return conn_queue_json(conn, type, fields, body, /* batch= */ true);
 }
 
 /* ---- frames in --------------------------------------------------------------------------- */
@@ -238,32 +274,70 @@ _public_ const char *mbus_conn_get_error_sender(const struct mbus_conn *conn) {
         return conn ? conn->error_sender : NULL;
 }
 
+/* Frames that are dispatched and forgotten: a view of them is enough (see conn_read_frame()). */
+static bool frame_may_stay_view(const struct mbus_frame *f) {
+        return f->type == MBUS_FRAME_EVENT || f->type == MBUS_FRAME_RETURN ||
+                (f->type == MBUS_FRAME_ERROR && f->f.reply_serial != 0);
+}
+
 /*
  * Takes the next frame off the socket without blocking (with may_read false, only out of what
  * is already buffered). Returns 1 and the frame, 0 if none has arrived whole, or a negative
  * errno if the connection is broken. PINGs are answered here and never returned.
+ *
+ * With view set, an EVENT or a call's RETURN or ERROR comes back as *ret == view, decoded in
+ * place in the input buffer (mbus_stream_pop_view()): nothing is copied or allocated, and the
+ * caller, once done with it, calls mbus_stream_release_view(). Every other frame, and every
+ * frame while a view is out already (a callback that runs process() again), is a frame of its
+ * own, with one reference for the caller.
+ *
+ * A read shorter than the buffer's room found the socket empty: the next read would only tell
+ * EAGAIN, so none is made until the owner has polled (input_drained, cleared by
+ * mbus_conn_process() when it returns 0 and by the waits after their poll).
  */
-static int conn_read_frame(struct mbus_conn *conn, bool may_read, struct mbus_frame **ret) {
+static int conn_read_frame(struct mbus_conn *conn, bool may_read, struct mbus_frame *view,
+                           struct mbus_frame **ret) {
         int r;
 
         for (;;) {
                 _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
                 const char *reason = NULL;
+                bool is_view = false;
 
-                r = mbus_stream_pop(&conn->stream, &f, &reason);
+                if (view && !mbus_stream_has_view(&conn->stream)) {
+                        r = mbus_stream_pop_view(&conn->stream, view, &reason);
+                        if (r > 0) {
+                                is_view = frame_may_stay_view(view);
+                                if (!is_view) {
+                                        r = mbus_frame_copy(&f, view);
+                                        mbus_stream_release_view(&conn->stream);
+                                        if (r < 0)
+                                                return r;
+                                        r = 1;
+                                }
+                        }
+                } else
+                        r = mbus_stream_pop(&conn->stream, &f, &reason);
                 if (r < 0) {
                         mbus_conn_log_debug("malformed frame from the broker: %s", strna(reason));
                         return r == -ENOMEM ? r : -EBADMSG;
                 }
                 if (r == 0) {
-                        if (!may_read)
+                        if (!may_read || conn->input_drained)
                                 return 0;
                         r = mbus_stream_read(&conn->stream);
-                        if (r == -EAGAIN || r == -EINTR)
+                        if (r == -EAGAIN || r == -EINTR) {
+                                conn->input_drained = r == -EAGAIN;
                                 return 0;
+                        }
                         if (r < 0)
                                 return r;
+                        conn->input_drained = mbus_stream_drained(&conn->stream);
                         continue;
+                }
+                if (is_view) {
+                        *ret = view;
+                        return 1;
                 }
 
                 if (f->type == MBUS_FRAME_PING) {
@@ -348,7 +422,7 @@ int mbus_conn_wait_reply_or_error(struct mbus_conn *conn, uint64_t serial, uint6
                         return -ENOTCONN;
                 }
 
-                r = conn_read_frame(conn, may_read, &f);
+                r = conn_read_frame(conn, may_read, /* view= */ NULL, &f);
                 if (r < 0) {
                         mbus_conn_set_broken(conn, r);
                         return -ENOTCONN;
@@ -372,11 +446,14 @@ int mbus_conn_wait_reply_or_error(struct mbus_conn *conn, uint64_t serial, uint6
                         return -ETIMEDOUT;
 
                 may_read = true;
-                if (mbus_stream_has_pending(&conn->stream))
+                if (mbus_stream_has_pending(&conn->stream)) {
+                        conn->input_drained = false;
                         continue;       /* input that poll cannot see */
+                }
                 r = conn_poll(conn, (short) mbus_stream_events(&conn->stream), deadline);
                 if (r < 0 && r != -EINTR)
                         return r;
+                conn->input_drained = false;
         }
 }
 
@@ -511,8 +588,10 @@ static int conn_connect(struct mbus_conn *conn, const char *address, struct mbus
                 return conn_open_error(reterr, r, "%s", strerror(-r));
         mbus_stream_init(&conn->stream, conn->fd, MBUS_FRAME_SIZE_MAX_DEFAULT);
         /* One connection, read all the time: its input buffer is reused, not freed and taken
-         * again for every read (64 KiB per connection while it is open). */
+         * again for every read (64 KiB per connection while it is open); so is the ring of
+         * frames to send, rather than taken again for every call. */
         conn->stream.keep_input = true;
+        conn->stream.keep_output = true;
 
         if (a.kind == MBUS_ADDRESS_TLS)
                 return conn_start_tls(conn, &a, reterr);
@@ -852,6 +931,7 @@ static int conn_dispatch(struct mbus_conn *conn, struct mbus_frame *f) {
 
 static int conn_process_one(struct mbus_conn *conn) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *f = NULL;
+        struct mbus_frame view, *g = NULL;
         int r;
 
         if (conn->state == MBUS_CONN_BROKEN) {
@@ -879,13 +959,17 @@ static int conn_process_one(struct mbus_conn *conn) {
                 return 1;
         }
 
-        r = conn_read_frame(conn, /* may_read= */ true, &f);
+        r = conn_read_frame(conn, /* may_read= */ true, &view, &g);
         if (r < 0) {
                 mbus_conn_set_broken(conn, r);
                 return 1;
         }
         if (r > 0) {
-                (void) conn_dispatch(conn, f);
+                (void) conn_dispatch(conn, g);
+                if (g == &view)
+                        mbus_stream_release_view(&conn->stream);
+                else
+                        mbus_frame_unref(g);
                 return 1;
         }
 
@@ -907,6 +991,8 @@ _public_ int mbus_conn_process(struct mbus_conn *conn) {
         mbus_conn_ref(conn);
         r = conn_process_one(conn);
         conn->need_process = r > 0;
+        if (r == 0)
+                conn->input_drained = false;    /* the caller polls next: then read again */
         mbus_conn_unref(conn);
         return r;
 }

@@ -230,33 +230,52 @@ int mbus_conn_dispatch_event(struct mbus_conn *conn, struct mbus_frame *frame) {
         return json_ok || any_raw || !want_json ? 1 : 0;     /* 0: dropped as not JSON */
 }
 
-/* Queues one EVENT; its serial (which a refusal names as reply_serial) in *ret_serial. */
-static int emit(struct mbus_conn *conn, const char *destination, const char *ns, const char *event,
-                json_object *payload, uint64_t *ret_serial) {
-        uint64_t serial;
-        int r;
-
+/* The checks of every emit; the EVENT's fields in *ret. */
+static int emit_fields(struct mbus_conn *conn, const char *destination, const char *ns, const char *event,
+                       struct mbus_frame_fields *ret) {
         if (!conn || !ns || !event || !mbus_namespace_is_valid(ns) || !mbus_member_is_valid(event))
                 return -EINVAL;
         if (destination && !mbus_peer_id_is_valid(destination))
                 return -EINVAL;
-        r = mbus_conn_check_running(conn);
+        if (mbus_conn_check_running(conn) < 0)
+                return -ENOTCONN;
+        *ret = (struct mbus_frame_fields) {
+                .serial = mbus_conn_next_serial(conn),
+                .namespace = ns,
+                .member = event,
+                .destination = destination,
+        };
+        return 0;
+}
+
+/* Queues one EVENT; its serial (which a refusal names as reply_serial) in *ret_serial. */
+static int emit(struct mbus_conn *conn, const char *destination, const char *ns, const char *event,
+                json_object *payload, uint64_t *ret_serial) {
+        struct mbus_frame_fields f;
+        int r;
+
+        r = emit_fields(conn, destination, ns, event, &f);
         if (r < 0)
                 return r;
-
-        serial = mbus_conn_next_serial(conn);
-        r = mbus_conn_send(conn, MBUS_FRAME_EVENT,
-                           &(const struct mbus_frame_fields) {
-                                   .serial = serial,
-                                   .namespace = ns,
-                                   .member = event,
-                                   .destination = destination,
-                           }, payload);
+        r = mbus_conn_queue(conn, MBUS_FRAME_EVENT, &f, payload);
         if (r < 0)
                 return r;
         if (ret_serial)
-                *ret_serial = serial;
+                *ret_serial = f.serial;
         return 0;
+}
+
+_public_ int mbus_emit_raw(struct mbus_conn *conn, const char *destination, const char *ns, const char *event,
+                           const char *payload, size_t payload_len) {
+        struct mbus_frame_fields f;
+        int r;
+
+        if (!payload && payload_len > 0)
+                return -EINVAL;
+        r = emit_fields(conn, destination, ns, event, &f);
+        if (r < 0)
+                return r;
+        return mbus_conn_queue_raw(conn, MBUS_FRAME_EVENT, &f, payload, payload_len);
 }
 
 /*

@@ -12,9 +12,15 @@
  *                  caller_uid and caller_gid only together
  *   per type       every required field present
  *
- * Parsing copies the frame into one allocation (struct + bytes + NUL after the body) and
- * points the decoded strings into that copy, so a frame never references the reader's buffer.
+ * mbus_frame_parse() copies the frame into one allocation (struct + bytes + NUL after the body)
+ * and points the decoded strings into that copy, so such a frame never references the reader's
+ * buffer. mbus_frame_parse_view() decodes the same way into the caller's struct, pointing into
+ * the caller's bytes: a receiver that hands a frame to a callback and forgets it then copies
+ * and allocates nothing. Both run the same checks (frame_decode()).
  * Integers are read with memcpy + leXXtoh: wire data is never aligned.
+ *
+ * Every string field's check accepts ASCII only or checks UTF-8 itself (text_is_printable), so
+ * UTF-8 is decoded only to name the fault of a string its check refused.
  */
 
 #include <assert.h>
@@ -225,10 +231,10 @@ static int frame_parse_fields(struct mbus_frame *frame, const char **ret_reason)
                                 return fail(ret_reason, -EBADMSG, "string field not NUL-terminated");
                         if (memchr(p, 0, len - 1))
                                 return fail(ret_reason, -EBADMSG, "string field contains NUL");
-                        if (!mbus_utf8_is_valid(s, len - 1))
-                                return fail(ret_reason, -EBADMSG, "string field is not valid UTF-8");
                         if (!field_rules[code].valid(s))
-                                return fail(ret_reason, -EBADMSG, field_rules[code].invalid);
+                                return fail(ret_reason, -EBADMSG,
+                                            mbus_utf8_is_valid(s, len - 1) ? field_rules[code].invalid :
+                                            "string field is not valid UTF-8");
 
                         switch (code) {
                         case MBUS_FIELD_NAMESPACE:
@@ -282,17 +288,13 @@ static int frame_parse_fields(struct mbus_frame *frame, const char **ret_reason)
         return 0;
 }
 
-int mbus_frame_parse(struct mbus_frame **ret, const void *data, size_t size, size_t max_size,
-                     const char **ret_reason) {
-        struct mbus_frame *frame;
-        const uint8_t *p = data;
+/* Checks size bytes at data as one whole frame and decodes them into frame, pointing into data. */
+static int frame_decode(struct mbus_frame *frame, const uint8_t *p, size_t size, size_t max_size,
+                        const char **ret_reason) {
         size_t frame_size, fields_len;
         int r;
 
-        if (!ret || (!data && size > 0))
-                return fail(ret_reason, -EINVAL, "invalid arguments");
-
-        r = mbus_frame_peek_size(data, size, max_size, &frame_size, ret_reason);
+        r = mbus_frame_peek_size(p, size, max_size, &frame_size, ret_reason);
         if (r == -EAGAIN)       /* a whole frame was promised: short is malformed */
                 return fail(ret_reason, -EBADMSG, "truncated frame header");
         if (r < 0)
@@ -306,25 +308,58 @@ int mbus_frame_parse(struct mbus_frame **ret, const void *data, size_t size, siz
         if (frame_size < size)
                 return fail(ret_reason, -EBADMSG, "trailing bytes after the frame");
 
-        frame = mbus_frame_alloc(size + 1);
-        if (!frame)
-                return fail(ret_reason, -ENOMEM, "out of memory");
-        memcpy(mbus_frame_bytes(frame), data, size);
-        mbus_frame_bytes(frame)[size] = 0;              /* the NUL after the body */
-
         frame->type = p[1];
         frame->flags = p[2];
-        frame->head = mbus_frame_bytes(frame);
+        frame->head = p;
         frame->head_len = MBUS_FRAME_HEADER_SIZE + fields_len;
         frame->body = frame->head + frame->head_len;
         frame->body_len = size - frame->head_len;
 
-        r = frame_parse_fields(frame, ret_reason);
+        return frame_parse_fields(frame, ret_reason);
+}
+
+int mbus_frame_parse(struct mbus_frame **ret, const void *data, size_t size, size_t max_size,
+                     const char **ret_reason) {
+        struct mbus_frame *frame;
+        int r;
+
+        if (!ret || (!data && size > 0))
+                return fail(ret_reason, -EINVAL, "invalid arguments");
+
+        /* Refuse an oversize frame before allocating for it. */
+        r = mbus_frame_peek_size(data, size, max_size, NULL, ret_reason);
+        if (r < 0 && r != -EAGAIN)
+                return r;
+
+        frame = mbus_frame_alloc(size + 1);
+        if (!frame)
+                return fail(ret_reason, -ENOMEM, "out of memory");
+        if (size > 0)
+                memcpy(mbus_frame_bytes(frame), data, size);
+        mbus_frame_bytes(frame)[size] = 0;              /* the NUL after the body */
+
+        r = frame_decode(frame, mbus_frame_bytes(frame), size, max_size, ret_reason);
         if (r < 0) {
                 free(frame);
                 return r;
         }
 
         *ret = frame;
+        return 0;
+}
+
+int mbus_frame_parse_view(struct mbus_frame *view, const void *data, size_t size, size_t max_size,
+                          const char **ret_reason) {
+        struct mbus_frame f = {};       /* n_ref 0: a view, never reference-counted */
+        int r;
+
+        if (!view || !data)
+                return fail(ret_reason, -EINVAL, "invalid arguments");
+        assert(((const uint8_t *) data)[size] == 0);
+
+        r = frame_decode(&f, data, size, max_size, ret_reason);
+        if (r < 0)
+                return r;
+        *view = f;
         return 0;
 }

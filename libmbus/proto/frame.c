@@ -48,28 +48,30 @@ static uint8_t *put_le64(uint8_t *p, uint64_t v) {
         return p + sizeof(v);
 }
 
-/* The fields in wire (code) order, so encoding and size computation walk the same list. */
+/* The present fields in wire (code) order, so encoding and size computation walk the same
+ * list; only present ones are listed, as a frame carries a few of the many codes. */
 struct field_ref {
         enum mbus_field_code code;
         enum mbus_field_kind kind;
-        bool present;
         uint64_t u64;
         const char *str;
         size_t str_len;         /* without the NUL */
         const char **slot;      /* where the decoded pointer goes in the new frame */
 };
 
-static int fields_collect(struct field_ref refs[static _MBUS_FIELD_MAX - 1], enum mbus_frame_type type,
-                          const struct mbus_frame_fields *in, struct mbus_frame_fields *out,
-                          size_t *ret_fields_len) {
+static int fields_collect(struct field_ref refs[static _MBUS_FIELD_MAX - 1], size_t *ret_n,
+                          enum mbus_frame_type type, const struct mbus_frame_fields *in,
+                          struct mbus_frame_fields *out, size_t *ret_fields_len) {
         size_t n = 0, len = 0;
 
 #define U64(c, v, always)                                                                       \
-        refs[n++] = (struct field_ref) { .code = (c), .kind = MBUS_FIELD_KIND_UINT64,           \
-                                         .present = (v) != 0 || (always), .u64 = (v) }
+        if ((v) != 0 || (always))                                                               \
+                refs[n++] = (struct field_ref) { .code = (c), .kind = MBUS_FIELD_KIND_UINT64,   \
+                                                 .u64 = (v) }
 #define STR(c, v, o)                                                                            \
-        refs[n++] = (struct field_ref) { .code = (c), .kind = MBUS_FIELD_KIND_STRING,           \
-                                         .present = !!(v), .str = (v), .slot = &(o) }
+        if (v)                                                                                  \
+                refs[n++] = (struct field_ref) { .code = (c), .kind = MBUS_FIELD_KIND_STRING,   \
+                                                 .str = (v), .slot = &(o) }
 
         U64(MBUS_FIELD_SERIAL, in->serial, false);
         U64(MBUS_FIELD_REPLY_SERIAL, in->reply_serial, type == MBUS_FRAME_ERROR);
@@ -90,11 +92,9 @@ static int fields_collect(struct field_ref refs[static _MBUS_FIELD_MAX - 1], enu
         STR(MBUS_FIELD_CALLER_ADDRESS, in->caller_address, out->caller_address);
 #undef U64
 #undef STR
-        assert(n == _MBUS_FIELD_MAX - 1);
+        assert(n <= _MBUS_FIELD_MAX - 1);
 
         for (size_t i = 0; i < n; i++) {
-                if (!refs[i].present)
-                        continue;
                 if (refs[i].kind == MBUS_FIELD_KIND_UINT64)
                         len += 4 + 8;
                 else {
@@ -105,6 +105,7 @@ static int fields_collect(struct field_ref refs[static _MBUS_FIELD_MAX - 1], enu
                 }
         }
 
+        *ret_n = n;
         *ret_fields_len = len;
         return 0;
 }
@@ -116,7 +117,7 @@ static int frame_build(struct mbus_frame **ret, enum mbus_frame_type type, const
         struct field_ref refs[_MBUS_FIELD_MAX - 1];
         struct mbus_frame_fields decoded = {};
         struct mbus_frame *frame;
-        size_t fields_len, head_len, n_bytes;
+        size_t fields_len, head_len, n_bytes, n_refs;
         uint8_t *p;
         int r;
 
@@ -128,7 +129,7 @@ static int frame_build(struct mbus_frame **ret, enum mbus_frame_type type, const
         if (!fields)
                 fields = &no_fields;
 
-        r = fields_collect(refs, type, fields, &decoded, &fields_len);
+        r = fields_collect(refs, &n_refs, type, fields, &decoded, &fields_len);
         if (r < 0)
                 return r;
         if (fields_len > UINT32_MAX || body_len > UINT32_MAX)
@@ -154,11 +155,9 @@ static int frame_build(struct mbus_frame **ret, enum mbus_frame_type type, const
         p = put_le32(p, (uint32_t) fields_len);
         p = put_le32(p, (uint32_t) body_len);
 
-        for (size_t i = 0; i < ELEMENTSOF(refs); i++) {
+        for (size_t i = 0; i < n_refs; i++) {
                 const struct field_ref *f = &refs[i];
 
-                if (!f->present)
-                        continue;
                 *p++ = (uint8_t) f->code;
                 *p++ = (uint8_t) f->kind;
                 if (f->kind == MBUS_FIELD_KIND_UINT64) {
@@ -215,6 +214,49 @@ int mbus_frame_new_with_body_of(struct mbus_frame **ret, enum mbus_frame_type ty
         if (body_src->body_owner)
                 body_src = body_src->body_owner;
         return frame_build(ret, type, fields, body_src->body, body_src->body_len, body_src);
+}
+
+/* Points a string field of the copy at the same offset into its head as in the original's. */
+static const char *rebase(const char *str, const uint8_t *from, const uint8_t *to) {
+        return str ? (const char *) to + ((const uint8_t *) str - from) : NULL;
+}
+
+int mbus_frame_copy(struct mbus_frame **ret, const struct mbus_frame *frame) {
+        struct mbus_frame *copy;
+        uint8_t *p;
+
+        assert(ret && frame);
+
+        copy = mbus_frame_alloc(frame->head_len + frame->body_len + 1);
+        if (!copy)
+                return -ENOMEM;
+        p = mbus_frame_bytes(copy);
+        memcpy(p, frame->head, frame->head_len);
+        if (frame->body_len > 0)
+                memcpy(p + frame->head_len, frame->body, frame->body_len);
+        p[frame->head_len + frame->body_len] = 0;
+
+        copy->type = frame->type;
+        copy->flags = frame->flags;
+        copy->f = frame->f;
+        /* Every string of f points into the head (frame-internal.h). */
+        copy->f.namespace = rebase(frame->f.namespace, frame->head, p);
+        copy->f.member = rebase(frame->f.member, frame->head, p);
+        copy->f.destination = rebase(frame->f.destination, frame->head, p);
+        copy->f.sender = rebase(frame->f.sender, frame->head, p);
+        copy->f.error_name = rebase(frame->f.error_name, frame->head, p);
+        copy->f.pattern = rebase(frame->f.pattern, frame->head, p);
+        copy->f.caller_groups = rebase(frame->f.caller_groups, frame->head, p);
+        copy->f.caller_name = rebase(frame->f.caller_name, frame->head, p);
+        copy->f.caller_cert_cn = rebase(frame->f.caller_cert_cn, frame->head, p);
+        copy->f.caller_cert_fingerprint = rebase(frame->f.caller_cert_fingerprint, frame->head, p);
+        copy->f.caller_address = rebase(frame->f.caller_address, frame->head, p);
+        copy->head = p;
+        copy->head_len = frame->head_len;
+        copy->body = p + frame->head_len;
+        copy->body_len = frame->body_len;
+        *ret = copy;
+        return 0;
 }
 
 struct mbus_frame *mbus_frame_ref(struct mbus_frame *frame) {

@@ -190,6 +190,23 @@ int mbus_frame_peek_size(const void *data, size_t len, size_t max_size, size_t *
 int mbus_frame_parse(struct mbus_frame **ret, const void *data, size_t size, size_t max_size,
                      const char **ret_reason);
 
+/*
+ * Like mbus_frame_parse(), but decodes in place: *view, the caller's struct, gets pointers into
+ * data instead of a copy, so nothing is allocated. data[size] must be a NUL byte (the one after
+ * the body that every frame has in memory), and data must stay unchanged while the view is
+ * used. A view has n_ref 0: it is never passed to mbus_frame_ref() or mbus_frame_unref();
+ * mbus_frame_copy() makes a frame of it that may be kept. Same returns as mbus_frame_parse()
+ * but -ENOMEM; *view is written only on success.
+ */
+int mbus_frame_parse_view(struct mbus_frame *view, const void *data, size_t size, size_t max_size,
+                          const char **ret_reason);
+
+/*
+ * A frame of its own (one reference, bytes copied, body included) with the contents of frame,
+ * which may be a view. Returns 0 or -ENOMEM.
+ */
+int mbus_frame_copy(struct mbus_frame **ret, const struct mbus_frame *frame);
+
 /* Encoding. */
 
 /*

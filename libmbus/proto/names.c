@@ -16,8 +16,22 @@
 
 #define MBUS_NAMESPACE_LABELS_MAX 32
 
+/* One table lookup per character: names are checked on every frame either side receives. */
+enum {
+        CHAR_ALPHA_ = 1u << 0,          /* [A-Za-z_]: may start a label or member */
+        CHAR_DIGIT = 1u << 1,
+        CHAR_DASH = 1u << 2,            /* inside a label only */
+};
+static const uint8_t char_class[256] = {
+        ['A' ... 'Z'] = CHAR_ALPHA_,
+        ['a' ... 'z'] = CHAR_ALPHA_,
+        ['_'] = CHAR_ALPHA_,
+        ['0' ... '9'] = CHAR_DIGIT,
+        ['-'] = CHAR_DASH,
+};
+
 static bool char_is_alpha_(char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+        return char_class[(uint8_t) c] & CHAR_ALPHA_;
 }
 
 static bool char_is_digit(char c) {
@@ -45,7 +59,7 @@ static size_t labels_check(const char *s, size_t len) {
                         n_labels++;
                 } else if (c == '.')
                         at_start = true;
-                else if (!char_is_alpha_(c) && !char_is_digit(c) && c != '-')
+                else if (!char_class[(uint8_t) c])
                         return 0;
         }
         if (at_start)           /* trailing '.' */
@@ -63,7 +77,7 @@ static bool member_check(const char *s, size_t len) {
         if (len == 0 || len > MBUS_NAME_MAX || !char_is_alpha_(s[0]))
                 return false;
         for (size_t i = 1; i < len; i++)
-                if (!char_is_alpha_(s[i]) && !char_is_digit(s[i]))
+                if (!(char_class[(uint8_t) s[i]] & (CHAR_ALPHA_ | CHAR_DIGIT)))
                         return false;
         return true;
 }
@@ -217,7 +231,14 @@ bool mbus_utf8_is_valid(const char *str, size_t len) {
         if (!str && len > 0)
                 return false;
         while (i < len) {
-                size_t n = mbus_utf8_char_len(str + i, len - i);
+                size_t n;
+
+                /* ASCII other than NUL, most of what is checked, without a call per byte */
+                if ((uint8_t) str[i] - 1u < 0x7fu) {
+                        i++;
+                        continue;
+                }
+                n = mbus_utf8_char_len(str + i, len - i);
 
                 if (n == 0)
                         return false;

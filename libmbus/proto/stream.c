@@ -20,7 +20,14 @@
  * Output is a ring of frame references (the same frame may sit in many streams; the bytes
  * are never copied). Each flush hands up to IOV_MAX/2 frames to one sendmsg() as head+body
  * iovecs, remembering how far into the first frame a short write got. The ring is freed
- * whenever it drains.
+ * whenever it drains, unless keep_output says to keep it (a client's one stream).
+ *
+ * A frame may also be handed out as a view (mbus_stream_pop_view()): decoded in place, its
+ * strings and body pointing into the input buffer, with a NUL written after its body over the
+ * first byte of the next frame, which is kept aside (in_saved) and put back on release. While
+ * a view is out its buffer is not moved, reused or freed: a read or pop that comes first (a
+ * callback that makes a synchronous call) moves the bytes after the view to a new buffer
+ * (stream_unlend()), and the view's buffer goes at release.
  *
  * Bytes move through the stream's transport (proto/transport.h): a plain socket, or TLS.
  */
@@ -47,7 +54,7 @@ void mbus_stream_init(struct mbus_stream *s, int fd, size_t max_frame_size) {
 }
 
 static void stream_in_free(struct mbus_stream *s) {
-        if (s->in != s->scratch)
+        if (s->in != s->scratch && s->in != s->in_lent)        /* a view's: freed at its release */
                 free(s->in);
         s->in = NULL;
         s->in_start = s->in_end = s->in_cap = 0;
@@ -63,11 +70,43 @@ static void stream_in_release(struct mbus_stream *s) {
 }
 
 static void stream_out_release(struct mbus_stream *s) {
-        free(s->out);
-        s->out = NULL;
-        s->out_first = s->n_out = s->out_cap = 0;
+        if (!s->keep_output) {
+                free(s->out);
+                s->out = NULL;
+                s->out_cap = 0;
+        }
+        s->out_first = s->n_out = 0;
         s->out_offset = 0;
         s->out_bytes = 0;
+}
+
+/*
+ * A view is out and its buffer still holds the rest of the input: moves that rest into a
+ * buffer of its own (the same size, so the growth rules hold), so the next read or pop can
+ * change it. Returns 0 or -ENOMEM.
+ */
+static int stream_unlend(struct mbus_stream *s) {
+        size_t avail = s->in_end - s->in_start;
+        uint8_t *p;
+
+        if (!s->in_lent || s->in != s->in_lent)
+                return 0;
+        if (avail == 0) {
+                s->in = NULL;
+                s->in_start = s->in_end = s->in_cap = 0;
+                return 0;
+        }
+        p = malloc(s->in_cap);
+        if (!p)
+                return -ENOMEM;
+        memcpy(p, s->in + s->in_start, avail);
+        if (s->in_saved_valid)
+                p[0] = s->in_saved;
+        s->in_saved_valid = false;
+        s->in = p;
+        s->in_start = 0;
+        s->in_end = avail;
+        return 0;
 }
 
 void mbus_stream_done(struct mbus_stream *s) {
@@ -77,6 +116,7 @@ void mbus_stream_done(struct mbus_stream *s) {
         stream_in_free(s);
         for (size_t i = 0; i < s->n_out; i++)
                 mbus_frame_unref(s->out[(s->out_first + i) % s->out_cap]);
+        s->keep_output = false;
         stream_out_release(s);
         mbus_transport_done(&s->transport);
 }
@@ -87,9 +127,14 @@ void mbus_stream_set_scratch(struct mbus_stream *s, uint8_t *scratch) {
 }
 
 int mbus_stream_own_input(struct mbus_stream *s) {
-        size_t avail = s->in_end - s->in_start;
+        size_t avail;
         uint8_t *p;
+        int r;
 
+        r = stream_unlend(s);
+        if (r < 0)
+                return r;
+        avail = s->in_end - s->in_start;
         if (!s->in || s->in != s->scratch)
                 return 0;
         if (avail == 0) {
@@ -138,6 +183,23 @@ static int stream_in_reserve(struct mbus_stream *s, size_t want) {
         return 0;
 }
 
+/* mbus_frame_peek_size() of the buffered input, which may start with a view's NUL (see above). */
+static int stream_peek(const struct mbus_stream *s, size_t *ret_size, const char **ret_reason) {
+        size_t avail = s->in_end - s->in_start;
+        const uint8_t *p = s->in + s->in_start;
+        uint8_t head[MBUS_FRAME_HEADER_SIZE];
+
+        if (avail == 0 || !s->in)       /* the same: bytes are buffered only in a buffer */
+                return mbus_frame_peek_size(NULL, 0, s->max_frame_size, ret_size, ret_reason);
+        if (s->in_saved_valid && s->in == s->in_lent) {
+                memcpy(head, p, MIN(avail, sizeof(head)));
+                head[0] = s->in_saved;
+                p = head;
+                avail = MIN(avail, sizeof(head));
+        }
+        return mbus_frame_peek_size(p, avail, s->max_frame_size, ret_size, ret_reason);
+}
+
 /* The buffer size the next read wants (see mbus_stream_read_capacity()), or a bad header's error. */
 static int stream_read_want(const struct mbus_stream *s, size_t *ret) {
         size_t avail = s->in_end - s->in_start, want = MBUS_STREAM_READ_SIZE;
@@ -147,7 +209,7 @@ static int stream_read_want(const struct mbus_stream *s, size_t *ret) {
                 int r;
 
                 /* A bad header is final: report it instead of reading on; pop() names it. */
-                r = mbus_frame_peek_size(s->in + s->in_start, avail, s->max_frame_size, &frame_size, NULL);
+                r = stream_peek(s, &frame_size, NULL);
                 if (r < 0)
                         return r;
                 if (frame_size > want) {
@@ -179,6 +241,9 @@ int mbus_stream_read(struct mbus_stream *s) {
 
         assert(s);
 
+        r = stream_unlend(s);
+        if (r < 0)
+                return r;
         r = stream_read_want(s, &want);
         if (r < 0)
                 return r;
@@ -220,7 +285,7 @@ size_t mbus_stream_partial_frame_size(const struct mbus_stream *s) {
 
         if (avail == 0)
                 return 0;
-        if (mbus_frame_peek_size(s->in + s->in_start, avail, s->max_frame_size, &frame_size, NULL) < 0)
+        if (stream_peek(s, &frame_size, NULL) < 0)
                 return MBUS_FRAME_HEADER_SIZE;
         return frame_size;
 }
@@ -230,29 +295,45 @@ bool mbus_stream_has_frame(const struct mbus_stream *s) {
 
         if (avail < MBUS_FRAME_HEADER_SIZE)
                 return false;
-        if (mbus_frame_peek_size(s->in + s->in_start, avail, s->max_frame_size, &frame_size, NULL) < 0)
+        if (stream_peek(s, &frame_size, NULL) < 0)
                 return true;
         return frame_size <= avail;
 }
 
-int mbus_stream_pop(struct mbus_stream *s, struct mbus_frame **ret, const char **ret_reason) {
-        size_t avail, frame_size;
+/*
+ * The size of the whole frame at the start of the input: 1 and its size, 0 if none is buffered
+ * whole (the buffer goes if nothing at all is), or the error of a bad header.
+ */
+static int stream_next_frame(struct mbus_stream *s, size_t *ret_size, const char **ret_reason) {
+        size_t avail = s->in_end - s->in_start, frame_size;
         int r;
 
-        assert(s && ret);
-
-        avail = s->in_end - s->in_start;
         if (avail < MBUS_FRAME_HEADER_SIZE) {
                 if (avail == 0 && s->in)
                         stream_in_release(s);
                 return 0;
         }
-
         r = mbus_frame_peek_size(s->in + s->in_start, avail, s->max_frame_size, &frame_size, ret_reason);
         if (r < 0)
                 return r;
         if (frame_size > avail)
                 return 0;
+        *ret_size = frame_size;
+        return 1;
+}
+
+int mbus_stream_pop(struct mbus_stream *s, struct mbus_frame **ret, const char **ret_reason) {
+        size_t frame_size;
+        int r;
+
+        assert(s && ret);
+
+        r = stream_unlend(s);
+        if (r < 0)
+                return r;
+        r = stream_next_frame(s, &frame_size, ret_reason);
+        if (r <= 0)
+                return r;
 
         r = mbus_frame_parse(ret, s->in + s->in_start, frame_size, s->max_frame_size, ret_reason);
         if (r < 0)
@@ -262,6 +343,70 @@ int mbus_stream_pop(struct mbus_stream *s, struct mbus_frame **ret, const char *
         if (s->in_start == s->in_end)
                 stream_in_release(s);
         return 1;
+}
+
+int mbus_stream_pop_view(struct mbus_stream *s, struct mbus_frame *view, const char **ret_reason) {
+        size_t frame_size, end;
+        uint8_t saved = 0;
+        int r;
+
+        assert(s && view);
+
+        if (s->in_lent)
+                return -EBUSY;
+        r = stream_next_frame(s, &frame_size, ret_reason);
+        if (r <= 0)
+                return r;
+
+        /* The NUL after the body needs a byte: at the buffer's very end, make room (rare). */
+        if (s->in_start + frame_size == s->in_cap) {
+                if (s->in == s->scratch) {
+                        r = mbus_stream_own_input(s);
+                        if (r < 0)
+                                return r;
+                }
+                r = stream_in_reserve(s, frame_size + 1);
+                if (r < 0)
+                        return r;
+        }
+
+        end = s->in_start + frame_size;
+        if (end < s->in_end)
+                saved = s->in[end];
+        s->in[end] = 0;
+        r = mbus_frame_parse_view(view, s->in + s->in_start, frame_size, s->max_frame_size, ret_reason);
+        if (r < 0) {
+                s->in[end] = saved;
+                return r;
+        }
+
+        /* Consumed, but the buffer stays as it is until the release, even when empty. */
+        s->in_start = end;
+        s->in_lent = s->in;
+        s->in_saved = saved;
+        s->in_saved_valid = end < s->in_end;
+        return 1;
+}
+
+void mbus_stream_release_view(struct mbus_stream *s) {
+        assert(s);
+
+        if (!s->in_lent)
+                return;
+        if (s->in == s->in_lent) {
+                if (s->in_saved_valid)
+                        s->in[s->in_start] = s->in_saved;
+                s->in_lent = NULL;
+                s->in_saved_valid = false;
+                if (s->in_start == s->in_end)
+                        stream_in_release(s);
+                return;
+        }
+        /* The input moved on (stream_unlend()) or the stream is done: the buffer was the view's. */
+        if (s->in_lent != s->scratch)
+                free(s->in_lent);
+        s->in_lent = NULL;
+        s->in_saved_valid = false;
 }
 
 int mbus_stream_queue(struct mbus_stream *s, struct mbus_frame *frame) {

@@ -30,11 +30,20 @@ struct mbus_stream {
                                            streams (NULL: none): see mbus_stream_set_scratch() */
         bool keep_input;                /* keep the input buffer once empty, for the next read:
                                            a client's one stream, not a broker's many */
+        bool keep_output;               /* keep the output ring once drained, for the next frame
+                                           (a client's, too) */
 
         struct mbus_frame **out;        /* ring of queued frames, NULL while empty */
         size_t out_first, n_out, out_cap;
         size_t out_offset;              /* bytes of out[out_first] already written */
         size_t out_bytes;               /* bytes queued and not yet written */
+
+        uint8_t *in_lent;               /* the buffer a view from mbus_stream_pop_view() points
+                                           into, until mbus_stream_release_view(); NULL: none.
+                                           While it is in, the view's NUL stands where the byte
+                                           at in_start was: that byte is in_saved. */
+        uint8_t in_saved;
+        bool in_saved_valid;
 
         uint64_t bytes_in, bytes_out;   /* totals, for statistics */
         bool drained;                   /* the last read found the socket empty: -EAGAIN, or on a
@@ -88,6 +97,21 @@ size_t mbus_stream_read_capacity(const struct mbus_stream *s);
  * fault) when the buffered bytes are malformed: the stream is then unusable.
  */
 int mbus_stream_pop(struct mbus_stream *s, struct mbus_frame **ret, const char **ret_reason);
+
+/*
+ * Like mbus_stream_pop(), but decodes the frame in place (mbus_frame_parse_view()): *view points
+ * into the input buffer and nothing is copied or allocated. The view stays valid until
+ * mbus_stream_release_view(), whatever is done with the stream meanwhile (a read or pop that
+ * comes first moves the rest of the input to a new buffer, leaving the view's bytes alone;
+ * mbus_stream_done() leaves them to the release). Returns what mbus_stream_pop() returns, or
+ * -EBUSY while another view is out: one at a time.
+ */
+int mbus_stream_pop_view(struct mbus_stream *s, struct mbus_frame *view, const char **ret_reason);
+/* Ends the view of the last mbus_stream_pop_view(); does nothing if no view is out. */
+void mbus_stream_release_view(struct mbus_stream *s);
+static inline bool mbus_stream_has_view(const struct mbus_stream *s) {
+        return s->in_lent;
+}
 
 /*
  * The size of the frame whose first bytes are buffered (MBUS_FRAME_HEADER_SIZE while its

@@ -188,6 +188,9 @@ struct fanout_result {
         double broker_cpu_usec_per_delivery;            /* NAN when the broker's pid is unknown */
         double subscriber_cpu_usec_per_delivery;
         double slow_missed, broker_dropped;             /* slow only, else NAN */
+        /* mbus's fanout only (0 elsewhere): the publisher's CPU per event, and the CPU time of
+         * publisher, broker and subscribers over the wall time of the run (2.0: two CPUs busy) */
+        double publisher_cpu_usec_per_event, cpus_busy;
 };
 
 /* What a fanout subscriber (of mbus or of a peer) tells the parent when it is done. */
@@ -210,6 +213,21 @@ struct fanout_seq {
 };
 int fanout_seq_init(struct fanout_seq *s, uint64_t n_events);
 void fanout_seq_done(struct fanout_seq *s);
+/* Bytes of "data" in a fan-out event: with the sequence number, about 100 bytes of JSON. */
+#define FANOUT_DATA_LEN 80
+#define FANOUT_PAYLOAD_MAX 128
+/*
+ * The payload of fan-out event seq as JSON text, {"seq":N,"data":"xx..."}, as every publisher
+ * (mbus's and the peers') sends it: formatted by hand, as a publisher that counts its costs
+ * would, the same text bench_payload(seq, FANOUT_DATA_LEN) serializes to. Returns its length;
+ * buf has size >= FANOUT_PAYLOAD_MAX bytes.
+ */
+size_t fanout_payload_text(char *buf, size_t size, uint64_t seq);
+/*
+ * The sequence number of a payload as the publishers write it, {"seq":N,...} (JSON text of
+ * len bytes, not NUL-terminated), without parsing the JSON; -1 if it does not start so.
+ */
+int64_t fanout_seq_of(const char *data, size_t len);
 /* Counts one event; seq < 0 when it carried no number. */
 void fanout_seq_note(struct fanout_seq *s, int64_t seq);
 /* The calling process's CPU time, µs. */

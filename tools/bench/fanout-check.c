@@ -43,6 +43,45 @@ void fanout_seq_done(struct fanout_seq *s) {
         s->seen = mfree(s->seen);
 }
 
+size_t fanout_payload_text(char *buf, size_t size, uint64_t seq) {
+#define HEAD "{\"seq\":"
+#define TAIL ",\"data\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}"
+        char digits[20];
+        size_t n = 0, len;
+
+        _Static_assert(sizeof(TAIL) - 1 == FANOUT_DATA_LEN + 11, "the data of bench_payload(seq, FANOUT_DATA_LEN)");
+        do
+                digits[n++] = (char) ('0' + seq % 10);
+        while ((seq /= 10) > 0);
+        len = sizeof(HEAD) - 1 + n + sizeof(TAIL) - 1;
+        assert(len < size);
+        memcpy(buf, HEAD, sizeof(HEAD) - 1);
+        for (size_t i = 0; i < n; i++)
+                buf[sizeof(HEAD) - 1 + i] = digits[n - 1 - i];
+        memcpy(buf + sizeof(HEAD) - 1 + n, TAIL, sizeof(TAIL));         /* with its NUL */
+        return len;
+#undef HEAD
+#undef TAIL
+}
+
+int64_t fanout_seq_of(const char *data, size_t len) {
+        static const char prefix[] = "{\"seq\":";
+        const char *p, *end = data + len;
+        uint64_t v = 0;
+
+        if (len < sizeof(prefix) || memcmp(data, prefix, sizeof(prefix) - 1) != 0)
+                return -1;
+        for (p = data + sizeof(prefix) - 1; p < end && *p >= '0' && *p <= '9'; p++) {
+                if (v > (INT64_MAX - 9) / 10)
+                        return -1;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        /* digits, then the end of the number */
+        if (p == data + sizeof(prefix) - 1 || p == end || (*p != ',' && *p != '}'))
+                return -1;
+        return (int64_t) v;
+}
+
 void fanout_seq_note(struct fanout_seq *s, int64_t seq) {
         s->rep.received++;
         s->rep.last_usec = now_usec(CLOCK_MONOTONIC);

@@ -144,15 +144,7 @@ static int nats_echo_run(void *userdata) {
 /* ---- the subscribers --------------------------------------------------------------------- */
 
 static int64_t nats_seq_of(const char *data, int len) {
-        static const char prefix[] = "{\"seq\":";
-        char *end;
-        unsigned long long v;
-
-        if (len < (int) sizeof(prefix) || memcmp(data, prefix, sizeof(prefix) - 1) != 0)
-                return -1;
-        errno = 0;
-        v = strtoull(data + sizeof(prefix) - 1, &end, 10);
-        return errno != 0 || end == data + sizeof(prefix) - 1 || v > INT64_MAX ? -1 : (int64_t) v;
+        return len < 0 ? -1 : fanout_seq_of(data, (size_t) len);
 }
 
 static int nats_sub_run(void *userdata) {
@@ -377,15 +369,10 @@ static int nats_fanout(const char *url, const int *fds, size_t n_subs, pid_t ser
         have_cpu = nats_server_cpu(server, &cpu0) >= 0;
         t_start = now_usec(CLOCK_MONOTONIC);
         for (uint64_t i = 0; i < arg_events; i++) {
-                _cleanup_json_ json_object *payload = bench_payload(i, 80);
-                const char *text;
+                char text[FANOUT_PAYLOAD_MAX];
+                size_t len = fanout_payload_text(text, sizeof(text), i);
 
-                if (!payload) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                text = json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN);
-                s = natsConnection_Publish(nc, NATS_TICK_SUBJECT, text, (int) strlen(text));
+                s = natsConnection_Publish(nc, NATS_TICK_SUBJECT, text, (int) len);
                 if (s != NATS_OK) {
                         r = nats_fail("fanout: publish", s);
                         goto finish;

@@ -2,7 +2,8 @@
 /*
  * mbus-bench fanout, fanout-scale and fanout-slow: one publisher, N subscriber processes.
  *
- * Every event carries its sequence number; every subscriber keeps a bitmap of the numbers it
+ * The publisher formats each payload itself and sends it with mbus_emit_raw(); every event
+ * carries its sequence number; every subscriber keeps a bitmap of the numbers it
  * saw, so it counts losses, duplicates and reordering exactly, and the parent fails the run on
  * any of them (not on a median). The publisher sends as fast as mbus_emit() lets it, with no
  * PONG in between (--pace adds one, for comparison only): the peers' publishers do not wait
@@ -64,12 +65,14 @@ struct fanout_sub {
         unsigned n_slow;
 };
 
-static int fanout_on_event(struct mbus_conn *conn, const struct mbus_event *ev, void *userdata) {
+/*
+ * A raw handler, as a subscriber that needs one number of the payload would write it: the
+ * sequence number is read from the JSON text the publisher wrote, and no json-c tree is built.
+ */
+static int fanout_on_event(struct mbus_conn *conn, const struct mbus_event_raw *ev, void *userdata) {
         struct fanout_sub *sub = userdata;
-        json_object *o;
 
-        fanout_seq_note(&sub->seq, json_object_object_get_ex(ev->payload, "seq", &o) &&
-                        json_object_is_type(o, json_type_int) ? json_object_get_int64(o) : -1);
+        fanout_seq_note(&sub->seq, fanout_seq_of(ev->body, ev->body_len));
         if (sub->slow && !sub->draining && ++sub->n_slow % FANOUT_SLOW_BATCH == 0)
                 (void) usleep(FANOUT_SLOW_SLEEP_USEC);
         return 0;
@@ -132,8 +135,8 @@ static int fanout_child_run(void *userdata) {
                 return r;
         r = bench_connect(c->address, "mbus-bench-subscriber", &conn);
         if (r >= 0)
-                r = mbus_subscribe(conn, BENCH_FANOUT_NAMESPACE ".Tick", fanout_on_event, &sub, &slot,
-                                   /* ret_error= */ NULL);
+                r = mbus_subscribe_raw(conn, BENCH_FANOUT_NAMESPACE ".Tick", fanout_on_event, &sub, &slot,
+                                       /* ret_error= */ NULL);
         if (r < 0) {
                 fanout_seq_done(&sub.seq);
                 return r;
@@ -176,7 +179,7 @@ int fanout_run(const char *address, uint64_t n_subscribers, uint64_t n_events, b
         static const char *const events[] = { "Tick", NULL };
         struct fanout_result res = { .slow_missed = NAN, .broker_dropped = NAN };
         uint64_t total = 0, dropped0 = 0, dropped1 = 0;
-        usec_t t_start, t_sent, cpu0 = 0, cpu1 = 0;
+        usec_t t_start, t_sent, cpu0 = 0, cpu1 = 0, pub_cpu0, pub_cpu;
         bool have_cpu = false;
         pid_t broker_pid;
         size_t n_started = 0;
@@ -231,15 +234,13 @@ int fanout_run(const char *address, uint64_t n_subscribers, uint64_t n_events, b
         broker_pid = conn_peer_pid(conn);
         have_cpu = broker_pid > 0 && proc_cpu_usec(broker_pid, &cpu0) >= 0;
 
+        pub_cpu0 = fanout_cpu_usec();
         t_start = now_usec(CLOCK_MONOTONIC);
         for (uint64_t i = 0; i < n_events; i++) {
-                _cleanup_json_ json_object *payload = bench_payload(i, 80);   /* ~100 bytes of JSON */
+                char payload[FANOUT_PAYLOAD_MAX];
+                size_t len = fanout_payload_text(payload, sizeof(payload), i);
 
-                if (!payload) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                r = mbus_emit(conn, BENCH_FANOUT_NAMESPACE, "Tick", payload);
+                r = mbus_emit_raw(conn, /* destination= */ NULL, BENCH_FANOUT_NAMESPACE, "Tick", payload, len);
                 if (r < 0)
                         goto finish;
                 if (arg_pace > 0 && (i + 1) % arg_pace == 0) {
@@ -252,6 +253,7 @@ int fanout_run(const char *address, uint64_t n_subscribers, uint64_t n_events, b
         if (r < 0)
                 goto finish;
         t_sent = now_usec(CLOCK_MONOTONIC);
+        pub_cpu = fanout_cpu_usec() - pub_cpu0;
 
         for (size_t i = 0; i < n_started; i++) {
                 r = write_full(fds[i], "F", 1);
@@ -271,6 +273,14 @@ int fanout_run(const char *address, uint64_t n_subscribers, uint64_t n_events, b
         }
 
         res.broker_cpu_usec_per_delivery = have_cpu && total > 0 ? (double) (cpu1 - cpu0) / (double) total : NAN;
+        res.publisher_cpu_usec_per_event = (double) pub_cpu / (double) MAX(n_events, 1u);
+        if (have_cpu && total > 0 && res.delivered_per_sec > 0) {
+                /* the subscribers' CPU time, and the run's wall time, from the per-delivery figures */
+                double wall = (double) total * USEC_PER_SEC / res.delivered_per_sec;
+
+                res.cpus_busy = ((double) pub_cpu + (double) (cpu1 - cpu0) +
+                                 res.subscriber_cpu_usec_per_delivery * (double) total) / wall;
+        }
         *ret = res;
         r = 0;
 finish:
@@ -307,6 +317,10 @@ void fanout_record(struct bench *b, const char *scenario, const char *prefix, co
                        res->broker_cpu_usec_per_delivery + res->subscriber_cpu_usec_per_delivery);
         }
         RECORD("subscriber_cpu_usec_per_delivery", "µs", res->subscriber_cpu_usec_per_delivery);
+        if (res->publisher_cpu_usec_per_event > 0)
+                RECORD("publisher_cpu_usec_per_event", "µs", res->publisher_cpu_usec_per_event);
+        if (res->cpus_busy > 0)
+                RECORD("cpus_busy", "CPUs", res->cpus_busy);
 #undef RECORD
 }
 

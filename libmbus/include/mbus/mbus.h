@@ -163,8 +163,10 @@ int mbus_conn_flush(struct mbus_conn *conn);
 
 /*
  * Attaches conn to an sd-event loop (NULL: the thread's default loop) at priority; from then
- * on the loop drives I/O, timeouts and callbacks. Returns 0, -EBUSY if already attached,
- * -ENOMEM. The connection holds a reference on the loop until detached or freed.
+ * on the loop drives I/O, timeouts and callbacks, up to 64 frames per wake-up (fewer once the
+ * loop is asked to exit or the connection is detached: a callback that calls sd_event_exit() is
+ * the last to run). Returns 0, -EBUSY if already attached, -ENOMEM. The connection holds a
+ * reference on the loop until detached or freed.
  */
 int mbus_conn_attach_event(struct mbus_conn *conn, sd_event *event, int64_t priority);
 
@@ -401,12 +403,30 @@ int mbus_request_reply_error(struct mbus_request *request, const char *name, con
  * every subscriber. Queues the frame and returns without waiting: returns 0 or a negative
  * errno. A refusal by the broker (NotOwner, InvalidArgs, ...) arrives later and is dropped
  * (logged at debug level); use mbus_emit_wait() to learn whether the broker took the event.
+ * Events are written by the batch: once 32 KiB of them are queued, or at the connection's next
+ * flush, which mbus_conn_process(), mbus_conn_flush(), every synchronous call and closing do
+ * first (mbus_conn_run(), an attached sd-event loop and any loop that polls for
+ * mbus_conn_get_events() wake for it at once). A program that emits and then blocks elsewhere
+ * calls mbus_conn_flush() first.
  */
 int mbus_emit(struct mbus_conn *conn, const char *ns, const char *event, json_object *payload);
 
 /* Like mbus_emit(), but sends the event to the one peer destination (":1.N") only. */
 int mbus_emit_to(struct mbus_conn *conn, const char *destination, const char *ns,
                  const char *event, json_object *payload);
+
+/*
+ * Emits event like mbus_emit() (destination NULL) or mbus_emit_to() (destination a peer id),
+ * with a payload given as JSON text: payload_len bytes at payload (NULL and 0: none), sent as
+ * they are. For publishers that format their payloads themselves, which costs less than
+ * building a json_object and having it serialized. The library does not parse the text: a
+ * payload that is not JSON reaches raw subscribers as it is and is dropped for json_object
+ * handlers (mbus_conn_get_unparsed_events()), unless the broker refuses it because ns has an
+ * interface file. Returns what mbus_emit() returns; -EINVAL also for payload NULL with
+ * payload_len > 0.
+ */
+int mbus_emit_raw(struct mbus_conn *conn, const char *destination, const char *ns, const char *event,
+                  const char *payload, size_t payload_len);
 
 /*
  * Emits event like mbus_emit() (destination NULL) or mbus_emit_to() (destination a peer id),
