@@ -32,6 +32,7 @@
 #include "activation.h"
 #include "broker.h"
 #include "compat.h"
+#include "dispatch.h"
 #include "conf/file-error.h"
 #include "conf/introspection.h"
 #include "conf/policy.h"
@@ -166,6 +167,15 @@ static int broker_on_ready(sd_event_source *s, void *userdata) {
         return 0;
 }
 
+/* A peer socket epoll reported: its turn, unless it was dropped since (a report may follow). */
+static void broker_on_peer_socket(void *userdata, uint64_t id, uint32_t revents) {
+        struct mbus_broker *b = userdata;
+        struct mbus_peer *peer = mbus_broker_find_peer(b, id);
+
+        if (peer && peer->polled)
+                mbus_peer_dispatch_io(peer, revents);
+}
+
 /* --- lifecycle -------------------------------------------------------------------------------- */
 
 static enum mbus_policy_scope broker_scope(const struct mbus_options *c, uid_t uid) {
@@ -203,6 +213,9 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         if (r < 0)
                 return r;
 
+        r = mbus_dispatch_new(&b->dispatch, event, broker_on_peer_socket, b);
+        if (r < 0)
+                return r;
         r = mbus_hashmap_new(&b->peers, &mbus_uint64_hash_ops);
         if (r < 0)
                 return r;
@@ -320,6 +333,7 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
         free(b->listeners);
         mbus_ws_free(b->ws);
         mbus_compat_hub_free(b->compat);       /* after the peers: their links are let go */
+        mbus_dispatch_free(b->dispatch);        /* after the peers, whose sockets it polled */
 
         mbus_activation_table_free(b->activation);
         sd_event_source_disable_unref(b->call_timer);
