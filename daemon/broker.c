@@ -167,15 +167,6 @@ static int broker_on_ready(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-/* A peer socket epoll reported: its turn, unless it was dropped since (a report may follow). */
-static void broker_on_peer_socket(void *userdata, uint64_t id, uint32_t revents) {
-        struct mbus_broker *b = userdata;
-        struct mbus_peer *peer = mbus_broker_find_peer(b, id);
-
-        if (peer && peer->polled)
-                mbus_peer_dispatch_io(peer, revents);
-}
-
 /* --- lifecycle -------------------------------------------------------------------------------- */
 
 static enum mbus_policy_scope broker_scope(const struct mbus_options *c, uid_t uid) {
@@ -213,7 +204,7 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         if (r < 0)
                 return r;
 
-        r = mbus_dispatch_new(&b->dispatch, event, broker_on_peer_socket, b);
+        r = mbus_dispatch_new(&b->dispatch, event);
         if (r < 0)
                 return r;
         r = mbus_hashmap_new(&b->peers, &mbus_uint64_hash_ops);
@@ -293,9 +284,10 @@ static void broker_unlink_peer(struct mbus_broker *b, struct mbus_peer *peer) {
 }
 
 static void broker_remove_subscriptions(struct mbus_broker *b, struct mbus_peer *peer) {
+        size_t n = mbus_match_remove_owner(b->matches, peer->id);     /* how many it held */
+
         if (peer->user)
-                mbus_user_uncharge(peer->user, MBUS_QUOTA_SUBSCRIPTIONS, mbus_match_count_owner(b->matches, peer->id));
-        (void) mbus_match_remove_owner(b->matches, peer->id);
+                mbus_user_uncharge(peer->user, MBUS_QUOTA_SUBSCRIPTIONS, n);
 }
 
 /* Takes peer out of everything, answering what it owed; no events, no flush: for shutdown. */

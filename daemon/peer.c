@@ -68,11 +68,11 @@ static int peer_update_events(struct mbus_peer *peer) {
         uint32_t events = mbus_stream_events(&peer->stream);
         int r;
 
-        if (!peer->polled)      /* a message transport: its owner does the socket I/O */
+        if (peer->dispatch_handle == 0) /* a message transport: its owner does the socket I/O */
                 return 0;
         if (events == peer->io_events)
                 return 0;
-        r = mbus_dispatch_mod(peer->broker->dispatch, peer->fd, events | PEER_EPOLL_FLAGS, peer->id);
+        r = mbus_dispatch_mod(peer->broker->dispatch, peer->fd, events | PEER_EPOLL_FLAGS, peer->dispatch_handle);
         if (r < 0)
                 return r;
         peer->io_events = (uint8_t) events;
@@ -352,6 +352,10 @@ void mbus_peer_resume(struct mbus_peer *peer) {
         mbus_broker_dispatch_done(b);   /* @peer may be freed here: touch nothing after */
 }
 
+static void peer_on_socket(void *userdata, uint32_t revents) {
+        mbus_peer_dispatch_io(userdata, revents);
+}
+
 int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, struct mbus_creds *creds) {
         _cleanup_(mbus_peer_freep) struct mbus_peer *peer = NULL;
         usec_t now;
@@ -369,16 +373,15 @@ int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, st
                                                     (size_t) MBUS_PEER_HANDSHAKE_FRAME_MAX));
         mbus_stream_set_scratch(&peer->stream, broker->read_scratch);
 
-        /* Keyed by the id it is about to get: a report for a peer gone is looked up in vain. */
         if (fd >= 0) {
-                r = mbus_dispatch_add(broker->dispatch, fd, EPOLLIN | PEER_EPOLL_FLAGS, broker->next_peer_id);
+                r = mbus_dispatch_add(broker->dispatch, fd, EPOLLIN | PEER_EPOLL_FLAGS, peer_on_socket, peer,
+                                      &peer->dispatch_handle);
                 if (r < 0)
                         return r;
         }
 
         /* Nothing can fail from here on: the fd becomes ours. */
         peer->fd = fd;
-        peer->polled = fd >= 0;
         peer->io_events = EPOLLIN;
         mbus_transport_init_socket(&peer->stream.transport, fd);
         mbus_creds_move(&peer->creds, creds);
@@ -398,6 +401,8 @@ struct mbus_peer *mbus_peer_free(struct mbus_peer *peer) {
         /* The broker unlinked it from every registry when it dropped it. */
         assert(!peer->namespaces.first && !peer->calls_in.first && !peer->calls_out.first);
         mbus_quota_detach(peer);
+        /* Forgotten before the close: a report for the socket must not reach a freed peer. */
+        peer->dispatch_handle = mbus_dispatch_forget(peer->broker->dispatch, peer->dispatch_handle);
         mbus_stream_done(&peer->stream);
         mbus_creds_done(&peer->creds);
         safe_close(peer->fd);   /* takes it out of the broker's epoll set too (dispatch.h) */
@@ -523,7 +528,7 @@ void mbus_peer_set_running(struct mbus_peer *peer) {
 }
 
 void mbus_peer_disconnect(struct mbus_peer *peer) {
-        /* No EPOLL_CTL_DEL: the socket is closed when the peer is freed, at the end of this
-         * dispatch, and until then the broker no longer finds its id (mbus_broker_find_peer()). */
-        peer->polled = false;
+        /* No EPOLL_CTL_DEL: the socket leaves the set when the peer is freed and closes it, at
+         * the end of this dispatch; its reports until then reach nobody. */
+        peer->dispatch_handle = mbus_dispatch_forget(peer->broker->dispatch, peer->dispatch_handle);
 }

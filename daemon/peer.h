@@ -57,10 +57,10 @@ struct mbus_peer {
         bool hung_up:1;                 /* epoll reported a hang-up: read until end of file */
         bool wants_caller:1;            /* asked for feature "caller" in HELLO: forwarded CALLs
                                            carry the caller_* fields (older clients refuse them) */
-        bool polled:1;                  /* its socket is in the broker's epoll set (dispatch.h),
-                                           keyed by id; off once it is dropped */
         uint8_t io_events;              /* EPOLLIN/EPOLLOUT requested now, as the transport asked */
         int drop_reason;                /* negative errno, set when condemned */
+        uint64_t dispatch_handle;       /* its socket in the broker's epoll set (dispatch.h); 0:
+                                           none (a message transport), or dropped */
         char *name;                     /* from HELLO, owned; NULL before */
         char *disconnect_reason;        /* owned: why an administrator disconnected it (DisconnectPeer) */
         char *caller_groups;            /* creds' groups for the caller_groups field, owned; made
@@ -149,7 +149,7 @@ int mbus_peer_start_tls(struct mbus_peer *peer, struct mbus_tls_context *ctx);
 
 /*
  * Stops reading and writing; used when the peer is dropped. The socket stays in the broker's
- * epoll set until mbus_peer_free() closes it, but its reports name an id no longer known.
+ * epoll set until mbus_peer_free() closes it, but its reports reach nobody (dispatch.h).
  */
 void mbus_peer_disconnect(struct mbus_peer *peer);
 
