@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * A peer is a socket with a frame stream. Its io source is edge-triggered: epoll reports a
- * socket once per change, not again on every wait while it stays readable, so 10,000 sockets
- * hanging up together cost 10,000 reports rather than one per socket per loop iteration (a
- * level-triggered source made that teardown quadratic: sd-event dispatches one source per
- * iteration and each epoll_wait listed every hung-up socket again). The price is that a
+ * A peer is a socket with a frame stream. Its socket is in the broker's own epoll set
+ * (dispatch.c: one wake-up hands over every ready socket, and a dropped peer's socket leaves
+ * the set by being closed), edge-triggered: epoll reports a socket once per change, not again
+ * on every wait while it stays readable, so 10,000 sockets hanging up together cost 10,000
+ * reports in a few batches (a level-triggered sd-event source per peer made that teardown
+ * quadratic: sd-event dispatches one source per iteration and each epoll_wait listed every
+ * hung-up socket again). The price of edge triggering is that a
  * wake-up must be read until the socket is drained, and that must not let one peer hold the
  * loop: so a peer works in turns (peer_run()). A turn routes the whole frames the peer kept
  * from its last turn, then reads and routes, each read (into the broker's scratch buffer
