@@ -9,7 +9,9 @@
  * sockets are ready, so a batch that did not take them all is followed by another in the
  * next iteration, after whatever else sd-event has pending (timers, signals, listeners).
  *
- * The price: a wake-up for a single socket costs that second epoll_wait() too.
+ * The price: a wake-up for a single socket costs that second epoll_wait() too, which is why
+ * a peer that keeps waking the broker alone moves to an sd-event source of its own (peer.c,
+ * mbus_dispatch_remove(), mbus_dispatch_batch_size()).
  *
  * Handles are (generation << 32 | slot): the table of slots grows, never shrinks, and a
  * freed slot is reused with its generation one higher. Handlers may add and forget sockets
@@ -38,6 +40,7 @@ struct mbus_dispatch {
         sd_event_source *source;        /* owned: EPOLLIN on epoll_fd */
         struct dispatch_slot *slots;
         uint32_t n_slots, free_first;
+        unsigned n_batch;               /* reports of the wake-up being handled, 0: none */
         struct epoll_event events[MBUS_DISPATCH_BATCH];
 };
 
@@ -47,6 +50,7 @@ static int dispatch_on_io(sd_event_source *s, int fd, uint32_t revents, void *us
 
         /* On failure (EINTR) nothing was taken: the set stays readable and comes again. */
         n = epoll_wait(d->epoll_fd, d->events, MBUS_DISPATCH_BATCH, 0);
+        d->n_batch = n > 0 ? (unsigned) n : 0;
         for (int i = 0; i < n; i++) {
                 uint64_t h = d->events[i].data.u64;
                 uint32_t slot = (uint32_t) h;
@@ -59,6 +63,7 @@ static int dispatch_on_io(sd_event_source *s, int fd, uint32_t revents, void *us
                         continue;       /* forgotten: its socket is closed or about to be */
                 e->handler(e->userdata, d->events[i].events);
         }
+        d->n_batch = 0;
         return 0;
 }
 
@@ -168,4 +173,19 @@ uint64_t mbus_dispatch_forget(struct mbus_dispatch *d, uint64_t handle) {
         e->next_free = d->free_first;
         d->free_first = slot;
         return 0;
+}
+
+int mbus_dispatch_remove(struct mbus_dispatch *d, int fd, uint64_t handle) {
+        int r = 0;
+
+        assert(d && fd >= 0 && handle != 0);
+
+        if (epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, fd, NULL) < 0)
+                r = -errno;
+        (void) mbus_dispatch_forget(d, handle);
+        return r;
+}
+
+unsigned mbus_dispatch_batch_size(const struct mbus_dispatch *d) {
+        return d->n_batch;
 }

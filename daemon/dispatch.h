@@ -45,4 +45,10 @@ int mbus_dispatch_mod(struct mbus_dispatch *d, int fd, uint32_t events, uint64_t
  */
 uint64_t mbus_dispatch_forget(struct mbus_dispatch *d, uint64_t handle);
 
+/* Takes fd out of the set (EPOLL_CTL_DEL) and forgets handle. Returns 0 or a negative errno. */
+int mbus_dispatch_remove(struct mbus_dispatch *d, int fd, uint64_t handle);
+
+/* Inside a handler: how many sockets the current wake-up reported (1: it alone); 0 outside. */
+unsigned mbus_dispatch_batch_size(const struct mbus_dispatch *d);
+
 MBUS_DEFINE_CLEANUP(struct mbus_dispatch *, mbus_dispatch_free);

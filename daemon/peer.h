@@ -60,7 +60,10 @@ struct mbus_peer {
         uint8_t io_events;              /* EPOLLIN/EPOLLOUT requested now, as the transport asked */
         int drop_reason;                /* negative errno, set when condemned */
         uint64_t dispatch_handle;       /* its socket in the broker's epoll set (dispatch.h); 0:
-                                           none (a message transport), or dropped */
+                                           none (a message transport, a busy peer), or dropped */
+        sd_event_source *io_source;     /* owned: a busy peer's socket as an sd-event source of its
+                                           own (peer.c), NULL while it is in the broker's set */
+        uint8_t n_solo_wakeups;         /* wake-ups in a row in which its socket was the only one */
         char *name;                     /* from HELLO, owned; NULL before */
         char *disconnect_reason;        /* owned: why an administrator disconnected it (DisconnectPeer) */
         char *caller_groups;            /* creds' groups for the caller_groups field, owned; made

@@ -3,7 +3,8 @@
  * daemon/dispatch.c on a real sd-event loop with socketpairs: every ready socket of a crowd
  * larger than one batch is handed to its handler once per edge, over as many loop iterations
  * as batches; a forgotten handle is never called again, even while its socket is still open
- * and keeps being reported; a reused slot does not inherit the reports of its last holder.
+ * and keeps being reported; a reused slot does not inherit the reports of its last holder; a
+ * removed socket wakes nobody; a handler is told how many sockets its wake-up reported.
  */
 
 #include <errno.h>
@@ -24,13 +25,17 @@ struct sock {
         uint64_t handle;
         unsigned n_called;
         uint32_t revents;
+        unsigned batch;         /* mbus_dispatch_batch_size() at its last call */
 };
+
+static struct mbus_dispatch *current;  /* for on_ready(): the set it is called from */
 
 static void on_ready(void *userdata, uint32_t revents) {
         struct sock *s = userdata;
 
         s->n_called++;
         s->revents |= revents;
+        s->batch = mbus_dispatch_batch_size(current);
 }
 
 /* Runs the loop until an iteration finds nothing to do. Returns the iterations that did. */
@@ -58,6 +63,7 @@ START_TEST(test_every_ready_socket_is_handled_once_per_edge) {
 
         ck_assert_int_eq(sd_event_new(&e), 0);
         ck_assert_int_eq(mbus_dispatch_new(&d, e), 0);
+        current = d;
         for (int i = 0; i < N_SOCKETS; i++)
                 sock_open(d, &socks[i]);
         ck_assert_uint_eq(run_until_idle(e), 0);
@@ -70,7 +76,9 @@ START_TEST(test_every_ready_socket_is_handled_once_per_edge) {
         for (int i = 0; i < N_SOCKETS; i++) {
                 ck_assert_uint_eq(socks[i].n_called, 1);
                 ck_assert(socks[i].revents & EPOLLRDHUP);
+                ck_assert_uint_gt(socks[i].batch, 1);
         }
+        ck_assert_uint_eq(mbus_dispatch_batch_size(d), 0);
         /* Edge-triggered: nothing new, nothing more. */
         ck_assert_uint_eq(run_until_idle(e), 0);
 
@@ -92,6 +100,7 @@ START_TEST(test_forgotten_handle_is_not_called) {
 
         ck_assert_int_eq(sd_event_new(&e), 0);
         ck_assert_int_eq(mbus_dispatch_new(&d, e), 0);
+        current = d;
         sock_open(d, &a);
 
         /* Forgotten while its socket stays open (as a forked child might keep it): data and a
@@ -132,12 +141,49 @@ START_TEST(test_forgotten_handle_is_not_called) {
 }
 END_TEST
 
+START_TEST(test_removed_socket_is_not_reported) {
+        struct sock a, b;
+        struct mbus_dispatch *d = NULL;
+        sd_event *e = NULL;
+
+        ck_assert_int_eq(sd_event_new(&e), 0);
+        ck_assert_int_eq(mbus_dispatch_new(&d, e), 0);
+        current = d;
+        sock_open(d, &a);
+        sock_open(d, &b);
+
+        /* One socket ready: a batch of one. */
+        ck_assert_int_eq(write(a.fds[1], "x", 1), 1);
+        run_until_idle(e);
+        ck_assert_uint_eq(a.n_called, 1);
+        ck_assert_uint_eq(a.batch, 1);
+
+        /* Out of the set: its input wakes nobody, the other socket is still served. */
+        ck_assert_int_eq(mbus_dispatch_remove(d, a.fds[0], a.handle), 0);
+        ck_assert_int_eq(write(a.fds[1], "y", 1), 1);
+        ck_assert_uint_eq(run_until_idle(e), 0);
+        ck_assert_uint_eq(a.n_called, 1);
+        ck_assert_int_eq(write(b.fds[1], "z", 1), 1);
+        run_until_idle(e);
+        ck_assert_uint_eq(b.n_called, 1);
+
+        b.handle = mbus_dispatch_forget(d, b.handle);
+        for (int i = 0; i < 2; i++) {
+                close(a.fds[i]);
+                close(b.fds[i]);
+        }
+        mbus_dispatch_free(d);
+        sd_event_unref(e);
+}
+END_TEST
+
 static Suite *dispatch_suite(void) {
         Suite *s = suite_create("dispatch");
         TCase *tc = tcase_create("dispatch");
 
         tcase_add_test(tc, test_every_ready_socket_is_handled_once_per_edge);
         tcase_add_test(tc, test_forgotten_handle_is_not_called);
+        tcase_add_test(tc, test_removed_socket_is_not_reported);
         suite_add_tcase(s, tc);
         return s;
 }
