@@ -32,6 +32,7 @@
 #include "activation.h"
 #include "broker.h"
 #include "compat.h"
+#include "dispatch.h"
 #include "conf/file-error.h"
 #include "conf/introspection.h"
 #include "conf/policy.h"
@@ -203,6 +204,9 @@ int mbus_broker_new(struct mbus_broker **ret, sd_event *event, struct mbus_optio
         if (r < 0)
                 return r;
 
+        r = mbus_dispatch_new(&b->dispatch, event);
+        if (r < 0)
+                return r;
         r = mbus_hashmap_new(&b->peers, &mbus_uint64_hash_ops);
         if (r < 0)
                 return r;
@@ -280,9 +284,10 @@ static void broker_unlink_peer(struct mbus_broker *b, struct mbus_peer *peer) {
 }
 
 static void broker_remove_subscriptions(struct mbus_broker *b, struct mbus_peer *peer) {
+        size_t n = mbus_match_remove_owner(b->matches, peer->id);     /* how many it held */
+
         if (peer->user)
-                mbus_user_uncharge(peer->user, MBUS_QUOTA_SUBSCRIPTIONS, mbus_match_count_owner(b->matches, peer->id));
-        (void) mbus_match_remove_owner(b->matches, peer->id);
+                mbus_user_uncharge(peer->user, MBUS_QUOTA_SUBSCRIPTIONS, n);
 }
 
 /* Takes peer out of everything, answering what it owed; no events, no flush: for shutdown. */
@@ -320,6 +325,7 @@ struct mbus_broker *mbus_broker_free(struct mbus_broker *b) {
         free(b->listeners);
         mbus_ws_free(b->ws);
         mbus_compat_hub_free(b->compat);       /* after the peers: their links are let go */
+        mbus_dispatch_free(b->dispatch);        /* after the peers, whose sockets it polled */
 
         mbus_activation_table_free(b->activation);
         sd_event_source_disable_unref(b->call_timer);

@@ -13,6 +13,7 @@
 
 struct mbus_activation_table;
 struct mbus_creds;
+struct mbus_dispatch;
 struct mbus_file_error;
 struct mbus_introspection;
 struct mbus_policy;
@@ -50,6 +51,7 @@ struct mbus_broker {
         struct mbus_ws *ws;                     /* owned: libwebsockets, with the first ws/wss listener */
         struct mbus_compat_hub *compat;         /* owned: original mBus clients, with the first compat listener */
 
+        struct mbus_dispatch *dispatch;         /* owned: the epoll set of peer sockets (dispatch.h) */
         struct mbus_hashmap *peers;             /* id -> struct mbus_peer, live peers only */
         struct mbus_peer *peers_first, *peers_last;   /* the same peers, in connect order */
         size_t n_peers;

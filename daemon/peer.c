@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * A peer is a socket with a frame stream. Its io source is edge-triggered: epoll reports a
- * socket once per change, not again on every wait while it stays readable, so 10,000 sockets
- * hanging up together cost 10,000 reports rather than one per socket per loop iteration (a
- * level-triggered source made that teardown quadratic: sd-event dispatches one source per
- * iteration and each epoll_wait listed every hung-up socket again). The price is that a
+ * A peer is a socket with a frame stream. Its socket is in the broker's own epoll set
+ * (dispatch.c: one wake-up hands over every ready socket, and a dropped peer's socket leaves
+ * the set by being closed), edge-triggered: epoll reports a socket once per change, not again
+ * on every wait while it stays readable, so 10,000 sockets hanging up together cost 10,000
+ * reports in a few batches (a level-triggered sd-event source per peer made that teardown
+ * quadratic: sd-event dispatches one source per iteration and each epoll_wait listed every
+ * hung-up socket again). The price of edge triggering is that a
  * wake-up must be read until the socket is drained, and that must not let one peer hold the
  * loop: so a peer works in turns (peer_run()). A turn routes the whole frames the peer kept
  * from its last turn, then reads and routes, each read (into the broker's scratch buffer
@@ -29,6 +31,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "dispatch.h"
 #include "log-ids.h"
 #include "peer.h"
 #include "proto/frame.h"
@@ -67,11 +70,15 @@ static int peer_update_events(struct mbus_peer *peer) {
         uint32_t events = mbus_stream_events(&peer->stream);
         int r;
 
-        if (!peer->io_source)   /* a message transport: its owner does the socket I/O */
-                return 0;
         if (events == peer->io_events)
                 return 0;
-        r = sd_event_source_set_io_events(peer->io_source, events | PEER_EPOLL_FLAGS);
+        if (peer->io_source)
+                r = sd_event_source_set_io_events(peer->io_source, events | PEER_EPOLL_FLAGS);
+        else if (peer->dispatch_handle != 0)
+                r = mbus_dispatch_mod(peer->broker->dispatch, peer->fd, events | PEER_EPOLL_FLAGS,
+                                      peer->dispatch_handle);
+        else    /* a message transport: its owner does the socket I/O */
+                return 0;
         if (r < 0)
                 return r;
         peer->io_events = (uint8_t) events;
@@ -356,6 +363,39 @@ static int peer_on_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         return 0;
 }
 
+/*
+ * A peer whose socket wakes the broker alone, again and again (a caller or a service in a
+ * conversation), costs a second epoll_wait() per wake-up in the broker's set (dispatch.c)
+ * that an sd-event source of its own does not: after PEER_SOLO_WAKEUPS such wake-ups in a row
+ * it gets one, for good. Crowds (connect bursts, mass hang-ups) come in batches and stay in
+ * the set. Best effort: on failure the peer stays where it is.
+ */
+#define PEER_SOLO_WAKEUPS 4
+
+static void peer_take_own_source(struct mbus_peer *peer) {
+        struct mbus_broker *b = peer->broker;
+
+        if (sd_event_add_io(b->event, &peer->io_source, peer->fd, peer->io_events | PEER_EPOLL_FLAGS, peer_on_io,
+                            peer) < 0)
+                return;
+        (void) sd_event_source_set_description(peer->io_source, "peer-io");
+        /* Edge-triggered in both: this wake-up handles what the set reported, the new source
+         * reports what comes next. Should the removal fail, the set's reports for the socket
+         * reach nobody (the handle is forgotten all the same) and the source serves the peer. */
+        (void) mbus_dispatch_remove(b->dispatch, peer->fd, peer->dispatch_handle);
+        peer->dispatch_handle = 0;
+}
+
+static void peer_on_socket(void *userdata, uint32_t revents) {
+        struct mbus_peer *peer = userdata;
+
+        if (mbus_dispatch_batch_size(peer->broker->dispatch) > 1)
+                peer->n_solo_wakeups = 0;
+        else if (++peer->n_solo_wakeups >= PEER_SOLO_WAKEUPS)
+                peer_take_own_source(peer);
+        mbus_peer_dispatch_io(peer, revents);
+}
+
 int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, struct mbus_creds *creds) {
         _cleanup_(mbus_peer_freep) struct mbus_peer *peer = NULL;
         usec_t now;
@@ -374,8 +414,8 @@ int mbus_peer_new(struct mbus_peer **ret, struct mbus_broker *broker, int fd, st
         mbus_stream_set_scratch(&peer->stream, broker->read_scratch);
 
         if (fd >= 0) {
-                r = sd_event_add_io(broker->event, &peer->io_source, fd, EPOLLIN | PEER_EPOLL_FLAGS, peer_on_io,
-                                    peer);
+                r = mbus_dispatch_add(broker->dispatch, fd, EPOLLIN | PEER_EPOLL_FLAGS, peer_on_socket, peer,
+                                      &peer->dispatch_handle);
                 if (r < 0)
                         return r;
         }
@@ -401,10 +441,12 @@ struct mbus_peer *mbus_peer_free(struct mbus_peer *peer) {
         /* The broker unlinked it from every registry when it dropped it. */
         assert(!peer->namespaces.first && !peer->calls_in.first && !peer->calls_out.first);
         mbus_quota_detach(peer);
+        /* Forgotten before the close: a report for the socket must not reach a freed peer. */
+        peer->dispatch_handle = mbus_dispatch_forget(peer->broker->dispatch, peer->dispatch_handle);
         sd_event_source_disable_unref(peer->io_source);
         mbus_stream_done(&peer->stream);
         mbus_creds_done(&peer->creds);
-        safe_close(peer->fd);
+        safe_close(peer->fd);   /* takes it out of the broker's epoll set too (dispatch.h) */
         free(peer->name);
         free(peer->disconnect_reason);
         free(peer->caller_groups);
@@ -527,5 +569,8 @@ void mbus_peer_set_running(struct mbus_peer *peer) {
 }
 
 void mbus_peer_disconnect(struct mbus_peer *peer) {
+        /* No EPOLL_CTL_DEL: the socket leaves the set when the peer is freed and closes it, at
+         * the end of this dispatch; its reports until then reach nobody. */
+        peer->dispatch_handle = mbus_dispatch_forget(peer->broker->dispatch, peer->dispatch_handle);
         peer->io_source = sd_event_source_disable_unref(peer->io_source);
 }

@@ -34,9 +34,9 @@ enum mbus_queue_class {
 };
 
 /*
- * Kept small on purpose: an idle peer is this struct, its io source and its socket; the
- * stream's buffers are allocated only while bytes are in flight (target: a few hundred bytes
- * of heap per idle peer). There are no per-peer timers: the broker's one keep-alive sweep
+ * Kept small on purpose: an idle peer is this struct and its socket (in the broker's one
+ * epoll set, dispatch.h); the stream's buffers are allocated only while bytes are in flight
+ * (target: a few hundred bytes of heap per idle peer). There are no per-peer timers: the broker's one keep-alive sweep
  * (keepalive.c) reads last_rx/ping_sent.
  */
 struct mbus_peer {
@@ -59,7 +59,11 @@ struct mbus_peer {
                                            carry the caller_* fields (older clients refuse them) */
         uint8_t io_events;              /* EPOLLIN/EPOLLOUT requested now, as the transport asked */
         int drop_reason;                /* negative errno, set when condemned */
-        sd_event_source *io_source;     /* owned */
+        uint64_t dispatch_handle;       /* its socket in the broker's epoll set (dispatch.h); 0:
+                                           none (a message transport, a busy peer), or dropped */
+        sd_event_source *io_source;     /* owned: a busy peer's socket as an sd-event source of its
+                                           own (peer.c), NULL while it is in the broker's set */
+        uint8_t n_solo_wakeups;         /* wake-ups in a row in which its socket was the only one */
         char *name;                     /* from HELLO, owned; NULL before */
         char *disconnect_reason;        /* owned: why an administrator disconnected it (DisconnectPeer) */
         char *caller_groups;            /* creds' groups for the caller_groups field, owned; made
@@ -146,7 +150,10 @@ void mbus_log_tls_refused(struct mbus_broker *b, const struct mbus_peer *peer, c
 /* Starts TLS on the peer's socket with the server context ctx: the handshake comes first. */
 int mbus_peer_start_tls(struct mbus_peer *peer, struct mbus_tls_context *ctx);
 
-/* Stops reading and writing (io source off); used when the peer is dropped. */
+/*
+ * Stops reading and writing; used when the peer is dropped. The socket stays in the broker's
+ * epoll set until mbus_peer_free() closes it, but its reports reach nobody (dispatch.h).
+ */
 void mbus_peer_disconnect(struct mbus_peer *peer);
 
 /* HELLO accepted: the peer is running and takes frames up to --max-frame-size from now on. */
