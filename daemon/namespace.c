@@ -13,6 +13,7 @@
 
 #include "conf/idl.h"
 #include "namespace.h"
+#include "ns-stats.h"
 #include "util/hashmap.h"
 
 struct mbus_namespace_registry {
@@ -77,6 +78,7 @@ struct mbus_namespace *mbus_namespace_free(struct mbus_namespace *ns) {
                 return NULL;
         assert(!ns->owner_list);
         mbus_idl_namespace_free(ns->described);
+        mbus_ns_counters_unref(ns->counters);
         free(ns);
         return NULL;
 }

@@ -8,8 +8,12 @@
  *     expiry pops in O(log n), instead of a timer per call;
  *   - two intrusive lists per peer (calls made, calls owed): a disconnect finds its entries
  *     without scanning the table.
- * Every removal goes through pending_free(), which unlinks from all three, so an entry can
+ * Every removal goes through pending_unlink(), which unlinks from all three, so an entry can
  * never be completed twice.
+ *
+ * What the call leaves for its answer (where to count it, what monitors see it answer) lives in
+ * the entry's one allocation: a counters reference and the namespace and member names, copied
+ * inline. Nothing per call beyond the entry itself is allocated.
  */
 
 #include <assert.h>
@@ -17,25 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ns-stats.h"
 #include "pending.h"
 #include "proto/frame.h"
 #include "util/hashmap.h"
-
-struct pending_key {
-        uint64_t caller;
-        uint64_t serial;
-};
-
-struct mbus_pending {
-        struct pending_key key;         /* key in t->calls */
-        uint64_t callee;
-        usec_t deadline;
-        size_t heap_idx;
-        struct mbus_pending_list *caller_list, *callee_list;
-        struct mbus_pending *caller_prev, *caller_next;
-        struct mbus_pending *callee_prev, *callee_next;
-        struct mbus_frame *context;     /* a reference, or NULL: the call for monitors */
-};
 
 struct mbus_pending_table {
         struct mbus_hashmap *calls;
@@ -44,7 +33,7 @@ struct mbus_pending_table {
 };
 
 static uint64_t pending_key_hash(const void *p) {
-        const struct pending_key *k = p;
+        const struct mbus_pending_key *k = p;
         uint64_t h = k->caller * UINT64_C(0x9e3779b97f4a7c15) ^ k->serial;
 
         /* splitmix64 finalizer: serials are sequential, spread them over all bits. */
@@ -57,7 +46,7 @@ static uint64_t pending_key_hash(const void *p) {
 }
 
 static bool pending_key_equal(const void *a, const void *b) {
-        const struct pending_key *x = a, *y = b;
+        const struct mbus_pending_key *x = a, *y = b;
         return x->caller == y->caller && x->serial == y->serial;
 }
 
@@ -88,7 +77,7 @@ struct mbus_pending_table *mbus_pending_table_free(struct mbus_pending_table *t)
         if (!t)
                 return NULL;
         for (size_t i = 0; i < t->n_heap; i++)
-                free(t->heap[i]);
+                mbus_pending_free(t->heap[i]);
         free(t->heap);
         mbus_hashmap_free(t->calls);
         free(t);
@@ -175,7 +164,7 @@ static void heap_remove(struct mbus_pending_table *t, struct mbus_pending *p) {
 
 /* --- entries -------------------------------------------------------------------------------- */
 
-static void pending_free(struct mbus_pending_table *t, struct mbus_pending *p) {
+static void pending_unlink(struct mbus_pending_table *t, struct mbus_pending *p) {
         (void) mbus_hashmap_remove(t->calls, &p->key);
         heap_remove(t, p);
 
@@ -196,23 +185,42 @@ static void pending_free(struct mbus_pending_table *t, struct mbus_pending *p) {
         if (p->callee_next)
                 p->callee_next->callee_prev = p->callee_prev;
         p->callee_list->n--;
-
-        mbus_frame_unref(p->context);
-        free(p);
+        /* The lists stay readable (mbus_pending_caller_list()); the links do not. */
+        p->caller_prev = p->caller_next = p->callee_prev = p->callee_next = NULL;
 }
 
-int mbus_pending_add(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee,
-                     usec_t deadline, struct mbus_pending_list *caller_list,
-                     struct mbus_pending_list *callee_list) {
+struct mbus_pending *mbus_pending_free(struct mbus_pending *p) {
+        if (!p)
+                return NULL;
+        mbus_ns_counters_unref(p->counters);
+        free(p);
+        return NULL;
+}
+
+static void pending_free(struct mbus_pending_table *t, struct mbus_pending *p) {
+        pending_unlink(t, p);
+        mbus_pending_free(p);
+}
+
+int mbus_pending_add_call(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee,
+                          usec_t deadline, struct mbus_pending_list *caller_list,
+                          struct mbus_pending_list *callee_list, const char *ns, const char *member,
+                          struct mbus_ns_counters *counters) {
+        size_t ns_len = ns ? strlen(ns) + 1 : 0, member_len = member ? strlen(member) + 1 : 0;
         struct mbus_pending *p;
         int r;
 
         assert(t && caller_list && callee_list);
 
-        p = calloc(1, sizeof(*p));
+        p = malloc(sizeof(*p) + ns_len + member_len);
         if (!p)
                 return -ENOMEM;
-        p->key = (struct pending_key) { caller, serial };
+        *p = (struct mbus_pending) {};
+        if (ns)
+                p->namespace = memcpy(p->names, ns, ns_len);
+        if (member)
+                p->member = memcpy(p->names + ns_len, member, member_len);
+        p->key = (struct mbus_pending_key) { caller, serial };
         p->callee = callee;
         p->deadline = deadline;
 
@@ -243,11 +251,20 @@ int mbus_pending_add(struct mbus_pending_table *t, uint64_t caller, uint64_t ser
                 callee_list->first->callee_prev = p;
         callee_list->first = p;
         callee_list->n++;
+        p->counters = mbus_ns_counters_ref(counters);
         return 0;
 }
 
-int mbus_pending_complete(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee) {
-        struct pending_key key = { caller, serial };
+int mbus_pending_add(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee,
+                     usec_t deadline, struct mbus_pending_list *caller_list,
+                     struct mbus_pending_list *callee_list) {
+        return mbus_pending_add_call(t, caller, serial, callee, deadline, caller_list, callee_list,
+                                     /* ns= */ NULL, /* member= */ NULL, /* counters= */ NULL);
+}
+
+int mbus_pending_take(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee,
+                      struct mbus_pending **ret) {
+        struct mbus_pending_key key = { caller, serial };
         struct mbus_pending *p;
 
         assert(t);
@@ -257,28 +274,64 @@ int mbus_pending_complete(struct mbus_pending_table *t, uint64_t caller, uint64_
                 return -ENOENT;
         if (p->callee != callee)
                 return -EPERM;
-        pending_free(t, p);
+        pending_unlink(t, p);
+        if (ret)
+                *ret = p;
+        else
+                mbus_pending_free(p);
         return 0;
 }
 
-int mbus_pending_pop_expired(struct mbus_pending_table *t, usec_t now, uint64_t *ret_caller,
-                             uint64_t *ret_serial,
-                             struct mbus_frame **ret_context) {
+int mbus_pending_complete(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee) {
+        return mbus_pending_take(t, caller, serial, callee, /* ret= */ NULL);
+}
+
+struct mbus_pending *mbus_pending_take_expired(struct mbus_pending_table *t, usec_t now) {
         struct mbus_pending *p;
 
         assert(t);
 
         if (t->n_heap == 0 || t->heap[0]->deadline > now)
-                return 0;
+                return NULL;
         p = t->heap[0];
+        pending_unlink(t, p);
+        return p;
+}
+
+/* The header-only CALL an entry stands for, for the callers that want a frame; NULL without memory. */
+static struct mbus_frame *pending_context_frame(const struct mbus_pending *p) {
+        struct mbus_frame *frame = NULL;
+
+        if (!p->namespace)
+                return NULL;
+        (void) mbus_frame_new(&frame, MBUS_FRAME_CALL,
+                              &(const struct mbus_frame_fields) {
+                                      .serial = p->key.serial,
+                                      .namespace = p->namespace,
+                                      .member = p->member,
+                              }, NULL, 0);
+        return frame;
+}
+
+/* Hands p's caller, serial and (on demand) context frame out, and frees p. */
+static int pending_pop(struct mbus_pending *p, uint64_t *ret_caller, uint64_t *ret_serial,
+                       struct mbus_frame **ret_context) {
         if (ret_caller)
                 *ret_caller = p->key.caller;
         if (ret_serial)
                 *ret_serial = p->key.serial;
         if (ret_context)
-                *ret_context = TAKE_PTR(p->context);
-        pending_free(t, p);
+                *ret_context = pending_context_frame(p);
+        mbus_pending_free(p);
         return 1;
+}
+
+int mbus_pending_pop_expired(struct mbus_pending_table *t, usec_t now, uint64_t *ret_caller,
+                             uint64_t *ret_serial,
+                             struct mbus_frame **ret_context) {
+        struct mbus_pending *p = mbus_pending_take_expired(t, now);
+
+        return p ? pending_pop(p, ret_caller, ret_serial, ret_context) : 0;
 }
 
 int mbus_pending_pop_callee(struct mbus_pending_table *t, struct mbus_pending_list *callee_list,
@@ -291,14 +344,8 @@ int mbus_pending_pop_callee(struct mbus_pending_table *t, struct mbus_pending_li
         p = callee_list->first;
         if (!p)
                 return 0;
-        if (ret_caller)
-                *ret_caller = p->key.caller;
-        if (ret_serial)
-                *ret_serial = p->key.serial;
-        if (ret_context)
-                *ret_context = TAKE_PTR(p->context);
-        pending_free(t, p);
-        return 1;
+        pending_unlink(t, p);
+        return pending_pop(p, ret_caller, ret_serial, ret_context);
 }
 
 size_t mbus_pending_drop_caller(struct mbus_pending_table *t, struct mbus_pending_list *caller_list) {
@@ -321,23 +368,4 @@ usec_t mbus_pending_next_deadline(const struct mbus_pending_table *t) {
 size_t mbus_pending_size(const struct mbus_pending_table *t) {
         assert(t);
         return t->n_heap;
-}
-
-int mbus_pending_set_context(struct mbus_pending_table *t, uint64_t caller, uint64_t serial,
-                             struct mbus_frame *context) {
-        struct pending_key key = { caller, serial };
-        struct mbus_pending *p = mbus_hashmap_get(t->calls, &key);
-
-        if (!p)
-                return -ENOENT;
-        mbus_frame_unref(p->context);
-        p->context = mbus_frame_ref(context);
-        return 0;
-}
-
-struct mbus_frame *mbus_pending_get_context(const struct mbus_pending_table *t, uint64_t caller, uint64_t serial) {
-        struct pending_key key = { caller, serial };
-        struct mbus_pending *p = mbus_hashmap_get(t->calls, &key);
-
-        return p ? p->context : NULL;
 }
