@@ -63,7 +63,7 @@ struct mbus_namespace *mbus_namespace_pop_owned(struct mbus_namespace_registry *
                                                 struct mbus_namespace_list *list);
 
 /* Queries. */
-struct mbus_namespace *mbus_namespace_get(const struct mbus_namespace_registry *reg, const char *name);
+struct mbus_namespace *mbus_namespace_get(struct mbus_namespace_registry *reg, const char *name);
 size_t mbus_namespace_registry_size(const struct mbus_namespace_registry *reg);
 
 /*

@@ -13,7 +13,9 @@
  *
  * What the call leaves for its answer (where to count it, what monitors see it answer) lives in
  * the entry's one allocation: a counters reference and the namespace and member names, copied
- * inline. Nothing per call beyond the entry itself is allocated.
+ * inline. Nothing per call beyond the entry itself is allocated, and entries whose names are
+ * short come from a free list: a pipelined caller keeps dozens in flight, more than malloc's
+ * per-size cache holds, and would pay its slower path on each.
  */
 
 #include <assert.h>
@@ -26,11 +28,32 @@
 #include "proto/frame.h"
 #include "util/hashmap.h"
 
+/* Names (both, with their NULs) up to this long fit the one entry size the free list keeps. */
+#define PENDING_NAMES_SMALL 96u
+/*
+ * Entries kept for reuse at most (linked through caller_next): about two pipelined callers'
+ * windows, 128 * ~250 bytes that a broker keeps once it had that many calls pending at once.
+ * The list is not drained when the table empties: with a fast callee it does, between bursts.
+ */
+#define PENDING_FREE_MAX 128u
+
 struct mbus_pending_table {
         struct mbus_hashmap *calls;
         struct mbus_pending **heap;
         size_t n_heap, heap_cap;
+        struct mbus_pending *free;      /* owned: entries of the small size, for reuse */
+        size_t n_free;
 };
+
+static void pending_drain_free(struct mbus_pending_table *t) {
+        while (t->free) {
+                struct mbus_pending *p = t->free;
+
+                t->free = p->caller_next;
+                free(p);
+        }
+        t->n_free = 0;
+}
 
 static uint64_t pending_key_hash(const void *p) {
         const struct mbus_pending_key *k = p;
@@ -78,6 +101,7 @@ struct mbus_pending_table *mbus_pending_table_free(struct mbus_pending_table *t)
                 return NULL;
         for (size_t i = 0; i < t->n_heap; i++)
                 mbus_pending_free(t->heap[i]);
+        pending_drain_free(t);
         free(t->heap);
         mbus_hashmap_free(t->calls);
         free(t);
@@ -190,9 +214,18 @@ static void pending_unlink(struct mbus_pending_table *t, struct mbus_pending *p)
 }
 
 struct mbus_pending *mbus_pending_free(struct mbus_pending *p) {
+        struct mbus_pending_table *t;
+
         if (!p)
                 return NULL;
         mbus_ns_counters_unref(p->counters);
+        t = p->table;
+        if (t && t->n_free < PENDING_FREE_MAX) {
+                p->caller_next = t->free;
+                t->free = p;
+                t->n_free++;
+                return NULL;
+        }
         free(p);
         return NULL;
 }
@@ -212,10 +245,18 @@ int mbus_pending_add_call(struct mbus_pending_table *t, uint64_t caller, uint64_
 
         assert(t && caller_list && callee_list);
 
-        p = malloc(sizeof(*p) + ns_len + member_len);
+        if (ns_len + member_len <= PENDING_NAMES_SMALL && t->free) {
+                p = t->free;
+                t->free = p->caller_next;
+                t->n_free--;
+        } else
+                p = malloc(sizeof(*p) + MAX(ns_len + member_len, (size_t) PENDING_NAMES_SMALL));
         if (!p)
                 return -ENOMEM;
-        *p = (struct mbus_pending) {};
+        *p = (struct mbus_pending) {
+                /* Only entries of the small size go back to the free list. */
+                .table = ns_len + member_len <= PENDING_NAMES_SMALL ? t : NULL,
+        };
         if (ns)
                 p->namespace = memcpy(p->names, ns, ns_len);
         if (member)

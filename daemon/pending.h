@@ -40,6 +40,7 @@ struct mbus_pending {
         struct mbus_pending *callee_prev, *callee_next;
         struct mbus_ns_counters *counters;      /* a reference, or NULL: where its answer is counted */
         const char *namespace, *member;         /* the call's, in names[], or NULL: for monitors */
+        struct mbus_pending_table *table;       /* borrowed: whose free list takes it back; NULL: none */
         char names[];
 };
 
