@@ -3,7 +3,9 @@
  * Pending-call table.
  *
  * Three views of one set of entries:
- *   - a hash on (caller id, serial): a reply finds its call in O(1);
+ *   - a hash on (caller id, serial): a reply finds its call in O(1). Its own open addressing
+ *     with linear probing and backward-shift removal: every call adds and removes a key, and
+ *     tombstones would pile up and force a rehash every few dozen calls;
  *   - a binary min-heap on deadline: the broker arms ONE timer at the earliest deadline, and
  *     expiry pops in O(log n), instead of a timer per call;
  *   - two intrusive lists per peer (calls made, calls owed): a disconnect finds its entries
@@ -26,7 +28,6 @@
 #include "ns-stats.h"
 #include "pending.h"
 #include "proto/frame.h"
-#include "util/hashmap.h"
 
 /* Names (both, with their NULs) up to this long fit the one entry size the free list keeps. */
 #define PENDING_NAMES_SMALL 96u
@@ -37,8 +38,12 @@
  */
 #define PENDING_FREE_MAX 128u
 
+/* Hash slots at first; the table keeps at most half of its slots used. */
+#define PENDING_SLOTS_MIN 16u
+
 struct mbus_pending_table {
-        struct mbus_hashmap *calls;
+        struct mbus_pending **slots;    /* the hash: n_slots (a power of two, or 0), NULL: free */
+        size_t n_slots;
         struct mbus_pending **heap;
         size_t n_heap, heap_cap;
         struct mbus_pending *free;      /* owned: entries of the small size, for reuse */
@@ -55,8 +60,7 @@ static void pending_drain_free(struct mbus_pending_table *t) {
         t->n_free = 0;
 }
 
-static uint64_t pending_key_hash(const void *p) {
-        const struct mbus_pending_key *k = p;
+static uint64_t pending_key_hash(const struct mbus_pending_key *k) {
         uint64_t h = k->caller * UINT64_C(0x9e3779b97f4a7c15) ^ k->serial;
 
         /* splitmix64 finalizer: serials are sequential, spread them over all bits. */
@@ -68,30 +72,78 @@ static uint64_t pending_key_hash(const void *p) {
         return h;
 }
 
-static bool pending_key_equal(const void *a, const void *b) {
-        const struct mbus_pending_key *x = a, *y = b;
-        return x->caller == y->caller && x->serial == y->serial;
+static size_t pending_home(const struct mbus_pending_table *t, const struct mbus_pending_key *k) {
+        return (size_t) pending_key_hash(k) & (t->n_slots - 1);
 }
 
-static const struct mbus_hash_ops pending_hash_ops = {
-        .hash = pending_key_hash,
-        .equal = pending_key_equal,
-};
+/* The slot of the entry with key k, or SIZE_MAX. */
+static size_t pending_find(const struct mbus_pending_table *t, const struct mbus_pending_key *k) {
+        if (t->n_slots == 0)
+                return SIZE_MAX;
+        for (size_t i = pending_home(t, k);; i = (i + 1) & (t->n_slots - 1)) {
+                const struct mbus_pending *p = t->slots[i];
+
+                if (!p)
+                        return SIZE_MAX;
+                if (p->key.caller == k->caller && p->key.serial == k->serial)
+                        return i;
+        }
+}
+
+static void pending_place(struct mbus_pending_table *t, struct mbus_pending *p) {
+        size_t i = pending_home(t, &p->key);
+
+        while (t->slots[i])
+                i = (i + 1) & (t->n_slots - 1);
+        t->slots[i] = p;
+}
+
+/* Makes room for one more entry (t->n_heap are in). Returns 0 or -ENOMEM. */
+static int pending_reserve(struct mbus_pending_table *t) {
+        struct mbus_pending **old = t->slots;
+        size_t n_old = t->n_slots, n = MAX(n_old, (size_t) PENDING_SLOTS_MIN);
+
+        while ((t->n_heap + 1) * 2 > n)
+                n *= 2;
+        if (n == n_old)
+                return 0;
+        t->slots = calloc(n, sizeof(*t->slots));
+        if (!t->slots) {
+                t->slots = old;
+                return -ENOMEM;
+        }
+        t->n_slots = n;
+        for (size_t j = 0; j < n_old; j++)
+                if (old[j])
+                        pending_place(t, old[j]);
+        free(old);
+        return 0;
+}
+
+/* Empties slot i, moving back the entries after it that would no longer be found. */
+static void pending_remove_slot(struct mbus_pending_table *t, size_t i) {
+        size_t mask = t->n_slots - 1;
+
+        for (size_t j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
+                size_t home = pending_home(t, &t->slots[j]->key);
+
+                /* The entry at j stays if its home lies cyclically in (i, j]. */
+                if (i < j ? home > i && home <= j : home > i || home <= j)
+                        continue;
+                t->slots[i] = t->slots[j];
+                i = j;
+        }
+        t->slots[i] = NULL;
+}
 
 int mbus_pending_table_new(struct mbus_pending_table **ret) {
         struct mbus_pending_table *t;
-        int r;
 
         assert(ret);
 
         t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
-        r = mbus_hashmap_new(&t->calls, &pending_hash_ops);
-        if (r < 0) {
-                free(t);
-                return r;
-        }
         *ret = t;
         return 0;
 }
@@ -103,7 +155,7 @@ struct mbus_pending_table *mbus_pending_table_free(struct mbus_pending_table *t)
                 mbus_pending_free(t->heap[i]);
         pending_drain_free(t);
         free(t->heap);
-        mbus_hashmap_free(t->calls);
+        free(t->slots);
         free(t);
         return NULL;
 }
@@ -180,16 +232,21 @@ static void heap_remove(struct mbus_pending_table *t, struct mbus_pending *p) {
                         heap_down(t, i);
         }
         if (t->n_heap == 0 && t->heap_cap > 256) {
-                /* Give a large array back when the table drains: idle brokers stay small. */
+                /* Give large arrays back when the table drains: idle brokers stay small. */
                 t->heap = (free(t->heap), NULL);
                 t->heap_cap = 0;
+                t->slots = (free(t->slots), NULL);
+                t->n_slots = 0;
         }
 }
 
 /* --- entries -------------------------------------------------------------------------------- */
 
 static void pending_unlink(struct mbus_pending_table *t, struct mbus_pending *p) {
-        (void) mbus_hashmap_remove(t->calls, &p->key);
+        size_t i = pending_find(t, &p->key);
+
+        assert(i != SIZE_MAX && t->slots[i] == p);
+        pending_remove_slot(t, i);
         heap_remove(t, p);
 
         if (p->caller_prev)
@@ -265,17 +322,21 @@ int mbus_pending_add_call(struct mbus_pending_table *t, uint64_t caller, uint64_
         p->callee = callee;
         p->deadline = deadline;
 
-        r = mbus_hashmap_put(t->calls, &p->key, p);
+        if (pending_find(t, &p->key) != SIZE_MAX) {
+                free(p);
+                return -EEXIST;
+        }
+        r = pending_reserve(t);
         if (r < 0) {
                 free(p);
                 return r;
         }
         r = heap_push(t, p);
         if (r < 0) {
-                (void) mbus_hashmap_remove(t->calls, &p->key);
                 free(p);
                 return r;
         }
+        pending_place(t, p);
 
         p->caller_list = caller_list;
         p->caller_next = caller_list->first;
@@ -307,12 +368,14 @@ int mbus_pending_take(struct mbus_pending_table *t, uint64_t caller, uint64_t se
                       struct mbus_pending **ret) {
         struct mbus_pending_key key = { caller, serial };
         struct mbus_pending *p;
+        size_t i;
 
         assert(t);
 
-        p = mbus_hashmap_get(t->calls, &key);
-        if (!p)
+        i = pending_find(t, &key);
+        if (i == SIZE_MAX)
                 return -ENOENT;
+        p = t->slots[i];
         if (p->callee != callee)
                 return -EPERM;
         pending_unlink(t, p);

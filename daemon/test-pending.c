@@ -190,6 +190,39 @@ START_TEST(test_a_call_keeps_its_names_and_counters_until_it_is_answered) {
 }
 END_TEST
 
+START_TEST(test_every_call_is_found_whatever_the_order_of_removals) {
+        _cleanup_(mbus_pending_table_freep) struct mbus_pending_table *t = NULL;
+        struct mbus_pending_list out[7] = {}, in = {};
+        enum { N = 3000 };
+        static bool done[N];
+        unsigned seed = 12345;
+
+        ck_assert_int_eq(mbus_pending_table_new(&t), 0);
+        /* Seven callers with overlapping serials: keys that collide in the hash's low bits. */
+        for (unsigned i = 0; i < N; i++)
+                ck_assert_int_eq(mbus_pending_add(t, i % 7, i / 7, 2, 1000 + i, &out[i % 7], &in), 0);
+        for (unsigned k = 0; k < 4 * N; k++) {
+                unsigned i;
+
+                seed = seed * 1103515245u + 12345u;
+                i = (seed >> 8) % N;
+                ck_assert_int_eq(mbus_pending_complete(t, i % 7, i / 7, 2), done[i] ? -ENOENT : 0);
+                done[i] = true;
+                /* Now and then a new call in a freed place. */
+                if (k % 5 == 0 && done[(i + 1) % N]) {
+                        unsigned j = (i + 1) % N;
+
+                        ck_assert_int_eq(mbus_pending_add(t, j % 7, j / 7, 2, 1000 + j, &out[j % 7], &in), 0);
+                        done[j] = false;
+                }
+        }
+        for (unsigned i = 0; i < N; i++)
+                ck_assert_int_eq(mbus_pending_complete(t, i % 7, i / 7, 2), done[i] ? -ENOENT : 0);
+        ck_assert_uint_eq(mbus_pending_size(t), 0);
+        ck_assert_uint_eq(in.n, 0);
+}
+END_TEST
+
 static Suite *pending_suite(void) {
         Suite *s = suite_create("pending");
         TCase *tc = tcase_create("core");
@@ -201,6 +234,7 @@ static Suite *pending_suite(void) {
         tcase_add_test(tc, test_caller_gone_forgets_its_calls);
         tcase_add_test(tc, test_many_calls_interleaved);
         tcase_add_test(tc, test_a_call_keeps_its_names_and_counters_until_it_is_answered);
+        tcase_add_test(tc, test_every_call_is_found_whatever_the_order_of_removals);
         suite_add_tcase(s, tc);
         return s;
 }
