@@ -525,10 +525,13 @@ static int driver_namespace_stats(struct mbus_broker *b, const char *name, const
         struct driver_stats_page *p = userdata;
         const struct mbus_ns_counters *c = owner && owner->counters ? owner->counters :
                                                                     mbus_ns_stats_peek(b->ns_stats, name);
-        _cleanup_json_ json_object *e = json_object_new_object();
+        _cleanup_json_ json_object *e = NULL;
         size_t len = 0;
         int r = 0;
 
+        assert(name);
+
+        e = json_object_new_object();
         if (!e)
                 return -ENOMEM;
         b->dispatch_work += DRIVER_ENTRY_WORK;

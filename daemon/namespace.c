@@ -42,6 +42,8 @@ int mbus_namespace_registry_new(struct mbus_namespace_registry **ret) {
 }
 
 static void namespace_unlink(struct mbus_namespace_registry *reg, struct mbus_namespace *ns) {
+        assert(ns);
+
         (void) mbus_hashmap_remove(reg->names, ns->name);
         if (reg->last == ns)
                 reg->last = NULL;

@@ -76,17 +76,17 @@ static size_t pending_home(const struct mbus_pending_table *t, const struct mbus
         return (size_t) pending_key_hash(k) & (t->n_slots - 1);
 }
 
-/* The slot of the entry with key k, or SIZE_MAX. */
-static size_t pending_find(const struct mbus_pending_table *t, const struct mbus_pending_key *k) {
-        if (t->n_slots == 0)
-                return SIZE_MAX;
+/* The slot of the entry with key k, or NULL. */
+static struct mbus_pending **pending_find(const struct mbus_pending_table *t, const struct mbus_pending_key *k) {
+        if (!t->slots)
+                return NULL;
         for (size_t i = pending_home(t, k);; i = (i + 1) & (t->n_slots - 1)) {
-                const struct mbus_pending *p = t->slots[i];
+                struct mbus_pending *p = t->slots[i];
 
                 if (!p)
-                        return SIZE_MAX;
+                        return NULL;
                 if (p->key.caller == k->caller && p->key.serial == k->serial)
-                        return i;
+                        return &t->slots[i];
         }
 }
 
@@ -243,10 +243,10 @@ static void heap_remove(struct mbus_pending_table *t, struct mbus_pending *p) {
 /* --- entries -------------------------------------------------------------------------------- */
 
 static void pending_unlink(struct mbus_pending_table *t, struct mbus_pending *p) {
-        size_t i = pending_find(t, &p->key);
+        struct mbus_pending **slot = pending_find(t, &p->key);
 
-        assert(i != SIZE_MAX && t->slots[i] == p);
-        pending_remove_slot(t, i);
+        assert(slot && *slot == p);
+        pending_remove_slot(t, (size_t) (slot - t->slots));
         heap_remove(t, p);
 
         if (p->caller_prev)
@@ -322,7 +322,7 @@ int mbus_pending_add_call(struct mbus_pending_table *t, uint64_t caller, uint64_
         p->callee = callee;
         p->deadline = deadline;
 
-        if (pending_find(t, &p->key) != SIZE_MAX) {
+        if (pending_find(t, &p->key)) {
                 free(p);
                 return -EEXIST;
         }
@@ -367,15 +367,14 @@ int mbus_pending_add(struct mbus_pending_table *t, uint64_t caller, uint64_t ser
 int mbus_pending_take(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee,
                       struct mbus_pending **ret) {
         struct mbus_pending_key key = { caller, serial };
-        struct mbus_pending *p;
-        size_t i;
+        struct mbus_pending **slot, *p;
 
         assert(t);
 
-        i = pending_find(t, &key);
-        if (i == SIZE_MAX)
+        slot = pending_find(t, &key);
+        if (!slot)
                 return -ENOENT;
-        p = t->slots[i];
+        p = *slot;
         if (p->callee != callee)
                 return -EPERM;
         pending_unlink(t, p);

@@ -587,7 +587,7 @@ void mbus_router_expire_calls(struct mbus_broker *b, uint64_t now) {
                 if (call->counters)
                         call->counters->errors++;
                 (void) mbus_reply_error(b, router_caller_of(call), call->key.serial, -ETIMEDOUT, "Call timed out");
-                call = mbus_pending_free(call);
+                (void) mbus_pending_free(call);
         }
 }
 
