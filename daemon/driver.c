@@ -277,6 +277,26 @@ static void driver_page_done(struct driver_page *pg) {
 }
 
 /*
+ * Takes room for one entry of len bytes (its JSON text) from the page, the first of the page if
+ * first. Returns 1 if taken, 0 if the page is full (the reply names a next page), -ENOBUFS
+ * (err set) if the entry alone is larger than a reply may be.
+ */
+static int driver_page_take(struct mbus_broker *b, struct driver_page *pg, size_t len, bool first,
+                            struct driver_error *err) {
+        len++;  /* the comma */
+        if (len > pg->room) {
+                if (first)
+                        return driver_fail(err, -ENOBUFS, "One entry is %zu bytes, more than a reply may hold "
+                                           "(frame limit %zu)", len, b->options->max_frame_size);
+                pg->more = true;
+                return 0;
+        }
+        pg->room -= len;
+        pg->limit--;
+        return 1;
+}
+
+/*
  * Adds e (taken) to the page if it has room. Returns 1 if added, 0 if the page is full (e is
  * dropped and the reply names a next page), -ENOBUFS (err set) if e alone is larger than a
  * reply may be, -ENOMEM.
@@ -284,6 +304,7 @@ static void driver_page_done(struct driver_page *pg) {
 static int driver_page_add(struct mbus_broker *b, struct driver_page *pg, json_object *e, struct driver_error *err) {
         _cleanup_json_ json_object *entry = e;
         size_t len = 0;
+        int r;
 
         if (!entry)
                 return -ENOMEM;
@@ -294,19 +315,11 @@ static int driver_page_add(struct mbus_broker *b, struct driver_page *pg, json_o
         }
         if (!json_object_to_json_string_length(entry, JSON_C_TO_STRING_PLAIN, &len))
                 return -ENOMEM;
-        len++;  /* the comma */
-        if (len > pg->room) {
-                if (json_object_array_length(pg->list) == 0)
-                        return driver_fail(err, -ENOBUFS, "One entry is %zu bytes, more than a reply may hold "
-                                           "(frame limit %zu)", len, b->options->max_frame_size);
-                pg->more = true;
-                return 0;
-        }
-        if (json_object_array_add(pg->list, entry) < 0)
+        r = driver_page_take(b, pg, len, json_object_array_length(pg->list) == 0, err);
+        if (r <= 0)
+                return r;
+        if (json_object_array_add(pg->list, TAKE_PTR(entry)) < 0)
                 return -ENOMEM;
-        TAKE_PTR(entry);
-        pg->room -= len;
-        pg->limit--;
         return 1;
 }
 
@@ -506,31 +519,71 @@ static int driver_get_peer(struct mbus_broker *b, struct mbus_peer *caller, json
         return driver_peer_json(b, peer, ret);
 }
 
-/* GetStats' "per_namespace": {NAME: {"calls", "errors", "events"}} for one that exists. */
+/*
+ * GetStats' "per_namespace" is an object, {NAME: {"calls", "errors", "events"}}, paged as the
+ * lists are (a page of names in order, "next" the last one given), bounded by the same limit
+ * and frame room.
+ */
+struct driver_stats_page {
+        struct driver_page *pg;
+        json_object *namespaces;        /* borrowed: the page's per_namespace */
+        struct driver_error *err;
+        const char *last;               /* the last name given: the cursor of the next page */
+};
+
+/* One entry of per_namespace, for a namespace that exists. */
 static int driver_namespace_stats(struct mbus_broker *b, const char *name, const struct mbus_namespace *owner,
                                   bool file, void *userdata) {
-        const struct mbus_ns_counters *c = mbus_ns_stats_peek(b->ns_stats, name);
-        _cleanup_json_ json_object *e = json_object_new_object();
+        struct driver_stats_page *p = userdata;
+        const struct mbus_ns_counters *c = owner && owner->counters ? owner->counters :
+                                                                    mbus_ns_stats_peek(b->ns_stats, name);
+        _cleanup_json_ json_object *e = NULL;
+        size_t len = 0;
         int r = 0;
 
+        assert(name);
+
+        e = json_object_new_object();
         if (!e)
                 return -ENOMEM;
         b->dispatch_work += DRIVER_ENTRY_WORK;
+        if (p->pg->limit == 0) {
+                p->pg->more = true;
+                return 0;
+        }
         r = r ?: driver_add(e, "calls", json_object_new_int64(c ? (int64_t) c->calls : 0));
         r = r ?: driver_add(e, "errors", json_object_new_int64(c ? (int64_t) c->errors : 0));
         r = r ?: driver_add(e, "events", json_object_new_int64(c ? (int64_t) c->events : 0));
-        r = r ?: driver_add(userdata, name, TAKE_PTR(e));
-        return r < 0 ? r : 1;
+        if (r < 0)
+                return r;
+        if (!json_object_to_json_string_length(e, JSON_C_TO_STRING_PLAIN, &len))
+                return -ENOMEM;
+        /* "NAME": and the value; names need no escaping. */
+        r = driver_page_take(b, p->pg, strlen(name) + 3 + len, !p->last, p->err);
+        if (r <= 0)
+                return r;
+        r = driver_add(p->namespaces, name, TAKE_PTR(e));
+        if (r < 0)
+                return r;
+        p->last = name;
+        return 1;
 }
 
 static int driver_get_stats(struct mbus_broker *b, struct mbus_peer *caller, json_object *args,
                             json_object **ret, struct driver_error *err) {
         _cleanup_json_ json_object *o = json_object_new_object(), *namespaces = json_object_new_object();
+        _cleanup_(driver_page_done) struct driver_page pg = {};
+        struct driver_stats_page p = { .pg = &pg, .namespaces = namespaces, .err = err };
         const struct mbus_stats *s = &b->stats;
+        const char *after;
+        size_t len = 0;
         int r = 0;
 
         if (!o || !namespaces)
                 return -ENOMEM;
+        r = driver_page_init(&pg, b, args, "GetStats", &after, err);
+        if (r < 0)
+                return r;
 #define STAT(key, value) r = r ?: driver_add(o, key, json_object_new_int64((int64_t) (value)))
         STAT("peers", b->n_peers);
         STAT("namespaces", mbus_namespace_registry_size(b->namespaces));
@@ -546,8 +599,19 @@ static int driver_get_stats(struct mbus_broker *b, struct mbus_peer *caller, jso
         STAT("peers_refused", s->peers_refused);
         STAT("quota_refusals", s->quota_refusals);
 #undef STAT
-        r = r ?: driver_foreach_namespace(b, /* after= */ NULL, driver_namespace_stats, namespaces);
-        r = r ?: driver_add(o, "per_namespace", TAKE_PTR(namespaces));
+        if (r < 0)
+                return r;
+        /* The counters above, the key, and "next" with a name share the page's room. */
+        if (!json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len))
+                return -ENOMEM;
+        len += sizeof("\"per_namespace\":{},\"next\":\"\"") - 1 + MBUS_NAME_MAX;
+        pg.room = pg.room > len ? pg.room - len : 0;
+
+        r = driver_foreach_namespace(b, after, driver_namespace_stats, &p);
+        if (r < 0)
+                return r;
+        r = driver_add(o, "per_namespace", TAKE_PTR(namespaces));
+        r = r ?: driver_add_nullable(o, "next", pg.more ? json_object_new_string(p.last) : NULL);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(o);

@@ -5,6 +5,10 @@
  * (WELCOME, then the one RETURN or ERROR for our CALL; a PING of the keep-alive is possible
  * and ignored). The peer is condemned as soon as the answer is in; if the broker drops it
  * first (a protocol error, shutdown), the answer is the error it sent, or a 503.
+ *
+ * GET /metrics wants every namespace's counters, and GetStats gives them a page at a time (a
+ * reply fits a frame): its call asks for the next page, from a defer source (not from within
+ * the broker's write to the link), until "next" is null, and answers with the pages merged.
  */
 
 #include <errno.h>
@@ -13,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <systemd/sd-event.h>
 
 #include "broker.h"
 #include "listener-http.h"
@@ -25,6 +30,8 @@
 
 #define HTTP_HELLO_SERIAL 1
 #define HTTP_CALL_SERIAL 2
+/* GetStats entries asked for per page: the procedure's largest page. */
+#define HTTP_STATS_PAGE_LIMIT 1000
 
 struct mbus_http_call {
         struct mbus_broker *broker;             /* borrowed */
@@ -35,6 +42,11 @@ struct mbus_http_call {
         int status;                             /* 0 while pending */
         char *body;
         char *error;
+        uint64_t serial;                        /* of the CALL whose answer is awaited */
+        bool stats_pages;                       /* GetStats, every page (mbus_http_stats_call_new()) */
+        json_object *stats;                     /* the pages so far, merged; owned */
+        char *after;                            /* the cursor of the next page, owned */
+        sd_event_source *next_page;             /* owned: a defer source that asks for it */
 };
 
 int mbus_http_status_of_error(const char *name) {
@@ -91,16 +103,59 @@ static void http_call_answer_error(struct mbus_http_call *call, const char *name
                          text ?: "{\"error\":\"org.mbus.Error.Failed\",\"message\":\"out of memory\"}", name);
 }
 
+/*
+ * One page of GetStats: merged into call->stats; then the next one is asked for, or the whole
+ * is the answer. Each page is a snapshot of its moment: the totals are the first page's.
+ */
+static void http_stats_on_page(struct mbus_http_call *call, const struct mbus_frame *f) {
+        _cleanup_json_ json_object *page = NULL;
+        json_object *next, *from, *into;
+        const char *cursor;
+
+        if (json_parse_bytes((const char *) f->body, f->body_len, &page) < 0 ||
+            !json_object_is_type(page, json_type_object) ||
+            !json_object_object_get_ex(page, "per_namespace", &from) || !json_object_is_type(from, json_type_object)) {
+                http_call_answer_error(call, "org.mbus.Error.Failed", "GetStats answered what is not a page");
+                return;
+        }
+        if (!call->stats)
+                call->stats = json_object_get(page);
+        else if (json_object_object_get_ex(call->stats, "per_namespace", &into)) {
+                json_object_object_foreach(from, name, counters) {
+                        if (json_object_object_add(into, name, json_object_get(counters)) < 0) {
+                                http_call_answer_error(call, "org.mbus.Error.Failed", "out of memory");
+                                return;
+                        }
+                }
+        }
+
+        /* A cursor that does not advance would ask for the same page for ever. */
+        cursor = json_object_object_get_ex(page, "next", &next) && json_object_is_type(next, json_type_string) ?
+                 json_object_get_string(next) : NULL;
+        if (cursor && (!call->after || strcmp(cursor, call->after) > 0)) {
+                free(call->after);
+                call->after = strdup(cursor);
+                if (!call->after || sd_event_source_set_enabled(call->next_page, SD_EVENT_ONESHOT) < 0)
+                        http_call_answer_error(call, "org.mbus.Error.Failed", "out of memory");
+                return;
+        }
+        json_object_object_del(call->stats, "next");
+        http_call_answer(call, 200, json_object_to_json_string_ext(call->stats, JSON_C_TO_STRING_PLAIN), NULL);
+}
+
 /* One frame the broker wrote to our peer. */
 static void http_call_on_frame(struct mbus_http_call *call, const struct mbus_frame *f) {
         _cleanup_json_ json_object *body = NULL;
 
-        if (f->type == MBUS_FRAME_RETURN && f->f.reply_serial == HTTP_CALL_SERIAL) {
-                http_call_answer(call, 200, f->body_len > 0 ? (const char *) f->body : "{}", NULL);
+        if (f->type == MBUS_FRAME_RETURN && f->f.reply_serial == call->serial) {
+                if (call->stats_pages)
+                        http_stats_on_page(call, f);
+                else
+                        http_call_answer(call, 200, f->body_len > 0 ? (const char *) f->body : "{}", NULL);
                 return;
         }
         /* Our CALL's error, or a protocol error (reply_serial 0) before the broker drops us. */
-        if (f->type == MBUS_FRAME_ERROR && (f->f.reply_serial == HTTP_CALL_SERIAL || f->f.reply_serial == 0)) {
+        if (f->type == MBUS_FRAME_ERROR && (f->f.reply_serial == call->serial || f->f.reply_serial == 0)) {
                 (void) json_parse_bytes((const char *) f->body, f->body_len, &body);
                 http_call_answer_error(call, f->f.error_name, body ? json_get_string(body, "message") : NULL);
         }
@@ -145,9 +200,35 @@ int mbus_http_link_push_frame(struct mbus_message_link *link, enum mbus_frame_ty
         return mbus_message_link_push(link, bytes, mbus_frame_size(f), /* text= */ false, SIZE_MAX, NULL);
 }
 
-int mbus_http_call_new(struct mbus_http_call **ret, struct mbus_broker *b, struct mbus_creds *creds,
-                       const char *ns, const char *member, const char *body, size_t len, uint64_t timeout_usec,
-                       void (*done)(void *userdata), void *userdata) {
+/* Asks for the page after call->after, the broker's dispatch being over. */
+static int http_stats_on_next_page(sd_event_source *s, void *userdata) {
+        struct mbus_http_call *call = userdata;
+        _cleanup_json_ json_object *args = json_object_new_object();
+        const char *text;
+
+        if (call->status != 0 || !call->peer)
+                return 0;
+        if (!args || json_object_object_add(args, "after", json_object_new_string(call->after)) < 0 ||
+            json_object_object_add(args, "limit", json_object_new_int(HTTP_STATS_PAGE_LIMIT)) < 0) {
+                http_call_answer_error(call, "org.mbus.Error.Failed", "out of memory");
+                return 0;
+        }
+        text = json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN);
+        if (mbus_http_link_push_frame(call->link, MBUS_FRAME_CALL,
+                                      &(struct mbus_frame_fields) {
+                                              .serial = ++call->serial, .namespace = "org.mbus.Broker",
+                                              .member = "GetStats" },
+                                      text, strlen(text)) < 0) {
+                http_call_answer_error(call, "org.mbus.Error.Failed", "out of memory");
+                return 0;
+        }
+        mbus_peer_dispatch_io(call->peer, EPOLLIN);     /* may answer, and drop the peer */
+        return 0;
+}
+
+static int http_call_start(struct mbus_http_call **ret, struct mbus_broker *b, struct mbus_creds *creds,
+                           const char *ns, const char *member, const char *body, size_t len, uint64_t timeout_usec,
+                           bool stats_pages, void (*done)(void *userdata), void *userdata) {
         static const char hello[] = "{\"name\":\"http\"}";
         struct mbus_http_call *call;
         struct mbus_peer *peer;
@@ -159,6 +240,8 @@ int mbus_http_call_new(struct mbus_http_call **ret, struct mbus_broker *b, struc
         if (!call)
                 return -ENOMEM;
         call->broker = b;
+        call->serial = HTTP_CALL_SERIAL;
+        call->stats_pages = stats_pages;
         r = mbus_message_link_new(&call->link, /* out_max= */ 0);
         if (r < 0) {
                 free(call);
@@ -166,6 +249,16 @@ int mbus_http_call_new(struct mbus_http_call **ret, struct mbus_broker *b, struc
         }
         call->link->on_output = http_call_on_output;
         call->link->userdata = call;
+        if (stats_pages) {
+                r = sd_event_add_defer(b->event, &call->next_page, http_stats_on_next_page, call);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(call->next_page, SD_EVENT_OFF);
+                if (r < 0) {
+                        mbus_http_call_free(call);
+                        return r;
+                }
+                (void) sd_event_source_set_description(call->next_page, "http-stats-page");
+        }
 
         r = mbus_http_link_push_frame(call->link, MBUS_FRAME_HELLO,
                                       &(struct mbus_frame_fields) { .serial = HTTP_HELLO_SERIAL }, hello, strlen(hello));
@@ -190,6 +283,22 @@ int mbus_http_call_new(struct mbus_http_call **ret, struct mbus_broker *b, struc
         return 0;
 }
 
+int mbus_http_call_new(struct mbus_http_call **ret, struct mbus_broker *b, struct mbus_creds *creds,
+                       const char *ns, const char *member, const char *body, size_t len, uint64_t timeout_usec,
+                       void (*done)(void *userdata), void *userdata) {
+        return http_call_start(ret, b, creds, ns, member, body, len, timeout_usec, /* stats_pages= */ false, done,
+                               userdata);
+}
+
+int mbus_http_stats_call_new(struct mbus_http_call **ret, struct mbus_broker *b, struct mbus_creds *creds,
+                             void (*done)(void *userdata), void *userdata) {
+        char args[64];
+
+        (void) snprintf(args, sizeof(args), "{\"limit\":%d}", HTTP_STATS_PAGE_LIMIT);
+        return http_call_start(ret, b, creds, "org.mbus.Broker", "GetStats", args, strlen(args),
+                               /* timeout_usec= */ 0, /* stats_pages= */ true, done, userdata);
+}
+
 struct mbus_http_call *mbus_http_call_free(struct mbus_http_call *call) {
         if (!call)
                 return NULL;
@@ -201,6 +310,9 @@ struct mbus_http_call *mbus_http_call_free(struct mbus_http_call *call) {
                 call->link->on_output = NULL;
         }
         mbus_message_link_unref(call->link);
+        sd_event_source_disable_unref(call->next_page);
+        json_object_put(call->stats);
+        free(call->after);
         free(call->body);
         free(call->error);
         free(call);

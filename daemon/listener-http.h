@@ -28,6 +28,14 @@ struct mbus_message_link;
 int mbus_http_call_new(struct mbus_http_call **ret, struct mbus_broker *b, struct mbus_creds *creds,
                        const char *ns, const char *member, const char *body, size_t len, uint64_t timeout_usec,
                        void (*done)(void *userdata), void *userdata);
+/*
+ * Starts the call of org.mbus.Broker.GetStats for GET /metrics: one page after the other, until
+ * the last; the answer (mbus_http_call_result()) is GetStats' result with every namespace in its
+ * per_namespace (the totals are those of the first page) and no "next". As
+ * mbus_http_call_new() otherwise.
+ */
+int mbus_http_stats_call_new(struct mbus_http_call **ret, struct mbus_broker *b, struct mbus_creds *creds,
+                             void (*done)(void *userdata), void *userdata);
 /* Ends the call (its peer is dropped if still there); done is not called any more. Takes NULL. */
 struct mbus_http_call *mbus_http_call_free(struct mbus_http_call *call);
 

@@ -458,7 +458,9 @@ static void ws_http_start(struct ws_conn *c, struct lws *wsi) {
                 return;
         }
         r = ws_http_creds(c, wsi, &creds);
-        if (r >= 0)
+        if (r >= 0 && c->http_metrics)  /* every page of GetStats */
+                r = mbus_http_stats_call_new(&c->http, c->ws->broker, &creds, ws_http_on_done, c);
+        else if (r >= 0)
                 r = mbus_http_call_new(&c->http, c->ws->broker, &creds, c->http_ns, c->http_member, c->http_body,
                                        c->http_body_len, c->http_timeout_usec, ws_http_on_done, c);
         mbus_creds_done(&creds);

@@ -299,11 +299,11 @@ static void monitor_queue(struct mbus_broker *b, struct mbus_monitor *m, struct 
                 m->lost++;
 }
 
-void mbus_monitor_copy(struct mbus_broker *b, const struct mbus_frame *frame, const struct mbus_frame *call,
-                       uint64_t from, uint64_t to) {
+void mbus_monitor_copy(struct mbus_broker *b, const struct mbus_frame *frame, const char *call_ns,
+                       const char *call_member, uint64_t from, uint64_t to) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *copy = NULL;
-        const char *ns = call ? call->f.namespace : frame->f.namespace;
-        const char *member = call ? call->f.member : frame->f.member;
+        const char *ns = call_ns ?: frame->f.namespace;
+        const char *member = call_ns ? call_member : frame->f.member;
 
         for (struct mbus_monitor *m = b->monitors; m; m = m->next) {
                 struct mbus_peer *peer = mbus_broker_find_peer(b, m->peer);

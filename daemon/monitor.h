@@ -37,9 +37,10 @@ void mbus_monitor_free_all(struct mbus_broker *b);
 /*
  * Copies frame (routed from peer `from` to peer `to`, 0 for the broker or a broadcast) to
  * every monitor whose filters match and whose policy lets it monitor the namespace and member;
- * call is the CALL a RETURN or ERROR answers (NULL: unknown, then namespace and member filters
- * and the policy exclude it). Copies that do not fit a monitor's queue are lost and counted;
- * the monitor is told how many (org.mbus.Broker.MonitorLost) before its next copy that fits.
+ * call_ns and call_member are those of the CALL a RETURN or ERROR answers (NULL: the frame's
+ * own, which a reply has none of: then namespace and member filters and the policy exclude
+ * it). Copies that do not fit a monitor's queue are lost and counted; the monitor is told how
+ * many (org.mbus.Broker.MonitorLost) before its next copy that fits.
  */
-void mbus_monitor_copy(struct mbus_broker *b, const struct mbus_frame *frame, const struct mbus_frame *call,
-                       uint64_t from, uint64_t to);
+void mbus_monitor_copy(struct mbus_broker *b, const struct mbus_frame *frame, const char *call_ns,
+                       const char *call_member, uint64_t from, uint64_t to);

@@ -18,6 +18,8 @@ struct mbus_namespace {
         uint64_t owner;
         struct mbus_idl_namespace *described;   /* the REGISTER declaration, parsed once, owned */
         bool typed;                     /* described has typed members: calls and events are checked */
+        struct mbus_ns_counters *counters;      /* a reference, set by the router at its first count
+                                                   (ns-stats.h); NULL before */
         struct mbus_namespace_list *owner_list;
         struct mbus_namespace *owner_prev, *owner_next;
         char name[];                    /* key in the registry */
@@ -32,6 +34,7 @@ struct mbus_namespace_list {
 
 struct mbus_namespace_registry;
 struct mbus_idl_namespace;
+struct mbus_ns_counters;
 
 /* Lifecycle. */
 int mbus_namespace_registry_new(struct mbus_namespace_registry **ret);
@@ -60,7 +63,7 @@ struct mbus_namespace *mbus_namespace_pop_owned(struct mbus_namespace_registry *
                                                 struct mbus_namespace_list *list);
 
 /* Queries. */
-struct mbus_namespace *mbus_namespace_get(const struct mbus_namespace_registry *reg, const char *name);
+struct mbus_namespace *mbus_namespace_get(struct mbus_namespace_registry *reg, const char *name);
 size_t mbus_namespace_registry_size(const struct mbus_namespace_registry *reg);
 
 /*

@@ -4,6 +4,7 @@
  * routes. Whether a name exists is the broker's question (registry, interface files), asked
  * through a callback so that this table stays a plain container; the sweep keeps its size
  * within a constant factor of what exists without hooking every path that releases a namespace.
+ * Counters are reference-counted (ns-stats.h): the sweep drops the table's reference only.
  */
 
 #include <errno.h>
@@ -14,8 +15,20 @@
 #include "util/hashmap.h"
 
 struct mbus_ns_stats {
-        struct mbus_hashmap *names;     /* name -> struct mbus_ns_counters, owned */
+        struct mbus_hashmap *names;     /* name -> struct mbus_ns_counters, a reference */
 };
+
+struct mbus_ns_counters *mbus_ns_counters_ref(struct mbus_ns_counters *c) {
+        if (c)
+                c->n_ref++;
+        return c;
+}
+
+struct mbus_ns_counters *mbus_ns_counters_unref(struct mbus_ns_counters *c) {
+        if (c && --c->n_ref == 0)
+                free(c);
+        return NULL;
+}
 
 int mbus_ns_stats_new(struct mbus_ns_stats **ret) {
         struct mbus_ns_stats *s = calloc(1, sizeof(*s));
@@ -39,7 +52,7 @@ struct mbus_ns_stats *mbus_ns_stats_free(struct mbus_ns_stats *s) {
         if (!s)
                 return NULL;
         while (mbus_hashmap_iterate(s->names, &state, &value, NULL))
-                free(value);
+                mbus_ns_counters_unref(value);
         mbus_hashmap_free(s->names);
         free(s);
         return NULL;
@@ -55,7 +68,7 @@ static void ns_stats_sweep(struct mbus_ns_stats *s, bool (*exists)(const char *n
                 if (exists(c->name, userdata))
                         continue;
                 (void) mbus_hashmap_remove(s->names, c->name);
-                free(c);
+                mbus_ns_counters_unref(c);
         }
 }
 
@@ -74,6 +87,7 @@ struct mbus_ns_counters *mbus_ns_stats_get(struct mbus_ns_stats *s, const char *
         c = calloc(1, sizeof(*c) + len + 1);
         if (!c)
                 return NULL;
+        c->n_ref = 1;
         memcpy(c->name, ns, len + 1);
         if (mbus_hashmap_put(s->names, c->name, c) < 0) {
                 free(c);

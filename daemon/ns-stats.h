@@ -8,6 +8,11 @@
  * up. A namespace that stops existing keeps its entry until the next sweep (when the table has
  * grown to twice what exists); one that comes back after that starts from 0, which Prometheus
  * reads as a counter reset.
+ *
+ * Counters are shared: the table holds a reference, so does the registry entry of an owned
+ * namespace (from its first count on: routing to it then costs no lookup here) and each call
+ * pending on it (its answer is counted where the call was, even once the namespace is gone; a
+ * namespace that comes back before the sweep finds the same counters in the table).
  */
 
 #include <stdbool.h>
@@ -16,6 +21,7 @@
 #include "util/macro.h"
 
 struct mbus_ns_counters {
+        unsigned n_ref;
         uint64_t calls;         /* CALLs addressed to it, answered or refused */
         uint64_t errors;        /* of those, the ones answered with an ERROR, by the broker or its owner */
         uint64_t events;        /* EVENTs emitted in it, broadcast or to one peer */
@@ -27,8 +33,11 @@ struct mbus_ns_stats;
 int mbus_ns_stats_new(struct mbus_ns_stats **ret);
 struct mbus_ns_stats *mbus_ns_stats_free(struct mbus_ns_stats *s);
 
+struct mbus_ns_counters *mbus_ns_counters_ref(struct mbus_ns_counters *c);
+struct mbus_ns_counters *mbus_ns_counters_unref(struct mbus_ns_counters *c);
+
 /*
- * The counters of ns, made on first use; NULL if ns does not exist (exists(ns, userdata) says)
+ * The counters of ns (borrowed: the table keeps its reference until a sweep), made on first use; NULL if ns does not exist (exists(ns, userdata) says)
  * or without memory (a count is lost, nothing else). Before making an entry, entries of names
  * that no longer exist are swept once the table holds twice n_existing + 64.
  */
@@ -39,3 +48,4 @@ struct mbus_ns_counters *mbus_ns_stats_get(struct mbus_ns_stats *s, const char *
 const struct mbus_ns_counters *mbus_ns_stats_peek(const struct mbus_ns_stats *s, const char *ns);
 
 MBUS_DEFINE_CLEANUP(struct mbus_ns_stats *, mbus_ns_stats_free);
+MBUS_DEFINE_CLEANUP(struct mbus_ns_counters *, mbus_ns_counters_unref);

@@ -3,13 +3,21 @@
  * Pending-call table.
  *
  * Three views of one set of entries:
- *   - a hash on (caller id, serial): a reply finds its call in O(1);
+ *   - a hash on (caller id, serial): a reply finds its call in O(1). Its own open addressing
+ *     with linear probing and backward-shift removal: every call adds and removes a key, and
+ *     tombstones would pile up and force a rehash every few dozen calls;
  *   - a binary min-heap on deadline: the broker arms ONE timer at the earliest deadline, and
  *     expiry pops in O(log n), instead of a timer per call;
  *   - two intrusive lists per peer (calls made, calls owed): a disconnect finds its entries
  *     without scanning the table.
- * Every removal goes through pending_free(), which unlinks from all three, so an entry can
+ * Every removal goes through pending_unlink(), which unlinks from all three, so an entry can
  * never be completed twice.
+ *
+ * What the call leaves for its answer (where to count it, what monitors see it answer) lives in
+ * the entry's one allocation: a counters reference and the namespace and member names, copied
+ * inline. Nothing per call beyond the entry itself is allocated, and entries whose names are
+ * short come from a free list: a pipelined caller keeps dozens in flight, more than malloc's
+ * per-size cache holds, and would pay its slower path on each.
  */
 
 #include <assert.h>
@@ -17,34 +25,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ns-stats.h"
 #include "pending.h"
 #include "proto/frame.h"
-#include "util/hashmap.h"
 
-struct pending_key {
-        uint64_t caller;
-        uint64_t serial;
-};
+/* Names (both, with their NULs) up to this long fit the one entry size the free list keeps. */
+#define PENDING_NAMES_SMALL 96u
+/*
+ * Entries kept for reuse at most (linked through caller_next): about two pipelined callers'
+ * windows, 128 * ~250 bytes that a broker keeps once it had that many calls pending at once.
+ * The list is not drained when the table empties: with a fast callee it does, between bursts.
+ */
+#define PENDING_FREE_MAX 128u
 
-struct mbus_pending {
-        struct pending_key key;         /* key in t->calls */
-        uint64_t callee;
-        usec_t deadline;
-        size_t heap_idx;
-        struct mbus_pending_list *caller_list, *callee_list;
-        struct mbus_pending *caller_prev, *caller_next;
-        struct mbus_pending *callee_prev, *callee_next;
-        struct mbus_frame *context;     /* a reference, or NULL: the call for monitors */
-};
+/* Hash slots at first; the table keeps at most half of its slots used. */
+#define PENDING_SLOTS_MIN 16u
 
 struct mbus_pending_table {
-        struct mbus_hashmap *calls;
+        struct mbus_pending **slots;    /* the hash: n_slots (a power of two, or 0), NULL: free */
+        size_t n_slots;
         struct mbus_pending **heap;
         size_t n_heap, heap_cap;
+        struct mbus_pending *free;      /* owned: entries of the small size, for reuse */
+        size_t n_free;
 };
 
-static uint64_t pending_key_hash(const void *p) {
-        const struct pending_key *k = p;
+static void pending_drain_free(struct mbus_pending_table *t) {
+        while (t->free) {
+                struct mbus_pending *p = t->free;
+
+                t->free = p->caller_next;
+                free(p);
+        }
+        t->n_free = 0;
+}
+
+static uint64_t pending_key_hash(const struct mbus_pending_key *k) {
         uint64_t h = k->caller * UINT64_C(0x9e3779b97f4a7c15) ^ k->serial;
 
         /* splitmix64 finalizer: serials are sequential, spread them over all bits. */
@@ -56,30 +72,78 @@ static uint64_t pending_key_hash(const void *p) {
         return h;
 }
 
-static bool pending_key_equal(const void *a, const void *b) {
-        const struct pending_key *x = a, *y = b;
-        return x->caller == y->caller && x->serial == y->serial;
+static size_t pending_home(const struct mbus_pending_table *t, const struct mbus_pending_key *k) {
+        return (size_t) pending_key_hash(k) & (t->n_slots - 1);
 }
 
-static const struct mbus_hash_ops pending_hash_ops = {
-        .hash = pending_key_hash,
-        .equal = pending_key_equal,
-};
+/* The slot of the entry with key k, or NULL. */
+static struct mbus_pending **pending_find(const struct mbus_pending_table *t, const struct mbus_pending_key *k) {
+        if (!t->slots)
+                return NULL;
+        for (size_t i = pending_home(t, k);; i = (i + 1) & (t->n_slots - 1)) {
+                struct mbus_pending *p = t->slots[i];
+
+                if (!p)
+                        return NULL;
+                if (p->key.caller == k->caller && p->key.serial == k->serial)
+                        return &t->slots[i];
+        }
+}
+
+static void pending_place(struct mbus_pending_table *t, struct mbus_pending *p) {
+        size_t i = pending_home(t, &p->key);
+
+        while (t->slots[i])
+                i = (i + 1) & (t->n_slots - 1);
+        t->slots[i] = p;
+}
+
+/* Makes room for one more entry (t->n_heap are in). Returns 0 or -ENOMEM. */
+static int pending_reserve(struct mbus_pending_table *t) {
+        struct mbus_pending **old = t->slots;
+        size_t n_old = t->n_slots, n = MAX(n_old, (size_t) PENDING_SLOTS_MIN);
+
+        while ((t->n_heap + 1) * 2 > n)
+                n *= 2;
+        if (n == n_old)
+                return 0;
+        t->slots = calloc(n, sizeof(*t->slots));
+        if (!t->slots) {
+                t->slots = old;
+                return -ENOMEM;
+        }
+        t->n_slots = n;
+        for (size_t j = 0; j < n_old; j++)
+                if (old[j])
+                        pending_place(t, old[j]);
+        free(old);
+        return 0;
+}
+
+/* Empties slot i, moving back the entries after it that would no longer be found. */
+static void pending_remove_slot(struct mbus_pending_table *t, size_t i) {
+        size_t mask = t->n_slots - 1;
+
+        for (size_t j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
+                size_t home = pending_home(t, &t->slots[j]->key);
+
+                /* The entry at j stays if its home lies cyclically in (i, j]. */
+                if (i < j ? home > i && home <= j : home > i || home <= j)
+                        continue;
+                t->slots[i] = t->slots[j];
+                i = j;
+        }
+        t->slots[i] = NULL;
+}
 
 int mbus_pending_table_new(struct mbus_pending_table **ret) {
         struct mbus_pending_table *t;
-        int r;
 
         assert(ret);
 
         t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
-        r = mbus_hashmap_new(&t->calls, &pending_hash_ops);
-        if (r < 0) {
-                free(t);
-                return r;
-        }
         *ret = t;
         return 0;
 }
@@ -88,9 +152,10 @@ struct mbus_pending_table *mbus_pending_table_free(struct mbus_pending_table *t)
         if (!t)
                 return NULL;
         for (size_t i = 0; i < t->n_heap; i++)
-                free(t->heap[i]);
+                mbus_pending_free(t->heap[i]);
+        pending_drain_free(t);
         free(t->heap);
-        mbus_hashmap_free(t->calls);
+        free(t->slots);
         free(t);
         return NULL;
 }
@@ -167,16 +232,21 @@ static void heap_remove(struct mbus_pending_table *t, struct mbus_pending *p) {
                         heap_down(t, i);
         }
         if (t->n_heap == 0 && t->heap_cap > 256) {
-                /* Give a large array back when the table drains: idle brokers stay small. */
+                /* Give large arrays back when the table drains: idle brokers stay small. */
                 t->heap = (free(t->heap), NULL);
                 t->heap_cap = 0;
+                t->slots = (free(t->slots), NULL);
+                t->n_slots = 0;
         }
 }
 
 /* --- entries -------------------------------------------------------------------------------- */
 
-static void pending_free(struct mbus_pending_table *t, struct mbus_pending *p) {
-        (void) mbus_hashmap_remove(t->calls, &p->key);
+static void pending_unlink(struct mbus_pending_table *t, struct mbus_pending *p) {
+        struct mbus_pending **slot = pending_find(t, &p->key);
+
+        assert(slot && *slot == p);
+        pending_remove_slot(t, (size_t) (slot - t->slots));
         heap_remove(t, p);
 
         if (p->caller_prev)
@@ -196,37 +266,77 @@ static void pending_free(struct mbus_pending_table *t, struct mbus_pending *p) {
         if (p->callee_next)
                 p->callee_next->callee_prev = p->callee_prev;
         p->callee_list->n--;
-
-        mbus_frame_unref(p->context);
-        free(p);
+        /* The lists stay readable (mbus_pending_caller_list()); the links do not. */
+        p->caller_prev = p->caller_next = p->callee_prev = p->callee_next = NULL;
 }
 
-int mbus_pending_add(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee,
-                     usec_t deadline, struct mbus_pending_list *caller_list,
-                     struct mbus_pending_list *callee_list) {
+struct mbus_pending *mbus_pending_free(struct mbus_pending *p) {
+        struct mbus_pending_table *t;
+
+        if (!p)
+                return NULL;
+        mbus_ns_counters_unref(p->counters);
+        t = p->table;
+        if (t && t->n_free < PENDING_FREE_MAX) {
+                p->caller_next = t->free;
+                t->free = p;
+                t->n_free++;
+                return NULL;
+        }
+        free(p);
+        return NULL;
+}
+
+static void pending_free(struct mbus_pending_table *t, struct mbus_pending *p) {
+        pending_unlink(t, p);
+        mbus_pending_free(p);
+}
+
+int mbus_pending_add_call(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee,
+                          usec_t deadline, struct mbus_pending_list *caller_list,
+                          struct mbus_pending_list *callee_list, const char *ns, const char *member,
+                          struct mbus_ns_counters *counters) {
+        size_t ns_len = ns ? strlen(ns) + 1 : 0, member_len = member ? strlen(member) + 1 : 0;
         struct mbus_pending *p;
         int r;
 
         assert(t && caller_list && callee_list);
 
-        p = calloc(1, sizeof(*p));
+        if (ns_len + member_len <= PENDING_NAMES_SMALL && t->free) {
+                p = t->free;
+                t->free = p->caller_next;
+                t->n_free--;
+        } else
+                p = malloc(sizeof(*p) + MAX(ns_len + member_len, (size_t) PENDING_NAMES_SMALL));
         if (!p)
                 return -ENOMEM;
-        p->key = (struct pending_key) { caller, serial };
+        *p = (struct mbus_pending) {
+                /* Only entries of the small size go back to the free list. */
+                .table = ns_len + member_len <= PENDING_NAMES_SMALL ? t : NULL,
+        };
+        if (ns)
+                p->namespace = memcpy(p->names, ns, ns_len);
+        if (member)
+                p->member = memcpy(p->names + ns_len, member, member_len);
+        p->key = (struct mbus_pending_key) { caller, serial };
         p->callee = callee;
         p->deadline = deadline;
 
-        r = mbus_hashmap_put(t->calls, &p->key, p);
+        if (pending_find(t, &p->key)) {
+                free(p);
+                return -EEXIST;
+        }
+        r = pending_reserve(t);
         if (r < 0) {
                 free(p);
                 return r;
         }
         r = heap_push(t, p);
         if (r < 0) {
-                (void) mbus_hashmap_remove(t->calls, &p->key);
                 free(p);
                 return r;
         }
+        pending_place(t, p);
 
         p->caller_list = caller_list;
         p->caller_next = caller_list->first;
@@ -243,42 +353,88 @@ int mbus_pending_add(struct mbus_pending_table *t, uint64_t caller, uint64_t ser
                 callee_list->first->callee_prev = p;
         callee_list->first = p;
         callee_list->n++;
+        p->counters = mbus_ns_counters_ref(counters);
+        return 0;
+}
+
+int mbus_pending_add(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee,
+                     usec_t deadline, struct mbus_pending_list *caller_list,
+                     struct mbus_pending_list *callee_list) {
+        return mbus_pending_add_call(t, caller, serial, callee, deadline, caller_list, callee_list,
+                                     /* ns= */ NULL, /* member= */ NULL, /* counters= */ NULL);
+}
+
+int mbus_pending_take(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee,
+                      struct mbus_pending **ret) {
+        struct mbus_pending_key key = { caller, serial };
+        struct mbus_pending **slot, *p;
+
+        assert(t);
+
+        slot = pending_find(t, &key);
+        if (!slot)
+                return -ENOENT;
+        p = *slot;
+        if (p->callee != callee)
+                return -EPERM;
+        pending_unlink(t, p);
+        if (ret)
+                *ret = p;
+        else
+                mbus_pending_free(p);
         return 0;
 }
 
 int mbus_pending_complete(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee) {
-        struct pending_key key = { caller, serial };
-        struct mbus_pending *p;
-
-        assert(t);
-
-        p = mbus_hashmap_get(t->calls, &key);
-        if (!p)
-                return -ENOENT;
-        if (p->callee != callee)
-                return -EPERM;
-        pending_free(t, p);
-        return 0;
+        return mbus_pending_take(t, caller, serial, callee, /* ret= */ NULL);
 }
 
-int mbus_pending_pop_expired(struct mbus_pending_table *t, usec_t now, uint64_t *ret_caller,
-                             uint64_t *ret_serial,
-                             struct mbus_frame **ret_context) {
+struct mbus_pending *mbus_pending_take_expired(struct mbus_pending_table *t, usec_t now) {
         struct mbus_pending *p;
 
         assert(t);
 
         if (t->n_heap == 0 || t->heap[0]->deadline > now)
-                return 0;
+                return NULL;
         p = t->heap[0];
+        pending_unlink(t, p);
+        return p;
+}
+
+/* The header-only CALL an entry stands for, for the callers that want a frame; NULL without memory. */
+static struct mbus_frame *pending_context_frame(const struct mbus_pending *p) {
+        struct mbus_frame *frame = NULL;
+
+        if (!p->namespace)
+                return NULL;
+        (void) mbus_frame_new(&frame, MBUS_FRAME_CALL,
+                              &(const struct mbus_frame_fields) {
+                                      .serial = p->key.serial,
+                                      .namespace = p->namespace,
+                                      .member = p->member,
+                              }, NULL, 0);
+        return frame;
+}
+
+/* Hands p's caller, serial and (on demand) context frame out, and frees p. */
+static int pending_pop(struct mbus_pending *p, uint64_t *ret_caller, uint64_t *ret_serial,
+                       struct mbus_frame **ret_context) {
         if (ret_caller)
                 *ret_caller = p->key.caller;
         if (ret_serial)
                 *ret_serial = p->key.serial;
         if (ret_context)
-                *ret_context = TAKE_PTR(p->context);
-        pending_free(t, p);
+                *ret_context = pending_context_frame(p);
+        mbus_pending_free(p);
         return 1;
+}
+
+int mbus_pending_pop_expired(struct mbus_pending_table *t, usec_t now, uint64_t *ret_caller,
+                             uint64_t *ret_serial,
+                             struct mbus_frame **ret_context) {
+        struct mbus_pending *p = mbus_pending_take_expired(t, now);
+
+        return p ? pending_pop(p, ret_caller, ret_serial, ret_context) : 0;
 }
 
 int mbus_pending_pop_callee(struct mbus_pending_table *t, struct mbus_pending_list *callee_list,
@@ -291,14 +447,8 @@ int mbus_pending_pop_callee(struct mbus_pending_table *t, struct mbus_pending_li
         p = callee_list->first;
         if (!p)
                 return 0;
-        if (ret_caller)
-                *ret_caller = p->key.caller;
-        if (ret_serial)
-                *ret_serial = p->key.serial;
-        if (ret_context)
-                *ret_context = TAKE_PTR(p->context);
-        pending_free(t, p);
-        return 1;
+        pending_unlink(t, p);
+        return pending_pop(p, ret_caller, ret_serial, ret_context);
 }
 
 size_t mbus_pending_drop_caller(struct mbus_pending_table *t, struct mbus_pending_list *caller_list) {
@@ -321,23 +471,4 @@ usec_t mbus_pending_next_deadline(const struct mbus_pending_table *t) {
 size_t mbus_pending_size(const struct mbus_pending_table *t) {
         assert(t);
         return t->n_heap;
-}
-
-int mbus_pending_set_context(struct mbus_pending_table *t, uint64_t caller, uint64_t serial,
-                             struct mbus_frame *context) {
-        struct pending_key key = { caller, serial };
-        struct mbus_pending *p = mbus_hashmap_get(t->calls, &key);
-
-        if (!p)
-                return -ENOENT;
-        mbus_frame_unref(p->context);
-        p->context = mbus_frame_ref(context);
-        return 0;
-}
-
-struct mbus_frame *mbus_pending_get_context(const struct mbus_pending_table *t, uint64_t caller, uint64_t serial) {
-        struct pending_key key = { caller, serial };
-        struct mbus_pending *p = mbus_hashmap_get(t->calls, &key);
-
-        return p ? p->context : NULL;
 }

@@ -9,17 +9,40 @@
 #include "util/time-util.h"
 
 /*
- * An entry leaves the table by exactly one of: mbus_pending_complete() (the callee replied),
- * mbus_pending_pop_expired() (deadline), mbus_pending_pop_callee() (the callee is gone) or
+ * An entry leaves the table by exactly one of: mbus_pending_complete() or _take() (the callee
+ * replied), mbus_pending_pop_expired() or _take_expired() (deadline), mbus_pending_pop_callee() (the callee is gone) or
  * mbus_pending_drop_caller() (the caller is gone). Whoever removes it owes the caller its one
  * answer (except for a caller that is gone), so "exactly one reply" is a property of this
  * table rather than of every code path in the router.
  *
  * Each peer embeds two lists (calls it made, calls it must answer) so that a disconnect finds
- * its entries without a scan. Ids are peer ids; the table never touches a peer.
+ * its entries without a scan. Ids are peer ids; the table never touches a peer (the router finds
+ * a caller from its list, which the peer embeds).
  */
 
-struct mbus_pending;
+struct mbus_frame;
+struct mbus_ns_counters;
+struct mbus_pending_list;
+
+struct mbus_pending_key {
+        uint64_t caller;
+        uint64_t serial;
+};
+
+/* One pending call. Read-only outside pending.c; the router reads what its CALL left. */
+struct mbus_pending {
+        struct mbus_pending_key key;    /* key in the table */
+        uint64_t callee;
+        usec_t deadline;
+        size_t heap_idx;
+        struct mbus_pending_list *caller_list, *callee_list;    /* borrowed: embedded in the peers */
+        struct mbus_pending *caller_prev, *caller_next;
+        struct mbus_pending *callee_prev, *callee_next;
+        struct mbus_ns_counters *counters;      /* a reference, or NULL: where its answer is counted */
+        const char *namespace, *member;         /* the call's, in names[], or NULL: for monitors */
+        struct mbus_pending_table *table;       /* borrowed: whose free list takes it back; NULL: none */
+        char names[];
+};
 
 struct mbus_pending_list {
         struct mbus_pending *first;
@@ -43,6 +66,15 @@ int mbus_pending_add(struct mbus_pending_table *t, uint64_t caller, uint64_t ser
                      struct mbus_pending_list *callee_list);
 
 /*
+ * The same, keeping what the call leaves for its answer in the entry's one allocation: ns and
+ * member (copied; NULL: none) and a new reference on counters (NULL: none).
+ */
+int mbus_pending_add_call(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee,
+                          usec_t deadline, struct mbus_pending_list *caller_list,
+                          struct mbus_pending_list *callee_list, const char *ns, const char *member,
+                          struct mbus_ns_counters *counters);
+
+/*
  * A reply from callee for (caller, serial). Returns 0 and removes the entry; -ENOENT if no
  * such call is pending (late or bogus reply), -EPERM if it is pending on another callee (the
  * entry stays).
@@ -50,11 +82,26 @@ int mbus_pending_add(struct mbus_pending_table *t, uint64_t caller, uint64_t ser
 int mbus_pending_complete(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee);
 
 /*
- * Removes one entry whose deadline is <= now, earliest first. Returns 1 and its caller, serial
- * and context (mbus_pending_set_context(): the reference moves to *ret_context, NULL if none),
- * or 0 if none is due. Each ret_* may be NULL.
+ * As mbus_pending_complete(), but the entry, out of the table, goes to *ret (if ret is not
+ * NULL) for its caller_list, counters, namespace and member to be read; free it with
+ * mbus_pending_free().
  */
-struct mbus_frame;
+int mbus_pending_take(struct mbus_pending_table *t, uint64_t caller, uint64_t serial, uint64_t callee,
+                      struct mbus_pending **ret);
+
+/* Takes the entry with the earliest deadline <= now out of the table, or returns NULL. */
+struct mbus_pending *mbus_pending_take_expired(struct mbus_pending_table *t, usec_t now);
+
+/* Frees an entry taken out of the table. Returns NULL. */
+struct mbus_pending *mbus_pending_free(struct mbus_pending *p);
+
+/*
+ * Removes one entry whose deadline is <= now, earliest first. Returns 1 and its caller, serial
+ * and context (a new header-only CALL with the serial, namespace and member of the call, made
+ * only if ret_context is not NULL; NULL if none was kept or without memory), or 0 if none is
+ * due. Each ret_* may be NULL.
+ */
+
 int mbus_pending_pop_expired(struct mbus_pending_table *t, usec_t now, uint64_t *ret_caller,
                              uint64_t *ret_serial, struct mbus_frame **ret_context);
 
@@ -65,18 +112,9 @@ int mbus_pending_pop_callee(struct mbus_pending_table *t, struct mbus_pending_li
 /* Removes every entry of a caller's list, silently. Returns how many there were. */
 size_t mbus_pending_drop_caller(struct mbus_pending_table *t, struct mbus_pending_list *caller_list);
 
-/*
- * A frame kept with the pending call (caller, serial), a new reference, released with the
- * entry: the call's headers, so that its answer can be matched to the call's namespace and
- * member (monitors, per-namespace counters). Returns 0 or -ENOENT if no such call is pending.
- */
-int mbus_pending_set_context(struct mbus_pending_table *t, uint64_t caller, uint64_t serial,
-                             struct mbus_frame *context);
-/* The frame set for (caller, serial), borrowed; NULL if none or no such call. */
-struct mbus_frame *mbus_pending_get_context(const struct mbus_pending_table *t, uint64_t caller, uint64_t serial);
-
 /* Queries. */
 usec_t mbus_pending_next_deadline(const struct mbus_pending_table *t);  /* USEC_INFINITY: none */
 size_t mbus_pending_size(const struct mbus_pending_table *t);
 
 MBUS_DEFINE_CLEANUP(struct mbus_pending_table *, mbus_pending_table_free);
+MBUS_DEFINE_CLEANUP(struct mbus_pending *, mbus_pending_free);

@@ -22,6 +22,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,27 +116,54 @@ static bool router_ns_exists(const char *ns, void *userdata) {
         return mbus_namespace_get(b->namespaces, ns) || mbus_introspection_get(b->interfaces, ns);
 }
 
-/* ns's counters, or NULL if it does not exist. Looked up at each count: a sweep may free them. */
-static struct mbus_ns_counters *router_ns_counters(struct mbus_broker *b, const char *ns) {
-        if (!ns)
+/*
+ * The counters of the namespace name (borrowed), or NULL if it does not exist. entry is its
+ * registry entry, NULL if it has none: the entry keeps a reference from the first count on,
+ * so that counting for an owned namespace costs no lookup. Others (an interface file and no
+ * owner) are looked up in the table at each count: a sweep may free them.
+ */
+static struct mbus_ns_counters *router_ns_counters(struct mbus_broker *b, struct mbus_namespace *entry,
+                                                   const char *name) {
+        struct mbus_ns_counters *c;
+
+        if (entry && entry->counters)
+                return entry->counters;
+        if (!name)
                 return NULL;
-        return mbus_ns_stats_get(b->ns_stats, ns,
-                                 mbus_namespace_registry_size(b->namespaces) + mbus_introspection_size(b->interfaces),
-                                 router_ns_exists, b);
+        c = mbus_ns_stats_get(b->ns_stats, name,
+                              mbus_namespace_registry_size(b->namespaces) + mbus_introspection_size(b->interfaces),
+                              router_ns_exists, b);
+        if (c && entry)
+                entry->counters = mbus_ns_counters_ref(c);
+        return c;
+}
+
+static struct mbus_ns_counters *router_ns_counters_by_name(struct mbus_broker *b, const char *name) {
+        return router_ns_counters(b, mbus_namespace_get(b->namespaces, name), name);
 }
 
 void mbus_router_count_error(struct mbus_broker *b, const struct mbus_frame *context) {
-        struct mbus_ns_counters *c = context ? router_ns_counters(b, context->f.namespace) : NULL;
+        struct mbus_ns_counters *c = context ? router_ns_counters_by_name(b, context->f.namespace) : NULL;
 
         if (c)
                 c->errors++;
 }
 
-static void router_count_event(struct mbus_broker *b, const char *ns) {
-        struct mbus_ns_counters *c = router_ns_counters(b, ns);
+/* --- peers the tables point at ---------------------------------------------------------------- */
 
-        if (c)
-                c->events++;
+/*
+ * The registry and the pending table keep ids and the lists a peer embeds, never a peer; both
+ * lists leave with their peer (a dropped peer owns nothing and has no call pending), so the
+ * peer a list is embedded in is there to be found without a lookup by id.
+ */
+static struct mbus_peer *router_owner_of(const struct mbus_namespace *ns) {
+        if (!ns->owner_list)
+                return NULL;    /* the broker's own */
+        return (struct mbus_peer *) ((char *) ns->owner_list - offsetof(struct mbus_peer, namespaces));
+}
+
+static struct mbus_peer *router_caller_of(const struct mbus_pending *call) {
+        return (struct mbus_peer *) ((char *) call->caller_list - offsetof(struct mbus_peer, calls_out));
 }
 
 /* --- events ----------------------------------------------------------------------------------- */
@@ -175,7 +203,9 @@ static void router_deliver(uint64_t owner, void *owner_data, void *userdata) {
                 bc->broker->stats.events_delivered++;
 }
 
-void mbus_router_broadcast(struct mbus_broker *b, struct mbus_frame *event, uid_t owner_uid) {
+/* counters: the event's namespace's (NULL: none, not counted). */
+static void router_broadcast(struct mbus_broker *b, struct mbus_frame *event, uid_t owner_uid,
+                             struct mbus_ns_counters *counters) {
         struct router_broadcast bc = {
                 .broker = b,
                 .event = event,
@@ -183,14 +213,19 @@ void mbus_router_broadcast(struct mbus_broker *b, struct mbus_frame *event, uid_
                 .owner_uid = owner_uid,
         };
 
-        router_count_event(b, event->f.namespace);
+        if (counters)
+                counters->events++;
         (void) mbus_match_lookup(b->matches, event->f.namespace, event->f.member, router_deliver, &bc);
         if (b->monitors) {
                 uint64_t sender = MBUS_BROKER_ID;
 
                 (void) mbus_peer_id_parse(event->f.sender, &sender);
-                mbus_monitor_copy(b, event, NULL, sender, 0);
+                mbus_monitor_copy(b, event, NULL, NULL, sender, 0);
         }
+}
+
+void mbus_router_broadcast(struct mbus_broker *b, struct mbus_frame *event, uid_t owner_uid) {
+        router_broadcast(b, event, owner_uid, router_ns_counters_by_name(b, event->f.namespace));
 }
 
 /*
@@ -219,6 +254,7 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *fwd = NULL;
         struct mbus_frame_fields fields = frame->f;
         const struct mbus_idl_namespace *file;
+        struct mbus_ns_counters *c;
         struct mbus_namespace *ns;
         int r;
 
@@ -268,36 +304,21 @@ static int router_event(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                 if (!mbus_peer_is_running(dest))
                         return mbus_reply_error(b, peer, frame->f.serial, -ESRCH, "No peer %s",
                                                 frame->f.destination);
-                router_count_event(b, frame->f.namespace);
+                c = router_ns_counters(b, ns, frame->f.namespace);
+                if (c)
+                        c->events++;
                 if (mbus_peer_queue(dest, fwd, MBUS_QUEUE_EVENT) >= 0)
                         b->stats.events_delivered++;
                 if (b->monitors)
-                        mbus_monitor_copy(b, fwd, NULL, peer->id, dest_id);
+                        mbus_monitor_copy(b, fwd, NULL, NULL, peer->id, dest_id);
                 return 0;
         }
 
-        mbus_router_broadcast(b, fwd, mbus_broker_peer_uid(b, peer));
+        router_broadcast(b, fwd, mbus_broker_peer_uid(b, peer), router_ns_counters(b, ns, frame->f.namespace));
         return 0;
 }
 
 /* --- calls ------------------------------------------------------------------------------------ */
-
-/*
- * The pending entry keeps the call's headers: its answer is counted against its namespace, and
- * monitors see it placed by the call's namespace and member. Without memory for them, the
- * answer still goes; only the count and the monitors' context are lost.
- */
-static void router_set_call_context(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *fwd) {
-        _cleanup_(mbus_frame_unrefp) struct mbus_frame *context = NULL;
-
-        if (mbus_frame_new(&context, MBUS_FRAME_CALL,
-                           &(const struct mbus_frame_fields) {
-                                   .serial = fwd->f.serial,
-                                   .namespace = fwd->f.namespace,
-                                   .member = fwd->f.member,
-                           }, NULL, 0) >= 0)
-                (void) mbus_pending_set_context(b->pending, caller->id, fwd->f.serial, context);
-}
 
 /* A call's deadline: its own timeout (or the default), capped by --max-call-timeout. */
 static usec_t router_call_deadline(struct mbus_broker *b, const struct mbus_frame *frame) {
@@ -360,25 +381,28 @@ static int router_call_activate(struct mbus_broker *b, struct mbus_peer *caller,
         return 0;
 }
 
-/* deadline: that of a call held by activation, 0 for a call that just came. */
-static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *frame, usec_t deadline) {
+/*
+ * deadline: that of a call held by activation, 0 for a call that just came. ns: the
+ * namespace's registry entry, NULL if it has no owner; counters: its counters (NULL: none),
+ * which the pending call keeps for its answer.
+ */
+static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *frame, usec_t deadline,
+                       struct mbus_namespace *ns, struct mbus_ns_counters *counters) {
         _cleanup_(mbus_frame_unrefp) struct mbus_frame *fwd = NULL;
         const struct mbus_options *c = b->options;
         struct mbus_frame_fields fields = frame->f;
         const struct mbus_idl_namespace *file;
         struct mbus_peer *callee;
-        struct mbus_namespace *ns;
         uid_t owner_uid;
         int r;
 
-        ns = mbus_namespace_get(b->namespaces, frame->f.namespace);
         if (!ns && mbus_activation_is_activatable(b, frame->f.namespace))
                 return router_call_activate(b, caller, frame, deadline);
         if (!ns)
                 return mbus_reply_error(b, caller, frame->f.serial, -ENXIO,
                                         "Namespace %s has no owner", frame->f.namespace);
-        callee = ns->owner == MBUS_BROKER_ID ? NULL : mbus_broker_find_peer(b, ns->owner);
-        assert(callee || ns->owner == MBUS_BROKER_ID);  /* a dropped peer owns nothing */
+        callee = router_owner_of(ns);
+        assert(callee ? callee->id == ns->owner : ns->owner == MBUS_BROKER_ID);
         owner_uid = callee ? mbus_broker_peer_uid(b, callee) : b->uid;
 
         r = router_check(b, caller, frame->f.serial, MBUS_POLICY_CALL, frame->f.namespace, frame->f.member,
@@ -400,7 +424,7 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         if (!callee) {
                 b->stats.calls_routed++;
                 if (b->monitors)
-                        mbus_monitor_copy(b, frame, NULL, caller->id, MBUS_BROKER_ID);
+                        mbus_monitor_copy(b, frame, NULL, NULL, caller->id, MBUS_BROKER_ID);
                 return mbus_driver_call(b, caller, frame);
         }
 
@@ -424,8 +448,10 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
         if (deadline == 0)
                 deadline = router_call_deadline(b, frame);
 
-        r = mbus_pending_add(b->pending, caller->id, frame->f.serial, callee->id, deadline,
-                             &caller->calls_out, &callee->calls_in);
+        /* The call's names and counters stay with it: its answer is counted and shown by them. */
+        r = mbus_pending_add_call(b->pending, caller->id, frame->f.serial, callee->id, deadline,
+                                  &caller->calls_out, &callee->calls_in, frame->f.namespace, frame->f.member,
+                                  counters);
         if (r == -EEXIST)
                 return mbus_reply_protocol_error(b, caller, "CALL reuses the serial of a pending call");
         if (r < 0)
@@ -443,22 +469,28 @@ static int router_call(struct mbus_broker *b, struct mbus_peer *caller, struct m
 
         b->stats.calls_routed++;
         mbus_broker_arm_call_timer(b, deadline);
-        router_set_call_context(b, caller, fwd);
         if (b->monitors)
-                mbus_monitor_copy(b, fwd, NULL, caller->id, callee->id);
+                mbus_monitor_copy(b, fwd, NULL, NULL, caller->id, callee->id);
         return 0;
 }
 
-/* Routes a call and counts an ERROR the broker answered it with against its namespace. */
+/*
+ * Routes a call, counting it against its namespace if it just came (deadline 0; one that
+ * activation held was counted when it came), and an ERROR the broker answered it with.
+ */
 static int router_call_counted(struct mbus_broker *b, struct mbus_peer *caller, struct mbus_frame *frame,
                                usec_t deadline) {
+        struct mbus_namespace *ns = mbus_namespace_get(b->namespaces, frame->f.namespace);
+        /* Held across the call: the broker's own procedures may change the registry. */
+        _cleanup_(mbus_ns_counters_unrefp) struct mbus_ns_counters *c =
+                mbus_ns_counters_ref(router_ns_counters(b, ns, frame->f.namespace));
         uint64_t errors = b->stats.errors_sent;
-        struct mbus_ns_counters *c;
         int r;
 
-        r = router_call(b, caller, frame, deadline);
-        c = b->stats.errors_sent != errors ? router_ns_counters(b, frame->f.namespace) : NULL;
-        if (c)
+        if (c && deadline == 0)
+                c->calls++;
+        r = router_call(b, caller, frame, deadline, ns, c);
+        if (c && b->stats.errors_sent != errors)
                 c->errors++;
         return r;
 }
@@ -501,7 +533,8 @@ static int router_mark_service_error(struct mbus_broker *b, struct mbus_peer *se
 /* A RETURN (as is) or ERROR (marked with its sender) from a callee: forwarded if it answers a
  * call pending on it. */
 static int router_reply(struct mbus_broker *b, struct mbus_peer *peer, struct mbus_frame *frame) {
-        _cleanup_(mbus_frame_unrefp) struct mbus_frame *call = NULL, *marked = NULL;
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *marked = NULL;
+        _cleanup_(mbus_pending_freep) struct mbus_pending *call = NULL;
         struct mbus_peer *caller;
         uint64_t caller_id;
         int r;
@@ -515,11 +548,8 @@ static int router_reply(struct mbus_broker *b, struct mbus_peer *peer, struct mb
 
         if (!frame->f.destination || mbus_peer_id_parse(frame->f.destination, &caller_id) < 0)
                 r = -ENOENT;
-        else {
-                /* Kept past the entry's removal, for the count and the copy below. */
-                call = mbus_frame_ref(mbus_pending_get_context(b->pending, caller_id, frame->f.reply_serial));
-                r = mbus_pending_complete(b->pending, caller_id, frame->f.reply_serial, peer->id);
-        }
+        else    /* The entry, out of the table, is kept for the count and the copy below. */
+                r = mbus_pending_take(b->pending, caller_id, frame->f.reply_serial, peer->id, &call);
         if (r < 0) {
                 /* Late (after Timeout) or bogus: normal, not an error of the replier. */
                 b->stats.replies_dropped++;
@@ -530,10 +560,10 @@ static int router_reply(struct mbus_broker *b, struct mbus_peer *peer, struct mb
                 return 0;
         }
 
-        if (frame->type == MBUS_FRAME_ERROR)
-                mbus_router_count_error(b, call);
-        caller = mbus_broker_find_peer(b, caller_id);
-        assert(caller);         /* a dropped caller's entries are gone */
+        if (frame->type == MBUS_FRAME_ERROR && call->counters)
+                call->counters->errors++;
+        caller = router_caller_of(call);
+        assert(caller->id == caller_id);
         if (frame->type == MBUS_FRAME_ERROR) {
                 /* The caller owes its answer to this frame alone (the call is no longer pending),
                  * so a failure to mark it is answered in its place, never dropped. */
@@ -546,22 +576,18 @@ static int router_reply(struct mbus_broker *b, struct mbus_peer *peer, struct mb
         }
         r = mbus_peer_queue(caller, frame, MBUS_QUEUE_REPLY);
         if (b->monitors)
-                mbus_monitor_copy(b, frame, call, peer->id, caller_id);
+                mbus_monitor_copy(b, frame, call->namespace, call->member, peer->id, caller_id);
         return r == -ENOBUFS ? 0 : r;   /* -ENOBUFS: the caller was condemned, not this peer */
 }
 
 void mbus_router_expire_calls(struct mbus_broker *b, uint64_t now) {
-        struct mbus_frame *context = NULL;
-        uint64_t caller_id, serial;
+        struct mbus_pending *call;
 
-        while (mbus_pending_pop_expired(b->pending, now, &caller_id, &serial, &context) > 0) {
-                struct mbus_peer *caller = mbus_broker_find_peer(b, caller_id);
-
-                mbus_router_count_error(b, context);
-                context = mbus_frame_unref(context);
-
-                if (caller)
-                        (void) mbus_reply_error(b, caller, serial, -ETIMEDOUT, "Call timed out");
+        while ((call = mbus_pending_take_expired(b->pending, now))) {
+                if (call->counters)
+                        call->counters->errors++;
+                (void) mbus_reply_error(b, router_caller_of(call), call->key.serial, -ETIMEDOUT, "Call timed out");
+                (void) mbus_pending_free(call);
         }
 }
 
@@ -849,13 +875,8 @@ int mbus_router_dispatch(struct mbus_broker *b, struct mbus_peer *peer, struct m
                 return mbus_reply_protocol_error(b, peer, "the caller fields are written by the broker only");
 
         switch (frame->type) {
-        case MBUS_FRAME_CALL: {
-                struct mbus_ns_counters *c = router_ns_counters(b, frame->f.namespace);
-
-                if (c)
-                        c->calls++;
+        case MBUS_FRAME_CALL:
                 return router_call_counted(b, peer, frame, /* deadline= */ 0);
-        }
         case MBUS_FRAME_RETURN:
         case MBUS_FRAME_ERROR:
                 return router_reply(b, peer, frame);

@@ -4,8 +4,14 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "ns-stats.h"
 #include "pending.h"
+#include "proto/frame.h"
 #include "util/test-util.h"
+
+static bool always_exists(const char *ns, void *userdata) {
+        return true;
+}
 
 START_TEST(test_reply_completes_a_call_once) {
         _cleanup_(mbus_pending_table_freep) struct mbus_pending_table *t = NULL;
@@ -145,6 +151,78 @@ START_TEST(test_many_calls_interleaved) {
 }
 END_TEST
 
+START_TEST(test_a_call_keeps_its_names_and_counters_until_it_is_answered) {
+        _cleanup_(mbus_pending_table_freep) struct mbus_pending_table *t = NULL;
+        _cleanup_(mbus_ns_stats_freep) struct mbus_ns_stats *stats = NULL;
+        _cleanup_(mbus_pending_freep) struct mbus_pending *p = NULL;
+        _cleanup_(mbus_frame_unrefp) struct mbus_frame *context = NULL;
+        struct mbus_pending_list out = {}, in = {};
+        struct mbus_ns_counters *c;
+        uint64_t caller, serial;
+
+        ck_assert_int_eq(mbus_pending_table_new(&t), 0);
+        ck_assert_int_eq(mbus_ns_stats_new(&stats), 0);
+        c = mbus_ns_stats_get(stats, "org.example.A", 1, always_exists, NULL);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_int_eq(mbus_pending_add_call(t, 1, 10, 2, 1000, &out, &in, "org.example.A", "Get", c), 0);
+        ck_assert_int_eq(mbus_pending_add_call(t, 1, 11, 2, 2000, &out, &in, "org.example.A", "Set", c), 0);
+        ck_assert_uint_eq(c->n_ref, 3);
+
+        /* The answer finds what the call left; the entry is out of the table, not yet freed. */
+        ck_assert_int_eq(mbus_pending_take(t, 1, 10, 2, &p), 0);
+        ck_assert_str_eq(p->namespace, "org.example.A");
+        ck_assert_str_eq(p->member, "Get");
+        ck_assert_ptr_eq(p->counters, c);
+        ck_assert_ptr_eq(p->caller_list, &out);
+        ck_assert_uint_eq(out.n, 1);
+        ck_assert_int_eq(mbus_pending_complete(t, 1, 10, 2), -ENOENT);
+        p = mbus_pending_free(p);
+        ck_assert_uint_eq(c->n_ref, 2);
+
+        /* A timeout hands out the call as a header-only CALL. */
+        ck_assert_int_eq(mbus_pending_pop_expired(t, 5000, &caller, &serial, &context), 1);
+        ck_assert_uint_eq(serial, 11);
+        ck_assert_int_eq(context->type, MBUS_FRAME_CALL);
+        ck_assert_str_eq(context->f.namespace, "org.example.A");
+        ck_assert_str_eq(context->f.member, "Set");
+        ck_assert_uint_eq(context->body_len, 0);
+        ck_assert_uint_eq(c->n_ref, 1);
+}
+END_TEST
+
+START_TEST(test_every_call_is_found_whatever_the_order_of_removals) {
+        _cleanup_(mbus_pending_table_freep) struct mbus_pending_table *t = NULL;
+        struct mbus_pending_list out[7] = {}, in = {};
+        enum { N = 3000 };
+        static bool done[N];
+        unsigned seed = 12345;
+
+        ck_assert_int_eq(mbus_pending_table_new(&t), 0);
+        /* Seven callers with overlapping serials: keys that collide in the hash's low bits. */
+        for (unsigned i = 0; i < N; i++)
+                ck_assert_int_eq(mbus_pending_add(t, i % 7, i / 7, 2, 1000 + i, &out[i % 7], &in), 0);
+        for (unsigned k = 0; k < 4 * N; k++) {
+                unsigned i;
+
+                seed = seed * 1103515245u + 12345u;
+                i = (seed >> 8) % N;
+                ck_assert_int_eq(mbus_pending_complete(t, i % 7, i / 7, 2), done[i] ? -ENOENT : 0);
+                done[i] = true;
+                /* Now and then a new call in a freed place. */
+                if (k % 5 == 0 && done[(i + 1) % N]) {
+                        unsigned j = (i + 1) % N;
+
+                        ck_assert_int_eq(mbus_pending_add(t, j % 7, j / 7, 2, 1000 + j, &out[j % 7], &in), 0);
+                        done[j] = false;
+                }
+        }
+        for (unsigned i = 0; i < N; i++)
+                ck_assert_int_eq(mbus_pending_complete(t, i % 7, i / 7, 2), done[i] ? -ENOENT : 0);
+        ck_assert_uint_eq(mbus_pending_size(t), 0);
+        ck_assert_uint_eq(in.n, 0);
+}
+END_TEST
+
 static Suite *pending_suite(void) {
         Suite *s = suite_create("pending");
         TCase *tc = tcase_create("core");
@@ -155,6 +233,8 @@ static Suite *pending_suite(void) {
         tcase_add_test(tc, test_owner_gone_answers_each_of_its_calls_once);
         tcase_add_test(tc, test_caller_gone_forgets_its_calls);
         tcase_add_test(tc, test_many_calls_interleaved);
+        tcase_add_test(tc, test_a_call_keeps_its_names_and_counters_until_it_is_answered);
+        tcase_add_test(tc, test_every_call_is_found_whatever_the_order_of_removals);
         suite_add_tcase(s, tc);
         return s;
 }
