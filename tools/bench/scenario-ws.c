@@ -101,6 +101,8 @@ static int ws_echo_child(void *userdata, int fd) {
                                      "{\"procedures\":[\"Echo\"]}");
         if (r >= 0)
                 r = write_full(fd, "R", 1);
+        if (r < 0)
+                return r;       /* said why, or the parent is gone */
         while (r >= 0) {
                 _cleanup_(mbus_frame_unrefp) struct mbus_frame *frame = NULL;
                 struct pollfd p[2] = { { .fd = ws->fd, .events = POLLIN }, { .fd = fd, .events = POLLIN } };

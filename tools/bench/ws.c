@@ -490,8 +490,11 @@ int bench_ws_open(struct bench_ws **ret, const char *address, const char *name, 
         r = ws_upgrade(ws, a.host, a.port, deadline);
         mbus_address_done(&a);
         if (r < 0) {
+                /* a broker that refuses our certificate says so in an alert, seen here first */
                 if (r != -EPROTO)
-                        tool_error("ws: upgrade with %s failed: %s", address, strerror(-r));
+                        tool_error("ws: upgrade with %s failed: %s", address,
+                                   ws->tls && *mbus_tls_reason(&ws->transport) ? mbus_tls_reason(&ws->transport)
+                                                                               : strerror(-r));
                 return r;
         }
 
