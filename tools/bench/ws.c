@@ -380,8 +380,16 @@ void bench_ws_complain(const char *what, const struct mbus_frame *frame) {
                    o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "?");
 }
 
-/* The upgrade to /v1/ws with the subprotocol mbus; the answer's key checked. */
-static int ws_upgrade(struct bench_ws *ws, const char *host, const char *port, usec_t deadline) {
+/* Why a read or write of the upgrade failed: a broker that refuses our certificate says so in
+ * an alert, seen here first. */
+static int ws_upgrade_failed(struct bench_ws *ws, const char *address, int r) {
+        tool_error("ws: upgrade with %s failed: %s", address,
+                   ws->tls && *mbus_tls_reason(&ws->transport) ? mbus_tls_reason(&ws->transport) : strerror(-r));
+        return r;
+}
+
+/* The upgrade to /v1/ws with the subprotocol mbus; the answer's key checked. Says why it failed. */
+static int ws_upgrade(struct bench_ws *ws, const char *address, const char *host, const char *port, usec_t deadline) {
         static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
         unsigned char nonce[16], digest[EVP_MAX_MD_SIZE];
         char key[32], accept_key[64], expect[128], request[1024];
@@ -398,15 +406,18 @@ static int ws_upgrade(struct bench_ws *ws, const char *host, const char *port, u
                  strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port, key);
         r = ws_write_all(ws, request, strlen(request), deadline);
         if (r < 0)
-                return r;
+                return ws_upgrade_failed(ws, address, r);
 
         /* The answer's head; what follows it (the first message, if any) stays buffered. */
         while (!end) {
                 r = ws_fill(ws, ws->in_end - ws->in_start + 1, deadline);
                 if (r < 0)
-                        return r;
-                if (ws->in_end - ws->in_start > WS_UPGRADE_MAX)
+                        return ws_upgrade_failed(ws, address, r);
+                if (ws->in_end - ws->in_start > WS_UPGRADE_MAX) {
+                        tool_error("ws: %s answered the upgrade with more than %u bytes of head", address,
+                                   WS_UPGRADE_MAX);
                         return -EPROTO;
+                }
                 end = memmem(ws->in + ws->in_start, ws->in_end - ws->in_start, "\r\n\r\n", 4);
         }
 
@@ -487,16 +498,10 @@ int bench_ws_open(struct bench_ws **ret, const char *address, const char *name, 
                         return r;
                 }
         }
-        r = ws_upgrade(ws, a.host, a.port, deadline);
+        r = ws_upgrade(ws, address, a.host, a.port, deadline);
         mbus_address_done(&a);
-        if (r < 0) {
-                /* a broker that refuses our certificate says so in an alert, seen here first */
-                if (r != -EPROTO)
-                        tool_error("ws: upgrade with %s failed: %s", address,
-                                   ws->tls && *mbus_tls_reason(&ws->transport) ? mbus_tls_reason(&ws->transport)
-                                                                               : strerror(-r));
+        if (r < 0)
                 return r;
-        }
 
         hello = json_object_new_object();
         if (!hello || json_object_object_add(hello, "name", json_object_new_string(name)) < 0)
