@@ -150,7 +150,7 @@ int bench_start_child(pid_t *ret_pid, int *ret_fd, const int *close_fds, size_t 
         r = read_full(parent_fd, &c, 1, BENCH_READY_TIMEOUT_USEC);
         if (r < 0) {
                 /* one that hung up has said why and exits; one that is stuck goes now */
-                parent_fd = safe_close(parent_fd);
+                safe_close(TAKE_FD(parent_fd));
                 (void) bench_wait(pid, r == -ETIMEDOUT ? 0 : 10 * USEC_PER_SEC);
                 return r;
         }
