@@ -2,8 +2,9 @@
 /*
  * mbus.js, the JavaScript client (www/mbus.js), against a real broker: node runs
  * tests/js/test-mbus.mjs over a ws:// listener. It calls a daemon on the UNIX socket (result,
- * error, timeout), subscribes with a wildcard, registers a namespace and serves a procedure
- * that a C client calls here. Skipped (77) without node.
+ * error with the sender that answered it, the broker's timeout with none), subscribes with a
+ * wildcard, registers a namespace and serves a procedure that a C client calls here. Skipped
+ * (77) without node.
  */
 
 #include <check.h>

@@ -6,6 +6,7 @@
  * upgrade at /v1/ws with the subprotocol mbus, HELLO, calls and live events in binary frames
  * and in their JSON form, a refused origin, a misbehaving connection costing only itself; on
  * wss://, its client certificate as its identity and every bad certificate refused and logged.
+ * mbus-bench's WebSocket peers against the same broker: every event checked, every call answered.
  */
 
 #include <check.h>
@@ -22,6 +23,7 @@
 #include "helpers/agent-util.h"
 #include "helpers/broker-util.h"
 #include "helpers/raw-util.h"
+#include "helpers/tool-run.h"
 #include "helpers/ws-util.h"
 #include "util/macro.h"
 #include "util/test-util.h"
@@ -43,8 +45,20 @@ struct env {
         unsigned port;
 };
 
-/* A broker with the UNIX socket and a scheme:// listener on loopback; more: further arguments. */
-static void env_start_listen(struct env *e, const char *scheme, const char *const *more) {
+/* Bench peers are known by address (ws) or certificate (wss): the policy lets loopback in. */
+static const char bench_policy[] =
+        "<policy namespace=\"%s\">\n"
+        "  <allow own=\"true\" address=\"127.0.0.0/8\"/>\n"
+        "  <allow call=\"*\" address=\"127.0.0.0/8\"/>\n"
+        "  <allow subscribe=\"*\" address=\"127.0.0.0/8\"/>\n"
+        "</policy>\n";
+
+/*
+ * A broker with the UNIX socket and a scheme:// listener on loopback; more: further arguments;
+ * bench: with the policy of mbus-bench's namespaces too.
+ */
+static void env_start_listen_policies(struct env *e, const char *scheme, const char *const *more, bool bench) {
+        static const char *const bench_namespaces[] = { "org.mbus.Bench", "org.mbus.BenchFanout" };
         char listen[64];
         const char *args[32] = { "--config-dir", NULL, "--scope", "system", "--listen", listen };
         size_t n = 6;
@@ -52,6 +66,13 @@ static void env_start_listen(struct env *e, const char *scheme, const char *cons
         ck_assert_int_eq(test_config_new(&e->c, /* with_shipped= */ true), 0);
         args[1] = e->c.dir;
         test_config_write(&e->c, "policy.d/" NS ".xml", echo_policy);
+        for (size_t i = 0; bench && i < ELEMENTSOF(bench_namespaces); i++) {
+                char path[128], text[512];
+
+                (void) snprintf(path, sizeof(path), "policy.d/%s.xml", bench_namespaces[i]);
+                (void) snprintf(text, sizeof(text), bench_policy, bench_namespaces[i]);
+                test_config_write(&e->c, path, text);
+        }
         e->port = test_free_tcp_port();
         ck_assert_uint_gt(e->port, 0);
         (void) snprintf(listen, sizeof(listen), "%s://127.0.0.1:%u", scheme, e->port);
@@ -59,6 +80,10 @@ static void env_start_listen(struct env *e, const char *scheme, const char *cons
                 args[n++] = more[i];
         args[n] = NULL;
         ck_assert_int_eq(test_broker_start_full(&e->b, args, e->c.log, true), 0);
+}
+
+static void env_start_listen(struct env *e, const char *scheme, const char *const *more) {
+        env_start_listen_policies(e, scheme, more, /* bench= */ false);
 }
 
 static void env_start(struct env *e, const char *origin) {
@@ -397,7 +422,7 @@ static const char *cert_path(const char *name, char *buf, size_t size) {
 }
 
 /* A broker with a wss:// listener on loopback and the test CA, CRL and server certificate. */
-static void env_start_wss(struct env *e) {
+static void env_start_wss_policies(struct env *e, bool bench) {
         char cert[300], key[300], ca[300], crl[300];
         const char *more[] = {
                 "--tls-cert", cert_path("server.pem", cert, sizeof(cert)),
@@ -406,7 +431,11 @@ static void env_start_wss(struct env *e) {
                 "--tls-crl", cert_path("crl.pem", crl, sizeof(crl)),
                 NULL };
 
-        env_start_listen(e, "wss", more);
+        env_start_listen_policies(e, "wss", more, bench);
+}
+
+static void env_start_wss(struct env *e) {
+        env_start_wss_policies(e, /* bench= */ false);
 }
 
 /* Opens wss:// with the named client certificate (NULL: none); returns the HTTP status or -EPROTO. */
@@ -500,6 +529,141 @@ START_TEST(test_wss_bad_certificates_are_refused_and_logged) {
 }
 END_TEST
 
+/* ---- mbus-bench over WebSocket ------------------------------------------------------------ */
+
+/* Runs mbus-bench with argv (after its path) and returns its JSON; the run must succeed. */
+static json_object *bench_run(const char *const *args) {
+        const char *argv[32] = { TOOL("mbus-bench") };
+        struct proc p;
+        struct run r;
+        json_object *o;
+        size_t n = 1;
+
+        for (size_t i = 0; args[i] && n < ELEMENTSOF(argv) - 1; i++)
+                argv[n++] = args[i];
+        argv[n] = NULL;
+        proc_start(&p, argv);
+        proc_finish(&p, &r, 240000);
+        ck_assert_msg(r.status == 0, "mbus-bench failed (%d): %s", r.status, r.err);
+        o = json_tokener_parse(r.out);
+        ck_assert_msg(o, "mbus-bench printed no JSON: %s", r.out);
+        return o;
+}
+
+/* A figure of mbus-bench's JSON: table (results, min, max) -> scenario -> name. */
+static double bench_value(json_object *root, const char *table, const char *scenario, const char *name) {
+        json_object *t, *s, *v;
+
+        ck_assert_msg(json_object_object_get_ex(root, table, &t) && json_object_object_get_ex(t, scenario, &s) &&
+                      json_object_object_get_ex(s, name, &v), "no %s.%s.%s", table, scenario, name);
+        return json_object_get_double(v);
+}
+
+/* Every subscriber saw every event once and in order, in every run (the max of each count). */
+static void assert_every_event_once(json_object *o, const char *scenario) {
+        static const char *const counts[] = { "lost", "duplicates", "reordered" };
+
+        ck_assert(bench_value(o, "results", scenario, "delivered_per_sec") > 0);
+        for (size_t i = 0; i < ELEMENTSOF(counts); i++)
+                ck_assert_msg(bench_value(o, "max", scenario, counts[i]) == 0, "%s: %s %g", scenario, counts[i],
+                              bench_value(o, "max", scenario, counts[i]));
+}
+
+static bool bench_target_passes(json_object *o, const char *name) {
+        json_object *targets, *pass;
+
+        ck_assert(json_object_object_get_ex(o, "targets", &targets));
+        for (size_t i = 0; i < json_object_array_length(targets); i++) {
+                json_object *t = json_object_array_get_idx(targets, i);
+
+                if (strcmp(test_json_str(t, "name") ?: "", name) == 0)
+                        return json_object_object_get_ex(t, "pass", &pass) && json_object_get_boolean(pass);
+        }
+        ck_abort_msg("no target %s", name);
+        return false;
+}
+
+START_TEST(test_mbus_bench_transport_ws_checks_every_event_and_call) {
+        const char *broker = getenv("MBUS_TEST_BROKER");
+        json_object *o;
+
+        ck_assert_ptr_nonnull(broker);
+        /* a broker of its own with both listeners; the UNIX figures of the same run beside */
+        o = bench_run((const char *[]) { "--broker", broker, "--transport", "ws", "-s", "fanout-ws", "-s", "rpc-seq-ws",
+                                         "--json", "--calls", "300", "--events", "2000", "--subscribers", "3", NULL });
+        ck_assert_str_eq(test_json_str(o, "ws_messages"), "binary");
+        assert_every_event_once(o, "fanout-ws");
+        ck_assert(bench_value(o, "results", "fanout-ws", "unix_delivered_per_sec") > 0);
+        ck_assert(bench_value(o, "results", "fanout-ws", "delivered_vs_unix") > 0);
+        ck_assert(bench_value(o, "max", "fanout-ws", "unix_errors") == 0);
+        ck_assert(bench_target_passes(o, "ws-fanout-exactly-once"));
+        /* every call was answered with its own echo, or the run would have failed */
+        ck_assert(bench_value(o, "results", "rpc-seq-ws", "calls_per_sec") > 0);
+        ck_assert(bench_value(o, "results", "rpc-seq-ws", "p50_usec") > 0);
+        ck_assert(bench_value(o, "results", "rpc-seq-ws", "unix_p50_usec") > 0);
+        ck_assert(bench_value(o, "results", "rpc-seq-ws", "p50_vs_unix") > 0);
+        json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_mbus_bench_address_ws_puts_every_peer_on_websocket) {
+        char address[64];
+        json_object *o, *results, *v;
+        struct env e;
+
+        env_start_listen_policies(&e, "ws", NULL, /* bench= */ true);
+        (void) snprintf(address, sizeof(address), "ws://127.0.0.1:%u", e.port);
+        /* the JSON text form, which the broker answers in kind */
+        o = bench_run((const char *[]) { "--address", address, "--ws-json", "--json", "--calls", "300", "--events",
+                                         "1000", "--subscribers", "2", NULL });
+        ck_assert_str_eq(test_json_str(o, "ws_messages"), "json");
+        /* the default set over WebSocket: rpc-seq and fanout, nothing that needs a UNIX socket */
+        ck_assert(json_object_object_get_ex(o, "results", &results));
+        ck_assert_int_eq(json_object_object_length(results), 2);
+        ck_assert(bench_value(o, "results", "rpc-seq", "calls_per_sec") > 0);
+        assert_every_event_once(o, "fanout");
+        ck_assert(bench_target_passes(o, "fanout-exactly-once"));
+        /* the broker's pid is not known over TCP: no CPU figures rather than wrong ones */
+        ck_assert(json_object_object_get_ex(results, "rpc-seq", &v));
+        ck_assert(!json_object_object_get_ex(v, "broker_cpu_usec_per_call", NULL));
+        json_object_put(o);
+        env_done(&e);
+}
+END_TEST
+
+START_TEST(test_mbus_bench_address_wss_uses_the_client_certificate) {
+        char address[64], cert[300], key[300], ca[300];
+        json_object *o;
+        struct env e;
+        struct run r;
+
+        env_start_wss_policies(&e, /* bench= */ true);
+        (void) snprintf(address, sizeof(address), "wss://127.0.0.1:%u", e.port);
+        o = bench_run((const char *[]) { "--address", address, "-s", "rpc-seq", "--json", "--calls", "200",
+                                         "--tls-cert", cert_path("client.pem", cert, sizeof(cert)),
+                                         "--tls-key", cert_path("client-key.pem", key, sizeof(key)),
+                                         "--tls-ca", cert_path("ca.pem", ca, sizeof(ca)), NULL });
+        ck_assert(bench_value(o, "results", "rpc-seq", "calls_per_sec") > 0);
+        json_object_put(o);
+
+        /* without a client certificate the broker refuses, and the bench says so and fails */
+        run_tool(&r, (const char *[]) { TOOL("mbus-bench"), "--address", address, "-s", "rpc-seq", "--calls", "10",
+                                        "--tls-ca", ca, NULL });
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_msg(strstr(r.err, "TLS") || strstr(r.err, "upgrade"), "%s", r.err);
+        env_done(&e);
+}
+END_TEST
+
+START_TEST(test_mbus_bench_address_ws_refuses_scenarios_without_websocket_peers) {
+        struct run r;
+
+        run_tool(&r, (const char *[]) { TOOL("mbus-bench"), "--address", "ws://127.0.0.1:9", "-s", "idle", NULL });
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_msg(strstr(r.err, "scenario idle has no WebSocket peers"), "%s", r.err);
+}
+END_TEST
+
 static Suite *ws_suite(void) {
         Suite *s = suite_create("ws");
         TCase *tc = tcase_create("core");
@@ -513,6 +677,15 @@ static Suite *ws_suite(void) {
         tcase_add_test(tc, test_live_events_reach_binary_and_json_subscribers);
         tcase_add_test(tc, test_wss_peer_is_named_by_its_client_certificate);
         tcase_add_test(tc, test_wss_bad_certificates_are_refused_and_logged);
+        suite_add_tcase(s, tc);
+
+        /* whole benchmark runs: generous, as on a loaded machine under the sanitizers */
+        tc = tcase_create("bench");
+        tcase_set_timeout(tc, 600);
+        tcase_add_test(tc, test_mbus_bench_transport_ws_checks_every_event_and_call);
+        tcase_add_test(tc, test_mbus_bench_address_ws_puts_every_peer_on_websocket);
+        tcase_add_test(tc, test_mbus_bench_address_wss_uses_the_client_certificate);
+        tcase_add_test(tc, test_mbus_bench_address_ws_refuses_scenarios_without_websocket_peers);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -18,7 +18,13 @@
 //   bus.emit("org.example.Page", "Clicked", { x: 1 });
 //
 // A failed call rejects with an Error whose name is the mbus error name
-// ("org.mbus.Error.AccessDenied") and whose message is the error's message.
+// ("org.mbus.Error.AccessDenied") and whose message is the error's message. Its sender is
+// the peer id (":1.N") of the service that answered with the error; the broker's own errors
+// (AccessDenied, NoSuchNamespace, Timeout, ...) have none, so a service cannot pass its error
+// off as the broker's:
+//
+//   try { await bus.call("org.example.Net", "Up"); }
+//   catch (e) { console.log(e.name, e.message, e.sender ?? "the broker"); }
 
 const VERSION = 1;
 const HEADER_SIZE = 12;
@@ -45,11 +51,14 @@ const FIELDS = [
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-// An error the bus answered: name is the mbus error name.
+// An error the bus answered: name is the mbus error name; sender, when the error came from
+// another peer rather than the broker, is that peer's id (the ERROR frame's sender field).
 export class MbusError extends Error {
-  constructor(name, message) {
+  constructor(name, message, sender) {
     super(message || name);
     this.name = name;
+    if (sender !== undefined)
+      this.sender = sender;
   }
 }
 
@@ -226,7 +235,7 @@ export class Client {
       this.pending.delete(f.reply_serial);
       clearTimeout(entry.timer);
       if (f.type === FrameType.ERROR)
-        entry.reject(new MbusError(f.error_name, f.body && f.body.message));
+        entry.reject(new MbusError(f.error_name, f.body && f.body.message, f.sender));
       else
         entry.resolve(f.body === undefined ? {} : f.body);
       return;

@@ -23,14 +23,22 @@ assert.match(bus.id, /^:1\.[0-9]+$/);
 // A call, and its result.
 assert.deepEqual(await bus.call(ns, "Echo", { say: "hi", n: [1, 2] }), { say: "hi", n: [1, 2] });
 
-// An error keeps its name and message.
-await assert.rejects(bus.call(ns, "Fail"), (e) => e instanceof MbusError && e.name === "org.example.Error.Failed" &&
-                     e.message === "asked to fail");
-await assert.rejects(bus.call("org.example.Nobody", "X"), { name: "org.mbus.Error.NoSuchNamespace" });
+// An error keeps its name and message, and says which service answered it: a peer id that is
+// not ours. The broker's own errors name no sender.
+let failSender;
+await assert.rejects(bus.call(ns, "Fail"), (e) => {
+  failSender = e.sender;
+  return e instanceof MbusError && e.name === "org.example.Error.Failed" && e.message === "asked to fail";
+});
+assert.match(failSender, /^:1\.[0-9]+$/);
+assert.notEqual(failSender, bus.id);
+await assert.rejects(bus.call("org.example.Nobody", "X"), (e) => e.name === "org.mbus.Error.NoSuchNamespace" &&
+                     !("sender" in e));
 
 // A timeout is the broker's: the service never answers Hang.
 const t0 = Date.now();
-await assert.rejects(bus.call(ns, "Hang", {}, { timeout: 300 }), { name: "org.mbus.Error.Timeout" });
+await assert.rejects(bus.call(ns, "Hang", {}, { timeout: 300 }),
+                     (e) => e.name === "org.mbus.Error.Timeout" && !("sender" in e));
 assert.ok(Date.now() - t0 >= 250, "timed out too early");
 
 // Introspection of the broker's own namespace.
@@ -57,9 +65,10 @@ const ev = await seen;
 assert.equal(ev.payload.new_owner, bus.id);
 assert.equal(ev.sender, ":1.0");
 
-// Our own procedures through the broker, and an unknown one.
-await assert.rejects(bus.call(jsNs, "Refuse"), { name: "org.example.Error.Busy", message: "not today" });
-await assert.rejects(bus.call(jsNs, "Nope"), { name: "org.mbus.Error.UnknownProcedure" });
+// Our own procedures through the broker, and an unknown one: both errors are this client's
+// own answers (it serves jsNs), so they name this client as their sender.
+await assert.rejects(bus.call(jsNs, "Refuse"), { name: "org.example.Error.Busy", message: "not today", sender: bus.id });
+await assert.rejects(bus.call(jsNs, "Nope"), { name: "org.mbus.Error.UnknownProcedure", sender: bus.id });
 
 console.log("ready");
 const caller = await servedOnce;

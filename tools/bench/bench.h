@@ -48,6 +48,7 @@ enum bench_scenario {
         BENCH_FANOUT,
         BENCH_FANOUT_SCALE,
         BENCH_FANOUT_SLOW,
+        BENCH_FANOUT_WS,
         BENCH_IDLE,
         BENCH_DBUS,
         BENCH_DBUS_BROKER,
@@ -76,6 +77,7 @@ extern size_t arg_n_idle_sizes;
 extern uint64_t arg_tls_seconds;
 extern const char *arg_compat_address;  /* with --address: the same broker's compat+unix: listener */
 extern const char *arg_orig_broker;     /* the original mBus broker, else $MBUS_ORIG_BROKER */
+extern bool arg_ws_json;                /* WebSocket peers send JSON text, not binary frames */
 
 /* One measured quantity, one value per run; reported as the median, with min and max. */
 struct bench_metric {
@@ -128,6 +130,14 @@ int read_exact(int fd, void *buf, size_t size);
 int write_full(int fd, const void *buf, size_t size);
 int bench_fork(pid_t *ret, const int *close_fds, size_t n_close_fds, int (*fn)(void *userdata), void *userdata);
 int bench_wait(pid_t pid, usec_t timeout);
+/*
+ * Forks a helper that runs fn(userdata, fd) on its end of a new socketpair, and waits up to
+ * BENCH_READY_TIMEOUT_USEC for its first byte there ("ready"). Returns 0 with the helper's pid
+ * and the parent's end of the pair; on failure the helper is reaped. close_fds: the parent's
+ * ends of earlier helpers, which the new one must not keep open (they would hide their EOF).
+ */
+int bench_start_child(pid_t *ret_pid, int *ret_fd, const int *close_fds, size_t n_close_fds,
+                      int (*fn)(void *userdata, int fd), void *userdata);
 pid_t conn_peer_pid(struct mbus_conn *conn);
 int bench_connect(const char *address, const char *name, struct mbus_conn **ret);
 int proc_cpu_split_usec(pid_t pid, usec_t *ret_user, usec_t *ret_sys);
@@ -164,7 +174,8 @@ int rpc_seq_run(const char *address, pid_t broker_pid, struct rpc_seq_result *re
 int bench_rpc_seq(struct bench *b, const char *address);
 int bench_rpc_pipelined(struct bench *b, const char *address);
 int bench_rpc_callers(struct bench *b, const char *address);
-/* scenario-ws.c: rpc-seq with the caller on a WebSocket listener of a broker of its own */
+/* scenario-ws.c: rpc-seq-ws and fanout-ws on a broker of their own with UNIX and WebSocket
+ * listeners; rpc-seq and fanout with every peer on the WebSocket listener at address */
 int bench_rpc_seq_ws(struct bench *b);
 /* scenario-compat.c: rpc-seq in the original mBus protocol (peer-orig.c: against its broker) */
 struct compat_seq_result {
@@ -180,6 +191,9 @@ void compat_seq_record(struct bench *b, const char *scenario, const struct compa
 bool bench_compat_address_valid(const char *address);
 int bench_rpc_seq_compat(struct bench *b);
 int bench_mbus_orig(struct bench *b);
+int bench_fanout_ws(struct bench *b);
+int bench_ws_rpc_seq(struct bench *b, const char *address);
+int bench_ws_fanout(struct bench *b, const char *address);
 
 struct fanout_result {
         double published_per_sec, delivered_per_sec;

@@ -13,13 +13,14 @@
  *                  CPU time per call (scenario-rpc.c, echo.c)
  *   rpc-pipelined  the same with 64 calls outstanding through mbus_call_async()
  *   rpc-callers    1, 4 and 16 callers at once against the one echo service
- *   rpc-seq-ws     (--transport ws) rpc-seq with the caller on WebSocket (scenario-ws.c)
+ *   rpc-seq-ws     (--transport ws) rpc-seq with the caller on WebSocket (scenario-ws.c, ws.c)
  *   rpc-seq-compat (--transport compat) rpc-seq in the original mBus protocol on the compat+unix
  *                  listener, beside native rpc-seq on the same broker (scenario-compat.c)
  *   fanout         one publisher, 8 subscriber processes, 100,000 events of ~100 bytes, each
  *                  checked by sequence number (scenario-fanout.c, fanout-check.c)
  *   fanout-scale   the same with 1, 8, 64 and 256 subscribers
  *   fanout-slow    one slow subscriber: the broker's drop count against what it missed
+ *   fanout-ws      (--transport ws) fanout with the subscribers on WebSocket (scenario-ws.c)
  *   idle           1k/5k/10k idle peers: memory, connect rate, teardown, SIGTERM (scenario-idle.c)
  *   dbus, dbus-broker, nats   (--peer) the rpc and fanout scenarios against dbus-daemon,
  *                  dbus-broker and nats-server (peer-dbus.c, peer-nats.c)
@@ -32,7 +33,8 @@
  * Without --address every scenario run gets a fresh mbus-broker of its own on a socket in a
  * temporary directory (so idle memory is not flattered by memory freed by an earlier run);
  * with --address it uses that broker and finds its pid with SO_PEERCRED (a tcp:// or tls://
- * address, passed through to libmbus, tells no pid: no broker CPU figures, no idle).
+ * address, passed through to libmbus, tells no pid: no broker CPU figures, no idle). A ws://
+ * or wss:// address runs rpc-seq and fanout with every peer on that WebSocket listener.
  *
  * Every helper process is forked before the parent opens a connection, reports "ready" and
  * its results through a pipe, and exits when the pipe's other end closes: nothing depends on
@@ -65,6 +67,7 @@
 #include "config.h"
 #include "proto/names.h"
 #include "tools/bench/bench.h"
+#include "tools/bench/ws.h"
 #include "tools/tool-util.h"
 #include "util/fd-util.h"
 #include "util/json-util.h"
@@ -81,6 +84,7 @@ const char *const bench_scenario_names[_BENCH_SCENARIO_MAX] = {
         [BENCH_FANOUT] = "fanout",
         [BENCH_FANOUT_SCALE] = "fanout-scale",
         [BENCH_FANOUT_SLOW] = "fanout-slow",
+        [BENCH_FANOUT_WS] = "fanout-ws",
         [BENCH_IDLE] = "idle",
         [BENCH_DBUS] = "dbus",
         [BENCH_DBUS_BROKER] = "dbus-broker",
@@ -93,10 +97,14 @@ const char *const bench_scenario_names[_BENCH_SCENARIO_MAX] = {
  * openssl) and take longer. */
 #define BENCH_SCENARIOS_PEERS ((1u << BENCH_DBUS) | (1u << BENCH_DBUS_BROKER) | (1u << BENCH_NATS) | \
                                (1u << BENCH_MBUS_ORIG))
-#define BENCH_SCENARIOS_OPTIONAL (BENCH_SCENARIOS_PEERS | (1u << BENCH_TLS) | (1u << BENCH_RPC_SEQ_WS) | \
+#define BENCH_SCENARIOS_WS ((1u << BENCH_RPC_SEQ_WS) | (1u << BENCH_FANOUT_WS))
+#define BENCH_SCENARIOS_OPTIONAL (BENCH_SCENARIOS_PEERS | (1u << BENCH_TLS) | BENCH_SCENARIOS_WS | \
                                   (1u << BENCH_RPC_SEQ_COMPAT))
 /* Scenarios that start brokers of their own whatever --address says. */
-#define BENCH_SCENARIOS_OWN_BROKER ((1u << BENCH_FANOUT_SLOW) | (1u << BENCH_TLS) | (1u << BENCH_RPC_SEQ_WS))
+#define BENCH_SCENARIOS_OWN_BROKER ((1u << BENCH_FANOUT_SLOW) | (1u << BENCH_TLS) | BENCH_SCENARIOS_WS)
+/* What runs with --address ws://: the two with WebSocket peers, and those with brokers of their own. */
+#define BENCH_SCENARIOS_WS_ADDRESS ((1u << BENCH_FLOOR) | (1u << BENCH_RPC_SEQ) | (1u << BENCH_FANOUT) | \
+                                    BENCH_SCENARIOS_OWN_BROKER | BENCH_SCENARIOS_PEERS)
 
 const char *arg_address = NULL;
 const char *arg_broker = NULL;
@@ -119,6 +127,7 @@ static const char *arg_broker_tls_key = NULL;
 uint64_t arg_tls_seconds = 2;
 const char *arg_compat_address = NULL;
 const char *arg_orig_broker = NULL;
+bool arg_ws_json = false;
 #ifndef MBUS_BENCH_NATS
 int bench_nats(struct bench *b) {
         tool_error("nats: this mbus-bench was built without libnats");
@@ -142,6 +151,8 @@ static int bench_run_scenario(struct bench *b, enum bench_scenario s) {
                 return bench_rpc_seq_compat(b);
         case BENCH_MBUS_ORIG:
                 return bench_mbus_orig(b);
+        case BENCH_FANOUT_WS:
+                return bench_fanout_ws(b);
         case BENCH_IDLE:
                 return bench_idle(b);
         case BENCH_DBUS:
@@ -155,6 +166,10 @@ static int bench_run_scenario(struct bench *b, enum bench_scenario s) {
         default:
                 break;
         }
+
+        /* every peer on the WebSocket listener (parse_argv() let only these two through) */
+        if (bench_address_is_ws(address))
+                return s == BENCH_RPC_SEQ ? bench_ws_rpc_seq(b, address) : bench_ws_fanout(b, address);
 
         if (!address) {
                 r = bench_broker_start(&bb, b->broker_path, /* tls= */ NULL, /* extra_args= */ NULL);
@@ -226,19 +241,26 @@ static void help(void) {
                "     --version           Show the version and exit\n"
                "  -a --address ADDRESS   Measure the broker at ADDRESS instead of starting one;\n"
                "                         given again as compat+unix:PATH, that broker's compat\n"
-               "                         listener, for rpc-seq-compat\n"
+               "                         listener, for rpc-seq-compat; ws://HOST:PORT or\n"
+               "                         wss://HOST:PORT: rpc-seq and fanout with every peer on\n"
+               "                         that WebSocket listener\n"
                "     --broker PATH       The mbus-broker binary to start (default: $MBUS_BROKER,\n"
                "                         else the one of the build tree or next to mbus-bench)\n"
                "  -s --scenario NAME     Run scenario NAME (repeatable): floor, rpc-seq,\n"
                "                         rpc-pipelined, rpc-callers, rpc-seq-ws, rpc-seq-compat,\n"
-               "                         fanout, fanout-scale, fanout-slow, idle, dbus,\n"
-               "                         dbus-broker, nats, mbus-orig, tls (default: all but\n"
-               "                         rpc-seq-ws, rpc-seq-compat, the peers, tls)\n"
+               "                         fanout, fanout-scale, fanout-slow, fanout-ws, idle,\n"
+               "                         dbus, dbus-broker, nats, mbus-orig, tls (default: all\n"
+               "                         but rpc-seq-ws, fanout-ws, rpc-seq-compat, the peers,\n"
+               "                         tls; with a ws:// --address: rpc-seq, fanout)\n"
                "     --peer PEER         Also run PEER's scenario (repeatable): dbus-daemon\n"
                "                         (or dbus), dbus-broker, nats, mbus-orig (with\n"
                "                         rpc-seq-compat)\n"
-               "     --transport ws      Also run rpc-seq with the caller on WebSocket\n"
+               "     --transport ws      Also run rpc-seq-ws (the caller on WebSocket) and\n"
+               "                         fanout-ws (the subscribers on WebSocket) on a broker of\n"
+               "                         their own, with the UNIX socket's figures and ratios\n"
                "     --transport compat  Also run rpc-seq in the original mBus protocol\n"
+               "     --ws-json           WebSocket peers send JSON text messages (default:\n"
+               "                         binary frames, as mbus.js)\n"
                "     --orig-broker PATH  mbus-orig: the original's mbus-broker (default:\n"
                "                         $MBUS_ORIG_BROKER; tools/bench/build-orig.sh builds it)\n"
                "  -r --runs N            Run every scenario N times, report medians, min, max (1)\n"
@@ -249,7 +271,7 @@ static void help(void) {
                "     --subscribers N     Subscriber processes in fanout (8)\n"
                "     --pace N            fanout: wait for a PONG every N events, 0: never (0)\n"
                "     --idle-peers N,...  Connections in idle, one broker each (1000,5000,10000)\n"
-               "     --tls-cert FILE     Client certificate for a tls:// --address, PEM\n"
+               "     --tls-cert FILE     Client certificate for a tls:// or wss:// --address, PEM\n"
                "     --tls-key FILE      Its private key, PEM\n"
                "     --tls-ca FILE       CA bundle the broker's certificate must chain to\n"
                "     --broker-tls-cert FILE  tls: the broker's certificate, PEM; with its\n"
@@ -277,6 +299,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_BROKER_TLS_KEY,
                 ARG_TLS_SECONDS,
                 ARG_ORIG_BROKER,
+                ARG_WS_JSON,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h'             },
@@ -301,6 +324,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "broker-tls-key",  required_argument, NULL, ARG_BROKER_TLS_KEY  },
                 { "tls-seconds", required_argument, NULL, ARG_TLS_SECONDS },
                 { "orig-broker", required_argument, NULL, ARG_ORIG_BROKER },
+                { "ws-json",     no_argument,       NULL, ARG_WS_JSON     },
                 {}
         };
         static const struct {
@@ -397,10 +421,10 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 }
                 case ARG_TRANSPORT:
-                        /* the UNIX socket is always measured; ws adds rpc-seq over WebSocket, compat
-                         * rpc-seq in the original mBus protocol */
+                        /* the UNIX socket is always measured; ws adds rpc-seq-ws and fanout-ws,
+                         * compat rpc-seq in the original mBus protocol */
                         if (strcmp(optarg, "ws") == 0)
-                                extra |= 1u << BENCH_RPC_SEQ_WS;
+                                extra |= BENCH_SCENARIOS_WS;
                         else if (strcmp(optarg, "compat") == 0)
                                 extra |= 1u << BENCH_RPC_SEQ_COMPAT;
                         else if (strcmp(optarg, "unix") != 0) {
@@ -449,14 +473,26 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_BROKER_TLS_KEY:
                         arg_broker_tls_key = optarg;
                         break;
-                case ARG_ORIG_BROKER:
                         arg_orig_broker = optarg;
+                        break;
+                case ARG_WS_JSON:
+                        arg_ws_json = true;
                         break;
                 default:
                         return -EINVAL;
                 }
         }
-        if (arg_scenarios == 0)
+        if (bench_address_is_ws(arg_address)) {
+                for (size_t i = 0; i < _BENCH_SCENARIO_MAX; i++)
+                        if (arg_scenarios & ~BENCH_SCENARIOS_WS_ADDRESS & (1u << i)) {
+                                tool_error("scenario %s has no WebSocket peers: with a ws:// or wss:// --address, "
+                                           "rpc-seq and fanout run (see --help)", bench_scenario_names[i]);
+                                return -EINVAL;
+                        }
+                /* the default set over WebSocket is these two */
+                if (arg_scenarios == 0)
+                        arg_scenarios = (1u << BENCH_RPC_SEQ) | (1u << BENCH_FANOUT);
+        } else if (arg_scenarios == 0)
                 arg_scenarios = ((1u << _BENCH_SCENARIO_MAX) - 1) & ~BENCH_SCENARIOS_OPTIONAL;
         arg_scenarios |= extra;
         if (arg_compat_address && !arg_address) {

@@ -24,11 +24,12 @@
 
 #include "config.h"
 #include "tools/bench/bench.h"
+#include "tools/bench/ws.h"
 #include "tools/tool-util.h"
 #include "util/json-util.h"
 #include "util/macro.h"
 
-#define BENCH_MAX_TARGETS 16
+#define BENCH_MAX_TARGETS 24
 
 struct bench_target {
         const char *name;
@@ -101,6 +102,16 @@ static size_t bench_targets(const struct bench *b, struct bench_target t[static 
                        "dropped_vs_missed_diff"), 0, "events", false, "max");
                 TARGET("slow-in-order", "slow subscriber: duplicated+reordered, worst", bench_max(b, "fanout-slow",
                        "errors"), 0, "events", false, "max");
+        }
+        if (bench_find(b, "fanout-ws", "lost")) {
+                static const char *const kinds[] = { "lost", "duplicates", "reordered", "invalid" };
+
+                v = 0;
+                for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
+                        if (bench_find(b, "fanout-ws", kinds[i]))
+                                v += bench_max(b, "fanout-ws", kinds[i]);
+                TARGET("ws-fanout-exactly-once", "fanout over WebSocket: errors, worst run", v, 0, "events", false,
+                       "max");
         }
         if (bench_find(b, "tls", "fanout_lost"))
                 TARGET("tls-fanout-exactly-once", "fanout over TLS: errors, worst run", bench_max(b, "tls", "fanout_lost"),
@@ -240,6 +251,8 @@ int bench_print_json(const struct bench *b) {
         json_object_object_add(root, "address", arg_address ? json_object_new_string(arg_address) : NULL);
         json_object_object_add(root, "broker", b->broker_path ? json_object_new_string(b->broker_path) : NULL);
         json_object_object_add(root, "fanout_pace", json_object_new_int64((int64_t) arg_pace));
+        /* what the bench's WebSocket peers sent: one binary frame per message, or its JSON text */
+        json_object_object_add(root, "ws_messages", json_object_new_string(arg_ws_json ? "json" : "binary"));
         json_object_object_add(root, "cpus", json_object_new_int64(b->n_cpus));
         json_object_object_add(root, "loadavg_start", json_number(b->loadavg_start));
         json_object_object_add(root, "loadavg_end", json_number(b->loadavg_end));
@@ -395,6 +408,20 @@ void bench_print_text(const struct bench *b) {
         if (!isnan(tls_p50) && !isnan(unix_p50))
                 printf("  TLS vs UNIX socket, same broker: rpc-seq p50 %.1f µs vs %.1f µs (TLS/UNIX per run: %.2f)\n",
                        tls_p50, unix_p50, bench_median(b, "tls", "rpc_seq_p50_vs_unix"));
+        const char *ws_form = arg_ws_json ? "JSON text messages" : "binary messages";
+        double ws_p50 = bench_median(b, "rpc-seq-ws", "p50_usec");
+        if (!isnan(ws_p50))
+                printf("  WebSocket (%s) vs UNIX socket, same broker: rpc-seq p50 %.1f µs vs %.1f µs"
+                       " (ws/UNIX per run: %.2f)\n", ws_form, ws_p50, bench_median(b, "rpc-seq-ws", "unix_p50_usec"),
+                       bench_median(b, "rpc-seq-ws", "p50_vs_unix"));
+        double ws_rate = bench_median(b, "fanout-ws", "delivered_per_sec");
+        if (!isnan(ws_rate))
+                printf("  WebSocket (%s) vs UNIX socket, same broker: fanout %.0f vs %.0f deliveries/s"
+                       " (ws/UNIX per run: %.2f), worst run lost %.0f\n", ws_form, ws_rate,
+                       bench_median(b, "fanout-ws", "unix_delivered_per_sec"),
+                       bench_median(b, "fanout-ws", "delivered_vs_unix"), bench_max(b, "fanout-ws", "lost"));
+        if (bench_address_is_ws(arg_address))
+                printf("  (rpc-seq and fanout: every peer on the WebSocket listener %s, %s)\n", arg_address, ws_form);
         double st_broker = bench_median(b, "tls", "s_time_broker_per_sec");
         if (!isnan(st_broker))
                 printf("  full TLS handshakes, openssl s_time -new: mbus-broker %.0f/s vs openssl s_server %.0f/s"

@@ -119,6 +119,46 @@ int bench_fork(pid_t *ret, const int *close_fds, size_t n_close_fds, int (*fn)(v
         return 0;
 }
 
+struct child_start {
+        int (*fn)(void *userdata, int fd);
+        void *userdata;
+        int fd, parent_fd;
+};
+
+static int child_start_run(void *userdata) {
+        struct child_start *c = userdata;
+
+        safe_close(c->parent_fd);
+        return c->fn(c->userdata, c->fd);
+}
+
+int bench_start_child(pid_t *ret_pid, int *ret_fd, const int *close_fds, size_t n_close_fds,
+                      int (*fn)(void *userdata, int fd), void *userdata) {
+        _cleanup_close_ int parent_fd = -EBADF;
+        int sp[2], r;
+        pid_t pid = 0;
+        char c;
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                return -errno;
+        parent_fd = sp[0];
+        struct child_start cs = { .fn = fn, .userdata = userdata, .fd = sp[1], .parent_fd = sp[0] };
+        r = bench_fork(&pid, close_fds, n_close_fds, child_start_run, &cs);
+        safe_close(sp[1]);
+        if (r < 0)
+                return r;
+        r = read_full(parent_fd, &c, 1, BENCH_READY_TIMEOUT_USEC);
+        if (r < 0) {
+                /* one that hung up has said why and exits; one that is stuck goes now */
+                safe_close(TAKE_FD(parent_fd));
+                (void) bench_wait(pid, r == -ETIMEDOUT ? 0 : 10 * USEC_PER_SEC);
+                return r;
+        }
+        *ret_pid = pid;
+        *ret_fd = TAKE_FD(parent_fd);
+        return 0;
+}
+
 /* Waits for a helper; returns 0 if it exited 0, -ECHILD otherwise. Kills it after timeout. */
 int bench_wait(pid_t pid, usec_t timeout) {
         usec_t deadline = usec_add(now_usec(CLOCK_MONOTONIC), timeout);
