@@ -473,6 +473,7 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_BROKER_TLS_KEY:
                         arg_broker_tls_key = optarg;
                         break;
+                case ARG_ORIG_BROKER:
                         arg_orig_broker = optarg;
                         break;
                 case ARG_WS_JSON:
