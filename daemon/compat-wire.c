@@ -80,6 +80,17 @@ int mbus_compat_wire_decode(const uint8_t *data, size_t n, bool zlib, size_t max
         return 0;
 }
 
+size_t mbus_compat_wire_plain_size(size_t len) {
+        return len > UINT32_MAX - 8 ? 0 : MBUS_COMPAT_WIRE_HEADER + len;
+}
+
+void mbus_compat_wire_plain_put(uint8_t *dst, const char *text, size_t len) {
+        uint32_t n = htonl((uint32_t) len);
+
+        memcpy(dst, &n, sizeof(n));
+        memcpy(dst + MBUS_COMPAT_WIRE_HEADER, text, len);
+}
+
 int mbus_compat_wire_encode(const char *text, size_t len, bool zlib, uint8_t **ret, size_t *ret_len) {
         _cleanup_free_ uint8_t *buf = NULL;
         uint32_t n;
@@ -88,13 +99,11 @@ int mbus_compat_wire_encode(const char *text, size_t len, bool zlib, uint8_t **r
         if (len > UINT32_MAX - 8)
                 return -EMSGSIZE;
         if (!zlib) {
-                buf = malloc(MBUS_COMPAT_WIRE_HEADER + len);
+                size = mbus_compat_wire_plain_size(len);
+                buf = malloc(size);
                 if (!buf)
                         return -ENOMEM;
-                n = htonl((uint32_t) len);
-                memcpy(buf, &n, 4);
-                memcpy(buf + 4, text, len);
-                size = 4 + len;
+                mbus_compat_wire_plain_put(buf, text, len);
         } else {
                 uLongf zlen = compressBound((uLong) len);
 

@@ -32,3 +32,10 @@ int mbus_compat_wire_decode(const uint8_t *data, size_t n, bool zlib, size_t max
 
 /* Encodes len bytes of text as one frame (a new buffer). Returns 0, -EMSGSIZE, -ENOMEM. */
 int mbus_compat_wire_encode(const char *text, size_t len, bool zlib, uint8_t **ret, size_t *ret_len);
+
+/* The size of len bytes of text as one uncompressed frame, or 0 if that is too long to frame. */
+size_t mbus_compat_wire_plain_size(size_t len);
+
+/* Writes len bytes of text as one uncompressed frame into dst, which has
+ * mbus_compat_wire_plain_size(len) bytes. */
+void mbus_compat_wire_plain_put(uint8_t *dst, const char *text, size_t len);
