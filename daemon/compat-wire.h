@@ -10,6 +10,7 @@
  * after max bytes of output and costs only its connection.
  */
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,3 +40,10 @@ size_t mbus_compat_wire_plain_size(size_t len);
 /* Writes len bytes of text as one uncompressed frame into dst, which has
  * mbus_compat_wire_plain_size(len) bytes. */
 void mbus_compat_wire_plain_put(uint8_t *dst, const char *text, size_t len);
+
+/*
+ * Appends o as JSON text to the buffer *buf of *len bytes used out of *cap (grown with realloc):
+ * the text json-c writes with JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE. Returns
+ * 0, -ENOMEM or -ELOOP (nested too deep); on error *len is as it was.
+ */
+int mbus_compat_wire_append_json(uint8_t **buf, size_t *len, size_t *cap, json_object *o);

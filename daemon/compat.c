@@ -16,6 +16,7 @@
  * connection's own io callback, never inside the broker's flush of another peer.
  */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,18 +152,19 @@ static uint8_t *compat_out_reserve(struct mbus_compat_conn *conn, size_t len) {
 }
 
 int mbus_compat_conn_send_json(struct mbus_compat_conn *conn, json_object *o, bool never_zlib) {
-        size_t json_len;
-        const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-                                                          &json_len);
-        uint8_t *dst;
+        size_t start, json_len;
+        uint32_t n;
         int r;
 
-        if (!s)
-                return -ENOMEM;
         if (conn->zlib && !never_zlib) {
                 _cleanup_free_ uint8_t *frame = NULL;
+                const char *s = json_object_to_json_string_length(
+                                o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &json_len);
+                uint8_t *dst;
                 size_t len = 0;
 
+                if (!s)
+                        return -ENOMEM;
                 r = mbus_compat_wire_encode(s, json_len, true, &frame, &len);
                 if (r < 0)
                         return r;
@@ -172,16 +174,21 @@ int mbus_compat_conn_send_json(struct mbus_compat_conn *conn, json_object *o, bo
                 memcpy(dst, frame, len);
                 conn->out_end += len;
         } else {
-                /* Plain frames are framed in place: no buffer of their own per frame. */
-                size_t len = mbus_compat_wire_plain_size(json_len);
-
-                if (len == 0)
-                        return -EMSGSIZE;
-                dst = compat_out_reserve(conn, len);
-                if (!dst)
+                /* Plain frames are written in place: the header, then the text after it. */
+                if (!compat_out_reserve(conn, MBUS_COMPAT_WIRE_HEADER))
                         return -ENOMEM;
-                mbus_compat_wire_plain_put(dst, s, json_len);
-                conn->out_end += len;
+                start = conn->out_end;
+                conn->out_end += MBUS_COMPAT_WIRE_HEADER;
+                r = mbus_compat_wire_append_json(&conn->out, &conn->out_end, &conn->out_cap, o);
+                json_len = conn->out_end - start - MBUS_COMPAT_WIRE_HEADER;
+                if (r >= 0 && mbus_compat_wire_plain_size(json_len) == 0)
+                        r = -EMSGSIZE;
+                if (r < 0) {
+                        conn->out_end = start;
+                        return r;
+                }
+                n = htonl((uint32_t) json_len);
+                memcpy(conn->out + start, &n, sizeof(n));
         }
         compat_want_output(conn);       /* a server event may be for another connection */
         return 0;
