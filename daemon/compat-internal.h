@@ -137,6 +137,9 @@ struct mbus_compat_conn {
         struct compat_call *calls;
         struct compat_subscription *subscriptions;
         struct compat_command *commands;
+        /* One parser for the connection's frames and bodies, reset per use: a new one per frame
+         * cost an allocation of its stack and a free every time. */
+        struct json_tokener *tok;
 };
 
 /* compat.c */

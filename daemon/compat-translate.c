@@ -71,6 +71,10 @@ void mbus_compat_conn_init(struct mbus_compat_conn *conn, size_t max_frame) {
 }
 
 void mbus_compat_conn_done(struct mbus_compat_conn *conn) {
+        if (conn->tok) {
+                json_tokener_free(conn->tok);
+                conn->tok = NULL;
+        }
         while (conn->pending) {
                 struct compat_pending *p = conn->pending;
 
@@ -217,7 +221,7 @@ static int compat_send_event(struct mbus_compat_conn *conn, const char *source, 
 }
 
 /* The body of a native frame as a JSON value for a payload: {} when empty, NULL if not JSON. */
-static int compat_body_json(const struct mbus_frame *frame, json_object **ret) {
+static int compat_body_json(struct mbus_compat_conn *conn, const struct mbus_frame *frame, json_object **ret) {
         json_object *o = NULL;
         int r;
 
@@ -225,7 +229,7 @@ static int compat_body_json(const struct mbus_frame *frame, json_object **ret) {
                 *ret = json_object_new_object();
                 return *ret ? 0 : -ENOMEM;
         }
-        r = json_parse_bytes((const char *) frame->body, frame->body_len, &o);
+        r = json_parse_bytes_reuse(&conn->tok, (const char *) frame->body, frame->body_len, &o);
         if (r < 0)
                 return r;
         *ret = o ?: json_object_new_object();
@@ -255,7 +259,7 @@ static int compat_result_from_error(struct mbus_compat_conn *conn, int sequence,
 
         if (sequence < 0)
                 return 0;
-        (void) compat_body_json(frame, &body);
+        (void) compat_body_json(conn, frame, &body);
         message = body && json_object_is_type(body, json_type_object) ? json_get_string(body, "message") : NULL;
         payload = json_object_new_object();
         if (!payload)
@@ -759,7 +763,7 @@ int mbus_compat_from_original(struct mbus_compat_conn *conn, const char *text, s
         json_object *v, *payload = NULL;
         int sequence, timeout = 0;
 
-        if (json_parse_bytes(text, len, &o) < 0 || !json_object_is_type(o, json_type_object)) {
+        if (json_parse_bytes_reuse(&conn->tok, text, len, &o) < 0 || !json_object_is_type(o, json_type_object)) {
                 *ret_reason = "frame is not one JSON object";
                 return -EBADMSG;
         }
@@ -870,7 +874,7 @@ static int compat_native_event(struct mbus_compat_conn *conn, struct mbus_frame 
 
         if (conn->state != COMPAT_RUNNING)
                 return 0;
-        r = compat_body_json(frame, &body);
+        r = compat_body_json(conn, frame, &body);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
@@ -909,7 +913,7 @@ static int compat_native_call(struct mbus_compat_conn *conn, struct mbus_frame *
         for (cmd = conn->commands; cmd; cmd = cmd->next)
                 if (strcmp(cmd->member, frame->f.member) == 0)
                         break;
-        r = cmd ? compat_body_json(frame, &payload) : -ENOENT;
+        r = cmd ? compat_body_json(conn, frame, &payload) : -ENOENT;
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
@@ -1005,7 +1009,7 @@ static int compat_native_return(struct mbus_compat_conn *conn, struct compat_pen
                 return compat_send_result(conn, p->sequence, 0, TAKE_PTR(payload), /* never_zlib= */ true);
         }
         case COMPAT_PENDING_RESULT:
-                r = compat_body_json(frame, &body);
+                r = compat_body_json(conn, frame, &body);
                 if (r == -EBADMSG) {
                         body = json_object_new_object();
                         if (!body)
@@ -1051,7 +1055,7 @@ static int compat_native_return(struct mbus_compat_conn *conn, struct compat_pen
                 return 0;
         }
 
-        r = compat_body_json(frame, &body);
+        r = compat_body_json(conn, frame, &body);
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || !json_object_is_type(body, json_type_object))
@@ -1086,7 +1090,7 @@ static int compat_native_return(struct mbus_compat_conn *conn, struct compat_pen
         {
                 _cleanup_json_ json_object *payload = NULL;
 
-                if (json_parse_bytes(p->body, strlen(p->body), &payload) < 0)
+                if (json_parse_bytes_reuse(&conn->tok, p->body, strlen(p->body), &payload) < 0)
                         return compat_send_status(conn, p->sequence, -1);
                 return compat_send_native_event(conn, p->event, owner, payload, p->sequence);
         }

@@ -10,6 +10,7 @@
  * after max bytes of output and costs only its connection.
  */
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,3 +33,17 @@ int mbus_compat_wire_decode(const uint8_t *data, size_t n, bool zlib, size_t max
 
 /* Encodes len bytes of text as one frame (a new buffer). Returns 0, -EMSGSIZE, -ENOMEM. */
 int mbus_compat_wire_encode(const char *text, size_t len, bool zlib, uint8_t **ret, size_t *ret_len);
+
+/* The size of len bytes of text as one uncompressed frame, or 0 if that is too long to frame. */
+size_t mbus_compat_wire_plain_size(size_t len);
+
+/* Writes len bytes of text as one uncompressed frame into dst, which has
+ * mbus_compat_wire_plain_size(len) bytes. */
+void mbus_compat_wire_plain_put(uint8_t *dst, const char *text, size_t len);
+
+/*
+ * Appends o as JSON text to the buffer *buf of *len bytes used out of *cap (grown with realloc):
+ * the text json-c writes with JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE. Returns
+ * 0, -ENOMEM or -ELOOP (nested too deep); on error *len is as it was.
+ */
+int mbus_compat_wire_append_json(uint8_t **buf, size_t *len, size_t *cap, json_object *o);

@@ -16,6 +16,7 @@
  * connection's own io callback, never inside the broker's flush of another peer.
  */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,17 +130,10 @@ static size_t compat_out_len(const struct mbus_compat_conn *c) {
         return c->out_end - c->out_start;
 }
 
-int mbus_compat_conn_send_json(struct mbus_compat_conn *conn, json_object *o, bool never_zlib) {
-        _cleanup_free_ uint8_t *frame = NULL;
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        size_t len = 0, used = compat_out_len(conn);
-        int r;
+/* Room for len more bytes at the end of conn's output, or NULL. */
+static uint8_t *compat_out_reserve(struct mbus_compat_conn *conn, size_t len) {
+        size_t used = compat_out_len(conn);
 
-        if (!s)
-                return -ENOMEM;
-        r = mbus_compat_wire_encode(s, strlen(s), conn->zlib && !never_zlib, &frame, &len);
-        if (r < 0)
-                return r;
         if (conn->out_start > 0) {
                 memmove(conn->out, conn->out + conn->out_start, used);
                 conn->out_start = 0;
@@ -150,12 +144,52 @@ int mbus_compat_conn_send_json(struct mbus_compat_conn *conn, json_object *o, bo
                 uint8_t *p = realloc(conn->out, want);
 
                 if (!p)
-                        return -ENOMEM;
+                        return NULL;
                 conn->out = p;
                 conn->out_cap = want;
         }
-        memcpy(conn->out + conn->out_end, frame, len);
-        conn->out_end += len;
+        return conn->out + conn->out_end;
+}
+
+int mbus_compat_conn_send_json(struct mbus_compat_conn *conn, json_object *o, bool never_zlib) {
+        size_t start, json_len;
+        uint32_t n;
+        int r;
+
+        if (conn->zlib && !never_zlib) {
+                _cleanup_free_ uint8_t *frame = NULL;
+                const char *s = json_object_to_json_string_length(
+                                o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &json_len);
+                uint8_t *dst;
+                size_t len = 0;
+
+                if (!s)
+                        return -ENOMEM;
+                r = mbus_compat_wire_encode(s, json_len, true, &frame, &len);
+                if (r < 0)
+                        return r;
+                dst = compat_out_reserve(conn, len);
+                if (!dst)
+                        return -ENOMEM;
+                memcpy(dst, frame, len);
+                conn->out_end += len;
+        } else {
+                /* Plain frames are written in place: the header, then the text after it. */
+                if (!compat_out_reserve(conn, MBUS_COMPAT_WIRE_HEADER))
+                        return -ENOMEM;
+                start = conn->out_end;
+                conn->out_end += MBUS_COMPAT_WIRE_HEADER;
+                r = mbus_compat_wire_append_json(&conn->out, &conn->out_end, &conn->out_cap, o);
+                json_len = conn->out_end - start - MBUS_COMPAT_WIRE_HEADER;
+                if (r >= 0 && mbus_compat_wire_plain_size(json_len) == 0)
+                        r = -EMSGSIZE;
+                if (r < 0) {
+                        conn->out_end = start;
+                        return r;
+                }
+                n = htonl((uint32_t) json_len);
+                memcpy(conn->out + start, &n, sizeof(n));
+        }
         compat_want_output(conn);       /* a server event may be for another connection */
         return 0;
 }
@@ -224,8 +258,8 @@ static int compat_read(struct mbus_compat_conn *c) {
         c->in_len += (size_t) n;
 
         while (c->state != COMPAT_CLOSING && compat_out_len(c) < COMPAT_OUT_MAX) {
-                _cleanup_free_ char *text = NULL;
-                const char *reason = "malformed frame";
+                _cleanup_free_ char *inflated = NULL;
+                const char *reason = "malformed frame", *text;
                 size_t size, len;
 
                 r = mbus_compat_wire_peek(c->in, c->in_len, max, &size);
@@ -237,8 +271,16 @@ static int compat_read(struct mbus_compat_conn *c) {
                 }
                 if (c->in_len < size)
                         break;
-                r = mbus_compat_wire_decode(c->in + MBUS_COMPAT_WIRE_HEADER, size - MBUS_COMPAT_WIRE_HEADER,
-                                            c->zlib && c->state == COMPAT_RUNNING, c->max_frame, &text, &len);
+                len = size - MBUS_COMPAT_WIRE_HEADER;
+                if (c->zlib && c->state == COMPAT_RUNNING) {
+                        r = mbus_compat_wire_decode(c->in + MBUS_COMPAT_WIRE_HEADER, len, true, c->max_frame,
+                                                    &inflated, &len);
+                        text = inflated;
+                } else {
+                        /* Plain JSON is parsed where it lies (the parser takes a length): no copy. */
+                        r = len > c->max_frame ? -EMSGSIZE : 0;
+                        text = (const char *) c->in + MBUS_COMPAT_WIRE_HEADER;
+                }
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
@@ -246,9 +288,10 @@ static int compat_read(struct mbus_compat_conn *c) {
                                                "compressed frame does not inflate to its stated length");
                         break;
                 }
+                r = mbus_compat_from_original(c, text, len, &reason);
+                /* The frame's bytes are consumed only now: text may point into them. */
                 memmove(c->in, c->in + size, c->in_len - size);
                 c->in_len -= size;
-                r = mbus_compat_from_original(c, text, len, &reason);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {

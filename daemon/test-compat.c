@@ -78,6 +78,46 @@ START_TEST(test_names_that_cannot_be_carried_are_refused) {
 }
 END_TEST
 
+/* The frame writer writes exactly json-c's text: every escape, integer extremes, nesting. */
+START_TEST(test_json_text_is_json_c_text) {
+        static const char *const docs[] = {
+                "{}",
+                "[]",
+                "{\"a\":[1,-2,0,9223372036854775807,-9223372036854775808,18446744073709551615],\"b\":null,"
+                "\"c\":true,\"d\":false,\"e\":{\"f\":[[],{}]},\"g\":1.5,\"h\":-0.25e3}",
+                "{\"s\":\"a/b \\\"q\\\" \\\\ \\b\\f\\n\\r\\t \\u0001\\u001f \\u007f \\u00e9 \\u20ac\","
+                "\"k\\n/\\\"\":\"\"}",
+        };
+        char ctl[34];
+
+        for (size_t i = 0; i < ELEMENTSOF(docs) + 1; i++) {
+                _cleanup_json_ json_object *o = NULL;
+                _cleanup_free_ uint8_t *buf = NULL;
+                size_t len = 0, cap = 0;
+                const char *want;
+
+                if (i < ELEMENTSOF(docs))
+                        ck_assert_int_eq(json_parse_bytes(docs[i], strlen(docs[i]), &o), 0);
+                else {
+                        /* Every control character, in a string json-c did not parse. */
+                        for (size_t c = 1; c < 33; c++)
+                                ctl[c - 1] = (char) c;
+                        ctl[32] = 0x7f;
+                        ctl[33] = 0;
+                        o = json_object_new_array();
+                        (void) json_object_array_add(o, json_object_new_string(ctl));
+                }
+                want = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+                buf = (uint8_t *) strdup("x");
+                len = cap = 1;
+                ck_assert_int_eq(mbus_compat_wire_append_json(&buf, &len, &cap, o), 0);
+                ck_assert_uint_eq(len, 1 + strlen(want));
+                ck_assert(memcmp(buf, "x", 1) == 0);
+                ck_assert(memcmp(buf + 1, want, strlen(want)) == 0);
+        }
+}
+END_TEST
+
 START_TEST(test_wire_frames_plain_and_zlib_and_bounded_inflate) {
         static const char text[] = "{\"org.mbus.method.tag.type\":\"org.mbus.method.type.command\"}";
         _cleanup_free_ uint8_t *plain = NULL, *zipped = NULL, *bomb = NULL;
@@ -421,6 +461,7 @@ static Suite *compat_suite(void) {
         tcase_add_test(tc, test_names_round_trip_and_valid_names_stay_unchanged);
         tcase_add_test(tc, test_names_that_cannot_be_carried_are_refused);
         tcase_add_test(tc, test_wire_frames_plain_and_zlib_and_bounded_inflate);
+        tcase_add_test(tc, test_json_text_is_json_c_text);
         tcase_add_test(tc, test_create_is_hello_and_register_of_the_escaped_identifier);
         tcase_add_test(tc, test_command_is_a_call_and_error_status_comes_back);
         tcase_add_test(tc, test_native_call_reaches_registered_command_and_result_returns);
