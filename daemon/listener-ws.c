@@ -321,45 +321,29 @@ static int ws_receive(struct ws_conn *c, struct lws *wsi, const void *in, size_t
         return 0;
 }
 
-/*
- * Sends every queued frame, one message each, until the link is empty or the socket is full.
- * One message per writeable callback would cost a loop wakeup (epoll_wait, poll) per message.
- * The socket is full once libwebsockets had to keep part of a message (lws_partial_buffered());
- * it sends that rest first and calls again, so order holds and no poll() per message is needed.
- * Drained, the link is refilled from the stream once (its out queue is bounded, so one call
- * writes at most about two links' worth: other connections wait little). Returns -1 to have
- * libwebsockets close.
- */
+/* Sends one queued frame as one message. Returns -1 to have libwebsockets close. */
 static int ws_writeable(struct ws_conn *c, struct lws *wsi) {
-        bool refilled = false, drained = false;
+        _cleanup_free_ uint8_t *msg = NULL;
+        size_t len = 0;
+        bool text = false;
+        int r;
 
         if (!c->link)
                 return 0;
-        while (!lws_partial_buffered(wsi)) {
-                _cleanup_free_ uint8_t *msg = NULL;
-                size_t len = 0;
-                bool text = false;
-                int r;
-
-                r = mbus_message_link_pop(c->link, LWS_PRE, &msg, &len, &text);
-                if (r < 0)
+        r = mbus_message_link_pop(c->link, LWS_PRE, &msg, &len, &text);
+        if (r < 0)
+                return -1;
+        if (r == 0) {
+                if (c->closing)
                         return -1;
-                if (r == 0) {
-                        if (c->closing)
-                                return -1;
-                        drained = !c->peer || refilled;
-                        if (drained)
-                                break;
-                        /* Drained: the stream may hold more that the link refused. */
-                        mbus_peer_dispatch_io(c->peer, EPOLLOUT);       /* may drop the peer */
-                        refilled = true;
-                        continue;
-                }
-                if (lws_write(wsi, msg + LWS_PRE, len, text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY) < (int) len)
-                        return -1;
+                /* Drained: the stream may hold more that the link refused. */
+                if (c->peer)
+                        mbus_peer_dispatch_io(c->peer, EPOLLOUT);
+                return 0;
         }
-        /* Stopped by a full socket: call again when it drains (a refill then may find more). */
-        if (!drained && (mbus_message_link_has_output(c->link) || c->closing || c->peer))
+        if (lws_write(wsi, msg + LWS_PRE, len, text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY) < (int) len)
+                return -1;
+        if (mbus_message_link_has_output(c->link) || c->closing || c->peer)
                 lws_callback_on_writable(wsi);
         return 0;
 }
