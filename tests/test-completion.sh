@@ -87,7 +87,9 @@ expect "mbus-call --no-" --no-check
 expect "mbus-call --json=p" pretty
 expect "mbus-subscribe --json " short pretty
 expect "mbus-monitor type=ret" return
-expect "mbus-bench --scenario rpc-" rpc-seq rpc-pipelined
+expect "mbus-bench --scenario rpc-" rpc-seq rpc-pipelined rpc-callers rpc-seq-ws rpc-seq-compat
+expect "mbus-bench --peer " dbus dbus-daemon dbus-broker nats mbus-orig
+expect "mbus-bench --transport " unix ws compat
 # no broker there: nothing, and at once
 start=$SECONDS
 expect "mbus-call -a $dir/nothing org." 
