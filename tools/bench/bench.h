@@ -161,6 +161,12 @@ usec_t bench_broker_stop_timed(struct bench_broker *bb, usec_t timeout);
 /* echo.c: the echo service */
 void bench_on_signal(int sig);
 int echo_serve(const char *address, const char *ns, int ready_fd, int stop_fd);
+/* A service's body in its own process: serves at address, writes one byte to ready_fd once it
+ * can be called, returns when stop_fd becomes readable (closed). */
+typedef int (*bench_serve_t)(const char *address, int ready_fd, int stop_fd);
+/* Forks serve and waits for its ready byte; closing *ret_stop_fd makes it exit (echo_stop()). */
+int bench_start_service(bench_serve_t serve, const char *address, pid_t *ret_pid, int *ret_stop_fd);
+/* Starts the echo service of BENCH_ECHO_NAMESPACE; closing *ret_stop_fd makes it exit. */
 int echo_start(const char *address, pid_t *ret_pid, int *ret_stop_fd);
 int echo_stop(pid_t pid, int stop_fd);
 

@@ -94,19 +94,19 @@ int echo_serve(const char *address, const char *ns, int ready_fd, int stop_fd) {
         return 0;
 }
 
-struct echo_child {
+struct service_child {
+        bench_serve_t serve;
         const char *address;
         int ready_fd;
         int stop_fd;
 };
 
-static int echo_child_run(void *userdata) {
-        struct echo_child *c = userdata;
-        return echo_serve(c->address, BENCH_ECHO_NAMESPACE, c->ready_fd, c->stop_fd);
+static int service_child_run(void *userdata) {
+        struct service_child *c = userdata;
+        return c->serve(c->address, c->ready_fd, c->stop_fd);
 }
 
-/* Starts an echo service process; closing *ret_stop_fd makes it exit. */
-int echo_start(const char *address, pid_t *ret_pid, int *ret_stop_fd) {
+int bench_start_service(bench_serve_t serve, const char *address, pid_t *ret_pid, int *ret_stop_fd) {
         int ready[2], stop[2], r;
         char c;
         pid_t pid = 0;
@@ -118,8 +118,8 @@ int echo_start(const char *address, pid_t *ret_pid, int *ret_stop_fd) {
                 safe_close(ready[0]), safe_close(ready[1]);
                 return r;
         }
-        struct echo_child child = { .address = address, .ready_fd = ready[1], .stop_fd = stop[0] };
-        r = bench_fork(&pid, (const int[]) { ready[0], stop[1] }, 2, echo_child_run, &child);
+        struct service_child child = { .serve = serve, .address = address, .ready_fd = ready[1], .stop_fd = stop[0] };
+        r = bench_fork(&pid, (const int[]) { ready[0], stop[1] }, 2, service_child_run, &child);
         safe_close(ready[1]);
         safe_close(stop[0]);
         if (r < 0) {
@@ -136,6 +136,14 @@ int echo_start(const char *address, pid_t *ret_pid, int *ret_stop_fd) {
         *ret_pid = pid;
         *ret_stop_fd = stop[1];
         return 0;
+}
+
+static int echo_serve_bench(const char *address, int ready_fd, int stop_fd) {
+        return echo_serve(address, BENCH_ECHO_NAMESPACE, ready_fd, stop_fd);
+}
+
+int echo_start(const char *address, pid_t *ret_pid, int *ret_stop_fd) {
+        return bench_start_service(echo_serve_bench, address, ret_pid, ret_stop_fd);
 }
 
 int echo_stop(pid_t pid, int stop_fd) {

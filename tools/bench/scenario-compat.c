@@ -229,11 +229,6 @@ static int compat_open(const char *path, const char *identifier, int *ret_fd) {
 
 /* ---- the echo service ---------------------------------------------------------------------- */
 
-struct compat_echo {
-        const char *path;
-        int ready_fd, stop_fd;
-};
-
 /* Answers one frame: a call to "echo" with its payload back, anything else (the results of
  * its own command.result frames, server events) not at all. */
 static int compat_echo_answer(int fd, json_object *o, int64_t *sequence) {
@@ -257,16 +252,15 @@ static int compat_echo_answer(int fd, json_object *o, int64_t *sequence) {
         return compat_command(fd, COMPAT_SERVER, "command.result", compat_next(sequence), result);
 }
 
-static int compat_echo_run(void *userdata) {
-        struct compat_echo *e = userdata;
+static int compat_echo_run(const char *path, int ready_fd, int stop_fd) {
         _cleanup_close_ int fd = -EBADF;
         int64_t sequence = COMPAT_SEQUENCE_FIRST;
         json_object *payload;
         int r;
 
-        r = compat_open(e->path, BENCH_COMPAT_ECHO, &fd);
+        r = compat_open(path, BENCH_COMPAT_ECHO, &fd);
         if (r < 0) {
-                tool_error("compat echo service: cannot create %s at %s: %s", BENCH_COMPAT_ECHO, e->path, strerror(-r));
+                tool_error("compat echo service: cannot create %s at %s: %s", BENCH_COMPAT_ECHO, path, strerror(-r));
                 return r;
         }
         payload = json_object_new_object();
@@ -281,12 +275,12 @@ static int compat_echo_run(void *userdata) {
                 tool_error("compat echo service: cannot register the command echo: %s", strerror(-r));
                 return r;
         }
-        r = write_full(e->ready_fd, "R", 1);
+        r = write_full(ready_fd, "R", 1);
         if (r < 0)
                 return r;
 
         for (;;) {
-                struct pollfd p[] = { { .fd = fd, .events = POLLIN }, { .fd = e->stop_fd, .events = POLLIN } };
+                struct pollfd p[] = { { .fd = fd, .events = POLLIN }, { .fd = stop_fd, .events = POLLIN } };
                 _cleanup_json_ json_object *o = NULL;
 
                 if (poll(p, ELEMENTSOF(p), -1) < 0) {
@@ -308,35 +302,6 @@ static int compat_echo_run(void *userdata) {
         }
 }
 
-static int compat_echo_start(const char *path, pid_t *ret_pid, int *ret_stop_fd) {
-        int ready[2], stop[2], r;
-        pid_t pid = 0;
-        char c;
-
-        if (pipe2(ready, O_CLOEXEC) < 0)
-                return -errno;
-        if (pipe2(stop, O_CLOEXEC) < 0) {
-                r = -errno;
-                safe_close(ready[0]), safe_close(ready[1]);
-                return r;
-        }
-        struct compat_echo e = { .path = path, .ready_fd = ready[1], .stop_fd = stop[0] };
-        r = bench_fork(&pid, (const int[]) { ready[0], stop[1] }, 2, compat_echo_run, &e);
-        safe_close(ready[1]);
-        safe_close(stop[0]);
-        if (r >= 0)
-                r = read_full(ready[0], &c, 1, BENCH_READY_TIMEOUT_USEC);
-        safe_close(ready[0]);
-        if (r < 0) {
-                safe_close(stop[1]);
-                if (pid > 0)
-                        (void) bench_wait(pid, 0);
-                return r;
-        }
-        *ret_pid = pid;
-        *ret_stop_fd = stop[1];
-        return 0;
-}
 
 /* ---- the caller ---------------------------------------------------------------------------- */
 
@@ -414,7 +379,7 @@ int compat_rpc_seq_run(const char *path, pid_t broker_pid, const char *what, str
         pid_t echo_pid = 0;
         int stop_fd = -EBADF, r;
 
-        r = compat_echo_start(path, &echo_pid, &stop_fd);
+        r = bench_start_service(compat_echo_run, path, &echo_pid, &stop_fd);
         if (r < 0) {
                 tool_error("%s: cannot start the echo service at %s: %s", what, path, strerror(-r));
                 return r;
